@@ -1,0 +1,120 @@
+namespace IlgpuUnlearn.Tensors;
+
+/// <summary>
+/// The math the ResNet18 and the unlearning step are written against, once. Two implementations:
+/// <c>CpuOps</c> (plain C#, System.Numerics.Tensors / Vector512, multithreaded) and <c>IlgpuOps</c>
+/// (the ILGPU kernels in kernels/, on CUDA or ILGPU's CPU accelerator).
+///
+/// Layout is NCHW fp32 everywhere, weights as PyTorch stores them. Every op writes its outputs
+/// (it never accumulates into them) unless its name says Add. Calls are asynchronous on a GPU:
+/// only <see cref="Download{T}"/> and <see cref="Synchronize"/> wait.
+/// </summary>
+public interface IOps : IDisposable
+{
+    /// <summary>What runs the ops, for messages: "cpu (2 threads, AVX-512)", "cuda: NVIDIA H100".</summary>
+    string Name { get; }
+
+    /// <summary>Bytes of device memory allocated now, and the most ever allocated at once.</summary>
+    long AllocatedBytes { get; }
+    long PeakAllocatedBytes { get; }
+
+    // ---- memory -------------------------------------------------------------------------------
+
+    /// <summary>A new zero-filled buffer of <paramref name="length"/> elements.</summary>
+    DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged;
+    void Upload<T>(ReadOnlySpan<T> source, Slice<T> destination) where T : unmanaged;
+    /// <summary>Waits for the work queued so far, then copies the slice to the host.</summary>
+    void Download<T>(Slice<T> source, Span<T> destination) where T : unmanaged;
+    void Fill(Slice<float> destination, float value);
+    void Synchronize();
+
+    // ---- input --------------------------------------------------------------------------------
+
+    /// <summary>
+    /// x[n,c,i,j] = (pixels[n,c,i',j'] / 255 - mean[c]) / std[c], with pixels (N, 3, H, W) bytes and x (N, 3, H, W).
+    /// Augmentation, when <paramref name="augment"/> is given as (N, 3) ints (shiftY, shiftX, flip):
+    /// a random crop of the image zero-padded by <paramref name="pad"/> (i' = i + shiftY - pad, zero outside, so a zero pixel
+    /// is 0 after padding, as torchvision pads before normalising) then a horizontal flip when flip != 0.
+    /// </summary>
+    void LoadImages(int n, int h, int w, Slice<byte> pixels, Slice<int>? augment, int pad,
+        ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Slice<float> x);
+
+    // ---- convolution (no bias) ----------------------------------------------------------------
+
+    /// <summary>y (N, Cout, OH, OW) = conv2d(x (N, Cin, H, W), w (Cout, Cin, K, K), stride, pad).</summary>
+    void Conv2dForward(ConvShape s, Slice<float> x, Slice<float> w, Slice<float> y);
+    /// <summary>dx (N, Cin, H, W) = the transposed convolution of dy (N, Cout, OH, OW) with w.</summary>
+    void Conv2dBackwardInput(ConvShape s, Slice<float> dy, Slice<float> w, Slice<float> dx);
+    /// <summary>dw (Cout, Cin, K, K) = sum over n, oh, ow of dy[n,co,oh,ow] * x[n,ci,oh*s-p+kh,ow*s-p+kw].</summary>
+    void Conv2dBackwardWeight(ConvShape s, Slice<float> x, Slice<float> dy, Slice<float> dw);
+
+    // ---- batch normalisation ------------------------------------------------------------------
+
+    /// <summary>
+    /// Training mode: per channel c, mean = E[x], var = E[(x - mean)^2] (biased), y = gamma (x - mean) / sqrt(var + eps) + beta.
+    /// Saves mean and 1/sqrt(var + eps) (C each) for the backward pass, and updates the running statistics as PyTorch does:
+    /// running = (1 - momentum) running + momentum * stat, with the unbiased variance var * M / (M - 1), M = N * HW.
+    /// </summary>
+    void BatchNormTrainForward(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> runningMean, Slice<float> runningVar, float momentum, float eps,
+        Slice<float> y, Slice<float> saveMean, Slice<float> saveInvStd);
+
+    /// <summary>Evaluation mode: y = gamma (x - runningMean) / sqrt(runningVar + eps) + beta.</summary>
+    void BatchNormEvalForward(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> runningMean, Slice<float> runningVar, float eps, Slice<float> y);
+
+    /// <summary>
+    /// Backward of the training-mode forward, with xhat = (x - mean) invStd, M = N * HW:
+    /// dbeta = sum dy, dgamma = sum dy xhat, dx = gamma invStd / M (M dy - dbeta - xhat dgamma).
+    /// </summary>
+    void BatchNormBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta);
+
+    // ---- elementwise --------------------------------------------------------------------------
+
+    /// <summary>y = max(x, 0). y may be x.</summary>
+    void ReluForward(Slice<float> x, Slice<float> y);
+    /// <summary>dx = dy where y &gt; 0, else 0, with y the forward output. dx may be dy.</summary>
+    void ReluBackward(Slice<float> y, Slice<float> dy, Slice<float> dx);
+    /// <summary>y = a + b, elementwise. y may be a or b.</summary>
+    void Add(Slice<float> a, Slice<float> b, Slice<float> y);
+
+    // ---- head ---------------------------------------------------------------------------------
+
+    /// <summary>y (N, C) = mean of x (N, C, HW) over HW.</summary>
+    void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y);
+    /// <summary>dx (N, C, HW) = dy (N, C) / HW, broadcast over HW.</summary>
+    void GlobalAvgPoolBackward(int n, int c, int hw, Slice<float> dy, Slice<float> dx);
+    /// <summary>y (N, Out) = x (N, In) w^T + b, with w (Out, In) and b (Out).</summary>
+    void LinearForward(LinearShape s, Slice<float> x, Slice<float> w, Slice<float> b, Slice<float> y);
+    /// <summary>dx = dy w, dw = dy^T x, db = sum over N of dy.</summary>
+    void LinearBackward(LinearShape s, Slice<float> x, Slice<float> w, Slice<float> dy,
+        Slice<float> dx, Slice<float> dw, Slice<float> db);
+
+    /// <summary>
+    /// Log-softmax then negative log-likelihood, mean over the batch: logits (N, C), labels (N).
+    /// loss[0] = (1/N) sum_n -log_softmax(logits_n)[labels_n];
+    /// dlogits = scale / N (softmax(logits) - onehot(labels)), the gradient of scale * loss.
+    /// </summary>
+    void SoftmaxNllLoss(int n, int classes, Slice<float> logits, Slice<int> labels, float scale,
+        Slice<float> loss, Slice<float> dlogits);
+
+    // ---- optimiser, over flat buffers --------------------------------------------------------
+
+    /// <summary>g = retainScale * gRetain + forgetScale * gForget (forgetScale &lt; 0 negates the forget gradient). g may alias either input.</summary>
+    void CombineGradients(Slice<float> gRetain, Slice<float> gForget, float retainScale, float forgetScale, Slice<float> g);
+
+    /// <summary>result[0] = sum of g^2 (one reduction over the whole flat gradient).</summary>
+    void SumOfSquares(Slice<float> g, Slice<float> result);
+
+    /// <summary>
+    /// One fused pass over parameters p, gradient g and momentum buffer m (same length), reading the squared norm
+    /// from <paramref name="sumOfSquares"/>[0] on the device:
+    /// g' = g * min(1, clip / (sqrt(sumOfSquares) + 1e-6)) (no clipping when clip &lt;= 0); d = g' + wd p;
+    /// m = d on the first step, else mu m + d; d = d + mu m when Nesterov, else d = m; p = p - lr d.
+    /// </summary>
+    void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdSettings settings);
+}
+
+/// <summary>Settings of one SGD step (PyTorch's torch.optim.SGD semantics, plus global-norm clipping).</summary>
+public readonly record struct SgdSettings(float Clip, float LearningRate, float Momentum, float WeightDecay, bool Nesterov, bool FirstStep);
