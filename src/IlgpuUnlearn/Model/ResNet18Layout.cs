@@ -1,0 +1,113 @@
+namespace IlgpuUnlearn.Model;
+
+/// <summary>The shape of a CIFAR ResNet18: base width (64 in the card), input size (32) and number of classes (10).</summary>
+public sealed record ResNet18Config(int Width = 64, int ImageSize = 32, int Classes = 10)
+{
+    public static ResNet18Config Cifar10 { get; } = new();
+
+    public void Validate()
+    {
+        if (Width < 1) throw new ArgumentException($"width must be at least 1, got {Width}");
+        if (Classes < 2) throw new ArgumentException($"classes must be at least 2, got {Classes}");
+        if (ImageSize < 8 || ImageSize % 8 != 0) throw new ArgumentException($"image size must be a multiple of 8 (three stride-2 stages), got {ImageSize}");
+    }
+}
+
+/// <summary>What a state-dict tensor is to the model.</summary>
+public enum TensorRole
+{
+    /// <summary>Trainable: conv and fc weights, fc bias, BatchNorm weight and bias. Lives in the flat parameter buffer.</summary>
+    Parameter,
+    /// <summary>BatchNorm running_mean / running_var: updated by training-mode forwards, never by gradients.</summary>
+    RunningStat,
+    /// <summary>BatchNorm num_batches_tracked (int64 in PyTorch): counted on the host.</summary>
+    BatchesTracked,
+}
+
+/// <summary>One state-dict tensor: its torchvision name, shape, role and offset in the flat buffer of its role.</summary>
+public sealed record TensorSpec(string Name, int[] Shape, TensorRole Role, long Offset)
+{
+    public long Length => Shape.Aggregate(1L, (a, d) => a * d);
+    public override string ToString() => $"{Name} ({string.Join('x', Shape)})";
+}
+
+/// <summary>
+/// Every tensor of the torchvision CIFAR ResNet18 state dict, in state-dict order, with its place in one of two flat
+/// buffers: trainable parameters (and, at the same offsets, their gradients and momentum) and BatchNorm running statistics.
+/// </summary>
+public sealed class ResNet18Layout
+{
+    readonly Dictionary<string, TensorSpec> byName = new(StringComparer.Ordinal);
+
+    public ResNet18Layout(ResNet18Config config)
+    {
+        config.Validate();
+        Config = config;
+        var tensors = new List<TensorSpec>();
+        long parameters = 0, stats = 0;
+
+        void Add(string name, TensorRole role, params int[] shape)
+        {
+            long offset = role switch { TensorRole.Parameter => parameters, TensorRole.RunningStat => stats, _ => 0 };
+            var spec = new TensorSpec(name, shape, role, offset);
+            if (role == TensorRole.Parameter) parameters += spec.Length;
+            else if (role == TensorRole.RunningStat) stats += spec.Length;
+            tensors.Add(spec);
+        }
+        void Conv(string name, int cout, int cin, int k) => Add(name + ".weight", TensorRole.Parameter, cout, cin, k, k);
+        void BatchNorm(string name, int c)
+        {
+            Add(name + ".weight", TensorRole.Parameter, c);
+            Add(name + ".bias", TensorRole.Parameter, c);
+            Add(name + ".running_mean", TensorRole.RunningStat, c);
+            Add(name + ".running_var", TensorRole.RunningStat, c);
+            Add(name + ".num_batches_tracked", TensorRole.BatchesTracked);
+        }
+
+        int w = config.Width;
+        Conv("conv1", w, 3, 3);
+        BatchNorm("bn1", w);
+        int cin = w;
+        for (int layer = 1; layer <= 4; layer++)
+        {
+            int cout = w << (layer - 1);
+            for (int block = 0; block < 2; block++)
+            {
+                string p = $"layer{layer}.{block}";
+                int blockIn = block == 0 ? cin : cout;
+                Conv(p + ".conv1", cout, blockIn, 3);
+                BatchNorm(p + ".bn1", cout);
+                Conv(p + ".conv2", cout, cout, 3);
+                BatchNorm(p + ".bn2", cout);
+                if (HasDownsample(layer, block))
+                {
+                    Conv(p + ".downsample.0", cout, blockIn, 1);
+                    BatchNorm(p + ".downsample.1", cout);
+                }
+            }
+            cin = cout;
+        }
+        Add("fc.weight", TensorRole.Parameter, config.Classes, 8 * w);
+        Add("fc.bias", TensorRole.Parameter, config.Classes);
+
+        Tensors = tensors;
+        ParameterCount = parameters;
+        RunningStatCount = stats;
+        foreach (var t in tensors) byName.Add(t.Name, t);
+    }
+
+    /// <summary>The first block of layers 2-4 halves the resolution and doubles the width, so its shortcut is a 1x1 conv + BN.</summary>
+    public static bool HasDownsample(int layer, int block) => layer > 1 && block == 0;
+
+    public ResNet18Config Config { get; }
+    public IReadOnlyList<TensorSpec> Tensors { get; }
+    /// <summary>Trainable values: 11,173,962 for the CIFAR-10 ResNet18 of width 64.</summary>
+    public long ParameterCount { get; }
+    public long RunningStatCount { get; }
+    public int BatchNormCount => Tensors.Count(t => t.Role == TensorRole.BatchesTracked);
+
+    public TensorSpec this[string name] =>
+        byName.TryGetValue(name, out var spec) ? spec : throw new KeyNotFoundException($"the ResNet18 has no tensor named '{name}'");
+
+    public bool Contains(string name) => byName.ContainsKey(name);
+}

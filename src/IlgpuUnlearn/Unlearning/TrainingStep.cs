@@ -1,0 +1,118 @@
+using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Tensors;
+
+namespace IlgpuUnlearn.Unlearning;
+
+/// <summary>The losses and gradient norm of one step, the only values that come back to the host inside a step.</summary>
+/// <summary><see cref="ForgetLoss"/> is null for a plain training step; the gradient norm is the one before clipping.</summary>
+public readonly record struct StepResult(float? ForgetLoss, float RetainLoss, float GradientNorm)
+{
+    public bool IsFinite => (ForgetLoss is not { } f || float.IsFinite(f)) && float.IsFinite(RetainLoss) && float.IsFinite(GradientNorm);
+}
+
+/// <summary>
+/// One optimisation step of a <see cref="ResNet18"/> on the device, following ALGORITHM.md:
+/// forward + backward of the forget batch (its gradient kept apart), forward + backward of the retain batch,
+/// g = retainScale g_r + forgetScale g_f, one global-norm reduction, then one fused clip + weight decay + (Nesterov)
+/// momentum + SGD pass over the flat buffers. With no forget batch it is a plain (clipped) SGD training step.
+/// </summary>
+public sealed class TrainingStep : IDisposable
+{
+    // Per-channel normalisation of the base model's training (ALGORITHM.md "Data").
+    public static readonly float[] Mean = [0.4914f, 0.4822f, 0.4465f];
+    public static readonly float[] Std = [0.2023f, 0.1994f, 0.2010f];
+    public const int CropPadding = 4;
+
+    readonly IOps ops;
+    readonly ResNet18 model;
+    readonly DeviceBuffer<float> gradRetain, gradForget, momentum, scalars;
+    readonly DeviceBuffer<byte> pixels;
+    readonly DeviceBuffer<int> labels, augment;
+    readonly int[] labelsHost;
+    readonly float[] scalarsHost = new float[3];
+    long steps;
+
+    public TrainingStep(IOps ops, ResNet18 model)
+    {
+        this.ops = ops;
+        this.model = model;
+        long p = model.Layout.ParameterCount;
+        int s = model.Config.ImageSize;
+        gradRetain = ops.Allocate<float>(p);
+        gradForget = ops.Allocate<float>(p);
+        momentum = ops.Allocate<float>(p);
+        scalars = ops.Allocate<float>(3); // forget loss, retain loss, sum of squared gradients
+        pixels = ops.Allocate<byte>((long)model.MaxBatch * 3 * s * s);
+        labels = ops.Allocate<int>(model.MaxBatch);
+        augment = ops.Allocate<int>((long)model.MaxBatch * 3);
+        labelsHost = new int[model.MaxBatch];
+    }
+
+    /// <summary>Steps taken so far (the first one initialises the momentum buffer, as torch.optim.SGD does).</summary>
+    public long Steps => steps;
+
+    /// <summary>The momentum buffer, flat like the parameters.</summary>
+    public Slice<float> Momentum => momentum.All;
+
+    /// <summary>One AdvNegGrad step: ascent on the forget batch, descent on the retain batch.</summary>
+    public StepResult Unlearn(HostBatch forget, HostBatch retain, AdvNegGradSettings settings)
+    {
+        ForwardBackward(forget, 0, gradForget.All);
+        ForwardBackward(retain, 1, gradRetain.All);
+        ops.CombineGradients(gradRetain.All, gradForget.All, settings.RetainScale, settings.ForgetScale, gradRetain.All);
+        return Update(settings, hasForget: true);
+    }
+
+    /// <summary>One plain training step on a batch (descent on its loss), with the same clipping and optimiser.</summary>
+    public StepResult Train(HostBatch batch, AdvNegGradSettings settings)
+    {
+        ForwardBackward(batch, 1, gradRetain.All);
+        return Update(settings, hasForget: false);
+    }
+
+    void ForwardBackward(HostBatch batch, int lossSlot, Slice<float> gradients)
+    {
+        int n = batch.Count, s = model.Config.ImageSize;
+        long imageBytes = (long)n * 3 * s * s;
+        if (n < 1 || n > model.MaxBatch) throw new ArgumentException($"a batch of {n} images; this run was sized for 1..{model.MaxBatch}");
+        if (batch.Pixels.Length != imageBytes || batch.Labels.Length != n)
+            throw new ArgumentException($"a batch of {n} images needs {imageBytes} pixel bytes and {n} labels, got {batch.Pixels.Length} and {batch.Labels.Length}");
+
+        ops.Upload(batch.Pixels, pixels.At(0, imageBytes));
+        Slice<int>? shifts = null;
+        if (!batch.Augment.IsEmpty)
+        {
+            ops.Upload(batch.Augment, augment.At(0, 3L * n));
+            shifts = augment.At(0, 3L * n);
+        }
+        ops.LoadImages(n, s, s, pixels.At(0, imageBytes), shifts, CropPadding, Mean, Std, model.Input.At(0, imageBytes));
+        for (int i = 0; i < n; i++) labelsHost[i] = batch.Labels[i];
+        ops.Upload<int>(labelsHost.AsSpan(0, n), labels.At(0, n));
+
+        model.Forward(n, training: true);
+        ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), 1f, scalars.At(lossSlot, 1), model.DLogitsOf(n));
+        model.Backward(n, gradients);
+    }
+
+    StepResult Update(AdvNegGradSettings settings, bool hasForget)
+    {
+        var sumOfSquares = scalars.At(2, 1);
+        ops.SumOfSquares(gradRetain.All, sumOfSquares);
+        ops.ClipAndSgdStep(model.Parameters.All, gradRetain.All, momentum.All, sumOfSquares,
+            new SgdSettings(settings.Clip, settings.LearningRate, settings.Momentum, settings.WeightDecay, settings.Nesterov, FirstStep: steps == 0));
+        steps++;
+        ops.Download<float>(scalars.All, scalarsHost);
+        return new StepResult(hasForget ? scalarsHost[0] : null, scalarsHost[1], MathF.Sqrt(scalarsHost[2]));
+    }
+
+    public void Dispose()
+    {
+        gradRetain.Dispose();
+        gradForget.Dispose();
+        momentum.Dispose();
+        scalars.Dispose();
+        pixels.Dispose();
+        labels.Dispose();
+        augment.Dispose();
+    }
+}

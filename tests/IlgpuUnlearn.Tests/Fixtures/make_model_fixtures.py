@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Writes the PyTorch reference values the model tests compare with.
+
+Run with a python that has torch (Debian's python3-torch: /usr/bin/python3):
+    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_model_fixtures.py
+
+Files (safetensors, written here without the safetensors package):
+  resnet18_w8_s16.safetensors   width-8 CIFAR ResNet18 on 16x16 inputs, batch 3: the initial state dict ("init.*"),
+                                a training-mode forward/backward ("train.*"), an eval-mode forward ("eval.*"),
+                                and two AdvNegGrad steps ("step1.*", "step2.*", "after.*").
+  resnet18_w64_s32.safetensors  full-width network on two 32x32 images, parameters from the integer hash below
+                                (too large to commit, so both sides compute them): logits, loss, running statistics,
+                                small gradients whole and every gradient's L2 norm plus a strided sample.
+
+Parameters and images of both come from hash_uniform(), exact integer arithmetic that the C# tests repeat.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2023, 0.1994, 0.2010)
+
+
+# ---- the network: torchvision ResNet18 with the CIFAR stem, torchvision state-dict names ----------------------------
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
+
+
+class ResNet18(nn.Module):
+    def __init__(self, width=64, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        cin = width
+        for i in range(1, 5):
+            cout = width << (i - 1)
+            stride = 1 if i == 1 else 2
+            setattr(self, f"layer{i}", nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)))
+            cin = cout
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8 * width, classes)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+# ---- deterministic values both languages compute exactly ------------------------------------------------------------
+
+def hash_uniform(count, stream):
+    """count floats in [-1, 1): a 32-bit integer hash of (stream, index), exact in numpy and C#."""
+    i = np.arange(count, dtype=np.uint64)
+    h = (i * np.uint64(2654435761) + np.uint64(stream) * np.uint64(40503) + np.uint64(12345)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x7FEB352D)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(15)
+    h = (h * np.uint64(0x846CA68B)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(16)
+    # 24 high bits -> [0, 1) exactly representable in float32, then [-1, 1)
+    return ((h >> np.uint64(8)).astype(np.float64) / float(1 << 24) * 2.0 - 1.0).astype(np.float32)
+
+
+def hash_bytes(count, stream):
+    """count bytes 0..255 from the same hash (images)."""
+    u = hash_uniform(count, stream).astype(np.float64)
+    return np.floor((u + 1.0) * 128.0).clip(0, 255).astype(np.uint8)
+
+
+def init_hashed(model):
+    """Every state-dict tensor j (state-dict order) from stream j, scaled like a trained network's."""
+    sd = model.state_dict()
+    with torch.no_grad():
+        for j, (name, t) in enumerate(sd.items()):
+            if name.endswith("num_batches_tracked"):
+                t.fill_(j)
+                continue
+            u = torch.from_numpy(hash_uniform(t.numel(), j)).reshape(t.shape)
+            if t.dim() == 4:                        # conv: uniform with the variance of He init
+                fan_in = t.shape[1] * t.shape[2] * t.shape[3]
+                t.copy_(u * math.sqrt(6.0 / fan_in))
+            elif name == "fc.weight":
+                t.copy_(u / math.sqrt(t.shape[1]))
+            elif name.endswith("running_var"):
+                t.copy_(1.0 + 0.5 * u.abs())
+            elif name.endswith(".weight"):          # BatchNorm gamma
+                t.copy_(1.0 + 0.25 * u)
+            else:                                   # BatchNorm beta, running_mean, fc.bias
+                t.copy_(0.1 * u)
+
+
+def normalise(pixels):
+    """uint8 (N,3,H,W) -> float32 as ToTensor + Normalize: x / 255, then (x - mean) / std, in float32."""
+    x = torch.from_numpy(pixels).float().div(255.0)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+# ---- safetensors, by hand ---------------------------------------------------------------------------------------------
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        a = t.detach().cpu().contiguous().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+        dtype = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64", np.dtype(np.uint8): "U8"}[a.dtype]
+        raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+    print(f"wrote {path}: {len(tensors)} tensors, {os.path.getsize(path):,} bytes")
+
+
+# ---- one AdvNegGrad step exactly as ALGORITHM.md says ----------------------------------------------------------------
+
+def adv_neg_grad_step(model, opt, forget_x, forget_y, retain_x, retain_y, alpha=0.15, clip=0.5):
+    params = [p for p in model.parameters()]
+    model.train()
+    opt.zero_grad()
+    loss_f = F.nll_loss(F.log_softmax(model(forget_x), dim=1), forget_y)
+    grads_f = torch.autograd.grad(loss_f, params)
+    loss_r = F.nll_loss(F.log_softmax(model(retain_x), dim=1), retain_y)
+    grads_r = torch.autograd.grad(loss_r, params)
+    for p, gf, gr in zip(params, grads_f, grads_r):
+        p.grad = (1 - alpha) * gr - alpha * gf
+    norm = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params)).item()
+    scale = min(1.0, clip / (norm + 1e-6))
+    for p in params:
+        p.grad.mul_(scale)
+    opt.step()
+    return loss_f.item(), loss_r.item(), norm
+
+
+def narrow_fixture():
+    torch.manual_seed(0)
+    width, size, n, classes = 8, 16, 3, 10
+    model = ResNet18(width, classes)
+    init_hashed(model)
+    out = {f"init.{k}": v.clone() for k, v in model.state_dict().items()}
+
+    pixels = hash_bytes(n * 3 * size * size, 1000).reshape(n, 3, size, size)
+    labels = torch.tensor([3, 0, 7], dtype=torch.int64)
+    x = normalise(pixels)
+    out["input.pixels"] = torch.from_numpy(pixels)
+    out["input.x"] = x
+    out["input.labels"] = labels
+
+    model.eval()
+    with torch.no_grad():
+        out["eval.logits"] = model(x)
+    model.train()
+    logits = model(x)
+    loss = F.nll_loss(F.log_softmax(logits, dim=1), labels)
+    loss.backward()
+    out["train.logits"] = logits.detach()
+    out["train.loss"] = loss.detach().reshape(1)
+    for name, p in model.named_parameters():
+        out[f"train.grad.{name}"] = p.grad.clone()
+    for name, b in model.named_buffers():
+        out[f"train.after.{name}"] = b.clone()
+
+    # Two AdvNegGrad steps from the initial state, with a forget batch of 2 and a retain batch of 2.
+    model.load_state_dict({k[len("init."):]: v for k, v in out.items() if k.startswith("init.")})
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    for step in (1, 2):
+        fp = hash_bytes(2 * 3 * size * size, 2000 + step).reshape(2, 3, size, size)
+        rp = hash_bytes(2 * 3 * size * size, 3000 + step).reshape(2, 3, size, size)
+        fy = torch.tensor([5, 5], dtype=torch.int64)
+        ry = torch.tensor([1, 8 - step], dtype=torch.int64)
+        lf, lr, norm = adv_neg_grad_step(model, opt, normalise(fp), fy, normalise(rp), ry)
+        out[f"step{step}.forget_pixels"] = torch.from_numpy(fp)
+        out[f"step{step}.retain_pixels"] = torch.from_numpy(rp)
+        out[f"step{step}.forget_labels"] = fy
+        out[f"step{step}.retain_labels"] = ry
+        out[f"step{step}.losses"] = torch.tensor([lf, lr, norm], dtype=torch.float32)
+    for k, v in model.state_dict().items():
+        out[f"after.{k}"] = v.clone()
+    write_safetensors(os.path.join(HERE, "resnet18_w8_s16.safetensors"), out)
+
+
+def full_width_fixture():
+    width, size, n = 64, 32, 2
+    model = ResNet18(width, 10)
+    init_hashed(model)
+    pixels = hash_bytes(n * 3 * size * size, 1000).reshape(n, 3, size, size)
+    labels = torch.tensor([3, 8], dtype=torch.int64)
+    x = normalise(pixels)
+    out = {"input.labels": labels}
+    model.eval()
+    with torch.no_grad():
+        out["eval.logits"] = model(x)
+    model.train()
+    logits = model(x)
+    loss = F.nll_loss(F.log_softmax(logits, dim=1), labels)
+    loss.backward()
+    out["train.logits"] = logits.detach()
+    out["train.loss"] = loss.detach().reshape(1)
+    for name, b in model.named_buffers():
+        if not name.endswith("num_batches_tracked"):
+            out[f"train.after.{name}"] = b.clone()
+    for name, p in model.named_parameters():
+        g = p.grad.detach().reshape(-1)
+        out[f"train.gradnorm.{name}"] = g.double().norm().float().reshape(1)
+        if g.numel() <= 5120:
+            out[f"train.grad.{name}"] = p.grad.clone()
+        else:
+            out[f"train.gradsample.{name}"] = g[::997].clone()   # every 997th value
+    write_safetensors(os.path.join(HERE, "resnet18_w64_s32.safetensors"), out)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+    print(f"torch {torch.__version__}", file=sys.stderr)
+    narrow_fixture()
+    full_width_fixture()
