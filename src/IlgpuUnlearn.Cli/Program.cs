@@ -1,10 +1,69 @@
+using CommandLine;
+using CommandLine.Text;
+using IlgpuUnlearn.Cli.Commands;
+
 namespace IlgpuUnlearn.Cli;
 
+/// <summary>
+/// ilgpu-unlearn: make a CIFAR-10 ResNet18 forget one class (AdvNegGrad), on CUDA through ILGPU or on the CPU.
+/// Each verb is a class in Commands/; this file only parses and turns failures into one-line errors.
+/// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        Console.WriteLine("ilgpu-unlearn");
-        return 0;
+        var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = true; });
+        var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, BenchOptions, DevicesOptions,
+            ConvertOptions, InspectOptions, SelfTestOptions>(args);
+        return parsed.MapResult(
+            (DemoOptions o) => Run(() => DemoCommand.Run(o)),
+            (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
+            (EvalOptions o) => Run(() => EvalCommand.Run(o)),
+            (BenchOptions o) => Run(() => BenchCommand.Run(o)),
+            (DevicesOptions o) => Run(() => DevicesCommand.Run(o)),
+            (ConvertOptions o) => Run(() => ConvertCommand.Run(o)),
+            (InspectOptions o) => Run(() => InspectCommand.Run(o)),
+            (SelfTestOptions o) => Run(() => SelfTestCommand.Run(o)),
+            errors => ShowHelp(parsed, errors));
+    }
+
+    static int ShowHelp(ParserResult<object> parsed, IEnumerable<Error> errors)
+    {
+        bool asked = errors.Any(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
+        var help = HelpText.AutoBuild(parsed, h =>
+        {
+            h.Heading = "ilgpu-unlearn: AdvNegGrad machine unlearning for a CIFAR-10 ResNet18, on CUDA (ILGPU) or the CPU";
+            h.Copyright = "";
+            h.AddDashesToOption = true;
+            h.AdditionalNewLineAfterOption = false;
+            h.MaximumDisplayWidth = 110;
+            return h;
+        }, e => e, verbsIndex: true);
+        (asked ? Console.Out : Console.Error).WriteLine(help);
+        return asked ? 0 : 2;
+    }
+
+    /// <summary>Runs a verb; an expected failure (bad input, missing GPU, out of memory, Ctrl-C) is one line on stderr and exit 1.</summary>
+    static int Run(Func<int> verb)
+    {
+        try
+        {
+            return verb();
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("ilgpu-unlearn: interrupted; nothing was written");
+            return 130;
+        }
+        catch (Exception e) when (UserFacing.IsExpected(e))
+        {
+            Console.Error.WriteLine($"ilgpu-unlearn: error: {UserFacing.Message(e)}");
+            return 1;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("ILGPU_UNLEARN_DEBUG") is null)
+        {
+            Console.Error.WriteLine($"ilgpu-unlearn: internal error: {e.GetType().Name}: {e.Message} (set ILGPU_UNLEARN_DEBUG=1 for the stack trace)");
+            return 70;
+        }
     }
 }

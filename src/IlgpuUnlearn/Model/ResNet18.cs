@@ -91,6 +91,8 @@ public sealed class ResNet18 : IDisposable
     }
 
     public ResNet18Layout Layout { get; }
+    /// <summary>The device the model lives on.</summary>
+    public IOps Ops => ops;
     public ResNet18Config Config => Layout.Config;
     public int MaxBatch { get; }
 
@@ -256,7 +258,7 @@ public sealed class ResNet18 : IDisposable
         {
             var ops = m.ops;
             long length = (long)n * channels * outSize * outSize;
-            long inLength = (long)n * conv1.Shape(1, inSize, inSize).Cin * inSize * inSize;
+            long inLength = conv1.Shape(n, inSize, inSize).InputLength;
             var bnShape = new BatchNormShape(n, channels, outSize * outSize);
             var x = xFull.At(0, inLength);
             var dY = m.scratch[dOut].At(0, length);

@@ -28,7 +28,6 @@ public sealed class TrainingStep : IDisposable
     readonly DeviceBuffer<float> gradRetain, gradForget, momentum, scalars;
     readonly DeviceBuffer<byte> pixels;
     readonly DeviceBuffer<int> labels, augment;
-    readonly int[] labelsHost;
     readonly float[] scalarsHost = new float[3];
     long steps;
 
@@ -45,7 +44,6 @@ public sealed class TrainingStep : IDisposable
         pixels = ops.Allocate<byte>((long)model.MaxBatch * 3 * s * s);
         labels = ops.Allocate<int>(model.MaxBatch);
         augment = ops.Allocate<int>((long)model.MaxBatch * 3);
-        labelsHost = new int[model.MaxBatch];
     }
 
     /// <summary>Steps taken so far (the first one initialises the momentum buffer, as torch.optim.SGD does).</summary>
@@ -78,6 +76,9 @@ public sealed class TrainingStep : IDisposable
         if (batch.Pixels.Length != imageBytes || batch.Labels.Length != n)
             throw new ArgumentException($"a batch of {n} images needs {imageBytes} pixel bytes and {n} labels, got {batch.Pixels.Length} and {batch.Labels.Length}");
 
+        foreach (int label in batch.Labels)
+            if ((uint)label >= (uint)model.Config.Classes) throw new ArgumentException($"label {label} is outside 0..{model.Config.Classes - 1}");
+
         ops.Upload(batch.Pixels, pixels.At(0, imageBytes));
         Slice<int>? shifts = null;
         if (!batch.Augment.IsEmpty)
@@ -86,8 +87,7 @@ public sealed class TrainingStep : IDisposable
             shifts = augment.At(0, 3L * n);
         }
         ops.LoadImages(n, s, s, pixels.At(0, imageBytes), shifts, CropPadding, Mean, Std, model.Input.At(0, imageBytes));
-        for (int i = 0; i < n; i++) labelsHost[i] = batch.Labels[i];
-        ops.Upload<int>(labelsHost.AsSpan(0, n), labels.At(0, n));
+        ops.Upload(batch.Labels, labels.At(0, n));
 
         model.Forward(n, training: true);
         ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), 1f, scalars.At(lossSlot, 1), model.DLogitsOf(n));

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""The PyTorch peer of `ilgpu-unlearn bench` and `ilgpu-unlearn bench-epoch`: the same network, the same step, the same
+data sizes, timed the same way, so the two can be compared as a ratio measured in one run on one machine.
+
+  step:  forward + backward + SGD (Nesterov, weight decay) of the full CIFAR ResNet18 at --batch-size, --steps timed
+         after --warmup untimed steps.
+  epoch: one AdvNegGrad epoch exactly as ALGORITHM.md says (forget forward/backward, retain forward/backward,
+         g = (1 - alpha) g_r - alpha g_f, global-norm clip 0.5, SGD lr 0.1 momentum 0.9 wd 5e-4 Nesterov) on random
+         CIFAR-sized uint8 data (--retain images of 9 classes, --forget images of one), normalised on the device.
+
+Prints one JSON object: images_per_second, seconds, peak_memory_bytes (CUDA: max allocated; CPU: peak RSS growth), device.
+Run with a python that has torch: /usr/bin/python3 here (Debian python3-torch), python3 on the GPU machine.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "IlgpuUnlearn.Tests", "Fixtures"))
+from make_model_fixtures import ResNet18  # noqa: E402  (the same hand-built torchvision CIFAR ResNet18)
+
+MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+STD = torch.tensor([0.2023, 0.1994, 0.2010]).view(1, 3, 1, 1)
+
+
+def rss_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def normalise(pixels):
+    return (pixels.float().div_(255.0) - MEAN.to(pixels.device)) / STD.to(pixels.device)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["step", "epoch"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--retain", type=int, default=45000)
+    ap.add_argument("--forget", type=int, default=5000)
+    ap.add_argument("--no-tf32", action="store_true", help="CUDA: keep convolutions and matmuls in full fp32")
+    ap.add_argument("--json", help="also write the result here")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        tf32 = not args.no_tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(0)
+    base_rss = rss_bytes()
+    model = ResNet18(64, 10).to(device).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    params = list(model.parameters())
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    if args.mode == "step":
+        b = args.batch_size
+        pixels = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, device=device)
+        labels = torch.randint(0, 10, (b,), device=device)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = F.nll_loss(F.log_softmax(model(normalise(pixels)), dim=1), labels)
+            loss.backward()
+            opt.step()
+            return loss
+
+        for _ in range(args.warmup):
+            step()
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        sync(device)
+        seconds = time.perf_counter() - start
+        images = b * args.steps
+    else:
+        b, alpha, clip = args.batch_size, 0.15, 0.5
+        retain_pixels = torch.randint(0, 256, (args.retain, 3, 32, 32), dtype=torch.uint8, device=device)
+        retain_labels = torch.randint(1, 10, (args.retain,), device=device)
+        forget_pixels = torch.randint(0, 256, (args.forget, 3, 32, 32), dtype=torch.uint8, device=device)
+        forget_labels = torch.zeros(args.forget, dtype=torch.int64, device=device)
+
+        def step(r0, r1, f0):
+            n = r1 - r0
+            fi = torch.arange(f0, f0 + n, device=device) % args.forget
+            loss_f = F.nll_loss(F.log_softmax(model(normalise(forget_pixels[fi])), dim=1), forget_labels[fi])
+            grads_f = torch.autograd.grad(loss_f, params)
+            loss_r = F.nll_loss(F.log_softmax(model(normalise(retain_pixels[r0:r1])), dim=1), retain_labels[r0:r1])
+            grads_r = torch.autograd.grad(loss_r, params)
+            for p, gf, gr in zip(params, grads_f, grads_r):
+                p.grad = (1 - alpha) * gr - alpha * gf
+            torch.nn.utils.clip_grad_norm_(params, clip)
+            opt.step()
+            return loss_f.item(), loss_r.item()   # the progress line's host round trip, as in the C# loop
+
+        step(0, min(b, args.retain), 0)           # warm-up (cudnn autotuning), not timed
+        sync(device)
+        start = time.perf_counter()
+        f0 = 0
+        for r0 in range(0, args.retain, b):
+            r1 = min(r0 + b, args.retain)
+            step(r0, r1, f0)
+            f0 += r1 - r0
+        sync(device)
+        seconds = time.perf_counter() - start
+        images = 2 * args.retain
+
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated()
+        name = torch.cuda.get_device_name()
+    else:
+        peak = peak_rss_bytes() - base_rss
+        name = f"cpu ({torch.get_num_threads()} threads)"
+    result = {"peer": "pytorch", "torch": torch.__version__, "mode": args.mode, "device": name,
+              "batch_size": args.batch_size, "seconds": seconds, "images": images,
+              "images_per_second": images / seconds, "peak_memory_bytes": peak,
+              "tf32": bool(device.type == "cuda" and not args.no_tf32)}
+    text = json.dumps(result)
+    print(text)
+    if args.json:
+        with open(args.json + ".tmp", "w") as f:
+            f.write(text + "\n")
+        os.replace(args.json + ".tmp", args.json)
+
+
+if __name__ == "__main__":
+    main()

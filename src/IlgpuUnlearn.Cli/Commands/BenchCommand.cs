@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Text.Json;
+using CommandLine;
+using IlgpuUnlearn.IO;
+using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Unlearning;
+
+namespace IlgpuUnlearn.Cli.Commands;
+
+[Verb("bench", HelpText = "Time forward + backward + SGD step of the full ResNet18 on 32x32 inputs: images/s and peak memory (compare with bench/torch_peer.py).")]
+public sealed class BenchOptions
+{
+    [Option("device", HelpText = DeviceChoice.Help)]
+    public string? Device { get; set; }
+
+    [Option("batch-size", Default = 64, HelpText = "Images per step.")]
+    public int BatchSize { get; set; }
+
+    [Option("steps", Default = 5, HelpText = "Timed steps (after --warmup untimed ones).")]
+    public int Steps { get; set; }
+
+    [Option("warmup", Default = 2, HelpText = "Untimed steps first (JIT, kernel compilation, caches).")]
+    public int Warmup { get; set; }
+
+    [Option("json", HelpText = "Also write the figures to this JSON file (fields images_per_second, peak_memory_bytes, device).")]
+    public string? Json { get; set; }
+}
+
+internal static class BenchCommand
+{
+    public static int Run(BenchOptions o)
+    {
+        if (o.BatchSize < 1 || o.Steps < 1 || o.Warmup < 0) throw new UserError("--batch-size and --steps must be at least 1, --warmup at least 0");
+        long baseRss = ProcessMemory.PeakResidentBytes();
+        using var ops = DeviceChoice.Open(o.Device);
+        using var model = new ResNet18(ops, ResNet18Config.Cifar10, o.BatchSize);
+        using var step = new TrainingStep(ops, model);
+        var random = new Random(1);
+        var pixels = new byte[o.BatchSize * 3 * 32 * 32];
+        var labels = new int[o.BatchSize];
+        random.NextBytes(pixels);
+        for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(10);
+        ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
+        // Plain SGD as the peer runs it: Nesterov momentum and weight decay, no clipping.
+        var settings = new AdvNegGradSettings { Clip = 0 };
+
+        for (int i = 0; i < o.Warmup; i++) step.Train(new HostBatch(pixels, labels, [], o.BatchSize), settings);
+        ops.Synchronize();
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < o.Steps; i++)
+        {
+            var r = step.Train(new HostBatch(pixels, labels, [], o.BatchSize), settings);
+            Console.Error.Write($"\rstep {i + 1}/{o.Steps}  loss {r.RetainLoss:F4}  {(i + 1) * o.BatchSize / clock.Elapsed.TotalSeconds:F1} images/s   ");
+        }
+        ops.Synchronize();
+        double seconds = clock.Elapsed.TotalSeconds;
+        Console.Error.WriteLine();
+
+        double imagesPerSecond = o.BatchSize * (double)o.Steps / seconds;
+        long rssGrowth = ProcessMemory.PeakResidentBytes() - baseRss;
+        // Flops: forward 2 x MACs, backward twice that (input and weight gradients).
+        double flops = 3 * 2.0 * ResNet18Flops.ForwardMacsPerImage(model.Config) * o.BatchSize * o.Steps;
+        Console.WriteLine($"device            {ops.Name}");
+        Console.WriteLine($"batch size        {o.BatchSize}, {o.Steps} timed steps");
+        Console.WriteLine($"images/s          {imagesPerSecond:F1}");
+        Console.WriteLine($"seconds/step      {seconds / o.Steps:F3}");
+        Console.WriteLine($"achieved          {flops / seconds / 1e9:F1} GFLOP/s");
+        Console.WriteLine($"peak device bytes {ops.PeakAllocatedBytes:N0}");
+        Console.WriteLine($"peak RSS growth   {rssGrowth:N0}");
+        if (o.Json is not null)
+        {
+            var json = JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["device"] = ops.Name, ["batch_size"] = o.BatchSize, ["steps"] = o.Steps, ["seconds"] = seconds,
+                ["images_per_second"] = imagesPerSecond, ["peak_memory_bytes"] = Math.Max(ops.PeakAllocatedBytes, rssGrowth),
+                ["peak_device_bytes"] = ops.PeakAllocatedBytes, ["peak_rss_growth_bytes"] = rssGrowth,
+                ["gflops_per_second"] = flops / seconds / 1e9,
+            });
+            AtomicFile.WriteAllText(o.Json, json + "\n");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,51 @@
+using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Tests.Support;
+
+namespace IlgpuUnlearn.Tests.Model;
+
+public class ResNet18LayoutTests
+{
+    [Fact]
+    public void FullWidthNetworkHasTheCardsParameterCount()
+    {
+        var layout = new ResNet18Layout(ResNet18Config.Cifar10);
+        Assert.Equal(11_173_962, layout.ParameterCount);
+        Assert.Equal(20, layout.BatchNormCount);
+        Assert.Equal(new[] { 10, 512 }, layout["fc.weight"].Shape);
+        Assert.Equal(new[] { 256, 128, 1, 1 }, layout["layer3.0.downsample.0.weight"].Shape);
+    }
+
+    [Fact]
+    public void NamesShapesAndOrderMatchPyTorchsStateDict()
+    {
+        var fixture = new FixtureFile("resnet18_w8_s16.safetensors");
+        var torchNames = fixture.Names.Where(n => n.StartsWith("init.", StringComparison.Ordinal)).Select(n => n["init.".Length..]).ToList();
+        var layout = new ResNet18Layout(new ResNet18Config(Width: 8, ImageSize: 16));
+        Assert.Equal(torchNames.Order(StringComparer.Ordinal), layout.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));
+        foreach (var t in layout.Tensors)
+            if (t.Role != TensorRole.BatchesTracked) Assert.Equal(fixture.Shape("init." + t.Name), t.Shape);
+    }
+
+    [Fact]
+    public void ParametersAndStatisticsTileTheirFlatBuffersWithoutGaps()
+    {
+        var layout = new ResNet18Layout(new ResNet18Config(Width: 4, ImageSize: 8, Classes: 3));
+        foreach (var role in new[] { TensorRole.Parameter, TensorRole.RunningStat })
+        {
+            long next = 0;
+            foreach (var t in layout.Tensors.Where(t => t.Role == role))
+            {
+                Assert.Equal(next, t.Offset);
+                next += t.Length;
+            }
+            Assert.Equal(role == TensorRole.Parameter ? layout.ParameterCount : layout.RunningStatCount, next);
+        }
+    }
+
+    [Theory]
+    [InlineData(0, 32, 10)]
+    [InlineData(8, 12, 10)]
+    [InlineData(8, 32, 1)]
+    public void RejectsConfigurationsTheNetworkCannotHave(int width, int size, int classes) =>
+        Assert.Throws<ArgumentException>(() => new ResNet18Layout(new ResNet18Config(width, size, classes)));
+}
