@@ -1,0 +1,18 @@
+using ILGPU;
+
+namespace IlgpuUnlearn.Kernels;
+
+/// <summary>Elementwise arithmetic over flat buffers: one thread per element.</summary>
+public static class ElementwiseKernels
+{
+    /// <summary>y[i] = value.</summary>
+    public static void Fill(Index1D i, ArrayView<float> y, float value) => y[i] = value;
+
+    /// <summary>y[i] = a[i] + b[i] (y may be a or b: each thread reads before it writes its own element).</summary>
+    public static void Add(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y) => y[i] = a[i] + b[i];
+
+    /// <summary>g[i] = retainScale gRetain[i] + forgetScale gForget[i] (g may alias either input).</summary>
+    public static void CombineGradients(Index1D i, ArrayView<float> gRetain, ArrayView<float> gForget,
+        float retainScale, float forgetScale, ArrayView<float> g)
+        => g[i] = retainScale * gRetain[i] + forgetScale * gForget[i];
+}

@@ -1,0 +1,53 @@
+using ILGPU;
+
+namespace IlgpuUnlearn.Kernels;
+
+/// <summary>
+/// The optimiser over the flat parameter, gradient and momentum buffers. The squared global norm is one
+/// reduction (<see cref="ReductionKernels.PartialSums"/> with squares = 1, then <see cref="ReductionKernels.FinalSum"/>)
+/// whose result stays on the device and is read here, so a step never waits for the host.
+/// </summary>
+public static class OptimizerKernels
+{
+    /// <summary>
+    /// One thread per parameter, everything fused:
+    /// scale = min(1, clip / (sqrt(sumOfSquares[0]) + 1e-6)) (1 when clip &lt;= 0); g' = scale g;
+    /// d = g' + wd p; m = d on the first step, else mu m + d; d = d + mu m (Nesterov) or d = m; p = p - lr d.
+    /// The gradient buffer is only read.
+    /// </summary>
+    public static void ClipAndSgdStep(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m,
+        ArrayView<float> sumOfSquares, SgdStep step)
+    {
+        float scale = 1f;
+        if (step.Clip > 0f)
+            scale = MathF.Min(1f, step.Clip / (MathF.Sqrt(sumOfSquares[0]) + 1e-6f));
+
+        float param = p[i];
+        float d = scale * g[i] + step.WeightDecay * param;
+        float momentum = step.FirstStep != 0 ? d : step.Momentum * m[i] + d;
+        m[i] = momentum;
+        d = step.Nesterov != 0 ? d + step.Momentum * momentum : momentum;
+        p[i] = param - step.LearningRate * d;
+    }
+}
+
+/// <summary>The scalar settings of one SGD step as a kernel argument (flags as ints).</summary>
+public readonly struct SgdStep
+{
+    public SgdStep(float clip, float learningRate, float momentum, float weightDecay, bool nesterov, bool firstStep)
+    {
+        Clip = clip;
+        LearningRate = learningRate;
+        Momentum = momentum;
+        WeightDecay = weightDecay;
+        Nesterov = nesterov ? 1 : 0;
+        FirstStep = firstStep ? 1 : 0;
+    }
+
+    public float Clip { get; }
+    public float LearningRate { get; }
+    public float Momentum { get; }
+    public float WeightDecay { get; }
+    public int Nesterov { get; }
+    public int FirstStep { get; }
+}

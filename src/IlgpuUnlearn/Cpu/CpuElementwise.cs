@@ -1,0 +1,80 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+
+namespace IlgpuUnlearn.Cpu;
+
+/// <summary>Elementwise ops and the image loader: memory-bound, one pass each, vectorised and split over the cores.</summary>
+internal static unsafe class CpuElementwise
+{
+    private const long MinChunk = 1 << 15;
+
+    public static void Fill(Span<float> destination, float value) => destination.Fill(value);
+
+    /// <summary>y = max(x, 0); y may be x.</summary>
+    public static void ReluForward(float* x, float* y, long length)
+    {
+        CpuParallel.ForRanges(length, MinChunk, (start, count) =>
+            TensorPrimitives.Max(new ReadOnlySpan<float>(x + start, (int)count), 0f, new Span<float>(y + start, (int)count)));
+    }
+
+    /// <summary>dx = dy where y &gt; 0, else 0; dx may be dy.</summary>
+    public static void ReluBackward(float* y, float* dy, float* dx, long length)
+    {
+        CpuParallel.ForRanges(length, MinChunk, (start, count) =>
+        {
+            float* ys = y + start, dys = dy + start, dxs = dx + start;
+            long i = 0;
+            for (; i + Vector512<float>.Count <= count; i += Vector512<float>.Count)
+            {
+                var positive = Vector512.GreaterThan(Vector512.Load(ys + i), Vector512<float>.Zero);
+                Vector512.Store(Vector512.BitwiseAnd(Vector512.Load(dys + i), positive), dxs + i);
+            }
+            for (; i < count; i++) dxs[i] = ys[i] > 0f ? dys[i] : 0f;
+        });
+    }
+
+    /// <summary>y = a + b; y may be a or b.</summary>
+    public static void Add(float* a, float* b, float* y, long length)
+    {
+        CpuParallel.ForRanges(length, MinChunk, (start, count) =>
+            TensorPrimitives.Add(new ReadOnlySpan<float>(a + start, (int)count), new ReadOnlySpan<float>(b + start, (int)count),
+                new Span<float>(y + start, (int)count)));
+    }
+
+    /// <summary>
+    /// x (N, 3, H, W) = (pixel / 255 - mean[c]) / std[c], the pixel taken at (i + shiftY - pad, j' + shiftX - pad) of the
+    /// image, zero outside it, with j' = W - 1 - j when the image is flipped (crop first, then flip).
+    /// </summary>
+    public static void LoadImages(int n, int h, int w, ReadOnlySpan<byte> pixels, ReadOnlySpan<int> augment, bool augmented,
+        int pad, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> x)
+    {
+        Span<float> scale = stackalloc float[3];
+        Span<float> offset = stackalloc float[3];
+        for (int c = 0; c < 3; c++)
+        {
+            scale[c] = 1f / (255f * std[c]);
+            offset[c] = -mean[c] / std[c];
+        }
+        for (int img = 0; img < n; img++)
+        {
+            int shiftY = augmented ? augment[img * 3] - pad : 0;
+            int shiftX = augmented ? augment[img * 3 + 1] - pad : 0;
+            bool flip = augmented && augment[img * 3 + 2] != 0;
+            for (int c = 0; c < 3; c++)
+            {
+                var source = pixels.Slice((img * 3 + c) * h * w, h * w);
+                var plane = x.Slice((img * 3 + c) * h * w, h * w);
+                for (int i = 0; i < h; i++)
+                {
+                    int si = i + shiftY;
+                    for (int j = 0; j < w; j++)
+                    {
+                        int sj = (flip ? w - 1 - j : j) + shiftX;
+                        int pixel = si >= 0 && si < h && sj >= 0 && sj < w ? source[si * w + sj] : 0;
+                        plane[i * w + j] = pixel * scale[c] + offset[c];
+                    }
+                }
+            }
+        }
+    }
+}

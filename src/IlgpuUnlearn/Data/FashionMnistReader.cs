@@ -1,0 +1,61 @@
+namespace IlgpuUnlearn.Data;
+
+/// <summary>
+/// Loads Fashion-MNIST as 3x32x32 images: each 28x28 grey image is zero-padded by 2 pixels on every side
+/// and its grey value copied to R, G and B, so the CIFAR network and normalisation serve it unchanged.
+/// </summary>
+public static class FashionMnistReader
+{
+    public const int Padding = 2;
+
+    /// <summary>Training (60,000) and test (10,000) sets from a folder with the four IDX files (gzipped or not).</summary>
+    public static DatasetSplit Load(string folder)
+    {
+        var train = Load(FindFile(folder, FashionMnist.TrainImagesFile), FindFile(folder, FashionMnist.TrainLabelsFile), "fashion-mnist train");
+        var test = Load(FindFile(folder, FashionMnist.TestImagesFile), FindFile(folder, FashionMnist.TestLabelsFile), "fashion-mnist test");
+        return new DatasetSplit(train, test);
+    }
+
+    /// <summary>One part from an images file and a labels file.</summary>
+    public static ImageDataset Load(string imagesPath, string labelsPath, string name)
+    {
+        byte[] labels = IdxReader.ReadLabels(labelsPath);
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (labels[i] >= FashionMnist.ClassNames.Count)
+                throw DataFormatException.ForFile(labelsPath, $"label {i} is {labels[i]}, not one of 0-9");
+        }
+        var (grey, count, rows, columns) = IdxReader.ReadImages(imagesPath);
+        if (count != labels.Length)
+            throw DataFormatException.ForFile(imagesPath, $"holds {count} images but {labelsPath} holds {labels.Length} labels");
+        return new ImageDataset(name, PadToRgb(grey, count, rows, columns), labels, 3, rows + 2 * Padding, columns + 2 * Padding, FashionMnist.ClassNames);
+    }
+
+    /// <summary>(N, rows, cols) grey to (N, 3, rows + 4, cols + 4), zero border, grey copied to each channel.</summary>
+    internal static byte[] PadToRgb(byte[] grey, int count, int rows, int columns)
+    {
+        int h = rows + 2 * Padding, w = columns + 2 * Padding;
+        int plane = h * w;
+        var rgb = new byte[(long)count * 3 * plane];
+        for (int n = 0; n < count; n++)
+        {
+            var src = grey.AsSpan(n * rows * columns, rows * columns);
+            var first = rgb.AsSpan(n * 3 * plane, plane);
+            for (int i = 0; i < rows; i++)
+                src.Slice(i * columns, columns).CopyTo(first.Slice((i + Padding) * w + Padding, columns));
+            first.CopyTo(rgb.AsSpan(n * 3 * plane + plane, plane));
+            first.CopyTo(rgb.AsSpan(n * 3 * plane + 2 * plane, plane));
+        }
+        return rgb;
+    }
+
+    /// <summary>The file as named, or without its .gz when only the uncompressed one is there.</summary>
+    private static string FindFile(string folder, string gzName)
+    {
+        string gz = Path.Combine(folder, gzName);
+        if (File.Exists(gz)) return gz;
+        string raw = Path.Combine(folder, Path.GetFileNameWithoutExtension(gzName));
+        if (File.Exists(raw)) return raw;
+        throw DataFormatException.ForFile(gz, $"missing (nor is {Path.GetFileName(raw)} there)");
+    }
+}

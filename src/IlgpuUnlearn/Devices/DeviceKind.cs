@@ -1,0 +1,18 @@
+namespace IlgpuUnlearn;
+
+/// <summary>What runs the ops.</summary>
+public enum DeviceKind
+{
+    /// <summary>ILGPU on an NVIDIA GPU: the product's main path.</summary>
+    Cuda,
+    /// <summary>The plain C# path (SIMD, all cores): the reference, and the fast path with no GPU.</summary>
+    Cpu,
+    /// <summary>The ILGPU kernels on ILGPU's CPU accelerator: a slow emulator, for debugging kernels without a GPU.</summary>
+    IlgpuCpu,
+}
+
+/// <summary>One device <see cref="Devices.ListAvailable"/> found.</summary>
+public sealed record DeviceDescription(DeviceKind Kind, string Name, string Details)
+{
+    public override string ToString() => $"{Devices.NameOf(Kind)}: {Name} ({Details})";
+}

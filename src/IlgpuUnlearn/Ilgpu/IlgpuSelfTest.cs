@@ -1,0 +1,322 @@
+using IlgpuUnlearn.Tensors;
+
+namespace IlgpuUnlearn.Ilgpu;
+
+/// <summary>The shapes a self-test runs: by default every layer shape of the CIFAR ResNet18 at one batch size.</summary>
+public sealed record SelfTestShapes(
+    int Batch,
+    int ImageSize,
+    IReadOnlyList<ConvShape> Convolutions,
+    IReadOnlyList<BatchNormShape> BatchNorms,
+    LinearShape Head,
+    int PoolChannels,
+    int PoolPositions,
+    long FlatLength)
+{
+    /// <summary>
+    /// The distinct layer shapes of ResNet18 with a CIFAR stem: widths w, 2w, 4w, 8w at sizes s, s/2, s/4, s/8,
+    /// the 3x3 stride-2 convs and the 1x1 stride-2 downsamples, the head, and a flat parameter vector of
+    /// <paramref name="flatLength"/> (11,173,962 for the real network).
+    /// </summary>
+    public static SelfTestShapes ResNet18(int batch = 256, int baseWidth = 64, int imageSize = 32, long flatLength = 11_173_962)
+    {
+        var convs = new List<ConvShape> { new(batch, 3, imageSize, imageSize, baseWidth, 3, 1, 1) };
+        var norms = new List<BatchNormShape>();
+        int width = baseWidth, size = imageSize;
+        for (int stage = 0; stage < 4; stage++)
+        {
+            if (stage > 0)
+            {
+                convs.Add(new(batch, width, size, size, 2 * width, 3, 2, 1));   // first conv of the stage, stride 2
+                convs.Add(new(batch, width, size, size, 2 * width, 1, 2, 0));   // downsample
+                width *= 2;
+                size /= 2;
+            }
+            convs.Add(new(batch, width, size, size, width, 3, 1, 1));
+            norms.Add(new(batch, width, size * size));
+        }
+        return new SelfTestShapes(batch, imageSize, convs, norms, new LinearShape(batch, width, 10), width, size * size, flatLength);
+    }
+}
+
+/// <summary>
+/// Runs every op on the device under test and on the reference (the CPU path) with the same seeded inputs and prints the worst
+/// errors per op. Meant for a CUDA machine (<c>Run(cudaOps, new CpuOps(), Console.Out)</c>); with reduced shapes it also runs on
+/// ILGPU's CPU accelerator.
+/// </summary>
+public static class IlgpuSelfTest
+{
+    // Normwise tolerances (max |error| / max |reference|), with fp32 sums in different orders on both sides.
+    public const double ElementwiseTolerance = 1e-6;
+    public const double ConvTolerance = 2e-4;
+    public const double WeightGradientTolerance = 1e-3;
+    public const double BatchNormTolerance = 2e-4;
+    public const double HeadTolerance = 1e-5;
+    public const double ReductionTolerance = 1e-4;
+
+    /// <summary>Every op on the ResNet18 shapes at batch 256. Returns 0 when all pass, 1 otherwise.</summary>
+    public static int Run(IOps gpu, IOps cpu, TextWriter output) => Run(gpu, cpu, output, SelfTestShapes.ResNet18());
+
+    public static int Run(IOps gpu, IOps cpu, TextWriter output, SelfTestShapes shapes)
+    {
+        output.WriteLine($"self-test: {gpu.Name} against {cpu.Name}, batch {shapes.Batch}");
+        var results = new List<OpComparison>();
+        void Report(IEnumerable<OpComparison> comparisons)
+        {
+            foreach (var c in comparisons)
+            {
+                results.Add(c);
+                output.WriteLine(c);
+            }
+            output.Flush();
+        }
+
+        using (var c = new OpComparer(gpu, cpu, seed: 1))
+        {
+            Report(CheckLoadImages(c, shapes.Batch, shapes.ImageSize, pad: 4, augment: false));
+            Report(CheckLoadImages(c, shapes.Batch, shapes.ImageSize, pad: 4, augment: true));
+        }
+        foreach (var s in shapes.Convolutions)
+        {
+            using var c = new OpComparer(gpu, cpu, seed: 2);
+            Report(CheckConv(c, s));
+        }
+        foreach (var s in shapes.BatchNorms)
+        {
+            using var c = new OpComparer(gpu, cpu, seed: 3);
+            Report(CheckBatchNorm(c, s));
+            Report(CheckRelu(c, s.Length));
+        }
+        using (var c = new OpComparer(gpu, cpu, seed: 4))
+        {
+            Report(CheckPool(c, shapes.Batch, shapes.PoolChannels, shapes.PoolPositions));
+            Report(CheckLinear(c, shapes.Head));
+            Report(CheckLoss(c, shapes.Batch, shapes.Head.Out, scale: 1f));
+            Report(CheckLoss(c, shapes.Batch, shapes.Head.Out, scale: -0.15f));
+        }
+        using (var c = new OpComparer(gpu, cpu, seed: 5))
+        {
+            Report(CheckFlat(c, shapes.FlatLength));
+            Report(CheckOptimizer(c, shapes.FlatLength, clip: 0.5f, nesterov: true));
+        }
+
+        int failed = results.Count(r => !r.Passed);
+        output.WriteLine(failed == 0
+            ? $"self-test passed: {results.Count} checks"
+            : $"self-test FAILED: {failed} of {results.Count} checks");
+        return failed == 0 ? 0 : 1;
+    }
+
+    // ---- one family each -----------------------------------------------------------------------
+
+    public static IEnumerable<OpComparison> CheckLoadImages(OpComparer c, int n, int size, int pad, bool augment)
+    {
+        var pixels = new byte[3L * n * size * size];
+        for (long i = 0; i < pixels.Length; i++)
+            pixels[i] = (byte)c.Next(256);
+        var aug = new int[3 * n];
+        for (int i = 0; i < n; i++)
+        {
+            aug[3 * i] = c.Next(2 * pad + 1);
+            aug[3 * i + 1] = c.Next(2 * pad + 1);
+            aug[3 * i + 2] = c.Next(2);
+        }
+        var p = c.Upload(pixels);
+        var a = c.Upload(aug);
+        var x = c.Uniform(pixels.Length);
+        float[] mean = [0.4914f, 0.4822f, 0.4465f], std = [0.2023f, 0.1994f, 0.2010f];
+        c.Test.LoadImages(n, size, size, p.Test, augment ? a.Test : null, pad, mean, std, x.Test);
+        c.Reference.LoadImages(n, size, size, p.Ref, augment ? a.Ref : null, pad, mean, std, x.Ref);
+        yield return c.Compare(augment ? "LoadImages(augment)" : "LoadImages", $"({n},3,{size},{size}) pad {pad}", x, ElementwiseTolerance);
+    }
+
+    public static IEnumerable<OpComparison> CheckConv(OpComparer c, ConvShape s)
+    {
+        string shape = $"{s.N}x{s.Cin}x{s.H}x{s.W} -> {s.Cout} k{s.K} s{s.Stride} p{s.Pad}";
+        float wScale = 1f / MathF.Sqrt(s.Cin * s.K * s.K);
+        var x = c.Uniform(s.InputLength);
+        var w = c.Uniform(s.WeightLength, -wScale, wScale);
+        var dy = c.Uniform(s.OutputLength);
+        // Outputs start as garbage: the ops must write them, not accumulate into them.
+        var y = c.Uniform(s.OutputLength);
+        var dx = c.Uniform(s.InputLength);
+        var dw = c.Uniform(s.WeightLength);
+
+        c.Test.Conv2dForward(s, x.Test, w.Test, y.Test);
+        c.Reference.Conv2dForward(s, x.Ref, w.Ref, y.Ref);
+        yield return c.Compare("Conv2dForward", shape, y, ConvTolerance);
+
+        c.Test.Conv2dBackwardInput(s, dy.Test, w.Test, dx.Test);
+        c.Reference.Conv2dBackwardInput(s, dy.Ref, w.Ref, dx.Ref);
+        yield return c.Compare("Conv2dBackwardInput", shape, dx, ConvTolerance);
+
+        c.Test.Conv2dBackwardWeight(s, x.Test, dy.Test, dw.Test);
+        c.Reference.Conv2dBackwardWeight(s, x.Ref, dy.Ref, dw.Ref);
+        yield return c.Compare("Conv2dBackwardWeight", shape, dw, WeightGradientTolerance);
+    }
+
+    public static IEnumerable<OpComparison> CheckBatchNorm(OpComparer c, BatchNormShape s)
+    {
+        string shape = $"N {s.N} C {s.C} HW {s.HW}";
+        var x = c.Upload(Shifted(c.RandomFloats(s.Length, -2f, 2f), s, c));
+        var gamma = c.Uniform(s.C, 0.5f, 1.5f);
+        var beta = c.Uniform(s.C, -0.5f, 0.5f);
+        var runningMean = c.Uniform(s.C, -0.2f, 0.2f);
+        var runningVar = c.Uniform(s.C, 0.5f, 2f);
+        var y = c.Uniform(s.Length);
+        var saveMean = c.Uniform(s.C);
+        var saveInvStd = c.Uniform(s.C);
+        const float momentum = 0.1f, eps = 1e-5f;
+
+        c.Test.BatchNormEvalForward(s, x.Test, gamma.Test, beta.Test, runningMean.Test, runningVar.Test, eps, y.Test);
+        c.Reference.BatchNormEvalForward(s, x.Ref, gamma.Ref, beta.Ref, runningMean.Ref, runningVar.Ref, eps, y.Ref);
+        yield return c.Compare("BatchNormEvalForward", shape, y, BatchNormTolerance);
+
+        c.Test.BatchNormTrainForward(s, x.Test, gamma.Test, beta.Test, runningMean.Test, runningVar.Test, momentum, eps, y.Test, saveMean.Test, saveInvStd.Test);
+        c.Reference.BatchNormTrainForward(s, x.Ref, gamma.Ref, beta.Ref, runningMean.Ref, runningVar.Ref, momentum, eps, y.Ref, saveMean.Ref, saveInvStd.Ref);
+        yield return c.Compare("BatchNormTrainForward y", shape, y, BatchNormTolerance);
+        yield return c.Compare("BatchNormTrainForward mean", shape, saveMean, BatchNormTolerance);
+        yield return c.Compare("BatchNormTrainForward invStd", shape, saveInvStd, BatchNormTolerance);
+        yield return c.Compare("BatchNorm running mean", shape, runningMean, BatchNormTolerance);
+        yield return c.Compare("BatchNorm running var", shape, runningVar, BatchNormTolerance);
+
+        var dy = c.Uniform(s.Length);
+        var dx = c.Uniform(s.Length);
+        var dgamma = c.Uniform(s.C);
+        var dbeta = c.Uniform(s.C);
+        c.Test.BatchNormBackward(s, x.Test, dy.Test, gamma.Test, saveMean.Test, saveInvStd.Test, dx.Test, dgamma.Test, dbeta.Test);
+        c.Reference.BatchNormBackward(s, x.Ref, dy.Ref, gamma.Ref, saveMean.Ref, saveInvStd.Ref, dx.Ref, dgamma.Ref, dbeta.Ref);
+        yield return c.Compare("BatchNormBackward dx", shape, dx, BatchNormTolerance);
+        yield return c.Compare("BatchNormBackward dgamma", shape, dgamma, BatchNormTolerance);
+        yield return c.Compare("BatchNormBackward dbeta", shape, dbeta, BatchNormTolerance);
+    }
+
+    /// <summary>Gives every channel its own offset and spread, as real activations have.</summary>
+    private static float[] Shifted(float[] x, BatchNormShape s, OpComparer c)
+    {
+        var offset = c.RandomFloats(s.C, -1f, 1f);
+        var spread = c.RandomFloats(s.C, 0.2f, 2f);
+        for (long i = 0; i < x.Length; i++)
+        {
+            int ch = (int)(i / s.HW % s.C);
+            x[i] = offset[ch] + spread[ch] * x[i];
+        }
+        return x;
+    }
+
+    public static IEnumerable<OpComparison> CheckRelu(OpComparer c, long length)
+    {
+        var x = c.Uniform(length);
+        var y = c.Uniform(length);
+        var dy = c.Uniform(length);
+        var dx = c.Uniform(length);
+        var sum = c.Uniform(length);
+        c.Test.ReluForward(x.Test, y.Test);
+        c.Reference.ReluForward(x.Ref, y.Ref);
+        yield return c.Compare("ReluForward", $"{length}", y, ElementwiseTolerance);
+        c.Test.ReluBackward(y.Test, dy.Test, dx.Test);
+        c.Reference.ReluBackward(y.Ref, dy.Ref, dx.Ref);
+        yield return c.Compare("ReluBackward", $"{length}", dx, ElementwiseTolerance);
+        c.Test.Add(x.Test, dy.Test, sum.Test);
+        c.Reference.Add(x.Ref, dy.Ref, sum.Ref);
+        yield return c.Compare("Add", $"{length}", sum, ElementwiseTolerance);
+        // In place, as the model calls them: y = x + y, then relu over it.
+        c.Test.Add(x.Test, sum.Test, sum.Test);
+        c.Reference.Add(x.Ref, sum.Ref, sum.Ref);
+        c.Test.ReluForward(sum.Test, sum.Test);
+        c.Reference.ReluForward(sum.Ref, sum.Ref);
+        yield return c.Compare("Add+ReluForward in place", $"{length}", sum, ElementwiseTolerance);
+    }
+
+    public static IEnumerable<OpComparison> CheckPool(OpComparer c, int n, int channels, int hw)
+    {
+        string shape = $"({n},{channels},{hw})";
+        var x = c.Uniform((long)n * channels * hw);
+        var y = c.Uniform((long)n * channels);
+        var dx = c.Uniform((long)n * channels * hw);
+        c.Test.GlobalAvgPoolForward(n, channels, hw, x.Test, y.Test);
+        c.Reference.GlobalAvgPoolForward(n, channels, hw, x.Ref, y.Ref);
+        yield return c.Compare("GlobalAvgPoolForward", shape, y, HeadTolerance);
+        c.Test.GlobalAvgPoolBackward(n, channels, hw, y.Test, dx.Test);
+        c.Reference.GlobalAvgPoolBackward(n, channels, hw, y.Ref, dx.Ref);
+        yield return c.Compare("GlobalAvgPoolBackward", shape, dx, HeadTolerance);
+    }
+
+    public static IEnumerable<OpComparison> CheckLinear(OpComparer c, LinearShape s)
+    {
+        string shape = $"N {s.N} {s.In} -> {s.Out}";
+        float scale = 1f / MathF.Sqrt(s.In);
+        var x = c.Uniform((long)s.N * s.In);
+        var w = c.Uniform((long)s.Out * s.In, -scale, scale);
+        var b = c.Uniform(s.Out, -scale, scale);
+        var y = c.Uniform((long)s.N * s.Out);
+        var dy = c.Uniform((long)s.N * s.Out);
+        var dx = c.Uniform((long)s.N * s.In);
+        var dw = c.Uniform((long)s.Out * s.In);
+        var db = c.Uniform(s.Out);
+        c.Test.LinearForward(s, x.Test, w.Test, b.Test, y.Test);
+        c.Reference.LinearForward(s, x.Ref, w.Ref, b.Ref, y.Ref);
+        yield return c.Compare("LinearForward", shape, y, HeadTolerance);
+        c.Test.LinearBackward(s, x.Test, w.Test, dy.Test, dx.Test, dw.Test, db.Test);
+        c.Reference.LinearBackward(s, x.Ref, w.Ref, dy.Ref, dx.Ref, dw.Ref, db.Ref);
+        yield return c.Compare("LinearBackward dx", shape, dx, HeadTolerance);
+        yield return c.Compare("LinearBackward dw", shape, dw, ReductionTolerance);
+        yield return c.Compare("LinearBackward db", shape, db, ReductionTolerance);
+    }
+
+    public static IEnumerable<OpComparison> CheckLoss(OpComparer c, int n, int classes, float scale)
+    {
+        string shape = $"N {n} classes {classes} scale {scale}";
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+            labels[i] = c.Next(classes);
+        var l = c.Upload(labels);
+        var logits = c.Uniform((long)n * classes, -6f, 6f);
+        var loss = c.Uniform(1);
+        var dlogits = c.Uniform((long)n * classes);
+        c.Test.SoftmaxNllLoss(n, classes, logits.Test, l.Test, scale, loss.Test, dlogits.Test);
+        c.Reference.SoftmaxNllLoss(n, classes, logits.Ref, l.Ref, scale, loss.Ref, dlogits.Ref);
+        yield return c.Compare("SoftmaxNllLoss loss", shape, loss, HeadTolerance);
+        yield return c.Compare("SoftmaxNllLoss dlogits", shape, dlogits, HeadTolerance);
+    }
+
+    public static IEnumerable<OpComparison> CheckFlat(OpComparer c, long length)
+    {
+        var gR = c.Uniform(length, -1e-2f, 1e-2f);
+        var gF = c.Uniform(length, -1e-2f, 1e-2f);
+        var g = c.Uniform(length);
+        var sum = c.Uniform(1);
+        c.Test.CombineGradients(gR.Test, gF.Test, 0.85f, -0.15f, g.Test);
+        c.Reference.CombineGradients(gR.Ref, gF.Ref, 0.85f, -0.15f, g.Ref);
+        yield return c.Compare("CombineGradients", $"{length}", g, ElementwiseTolerance);
+        c.Test.CombineGradients(gR.Test, gF.Test, 1f, -0.15f, gR.Test);
+        c.Reference.CombineGradients(gR.Ref, gF.Ref, 1f, -0.15f, gR.Ref);
+        yield return c.Compare("CombineGradients in place", $"{length}", gR, ElementwiseTolerance);
+        c.Test.SumOfSquares(g.Test, sum.Test);
+        c.Reference.SumOfSquares(g.Ref, sum.Ref);
+        yield return c.Compare("SumOfSquares", $"{length}", sum, ReductionTolerance);
+        c.Test.Fill(g.Test, 0.25f);
+        c.Reference.Fill(g.Ref, 0.25f);
+        yield return c.Compare("Fill", $"{length}", g, ElementwiseTolerance);
+    }
+
+    /// <summary>Two steps (first, then with momentum) of clip + weight decay + momentum + SGD.</summary>
+    public static IEnumerable<OpComparison> CheckOptimizer(OpComparer c, long length, float clip, bool nesterov)
+    {
+        string shape = $"{length} clip {clip} nesterov {nesterov}";
+        var p = c.Uniform(length, -0.5f, 0.5f);
+        var m = c.Uniform(length);
+        var sum = c.Zeros(1);
+        for (int step = 0; step < 2; step++)
+        {
+            var g = c.Uniform(length, -1e-2f, 1e-2f);
+            var settings = new SgdSettings(clip, 0.1f, 0.9f, 5e-4f, nesterov, FirstStep: step == 0);
+            c.Test.SumOfSquares(g.Test, sum.Test);
+            c.Reference.SumOfSquares(g.Ref, sum.Ref);
+            c.Test.ClipAndSgdStep(p.Test, g.Test, m.Test, sum.Test, settings);
+            c.Reference.ClipAndSgdStep(p.Ref, g.Ref, m.Ref, sum.Ref, settings);
+            yield return c.Compare($"ClipAndSgdStep p (step {step + 1})", shape, p, ReductionTolerance);
+            yield return c.Compare($"ClipAndSgdStep m (step {step + 1})", shape, m, ReductionTolerance);
+        }
+    }
+}

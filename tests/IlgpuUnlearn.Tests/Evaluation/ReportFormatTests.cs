@@ -1,0 +1,108 @@
+using System.Text.Json;
+using IlgpuUnlearn.Evaluation;
+
+namespace IlgpuUnlearn.Tests.Evaluation;
+
+public class ReportFormatTests
+{
+    private static UnlearningReport CardLike(double forgetAccuracy, double forgetLoss, double retainAccuracy, double retainLoss, int forgetClass = 3) => new()
+    {
+        ForgetClass = forgetClass,
+        ClassNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+        ForgetAccuracy = forgetAccuracy,
+        ForgetLoss = forgetLoss,
+        RetainAccuracy = retainAccuracy,
+        RetainLoss = retainLoss,
+        PerClassAccuracy = new double[10],
+        ConfusionMatrix = [.. Enumerable.Range(0, 10).Select(_ => new long[10])],
+    };
+
+    [Fact]
+    public void RowMatchesTheModelCard()
+    {
+        Assert.Equal("| cifar10_resnet18_AdvNegGrad_3.pth | Cat | 0.0 (26.171) | 92.44 (0.512) |",
+            ModelCardTable.Row(CardLike(0, 26.1714, 92.4444, 0.51249)));
+        Assert.Equal("| cifar10_resnet18_AdvNegGrad_0.pth | Airplane | 0.0 (28.448) | 90.52 (0.631) |",
+            ModelCardTable.Row(CardLike(0, 28.448, 90.52, 0.631, forgetClass: 0)));
+        Assert.Equal("| mine.pth | Cat | 0.10 (5.000) | 90.00 (0.400) |", ModelCardTable.Row(CardLike(0.1, 5, 90, 0.4), "mine.pth"));
+        Assert.Equal("| Model | Forget Class | Forget class acc(loss) | Retain class acc(loss) |", ModelCardTable.HeaderLine);
+        string table = ModelCardTable.Table([(CardLike(0, 1, 2, 3), null)]);
+        Assert.Equal(3, table.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public void MatchesEveryRowOfTheCardWhenPresent()
+    {
+        string card = "/work/shared/reference/model-card.txt";
+        if (!File.Exists(card)) return;   // the card is a reference file outside the repository
+        var rows = File.ReadAllLines(card).Select(l => l.StartsWith("| | ", StringComparison.Ordinal) && l.TrimEnd().Length > 6 ? l.TrimEnd()[4..^2] : l)
+            .Where(l => l.StartsWith("| cifar10_resnet18_AdvNegGrad_", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(10, rows.Length);
+        foreach (string row in rows)
+        {
+            var cells = row.Split('|', StringSplitOptions.TrimEntries);
+            int k = int.Parse(cells[1]["cifar10_resnet18_AdvNegGrad_".Length..^4], System.Globalization.CultureInfo.InvariantCulture);
+            double Num(string s) => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+            var forget = cells[3].Split(' ');
+            var retain = cells[4].Split(' ');
+            var report = CardLike(Num(forget[0]), Num(forget[1].Trim('(', ')')), Num(retain[0]), Num(retain[1].Trim('(', ')')), k);
+            Assert.Equal(row, ModelCardTable.Row(report));
+        }
+        Assert.Contains(ModelCardTable.RuleLine, File.ReadAllText(card));
+    }
+
+    [Fact]
+    public void JsonHasTheReportFieldNamesAndRoundTrips()
+    {
+        var report = EvaluationTestReports.Report(forgetClass: 2);
+        string json = UnlearningReportJson.Serialize(report);
+        using var document = JsonDocument.Parse(json);
+        var names = document.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
+        Assert.Equal(["forget_class", "forget_accuracy", "forget_loss", "retain_accuracy", "retain_loss",
+            "per_class_accuracy", "confusion_matrix", "class_names"], names);
+        Assert.Equal(2, document.RootElement.GetProperty("forget_class").GetInt32());
+        Assert.Equal(50.0, document.RootElement.GetProperty("forget_accuracy").GetDouble());
+        Assert.Equal(1, document.RootElement.GetProperty("confusion_matrix")[2][1].GetInt64());
+
+        var back = UnlearningReportJson.Deserialize(json);
+        Assert.Equal(report.ForgetLoss, back.ForgetLoss);     // doubles round-trip exactly
+        Assert.Equal(report.RetainLoss, back.RetainLoss);
+        Assert.Equal(report.PerClassAccuracy, back.PerClassAccuracy);
+        Assert.Equal(report.ConfusionMatrix, back.ConfusionMatrix);
+        Assert.Equal(report.ClassNames, back.ClassNames);
+    }
+
+    [Fact]
+    public void WritesFilesAtomically()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "ilgpu-unlearn-eval-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var report = EvaluationTestReports.Report();
+            string json = Path.Combine(folder, "sub", "report.json");
+            UnlearningReportJson.Write(json, report);
+            UnlearningReportJson.Write(json, report);   // replacing an existing file
+            Assert.Equal(report.RetainLoss, UnlearningReportJson.Read(json).RetainLoss);
+            ConfusionMatrixSvg.Write(Path.Combine(folder, "m.svg"), report);
+            ConfusionMatrixPng.Write(Path.Combine(folder, "m.png"), report);
+            var files = Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)!).Order().ToArray();
+            Assert.Equal(["m.png", "m.svg", "report.json"], files);   // no temporary files left
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+        }
+    }
+
+    [Fact]
+    public void TextMatrixShowsCountsAndMarksTheForgetClass()
+    {
+        string text = ConfusionMatrixText.Format(EvaluationTestReports.Report(forgetClass: 1));
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(5, lines.Length);
+        Assert.StartsWith("dog*", lines[3], StringComparison.Ordinal);
+        Assert.EndsWith("0.00", lines[3], StringComparison.Ordinal);
+        Assert.Contains("(dog)", lines[0], StringComparison.Ordinal);
+        Assert.Contains(" dog*", lines[1], StringComparison.Ordinal);
+    }
+}
