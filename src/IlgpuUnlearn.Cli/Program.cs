@@ -13,17 +13,11 @@ public static class Program
     public static int Main(string[] args)
     {
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = true; });
-        var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, BenchOptions, DevicesOptions,
-            ConvertOptions, InspectOptions, SelfTestOptions>(args);
+        var parsed = parser.ParseArguments<BenchOptions, BenchEpochOptions, DevicesOptions>(args);
         return parsed.MapResult(
-            (DemoOptions o) => Run(() => DemoCommand.Run(o)),
-            (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
-            (EvalOptions o) => Run(() => EvalCommand.Run(o)),
             (BenchOptions o) => Run(() => BenchCommand.Run(o)),
+            (BenchEpochOptions o) => Run(() => BenchEpochCommand.Run(o)),
             (DevicesOptions o) => Run(() => DevicesCommand.Run(o)),
-            (ConvertOptions o) => Run(() => ConvertCommand.Run(o)),
-            (InspectOptions o) => Run(() => InspectCommand.Run(o)),
-            (SelfTestOptions o) => Run(() => SelfTestCommand.Run(o)),
             errors => ShowHelp(parsed, errors));
     }
 

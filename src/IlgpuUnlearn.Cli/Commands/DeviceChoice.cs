@@ -1,4 +1,3 @@
-using IlgpuUnlearn.Devices;
 using IlgpuUnlearn.Tensors;
 
 namespace IlgpuUnlearn.Cli.Commands;
@@ -10,8 +9,8 @@ internal static class DeviceChoice
 
     public static IOps Open(string? name)
     {
-        var kind = string.IsNullOrWhiteSpace(name) ? DeviceCatalog.DefaultKind() : DeviceCatalog.Parse(name);
-        var ops = DeviceCatalog.Open(kind);
+        var kind = string.IsNullOrWhiteSpace(name) ? Devices.DefaultKind() : Devices.Parse(name);
+        var ops = Devices.Open(kind);
         Console.Error.WriteLine($"device: {ops.Name}{(string.IsNullOrWhiteSpace(name) ? " (default; choose with --device)" : "")}");
         return ops;
     }

@@ -1,5 +1,4 @@
 using CommandLine;
-using IlgpuUnlearn.Devices;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
@@ -10,8 +9,8 @@ internal static class DevicesCommand
 {
     public static int Run(DevicesOptions _)
     {
-        foreach (var line in DeviceCatalog.ListAvailable()) Console.WriteLine(line);
-        Console.WriteLine($"default: {DeviceCatalog.Name(DeviceCatalog.DefaultKind())}");
+        foreach (var line in Devices.ListAvailable()) Console.WriteLine(line);
+        Console.WriteLine($"default: {Devices.NameOf(Devices.DefaultKind())}");
         return 0;
     }
 }

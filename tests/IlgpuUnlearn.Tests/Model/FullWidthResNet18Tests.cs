@@ -9,7 +9,9 @@ namespace IlgpuUnlearn.Tests.Model;
 /// <summary>
 /// The full-width (64) network on two 32x32 images against PyTorch (Fixtures/resnet18_w64_s32.safetensors), on the CPU
 /// path: parameters and pixels come from <see cref="HashValues"/>, so only PyTorch's outputs are committed.
-/// Tolerances as in <see cref="ResNet18VersusPyTorchTests"/>; gradient norms to 1e-3 relative.
+/// Tolerances as in <see cref="ResNet18VersusPyTorchTests"/>; gradient norms to 1e-3 relative. The fixture script picks
+/// input images whose ReLU inputs all stay at least 4e-6 from zero in float64: closer ones flip a ReLU mask between two
+/// correct fp32 implementations (seen here: one value 8.5e-7 from zero in layer2.0 made errors of 3e-2 below it).
 /// </summary>
 public abstract class FullWidthResNet18Tests(ITestOutputHelper output) : IDisposable
 {
@@ -26,7 +28,7 @@ public abstract class FullWidthResNet18Tests(ITestOutputHelper output) : IDispos
         using var model = new ResNet18(Ops, ResNet18Config.Cifar10, maxBatch: n);
         ModelState.Load(model, HashValues.State(model.Layout));
         using var pixels = Ops.Allocate<byte>(n * 3 * 32 * 32);
-        Ops.Upload<byte>(HashValues.Bytes(n * 3 * 32 * 32, 1000), pixels.All);
+        Ops.Upload<byte>(HashValues.Bytes(n * 3 * 32 * 32, (int)f.Longs("input.stream")[0]), pixels.All);
         Ops.LoadImages(n, 32, 32, pixels.All, null, 0, TrainingStep.Mean, TrainingStep.Std, model.Input.At(0, n * 3 * 32 * 32));
 
         model.Forward(n, training: false);
@@ -46,15 +48,15 @@ public abstract class FullWidthResNet18Tests(ITestOutputHelper output) : IDispos
         double worstNorm = 0, worstValue = 0;
         foreach (var t in model.Layout.Tensors.Where(t => t.Role == TensorRole.Parameter))
         {
-            var mine = g.AsSpan((int)t.Offset, (int)t.Length);
-            double norm = Math.Sqrt(mine.ToArray().Sum(v => (double)v * v));
+            var mine = g.AsSpan((int)t.Offset, (int)t.Length).ToArray();
+            double norm = Math.Sqrt(mine.Sum(v => (double)v * v));
             double expectedNorm = f.Floats("train.gradnorm." + t.Name)[0];
             double relNorm = Math.Abs(norm - expectedNorm) / expectedNorm;
             Assert.True(relNorm < 1e-3, $"gradient norm of {t}: {norm} vs PyTorch {expectedNorm}");
             worstNorm = Math.Max(worstNorm, relNorm);
 
             float[] expected, actual;
-            if (f.Contains("train.grad." + t.Name)) { expected = f.Floats("train.grad." + t.Name); actual = mine.ToArray(); }
+            if (f.Contains("train.grad." + t.Name)) { expected = f.Floats("train.grad." + t.Name); actual = mine; }
             else
             {
                 expected = f.Floats("train.gradsample." + t.Name);
