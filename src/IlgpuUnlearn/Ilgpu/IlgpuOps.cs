@@ -108,9 +108,9 @@ public sealed class IlgpuOps : IOps
         }
         else
         {
-            convForwardTiled = a.LoadStreamKernel<Conv2dKernels.ForwardGemm, int>(ImplicitGemm.Tiled);
-            convBackwardInputTiled = a.LoadStreamKernel<Conv2dKernels.BackwardInputGemm, int>(ImplicitGemm.Tiled);
-            convBackwardWeightTiled = a.LoadStreamKernel<Conv2dKernels.BackwardWeightGemm, int>(ImplicitGemm.Tiled);
+            convForwardTiled = a.LoadStreamKernel<Conv2dKernels.ForwardGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.ForwardGemm, OutputPixel>);
+            convBackwardInputTiled = a.LoadStreamKernel<Conv2dKernels.BackwardInputGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.BackwardInputGemm, InputPixel>);
+            convBackwardWeightTiled = a.LoadStreamKernel<Conv2dKernels.BackwardWeightGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.BackwardWeightGemm, KernelTap>);
             convForwardNaive = convBackwardInputNaive = convBackwardWeightNaive = null!;
         }
 
@@ -294,7 +294,7 @@ public sealed class IlgpuOps : IOps
     }
 
     private void LaunchGemm<TOperands>(Action<KernelConfig, TOperands, int> kernel, TOperands op, int m, int n, int k, int splits)
-        where TOperands : struct, IGemmOperands
+        where TOperands : struct
     {
         long kTiles = (k + ImplicitGemm.TileK - 1) / ImplicitGemm.TileK;
         int kPerSplit = (int)((kTiles + splits - 1) / splits) * ImplicitGemm.TileK;

@@ -13,7 +13,7 @@ namespace IlgpuUnlearn.Tests.Kernels;
 /// Compiles every kernel (the naive references included) to PTX for sm_80 with no GPU present, catching what would only fail
 /// on a real device. A kernel is every public static void method of a *Kernels class and of <see cref="ImplicitGemm"/>;
 /// one whose first parameter is an Index1D is implicitly grouped, the others explicitly; generic kernels are compiled for every
-/// <see cref="IGemmOperands"/> in the kernels assembly. The PTX must not declare .extern functions: ILGPU emits an unresolved
+/// <see cref="IGemmOperands{TColumn}"/> in the kernels assembly. The PTX must not declare .extern functions: ILGPU emits an unresolved
 /// extern for BCL methods it has no intrinsic for (MathF.FusedMultiplyAdd is one), which only the driver's JIT would reject.
 /// </summary>
 [Collection(IlgpuCpuCollection.Name)]
@@ -22,7 +22,13 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
     public static IEnumerable<MethodInfo> AllKernels()
     {
         var assembly = typeof(ImplicitGemm).Assembly;
-        var operands = assembly.GetTypes().Where(t => t.IsValueType && typeof(IGemmOperands).IsAssignableFrom(t)).ToArray();
+        // Each IGemmOperands<TColumn> implementation with its column type: the type arguments of Tiled<TOperands, TColumn>.
+        var operands = assembly.GetTypes()
+            .Where(t => t.IsValueType)
+            .SelectMany(t => t.GetInterfaces()
+                .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IGemmOperands<>))
+                .Select(i => new[] { t, i.GetGenericArguments()[0] }))
+            .ToArray();
         var kernelTypes = assembly.GetTypes().Where(t => t.IsAbstract && t.IsSealed && (t.Name.EndsWith("Kernels", StringComparison.Ordinal) || t == typeof(ImplicitGemm)));
         foreach (var type in kernelTypes)
             foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.ReturnType == typeof(void)))
