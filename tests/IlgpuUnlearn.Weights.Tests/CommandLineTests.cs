@@ -21,7 +21,7 @@ public class CommandLineTests
         string[] lines = output.TrimEnd().Split('\n');
         Assert.Equal(14, lines.Length);
         Assert.Equal("i32  int32  [2]  sum=1073741817", lines[5]);
-        Assert.Equal("shared_slice  float32  [6]  sum=3", lines[9]);
+        Assert.Equal("shared_slice  float32  [6]  sum=7.5", lines[9]);
         Assert.Equal("scalar  float32  []  sum=3.5", lines[11]);
         Assert.Equal("bool  bool  [3]  sum=2", lines[7]);
     }

@@ -94,9 +94,9 @@ internal static class SafetensorsHeader
         {
             throw new WeightsFormatException(sourceName, $"the safetensors header is not valid JSON: {e.Message}", e);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
-            throw new WeightsFormatException(sourceName, $"the safetensors header is not valid JSON: {e.Message}", e);
+            throw new WeightsFormatException(sourceName, $"the safetensors header is not valid JSON or UTF-8: {e.Message}", e);
         }
         CheckLayout(entries, dataLength, sourceName);
         return entries;
