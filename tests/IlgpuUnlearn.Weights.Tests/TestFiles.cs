@@ -78,25 +78,32 @@ internal static class TestFiles
         return values;
     }
 
-    /// <summary>The first of /usr/bin/python3 and python3 that can import torch, or null.</summary>
-    public static string? FindTorchPython()
+    /// <summary>
+    /// Runs a script with the first of /usr/bin/python3 and python3 that has torch. Throws (so the test fails
+    /// loudly) when neither has it: CI installs python3-torch, and a check that silently passes is a defect.
+    /// </summary>
+    public static (int ExitCode, string Output) RunWithTorchPython(IReadOnlyList<string> arguments, TimeSpan timeout)
     {
-        foreach (string candidate in new[] { "/usr/bin/python3", "python3" })
+        var tried = new List<string>();
+        foreach (string python in new[] { "/usr/bin/python3", "python3" })
         {
             try
             {
-                (int code, _) = RunProcess(candidate, ["-c", "import torch"], TimeSpan.FromSeconds(60));
-                if (code == 0)
+                (int code, string output) = RunProcess(python, arguments, timeout);
+                if (output.Contains("No module named 'torch'", StringComparison.Ordinal))
                 {
-                    return candidate;
+                    tried.Add($"{python}: no torch");
+                    continue;
                 }
+                return (code, output);
             }
             catch (System.ComponentModel.Win32Exception)
             {
-                // Not installed.
+                tried.Add($"{python}: not found");
             }
         }
-        return null;
+        throw new InvalidOperationException(
+            $"No Python with PyTorch found ({string.Join("; ", tried)}). The round-trip test needs it: install python3-torch.");
     }
 
     public static (int ExitCode, string Output) RunProcess(string program, IEnumerable<string> arguments, TimeSpan timeout)

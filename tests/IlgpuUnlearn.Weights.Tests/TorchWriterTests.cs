@@ -66,42 +66,35 @@ public class TorchWriterTests
     }
 }
 
-/// <summary>Files the converter writes, loaded and checked by real PyTorch (fixtures/roundtrip_check.py).</summary>
+/// <summary>
+/// Files the converter writes, loaded and checked by real PyTorch (fixtures/roundtrip_check.py, all checks in one
+/// Python start-up). Needs a Python with torch (/usr/bin/python3 or python3); without one the test FAILS.
+/// </summary>
 public class PyTorchRoundTripTests
 {
-    private static readonly Lazy<string?> TorchPython = new(TestFiles.FindTorchPython);
-
-    private static void CheckWithPyTorch(params string[] arguments)
-    {
-        string python = TorchPython.Value ?? throw new InvalidOperationException(
-            "No Python with PyTorch found (tried /usr/bin/python3 and python3 with 'import torch'). The round-trip tests need it: install python3-torch.");
-        (int code, string output) = TestFiles.RunProcess(python, [TestFiles.Fixture("roundtrip_check.py"), .. arguments], TimeSpan.FromSeconds(120));
-        Assert.True(code == 0 && output.Contains("OK", StringComparison.Ordinal), $"PyTorch check failed ({code}): {output}");
-    }
-
-    [Theory]
-    [InlineData("resnet_w4_zip.pth")]
-    [InlineData("resnet_w4_wrapped_module.pth")]
-    [InlineData("resnet_w4_kuangliu_net.pth")]
-    public void MappedResNetWrittenBackLoadsIntoTorchWithEqualValues(string fixture)
+    [Fact]
+    public void ConverterOutputLoadsInPyTorchWithEqualValuesNamesAndDTypes()
     {
         string folder = TestFiles.NewTempFolder();
-        string output = Path.Combine(folder, "unlearned.pth");
-        ResNet18Weights weights = ResNet18Mapping.Load(TestFiles.Fixture(fixture), width: TestFiles.FixtureWidth);
-        weights.Save(output);
-        CheckWithPyTorch("resnet", output, TestFiles.Fixture("resnet_w4_expected.bin"), TestFiles.FixtureWidth.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Directory.Delete(folder, true);
-    }
+        var checks = new List<string>();
+        string width = TestFiles.FixtureWidth.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (string fixture in new[] { "resnet_w4_zip.pth", "resnet_w4_wrapped_module.pth", "resnet_w4_kuangliu_net.pth" })
+        {
+            // Map onto the canonical model and write back with the file's names and dtypes.
+            string output = Path.Combine(folder, "unlearned_" + fixture);
+            ResNet18Mapping.Load(TestFiles.Fixture(fixture), width: TestFiles.FixtureWidth).Save(output);
+            checks.AddRange(["resnet", output, TestFiles.Fixture("resnet_w4_expected.bin"), width, "--"]);
+        }
+        foreach (string fixture in new[] { "dtypes.pth", "dtypes_legacy.pth" })
+        {
+            string output = Path.Combine(folder, "copy_" + Path.ChangeExtension(fixture, ".pt"));
+            Commands.WeightsConverter.Convert(TestFiles.Fixture(fixture), output);
+            checks.AddRange(["same", output, TestFiles.Fixture(fixture), "--"]);
+        }
 
-    [Theory]
-    [InlineData("dtypes.pth")]
-    [InlineData("dtypes_legacy.pth")]
-    public void EveryDTypeWrittenBackEqualsTheOriginalInTorch(string fixture)
-    {
-        string folder = TestFiles.NewTempFolder();
-        string output = Path.Combine(folder, "copy.pt");
-        Commands.WeightsConverter.Convert(TestFiles.Fixture(fixture), output);
-        CheckWithPyTorch("same", output, TestFiles.Fixture(fixture));
+        (int code, string log) = TestFiles.RunWithTorchPython([TestFiles.Fixture("roundtrip_check.py"), .. checks], TimeSpan.FromSeconds(240));
+        Assert.True(code == 0 && log.TrimEnd().EndsWith("OK", StringComparison.Ordinal), $"PyTorch check failed ({code}): {log}");
+        Assert.Equal(5, log.Split('\n').Count(line => line.StartsWith("checked ", StringComparison.Ordinal)));
         Directory.Delete(folder, true);
     }
 }
