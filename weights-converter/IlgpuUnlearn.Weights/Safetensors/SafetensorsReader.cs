@@ -38,7 +38,7 @@ public static class SafetensorsReader
         var tensors = new StateDict();
         foreach (SafetensorsEntry entry in entries)
         {
-            var data = new byte[entry.End - entry.Begin];
+            byte[] data = GC.AllocateUninitializedArray<byte>((int)(entry.End - entry.Begin)); // filled by ReadExactly or thrown away
             stream.Position = dataStart + entry.Begin;
             ReadExactly(stream, data, sourceName, $"tensor '{entry.Name}'");
             tensors.Set(entry.Name, new StoredTensor(entry.DType, entry.Shape, data));
