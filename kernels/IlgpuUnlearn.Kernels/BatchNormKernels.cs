@@ -22,16 +22,25 @@ public static class BatchNormKernels
         int c = Grid.IdxX;
         int count = g.Count;
 
+        // Thread t visits the values e = t, t + D, t + 2D, ... (D = group size) of channel c, e = n HW + j, stepping
+        // (n, j) by (D / HW, D % HW) with a carry instead of dividing at every step.
+        int dn = Group.DimX / g.HW, dj = Group.DimX - dn * g.HW;
+        int n0 = Group.IdxX / g.HW, j0 = Group.IdxX - n0 * g.HW;
+
         float sum = 0f;
-        for (int e = Group.IdxX; e < count; e += Group.DimX)
-            sum += x[g.Index(c, e)];
+        for (int n = n0, j = j0; n < g.N; n += dn, j += dj)
+        {
+            if (j >= g.HW) { j -= g.HW; n++; if (n >= g.N) break; }
+            sum += x[(n * g.C + c) * g.HW + j];
+        }
         sum = GroupReduce.Sum(sum, scratch);
         float mean = Group.Broadcast(sum, 0) / count;
 
         float sumSq = 0f;
-        for (int e = Group.IdxX; e < count; e += Group.DimX)
+        for (int n = n0, j = j0; n < g.N; n += dn, j += dj)
         {
-            float centred = x[g.Index(c, e)] - mean;
+            if (j >= g.HW) { j -= g.HW; n++; if (n >= g.N) break; }
+            float centred = x[(n * g.C + c) * g.HW + j] - mean;
             sumSq += centred * centred;
         }
         sumSq = GroupReduce.Sum(sumSq, scratch);
@@ -74,10 +83,14 @@ public static class BatchNormKernels
         int c = Grid.IdxX;
         float mean = saveMean[c], invStd = saveInvStd[c];
 
+        int dn = Group.DimX / g.HW, dj = Group.DimX - dn * g.HW;
+        int n0 = Group.IdxX / g.HW, j0 = Group.IdxX - n0 * g.HW;
+
         float sumDy = 0f, sumDyXhat = 0f;
-        for (int e = Group.IdxX; e < g.Count; e += Group.DimX)
+        for (int n = n0, j = j0; n < g.N; n += dn, j += dj)
         {
-            int index = g.Index(c, e);
+            if (j >= g.HW) { j -= g.HW; n++; if (n >= g.N) break; }
+            int index = (n * g.C + c) * g.HW + j;
             float d = dy[index];
             sumDy += d;
             sumDyXhat += d * ((x[index] - mean) * invStd);
@@ -124,10 +137,4 @@ public readonly struct BatchNormGeometry
     /// <summary>The channel of flat element i of x (N, C, HW).</summary>
     public int Channel(int i) => i / HW % C;
 
-    /// <summary>The flat index of the e-th value (e = n * HW + j) of channel c.</summary>
-    public int Index(int c, int e)
-    {
-        int n = e / HW;
-        return (n * C + c) * HW + (e - n * HW);
-    }
 }

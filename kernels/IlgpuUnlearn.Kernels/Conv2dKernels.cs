@@ -93,7 +93,7 @@ public static class Conv2dKernels
     /// A[co, (ci, kh, kw)] = w (already that matrix in memory), B[(ci, kh, kw), (n, oh, ow)] = im2col(x),
     /// C[co, (n, oh, ow)] -> y[n, co, oh, ow].
     /// </summary>
-    public readonly struct ForwardGemm : IGemmOperands
+    public readonly struct ForwardGemm : IGemmOperands<OutputPixel>
     {
         private readonly ConvGeometry g;
         private readonly ArrayView<float> x, w, y;
@@ -113,13 +113,9 @@ public static class Conv2dKernels
 
         public float A(int co, int k) => w[co * K + k];
 
-        public float B(int k, int pixel)
-        {
-            int ohw = g.OH * g.OW;
-            int n = pixel / ohw, rest = pixel - n * ohw;
-            int oh = rest / g.OW, ow = rest - oh * g.OW;
-            return g.Input(x, n, k, oh, ow);
-        }
+        public OutputPixel Column(int pixel) => OutputPixel.Of(g, pixel);
+
+        public float B(int k, OutputPixel p) => g.Input(x, p, k);
 
         public void Store(int co, int pixel, int split, float value)
         {
@@ -135,7 +131,7 @@ public static class Conv2dKernels
     /// ih = oh S - P + kh and iw = ow S - P + kw have a solution inside dy, else 0; C[ci, (n, ih, iw)] -> dx.
     /// (With stride 2 three quarters of B are zeros that are multiplied anyway.)
     /// </summary>
-    public readonly struct BackwardInputGemm : IGemmOperands
+    public readonly struct BackwardInputGemm : IGemmOperands<InputPixel>
     {
         private readonly ConvGeometry g;
         private readonly ArrayView<float> dy, w, dx;
@@ -160,16 +156,22 @@ public static class Conv2dKernels
             return w[(co * g.Cin + ci) * kk + (k - co * kk)];
         }
 
-        public float B(int k, int pixel)
+        public InputPixel Column(int pixel)
+        {
+            int hw = g.H * g.W;
+            int n = pixel / hw, rest = pixel - n * hw;
+            int ih = rest / g.W;
+            return new InputPixel(n, ih, rest - ih * g.W);
+        }
+
+        public float B(int k, InputPixel p)
         {
             int kk = g.K * g.K;
             int co = k / kk, r = k - co * kk;
             int kh = r / g.K, kw = r - kh * g.K;
-            int hw = g.H * g.W;
-            int n = pixel / hw, rest = pixel - n * hw;
-            int ih = rest / g.W, iw = rest - ih * g.W;
+            int n = p.N;
 
-            int th = ih + g.Pad - kh, tw = iw + g.Pad - kw;
+            int th = p.IH + g.Pad - kh, tw = p.IW + g.Pad - kw;
             if (th < 0 || tw < 0)
                 return 0f;
             int oh = th / g.Stride, ow = tw / g.Stride;
@@ -193,7 +195,7 @@ public static class Conv2dKernels
     /// that <see cref="SumSplits"/> adds up (K is long: 2500 x 32 x 32 for the first layers, so it is split
     /// across groups to fill the GPU).
     /// </summary>
-    public readonly struct BackwardWeightGemm : IGemmOperands
+    public readonly struct BackwardWeightGemm : IGemmOperands<KernelTap>
     {
         private readonly ConvGeometry g;
         private readonly ArrayView<float> x, dy, target;
@@ -218,13 +220,9 @@ public static class Conv2dKernels
             return dy[(n * g.Cout + co) * ohw + (pixel - n * ohw)];
         }
 
-        public float B(int pixel, int col)
-        {
-            int ohw = g.OH * g.OW;
-            int n = pixel / ohw, rest = pixel - n * ohw;
-            int oh = rest / g.OW, ow = rest - oh * g.OW;
-            return g.Input(x, n, col, oh, ow);
-        }
+        public KernelTap Column(int col) => KernelTap.Of(g, col);
+
+        public float B(int pixel, KernelTap tap) => g.Input(x, OutputPixel.Of(g, pixel), tap);
 
         public void Store(int co, int col, int split, float value) => target[(split * g.Cout + co) * N + col] = value;
     }
@@ -261,14 +259,75 @@ public readonly struct ConvGeometry
     public int OW { get; }
 
     /// <summary>The im2col element x[n, ci, oh S - P + kh, ow S - P + kw] for the column index (ci, kh, kw), zero outside x.</summary>
-    public float Input(ArrayView<float> x, int n, int column, int oh, int ow)
+    public float Input(ArrayView<float> x, OutputPixel p, int column) => Input(x, p, KernelTap.Of(this, column));
+
+    /// <summary>The im2col element x[n, ci, oh S - P + kh, ow S - P + kw], zero outside x.</summary>
+    public float Input(ArrayView<float> x, OutputPixel p, KernelTap tap)
     {
-        int kk = K * K;
-        int ci = column / kk, r = column - ci * kk;
-        int kh = r / K, kw = r - kh * K;
-        int ih = oh * Stride - Pad + kh, iw = ow * Stride - Pad + kw;
+        int ih = p.OH * Stride - Pad + tap.KH, iw = p.OW * Stride - Pad + tap.KW;
         if (ih < 0 || ih >= H || iw < 0 || iw >= W)
             return 0f;
-        return x[((n * Cin + ci) * H + ih) * W + iw];
+        return x[((p.N * Cin + tap.CI) * H + ih) * W + iw];
+    }
+}
+
+/// <summary>Output pixel (n, oh, ow), decoded from its flat index n OH OW + oh OW + ow.</summary>
+public readonly struct OutputPixel
+{
+    public OutputPixel(int n, int oh, int ow)
+    {
+        N = n;
+        OH = oh;
+        OW = ow;
+    }
+
+    public int N { get; }
+    public int OH { get; }
+    public int OW { get; }
+
+    public static OutputPixel Of(ConvGeometry g, int pixel)
+    {
+        int ohw = g.OH * g.OW;
+        int n = pixel / ohw, rest = pixel - n * ohw;
+        int oh = rest / g.OW;
+        return new OutputPixel(n, oh, rest - oh * g.OW);
+    }
+}
+
+/// <summary>Input pixel (n, ih, iw).</summary>
+public readonly struct InputPixel
+{
+    public InputPixel(int n, int ih, int iw)
+    {
+        N = n;
+        IH = ih;
+        IW = iw;
+    }
+
+    public int N { get; }
+    public int IH { get; }
+    public int IW { get; }
+}
+
+/// <summary>One tap (ci, kh, kw) of the kernel, decoded from its flat index (ci K + kh) K + kw.</summary>
+public readonly struct KernelTap
+{
+    public KernelTap(int ci, int kh, int kw)
+    {
+        CI = ci;
+        KH = kh;
+        KW = kw;
+    }
+
+    public int CI { get; }
+    public int KH { get; }
+    public int KW { get; }
+
+    public static KernelTap Of(ConvGeometry g, int column)
+    {
+        int kk = g.K * g.K;
+        int ci = column / kk, r = column - ci * kk;
+        int kh = r / g.K;
+        return new KernelTap(ci, kh, r - kh * g.K);
     }
 }

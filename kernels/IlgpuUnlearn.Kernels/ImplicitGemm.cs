@@ -6,8 +6,10 @@ namespace IlgpuUnlearn.Kernels;
 /// A matrix product C (M, N) = A (M, K) B (K, N) whose operands are never materialised: A and B are read
 /// element by element from the tensors they stand for (an im2col view of an image, a weight seen as a matrix),
 /// and each result element is handed back to be stored where it belongs. The convolutions are three of these.
+/// <typeparamref name="TColumn"/> is what B needs to know about one column (its decoded tensor coordinates): the kernel
+/// computes it once per thread rather than once per element, which halves the integer division in the inner loads.
 /// </summary>
-public interface IGemmOperands
+public interface IGemmOperands<TColumn> where TColumn : struct
 {
     int M { get; }
     int N { get; }
@@ -19,8 +21,11 @@ public interface IGemmOperands
     /// <summary>A[m, k], for 0 &lt;= m &lt; M, 0 &lt;= k &lt; K.</summary>
     float A(int m, int k);
 
-    /// <summary>B[k, n], for 0 &lt;= k &lt; K, 0 &lt;= n &lt; N.</summary>
-    float B(int k, int n);
+    /// <summary>The coordinates behind column n of B, for 0 &lt;= n &lt; N.</summary>
+    TColumn Column(int n);
+
+    /// <summary>B[k, n] for 0 &lt;= k &lt; K, with <paramref name="column"/> = Column(n).</summary>
+    float B(int k, TColumn column);
 
     /// <summary>Stores C[m, n] (the partial sum over split <paramref name="split"/> of K when K is split).</summary>
     void Store(int m, int n, int split, float value);
@@ -44,8 +49,9 @@ public static class ImplicitGemm
     /// <summary>Row pitch of the shared tiles: one more than the tile width, so that column-wise stores do not collide in one bank.</summary>
     private const int Pitch = 65;
 
-    public static void Tiled<TOperands>(TOperands op, int kPerSplit)
-        where TOperands : struct, IGemmOperands
+    public static void Tiled<TOperands, TColumn>(TOperands op, int kPerSplit)
+        where TOperands : struct, IGemmOperands<TColumn>
+        where TColumn : struct
     {
         var aTile = SharedMemory.Allocate<float>(TileK * Pitch);   // aTile[k * Pitch + m]
         var bTile = SharedMemory.Allocate<float>(TileK * Pitch);   // bTile[k * Pitch + n]
@@ -58,6 +64,17 @@ public static class ImplicitGemm
         int kEnd = Math.Min(op.K, kBegin + kPerSplit);
         int rows = op.M, cols = op.N;
         bool bAlongK = op.BContiguousAlongK;
+
+        // The B columns this thread loads, the same for every k: along k, columns ty + 16 r; along n, column t % 64.
+        // (Clamped into range; loads from columns past N are masked below.)
+        int bk = bAlongK ? tx : t / TileN;
+        int bn0 = bAlongK ? ty : t % TileN;
+        int bnStep = bAlongK ? 16 : 0;
+        int bkStep = bAlongK ? 0 : 4;
+        var col0 = op.Column(Math.Min(n0 + bn0, cols - 1));
+        var col1 = op.Column(Math.Min(n0 + bn0 + bnStep, cols - 1));
+        var col2 = op.Column(Math.Min(n0 + bn0 + 2 * bnStep, cols - 1));
+        var col3 = op.Column(Math.Min(n0 + bn0 + 3 * bnStep, cols - 1));
 
         float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
         float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
@@ -73,23 +90,12 @@ public static class ImplicitGemm
                 aTile[tx * Pitch + ty + 16 * r] = m < rows && k < kEnd ? op.A(m, k) : 0f;
             }
 
-            // B slice (16 x 64), read along whichever index is contiguous in memory.
-            for (int r = 0; r < 4; r++)
-            {
-                int kk, nn;
-                if (bAlongK)
-                {
-                    kk = tx;
-                    nn = ty + 16 * r;
-                }
-                else
-                {
-                    kk = t / TileN + 4 * r;
-                    nn = t % TileN;
-                }
-                int k = k0 + kk, n = n0 + nn;
-                bTile[kk * Pitch + nn] = k < kEnd && n < cols ? op.B(k, n) : 0f;
-            }
+            // B slice (16 x 64), read along whichever index is contiguous in memory: element r of this thread is
+            // (k0 + bk + r bkStep, n0 + bn0 + r bnStep).
+            LoadB(op, bTile, k0, bk, bkStep, n0 + bn0, bn0, bnStep, kEnd, cols, col0, 0);
+            LoadB(op, bTile, k0, bk, bkStep, n0 + bn0, bn0, bnStep, kEnd, cols, col1, 1);
+            LoadB(op, bTile, k0, bk, bkStep, n0 + bn0, bn0, bnStep, kEnd, cols, col2, 2);
+            LoadB(op, bTile, k0, bk, bkStep, n0 + bn0, bn0, bnStep, kEnd, cols, col3, 3);
             Group.Barrier();
 
             for (int kk = 0; kk < TileK; kk++)
@@ -105,15 +111,27 @@ public static class ImplicitGemm
             Group.Barrier();
         }
 
-        StoreRow(op, m0 + ty, n0 + tx, split, c00, c01, c02, c03);
-        StoreRow(op, m0 + ty + 16, n0 + tx, split, c10, c11, c12, c13);
-        StoreRow(op, m0 + ty + 32, n0 + tx, split, c20, c21, c22, c23);
-        StoreRow(op, m0 + ty + 48, n0 + tx, split, c30, c31, c32, c33);
+        StoreRow<TOperands, TColumn>(op, m0 + ty, n0 + tx, split, c00, c01, c02, c03);
+        StoreRow<TOperands, TColumn>(op, m0 + ty + 16, n0 + tx, split, c10, c11, c12, c13);
+        StoreRow<TOperands, TColumn>(op, m0 + ty + 32, n0 + tx, split, c20, c21, c22, c23);
+        StoreRow<TOperands, TColumn>(op, m0 + ty + 48, n0 + tx, split, c30, c31, c32, c33);
+    }
+
+    /// <summary>bTile[kk, nn] = B[k0 + kk, n0 + nn] for element r of this thread, zero past the ends.</summary>
+    private static void LoadB<TOperands, TColumn>(TOperands op, ArrayView<float> bTile, int k0, int bk, int bkStep,
+        int firstColumn, int bn0, int bnStep, int kEnd, int cols, TColumn column, int r)
+        where TOperands : struct, IGemmOperands<TColumn>
+        where TColumn : struct
+    {
+        int kk = bk + r * bkStep, nn = bn0 + r * bnStep;
+        int k = k0 + kk, n = firstColumn + r * bnStep;
+        bTile[kk * Pitch + nn] = k < kEnd && n < cols ? op.B(k, column) : 0f;
     }
 
     /// <summary>Stores C[m, n + 16 j] = v_j for the columns that exist.</summary>
-    private static void StoreRow<TOperands>(TOperands op, int m, int n, int split, float v0, float v1, float v2, float v3)
-        where TOperands : struct, IGemmOperands
+    private static void StoreRow<TOperands, TColumn>(TOperands op, int m, int n, int split, float v0, float v1, float v2, float v3)
+        where TOperands : struct, IGemmOperands<TColumn>
+        where TColumn : struct
     {
         if (m >= op.M)
             return;

@@ -1,6 +1,8 @@
+using IlgpuUnlearn.Weights.Commands;
+
 namespace IlgpuUnlearn.Weights.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public static int Main(string[] args) => WeightsCommandLine.Run(args, Console.Out, Console.Error);
 }

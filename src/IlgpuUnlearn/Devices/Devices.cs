@@ -62,7 +62,7 @@ public static class Devices
     /// <summary>Opens the ops of a kind (the first GPU for Cuda). Throws with a clear message when there is no CUDA GPU.</summary>
     public static IOps Open(DeviceKind kind, IlgpuOpsOptions? options = null) => kind switch
     {
-        DeviceKind.Cpu => throw new NotSupportedException("The CPU path (CpuOps) is not merged into this branch yet."), // PENDING-CPUOPS
+        DeviceKind.Cpu => new Cpu.CpuOps(),
         DeviceKind.Cuda => OpenCuda(options),
         DeviceKind.IlgpuCpu => OpenIlgpuCpu(options),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),

@@ -108,9 +108,9 @@ public sealed class IlgpuOps : IOps
         }
         else
         {
-            convForwardTiled = a.LoadStreamKernel<Conv2dKernels.ForwardGemm, int>(ImplicitGemm.Tiled);
-            convBackwardInputTiled = a.LoadStreamKernel<Conv2dKernels.BackwardInputGemm, int>(ImplicitGemm.Tiled);
-            convBackwardWeightTiled = a.LoadStreamKernel<Conv2dKernels.BackwardWeightGemm, int>(ImplicitGemm.Tiled);
+            convForwardTiled = a.LoadStreamKernel<Conv2dKernels.ForwardGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.ForwardGemm, OutputPixel>);
+            convBackwardInputTiled = a.LoadStreamKernel<Conv2dKernels.BackwardInputGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.BackwardInputGemm, InputPixel>);
+            convBackwardWeightTiled = a.LoadStreamKernel<Conv2dKernels.BackwardWeightGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.BackwardWeightGemm, KernelTap>);
             convForwardNaive = convBackwardInputNaive = convBackwardWeightNaive = null!;
         }
 
@@ -119,6 +119,10 @@ public sealed class IlgpuOps : IOps
 
     public string Name { get; }
     public Accelerator Accelerator => accelerator;
+    public IlgpuOpsOptions Options => options;
+
+    /// <summary>For tests: forces the number of weight-gradient splits (0: the options' choice).</summary>
+    internal int WeightGradientSplitsOverride { get; set; }
     public long AllocatedBytes => Interlocked.Read(ref allocatedBytes);
     public long PeakAllocatedBytes => Interlocked.Read(ref peakAllocatedBytes);
 
@@ -280,8 +284,9 @@ public sealed class IlgpuOps : IOps
     {
         long kTiles = (k + ImplicitGemm.TileK - 1) / ImplicitGemm.TileK;
         var (gx, gy) = ImplicitGemm.TileCounts(m, n);
-        long wanted = options.WeightGradientSplits > 0
-            ? options.WeightGradientSplits
+        int forced = WeightGradientSplitsOverride > 0 ? WeightGradientSplitsOverride : options.WeightGradientSplits;
+        long wanted = forced > 0
+            ? forced
             : Math.Min(Math.Max(1, kTiles / 16), (targetGroups + (long)gx * gy - 1) / ((long)gx * gy));
         long splits = Math.Clamp(wanted, 1, Math.Min(kTiles, 65535));
         long tilesPerSplit = (kTiles + splits - 1) / splits;
@@ -289,7 +294,7 @@ public sealed class IlgpuOps : IOps
     }
 
     private void LaunchGemm<TOperands>(Action<KernelConfig, TOperands, int> kernel, TOperands op, int m, int n, int k, int splits)
-        where TOperands : struct, IGemmOperands
+        where TOperands : struct
     {
         long kTiles = (k + ImplicitGemm.TileK - 1) / ImplicitGemm.TileK;
         int kPerSplit = (int)((kTiles + splits - 1) / splits) * ImplicitGemm.TileK;

@@ -104,7 +104,7 @@ public sealed class PickleReader
             {
                 // Framing and protocol.
                 case 0x80: ReadByte(); break; // PROTO n
-                case 0x95: Skip(ReadLength(8)); break; // FRAME: frames are read inline
+                case 0x95: ReadLength(8); break; // FRAME n: the frame's opcodes follow inline
                 // Stack.
                 case (byte)'(': _marks.Add(_stack.Count); break; // MARK
                 case (byte)'0': Pop(); break; // POP
@@ -200,8 +200,6 @@ public sealed class PickleReader
             return span;
         }
 
-        private void Skip(long count) => ReadBytes(count);
-
         /// <summary>An unsigned length field of 4 or 8 bytes, checked against the bytes that remain.</summary>
         private long ReadLength(int width)
         {
@@ -234,7 +232,7 @@ public sealed class PickleReader
         }
 
         private static object Normalize(BigInteger value) =>
-            value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+            value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
 
         private static object ParseIntLine(string line) => line switch
         {

@@ -38,7 +38,7 @@ public static class SafetensorsReader
         var tensors = new StateDict();
         foreach (SafetensorsEntry entry in entries)
         {
-            var data = new byte[entry.End - entry.Begin];
+            byte[] data = GC.AllocateUninitializedArray<byte>((int)(entry.End - entry.Begin)); // filled by ReadExactly or thrown away
             stream.Position = dataStart + entry.Begin;
             ReadExactly(stream, data, sourceName, $"tensor '{entry.Name}'");
             tensors.Set(entry.Name, new StoredTensor(entry.DType, entry.Shape, data));
@@ -94,9 +94,9 @@ internal static class SafetensorsHeader
         {
             throw new WeightsFormatException(sourceName, $"the safetensors header is not valid JSON: {e.Message}", e);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
-            throw new WeightsFormatException(sourceName, $"the safetensors header is not valid JSON: {e.Message}", e);
+            throw new WeightsFormatException(sourceName, $"the safetensors header is not valid JSON or UTF-8: {e.Message}", e);
         }
         CheckLayout(entries, dataLength, sourceName);
         return entries;

@@ -33,7 +33,7 @@ public static class TorchZipReader
                     throw new WeightsFormatException(sourceName,
                         $"entry {entry.FullName} has {entry.Length} bytes, but storage {storage.Key} needs {storage.ByteLength} ({storage.ElementCount} x {storage.DType.TorchName()})");
                 }
-                storage.Data = ReadEntry(entry, storage.ByteLength, fileLength, sourceName);
+                storage.Data = ReadEntry(entry, storage.ByteLength, fileLength, sourceName, stream as FileStream);
             }
             return root;
         }
@@ -83,16 +83,21 @@ public static class TorchZipReader
         }
     }
 
-    private static byte[] ReadEntry(ZipArchiveEntry entry, long length, long fileLength, string sourceName)
+    private static byte[] ReadEntry(ZipArchiveEntry entry, long length, long fileLength, string sourceName, FileStream? file = null)
     {
         if (length < 0 || length > fileLength || length > Array.MaxLength)
         {
             throw new WeightsFormatException(sourceName, $"entry {entry.FullName} claims {length} bytes, more than the file's {fileLength}");
         }
-        var bytes = new byte[length];
+        // Not zeroed first: every byte is filled below, or the array is dropped with an exception.
+        byte[] bytes = GC.AllocateUninitializedArray<byte>((int)length);
         using Stream entryStream = entry.Open();
         try
         {
+            if (file is not null && TryReadStoredDirectly(entry, entryStream, file, bytes))
+            {
+                return bytes;
+            }
             entryStream.ReadExactly(bytes);
         }
         catch (EndOfStreamException e)
@@ -100,5 +105,33 @@ public static class TorchZipReader
             throw new WeightsFormatException(sourceName, $"entry {entry.FullName} ends early (truncated)", e);
         }
         return bytes;
+    }
+
+    /// <summary>
+    /// The fast path for a stored (uncompressed) entry of a file: once ZipArchive has opened the entry (and
+    /// checked its local header) the file is positioned at the entry's data, which is then read with one
+    /// positional read. The first bytes are read through the entry stream as well and must agree; otherwise
+    /// (or for a compressed entry) the caller reads through the entry stream.
+    /// </summary>
+    private static bool TryReadStoredDirectly(ZipArchiveEntry entry, Stream entryStream, FileStream file, byte[] bytes)
+    {
+        const int ProbeLength = 64;
+        long dataStart = file.Position;
+        if (entry.CompressedLength != entry.Length || bytes.Length < ProbeLength || dataStart < 0 || dataStart > file.Length - bytes.Length)
+        {
+            return false;
+        }
+        if (RandomAccess.Read(file.SafeFileHandle, bytes, dataStart) != bytes.Length)
+        {
+            return false;
+        }
+        Span<byte> probe = stackalloc byte[ProbeLength];
+        entryStream.ReadExactly(probe);
+        if (!probe.SequenceEqual(bytes.AsSpan(0, ProbeLength)))
+        {
+            entryStream.ReadExactly(bytes.AsSpan(ProbeLength));
+            probe.CopyTo(bytes);
+        }
+        return true;
     }
 }

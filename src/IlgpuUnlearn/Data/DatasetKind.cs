@@ -1,0 +1,14 @@
+namespace IlgpuUnlearn.Data;
+
+/// <summary>The datasets the program can unlearn on.</summary>
+public enum DatasetKind
+{
+    /// <summary>CIFAR-10, binary or python version, from a folder or .tar.gz.</summary>
+    Cifar10,
+
+    /// <summary>Fashion-MNIST from a folder of IDX files, padded to 3x32x32.</summary>
+    FashionMnist,
+
+    /// <summary>The seeded 10-class synthetic set (no files needed).</summary>
+    Synthetic,
+}

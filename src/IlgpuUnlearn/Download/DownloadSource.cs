@@ -1,0 +1,30 @@
+namespace IlgpuUnlearn.Download;
+
+/// <summary>
+/// A file to fetch: its name in the cache, where it lives, and what verifies it.
+/// With no <see cref="Md5"/>, the server's Content-Length must match the bytes received, and the file must be
+/// at least <see cref="MinimumSize"/> bytes when that is given.
+/// </summary>
+public sealed record DownloadSource(string Description, string FileName, Uri Address, string? Md5 = null, long? MinimumSize = null)
+{
+    /// <summary>CIFAR-10, binary version (about 163 MB), from its authors.</summary>
+    public static DownloadSource Cifar10Binary { get; } = new(
+        "CIFAR-10 (binary version)",
+        "cifar-10-binary.tar.gz",
+        new Uri("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"),
+        Md5: "c32a1d4ab5d03f1284b67883e8d87530");
+
+    /// <summary>The base ResNet18 trained on CIFAR-10 (about 45 MB), from Hugging Face; no MD5 is published.</summary>
+    public static DownloadSource BaseModel { get; } = new(
+        "base model resnet18_cifar10_full.pth",
+        "resnet18_cifar10_full.pth",
+        new Uri("https://huggingface.co/jaeunglee/resnet18-cifar10-unlearning/resolve/main/resnet18_cifar10_full.pth"),
+        MinimumSize: 40_000_000);
+
+    /// <summary>The sources the program knows, by a short name: cifar10, base-model.</summary>
+    public static IReadOnlyDictionary<string, DownloadSource> Known { get; } = new Dictionary<string, DownloadSource>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["cifar10"] = Cifar10Binary,
+        ["base-model"] = BaseModel,
+    };
+}

@@ -1,0 +1,122 @@
+using IlgpuUnlearn.Ilgpu;
+using IlgpuUnlearn.Tensors;
+using Xunit.Abstractions;
+
+namespace IlgpuUnlearn.Tests.Kernels;
+
+/// <summary>
+/// Every other op of IlgpuOps on the ILGPU CPU accelerator against the CPU path, on small and awkward shapes.
+/// Tolerances (max |error| / max |reference|): elementwise and input 1e-6, batch norm 2e-4, head and loss 1e-5,
+/// reductions and the optimiser 1e-4.
+/// </summary>
+[Collection(IlgpuCpuCollection.Name)]
+public sealed class OpKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper output)
+{
+    private OpComparer Comparer() => new(fixture.Tiled, fixture.Cpu);
+
+    [Theory]
+    [InlineData(1, 5, 2, false)]
+    [InlineData(3, 5, 2, true)]
+    [InlineData(2, 8, 4, true)]
+    public void LoadImages(int n, int size, int pad, bool augment)
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckLoadImages(c, n, size, pad, augment));
+    }
+
+    [Theory]
+    [InlineData(1, 3, 5)]
+    [InlineData(3, 7, 9)]
+    [InlineData(2, 33, 1)]
+    [InlineData(2, 4, 300)]    // more values per channel than threads in a group: the grid-stride loop wraps
+    public void BatchNorm(int n, int c, int hw)
+    {
+        using var comparer = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckBatchNorm(comparer, new BatchNormShape(n, c, hw)));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(1001)]
+    public void ReluAndAdd(int length)
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckRelu(c, length));
+    }
+
+    [Theory]
+    [InlineData(1, 5, 1)]
+    [InlineData(3, 5, 7)]
+    public void GlobalAvgPool(int n, int channels, int hw)
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckPool(c, n, channels, hw));
+    }
+
+    [Theory]
+    [InlineData(1, 5, 3)]
+    [InlineData(3, 17, 10)]
+    public void Linear(int n, int inFeatures, int outFeatures)
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckLinear(c, new LinearShape(n, inFeatures, outFeatures)));
+    }
+
+    [Theory]
+    [InlineData(1, 4, 1f)]
+    [InlineData(3, 10, 1f)]
+    [InlineData(70, 10, -0.15f)]   // more samples than reduction threads
+    public void SoftmaxNllLoss(int n, int classes, float scale)
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckLoss(c, n, classes, scale));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5003)]
+    public void CombineSumOfSquaresFill(int length)
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckFlat(c, length));
+    }
+
+    [Theory]
+    [InlineData(5003, 0.5f, true)]
+    [InlineData(777, 0f, false)]
+    [InlineData(777, 1000f, true)]   // clip larger than the norm: no clipping
+    public void ClipAndSgdStep(int length, float clip, bool nesterov)
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckOptimizer(c, length, clip, nesterov));
+    }
+
+    /// <summary>The loss and the squared norm are exact on simple inputs (not only equal to the CPU path).</summary>
+    [Fact]
+    public void ReductionsAreExactOnKnownValues()
+    {
+        var ops = fixture.Tiled;
+        using var g = ops.Allocate<float>(3000);
+        using var result = ops.Allocate<float>(1);
+        ops.Fill(g.All, 0.5f);
+        ops.SumOfSquares(g.All, result.All);
+        var sum = new float[1];
+        ops.Download(result.All, sum);
+        output.WriteLine($"sum of squares of 3000 x 0.5 = {sum[0]}");
+        Assert.Equal(750f, sum[0], 1e-3f);
+
+        using var logits = ops.Allocate<float>(2 * 4);
+        using var labels = ops.Allocate<int>(2);
+        using var dlogits = ops.Allocate<float>(2 * 4);
+        ops.Upload<int>([1, 3], labels.All);
+        ops.SoftmaxNllLoss(2, 4, logits.All, labels.All, 1f, result.All, dlogits.All);
+        var loss = new float[1];
+        var d = new float[8];
+        ops.Download(result.All, loss);
+        ops.Download(dlogits.All, d);
+        output.WriteLine($"loss of uniform logits over 4 classes = {loss[0]} (ln 4 = {MathF.Log(4)})");
+        Assert.Equal(MathF.Log(4), loss[0], 1e-5f);
+        Assert.Equal((0.25f - 1f) / 2, d[1], 1e-6f);
+        Assert.Equal(0.25f / 2, d[0], 1e-6f);
+    }
+}

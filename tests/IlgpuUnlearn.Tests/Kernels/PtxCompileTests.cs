@@ -1,0 +1,109 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using IlgpuUnlearn.Kernels;
+using Xunit.Abstractions;
+
+namespace IlgpuUnlearn.Tests.Kernels;
+
+/// <summary>
+/// Compiles every kernel (the naive references included) to PTX for sm_80 with no GPU present, catching what would only fail
+/// on a real device. A kernel is every public static void method of a *Kernels class and of <see cref="ImplicitGemm"/>;
+/// one whose first parameter is an Index1D is implicitly grouped, the others explicitly; generic kernels are compiled for every
+/// <see cref="IGemmOperands{TColumn}"/> in the kernels assembly. The PTX must not declare .extern functions: ILGPU emits an unresolved
+/// extern for BCL methods it has no intrinsic for (MathF.FusedMultiplyAdd is one), which only the driver's JIT would reject.
+/// </summary>
+[Collection(IlgpuCpuCollection.Name)]
+public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper output)
+{
+    public static IEnumerable<MethodInfo> AllKernels()
+    {
+        var assembly = typeof(ImplicitGemm).Assembly;
+        // Each IGemmOperands<TColumn> implementation with its column type: the type arguments of Tiled<TOperands, TColumn>.
+        var operands = assembly.GetTypes()
+            .Where(t => t.IsValueType)
+            .SelectMany(t => t.GetInterfaces()
+                .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IGemmOperands<>))
+                .Select(i => new[] { t, i.GetGenericArguments()[0] }))
+            .ToArray();
+        var kernelTypes = assembly.GetTypes().Where(t => t.IsAbstract && t.IsSealed && (t.Name.EndsWith("Kernels", StringComparison.Ordinal) || t == typeof(ImplicitGemm)));
+        foreach (var type in kernelTypes)
+            foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.ReturnType == typeof(void)))
+            {
+                if (method.IsGenericMethodDefinition)
+                    foreach (var op in operands)
+                        yield return method.MakeGenericMethod(op);
+                else
+                    yield return method;
+            }
+    }
+
+    public static TheoryData<string> KernelNames()
+    {
+        var data = new TheoryData<string>();
+        foreach (var k in AllKernels())
+            data.Add(Describe(k));
+        return data;
+    }
+
+    private static string Describe(MethodInfo m)
+        => $"{m.DeclaringType!.Name}.{m.Name}{(m.IsGenericMethod ? $"<{m.GetGenericArguments()[0].Name}>" : "")}";
+
+    [Fact]
+    public void FindsEveryKernelFamily()
+    {
+        var names = AllKernels().Select(Describe).ToList();
+        foreach (var n in names)
+            output.WriteLine(n);
+        Assert.Contains("Conv2dKernels.ForwardNaive", names);
+        Assert.Contains("Conv2dKernels.BackwardWeightNaive", names);
+        Assert.Contains("ImplicitGemm.Tiled<BackwardWeightGemm>", names);
+        Assert.Contains("OptimizerKernels.ClipAndSgdStep", names);
+        Assert.Contains("ReductionKernels.PartialSums", names);
+        Assert.True(names.Count >= 28, $"only {names.Count} kernels found");
+    }
+
+    [Fact]
+    public void EveryKernelCompilesToPtxForSm80()
+    {
+        using var backend = new PTXBackend(fixture.Context, CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null!);
+        var failures = new List<string>();
+        foreach (var kernel in AllKernels())
+        {
+            string name = Describe(kernel);
+            bool implicitlyGrouped = kernel.GetParameters() is { Length: > 0 } p && p[0].ParameterType == typeof(Index1D);
+            var entry = implicitlyGrouped
+                ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel)
+                : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+            try
+            {
+                var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
+                string ptx = compiled.PTXAssembly;
+                bool ok = ptx.Contains(".target sm_80", StringComparison.Ordinal) && ptx.Contains(".entry", StringComparison.Ordinal)
+                          && !ptx.Contains(".extern", StringComparison.Ordinal);
+                output.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-45} {(implicitlyGrouped ? "implicit" : "explicit")} " +
+                                 $"{ptx.Length,6} chars, bar.sync {Count(ptx, "bar.sync"),2}, shfl {Count(ptx, "shfl.sync"),2}, " +
+                                 $"local memory {(ptx.Contains(".local", StringComparison.Ordinal) ? "yes" : "no")}");
+                if (!ok)
+                    failures.Add($"{name}: {(ptx.Contains(".extern", StringComparison.Ordinal) ? "declares an .extern function" : "no entry for sm_80")}");
+            }
+            catch (Exception e)
+            {
+                output.WriteLine($"FAIL {name}: {e.GetBaseException().Message}");
+                failures.Add($"{name}: {e.GetBaseException().Message}");
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    private static int Count(string text, string what)
+    {
+        int count = 0;
+        for (int i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal))
+            count++;
+        return count;
+    }
+}

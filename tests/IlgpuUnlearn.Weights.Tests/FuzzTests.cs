@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using IlgpuUnlearn.Weights.Pickle;
+
+namespace IlgpuUnlearn.Weights.Tests;
+
+/// <summary>
+/// Seeded mutation fuzzing over valid files: every mutated input must either load or fail with
+/// <see cref="WeightsFormatException"/>; any other exception fails the test with the case that caused it.
+/// </summary>
+public class FuzzTests
+{
+    private const int CasesPerFile = 1000;
+
+    public static TheoryData<string> Inputs => new() { "dtypes.pth", "dtypes_legacy.pth", "dtypes.safetensors", "plain_p2.pkl" };
+
+    [Theory]
+    [MemberData(nameof(Inputs))]
+    public void MutatedFilesLoadOrFailWithTheDocumentedException(string input)
+    {
+        byte[] original = input == "dtypes.safetensors"
+            ? SafetensorsTests.WriteToBytes(WeightsFile.Load(TestFiles.Fixture("dtypes.pth")).Tensors)
+            : File.ReadAllBytes(TestFiles.Fixture(input));
+        Func<byte[], object?> load = input.EndsWith(".pkl", StringComparison.Ordinal)
+            ? bytes => new PickleReader(PickleGlobals.PlainData(), "fuzz.pkl").Load(bytes)
+            : bytes => WeightsFile.Load(bytes, "fuzz");
+
+        var random = new Random(20240601 + input.Length);
+        var clock = Stopwatch.StartNew();
+        int succeeded = 0, refused = 0;
+        for (int i = 0; i < CasesPerFile; i++)
+        {
+            byte[] mutated = Mutate(original, random);
+            try
+            {
+                load(mutated);
+                succeeded++;
+            }
+            catch (WeightsFormatException)
+            {
+                refused++;
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"case {i} of {input}: {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
+            }
+        }
+        Assert.Equal(CasesPerFile, succeeded + refused);
+        Assert.True(refused > 0);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"fuzzing took {clock.Elapsed}");
+    }
+
+    private static byte[] Mutate(byte[] original, Random random)
+    {
+        var bytes = new List<byte>(original);
+        int mutations = random.Next(1, 5);
+        for (int m = 0; m < mutations && bytes.Count > 0; m++)
+        {
+            int at = random.Next(bytes.Count);
+            switch (random.Next(6))
+            {
+                case 0: bytes[at] ^= (byte)(1 << random.Next(8)); break;
+                case 1: bytes[at] = (byte)random.Next(256); break;
+                case 2: bytes[at] = new byte[] { 0, 0x7F, 0x80, 0xFF }[random.Next(4)]; break;
+                case 3: bytes.RemoveRange(at, Math.Min(bytes.Count - at, random.Next(1, 16))); break;
+                case 4: bytes.InsertRange(at, Enumerable.Range(0, random.Next(1, 8)).Select(_ => (byte)random.Next(256))); break;
+                default: bytes.RemoveRange(at, bytes.Count - at); break; // truncate
+            }
+        }
+        return [.. bytes];
+    }
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace IlgpuUnlearn.Weights.Commands;
+
+/// <summary>
+/// The command line of `weights-converter` (and of `ilgpu-unlearn convert|inspect`, which can pass its
+/// arguments here): `convert IN OUT`, `inspect FILE`, and the hidden `bench-read FILE [REPEATS]`.
+/// Errors print one line "error: FILE: problem" to the error writer and return a non-zero code; never a stack trace.
+/// </summary>
+public static class WeightsCommandLine
+{
+    public const int Success = 0;
+    public const int FileError = 1;
+    public const int UsageError = 2;
+
+    public const string Usage =
+        "usage: weights-converter convert IN OUT   (formats from the extensions: .pth/.pt, .safetensors)\n" +
+        "       weights-converter inspect FILE     (one line per tensor: name, dtype, shape, sum)";
+
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        try
+        {
+            return args switch
+            {
+                ["convert", string input, string outputPath] => RunConvert(input, outputPath, output),
+                ["inspect", string path] => RunInspect(path, output),
+                ["bench-read", string path] => RunBenchRead(path, 10, output),
+                ["bench-read", string path, string repeats] when int.TryParse(repeats, CultureInfo.InvariantCulture, out int count) && count > 0
+                    => RunBenchRead(path, count, output),
+                ["help" or "--help" or "-h"] => PrintUsage(output, Success),
+                _ => PrintUsage(error, UsageError),
+            };
+        }
+        catch (WeightsFormatException e)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return FileError;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutOfMemoryException)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return FileError;
+        }
+    }
+
+    /// <summary>Inside a one-line error message a file name or a problem may hold newlines; they become spaces.</summary>
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+
+    private static int PrintUsage(TextWriter writer, int code)
+    {
+        writer.WriteLine(Usage);
+        return code;
+    }
+
+    private static int RunConvert(string input, string outputPath, TextWriter output)
+    {
+        ConvertReport report = WeightsConverter.Convert(input, outputPath);
+        output.WriteLine($"wrote {report.TensorCount} tensors from {report.InputPath} ({report.InputFormat}) to {report.OutputPath} ({report.OutputFormat})");
+        return Success;
+    }
+
+    private static int RunInspect(string path, TextWriter output)
+    {
+        WeightsConverter.WriteInspect(WeightsConverter.Inspect(path), output);
+        return Success;
+    }
+
+    /// <summary>Times <see cref="WeightsFile.Load(string)"/> after a warm-up; prints the best time in milliseconds.</summary>
+    private static int RunBenchRead(string path, int repeats, TextWriter output)
+    {
+        LoadedWeights warmUp = WeightsFile.Load(path);
+        double best = double.MaxValue;
+        for (int i = 0; i < repeats; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            LoadedWeights loaded = WeightsFile.Load(path);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            GC.KeepAlive(loaded);
+        }
+        long bytes = warmUp.Tensors.Sum(t => t.Value.Data.LongLength);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench-read: {warmUp.Tensors.Count} tensors, {bytes} bytes, best of {repeats}: {best:F2} ms"));
+        return Success;
+    }
+}

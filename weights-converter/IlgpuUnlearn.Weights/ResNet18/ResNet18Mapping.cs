@@ -1,0 +1,103 @@
+namespace IlgpuUnlearn.Weights.ResNet18;
+
+/// <summary>
+/// Maps a loaded state dict onto the canonical CIFAR ResNet18. Accepts torchvision names (downsample, fc)
+/// and kuangliu/pytorch-cifar names (shortcut, linear). Reports every missing, unexpected or wrongly shaped
+/// tensor by name (with both shapes), and refuses an ImageNet-style ResNet18 (7x7 stem, 1000 classes).
+/// </summary>
+public static class ResNet18Mapping
+{
+    private const int MaximumReportedProblems = 12;
+
+    /// <summary>Loads a .pth/.safetensors file and maps it (the usual entry point for the model).</summary>
+    public static ResNet18Weights Load(string path, int width = ResNet18Layout.DefaultWidth, int numClasses = ResNet18Layout.DefaultClasses) =>
+        Map(WeightsFile.Load(path).Tensors, path, width, numClasses);
+
+    /// <summary>The torchvision name of a key in either naming style ("layer2.0.shortcut.1.bias" -> "layer2.0.downsample.1.bias").</summary>
+    public static string CanonicalNameOf(string key)
+    {
+        string name = key.Replace(".shortcut.", ".downsample.", StringComparison.Ordinal);
+        return name.StartsWith("linear.", StringComparison.Ordinal) ? "fc." + name["linear.".Length..] : name;
+    }
+
+    /// <summary>Maps <paramref name="tensors"/> onto the ResNet18 of the given width and classes.</summary>
+    /// <param name="sourceName">The file name, for error messages.</param>
+    public static ResNet18Weights Map(StateDict tensors, string sourceName,
+        int width = ResNet18Layout.DefaultWidth, int numClasses = ResNet18Layout.DefaultClasses)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        RefuseImageNetStyle(tensors, sourceName, numClasses);
+
+        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18Layout.Cifar(width, numClasses);
+        var expectedByName = layout.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        var found = new Dictionary<string, (string Key, StoredTensor Tensor)>(StringComparer.Ordinal);
+        var problems = new List<string>();
+
+        foreach ((string key, StoredTensor tensor) in tensors)
+        {
+            string canonical = CanonicalNameOf(key);
+            if (!expectedByName.TryGetValue(canonical, out ResNet18TensorSpec? spec))
+            {
+                problems.Add($"unexpected tensor {key} {StoredTensor.ShapeText(tensor.Shape)}");
+                continue;
+            }
+            if (found.TryGetValue(canonical, out var earlier))
+            {
+                problems.Add($"{key} and {earlier.Key} are the same tensor ({canonical})");
+                continue;
+            }
+            found[canonical] = (key, tensor);
+            if (!tensor.Shape.SequenceEqual(spec.Shape))
+            {
+                problems.Add($"{key} has shape {StoredTensor.ShapeText(tensor.Shape)} but the model expects {StoredTensor.ShapeText(spec.Shape)}");
+            }
+            else if (spec.DType == TensorDType.Float32 && !tensor.DType.IsFloatingPoint())
+            {
+                problems.Add($"{key} has dtype {tensor.DType.TorchName()}, expected a floating-point type");
+            }
+        }
+        foreach (ResNet18TensorSpec spec in layout)
+        {
+            if (!found.ContainsKey(spec.Name))
+            {
+                problems.Add($"missing tensor {spec.Name} {StoredTensor.ShapeText(spec.Shape)}");
+            }
+        }
+        if (problems.Count > 0)
+        {
+            string shown = string.Join("; ", problems.Take(MaximumReportedProblems));
+            string more = problems.Count > MaximumReportedProblems ? $"; and {problems.Count - MaximumReportedProblems} more" : "";
+            throw new WeightsFormatException(sourceName,
+                $"does not match the CIFAR ResNet18 (width {width}, {numClasses} classes): {shown}{more}");
+        }
+
+        var mapped = layout.Select(spec =>
+        {
+            (string key, StoredTensor tensor) = found[spec.Name];
+            return new MappedTensor(spec.Name, spec.Shape, tensor.ToFloat32(), key, tensor.DType);
+        }).ToList();
+        return new ResNet18Weights(width, numClasses, mapped);
+    }
+
+    /// <summary>The base width of a state dict's ResNet18 (conv1's output channels), or null if it has no 4-d conv1.weight.</summary>
+    public static int? InferWidth(StateDict tensors) =>
+        tensors.TryGetValue("conv1.weight", out StoredTensor conv1) && conv1.Shape.Length == 4 ? conv1.Shape[0] : null;
+
+    /// <summary>The number of classes (rows of fc.weight or linear.weight), or null if there is none.</summary>
+    public static int? InferClasses(StateDict tensors) =>
+        (tensors.TryGetValue("fc.weight", out StoredTensor fc) || tensors.TryGetValue("linear.weight", out fc)) && fc.Shape.Length == 2
+            ? fc.Shape[0]
+            : null;
+
+    private static void RefuseImageNetStyle(StateDict tensors, string sourceName, int numClasses)
+    {
+        bool sevenBySevenStem = tensors.TryGetValue("conv1.weight", out StoredTensor conv1) && conv1.Shape is [_, _, 7, 7];
+        bool thousandClasses = numClasses != 1000 && InferClasses(tensors) == 1000;
+        if (sevenBySevenStem || thousandClasses)
+        {
+            string evidence = string.Join(" and ", new[] { sevenBySevenStem ? "a 7x7 conv1 stem" : null, thousandClasses ? "1000 output classes" : null }.OfType<string>());
+            throw new WeightsFormatException(sourceName,
+                $"this is an ImageNet-style torchvision ResNet18 ({evidence}); the project needs the CIFAR ResNet18 (3x3 conv1 stride 1, no max-pool, {numClasses} classes)");
+        }
+    }
+}
