@@ -7,9 +7,9 @@ public class ResNet18MappingTests
     [Fact]
     public void FullWidthLayoutHasTheTorchvisionKeysAndParameterCount()
     {
-        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18Layout.Cifar();
+        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18StateDictLayout.Cifar();
         Assert.Equal(122, layout.Count);
-        Assert.Equal(11_173_962, ResNet18Layout.ParameterCount());
+        Assert.Equal(11_173_962, ResNet18StateDictLayout.ParameterCount());
         Assert.Equal("conv1.weight", layout[0].Name);
         Assert.Equal([64, 3, 3, 3], layout[0].Shape);
         Assert.Equal("fc.bias", layout[^1].Name);
@@ -22,7 +22,7 @@ public class ResNet18MappingTests
     [Fact]
     public void NarrowLayoutScalesWidthAndClasses()
     {
-        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18Layout.Cifar(width: 8, numClasses: 3);
+        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18StateDictLayout.Cifar(width: 8, numClasses: 3);
         Assert.Equal([3, 64], layout.Single(s => s.Name == "fc.weight").Shape);
         Assert.Equal([64, 64, 3, 3], layout.Single(s => s.Name == "layer4.1.conv2.weight").Shape);
     }
@@ -101,7 +101,7 @@ public class ResNet18MappingTests
     {
         var stateDict = new StateDict();
         int seed = 0;
-        foreach (ResNet18TensorSpec spec in ResNet18Layout.Cifar(width))
+        foreach (ResNet18TensorSpec spec in ResNet18StateDictLayout.Cifar(width))
         {
             string name = spec.Name;
             if (kuangliu)

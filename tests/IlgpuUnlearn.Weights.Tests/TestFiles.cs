@@ -26,7 +26,7 @@ internal static class TestFiles
         byte[] blob = File.ReadAllBytes(Fixture("resnet_w4_expected.bin"));
         var values = new Dictionary<string, double[]>();
         int offset = 0;
-        foreach (ResNet18TensorSpec spec in ResNet18Layout.Cifar(FixtureWidth))
+        foreach (ResNet18TensorSpec spec in ResNet18StateDictLayout.Cifar(FixtureWidth))
         {
             long count = StoredTensor.ElementCountOf(spec.Shape);
             var tensor = new double[count];

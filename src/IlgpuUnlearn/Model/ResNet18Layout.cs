@@ -1,3 +1,6 @@
+using IlgpuUnlearn.Weights;
+using IlgpuUnlearn.Weights.ResNet18;
+
 namespace IlgpuUnlearn.Model;
 
 /// <summary>The shape of a CIFAR ResNet18: base width (64 in the card), input size (32) and number of classes (10).</summary>
@@ -45,51 +48,16 @@ public sealed class ResNet18Layout
         Config = config;
         var tensors = new List<TensorSpec>();
         long parameters = 0, stats = 0;
-
-        void Add(string name, TensorRole role, params int[] shape)
+        // The names, shapes and order are the converter's (torchvision's state dict); the roles and offsets are the model's.
+        foreach (var key in ResNet18StateDictLayout.Cifar(config.Width, config.Classes))
         {
-            long offset = role switch { TensorRole.Parameter => parameters, TensorRole.RunningStat => stats, _ => 0 };
-            var spec = new TensorSpec(name, shape, role, offset);
+            var role = key.IsTrainable ? TensorRole.Parameter
+                : key.DType == TensorDType.Int64 ? TensorRole.BatchesTracked : TensorRole.RunningStat;
+            var spec = new TensorSpec(key.Name, key.Shape, role, role == TensorRole.Parameter ? parameters : role == TensorRole.RunningStat ? stats : 0);
             if (role == TensorRole.Parameter) parameters += spec.Length;
             else if (role == TensorRole.RunningStat) stats += spec.Length;
             tensors.Add(spec);
         }
-        void Conv(string name, int cout, int cin, int k) => Add(name + ".weight", TensorRole.Parameter, cout, cin, k, k);
-        void BatchNorm(string name, int c)
-        {
-            Add(name + ".weight", TensorRole.Parameter, c);
-            Add(name + ".bias", TensorRole.Parameter, c);
-            Add(name + ".running_mean", TensorRole.RunningStat, c);
-            Add(name + ".running_var", TensorRole.RunningStat, c);
-            Add(name + ".num_batches_tracked", TensorRole.BatchesTracked);
-        }
-
-        int w = config.Width;
-        Conv("conv1", w, 3, 3);
-        BatchNorm("bn1", w);
-        int cin = w;
-        for (int layer = 1; layer <= 4; layer++)
-        {
-            int cout = w << (layer - 1);
-            for (int block = 0; block < 2; block++)
-            {
-                string p = $"layer{layer}.{block}";
-                int blockIn = block == 0 ? cin : cout;
-                Conv(p + ".conv1", cout, blockIn, 3);
-                BatchNorm(p + ".bn1", cout);
-                Conv(p + ".conv2", cout, cout, 3);
-                BatchNorm(p + ".bn2", cout);
-                if (HasDownsample(layer, block))
-                {
-                    Conv(p + ".downsample.0", cout, blockIn, 1);
-                    BatchNorm(p + ".downsample.1", cout);
-                }
-            }
-            cin = cout;
-        }
-        Add("fc.weight", TensorRole.Parameter, config.Classes, 8 * w);
-        Add("fc.bias", TensorRole.Parameter, config.Classes);
-
         Tensors = tensors;
         ParameterCount = parameters;
         RunningStatCount = stats;

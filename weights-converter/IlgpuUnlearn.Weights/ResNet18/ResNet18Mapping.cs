@@ -10,7 +10,7 @@ public static class ResNet18Mapping
     private const int MaximumReportedProblems = 12;
 
     /// <summary>Loads a .pth/.safetensors file and maps it (the usual entry point for the model).</summary>
-    public static ResNet18Weights Load(string path, int width = ResNet18Layout.DefaultWidth, int numClasses = ResNet18Layout.DefaultClasses) =>
+    public static ResNet18Weights Load(string path, int width = ResNet18StateDictLayout.DefaultWidth, int numClasses = ResNet18StateDictLayout.DefaultClasses) =>
         Map(WeightsFile.Load(path).Tensors, path, width, numClasses);
 
     /// <summary>The torchvision name of a key in either naming style ("layer2.0.shortcut.1.bias" -> "layer2.0.downsample.1.bias").</summary>
@@ -23,12 +23,12 @@ public static class ResNet18Mapping
     /// <summary>Maps <paramref name="tensors"/> onto the ResNet18 of the given width and classes.</summary>
     /// <param name="sourceName">The file name, for error messages.</param>
     public static ResNet18Weights Map(StateDict tensors, string sourceName,
-        int width = ResNet18Layout.DefaultWidth, int numClasses = ResNet18Layout.DefaultClasses)
+        int width = ResNet18StateDictLayout.DefaultWidth, int numClasses = ResNet18StateDictLayout.DefaultClasses)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         RefuseImageNetStyle(tensors, sourceName, numClasses);
 
-        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18Layout.Cifar(width, numClasses);
+        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18StateDictLayout.Cifar(width, numClasses);
         var expectedByName = layout.ToDictionary(s => s.Name, StringComparer.Ordinal);
         var found = new Dictionary<string, (string Key, StoredTensor Tensor)>(StringComparer.Ordinal);
         var problems = new List<string>();

@@ -38,7 +38,7 @@ public sealed class ResNet18Weights
 
     public int NumClasses { get; }
 
-    /// <summary>All tensors, in the order of <see cref="ResNet18Layout.Cifar"/>.</summary>
+    /// <summary>All tensors, in the order of <see cref="ResNet18StateDictLayout.Cifar"/>.</summary>
     public IReadOnlyList<MappedTensor> Tensors { get; }
 
     public MappedTensor this[string canonicalName] => _byCanonicalName[canonicalName];

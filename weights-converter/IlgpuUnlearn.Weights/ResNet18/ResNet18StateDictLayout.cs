@@ -12,7 +12,7 @@ public sealed record ResNet18TensorSpec(string Name, int[] Shape, TensorDType DT
 /// stride 1, no max-pool), stage widths W, 2W, 4W, 8W and an fc layer to the classes. W = 64 and 10
 /// classes is the real model (11,173,962 parameters); tests use narrow ones.
 /// </summary>
-public static class ResNet18Layout
+public static class ResNet18StateDictLayout
 {
     public const int DefaultWidth = 64;
     public const int DefaultClasses = 10;
