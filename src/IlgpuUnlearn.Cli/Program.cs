@@ -13,11 +13,17 @@ public static class Program
     public static int Main(string[] args)
     {
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = true; });
-        var parsed = parser.ParseArguments<BenchOptions, BenchEpochOptions, DevicesOptions>(args);
+        var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, ConvertOptions, InspectOptions,
+            DevicesOptions, BenchOptions, BenchEpochOptions>(args);
         return parsed.MapResult(
+            (DemoOptions o) => Run(() => DemoCommand.Run(o)),
+            (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
+            (EvalOptions o) => Run(() => EvalCommand.Run(o)),
+            (ConvertOptions o) => Run(() => WeightsCommands.Convert(o)),
+            (InspectOptions o) => Run(() => WeightsCommands.Inspect(o)),
+            (DevicesOptions o) => Run(() => DevicesCommand.Run(o)),
             (BenchOptions o) => Run(() => BenchCommand.Run(o)),
             (BenchEpochOptions o) => Run(() => BenchEpochCommand.Run(o)),
-            (DevicesOptions o) => Run(() => DevicesCommand.Run(o)),
             errors => ShowHelp(parsed, errors));
     }
 

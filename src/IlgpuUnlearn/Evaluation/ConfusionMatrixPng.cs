@@ -1,3 +1,4 @@
+using IlgpuUnlearn.IO;
 using System.Globalization;
 
 namespace IlgpuUnlearn.Evaluation;

@@ -1,3 +1,4 @@
+using IlgpuUnlearn.IO;
 using System.Globalization;
 using System.Xml.Linq;
 

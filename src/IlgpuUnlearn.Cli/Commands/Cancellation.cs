@@ -1,0 +1,26 @@
+namespace IlgpuUnlearn.Cli.Commands;
+
+/// <summary>Ctrl-C asks the run to stop at the next step boundary (nothing half-written); a second Ctrl-C ends the process.</summary>
+internal sealed class Cancellation : IDisposable
+{
+    readonly CancellationTokenSource source = new();
+
+    public Cancellation() => Console.CancelKeyPress += OnCancel;
+
+    public CancellationToken Token => source.Token;
+
+    void OnCancel(object? sender, ConsoleCancelEventArgs e)
+    {
+        if (source.IsCancellationRequested) return; // second Ctrl-C: let the process end
+        e.Cancel = true;
+        Console.Error.WriteLine();
+        Console.Error.WriteLine("stopping after the current step (Ctrl-C again to abort now)");
+        source.Cancel();
+    }
+
+    public void Dispose()
+    {
+        Console.CancelKeyPress -= OnCancel;
+        source.Dispose();
+    }
+}

@@ -1,0 +1,38 @@
+using CommandLine;
+using IlgpuUnlearn.Weights.Commands;
+
+namespace IlgpuUnlearn.Cli.Commands;
+
+[Verb("convert", HelpText = "Convert weights between PyTorch .pth/.pt and .safetensors (format from the extensions), keeping names and dtypes.")]
+public sealed class ConvertOptions
+{
+    [Value(0, MetaName = "IN", Required = true, HelpText = "Input .pth, .pt or .safetensors.")]
+    public string Input { get; set; } = "";
+
+    [Value(1, MetaName = "OUT", Required = true, HelpText = "Output .pth, .pt or .safetensors (written atomically).")]
+    public string Output { get; set; } = "";
+}
+
+[Verb("inspect", HelpText = "List the tensors of a .pth/.pt/.safetensors file: name, dtype, shape, sum of values.")]
+public sealed class InspectOptions
+{
+    [Value(0, MetaName = "FILE", Required = true, HelpText = "A .pth, .pt or .safetensors file.")]
+    public string File { get; set; } = "";
+}
+
+/// <summary>The converter's two verbs, as the weights-converter program runs them.</summary>
+internal static class WeightsCommands
+{
+    public static int Convert(ConvertOptions o)
+    {
+        var report = WeightsConverter.Convert(o.Input, o.Output);
+        Console.WriteLine($"wrote {report.OutputPath} ({report.OutputFormat}, {report.TensorCount} tensors) from {report.InputPath} ({report.InputFormat})");
+        return 0;
+    }
+
+    public static int Inspect(InspectOptions o)
+    {
+        WeightsConverter.WriteInspect(WeightsConverter.Inspect(o.File), Console.Out);
+        return 0;
+    }
+}
