@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using IlgpuUnlearn.Tensors;
+
+namespace IlgpuUnlearn.Cpu;
+
+/// <summary>
+/// Speed of the CPU path: the GEMM micro-kernel alone, the packed GEMM, and every ResNet18 (CIFAR, width 64, 32x32)
+/// convolution forward, backward-input and backward-weight, printed as milliseconds and GFLOP/s, best of several runs.
+/// bench/cpu/torch_convs.py prints the same table for PyTorch.
+/// </summary>
+public static unsafe class CpuOpsBenchmark
+{
+    /// <summary>(name, Cin, H, Cout, K, stride, pad, uses per training step), as in bench/cpu/torch_convs.py.</summary>
+    public static readonly (string Name, int Cin, int H, int Cout, int K, int Stride, int Pad, int Uses)[] ResNet18Convs =
+    [
+        ("conv1 3->64 32x32", 3, 32, 64, 3, 1, 1, 1),
+        ("layer1 64->64 32x32", 64, 32, 64, 3, 1, 1, 4),
+        ("layer2 64->128 s2", 64, 32, 128, 3, 2, 1, 1),
+        ("layer2 128->128 16x16", 128, 16, 128, 3, 1, 1, 3),
+        ("layer2 ds 1x1 64->128 s2", 64, 32, 128, 1, 2, 0, 1),
+        ("layer3 128->256 s2", 128, 16, 256, 3, 2, 1, 1),
+        ("layer3 256->256 8x8", 256, 8, 256, 3, 1, 1, 3),
+        ("layer3 ds 1x1 128->256 s2", 128, 16, 256, 1, 2, 0, 1),
+        ("layer4 256->512 s2", 256, 8, 512, 3, 2, 1, 1),
+        ("layer4 512->512 4x4", 512, 4, 512, 3, 1, 1, 3),
+        ("layer4 ds 1x1 256->512 s2", 256, 8, 512, 1, 2, 0, 1),
+    ];
+
+    public static void Run(TextWriter output, int batch = 64, int repeats = 5, string? only = null)
+    {
+        output.WriteLine($"CpuOps benchmark: {Environment.ProcessorCount} threads, batch {batch}, best of {repeats}");
+        if (only is null or "gemm") RunGemm(output, repeats);
+        if (only is null or "conv") RunConvs(output, batch, repeats);
+    }
+
+    /// <summary>The micro-kernel on L1-resident panels (one thread), then whole GEMMs of convolution-like sizes.</summary>
+    public static void RunGemm(TextWriter output, int repeats)
+    {
+        const int kc = CpuGemm.MaxKc;
+        var a = GC.AllocateArray<float>(kc * CpuGemm.MR, pinned: true);
+        var b = GC.AllocateArray<float>(kc * CpuGemm.NR, pinned: true);
+        var c = GC.AllocateArray<float>(CpuGemm.MR * CpuGemm.NR, pinned: true);
+        Array.Fill(a, 0.001f);
+        Array.Fill(b, 0.001f);
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            const int calls = 20000;
+            double best = double.MaxValue;
+            for (int r = 0; r < repeats + 1; r++)
+            {
+                var sw = Stopwatch.StartNew();
+                for (int i = 0; i < calls; i++) CpuGemm.Kernel8x48(pa, pb, kc, pc, CpuGemm.NR, accumulate: i > 0);
+                best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            }
+            double flops = 2.0 * CpuGemm.MR * CpuGemm.NR * kc * calls;
+            output.WriteLine($"micro-kernel {CpuGemm.MR}x{CpuGemm.NR}, kc {kc}, one thread, L1-resident: {flops / best / 1e9:F1} GFLOP/s");
+        }
+
+        var scratch = new CpuScratch();
+        foreach (var (m, n, k) in new[] { (64, 4096, 576), (128, 4096, 1152), (256, 4096, 2304), (512, 1024, 4608), (1024, 1024, 1024) })
+        {
+            var am = GC.AllocateArray<float>(m * k, pinned: true);
+            var bm = GC.AllocateArray<float>(k * n, pinned: true);
+            var cm = GC.AllocateArray<float>(m * n, pinned: true);
+            Array.Fill(am, 0.01f);
+            Array.Fill(bm, 0.01f);
+            float* pa = Address(am), pb = Address(bm), pc = Address(cm);
+            double seconds = Best(repeats, () => CpuGemm.Multiply(m, n, k, pa, pb, pc, scratch));
+            output.WriteLine($"gemm M {m,5} N {n,5} K {k,5}: {seconds * 1e3,8:F2} ms {2.0 * m * n * k / seconds / 1e9,7:F1} GFLOP/s");
+        }
+    }
+
+    /// <summary>Each ResNet18 convolution at batch <paramref name="batch"/>: forward, backward-input, backward-weight.</summary>
+    public static void RunConvs(TextWriter output, int batch, int repeats)
+    {
+        using var ops = new CpuOps();
+        output.WriteLine($"{"shape",-28} {"fwd ms",8} {"GF/s",6} {"bwd-in ms",10} {"GF/s",6} {"bwd-w ms",9} {"GF/s",6}");
+        double total = 0;
+        var rng = new Random(0);
+        foreach (var (name, cin, h, cout, k, stride, pad, uses) in ResNet18Convs)
+        {
+            var s = new ConvShape(batch, cin, h, h, cout, k, stride, pad);
+            using var x = ops.Allocate<float>(s.InputLength);
+            using var w = ops.Allocate<float>(s.WeightLength);
+            using var y = ops.Allocate<float>(s.OutputLength);
+            foreach (var buffer in new[] { x, w, y })
+            {
+                var span = CpuOps.Span(buffer.All);
+                for (int i = 0; i < span.Length; i++) span[i] = (float)(rng.NextDouble() - 0.5);
+            }
+            double flops = 2.0 * s.Macs;
+            double tf = Best(repeats, () => ops.Conv2dForward(s, x.All, w.All, y.All));
+            double ti = Best(repeats, () => ops.Conv2dBackwardInput(s, y.All, w.All, x.All));
+            double tw = Best(repeats, () => ops.Conv2dBackwardWeight(s, x.All, y.All, w.All));
+            total += uses * (tf + ti + tw);
+            output.WriteLine($"{name,-28} {tf * 1e3,8:F2} {flops / tf / 1e9,6:F1} {ti * 1e3,10:F2} {flops / ti / 1e9,6:F1} {tw * 1e3,9:F2} {flops / tw / 1e9,6:F1}");
+        }
+        output.WriteLine($"all convolutions of one training step (forward + both backward, each shape times its uses): {total * 1e3:F1} ms");
+    }
+
+    /// <summary>The address of an array allocated on the pinned object heap.</summary>
+    private static float* Address(float[] pinned) => (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref pinned[0]);
+
+    private static double Best(int repeats, Action action)
+    {
+        action();
+        double best = double.MaxValue;
+        for (int r = 0; r < repeats; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return best;
+    }
+}
