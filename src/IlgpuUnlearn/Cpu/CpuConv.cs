@@ -37,7 +37,9 @@ internal sealed unsafe class CpuConv : IDisposable
     public void BackwardInput(ConvShape s, Slice<float> dys, Slice<float> ws, Slice<float> dxs)
     {
         float* dy = CpuOps.Pointer(dys), w = CpuOps.Pointer(ws), dx = CpuOps.Pointer(dxs);
-        if (s.Stride == 1 && s.Pad <= s.K - 1) BackwardInputAsConvolution(s, dy, w, dx);
+        // The transposed convolution is a GEMM with M = Cin rows: worth it only when those fill several micro-tiles
+        // (the stem's Cin = 3 would waste 5 of 8 rows and reuse each packed panel once).
+        if (s.Stride == 1 && s.Pad <= s.K - 1 && s.Cin >= 4 * CpuGemm.MR) BackwardInputAsConvolution(s, dy, w, dx);
         else BackwardInputByCol2im(s, dy, w, dx);
     }
 
@@ -86,6 +88,7 @@ internal sealed unsafe class CpuConv : IDisposable
     }
 
     /// <summary>dx[n, ci, oh s - p + kh, ow s - p + kw] += dcol[(ci, kh, kw), (n - first) P + oh OW + ow], dx of these images zeroed first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Col2im(ConvShape s, float* dcol, long columns, int first, int count, float* dx)
     {
         long imageLength = (long)s.Cin * s.H * s.W;
@@ -138,6 +141,7 @@ internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int 
     private readonly int _outH = (h + 2 * pad - k) / stride + 1;
     private readonly int _outW = (w + 2 * pad - k) / stride + 1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pack(long j0, int cols, int k0, int kc, float* dst)
     {
         // The panel's columns as runs within one output row: (image start, oh, first ow, length, offset in the panel).

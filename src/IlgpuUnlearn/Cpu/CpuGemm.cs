@@ -87,6 +87,7 @@ internal static unsafe class CpuGemm
     }
 
     /// <summary>C[:, j0 .. j0 + count) = A B[:, j0 .. j0 + count), on this thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyColumns<TSource>(int m, int k, float* packedA, TSource source, GemmOutput c, long j0, long count)
         where TSource : struct, IGemmPanelSource
     {
@@ -119,6 +120,7 @@ internal static unsafe class CpuGemm
     }
 
     /// <summary>A partial or image-straddling tile: the micro-kernel into a stack tile, then row by row, column by column.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KernelEdge(float* aPanel, float* bPanel, int kc, GemmOutput c, int row0, int rows, long j0, int cols, bool accumulate)
     {
         float* tile = stackalloc float[MR * NR];

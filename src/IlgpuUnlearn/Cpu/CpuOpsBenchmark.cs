@@ -30,7 +30,69 @@ public static unsafe class CpuOpsBenchmark
     {
         output.WriteLine($"CpuOps benchmark: {Environment.ProcessorCount} threads, batch {batch}, best of {repeats}");
         if (only is null or "gemm") RunGemm(output, repeats);
-        if (only is null or "conv") RunConvs(output, batch, repeats);
+        double convs = 0, others = 0;
+        if (only is null or "conv") convs = RunConvs(output, batch, repeats);
+        if (only is null or "other") others = RunOtherOps(output, batch, repeats);
+        if (only is null)
+        {
+            double step = convs + others;
+            output.WriteLine($"one training step (batch {batch}) estimated from the parts: {step * 1e3:F1} ms = {batch / step:F1} images/s");
+        }
+    }
+
+    /// <summary>
+    /// The memory-bound ops of one ResNet18 training step at batch <paramref name="batch"/>: every BatchNorm forward and
+    /// backward, every ReLU forward and backward, the residual adds, the head, and the optimiser over all parameters.
+    /// Returns the seconds they take together.
+    /// </summary>
+    public static double RunOtherOps(TextWriter output, int batch, int repeats)
+    {
+        using var ops = new CpuOps();
+        // (C, HW, BatchNorms, ReLUs, Adds) per stage: stem, layer1 .. layer4 (downsample BatchNorms included).
+        var stages = new (int C, int HW, int Bns, int Relus, int Adds)[]
+            { (64, 1024, 1, 1, 0), (64, 1024, 4, 4, 2), (128, 256, 5, 4, 2), (256, 64, 5, 4, 2), (512, 16, 5, 4, 2) };
+        double total = 0;
+        foreach (var (c, hw, bns, relus, adds) in stages)
+        {
+            var s = new BatchNormShape(batch, c, hw);
+            using var x = ops.Allocate<float>(s.Length);
+            using var y = ops.Allocate<float>(s.Length);
+            using var dx = ops.Allocate<float>(s.Length);
+            using var parameters = ops.Allocate<float>(6L * c);
+            ops.Fill(x.All, 0.5f);
+            ops.Fill(parameters.All, 1f);
+            Slice<float> P(int i) => parameters.At((long)i * c, c);
+            double bn = Best(repeats, () =>
+            {
+                ops.BatchNormTrainForward(s, x.All, P(0), P(1), P(2), P(3), 0.1f, 1e-5f, y.All, P(4), P(5));
+                ops.BatchNormBackward(s, x.All, y.All, P(0), P(4), P(5), dx.All, P(2), P(3));
+            });
+            double relu = Best(repeats, () => { ops.ReluForward(y.All, y.All); ops.ReluBackward(y.All, dx.All, dx.All); });
+            double add = Best(repeats, () => ops.Add(x.All, y.All, y.All));
+            double stage = bns * bn + relus * relu + adds * 2 * add;
+            total += stage;
+            output.WriteLine($"{c,4} channels x {hw,4} pixels: BatchNorm fwd+bwd {bn * 1e3:F2} ms, ReLU fwd+bwd {relu * 1e3:F2} ms, " +
+                             $"add {add * 1e3:F2} ms; stage total {stage * 1e3:F1} ms");
+        }
+        const long parameterCount = 11_173_962;
+        using (var p = ops.Allocate<float>(parameterCount))
+        using (var g = ops.Allocate<float>(parameterCount))
+        using (var g2 = ops.Allocate<float>(parameterCount))
+        using (var m = ops.Allocate<float>(parameterCount))
+        using (var sumOfSquares = ops.Allocate<float>(1))
+        {
+            var settings = new SgdSettings(0.5f, 0.1f, 0.9f, 5e-4f, true, false);
+            double optimiser = Best(repeats, () =>
+            {
+                ops.CombineGradients(g.All, g2.All, 0.85f, -0.15f, g.All);
+                ops.SumOfSquares(g.All, sumOfSquares.All);
+                ops.ClipAndSgdStep(p.All, g.All, m.All, sumOfSquares.All, settings);
+            });
+            total += optimiser;
+            output.WriteLine($"optimiser over {parameterCount} parameters (combine, sum of squares, clip + SGD): {optimiser * 1e3:F1} ms");
+        }
+        output.WriteLine($"memory-bound ops of one training step: {total * 1e3:F1} ms");
+        return total;
     }
 
     /// <summary>The micro-kernel on L1-resident panels (one thread), then whole GEMMs of convolution-like sizes.</summary>
@@ -71,7 +133,7 @@ public static unsafe class CpuOpsBenchmark
     }
 
     /// <summary>Each ResNet18 convolution at batch <paramref name="batch"/>: forward, backward-input, backward-weight.</summary>
-    public static void RunConvs(TextWriter output, int batch, int repeats)
+    public static double RunConvs(TextWriter output, int batch, int repeats)
     {
         using var ops = new CpuOps();
         output.WriteLine($"{"shape",-28} {"fwd ms",8} {"GF/s",6} {"bwd-in ms",10} {"GF/s",6} {"bwd-w ms",9} {"GF/s",6}");
@@ -96,6 +158,7 @@ public static unsafe class CpuOpsBenchmark
             output.WriteLine($"{name,-28} {tf * 1e3,8:F2} {flops / tf / 1e9,6:F1} {ti * 1e3,10:F2} {flops / ti / 1e9,6:F1} {tw * 1e3,9:F2} {flops / tw / 1e9,6:F1}");
         }
         output.WriteLine($"all convolutions of one training step (forward + both backward, each shape times its uses): {total * 1e3:F1} ms");
+        return total;
     }
 
     /// <summary>The address of an array allocated on the pinned object heap.</summary>
@@ -103,7 +166,7 @@ public static unsafe class CpuOpsBenchmark
 
     private static double Best(int repeats, Action action)
     {
-        action();
+        for (int warmUp = 0; warmUp < 3; warmUp++) action();
         double best = double.MaxValue;
         for (int r = 0; r < repeats; r++)
         {
