@@ -174,7 +174,7 @@ internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int 
                 int ih = runOh[r] * stride - pad + kh;
                 if ((uint)ih >= (uint)h)
                 {
-                    new Span<float>(dRun, length).Clear();
+                    ClearRun(dRun, length);
                     continue;
                 }
                 float* xRow = x + ((long)runImage[r] * cin + ci) * planeLength + (long)ih * w;
@@ -183,7 +183,7 @@ internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int 
                 {
                     int lo = Math.Clamp(-iw0, 0, length), hi = Math.Clamp(w - iw0, lo, length);
                     for (int t = 0; t < lo; t++) dRun[t] = 0f;
-                    new ReadOnlySpan<float>(xRow + iw0 + lo, hi - lo).CopyTo(new Span<float>(dRun + lo, hi - lo));
+                    CopyRun(xRow + iw0 + lo, dRun + lo, hi - lo);
                     for (int t = hi; t < length; t++) dRun[t] = 0f;
                 }
                 else
@@ -202,5 +202,33 @@ internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int 
                 if (++kh == k) { kh = 0; ci++; }
             }
         }
+    }
+
+    /// <summary>dst[0 .. n) = src[0 .. n): whole vectors, the last one overlapping the one before; no call for short runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CopyRun(float* src, float* dst, int n)
+    {
+        if (n >= 16)
+        {
+            int t = 0;
+            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512.Load(src + t), dst + t);
+            if (t < n) Vector512.Store(Vector512.Load(src + n - 16), dst + n - 16);
+        }
+        else
+            for (int t = 0; t < n; t++) dst[t] = src[t];
+    }
+
+    /// <summary>dst[0 .. n) = 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ClearRun(float* dst, int n)
+    {
+        if (n >= 16)
+        {
+            int t = 0;
+            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512<float>.Zero, dst + t);
+            if (t < n) Vector512.Store(Vector512<float>.Zero, dst + n - 16);
+        }
+        else
+            for (int t = 0; t < n; t++) dst[t] = 0f;
     }
 }

@@ -17,6 +17,8 @@ internal sealed unsafe class CpuConvWeightGradient
     private const int TargetGroupPixels = 2048;
     /// <summary>The size of col_g that groups of images may grow to when col has few rows.</summary>
     private const long TargetColumnBytes = 4L << 20;
+    /// <summary>The longest summed length: a 4 x 6 tile's rows (10 x 32 KiB) stay in L2 while it runs.</summary>
+    private const int MaxGroupPixels = 8192;
     /// <summary>Rows of dy_g kept hot in L2 while the col rows stream past: 512 KiB.</summary>
     private const int DyBlockBytes = 512 * 1024;
 
@@ -31,7 +33,8 @@ internal sealed unsafe class CpuConvWeightGradient
         bool direct = p % 16 == 0;
         // Long enough groups for the horizontal sums to be cheap, and for few rows (the stem) as many images as fit
         // TargetColumnBytes, so that the two parallel passes per group are few.
-        int imagesPerGroup = Math.Clamp(Math.Max((TargetGroupPixels + p - 1) / p, (int)(TargetColumnBytes / (4L * rows * p))), 1, s.N);
+        int imagesPerGroup = Math.Clamp(Math.Max((TargetGroupPixels + p - 1) / p,
+            Math.Min(MaxGroupPixels / p, (int)(TargetColumnBytes / (4L * rows * p)))), 1, s.N);
         int strideMax = (imagesPerGroup * p + 15) / 16 * 16;
         float* col = _columns.Get((long)rows * strideMax);
         float* dyg = direct ? null : _dyGathered.Get((long)s.Cout * strideMax);
@@ -116,7 +119,7 @@ internal sealed unsafe class CpuConvWeightGradient
                 }
                 float* xRow = plane + ih * s.W - s.Pad + kw; // xRow[ow * stride] for ow in [ow0, ow1)
                 for (int ow = 0; ow < ow0; ow++) d[ow] = 0f;
-                if (s.Stride == 1) new ReadOnlySpan<float>(xRow + ow0, ow1 - ow0).CopyTo(new Span<float>(d + ow0, ow1 - ow0));
+                if (s.Stride == 1) Im2colPanelSource.CopyRun(xRow + ow0, d + ow0, ow1 - ow0);
                 else for (int ow = ow0; ow < ow1; ow++) d[ow] = xRow[ow * s.Stride];
                 for (int ow = ow1; ow < s.OutW; ow++) d[ow] = 0f;
             }
