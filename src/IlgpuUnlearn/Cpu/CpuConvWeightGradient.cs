@@ -30,13 +30,16 @@ internal sealed unsafe class CpuConvWeightGradient
         int kk = s.K * s.K, rows = s.Cin * kk, p = s.OutH * s.OutW;
         // When an image's P pixels are whole vectors, dy is read where it lies (one summed segment per image); otherwise
         // dy_g is gathered into rows of whole vectors (one segment per group).
-        bool direct = p % 16 == 0;
+        // Pieces shorter than 256 would cost the kernel more in setting up its ten row pointers than in FMAs.
+        bool direct = p % 16 == 0 && p >= 256;
         // Long enough groups for the horizontal sums to be cheap, and for few rows (the stem) as many images as fit
         // TargetColumnBytes, so that the two parallel passes per group are few.
         int imagesPerGroup = Math.Clamp(Math.Max((TargetGroupPixels + p - 1) / p,
             Math.Min(MaxGroupPixels / p, (int)(TargetColumnBytes / (4L * rows * p)))), 1, s.N);
         int strideMax = (imagesPerGroup * p + 15) / 16 * 16;
-        float* col = _columns.Get((long)rows * strideMax);
+        // col has rows padded to whole 4 x 6 tiles with zero rows, so that a partial tile runs the same kernel.
+        int paddedRows = (rows + TileRowsCol - 1) / TileRowsCol * TileRowsCol;
+        float* col = _columns.Get((long)paddedRows * strideMax);
         float* dyg = direct ? null : _dyGathered.Get((long)s.Cout * strideMax);
         new Span<float>(dw, rows * s.Cout).Clear();
         int dyBlock = Math.Max(TileRowsDy, DyBlockBytes / (strideMax * 4) / TileRowsDy * TileRowsDy);
@@ -52,6 +55,7 @@ internal sealed unsafe class CpuConvWeightGradient
             float* a = direct ? dy + (long)first * s.Cout * p : dyg;
             long aRowStride = direct ? p : stride, aSegmentStride = direct ? (long)s.Cout * p : 0;
             int segments = direct ? count : 1, segmentLength = direct ? p : stride;
+            new Span<float>(col + (long)rows * stride, (paddedRows - rows) * stride).Clear();
             // 1. build col_g (and gather dy_g), rows spread over the cores
             int total = rows + (direct ? 0 : s.Cout);
             CpuParallel.For(Math.Min(total, parts), part =>
@@ -74,6 +78,7 @@ internal sealed unsafe class CpuConvWeightGradient
             CpuParallel.For(chunks, chunk =>
             {
                 int tile0 = (int)((long)colTiles * chunk / chunks), tile1 = (int)((long)colTiles * (chunk + 1) / chunks);
+                float* tileSums = stackalloc float[TileRowsDy * TileRowsCol];
                 for (int co0 = 0; co0 < s.Cout; co0 += dyBlock)
                 {
                     int co1 = Math.Min(s.Cout, co0 + dyBlock);
@@ -86,6 +91,14 @@ internal sealed unsafe class CpuConvWeightGradient
                             float* aTile = a + co * aRowStride, bTile = col + (long)r0 * stride;
                             if (rCount == TileRowsCol && coCount == TileRowsDy)
                                 Kernel4x6(aTile, aRowStride, aSegmentStride, bTile, stride, segments, segmentLength, dw + (long)co * rows + r0, rows);
+                            else if (coCount == TileRowsDy)
+                            {
+                                // the last, partial tile of col rows: the kernel into a small tile (the padding rows are zero)
+                                new Span<float>(tileSums, TileRowsDy * TileRowsCol).Clear();
+                                Kernel4x6(aTile, aRowStride, aSegmentStride, bTile, stride, segments, segmentLength, tileSums, TileRowsCol);
+                                for (int i = 0; i < TileRowsDy; i++)
+                                    for (int j = 0; j < rCount; j++) dw[(long)(co + i) * rows + r0 + j] += tileSums[i * TileRowsCol + j];
+                            }
                             else
                                 for (int i = 0; i < coCount; i++)
                                     for (int j = 0; j < rCount; j++)

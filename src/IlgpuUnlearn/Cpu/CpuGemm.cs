@@ -15,6 +15,12 @@ internal readonly unsafe struct GemmOutput(float* @base, long rowStride, long co
     public long ColumnsPerImage { get; } = columnsPerImage;
     public long ImageStride { get; } = imageStride;
 
+    /// <summary>The address of C[0, j].</summary>
+    public float* ColumnAddress(long j) => Base + j / ColumnsPerImage * ImageStride + j % ColumnsPerImage;
+
+    /// <summary>Whether columns [j, j + count) are pixels of one image (and so contiguous).</summary>
+    public bool WithinOneImage(long j, int count) => j % ColumnsPerImage + count <= ColumnsPerImage;
+
     /// <summary>A plain row-major matrix with <paramref name="rowStride"/> floats between rows.</summary>
     public static GemmOutput RowMajor(float* c, long rowStride) => new(c, rowStride, long.MaxValue, 0);
 }
@@ -103,15 +109,17 @@ internal static unsafe class CpuGemm
             {
                 int cols = (int)Math.Min(NR, j0 + count - j);
                 source.Pack(j, cols, k0, kc, panel);
-                long image = j / c.ColumnsPerImage, pixel = j % c.ColumnsPerImage;
-                bool contiguous = pixel + cols <= c.ColumnsPerImage;
-                float* cColumn = c.Base + image * c.ImageStride + pixel;
+                // Each 16-column third of the tile goes to one place when it lies within one image (always for a panel
+                // inside one image; for small images when their pixel count is a multiple of 16: 8x8, 4x4 outputs).
+                float* c0 = c.ColumnAddress(j), c1 = c.ColumnAddress(j + 16), c2 = c.ColumnAddress(j + 32);
+                bool vectorsWhole = cols == NR && c.WithinOneImage(j, 16) && c.WithinOneImage(j + 16, 16) && c.WithinOneImage(j + 32, 16);
                 for (int i = 0; i < m; i += MR)
                 {
                     int rows = Math.Min(MR, m - i);
                     float* aPanel = aBlock + (long)i * kc;
-                    if (contiguous && rows == MR && cols == NR)
-                        Kernel8x48(aPanel, panel, kc, cColumn + i * c.RowStride, c.RowStride, accumulate);
+                    long rowOffset = i * c.RowStride;
+                    if (vectorsWhole && rows == MR)
+                        Kernel8x48(aPanel, panel, kc, c0 + rowOffset, c1 + rowOffset, c2 + rowOffset, c.RowStride, accumulate);
                     else
                         KernelEdge(aPanel, panel, kc, c, i, rows, j, cols, accumulate);
                 }
@@ -124,7 +132,7 @@ internal static unsafe class CpuGemm
     private static void KernelEdge(float* aPanel, float* bPanel, int kc, GemmOutput c, int row0, int rows, long j0, int cols, bool accumulate)
     {
         float* tile = stackalloc float[MR * NR];
-        Kernel8x48(aPanel, bPanel, kc, tile, NR, accumulate: false);
+        Kernel8x48(aPanel, bPanel, kc, tile, tile + 16, tile + 32, NR, accumulate: false);
         for (int jj = 0; jj < cols;)
         {
             long j = j0 + jj;
@@ -143,10 +151,11 @@ internal static unsafe class CpuGemm
 
     /// <summary>
     /// C (8 x 48, row stride ldc) (+)= A panel (kc x 8) times B panel (kc x 48): 24 accumulators in zmm registers,
-    /// per k three loads of B, eight broadcasts of A, 24 FMAs.
+    /// per k three loads of B, eight broadcasts of A, 24 FMAs. Columns 0-15, 16-31 and 32-47 of C start at c0, c1 and c2
+    /// (c0 + 16 and c0 + 32 for one contiguous tile), so a tile may span images of 16 pixels or any multiple of 16.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel8x48(float* a, float* b, int kc, float* c, long ldc, bool accumulate)
+    public static void Kernel8x48(float* a, float* b, int kc, float* c0, float* c1, float* c2, long ldc, bool accumulate)
     {
         Vector512<float> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
@@ -176,28 +185,28 @@ internal static unsafe class CpuGemm
             a += MR;
             b += NR;
         }
-        StoreRow(c, c00, c01, c02, accumulate);
-        StoreRow(c + ldc, c10, c11, c12, accumulate);
-        StoreRow(c + 2 * ldc, c20, c21, c22, accumulate);
-        StoreRow(c + 3 * ldc, c30, c31, c32, accumulate);
-        StoreRow(c + 4 * ldc, c40, c41, c42, accumulate);
-        StoreRow(c + 5 * ldc, c50, c51, c52, accumulate);
-        StoreRow(c + 6 * ldc, c60, c61, c62, accumulate);
-        StoreRow(c + 7 * ldc, c70, c71, c72, accumulate);
+        StoreRow(c0, c1, c2, c00, c01, c02, accumulate);
+        StoreRow(c0 + ldc, c1 + ldc, c2 + ldc, c10, c11, c12, accumulate);
+        StoreRow(c0 + 2 * ldc, c1 + 2 * ldc, c2 + 2 * ldc, c20, c21, c22, accumulate);
+        StoreRow(c0 + 3 * ldc, c1 + 3 * ldc, c2 + 3 * ldc, c30, c31, c32, accumulate);
+        StoreRow(c0 + 4 * ldc, c1 + 4 * ldc, c2 + 4 * ldc, c40, c41, c42, accumulate);
+        StoreRow(c0 + 5 * ldc, c1 + 5 * ldc, c2 + 5 * ldc, c50, c51, c52, accumulate);
+        StoreRow(c0 + 6 * ldc, c1 + 6 * ldc, c2 + 6 * ldc, c60, c61, c62, accumulate);
+        StoreRow(c0 + 7 * ldc, c1 + 7 * ldc, c2 + 7 * ldc, c70, c71, c72, accumulate);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(float* c, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, bool accumulate)
+    private static void StoreRow(float* c0, float* c1, float* c2, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, bool accumulate)
     {
         if (accumulate)
         {
-            v0 += Vector512.Load(c);
-            v1 += Vector512.Load(c + 16);
-            v2 += Vector512.Load(c + 32);
+            v0 += Vector512.Load(c0);
+            v1 += Vector512.Load(c1);
+            v2 += Vector512.Load(c2);
         }
-        Vector512.Store(v0, c);
-        Vector512.Store(v1, c + 16);
-        Vector512.Store(v2, c + 32);
+        Vector512.Store(v0, c0);
+        Vector512.Store(v1, c1);
+        Vector512.Store(v2, c2);
     }
 
     /// <summary>
