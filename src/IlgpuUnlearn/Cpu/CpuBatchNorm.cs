@@ -17,8 +17,14 @@ internal static unsafe class CpuBatchNorm
     public static void TrainForward(BatchNormShape s, float* x, float* gamma, float* beta, float* runningMean, float* runningVar,
         float momentum, float eps, float* y, float* saveMean, float* saveInvStd)
     {
+        CpuParallel.For(s.C, c => TrainForwardChannel(s, c, x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TrainForwardChannel(BatchNormShape s, int c, float* x, float* gamma, float* beta, float* runningMean,
+        float* runningVar, float momentum, float eps, float* y, float* saveMean, float* saveInvStd)
+    {
         long m = (long)s.N * s.HW;
-        CpuParallel.For(s.C, c =>
         {
             double sum = 0;
             for (int n = 0; n < s.N; n++) sum += RowSum(x + ((long)n * s.C + c) * s.HW, s.HW);
@@ -40,7 +46,7 @@ internal static unsafe class CpuBatchNorm
                 long row = ((long)n * s.C + c) * s.HW;
                 RowScaleShift(x + row, y + row, s.HW, scale, shift);
             }
-        });
+        }
     }
 
     /// <summary>y = gamma (x - runningMean) / sqrt(runningVar + eps) + beta.</summary>
@@ -67,8 +73,14 @@ internal static unsafe class CpuBatchNorm
     public static void Backward(BatchNormShape s, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
         float* dx, float* dgamma, float* dbeta)
     {
+        CpuParallel.For(s.C, c => BackwardChannel(s, c, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardChannel(BatchNormShape s, int c, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
+        float* dx, float* dgamma, float* dbeta)
+    {
         long m = (long)s.N * s.HW;
-        CpuParallel.For(s.C, c =>
         {
             float mean = saveMean[c];
             double invStd = saveInvStd[c];
@@ -93,7 +105,7 @@ internal static unsafe class CpuBatchNorm
                 long row = ((long)n * s.C + c) * s.HW;
                 RowAxpbypc(dy + row, x + row, dx + row, s.HW, a, b, mean, cc);
             }
-        });
+        }
     }
 
     // ---- row kernels: one row of HW contiguous values ----------------------------------------------

@@ -1,105 +1,234 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using IlgpuUnlearn.Tensors;
 
 namespace IlgpuUnlearn.Cpu;
 
-/// <summary>2-D convolution without bias, NCHW, forward and both backward passes.</summary>
+/// <summary>
+/// 2-D convolution without bias, NCHW, as GEMMs (<see cref="CpuGemm"/>), with KK = K * K, P = OH * OW:
+/// <list type="bullet">
+/// <item>forward: y_n (Cout, P) = w (Cout, Cin KK) x col_n (Cin KK, P), all images side by side as the GEMM's columns;
+/// col is never stored: the GEMM packs its B panels straight from x (<see cref="Im2colPanelSource"/>);</item>
+/// <item>backward-input, stride 1: the forward convolution of dy with the flipped, transposed weights and padding K - 1 - pad;
+/// other strides: dcol (Cin KK, P) = w^T (Cin KK, Cout) x dy_n (Cout, P), then col2im;</item>
+/// <item>backward-weight: dw (Cout, Cin KK) = sum over groups of images of dy_g (Cout, P_g) x col_g (Cin KK, P_g)^T, with both
+/// operands contiguous along the summed pixels, by a dot-product micro-kernel (<see cref="CpuConvWeightGradient"/>).</item>
+/// </list>
+/// Not for concurrent calls: the scratch buffers belong to the instance (and per-thread ones to the threads).
+/// </summary>
 internal sealed unsafe class CpuConv : IDisposable
 {
+    private readonly CpuScratch _packedWeights = new();
+    private readonly CpuScratch _flippedWeights = new();
+    private readonly CpuConvWeightGradient _weightGradient = new();
+
     /// <summary>y (N, Cout, OH, OW) = conv2d(x (N, Cin, H, W), w (Cout, Cin, K, K)).</summary>
     public void Forward(ConvShape s, Slice<float> xs, Slice<float> ws, Slice<float> ys)
     {
         float* x = CpuOps.Pointer(xs), w = CpuOps.Pointer(ws), y = CpuOps.Pointer(ys);
-        int oh = s.OutH, ow = s.OutW;
-        CpuParallel.For(s.N * s.Cout, item =>
-        {
-            int n = item / s.Cout, co = item % s.Cout;
-            float* yPlane = y + (long)item * oh * ow;
-            new Span<float>(yPlane, oh * ow).Clear();
-            for (int ci = 0; ci < s.Cin; ci++)
-            {
-                float* xPlane = x + ((long)n * s.Cin + ci) * s.H * s.W;
-                for (int kh = 0; kh < s.K; kh++)
-                    for (int kw = 0; kw < s.K; kw++)
-                    {
-                        float wv = w[(((long)co * s.Cin + ci) * s.K + kh) * s.K + kw];
-                        for (int i = 0; i < oh; i++)
-                        {
-                            int ih = i * s.Stride - s.Pad + kh;
-                            if ((uint)ih >= (uint)s.H) continue;
-                            for (int j = 0; j < ow; j++)
-                            {
-                                int iw = j * s.Stride - s.Pad + kw;
-                                if ((uint)iw < (uint)s.W) yPlane[i * ow + j] += wv * xPlane[ih * s.W + iw];
-                            }
-                        }
-                    }
-            }
-        });
+        int kdim = s.Cin * s.K * s.K, p = s.OutH * s.OutW;
+        float* packedW = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cout) * kdim);
+        CpuGemm.PackA(w, kdim, 1, s.Cout, kdim, packedW);
+        var source = new Im2colPanelSource(x, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad);
+        CpuGemm.Multiply(s.Cout, (long)s.N * p, kdim, packedW, source, new GemmOutput(y, p, p, (long)s.Cout * p));
     }
 
     /// <summary>dx (N, Cin, H, W): dx[n,ci,ih,iw] = sum of dy[n,co,oh,ow] w[co,ci,kh,kw] over ih = oh s - p + kh, iw = ow s - p + kw.</summary>
     public void BackwardInput(ConvShape s, Slice<float> dys, Slice<float> ws, Slice<float> dxs)
     {
         float* dy = CpuOps.Pointer(dys), w = CpuOps.Pointer(ws), dx = CpuOps.Pointer(dxs);
-        int oh = s.OutH, ow = s.OutW;
-        CpuParallel.For(s.N * s.Cin, item =>
+        // The transposed convolution is a GEMM with M = Cin rows: worth it only when those fill several micro-tiles
+        // (the stem's Cin = 3 would waste 5 of 8 rows and reuse each packed panel once).
+        if (s.Stride == 1 && s.Pad <= s.K - 1 && s.Cin >= 4 * CpuGemm.MR) BackwardInputAsConvolution(s, dy, w, dx);
+        else BackwardInputByCol2im(s, dy, w, dx);
+    }
+
+    /// <summary>
+    /// Stride 1: dx = conv2d(dy, w') with w'[ci, co, kh, kw] = w[co, ci, K-1-kh, K-1-kw] and padding K - 1 - pad,
+    /// so (OH + 2 (K - 1 - pad) - K) + 1 = H.
+    /// </summary>
+    private void BackwardInputAsConvolution(ConvShape s, float* dy, float* w, float* dx)
+    {
+        int kk = s.K * s.K, kdim = s.Cout * kk, hw = s.H * s.W;
+        float* flipped = _flippedWeights.Get((long)s.Cin * kdim); // (Cin, Cout, K, K)
+        CpuParallel.For(s.Cin, ci =>
         {
-            int n = item / s.Cin, ci = item % s.Cin;
-            float* dxPlane = dx + (long)item * s.H * s.W;
-            new Span<float>(dxPlane, s.H * s.W).Clear();
             for (int co = 0; co < s.Cout; co++)
-            {
-                float* dyPlane = dy + ((long)n * s.Cout + co) * oh * ow;
-                for (int kh = 0; kh < s.K; kh++)
-                    for (int kw = 0; kw < s.K; kw++)
-                    {
-                        float wv = w[(((long)co * s.Cin + ci) * s.K + kh) * s.K + kw];
-                        for (int i = 0; i < oh; i++)
-                        {
-                            int ih = i * s.Stride - s.Pad + kh;
-                            if ((uint)ih >= (uint)s.H) continue;
-                            for (int j = 0; j < ow; j++)
-                            {
-                                int iw = j * s.Stride - s.Pad + kw;
-                                if ((uint)iw < (uint)s.W) dxPlane[ih * s.W + iw] += wv * dyPlane[i * ow + j];
-                            }
-                        }
-                    }
-            }
+                for (int t = 0; t < kk; t++)
+                    flipped[((long)ci * s.Cout + co) * kk + t] = w[((long)co * s.Cin + ci) * kk + (kk - 1 - t)];
+        });
+        float* packedW = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cin) * kdim);
+        CpuGemm.PackA(flipped, kdim, 1, s.Cin, kdim, packedW);
+        var source = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, s.K, 1, s.K - 1 - s.Pad);
+        CpuGemm.Multiply(s.Cin, (long)s.N * hw, kdim, packedW, source, new GemmOutput(dx, hw, hw, (long)s.Cin * hw));
+    }
+
+    /// <summary>
+    /// Any stride: per group of images, dcol (Cin KK, G P) = w^T dy_g, then dx_g = col2im(dcol) (a sum where windows overlap).
+    /// Groups are whole images, so each worker owns the dx it writes.
+    /// </summary>
+    private void BackwardInputByCol2im(ConvShape s, float* dy, float* w, float* dx)
+    {
+        int kk = s.K * s.K, rows = s.Cin * kk, p = s.OutH * s.OutW;
+        float* packedWt = _packedWeights.Get((long)CpuGemm.PaddedRows(rows) * s.Cout);
+        CpuGemm.PackA(w, 1, rows, rows, s.Cout, packedWt); // A[m, co] = w[co, m]
+        int imagesPerGroup = Math.Clamp(256 / p, 1, s.N);
+        int groups = (s.N + imagesPerGroup - 1) / imagesPerGroup;
+        var dySource = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, 1, 1, 0); // dy as a (Cout, N P) matrix
+        CpuParallel.For(groups, group =>
+        {
+            int first = group * imagesPerGroup, count = Math.Min(imagesPerGroup, s.N - first);
+            long columns = (long)count * p;
+            float* dcol = CpuScratch.ThreadColumns.Get(rows * columns);
+            // the output's column j is dcol[:, j - first P]
+            CpuGemm.MultiplyColumns(rows, s.Cout, packedWt, dySource, GemmOutput.RowMajor(dcol - (long)first * p, columns),
+                (long)first * p, columns);
+            Col2im(s, dcol, columns, first, count, dx);
         });
     }
 
-    /// <summary>dw (Cout, Cin, K, K) = sum over n, oh, ow of dy[n,co,oh,ow] x[n,ci,oh s - p + kh, ow s - p + kw].</summary>
-    public void BackwardWeight(ConvShape s, Slice<float> xs, Slice<float> dys, Slice<float> dws)
+    /// <summary>dx[n, ci, oh s - p + kh, ow s - p + kw] += dcol[(ci, kh, kw), (n - first) P + oh OW + ow], dx of these images zeroed first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Col2im(ConvShape s, float* dcol, long columns, int first, int count, float* dx)
     {
-        float* x = CpuOps.Pointer(xs), dy = CpuOps.Pointer(dys), dw = CpuOps.Pointer(dws);
-        int oh = s.OutH, ow = s.OutW;
-        CpuParallel.For(s.Cout * s.Cin, item =>
-        {
-            int co = item / s.Cin, ci = item % s.Cin;
+        long imageLength = (long)s.Cin * s.H * s.W;
+        new Span<float>(dx + first * imageLength, checked((int)(count * imageLength))).Clear();
+        int p = s.OutH * s.OutW;
+        for (int ci = 0; ci < s.Cin; ci++)
             for (int kh = 0; kh < s.K; kh++)
                 for (int kw = 0; kw < s.K; kw++)
                 {
-                    float sum = 0;
-                    for (int n = 0; n < s.N; n++)
+                    float* row = dcol + ((long)(ci * s.K + kh) * s.K + kw) * columns;
+                    for (int n = 0; n < count; n++)
                     {
-                        float* xPlane = x + ((long)n * s.Cin + ci) * s.H * s.W;
-                        float* dyPlane = dy + ((long)n * s.Cout + co) * oh * ow;
-                        for (int i = 0; i < oh; i++)
+                        float* plane = dx + (first + n) * imageLength + (long)ci * s.H * s.W;
+                        for (int oh = 0; oh < s.OutH; oh++)
                         {
-                            int ih = i * s.Stride - s.Pad + kh;
+                            int ih = oh * s.Stride - s.Pad + kh;
                             if ((uint)ih >= (uint)s.H) continue;
-                            for (int j = 0; j < ow; j++)
-                            {
-                                int iw = j * s.Stride - s.Pad + kw;
-                                if ((uint)iw < (uint)s.W) sum += dyPlane[i * ow + j] * xPlane[ih * s.W + iw];
-                            }
+                            float* src = row + (long)n * p + oh * s.OutW;
+                            float* dst = plane + ih * s.W;
+                            int ow0 = FirstInside(kw - s.Pad, s.Stride), ow1 = EndInside(kw - s.Pad, s.Stride, s.W, s.OutW);
+                            for (int ow = ow0; ow < ow1; ow++) dst[ow * s.Stride - s.Pad + kw] += src[ow];
                         }
                     }
-                    dw[((long)item * s.K + kh) * s.K + kw] = sum;
                 }
-        });
     }
 
+    /// <summary>The first ow with ow stride + offset &gt;= 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int FirstInside(int offset, int stride) => offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+
+    /// <summary>One past the last ow &lt; outW with ow stride + offset &lt; w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int EndInside(int offset, int stride, int w, int outW)
+        => w - offset <= 0 ? 0 : Math.Min(outW, (w - offset + stride - 1) / stride);
+
+    /// <summary>dw (Cout, Cin, K, K) = sum over n, oh, ow of dy[n,co,oh,ow] x[n,ci,oh s - p + kh, ow s - p + kw].</summary>
+    public void BackwardWeight(ConvShape s, Slice<float> xs, Slice<float> dys, Slice<float> dws)
+        => _weightGradient.Run(s, CpuOps.Pointer(xs), CpuOps.Pointer(dys), CpuOps.Pointer(dws));
+
     public void Dispose() { }
+}
+
+/// <summary>
+/// The B operand of the forward convolution read straight from the image: B[(ci, kh, kw), j] = x[n, ci, oh s - p + kh, ow s - p + kw]
+/// for column j = (n, oh, ow), zero in the padding. A panel's NR columns are a few runs along output rows; for stride 1 each
+/// run is a contiguous piece of an input row.
+/// </summary>
+internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int w, int k, int stride, int pad) : IGemmPanelSource
+{
+    private readonly int _outH = (h + 2 * pad - k) / stride + 1;
+    private readonly int _outW = (w + 2 * pad - k) / stride + 1;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Pack(long j0, int cols, int k0, int kc, float* dst)
+    {
+        // The panel's columns as runs within one output row: (image start, oh, first ow, length, offset in the panel).
+        int* runImage = stackalloc int[CpuGemm.NR], runOh = stackalloc int[CpuGemm.NR], runOw = stackalloc int[CpuGemm.NR];
+        int* runLength = stackalloc int[CpuGemm.NR], runOffset = stackalloc int[CpuGemm.NR];
+        int runs = 0;
+        long p = (long)_outH * _outW;
+        for (int jj = 0; jj < cols;)
+        {
+            long j = j0 + jj;
+            long image = j / p;
+            int pixel = (int)(j - image * p);
+            int oh = pixel / _outW, ow = pixel - oh * _outW;
+            int length = Math.Min(cols - jj, _outW - ow);
+            runImage[runs] = (int)image; runOh[runs] = oh; runOw[runs] = ow; runLength[runs] = length; runOffset[runs] = jj;
+            runs++;
+            jj += length;
+        }
+
+        int kk = k * k;
+        int ci = k0 / kk, kh = k0 % kk / k, kw = k0 % k;
+        long planeLength = (long)h * w;
+        for (int row = 0; row < kc; row++)
+        {
+            float* d = dst + row * CpuGemm.NR;
+            for (int r = 0; r < runs; r++)
+            {
+                float* dRun = d + runOffset[r];
+                int length = runLength[r];
+                int ih = runOh[r] * stride - pad + kh;
+                if ((uint)ih >= (uint)h)
+                {
+                    ClearRun(dRun, length);
+                    continue;
+                }
+                float* xRow = x + ((long)runImage[r] * cin + ci) * planeLength + (long)ih * w;
+                int iw0 = runOw[r] * stride - pad + kw;
+                if (stride == 1)
+                {
+                    int lo = Math.Clamp(-iw0, 0, length), hi = Math.Clamp(w - iw0, lo, length);
+                    for (int t = 0; t < lo; t++) dRun[t] = 0f;
+                    CopyRun(xRow + iw0 + lo, dRun + lo, hi - lo);
+                    for (int t = hi; t < length; t++) dRun[t] = 0f;
+                }
+                else
+                {
+                    for (int t = 0; t < length; t++)
+                    {
+                        int iw = iw0 + t * stride;
+                        dRun[t] = (uint)iw < (uint)w ? xRow[iw] : 0f;
+                    }
+                }
+            }
+            for (int t = cols; t < CpuGemm.NR; t++) d[t] = 0f;
+            if (++kw == k)
+            {
+                kw = 0;
+                if (++kh == k) { kh = 0; ci++; }
+            }
+        }
+    }
+
+    /// <summary>dst[0 .. n) = src[0 .. n): whole vectors, the last one overlapping the one before; no call for short runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CopyRun(float* src, float* dst, int n)
+    {
+        if (n >= 16)
+        {
+            int t = 0;
+            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512.Load(src + t), dst + t);
+            if (t < n) Vector512.Store(Vector512.Load(src + n - 16), dst + n - 16);
+        }
+        else
+            for (int t = 0; t < n; t++) dst[t] = src[t];
+    }
+
+    /// <summary>dst[0 .. n) = 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ClearRun(float* dst, int n)
+    {
+        if (n >= 16)
+        {
+            int t = 0;
+            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512<float>.Zero, dst + t);
+            if (t < n) Vector512.Store(Vector512<float>.Zero, dst + n - 16);
+        }
+        else
+            for (int t = 0; t < n; t++) dst[t] = 0f;
+    }
 }

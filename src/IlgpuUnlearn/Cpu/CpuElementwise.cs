@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
@@ -20,7 +21,7 @@ internal static unsafe class CpuElementwise
     /// <summary>dx = dy where y &gt; 0, else 0; dx may be dy.</summary>
     public static void ReluBackward(float* y, float* dy, float* dx, long length)
     {
-        CpuParallel.ForRanges(length, MinChunk, (start, count) =>
+        CpuParallel.ForRanges(length, MinChunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
         {
             float* ys = y + start, dys = dy + start, dxs = dx + start;
             long i = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using IlgpuUnlearn.Tensors;
@@ -12,7 +13,7 @@ internal static unsafe class CpuOptimizer
     /// <summary>g = retainScale gRetain + forgetScale gForget; g may alias either input.</summary>
     public static void CombineGradients(float* gRetain, float* gForget, float retainScale, float forgetScale, float* g, long length)
     {
-        CpuParallel.ForRanges(length, MinChunk, (start, count) =>
+        CpuParallel.ForRanges(length, MinChunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
         {
             var r = Vector512.Create(retainScale);
             var f = Vector512.Create(forgetScale);
@@ -38,7 +39,7 @@ internal static unsafe class CpuOptimizer
         var partial = new double[CpuParallel.Workers];
         int workers = (int)Math.Clamp(length / MinChunk, 1, CpuParallel.Workers);
         long perWorker = (blocks + workers - 1) / workers;
-        CpuParallel.For(workers, worker =>
+        CpuParallel.For(workers, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (worker) =>
         {
             double sum = 0;
             long end = Math.Min(blocks, (worker + 1) * perWorker);
@@ -62,7 +63,7 @@ internal static unsafe class CpuOptimizer
     public static void ClipAndSgdStep(float* p, float* g, float* m, long length, float sumOfSquares, SgdSettings s)
     {
         float clipScale = s.Clip > 0 ? MathF.Min(1f, s.Clip / (MathF.Sqrt(sumOfSquares) + 1e-6f)) : 1f;
-        CpuParallel.ForRanges(length, MinChunk, (start, count) =>
+        CpuParallel.ForRanges(length, MinChunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
         {
             var clipV = Vector512.Create(clipScale);
             var wdV = Vector512.Create(s.WeightDecay);

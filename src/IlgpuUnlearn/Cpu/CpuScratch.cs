@@ -1,0 +1,26 @@
+namespace IlgpuUnlearn.Cpu;
+
+/// <summary>
+/// A grow-only scratch array on the pinned object heap, so that a kernel can keep its address. Reused call after call:
+/// the steady state allocates nothing.
+/// </summary>
+internal sealed unsafe class CpuScratch
+{
+    private float[] _data = [];
+
+    /// <summary>The address of at least <paramref name="length"/> floats (contents undefined).</summary>
+    public float* Get(long length)
+    {
+        if (_data.Length < length)
+            _data = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(length, _data.Length * 5L / 4)), pinned: true);
+        fixed (float* p = _data) return p; // pinned object heap: the address stays valid
+    }
+
+    public long Length => _data.Length;
+
+    /// <summary>Per-thread scratch for the packed B panel of the GEMM and the column buffers of the convolutions.</summary>
+    [ThreadStatic] private static CpuScratch? t_panel, t_columns;
+
+    public static CpuScratch ThreadPanel => t_panel ??= new CpuScratch();
+    public static CpuScratch ThreadColumns => t_columns ??= new CpuScratch();
+}
