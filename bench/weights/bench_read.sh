@@ -53,3 +53,5 @@ echo "file: $SIZE bytes ($CSHARP_LINE)"
 echo "torch.load best: $TORCH_BEST ms"
 echo "C# WeightsFile.Load best: $CSHARP_BEST ms"
 python3 -c "print(f'ratio C#/torch: {$CSHARP_BEST / $TORCH_BEST:.3f} (target <= 1)')"
+# For information: ResNet18Mapping.Load, which also converts every tensor to a new float[] the model owns.
+dotnet weights-converter/IlgpuUnlearn.Weights.Cli/bin/Release/net10.0/weights-converter.dll bench-map "$FILE" "$REPEATS"

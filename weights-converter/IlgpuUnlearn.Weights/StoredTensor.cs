@@ -10,18 +10,26 @@ namespace IlgpuUnlearn.Weights;
 public sealed class StoredTensor
 {
     public StoredTensor(TensorDType dtype, int[] shape, byte[] data)
+        : this(dtype, shape, (ReadOnlyMemory<byte>)(data ?? throw new ArgumentNullException(nameof(data))))
+    {
+    }
+
+    /// <summary>
+    /// A tensor whose elements are <paramref name="data"/>, which may be a slice of a larger buffer (a whole
+    /// file read once): it is not copied, so the caller must not change those bytes afterwards.
+    /// </summary>
+    public StoredTensor(TensorDType dtype, int[] shape, ReadOnlyMemory<byte> data)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        ArgumentNullException.ThrowIfNull(data);
         long count = ElementCountOf(shape);
-        if (count * dtype.ElementSize() != data.LongLength)
+        if (count * dtype.ElementSize() != data.Length)
         {
             throw new ArgumentException(
-                $"{data.LongLength} bytes do not hold a {dtype.TorchName()} tensor of shape {ShapeText(shape)}", nameof(data));
+                $"{data.Length} bytes do not hold a {dtype.TorchName()} tensor of shape {ShapeText(shape)}", nameof(data));
         }
         DType = dtype;
         Shape = shape;
-        Data = data;
+        Memory = data;
     }
 
     public TensorDType DType { get; }
@@ -29,10 +37,33 @@ public sealed class StoredTensor
     /// <summary>The dimensions; empty for a scalar (0-d) tensor such as num_batches_tracked.</summary>
     public int[] Shape { get; }
 
-    /// <summary>The elements, row-major, little-endian.</summary>
-    public byte[] Data { get; }
+    /// <summary>The elements, row-major, little-endian, without a copy (possibly a slice of the file's buffer).</summary>
+    public ReadOnlyMemory<byte> Memory { get; }
 
-    public long ElementCount => Data.LongLength / DType.ElementSize();
+    /// <summary>The elements, row-major, little-endian, without a copy.</summary>
+    public ReadOnlySpan<byte> Bytes => Memory.Span;
+
+    /// <summary>
+    /// The elements as an array of their own: the backing array itself when <see cref="Memory"/> spans a whole
+    /// array, otherwise a copy made on first use (prefer <see cref="Bytes"/>, which never copies).
+    /// </summary>
+    public byte[] Data
+    {
+        get
+        {
+            if (_array is null)
+            {
+                _array = MemoryMarshal.TryGetArray(Memory, out ArraySegment<byte> segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+                    ? segment.Array
+                    : Memory.ToArray();
+            }
+            return _array;
+        }
+    }
+
+    private byte[]? _array;
+
+    public long ElementCount => Memory.Length / DType.ElementSize();
 
     /// <summary>The number of elements of a shape; throws for negative dimensions.</summary>
     public static long ElementCountOf(IReadOnlyList<int> shape)
@@ -55,8 +86,9 @@ public sealed class StoredTensor
     /// <summary>The elements converted to float32 (int64 counters become floats, exact below 2^24).</summary>
     public float[] ToFloat32()
     {
-        var values = new float[ElementCount];
-        ReadOnlySpan<byte> bytes = Data;
+        // Not zeroed first: every branch below writes every element.
+        float[] values = GC.AllocateUninitializedArray<float>(checked((int)ElementCount));
+        ReadOnlySpan<byte> bytes = Bytes;
         switch (DType)
         {
             case TensorDType.Float32:
@@ -92,7 +124,7 @@ public sealed class StoredTensor
         var values = new long[ElementCount];
         if (DType == TensorDType.Int64)
         {
-            MemoryMarshal.Cast<byte, long>(Data.AsSpan()).CopyTo(values);
+            MemoryMarshal.Cast<byte, long>(Bytes).CopyTo(values);
             return values;
         }
         for (int i = 0; i < values.Length; i++)
@@ -108,7 +140,7 @@ public sealed class StoredTensor
         if (DType == TensorDType.Float32)
         {
             double total = 0;
-            foreach (float value in MemoryMarshal.Cast<byte, float>(Data.AsSpan()))
+            foreach (float value in MemoryMarshal.Cast<byte, float>(Bytes))
             {
                 total += value;
             }
@@ -126,7 +158,7 @@ public sealed class StoredTensor
     public double ElementAsDouble(long index)
     {
         int size = DType.ElementSize();
-        ReadOnlySpan<byte> bytes = Data.AsSpan(checked((int)(index * size)), size);
+        ReadOnlySpan<byte> bytes = Bytes.Slice(checked((int)(index * size)), size);
         return DType switch
         {
             TensorDType.Float32 => BinaryPrimitives.ReadSingleLittleEndian(bytes),
@@ -140,7 +172,7 @@ public sealed class StoredTensor
     private long ElementAsInt64(long index)
     {
         int size = DType.ElementSize();
-        ReadOnlySpan<byte> bytes = Data.AsSpan(checked((int)(index * size)), size);
+        ReadOnlySpan<byte> bytes = Bytes.Slice(checked((int)(index * size)), size);
         return DType switch
         {
             TensorDType.Int64 => BinaryPrimitives.ReadInt64LittleEndian(bytes),

@@ -1,3 +1,4 @@
+using System.Buffers;
 using IlgpuUnlearn.Weights.Safetensors;
 using IlgpuUnlearn.Weights.Torch;
 
@@ -14,6 +15,31 @@ public static class WeightsFile
     {
         using FileStream stream = FileBytes.OpenRead(path);
         return Load(stream, path);
+    }
+
+    /// <summary>
+    /// Loads a file and hands its state dict to <paramref name="use"/>, whose result is returned. The tensors are
+    /// only valid during the call: a torch zip file is read into a pooled buffer that is reused afterwards, so
+    /// <paramref name="use"/> must copy what it keeps (as <see cref="ResNet18.ResNet18Mapping"/> does, to float32).
+    /// </summary>
+    internal static T LoadTransient<T>(string path, Func<LoadedWeights, T> use)
+    {
+        using FileStream stream = FileBytes.OpenRead(path);
+        if (DetectFormat(stream, path) != WeightsFileFormat.TorchZip)
+        {
+            return use(Load(stream, path));
+        }
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(TorchZipReader.CheckedLength(stream, path));
+        try
+        {
+            object? root = TorchZipReader.ReadObject(stream, path, buffer);
+            (StateDict tensors, string? wrapperKey, bool stripped) = StateDictExtractor.Extract(root, path);
+            return use(new LoadedWeights(tensors, WeightsFileFormat.TorchZip, wrapperKey, stripped));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Loads a state dict from bytes in memory; <paramref name="sourceName"/> names them in errors.</summary>

@@ -5,7 +5,8 @@ namespace IlgpuUnlearn.Weights.Commands;
 
 /// <summary>
 /// The command line of `weights-converter` (and of `ilgpu-unlearn convert|inspect`, which can pass its
-/// arguments here): `convert IN OUT`, `inspect FILE`, and the hidden `bench-read FILE [REPEATS]`.
+/// arguments here): `convert IN OUT`, `inspect FILE`, and the hidden `bench-read FILE [REPEATS]` and
+/// `bench-map FILE [REPEATS]`.
 /// Errors print one line "error: FILE: problem" to the error writer and return a non-zero code; never a stack trace.
 /// </summary>
 public static class WeightsCommandLine
@@ -30,6 +31,9 @@ public static class WeightsCommandLine
                 ["bench-read", string path] => RunBenchRead(path, 10, output),
                 ["bench-read", string path, string repeats] when int.TryParse(repeats, CultureInfo.InvariantCulture, out int count) && count > 0
                     => RunBenchRead(path, count, output),
+                ["bench-map", string path] => RunBenchMap(path, 10, output),
+                ["bench-map", string path, string repeats] when int.TryParse(repeats, CultureInfo.InvariantCulture, out int count) && count > 0
+                    => RunBenchMap(path, count, output),
                 ["help" or "--help" or "-h"] => PrintUsage(output, Success),
                 _ => PrintUsage(error, UsageError),
             };
@@ -80,8 +84,27 @@ public static class WeightsCommandLine
             best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             GC.KeepAlive(loaded);
         }
-        long bytes = warmUp.Tensors.Sum(t => t.Value.Data.LongLength);
+        long bytes = warmUp.Tensors.Sum(t => (long)t.Value.Memory.Length);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench-read: {warmUp.Tensors.Count} tensors, {bytes} bytes, best of {repeats}: {best:F2} ms"));
+        return Success;
+    }
+
+    /// <summary>Times <see cref="ResNet18.ResNet18Mapping.Load"/> (read and convert to float32) after a warm-up; prints the best time in milliseconds.</summary>
+    private static int RunBenchMap(string path, int repeats, TextWriter output)
+    {
+        StateDict tensors = WeightsFile.Load(path).Tensors;
+        int width = ResNet18.ResNet18Mapping.InferWidth(tensors) ?? ResNet18.ResNet18StateDictLayout.DefaultWidth;
+        int classes = ResNet18.ResNet18Mapping.InferClasses(tensors) ?? ResNet18.ResNet18StateDictLayout.DefaultClasses;
+        ResNet18.ResNet18Weights warmUp = ResNet18.ResNet18Mapping.Load(path, width, classes);
+        double best = double.MaxValue;
+        for (int i = 0; i < repeats; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            ResNet18.ResNet18Weights loaded = ResNet18.ResNet18Mapping.Load(path, width, classes);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            GC.KeepAlive(loaded);
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench-map: {warmUp.Tensors.Count} tensors (width {width}, {classes} classes), best of {repeats}: {best:F2} ms"));
         return Success;
     }
 }

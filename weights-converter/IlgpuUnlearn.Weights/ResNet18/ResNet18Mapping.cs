@@ -10,8 +10,9 @@ public static class ResNet18Mapping
     private const int MaximumReportedProblems = 12;
 
     /// <summary>Loads a .pth/.safetensors file and maps it (the usual entry point for the model).</summary>
+    /// <remarks>The file is read into a pooled buffer and each tensor is converted to float32 from there: one copy.</remarks>
     public static ResNet18Weights Load(string path, int width = ResNet18StateDictLayout.DefaultWidth, int numClasses = ResNet18StateDictLayout.DefaultClasses) =>
-        Map(WeightsFile.Load(path).Tensors, path, width, numClasses);
+        WeightsFile.LoadTransient(path, loaded => Map(loaded.Tensors, path, width, numClasses));
 
     /// <summary>The torchvision name of a key in either naming style ("layer2.0.shortcut.1.bias" -> "layer2.0.downsample.1.bias").</summary>
     public static string CanonicalNameOf(string key)

@@ -15,7 +15,7 @@ public static class SafetensorsWriter
         stream.Write(header);
         foreach ((_, StoredTensor tensor) in tensors)
         {
-            stream.Write(tensor.Data);
+            stream.Write(tensor.Bytes);
         }
     }
 
@@ -41,7 +41,7 @@ public static class SafetensorsWriter
                 json.WriteEndArray();
                 json.WriteStartArray("data_offsets");
                 json.WriteNumberValue(offset);
-                offset += tensor.Data.LongLength;
+                offset += tensor.Memory.Length;
                 json.WriteNumberValue(offset);
                 json.WriteEndArray();
                 json.WriteEndObject();

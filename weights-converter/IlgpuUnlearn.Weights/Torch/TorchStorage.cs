@@ -11,8 +11,8 @@ public sealed class TorchStorage(string key, TensorDType dtype, long elementCoun
 
     public long ByteLength => ElementCount * DType.ElementSize();
 
-    /// <summary>The storage's bytes (little-endian); null until the loader has read them.</summary>
-    public byte[]? Data { get; internal set; }
+    /// <summary>The storage's bytes (little-endian, possibly a slice of the whole file read once); null until the loader has read them.</summary>
+    public ReadOnlyMemory<byte>? Data { get; internal set; }
 }
 
 /// <summary>What a persistent id resolves to: a storage, or (legacy files) a view of part of one.</summary>

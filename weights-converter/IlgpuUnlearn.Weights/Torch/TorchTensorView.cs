@@ -55,7 +55,7 @@ public sealed class TorchTensorView
     /// <summary>The elements in row-major order, as a contiguous tensor.</summary>
     public StoredTensor Materialize()
     {
-        byte[] source = Storage.Data ?? throw new InvalidOperationException($"storage {Storage.Key} has not been read");
+        ReadOnlyMemory<byte> source = Storage.Data ?? throw new InvalidOperationException($"storage {Storage.Key} has not been read");
         int size = DType.ElementSize();
         long count = StoredTensor.ElementCountOf(Shape);
         if (count == 0)
@@ -64,14 +64,10 @@ public sealed class TorchTensorView
         }
         if (IsContiguous())
         {
-            if (StorageOffset == 0 && count == Storage.ElementCount)
-            {
-                return new StoredTensor(DType, Shape, source); // the whole storage: no copy
-            }
-            byte[] slice = source.AsSpan(checked((int)(StorageOffset * size)), checked((int)(count * size))).ToArray();
-            return new StoredTensor(DType, Shape, slice);
+            // A view of the storage's bytes (which may be a view of the file's buffer): no copy.
+            return new StoredTensor(DType, Shape, source.Slice(checked((int)(StorageOffset * size)), checked((int)(count * size))));
         }
-        return new StoredTensor(DType, Shape, GatherStrided(source, size, count));
+        return new StoredTensor(DType, Shape, GatherStrided(source.Span, size, count));
     }
 
     private bool IsContiguous()
@@ -88,7 +84,7 @@ public sealed class TorchTensorView
         return true;
     }
 
-    private byte[] GatherStrided(byte[] source, int size, long count)
+    private byte[] GatherStrided(ReadOnlySpan<byte> source, int size, long count)
     {
         var target = new byte[checked(count * size)];
         int rank = Shape.Length;
@@ -96,7 +92,7 @@ public sealed class TorchTensorView
         long sourceElement = StorageOffset;
         for (long written = 0; written < count; written++)
         {
-            Buffer.BlockCopy(source, checked((int)(sourceElement * size)), target, checked((int)(written * size)), size);
+            source.Slice(checked((int)(sourceElement * size)), size).CopyTo(target.AsSpan(checked((int)(written * size)), size));
             // Advance the multi-index like an odometer, last dimension fastest.
             for (int dimension = rank - 1; dimension >= 0; dimension--)
             {

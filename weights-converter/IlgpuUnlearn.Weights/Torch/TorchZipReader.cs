@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 using IlgpuUnlearn.Weights.Pickle;
 
 namespace IlgpuUnlearn.Weights.Torch;
@@ -7,33 +8,135 @@ namespace IlgpuUnlearn.Weights.Torch;
 /// Reads a torch.save file in the zip format: ARCHIVE/data.pkl (the pickle), ARCHIVE/data/KEY (one raw
 /// little-endian storage per key), ARCHIVE/byteorder (optional) and ARCHIVE/version; ARCHIVE is any folder name.
 /// </summary>
+/// <remarks>
+/// The file is read whole, with one read, into one buffer, and every storage is a slice of that buffer (no copy
+/// per storage). The entries are found from the zip headers directly when all are stored (uncompressed), as
+/// torch writes them (<see cref="StoredZipDirectory"/>); otherwise through <see cref="ZipArchive"/>.
+/// </remarks>
 public static class TorchZipReader
 {
     /// <summary>Reads the pickled object with its tensors as <see cref="TorchTensorView"/>s whose storages are loaded.</summary>
     public static object? ReadObject(Stream stream, string sourceName)
     {
-        long fileLength = stream.Length;
+        int length = CheckedLength(stream, sourceName);
+        byte[] file = GC.AllocateUninitializedArray<byte>(length);
+        return ReadObject(stream, sourceName, file.AsMemory(0, length));
+    }
+
+    /// <summary>
+    /// As <see cref="ReadObject(Stream, string)"/>, but reads the file into <paramref name="buffer"/> (at least the
+    /// stream's length, see <see cref="CheckedLength"/>), which the storages then refer to: the caller must keep it
+    /// unchanged while the tensors are in use.
+    /// </summary>
+    internal static object? ReadObject(Stream stream, string sourceName, Memory<byte> buffer)
+    {
+        int length = CheckedLength(stream, sourceName);
+        Memory<byte> file = buffer[..length];
+        ReadWhole(stream, file.Span, sourceName);
+        Dictionary<string, (int Offset, int Length)>? stored = StoredZipDirectory.TryRead(file.Span);
+        return stored is not null ? ReadStored(file, stored, sourceName) : ReadWithZipArchive(file, sourceName);
+    }
+
+    /// <summary>The stream's length, refused if one array cannot hold it.</summary>
+    internal static int CheckedLength(Stream stream, string sourceName)
+    {
+        long length = stream.Length;
+        if (length > FileBytes.MaximumLength)
+        {
+            throw new WeightsFormatException(sourceName, $"the file is {length} bytes, more than the {FileBytes.MaximumLength} this reader handles");
+        }
+        return (int)length;
+    }
+
+    /// <summary>Fills <paramref name="file"/> from the start of the stream (one positional read for a file).</summary>
+    private static void ReadWhole(Stream stream, Span<byte> file, string sourceName)
+    {
         try
         {
-            using var archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
-            ZipArchiveEntry pickleEntry = FindPickle(archive, sourceName);
-            string prefix = pickleEntry.FullName[..^"data.pkl".Length];
-            CheckByteOrder(archive, prefix, fileLength, sourceName);
+            if (stream is FileStream fileStream)
+            {
+                int done = 0;
+                while (done < file.Length)
+                {
+                    int read = RandomAccess.Read(fileStream.SafeFileHandle, file[done..], done);
+                    if (read <= 0)
+                    {
+                        throw new EndOfStreamException();
+                    }
+                    done += read;
+                }
+            }
+            else
+            {
+                stream.Position = 0;
+                stream.ReadExactly(file);
+            }
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new WeightsFormatException(sourceName, "the file ended while it was being read (changed on disk?)", e);
+        }
+        catch (IOException e)
+        {
+            throw new WeightsFormatException(sourceName, $"cannot read the file: {e.Message}", e);
+        }
+    }
 
-            byte[] pickleBytes = ReadEntry(pickleEntry, pickleEntry.Length, fileLength, sourceName);
-            var ids = new TorchPersistentIds(fileLength);
+    private static object? ReadStored(ReadOnlyMemory<byte> file, Dictionary<string, (int Offset, int Length)> entries, string sourceName)
+    {
+        string pickleName = FindPickle(entries.Keys, sourceName);
+        string prefix = pickleName[..^"data.pkl".Length];
+        if (entries.TryGetValue(prefix + "byteorder", out var byteOrder))
+        {
+            CheckByteOrder(file.Span.Slice(byteOrder.Offset, byteOrder.Length), sourceName);
+        }
+        (int pickleOffset, int pickleLength) = entries[pickleName];
+        var ids = new TorchPersistentIds(file.Length);
+        object? root = new PickleReader(TorchPickleGlobals.Create(), sourceName, ids.Load).Load(file.Slice(pickleOffset, pickleLength).ToArray());
+        foreach (TorchStorage storage in ids.StoragesByKey.Values)
+        {
+            string name = $"{prefix}data/{storage.Key}";
+            if (!entries.TryGetValue(name, out var entry))
+            {
+                throw new WeightsFormatException(sourceName, $"storage {storage.Key} is missing: no entry {name}");
+            }
+            CheckLength(name, entry.Length, storage, sourceName);
+            storage.Data = file.Slice(entry.Offset, entry.Length);
+        }
+        return root;
+    }
+
+    private static object? ReadWithZipArchive(ReadOnlyMemory<byte> file, string sourceName)
+    {
+        try
+        {
+            if (!MemoryMarshal.TryGetArray(file, out ArraySegment<byte> segment))
+            {
+                throw new InvalidOperationException("the file buffer is not an array");
+            }
+            using var stream = new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false);
+            using var archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            string pickleName = FindPickle(archive.Entries.Select(e => e.FullName), sourceName);
+            string prefix = pickleName[..^"data.pkl".Length];
+            if (archive.GetEntry(prefix + "byteorder") is { } byteOrder)
+            {
+                if (byteOrder.Length > 16)
+                {
+                    throw new WeightsFormatException(sourceName, "the byteorder entry is too long");
+                }
+                CheckByteOrder(ReadEntry(byteOrder, byteOrder.Length, file.Length, sourceName), sourceName);
+            }
+            ZipArchiveEntry pickleEntry = archive.GetEntry(pickleName)!;
+            byte[] pickleBytes = ReadEntry(pickleEntry, pickleEntry.Length, file.Length, sourceName);
+            var ids = new TorchPersistentIds(file.Length);
             object? root = new PickleReader(TorchPickleGlobals.Create(), sourceName, ids.Load).Load(pickleBytes);
 
             foreach (TorchStorage storage in ids.StoragesByKey.Values)
             {
                 ZipArchiveEntry entry = archive.GetEntry($"{prefix}data/{storage.Key}")
                     ?? throw new WeightsFormatException(sourceName, $"storage {storage.Key} is missing: no entry {prefix}data/{storage.Key}");
-                if (entry.Length != storage.ByteLength)
-                {
-                    throw new WeightsFormatException(sourceName,
-                        $"entry {entry.FullName} has {entry.Length} bytes, but storage {storage.Key} needs {storage.ByteLength} ({storage.ElementCount} x {storage.DType.TorchName()})");
-                }
-                storage.Data = ReadEntry(entry, storage.ByteLength, fileLength, sourceName, stream as FileStream);
+                CheckLength(entry.FullName, entry.Length, storage, sourceName);
+                storage.Data = ReadEntry(entry, storage.ByteLength, file.Length, sourceName);
             }
             return root;
         }
@@ -47,43 +150,46 @@ public static class TorchZipReader
         }
     }
 
-    private static ZipArchiveEntry FindPickle(ZipArchive archive, string sourceName)
+    private static void CheckLength(string entryName, long entryLength, TorchStorage storage, string sourceName)
     {
-        ZipArchiveEntry? found = null;
-        foreach (ZipArchiveEntry entry in archive.Entries)
+        if (entryLength != storage.ByteLength)
         {
-            string name = entry.FullName;
+            throw new WeightsFormatException(sourceName,
+                $"entry {entryName} has {entryLength} bytes, but storage {storage.Key} needs {storage.ByteLength} ({storage.ElementCount} x {storage.DType.TorchName()})");
+        }
+    }
+
+    private static string FindPickle(IEnumerable<string> names, string sourceName)
+    {
+        string? found = null;
+        foreach (string name in names)
+        {
             if (name.EndsWith("/data.pkl", StringComparison.Ordinal) && name.IndexOf('/') == name.Length - "/data.pkl".Length)
             {
                 if (found is not null)
                 {
-                    throw new WeightsFormatException(sourceName, $"the archive holds two pickles, {found.FullName} and {name}");
+                    throw new WeightsFormatException(sourceName, $"the archive holds two pickles, {found} and {name}");
                 }
-                found = entry;
+                found = name;
             }
         }
         return found ?? throw new WeightsFormatException(sourceName, "the zip archive has no FOLDER/data.pkl entry: not a torch.save file");
     }
 
-    private static void CheckByteOrder(ZipArchive archive, string prefix, long fileLength, string sourceName)
+    private static void CheckByteOrder(ReadOnlySpan<byte> content, string sourceName)
     {
-        ZipArchiveEntry? entry = archive.GetEntry(prefix + "byteorder");
-        if (entry is null)
-        {
-            return; // torch before 2.0 writes none: little-endian
-        }
-        if (entry.Length > 16)
+        if (content.Length > 16)
         {
             throw new WeightsFormatException(sourceName, "the byteorder entry is too long");
         }
-        string order = System.Text.Encoding.ASCII.GetString(ReadEntry(entry, entry.Length, fileLength, sourceName)).Trim();
+        string order = System.Text.Encoding.ASCII.GetString(content).Trim();
         if (order != "little")
         {
             throw new WeightsFormatException(sourceName, $"byte order '{order}' is not supported (only little-endian)");
         }
     }
 
-    private static byte[] ReadEntry(ZipArchiveEntry entry, long length, long fileLength, string sourceName, FileStream? file = null)
+    private static byte[] ReadEntry(ZipArchiveEntry entry, long length, long fileLength, string sourceName)
     {
         if (length < 0 || length > fileLength || length > Array.MaxLength)
         {
@@ -94,10 +200,6 @@ public static class TorchZipReader
         using Stream entryStream = entry.Open();
         try
         {
-            if (file is not null && TryReadStoredDirectly(entry, entryStream, file, bytes))
-            {
-                return bytes;
-            }
             entryStream.ReadExactly(bytes);
         }
         catch (EndOfStreamException e)
@@ -105,33 +207,5 @@ public static class TorchZipReader
             throw new WeightsFormatException(sourceName, $"entry {entry.FullName} ends early (truncated)", e);
         }
         return bytes;
-    }
-
-    /// <summary>
-    /// The fast path for a stored (uncompressed) entry of a file: once ZipArchive has opened the entry (and
-    /// checked its local header) the file is positioned at the entry's data, which is then read with one
-    /// positional read. The first bytes are read through the entry stream as well and must agree; otherwise
-    /// (or for a compressed entry) the caller reads through the entry stream.
-    /// </summary>
-    private static bool TryReadStoredDirectly(ZipArchiveEntry entry, Stream entryStream, FileStream file, byte[] bytes)
-    {
-        const int ProbeLength = 64;
-        long dataStart = file.Position;
-        if (entry.CompressedLength != entry.Length || bytes.Length < ProbeLength || dataStart < 0 || dataStart > file.Length - bytes.Length)
-        {
-            return false;
-        }
-        if (RandomAccess.Read(file.SafeFileHandle, bytes, dataStart) != bytes.Length)
-        {
-            return false;
-        }
-        Span<byte> probe = stackalloc byte[ProbeLength];
-        entryStream.ReadExactly(probe);
-        if (!probe.SequenceEqual(bytes.AsSpan(0, ProbeLength)))
-        {
-            entryStream.ReadExactly(bytes.AsSpan(ProbeLength));
-            probe.CopyTo(bytes);
-        }
-        return true;
     }
 }

@@ -21,7 +21,7 @@ public static class TorchZipWriter
         int key = 0;
         foreach ((_, StoredTensor tensor) in tensors)
         {
-            WriteEntry(archive, $"{archiveName}/data/{key++}", tensor.Data);
+            WriteEntry(archive, $"{archiveName}/data/{key++}", tensor.Bytes);
         }
         WriteEntry(archive, $"{archiveName}/version", Encoding.ASCII.GetBytes("3\n"));
     }
@@ -33,7 +33,7 @@ public static class TorchZipWriter
         return string.IsNullOrEmpty(name) ? "archive" : name;
     }
 
-    private static void WriteEntry(ZipArchive archive, string name, byte[] content)
+    private static void WriteEntry(ZipArchive archive, string name, ReadOnlySpan<byte> content)
     {
         ZipArchiveEntry entry = archive.CreateEntry(name, CompressionLevel.NoCompression);
         using Stream entryStream = entry.Open();
