@@ -25,7 +25,9 @@ public sealed class TrainingStep : IDisposable
 
     readonly IOps ops;
     readonly ResNet18 model;
-    readonly DeviceBuffer<float> gradRetain, gradForget, momentum, scalars;
+    readonly DeviceBuffer<float> gradRetain, momentum, scalars;
+    /// <summary>Allocated by the first <see cref="Unlearn"/>: plain training needs one gradient buffer, not two.</summary>
+    DeviceBuffer<float>? gradForget;
     readonly DeviceBuffer<byte> pixels;
     readonly DeviceBuffer<int> labels, augment;
     readonly float[] scalarsHost = new float[3];
@@ -38,7 +40,6 @@ public sealed class TrainingStep : IDisposable
         long p = model.Layout.ParameterCount;
         int s = model.Config.ImageSize;
         gradRetain = ops.Allocate<float>(p);
-        gradForget = ops.Allocate<float>(p);
         momentum = ops.Allocate<float>(p);
         scalars = ops.Allocate<float>(3); // forget loss, retain loss, sum of squared gradients
         pixels = ops.Allocate<byte>((long)model.MaxBatch * 3 * s * s);
@@ -55,6 +56,7 @@ public sealed class TrainingStep : IDisposable
     /// <summary>One AdvNegGrad step: ascent on the forget batch, descent on the retain batch.</summary>
     public StepResult Unlearn(HostBatch forget, HostBatch retain, AdvNegGradSettings settings)
     {
+        gradForget ??= ops.Allocate<float>(model.Layout.ParameterCount);
         ForwardBackward(forget, 0, gradForget.All);
         ForwardBackward(retain, 1, gradRetain.All);
         ops.CombineGradients(gradRetain.All, gradForget.All, settings.RetainScale, settings.ForgetScale, gradRetain.All);
@@ -108,7 +110,7 @@ public sealed class TrainingStep : IDisposable
     public void Dispose()
     {
         gradRetain.Dispose();
-        gradForget.Dispose();
+        gradForget?.Dispose();
         momentum.Dispose();
         scalars.Dispose();
         pixels.Dispose();
