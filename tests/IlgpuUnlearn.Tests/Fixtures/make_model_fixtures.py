@@ -5,7 +5,8 @@ Run with a python that has torch (Debian's python3-torch: /usr/bin/python3):
     /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_model_fixtures.py
 
 Files (safetensors, written here without the safetensors package):
-  resnet18_w8_s16.safetensors   width-8 CIFAR ResNet18 on 16x16 inputs, batch 3: the initial state dict ("init.*"),
+  resnet18_w8_s16.safetensors   width-8 CIFAR ResNet18 on 16x16 inputs, batch 3 (and resnet18_w2_s8, width 2 on 8x8,
+                                batch 2, for ILGPU's CPU accelerator): the initial state dict ("init.*"),
                                 a training-mode forward/backward ("train.*"), an eval-mode forward ("eval.*"),
                                 and two AdvNegGrad steps ("step1.*", "step2.*", "after.*").
   resnet18_w64_s32.safetensors  full-width network on two 32x32 images, parameters from the integer hash below
@@ -192,15 +193,15 @@ def adv_neg_grad_step(model, opt, forget_x, forget_y, retain_x, retain_y, alpha=
     return loss_f.item(), loss_r.item(), norm
 
 
-def narrow_fixture():
+def narrow_fixture(width, size, labels):
     torch.manual_seed(0)
-    width, size, n, classes = 8, 16, 3, 10
+    n, classes = len(labels), 10
     model = ResNet18(width, classes)
     init_hashed(model)
     out = {f"init.{k}": v.clone() for k, v in model.state_dict().items()}
 
     stream, pixels = well_conditioned_pixels(model, (n, 3, size, size), 1000, 2e-5 if width < 64 else 4e-6)
-    labels = torch.tensor([3, 0, 7], dtype=torch.int64)
+    labels = torch.tensor(labels, dtype=torch.int64)
     x = normalise(pixels)
     out["input.stream"] = torch.tensor([stream], dtype=torch.int64)
     out["input.pixels"] = torch.from_numpy(pixels)
@@ -237,7 +238,7 @@ def narrow_fixture():
         out[f"step{step}.losses"] = torch.tensor([lf, lr, norm], dtype=torch.float32)
     for k, v in model.state_dict().items():
         out[f"after.{k}"] = v.clone()
-    write_safetensors(os.path.join(HERE, "resnet18_w8_s16.safetensors"), out)
+    write_safetensors(os.path.join(HERE, f"resnet18_w{width}_s{size}.safetensors"), out)
 
 
 def full_width_fixture():
@@ -274,5 +275,6 @@ if __name__ == "__main__":
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     print(f"torch {torch.__version__}", file=sys.stderr)
-    narrow_fixture()
+    narrow_fixture(8, 16, [3, 0, 7])
+    narrow_fixture(2, 8, [3, 0])     # small enough for ILGPU's CPU accelerator, which emulates every GPU thread
     full_width_fixture()

@@ -1,3 +1,4 @@
+using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Cpu;
 using IlgpuUnlearn.Tensors;
 using Xunit.Abstractions;
@@ -12,4 +13,11 @@ public sealed class ResNet18VersusPyTorchOnCpuPath(ITestOutputHelper output) : R
 public sealed class FullWidthResNet18OnCpuPath(ITestOutputHelper output) : FullWidthResNet18Tests(output)
 {
     protected override IOps CreateOps() => new CpuOps();
+}
+
+/// <summary>The same network through every ILGPU kernel, on ILGPU's CPU accelerator (an emulator: narrow network only).</summary>
+public sealed class ResNet18VersusPyTorchOnIlgpuCpuAccelerator(ITestOutputHelper output) : ResNet18VersusPyTorchTests(output)
+{
+    protected override IOps CreateOps() => Devices.OpenIlgpuCpu();
+    protected override ResNet18Config Config => new(Width: 2, ImageSize: 8);
 }
