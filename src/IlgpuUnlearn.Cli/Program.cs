@@ -30,6 +30,15 @@ public static class Program
     static int ShowHelp(ParserResult<object> parsed, IEnumerable<Error> errors)
     {
         bool asked = errors.Any(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
+        if (!asked && !errors.Any(e => e.Tag == ErrorType.NoVerbSelectedError))
+        {
+            // A bad option or value: say what is wrong on one line and where the options are listed, not the whole help.
+            var sentences = SentenceBuilder.Create();
+            string what = string.Join(" ", errors.Select(e => sentences.FormatError(e)).Where(m => m.Length > 0).Distinct());
+            string verb = parsed.TypeInfo.Current.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v, ..] ? " " + v.Name : "";
+            Console.Error.WriteLine($"ilgpu-unlearn: error: {what} (ilgpu-unlearn{verb} --help lists the {(verb.Length > 0 ? "options" : "verbs")})");
+            return 2;
+        }
         var help = HelpText.AutoBuild(parsed, h =>
         {
             h.Heading = "ilgpu-unlearn: AdvNegGrad machine unlearning for a CIFAR-10 ResNet18, on CUDA (ILGPU) or the CPU";

@@ -36,6 +36,7 @@ internal static class EvalCommand
     public static int Run(EvalOptions o)
     {
         if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
+        DeviceChoice.Check(o.Device);
         using var cancel = new Cancellation();
         var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token);
         var classes = DataChoice.ParseForgetClasses(o.ForgetClass, data.Test.ClassNames);

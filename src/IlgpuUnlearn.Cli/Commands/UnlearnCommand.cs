@@ -94,6 +94,7 @@ internal static class UnlearnCommand
         if (o.Epochs < 1) throw new UserError($"--epochs must be at least 1, got {o.Epochs}");
         if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
         if (o.EvalBatchSize < 1) throw new UserError($"--eval-batch-size must be at least 1, got {o.EvalBatchSize}");
+        DeviceChoice.Check(o.Device);
         var schedule = new UnlearningSchedule { Epochs = o.Epochs, BatchSize = o.BatchSize, Seed = o.Seed, Shuffle = !o.NoShuffle, Augment = augment };
 
         using var cancel = new Cancellation();

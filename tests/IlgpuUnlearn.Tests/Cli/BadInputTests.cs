@@ -1,0 +1,172 @@
+using System.Text.RegularExpressions;
+using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Weights;
+using Xunit.Abstractions;
+
+namespace IlgpuUnlearn.Tests.Cli;
+
+/// <summary>
+/// Each bad input given to the program (a child process) is refused: exit code 1 (2 for what the command-line parser
+/// refuses), exactly one error line on stderr naming the file or option and what is wrong, no stack trace, nothing on
+/// stdout, and no model, report or picture written (the folder holds only what the test put there).
+/// </summary>
+[Collection(CliCollection.Name)]
+public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output)
+{
+    public static TheoryData<string> Cases => new()
+    {
+        "missing data folder", "batch file not whole records", "label byte 12", "truncated pth", "imagenet pth", "nan in weights",
+        "forget class 11", "forget class banana", "augment foo", "lr -1", "batch size 0", "unknown device",
+        "batch size banana", "unknown option", "eval truncated pth", "eval unknown device",
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void IsRefusedOnOneLineWithoutWritingAModel(string name)
+    {
+        string folder = files.NewFolder(name.Replace(' ', '-'));
+        string outModel = Path.Combine(folder, "out.pth"), json = Path.Combine(folder, "report.json");
+        var options = new Dictionary<string, string>
+        {
+            ["--forget-class"] = "3", ["--weights"] = files.Weights, ["--data"] = files.DataFolder, ["--augment"] = "none",
+            ["--batch-size"] = "4", ["--device"] = "cpu", ["--out"] = outModel, ["--json"] = json,
+        };
+        string verb = "unlearn";
+        int exitCode = 1;
+        string[] mentions;
+        switch (name)
+        {
+            case "missing data folder":
+                options["--data"] = Path.Combine(folder, "no-such-folder");
+                mentions = [options["--data"], "no such file or folder"];
+                break;
+            case "batch file not whole records":
+            {
+                options["--data"] = CopyOfData(folder);
+                string file = Path.Combine(options["--data"], "data_batch_2.bin");
+                using (var stream = new FileStream(file, FileMode.Append)) stream.Write(new byte[1000]);
+                mentions = [file, "not a whole number of 3073-byte records"];
+                break;
+            }
+            case "label byte 12":
+            {
+                options["--data"] = CopyOfData(folder);
+                string file = Path.Combine(options["--data"], "data_batch_3.bin");
+                var bytes = File.ReadAllBytes(file);
+                bytes[Cifar10BinaryReader.RecordSize] = 12; // label of record 1
+                File.WriteAllBytes(file, bytes);
+                mentions = [file, "record 1 has label 12"];
+                break;
+            }
+            case "truncated pth" or "eval truncated pth":
+            {
+                string file = Path.Combine(folder, "truncated.pth");
+                var bytes = File.ReadAllBytes(files.Weights);
+                File.WriteAllBytes(file, bytes[..(bytes.Length / 2)]);
+                options["--weights"] = file;
+                mentions = [file];
+                if (name.StartsWith("eval", StringComparison.Ordinal)) verb = "eval";
+                break;
+            }
+            case "imagenet pth":
+                options["--weights"] = ImageNetStyleWeights(folder);
+                mentions = [options["--weights"], "ImageNet", "7x7"];
+                break;
+            case "nan in weights":
+            {
+                var state = files.Initial.ToDictionary(kv => kv.Key, kv => (float[])kv.Value.Clone());
+                state["conv1.weight"][5] = float.NaN;
+                options["--weights"] = Path.Combine(folder, "nan.pth");
+                WeightsFile.Save(options["--weights"], TinyCifarFiles.StateDictOf(state));
+                mentions = ["step 1", "loss NaN", "without writing a model"];
+                break;
+            }
+            case "forget class 11":
+                options["--forget-class"] = "11";
+                mentions = ["--forget-class 11", "outside 0..9"];
+                break;
+            case "forget class banana":
+                options["--forget-class"] = "banana";
+                mentions = ["--forget-class 'banana'", "not a class"];
+                break;
+            case "augment foo":
+                options["--augment"] = "foo";
+                mentions = ["--augment 'foo'", "crop-flip or none"];
+                break;
+            case "lr -1":
+                options["--lr"] = "-1";
+                mentions = ["--lr", "must be > 0", "-1"];
+                break;
+            case "batch size 0":
+                options["--batch-size"] = "0";
+                mentions = ["--batch-size", "at least 1", "0"];
+                break;
+            case "unknown device" or "eval unknown device":
+                options["--device"] = "tpu";
+                mentions = ["--device 'tpu'", "cuda, cpu or ilgpu-cpu"];
+                if (name.StartsWith("eval", StringComparison.Ordinal)) verb = "eval";
+                break;
+            case "batch size banana":
+                options["--batch-size"] = "banana";
+                mentions = ["'batch-size'", "bad format", "--help"];
+                exitCode = 2;
+                break;
+            case "unknown option":
+                options["--frobnicate"] = "1";
+                mentions = ["'frobnicate'", "unknown", "--help"];
+                exitCode = 2;
+                break;
+            default:
+                throw new ArgumentException(name);
+        }
+        if (verb == "eval")
+        {
+            foreach (var unlearnOnly in new[] { "--augment", "--batch-size", "--out" }) options.Remove(unlearnOnly);
+            options["--confusion"] = Path.Combine(folder, "confusion.svg");
+        }
+        var before = Listing(folder);
+        var args = new List<string> { verb };
+        if (verb == "unlearn") args.Add("--no-shuffle");
+        foreach (var (option, value) in options) args.AddRange([option, value]);
+
+        var result = CliProcess.Run(folder, [.. args]);
+        output.WriteLine(result.ToString());
+
+        Assert.True(result.ExitCode == exitCode, $"expected exit code {exitCode}: {result}");
+        Assert.Equal("", result.Stdout.Trim());
+        var errors = result.StderrLines.Where(l => l.StartsWith("ilgpu-unlearn:", StringComparison.Ordinal)).ToArray();
+        var error = Assert.Single(errors);
+        Assert.StartsWith("ilgpu-unlearn: error: ", error, StringComparison.Ordinal);
+        foreach (var m in mentions) Assert.Contains(m, error, StringComparison.Ordinal);
+        Assert.DoesNotContain(result.StderrLines, l => Regex.IsMatch(l, @"^\s+at \S") || l.Contains("Exception", StringComparison.Ordinal));
+        // Nothing written: no model, report, picture or temporary file.
+        Assert.Equal(before, Listing(folder));
+    }
+
+    string CopyOfData(string folder)
+    {
+        string data = Path.Combine(folder, Cifar10BinaryReader.FolderName);
+        files.WriteData(data);
+        return data;
+    }
+
+    /// <summary>The start of a torchvision ImageNet ResNet18: 7x7 stem of 64 filters, 1000-class head.</summary>
+    static string ImageNetStyleWeights(string folder)
+    {
+        var state = new StateDict();
+        state.Set("conv1.weight", StoredTensor.FromFloat32(TensorDType.Float32, [64, 3, 7, 7], new float[64 * 3 * 7 * 7]));
+        foreach (var stat in new[] { "weight", "bias", "running_mean", "running_var" })
+            state.Set("bn1." + stat, StoredTensor.FromFloat32(TensorDType.Float32, [64], new float[64]));
+        state.Set("bn1.num_batches_tracked", StoredTensor.FromInt64(TensorDType.Int64, [], [0]));
+        state.Set("fc.weight", StoredTensor.FromFloat32(TensorDType.Float32, [1000, 512], new float[1000 * 512]));
+        state.Set("fc.bias", StoredTensor.FromFloat32(TensorDType.Float32, [1000], new float[1000]));
+        string path = Path.Combine(folder, "resnet18_imagenet.pth");
+        WeightsFile.Save(path, state);
+        return path;
+    }
+
+    /// <summary>Every file under the folder (relative path and size).</summary>
+    static string[] Listing(string folder) =>
+        Directory.GetFiles(folder, "*", SearchOption.AllDirectories)
+            .Select(f => $"{Path.GetRelativePath(folder, f)} {new FileInfo(f).Length}").Order(StringComparer.Ordinal).ToArray();
+}
