@@ -15,7 +15,11 @@ public static class ModelFiles
         var loaded = WeightsFile.Load(path);
         int width = ResNet18Mapping.InferWidth(loaded.Tensors) ?? ResNet18StateDictLayout.DefaultWidth;
         int classes = ResNet18Mapping.InferClasses(loaded.Tensors) ?? ResNet18StateDictLayout.DefaultClasses;
-        return ResNet18Mapping.Map(loaded.Tensors, path, width, classes);
+        var weights = ResNet18Mapping.Map(loaded.Tensors, path, width, classes);
+        foreach (var t in weights.Tensors)
+            if (!Array.TrueForAll(t.Values, float.IsFinite))
+                throw new WeightsFormatException(path, $"{t.SourceName} holds NaN or infinite values; the model cannot be used");
+        return weights;
     }
 
     public static ResNet18Config ConfigOf(ResNet18Weights weights, int imageSize = 32) => new(weights.Width, imageSize, weights.NumClasses);

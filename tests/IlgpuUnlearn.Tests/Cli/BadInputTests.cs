@@ -15,7 +15,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
 {
     public static TheoryData<string> Cases => new()
     {
-        "missing data folder", "batch file not whole records", "label byte 12", "truncated pth", "imagenet pth", "nan in weights",
+        "missing data folder", "batch file not whole records", "label byte 12", "truncated pth", "imagenet pth", "nan in weights", "diverging run",
         "forget class 11", "forget class banana", "augment foo", "lr -1", "batch size 0", "unknown device",
         "batch size banana", "unknown option", "eval truncated pth", "eval unknown device",
     };
@@ -78,9 +78,14 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
                 state["conv1.weight"][5] = float.NaN;
                 options["--weights"] = Path.Combine(folder, "nan.pth");
                 WeightsFile.Save(options["--weights"], TinyCifarFiles.StateDictOf(state));
-                mentions = ["step 1", "loss NaN", "without writing a model"];
+                mentions = [options["--weights"], "conv1.weight", "NaN"];
                 break;
             }
+            case "diverging run":
+                options["--lr"] = "1e30";
+                options["--clip"] = "0";
+                mentions = ["step 2", "loss", "without writing a model"];
+                break;
             case "forget class 11":
                 options["--forget-class"] = "11";
                 mentions = ["--forget-class 11", "outside 0..9"];

@@ -27,7 +27,7 @@ public static class ResNet18Mapping
         int width = ResNet18StateDictLayout.DefaultWidth, int numClasses = ResNet18StateDictLayout.DefaultClasses)
     {
         ArgumentNullException.ThrowIfNull(tensors);
-        RefuseImageNetStyle(tensors, sourceName, numClasses);
+        RefuseImageNetStyle(tensors, sourceName);
 
         IReadOnlyList<ResNet18TensorSpec> layout = ResNet18StateDictLayout.Cifar(width, numClasses);
         var expectedByName = layout.ToDictionary(s => s.Name, StringComparer.Ordinal);
@@ -90,15 +90,15 @@ public static class ResNet18Mapping
             ? fc.Shape[0]
             : null;
 
-    private static void RefuseImageNetStyle(StateDict tensors, string sourceName, int numClasses)
+    private static void RefuseImageNetStyle(StateDict tensors, string sourceName)
     {
         bool sevenBySevenStem = tensors.TryGetValue("conv1.weight", out StoredTensor conv1) && conv1.Shape is [_, _, 7, 7];
-        bool thousandClasses = numClasses != 1000 && InferClasses(tensors) == 1000;
+        bool thousandClasses = InferClasses(tensors) == 1000;
         if (sevenBySevenStem || thousandClasses)
         {
             string evidence = string.Join(" and ", new[] { sevenBySevenStem ? "a 7x7 conv1 stem" : null, thousandClasses ? "1000 output classes" : null }.OfType<string>());
             throw new WeightsFormatException(sourceName,
-                $"this is an ImageNet-style torchvision ResNet18 ({evidence}); the project needs the CIFAR ResNet18 (3x3 conv1 stride 1, no max-pool, {numClasses} classes)");
+                $"this is an ImageNet-style torchvision ResNet18 ({evidence}); the project needs the CIFAR ResNet18 (3x3 conv1 stride 1, no max-pool, a CIFAR-sized classifier: 10 classes for CIFAR-10)");
         }
     }
 }
