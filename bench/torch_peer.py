@@ -141,6 +141,7 @@ def main():
         sync(device)
         seconds = time.perf_counter() - start
         images = b * args.steps
+        steps = args.steps
     else:
         b, alpha, clip = args.batch_size, 0.15, 0.5
         retain_pixels = torch.randint(0, 256, (args.retain, 3, 32, 32), dtype=torch.uint8, device=device)
@@ -164,11 +165,12 @@ def main():
         step(0, min(b, args.retain), 0)           # warm-up (cudnn autotuning), not timed
         sync(device)
         start = time.perf_counter()
-        f0 = 0
+        f0, steps = 0, 0
         for r0 in range(0, args.retain, b):
             r1 = min(r0 + b, args.retain)
             step(r0, r1, f0)
             f0 += r1 - r0
+            steps += 1
         sync(device)
         seconds = time.perf_counter() - start
         images = 2 * args.retain
@@ -180,12 +182,14 @@ def main():
         peak = peak_rss_bytes() - base_rss
         name = f"cpu ({torch.get_num_threads()} threads)"
     result = {"peer": "pytorch", "torch": torch.__version__, "mode": args.mode, "device": name,
-              "batch_size": args.batch_size, "seconds": seconds, "images": images,
+              "batch_size": args.batch_size, "steps": steps, "seconds": seconds, "images": images,
               "images_per_second": images / seconds, "tflops_per_second": 6.0 * macs * images / seconds / 1e12,
               "forward_macs_per_image": macs, "peak_memory_bytes": peak,
               "tf32": ("off" if args.no_tf32 else "pytorch default") if device.type == "cuda" else "n/a (cpu)",
               "tf32_settings": tf32_settings() if device.type == "cuda" else {},
               "cudnn_benchmark": device.type == "cuda"}
+    if args.mode == "epoch":
+        result["steps_per_epoch"] = steps        # the whole epoch is timed
     text = json.dumps(result)
     print(text)
     if args.json:

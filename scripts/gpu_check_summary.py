@@ -123,7 +123,8 @@ def main():
             "ilgpu_over_torch_images_per_second": ratio(get(step_ilgpu, "images_per_second"), get(step_torch, "images_per_second")),
         },
         "steps": ran,
-        "raw": {"selftest_fixtures": fixtures, "selftest_ops": ops, "epoch_ilgpu": ilgpu, "epoch_torch": torch_default,
+        "raw": {"selftest_fixtures": fixtures, "selftest_ops": ops, "epoch_ilgpu": ilgpu,
+                "epoch_ilgpu_first_steps": load(work, "epoch-ilgpu.json"), "epoch_torch": torch_default,
                 "epoch_torch_no_tf32": torch_fp32},
     }
     os.makedirs(os.path.dirname(os.path.abspath(result_path)), exist_ok=True)
@@ -135,7 +136,11 @@ def main():
         return
 
     def num(v, fmt):
-        return format(v, fmt) if isinstance(v, (int, float)) else "-"
+        """v formatted, or a dash as wide as the format's width."""
+        if isinstance(v, (int, float)):
+            return format(v, fmt)
+        width = fmt.split(".")[0]
+        return "-".rjust(int(width)) if width.isdigit() else "-"
 
     def gib(v):
         return num(v / 2**30, ".2f") + " GiB" if isinstance(v, (int, float)) else "-"
@@ -146,10 +151,11 @@ def main():
     print(f"GPU: {result['gpu']}   ({info.get('mode')}; {info.get('build', '')})")
     print(f"network vs PyTorch fixtures: {ok(get(fixtures, 'passed'))}"
           + "".join(f"\n  {c['check']}: {ok(c['passed'])} (worst: {c['closest_to_tolerance']}, {num(c['use_of_tolerance'], '.3f')} of its tolerance)" for c in fixture_checks))
-    print(f"every op vs the CPU path (batch {get(ops, 'batch_size')}): {ok(get(ops, 'passed'))}"
+    ops_batch = f" (batch {ops.get('batch_size')})" if ops else ""
+    print(f"every op vs the CPU path{ops_batch}: {ok(get(ops, 'passed'))}"
           + (f", {get(get(ops, 'ops'), 'checks')} checks, {get(get(ops, 'ops'), 'failed')} failed" if ops else ""))
     print()
-    print(f"one AdvNegGrad epoch, batch {get(ilgpu or torch_default, 'batch_size')}:")
+    print(f"one AdvNegGrad epoch, batch {get(ilgpu or torch_default, 'batch_size') or '-'}:")
     print(f"  {'':24} {'epoch s':>9} {'images/s':>10} {'TFLOP/s':>8} {'peak alloc':>11} {'GPU used':>10}  steps timed")
     for label, d, key in (("ilgpu-unlearn", ilgpu, ilgpu_step_key), ("PyTorch, defaults", torch_default, "epoch-torch"),
                           ("PyTorch, TF32 off", torch_fp32, "epoch-torch-no-tf32")):
