@@ -4,7 +4,8 @@
 #   2. the whole network on CUDA against the PyTorch fixtures (width 8: logits, loss, every gradient, running statistics,
 #      two AdvNegGrad steps; full width: logits, loss, every gradient's norm and values);
 #   3. one AdvNegGrad epoch at batch 2500 on random CIFAR-sized data (45,000 retain + 5,000 forget images): the first
-#      6 of its 18 steps, timed after an untimed warm-up step; epoch time, images/s, TFLOP/s, peak GPU memory;
+#      3 of its 18 steps (all alike: 2500 + 2500 images), timed after an untimed warm-up step; epoch time (scaled),
+#      images/s, TFLOP/s, peak GPU memory;
 #   4. the same epoch in PyTorch on the same GPU (bench/torch_peer.py), whole, with PyTorch's defaults, then TF32 off;
 #   5. every op on CUDA against the CPU path on every ResNet18 layer shape at batch 256;
 #   6. one training step at batch 256 in both (a second, smaller data point);
@@ -57,7 +58,7 @@ if [ $mode = dry-run ]; then
 else
   device=cuda; torch_device=cuda; python=python3
   ops_device=cuda; ops_shapes=(--batch-size 256)
-  epoch=(--batch-size 2500 --retain 45000 --forget 5000); epoch_steps=6
+  epoch=(--batch-size 2500 --retain 45000 --forget 5000); epoch_steps=3
   step_batch=256; step_counts=(--steps 5 --warmup 2)
   dotnet_root=/tmp/dotnet
 fi
@@ -147,7 +148,7 @@ step selftest-fixtures 120 "${app[@]}" self-test --device "$device" --skip-ops -
 
 # ---- 3, 4. one AdvNegGrad epoch: ilgpu-unlearn, then PyTorch -----------------------------------------------------------
 
-step epoch-ilgpu 180 "${app[@]}" bench-epoch --device "$device" "${epoch[@]}" --steps $epoch_steps --json "$work/epoch-ilgpu.json"
+step epoch-ilgpu 200 "${app[@]}" bench-epoch --device "$device" "${epoch[@]}" --steps $epoch_steps --json "$work/epoch-ilgpu.json"
 step epoch-torch 120 "$python" bench/torch_peer.py epoch --device "$torch_device" "${epoch[@]}" --json "$work/epoch-torch.json"
 step epoch-torch-no-tf32 150 "$python" bench/torch_peer.py epoch --device "$torch_device" --no-tf32 "${epoch[@]}" \
   --json "$work/epoch-torch-no-tf32.json"
@@ -190,6 +191,6 @@ done
 if [ $mode = gpu ]; then
   mkdir -p bench/results && cp "$result" bench/results/   # in this copy of the tree; the device call returns $OUT's copy
 fi
-echo "gpu-check: $([ $status = 0 ] && echo 'every step ran and every check passed' || echo 'SOMETHING FAILED OR WAS SKIPPED (see !!! and 'skipped' above)'), $SECONDS s"
+echo "gpu-check: $([ $status = 0 ] && echo 'every step ran and every check passed' || echo 'SOMETHING FAILED OR WAS SKIPPED (see the lines with !!! or skipped above)'), $SECONDS s"
 echo "commit the results: cp <files_at>/$slug.json bench/results/ && git add bench/results/$slug.json"
 finish $status
