@@ -8,7 +8,11 @@ data sizes, timed the same way, so the two can be compared as a ratio measured i
          g = (1 - alpha) g_r - alpha g_f, global-norm clip 0.5, SGD lr 0.1 momentum 0.9 wd 5e-4 Nesterov) on random
          CIFAR-sized uint8 data (--retain images of 9 classes, --forget images of one), normalised on the device.
 
-Prints one JSON object: images_per_second, seconds, peak_memory_bytes (CUDA: max allocated; CPU: peak RSS growth), device.
+Prints one JSON object: images_per_second, seconds, tflops_per_second (3 x 2 x the forward multiply-adds of the convolutions
+and fc, counted with hooks: the same count as ResNet18Flops), peak_memory_bytes (CUDA: max allocated, the data set on the GPU
+included; CPU: peak RSS growth), device, and the TF32 settings in force.
+CUDA: TF32 is left as PyTorch has it by default (cuDNN convolutions may use TF32, matmuls not) unless --no-tf32 turns it off for
+both; cudnn.benchmark is on in both cases (the untimed warm-up step absorbs its autotuning).
 Run with a python that has torch: /usr/bin/python3 here (Debian python3-torch), python3 on the GPU machine.
 """
 import argparse
@@ -40,6 +44,44 @@ def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def tf32_settings():
+    """What decides whether fp32 convolutions and matmuls may use TF32 tensor cores, as this torch spells it."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):       # torch >= 2.9
+        return {"cudnn.conv.fp32_precision": conv.fp32_precision,
+                "cuda.matmul.fp32_precision": torch.backends.cuda.matmul.fp32_precision}
+    return {"cudnn.allow_tf32": torch.backends.cudnn.allow_tf32, "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32}
+
+
+def turn_tf32_off():
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        conv.fp32_precision = "ieee"
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+    else:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def forward_macs_per_image(model, device):
+    """Multiply-adds of one image's forward pass through every Conv2d and Linear (what ResNet18Flops counts)."""
+    macs = []
+
+    def count(module, inputs, output):
+        per_output = module.weight[0].numel()            # Cin/groups x kH x kW, or in_features
+        macs.append(output[0].numel() * per_output)
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 32, 32, device=device))
+    model.train(was_training)
+    for h in hooks:
+        h.remove()
+    return sum(macs)
+
+
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -66,13 +108,13 @@ def main():
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda":
-        tf32 = not args.no_tf32
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        torch.backends.cudnn.allow_tf32 = tf32
+        if args.no_tf32:
+            turn_tf32_off()
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     base_rss = rss_bytes()
     model = ResNet18(64, 10).to(device).train()
+    macs = forward_macs_per_image(model, device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
     params = list(model.parameters())
     if device.type == "cuda":
@@ -99,6 +141,7 @@ def main():
         sync(device)
         seconds = time.perf_counter() - start
         images = b * args.steps
+        steps = args.steps
     else:
         b, alpha, clip = args.batch_size, 0.15, 0.5
         retain_pixels = torch.randint(0, 256, (args.retain, 3, 32, 32), dtype=torch.uint8, device=device)
@@ -122,11 +165,12 @@ def main():
         step(0, min(b, args.retain), 0)           # warm-up (cudnn autotuning), not timed
         sync(device)
         start = time.perf_counter()
-        f0 = 0
+        f0, steps = 0, 0
         for r0 in range(0, args.retain, b):
             r1 = min(r0 + b, args.retain)
             step(r0, r1, f0)
             f0 += r1 - r0
+            steps += 1
         sync(device)
         seconds = time.perf_counter() - start
         images = 2 * args.retain
@@ -138,9 +182,14 @@ def main():
         peak = peak_rss_bytes() - base_rss
         name = f"cpu ({torch.get_num_threads()} threads)"
     result = {"peer": "pytorch", "torch": torch.__version__, "mode": args.mode, "device": name,
-              "batch_size": args.batch_size, "seconds": seconds, "images": images,
-              "images_per_second": images / seconds, "peak_memory_bytes": peak,
-              "tf32": bool(device.type == "cuda" and not args.no_tf32)}
+              "batch_size": args.batch_size, "steps": steps, "seconds": seconds, "images": images,
+              "images_per_second": images / seconds, "tflops_per_second": 6.0 * macs * images / seconds / 1e12,
+              "forward_macs_per_image": macs, "peak_memory_bytes": peak,
+              "tf32": ("off" if args.no_tf32 else "pytorch default") if device.type == "cuda" else "n/a (cpu)",
+              "tf32_settings": tf32_settings() if device.type == "cuda" else {},
+              "cudnn_benchmark": device.type == "cuda"}
+    if args.mode == "epoch":
+        result["steps_per_epoch"] = steps        # the whole epoch is timed
     text = json.dumps(result)
     print(text)
     if args.json:

@@ -1,64 +1,196 @@
 #!/usr/bin/env bash
-# The whole GPU check in one call (see README "Running on a GPU"): prints the GPU, runs every kernel on CUDA against the
-# CPU path on ResNet18's real shapes, checks the network against the PyTorch fixtures, times one AdvNegGrad epoch at
-# batch 2500 and the same epoch in PyTorch (defaults, then TF32 off), and writes bench/results/<gpu>.json.
+# The whole GPU check in one device call (README "Running on a GPU"). On the GPU machine (python3 with torch, no .NET):
+#   1. unpacks the .NET runtime that scripts/gpu-prepare.sh packed into .gpu/ and prints the GPU;
+#   2. the whole network on CUDA against the PyTorch fixtures (width 8: logits, loss, every gradient, running statistics,
+#      two AdvNegGrad steps; full width: logits, loss, every gradient's norm and values);
+#   3. one AdvNegGrad epoch at batch 2500 on random CIFAR-sized data (45,000 retain + 5,000 forget images): the first
+#      3 of its 18 steps (all alike: 2500 + 2500 images), timed after an untimed warm-up step; epoch time (scaled),
+#      images/s, TFLOP/s, peak GPU memory;
+#   4. the same epoch in PyTorch on the same GPU (bench/torch_peer.py), whole, with PyTorch's defaults, then TF32 off;
+#   5. every op on CUDA against the CPU path on every ResNet18 layer shape at batch 256;
+#   6. one training step at batch 256 in both (a second, smaller data point);
+#   7. if the time left allows, the whole ilgpu-unlearn epoch (all 18 steps).
+# Most important figures first; every step has its own timeout and the whole script a budget (GPU_CHECK_BUDGET_S, 390 s),
+# so a slow or hung step costs its limit, not the call. After every step the results so far are written to
+# $OUT/<gpu>.json (copy it to bench/results/ and commit it); the whole log goes to $OUT/gpu-check.log.
+# Exit status: 0 when every step ran and every check passed, 1 otherwise.
 #
-#   scripts/gpu-check.sh              on the GPU machine, after scripts/gpu-prepare.sh here (carry .gpu)
-#   scripts/gpu-check.sh --dry-run    here, on the CPU path with small sizes, to prove the script itself
+#   scripts/gpu-prepare.sh                 here, first (builds and packs .gpu/)
+#   device call: command "bash scripts/gpu-check.sh", carry [".gpu"], timeout_s 540
+#   scripts/gpu-check.sh --dry-run         here: the same script end to end on the CPU path with small sizes (runs
+#                                          gpu-prepare.sh first, and uses the packed runtime, as the GPU machine will)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-dry=0; [ "${1:-}" = "--dry-run" ] && dry=1
-out=${OUT:-/tmp/gpu-check-out}; mkdir -p "$out"
-status=0
-step() { echo; echo "=== $*"; }
-run() { echo "+ $*"; "$@" || { echo "!!! failed ($?): $*"; status=1; }; }
+repo=$PWD
 
-if [ $dry = 1 ]; then
-  device=cpu; torch_device=cpu; batch=64; retain=640; forget=64; selftest_batch=2; python=/usr/bin/python3
-  app() { dotnet run --project src/IlgpuUnlearn.Cli -c Release --no-build -- "$@"; }
-  dotnet build src/IlgpuUnlearn.Cli -c Release -v q --nologo >/dev/null
+mode=gpu
+case "${1:-}" in
+  --dry-run) mode=dry-run ;;
+  "") ;;
+  *) echo "usage: scripts/gpu-check.sh [--dry-run]" >&2; exit 2 ;;
+esac
+
+out=${OUT:-/tmp/gpu-check-out}
+work=$(mktemp -d /tmp/gpu-check.XXXXXX)
+mkdir -p "$out"
+exec 3>&1 4>&2 > >(tee "$out/gpu-check.log") 2>&1
+tee_pid=$!
+
+# finish STATUS: lets tee write the last lines before the script ends (the device call keeps the tail of the output)
+finish() {
+  rm -rf "$work"
+  exec 1>&3 2>&4
+  wait "$tee_pid" 2>/dev/null
+  exit "$1"
+}
+
+budget=${GPU_CHECK_BUDGET_S:-390}
+deadline=$((SECONDS + budget))
+export PYTHONUNBUFFERED=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+if [ $mode = dry-run ]; then
+  bash scripts/gpu-prepare.sh || finish 1
+  device=cpu; torch_device=cpu; python=/usr/bin/python3
+  ops_device=ilgpu-cpu; ops_shapes=(--batch-size 2 --width 4 --image-size 8)   # ILGPU's CPU accelerator: tiny shapes only
+  epoch=(--batch-size 32 --retain 64 --forget 32); epoch_steps=1   # 1 of 2 steps, so that step 7 runs too
+  step_batch=8; step_counts=(--steps 2 --warmup 1)
+  dotnet_root=$work/dotnet
 else
-  device=cuda; torch_device=cuda; batch=2500; retain=45000; forget=5000; selftest_batch=256; python=python3
-  mkdir -p /tmp/dotnet && tar -xJf .gpu/dotnet-runtime.tar.xz -C /tmp/dotnet
-  export DOTNET_ROOT=/tmp/dotnet PATH=/tmp/dotnet:$PATH
-  app() { dotnet .gpu/app/ilgpu-unlearn.dll "$@"; }
-  step "GPU"; run nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+  device=cuda; torch_device=cuda; python=python3
+  ops_device=cuda; ops_shapes=(--batch-size 256)
+  epoch=(--batch-size 2500 --retain 45000 --forget 5000); epoch_steps=3
+  step_batch=256; step_counts=(--steps 5 --warmup 2)
+  dotnet_root=/tmp/dotnet
 fi
+app=(dotnet .gpu/app/ilgpu-unlearn.dll)
+fixtures=tests/IlgpuUnlearn.Tests/Fixtures
+status=0
 
-step "devices"; run app devices
-step "every kernel against the CPU path (batch $selftest_batch, every ResNet18 layer shape)"
-run app self-test --device $device --batch-size $selftest_batch --fixtures tests/IlgpuUnlearn.Tests/Fixtures
-step "training step, batch 256"
-run app bench --device $device --batch-size $([ $dry = 1 ] && echo 8 || echo 256) --steps 3 --warmup 1 --json "$out/step-ilgpu.json"
-step "one AdvNegGrad epoch: ilgpu-unlearn"
-run app bench-epoch --device $device --batch-size $batch --retain $retain --forget $forget --json "$out/epoch-ilgpu.json"
-step "one AdvNegGrad epoch: PyTorch, defaults"
-run $python bench/torch_peer.py epoch --device $torch_device --batch-size $batch --retain $retain --forget $forget --json "$out/epoch-torch.json"
-if [ $dry = 0 ]; then
-  step "one AdvNegGrad epoch: PyTorch, TF32 off"
-  run $python bench/torch_peer.py epoch --device cuda --no-tf32 --batch-size $batch --retain $retain --forget $forget --json "$out/epoch-torch-fp32.json"
+# ---- helpers -----------------------------------------------------------------------------------------------------------
+
+# record KEY STATUS RC SECONDS LIMIT PEAK_MIB: one line of steps.jsonl
+record() {
+  printf '{"step": "%s", "status": "%s", "rc": %s, "seconds": %s, "limit_s": %s, "gpu_memory_peak_mib": %s}\n' \
+    "$1" "$2" "$3" "$4" "$5" "${6:-null}" >>"$work/steps.jsonl"
+}
+
+summary() { "$python" scripts/gpu_check_summary.py "$work" "$result" "$@"; }
+
+# step KEY LIMIT_S COMMAND...: runs COMMAND under `timeout`, within what is left of the budget; samples the GPU's used
+# memory meanwhile (nvidia-smi, GPU mode); records how it went; refreshes the result file.
+step() {
+  local key=$1 limit=$2; shift 2
+  local left=$((deadline - SECONDS))
+  echo
+  if ((left < 20)); then
+    echo "=== $key: skipped, the ${budget} s budget is spent"
+    record "$key" skipped null 0 0; status=1; return 1
+  fi
+  ((limit > left)) && limit=$left
+  echo "=== $key (limit ${limit} s): $*"
+  local sampler="" start=$SECONDS rc peak=null
+  if [ $mode = gpu ] && command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"$work/memory-$key.txt" 2>/dev/null &
+    sampler=$!
+  fi
+  timeout -k 10 "$limit" "$@"
+  rc=$?
+  if [ -n "$sampler" ]; then
+    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+    peak=$(sort -n "$work/memory-$key.txt" | tail -n 1); [[ $peak =~ ^[0-9]+$ ]] || peak=null
+  fi
+  local how=ok
+  if ((rc == 124 || rc == 137)); then how=timed-out; echo "!!! $key: timed out after $limit s"
+  elif ((rc != 0)); then how=failed; echo "!!! $key: exit status $rc"; fi
+  ((rc != 0)) && status=1
+  record "$key" "$how" "$rc" $((SECONDS - start)) "$limit" "$peak"
+  summary --quiet
+  return $rc
+}
+
+# ---- 1. runtime and GPU ------------------------------------------------------------------------------------------------
+
+echo "=== gpu-check ($mode) in $repo, budget $budget s, results in $out"
+if [ ! -f .gpu/app/ilgpu-unlearn.dll ] || [ ! -f .gpu/dotnet-runtime.tar.xz ]; then
+  echo "!!! .gpu/ is missing: run scripts/gpu-prepare.sh on the build machine and name .gpu in the device call's carry"
+  finish 1
 fi
+mkdir -p "$dotnet_root"
+timeout 120 tar -xJf .gpu/dotnet-runtime.tar.xz -C "$dotnet_root" || { echo "!!! could not unpack the .NET runtime"; finish 1; }
+export DOTNET_ROOT=$dotnet_root PATH=$dotnet_root:$PATH
+echo "dotnet: $(command -v dotnet), runtime $(dotnet --list-runtimes | tr '\n' ' ')"
 
-step "summary"
-$python - "$out" <<'PY'
-import json, os, re, sys
-out = sys.argv[1]
-def load(name):
-    p = os.path.join(out, name)
-    return json.load(open(p)) if os.path.exists(p) else None
-mine, torch, fp32, stepj = load("epoch-ilgpu.json"), load("epoch-torch.json"), load("epoch-torch-fp32.json"), load("step-ilgpu.json")
-result = {"gpu": (torch or mine or {}).get("device"), "ilgpu_epoch": mine, "torch_epoch": torch, "torch_epoch_no_tf32": fp32, "ilgpu_step": stepj}
-if mine and torch:
-    result["epoch_time_ratio_vs_torch_defaults"] = mine["seconds"] / torch["seconds"]
-    result["peak_memory_ratio_vs_torch"] = mine["peak_memory_bytes"] / max(torch["peak_memory_bytes"], 1)
-    print(f"epoch: ilgpu {mine['seconds']:.1f} s, torch {torch['seconds']:.1f} s -> time ratio {result['epoch_time_ratio_vs_torch_defaults']:.2f}x")
-    print(f"peak memory: ilgpu {mine['peak_memory_bytes']/2**30:.2f} GiB, torch {torch['peak_memory_bytes']/2**30:.2f} GiB")
-if mine and fp32:
-    result["epoch_time_ratio_vs_torch_no_tf32"] = mine["seconds"] / fp32["seconds"]
-    print(f"epoch vs torch with TF32 off: {result['epoch_time_ratio_vs_torch_no_tf32']:.2f}x")
-name = re.sub(r"[^A-Za-z0-9]+", "-", result["gpu"] or "unknown").strip("-").lower()
-path = os.path.join(out, f"{name}.json")
-json.dump(result, open(path, "w"), indent=2)
-print(f"results: {path} (commit it under bench/results/)")
+gpu_name="dry run on the CPU path ($(nproc) cores)"
+gpu_details=""
+if [ $mode = gpu ]; then
+  timeout 30 nvidia-smi || true
+  gpu_details=$(timeout 30 nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader 2>/dev/null | head -n 1)
+  gpu_name=$(echo "$gpu_details" | cut -d, -f1 | sed 's/^ *//; s/ *$//')
+  [ -n "$gpu_name" ] || gpu_name="unknown GPU"
+fi
+slug=$(echo "$gpu_name" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9]\{1,\}/-/g; s/^-//; s/-$//')
+[ $mode = dry-run ] && slug=dry-run-cpu
+result=$out/$slug.json
+"$python" - "$work/info.json" "$mode" "$gpu_name" "$gpu_details" "$(tr '\n' ';' <.gpu/build.txt 2>/dev/null)" \
+  "$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)" "$(dotnet --list-runtimes | tr '\n' ';')" <<'PY'
+import json, platform, sys, time
+path, mode, gpu, details, build, torch, dotnet = sys.argv[1:]
+json.dump({"mode": mode, "gpu": gpu, "nvidia_smi": details, "build": build.strip(";").replace(";", "; "), "torch": torch, "dotnet": dotnet.strip(";"),
+           "host": platform.node(), "cpus": __import__("os").cpu_count(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+          open(path, "w"), indent=2)
 PY
-exit $status
+step devices 60 "${app[@]}" devices
+
+# ---- 2. the network against PyTorch ------------------------------------------------------------------------------------
+
+step selftest-fixtures 120 "${app[@]}" self-test --device "$device" --skip-ops --fixtures "$fixtures" \
+  --json "$work/selftest-fixtures.json"
+
+# ---- 3, 4. one AdvNegGrad epoch: ilgpu-unlearn, then PyTorch -----------------------------------------------------------
+
+step epoch-ilgpu 200 "${app[@]}" bench-epoch --device "$device" "${epoch[@]}" --steps $epoch_steps --json "$work/epoch-ilgpu.json"
+step epoch-torch 120 "$python" bench/torch_peer.py epoch --device "$torch_device" "${epoch[@]}" --json "$work/epoch-torch.json"
+step epoch-torch-no-tf32 150 "$python" bench/torch_peer.py epoch --device "$torch_device" --no-tf32 "${epoch[@]}" \
+  --json "$work/epoch-torch-no-tf32.json"
+
+# ---- 5. every op against the CPU path ----------------------------------------------------------------------------------
+
+step selftest-ops 150 "${app[@]}" self-test --device "$ops_device" "${ops_shapes[@]}" --skip-fixtures --json "$work/selftest-ops.json"
+
+# ---- 6. one training step ----------------------------------------------------------------------------------------------
+
+step step-ilgpu 60 "${app[@]}" bench --device "$device" --batch-size $step_batch "${step_counts[@]}" --json "$work/step-ilgpu.json"
+step step-torch 60 "$python" bench/torch_peer.py step --device "$torch_device" --batch-size $step_batch "${step_counts[@]}" \
+  --json "$work/step-torch.json"
+
+# ---- 7. the whole ilgpu-unlearn epoch, if the time left allows -----------------------------------------------------------
+
+read -r per_step steps_per_epoch timed < <("$python" -c '
+import json, sys
+try:
+    d = json.load(open(sys.argv[1])); print(d["timed_seconds"] / d["steps"], d["steps_per_epoch"], d["steps"])
+except Exception:
+    print(0, 0, 0)' "$work/epoch-ilgpu.json")
+need=$("$python" -c "import math; print(math.ceil(1.5 * $per_step * ($steps_per_epoch + 1) + 20))")
+if ((timed > 0 && timed < steps_per_epoch)); then
+  if ((need < deadline - SECONDS)); then
+    step epoch-ilgpu-full $need "${app[@]}" bench-epoch --device "$device" "${epoch[@]}" --json "$work/epoch-ilgpu-full.json"
+  else
+    echo; echo "=== epoch-ilgpu-full: left out (needs about $need s, $((deadline - SECONDS)) s left); the epoch figures are from $timed of $steps_per_epoch steps"
+  fi
+fi
+
+# ---- summary -----------------------------------------------------------------------------------------------------------
+
+echo
+echo "=== summary"
+summary
+for part in selftest-fixtures selftest-ops; do
+  "$python" -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))["passed"] else 1)' "$work/$part.json" 2>/dev/null || status=1
+done
+if [ $mode = gpu ]; then
+  mkdir -p bench/results && cp "$result" bench/results/   # in this copy of the tree; the device call returns $OUT's copy
+fi
+echo "gpu-check: $([ $status = 0 ] && echo 'every step ran and every check passed' || echo 'SOMETHING FAILED OR WAS SKIPPED (see the lines with !!! or skipped above)'), $SECONDS s"
+echo "commit the results: cp <files_at>/$slug.json bench/results/ && git add bench/results/$slug.json"
+finish $status

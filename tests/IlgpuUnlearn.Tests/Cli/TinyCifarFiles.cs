@@ -8,7 +8,7 @@ namespace IlgpuUnlearn.Tests.Cli;
 
 /// <summary>
 /// The files the command-line tests give the program, written once per test run: the tiny CIFAR-10 binary data set of
-/// Fixtures/make_unlearn_fixtures.py (labels and pixel streams from its fixture, pixels from <see cref="HashValues"/>) and the
+/// Fixtures/make_unlearn_fixtures.py (labels and pixel streams from its fixture, pixels from <see cref="HashedParameters"/>) and the
 /// hashed full-width ResNet18 as .pth, once under torchvision names and once under pytorch-cifar names with one float64
 /// tensor (to see that the output keeps the input's keys and dtypes).
 /// </summary>
@@ -21,7 +21,7 @@ public sealed class TinyCifarFiles : IDisposable
 
     public TinyCifarFiles()
     {
-        Fixture = new FixtureFile(FixtureName);
+        Fixture = FixtureFile.Open(FixtureName);
         TrainLabels = Fixture.Longs("data.train_labels").Select(l => (byte)l).ToArray();
         TrainStreams = Fixture.Longs("data.train_streams").Select(s => (int)s).ToArray();
         TrainFileRecords = Fixture.Longs("data.train_file_records").Select(n => (int)n).ToArray();
@@ -30,14 +30,14 @@ public sealed class TinyCifarFiles : IDisposable
 
         DataFolder = Path.Combine(folder.Path, Cifar10BinaryReader.FolderName);
         WriteData(DataFolder);
-        Initial = HashValues.State(new ResNet18Layout(ResNet18Config.Cifar10));
+        Initial = HashedParameters.State(new ResNet18Layout(ResNet18Config.Cifar10));
         Weights = folder.File("hashed_torchvision.pth");
         WeightsFile.Save(Weights, StateDictOf(Initial));
         CifarNamedWeights = folder.File("hashed_pytorch_cifar.pth");
         WeightsFile.Save(CifarNamedWeights, StateDictOf(Initial, pytorchCifarNames: true));
     }
 
-    public FixtureFile Fixture { get; }
+    public PyTorchFixture Fixture { get; }
     public byte[] TrainLabels { get; }
     public int[] TrainStreams { get; }
     public int[] TrainFileRecords { get; }
@@ -59,9 +59,9 @@ public sealed class TinyCifarFiles : IDisposable
     public const string Float64Key = "linear.bias";
 
     /// <summary>The image of train record i (3,072 bytes, planes R, G, B).</summary>
-    public byte[] TrainImage(int i) => HashValues.Bytes(Cifar10.ImageSize, TrainStreams[i]);
+    public byte[] TrainImage(int i) => HashedParameters.Bytes(Cifar10.ImageSize, TrainStreams[i]);
 
-    public byte[] TestImage(int i) => HashValues.Bytes(Cifar10.ImageSize, TestStreams[i]);
+    public byte[] TestImage(int i) => HashedParameters.Bytes(Cifar10.ImageSize, TestStreams[i]);
 
     /// <summary>Writes the six batch files into <paramref name="target"/>, train records spread over the five train files as the script says.</summary>
     public void WriteData(string target)

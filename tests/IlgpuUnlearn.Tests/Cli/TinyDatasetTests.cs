@@ -64,6 +64,6 @@ public sealed class TinyDatasetTests(TinyCifarFiles files, ITestOutputHelper out
         var expected = files.Fixture.Floats("steps.losses");
         var actual = results.SelectMany(r => new[] { r.ForgetLoss ?? float.NaN, r.RetainLoss, r.GradientNorm }).ToArray();
         // Losses ~3 and gradient norms ~15 from fp32 forward/backward passes: 1e-4 relative, as the model tests allow the loss.
-        Compare.Close(output, "per step: forget loss, retain loss, gradient norm", expected, actual, 1e-4, 1e-6);
+        FixtureAssert.Close(output, "per step: forget loss, retain loss, gradient norm", expected, actual, 1e-4, 1e-6);
     }
 }

@@ -93,7 +93,7 @@ public sealed class UnlearnCommandTests(TinyCifarFiles files, ITestOutputHelper 
             var start = whole ? initial : Enumerable.Range(0, expected.Length).Select(i => initial[i * 997]).ToArray();
             if (spec.Role == TensorRole.RunningStat)
             {
-                Compare.Close(null, spec.Name, expected, picked, 1e-4, 1e-5);
+                FixtureAssert.Close(null, spec.Name, expected, picked, 1e-4, 1e-5);
                 worstStat = Math.Max(worstStat, MaxAbsDiff(expected, picked));
                 continue;
             }

@@ -19,5 +19,5 @@ public sealed class FullWidthResNet18OnCpuPath(ITestOutputHelper output) : FullW
 public sealed class ResNet18VersusPyTorchOnIlgpuCpuAccelerator(ITestOutputHelper output) : ResNet18VersusPyTorchTests(output)
 {
     protected override IOps CreateOps() => Devices.OpenIlgpuCpu();
-    protected override ResNet18Config Config => new(Width: 2, ImageSize: 8);
+    protected override string Fixture => PyTorchFixtureCheck.TinyFixtureFile;
 }

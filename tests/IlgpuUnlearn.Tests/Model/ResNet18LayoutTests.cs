@@ -18,7 +18,7 @@ public class ResNet18LayoutTests
     [Fact]
     public void NamesShapesAndOrderMatchPyTorchsStateDict()
     {
-        var fixture = new FixtureFile("resnet18_w8_s16.safetensors");
+        var fixture = FixtureFile.Open(PyTorchFixtureCheck.NarrowFixtureFile);
         var torchNames = fixture.Names.Where(n => n.StartsWith("init.", StringComparison.Ordinal)).Select(n => n["init.".Length..]).ToList();
         var layout = new ResNet18Layout(new ResNet18Config(Width: 8, ImageSize: 16));
         Assert.Equal(torchNames.Order(StringComparer.Ordinal), layout.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));

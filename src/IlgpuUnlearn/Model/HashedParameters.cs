@@ -1,12 +1,11 @@
-using IlgpuUnlearn.Model;
-
-namespace IlgpuUnlearn.Tests.Support;
+namespace IlgpuUnlearn.Model;
 
 /// <summary>
-/// The deterministic values of Fixtures/make_model_fixtures.py (hash_uniform, hash_bytes, init_hashed), computed with the
-/// same integer arithmetic, so a full-width network's 11M parameters need not be committed.
+/// The deterministic values of tests/IlgpuUnlearn.Tests/Fixtures/make_model_fixtures.py (hash_uniform, hash_bytes,
+/// init_hashed), computed with the same integer arithmetic, so a full-width network's 11M parameters need not be committed:
+/// both sides compute them. Used by the fixture tests and by `ilgpu-unlearn self-test` (<see cref="PyTorchFixtureCheck"/>).
 /// </summary>
-public static class HashValues
+public static class HashedParameters
 {
     /// <summary>count floats in [-1, 1) from a 32-bit hash of (stream, index); exact in both languages.</summary>
     public static float[] Uniform(int count, int stream)
@@ -25,6 +24,7 @@ public static class HashValues
         return result;
     }
 
+    /// <summary>hash_bytes(): count bytes 0..255 (image pixels) from the same hash.</summary>
     public static byte[] Bytes(int count, int stream)
     {
         var u = Uniform(count, stream);
