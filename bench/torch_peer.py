@@ -97,7 +97,8 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=2, help="step: untimed steps first; epoch: 0 skips the untimed warm-up step")
+    ap.add_argument("--epoch-steps", type=int, help="epoch: time only the first N steps (the CPU takes long for a whole epoch)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--retain", type=int, default=45000)
     ap.add_argument("--forget", type=int, default=5000)
@@ -162,18 +163,21 @@ def main():
             opt.step()
             return loss_f.item(), loss_r.item()   # the progress line's host round trip, as in the C# loop
 
-        step(0, min(b, args.retain), 0)           # warm-up (cudnn autotuning), not timed
+        if args.warmup > 0:
+            step(0, min(b, args.retain), 0)       # warm-up (cudnn autotuning), not timed
         sync(device)
         start = time.perf_counter()
         f0, steps = 0, 0
         for r0 in range(0, args.retain, b):
+            if args.epoch_steps is not None and steps == args.epoch_steps:
+                break
             r1 = min(r0 + b, args.retain)
             step(r0, r1, f0)
             f0 += r1 - r0
             steps += 1
         sync(device)
         seconds = time.perf_counter() - start
-        images = 2 * args.retain
+        images = 2 * min(args.retain, steps * b)
 
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated()
@@ -189,7 +193,8 @@ def main():
               "tf32_settings": tf32_settings() if device.type == "cuda" else {},
               "cudnn_benchmark": device.type == "cuda"}
     if args.mode == "epoch":
-        result["steps_per_epoch"] = steps        # the whole epoch is timed
+        result["steps_per_epoch"] = -(-args.retain // args.batch_size)
+        result["epoch_seconds"] = seconds / steps * result["steps_per_epoch"]
     text = json.dumps(result)
     print(text)
     if args.json:

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using CommandLine;
+using IlgpuUnlearn.Cpu;
 using IlgpuUnlearn.IO;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Unlearning;
@@ -72,7 +73,8 @@ internal static class BenchCommand
             var json = JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["device"] = ops.Name, ["batch_size"] = o.BatchSize, ["steps"] = o.Steps, ["seconds"] = seconds,
-                ["images_per_second"] = imagesPerSecond, ["peak_memory_bytes"] = Math.Max(ops.PeakAllocatedBytes, rssGrowth),
+                ["images_per_second"] = imagesPerSecond, // On the CPU path the comparable figure is the process's growth (the peer reports its RSS growth); on a GPU, device memory.
+                ["peak_memory_bytes"] = ops is CpuOps ? rssGrowth : ops.PeakAllocatedBytes,
                 ["peak_device_bytes"] = ops.PeakAllocatedBytes, ["peak_rss_growth_bytes"] = rssGrowth,
                 ["gflops_per_second"] = flops / seconds / 1e9,
             });

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using CommandLine;
+using IlgpuUnlearn.Cpu;
 using IlgpuUnlearn.Data;
 using IlgpuUnlearn.IO;
 using IlgpuUnlearn.Model;
@@ -26,6 +27,9 @@ public sealed class BenchEpochOptions
     [Option("steps", HelpText = "Time only the first N steps (the CPU path takes long for a whole epoch); the figures are per step and per image.")]
     public int? Steps { get; set; }
 
+    [Option("warmup", Default = 1, HelpText = "Untimed steps first (kernel compilation, JIT); 0 on the CPU path saves a long step.")]
+    public int Warmup { get; set; }
+
     [Option("json", HelpText = "Also write the figures to this JSON file.")]
     public string? Json { get; set; }
 }
@@ -44,8 +48,11 @@ internal static class BenchEpochCommand
         var schedule = new UnlearningSchedule { BatchSize = model.MaxBatch, Shuffle = false, Augment = false, MaxSteps = o.Steps };
 
         // One untimed step first: kernel compilation and JIT, as the peer's warm-up step.
-        UnlearningRun.Run(model, data, 0, new AdvNegGradSettings(), schedule with { MaxSteps = 1 });
-        ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
+        if (o.Warmup > 0)
+        {
+            UnlearningRun.Run(model, data, 0, new AdvNegGradSettings(), schedule with { MaxSteps = o.Warmup });
+            ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
+        }
         ops.Synchronize();
 
         var clock = Stopwatch.StartNew();
@@ -70,7 +77,8 @@ internal static class BenchEpochCommand
             {
                 ["device"] = ops.Name, ["batch_size"] = model.MaxBatch, ["steps"] = steps, ["steps_per_epoch"] = stepsPerEpoch,
                 ["seconds"] = epochSeconds, ["timed_seconds"] = seconds, ["images"] = images, ["images_per_second"] = images / seconds,
-                ["tflops_per_second"] = flops / seconds / 1e12, ["peak_memory_bytes"] = ops.PeakAllocatedBytes, ["peak_rss_growth_bytes"] = rss,
+                ["tflops_per_second"] = flops / seconds / 1e12, ["peak_memory_bytes"] = ops is CpuOps ? rss : ops.PeakAllocatedBytes,
+                ["peak_device_bytes"] = ops.PeakAllocatedBytes, ["peak_rss_growth_bytes"] = rss,
             }) + "\n");
         return 0;
     }

@@ -105,13 +105,13 @@ public static class Devices
         }
         catch (Exception e)
         {
-            throw new InvalidOperationException($"No CUDA GPU could be opened ({e.Message}). Use --device cpu.", e);
+            throw new DeviceUnavailableException($"No CUDA GPU could be opened ({e.Message}). Use --device cpu.", e);
         }
         try
         {
             var gpus = context.GetCudaDevices();
             if (gpus.Count == 0)
-                throw new InvalidOperationException("No CUDA GPU found (no NVIDIA driver, or no device visible). Use --device cpu.");
+                throw new DeviceUnavailableException("No CUDA GPU found (no NVIDIA driver, or no device visible). Use --device cpu.");
             if (deviceIndex < 0 || deviceIndex >= gpus.Count)
                 throw new ArgumentOutOfRangeException(nameof(deviceIndex), $"There are {gpus.Count} CUDA GPUs; index {deviceIndex} does not exist.");
             var accelerator = gpus[deviceIndex].CreateCudaAccelerator(context);
