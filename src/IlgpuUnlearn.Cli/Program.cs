@@ -14,7 +14,7 @@ public static class Program
     {
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = true; });
         var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, ConvertOptions, InspectOptions,
-            DevicesOptions, BenchOptions, BenchEpochOptions>(args);
+            DevicesOptions, BenchOptions, BenchEpochOptions, BenchKernelsOptions>(args);
         return parsed.MapResult(
             (DemoOptions o) => Run(() => DemoCommand.Run(o)),
             (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
@@ -24,6 +24,7 @@ public static class Program
             (DevicesOptions o) => Run(() => DevicesCommand.Run(o)),
             (BenchOptions o) => Run(() => BenchCommand.Run(o)),
             (BenchEpochOptions o) => Run(() => BenchEpochCommand.Run(o)),
+            (BenchKernelsOptions o) => Run(() => BenchKernelsCommand.Run(o)),
             errors => ShowHelp(parsed, errors));
     }
 
