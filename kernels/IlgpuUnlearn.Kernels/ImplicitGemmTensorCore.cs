@@ -62,13 +62,11 @@ public static class ImplicitGemmTensorCore
                 int m = m0 + ty + 16 * r, k = k0 + tx;
                 aTile[tx * Pitch + ty + 16 * r] = m < rows && k < kEnd ? op.A(m, k) : 0f;
             }
-            for (int r = 0; r < 4; r++)
-            {
-                int kk = bk + r * bkStep, nn = bn + r * bnStep;
-                int k = k0 + kk, n = n0 + nn;
-                var column = r == 0 ? col0 : r == 1 ? col1 : r == 2 ? col2 : col3;
-                bTile[kk * Pitch + nn] = k < kEnd && n < cols ? op.B(k, column) : 0f;
-            }
+            // (One call per element, not a loop choosing among the columns: a chosen struct would live in local memory.)
+            LoadB<TOperands, TColumn>(op, bTile, k0 + bk, n0 + bn, bk * Pitch + bn, kEnd, cols, col0);
+            LoadB<TOperands, TColumn>(op, bTile, k0 + bk + bkStep, n0 + bn + bnStep, (bk + bkStep) * Pitch + bn + bnStep, kEnd, cols, col1);
+            LoadB<TOperands, TColumn>(op, bTile, k0 + bk + 2 * bkStep, n0 + bn + 2 * bnStep, (bk + 2 * bkStep) * Pitch + bn + 2 * bnStep, kEnd, cols, col2);
+            LoadB<TOperands, TColumn>(op, bTile, k0 + bk + 3 * bkStep, n0 + bn + 3 * bnStep, (bk + 3 * bkStep) * Pitch + bn + 3 * bnStep, kEnd, cols, col3);
             Group.Barrier();
 
             for (int k8 = 0; k8 < TileK; k8 += 8)
@@ -90,6 +88,13 @@ public static class ImplicitGemmTensorCore
         StoreFragment<TOperands, TColumn>(op, m0 + wm + 16 + g, n0 + wn + 2 * q, split, d10);
         StoreFragment<TOperands, TColumn>(op, m0 + wm + 16 + g, n0 + wn + 8 + 2 * q, split, d11);
     }
+
+    /// <summary>bTile[at] = B[k, n] (column decoded as <paramref name="column"/>), zero past the ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadB<TOperands, TColumn>(TOperands op, ArrayView<float> bTile, int k, int n, int at, int kEnd, int cols, TColumn column)
+        where TOperands : struct, IGemmOperands<TColumn>
+        where TColumn : struct
+        => bTile[at] = k < kEnd && n < cols ? op.B(k, column) : 0f;
 
     /// <summary>d = a b + c for one m16n8k8 tile, the whole warp together.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

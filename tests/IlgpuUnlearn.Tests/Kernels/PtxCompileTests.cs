@@ -86,6 +86,12 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
             {
                 var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
                 string ptx = compiled.PTXAssembly;
+                // Set ILGPU_UNLEARN_PTX_DIR to keep the PTX (to read it, or to run ptxas on it where a CUDA toolkit exists).
+                if (Environment.GetEnvironmentVariable("ILGPU_UNLEARN_PTX_DIR") is { Length: > 0 } dir)
+                {
+                    Directory.CreateDirectory(dir);
+                    File.WriteAllText(Path.Combine(dir, string.Concat(name.Split(Path.GetInvalidFileNameChars())).Replace('<', '_').Replace('>', '_') + ".ptx"), ptx);
+                }
                 bool ok = ptx.Contains(".target sm_80", StringComparison.Ordinal) && ptx.Contains(".entry", StringComparison.Ordinal)
                           && !ptx.Contains(".extern", StringComparison.Ordinal);
                 output.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-45} {(implicitlyGrouped ? "implicit" : "explicit")} " +
