@@ -19,6 +19,7 @@ public sealed class IlgpuOps : IOps
     private readonly IlgpuOpsOptions options;
     private readonly int reductionGroupSize;
     private readonly int targetGroups;
+    private readonly int targetReductionGroups;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> noAugment;
     private MemoryBuffer1D<float, Stride1D.Dense>? scratch;
     private long allocatedBytes, peakAllocatedBytes;
@@ -51,9 +52,13 @@ public sealed class IlgpuOps : IOps
     private readonly Action<KernelConfig, ArrayView<float>, int, float, ArrayView<float>> finalSum;
     private readonly Action<KernelConfig, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>, ArrayView<float>> bnStatistics;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> bnBackwardReduce;
-    private readonly Action<KernelConfig, Conv2dKernels.ForwardGemm, int> convForwardTiled;
-    private readonly Action<KernelConfig, Conv2dKernels.BackwardInputGemm, int> convBackwardInputTiled;
-    private readonly Action<KernelConfig, Conv2dKernels.BackwardWeightGemm, int> convBackwardWeightTiled;
+    private readonly Action<KernelConfig, ArrayView<float>, BatchNormGeometry, int, ArrayView<float>> bnChunkStatistics;
+    private readonly Action<Index1D, ArrayView<float>, int, int, BatchNormGeometry, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>, ArrayView<float>> bnMergeStatistics;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, int, ArrayView<float>> bnChunkBackwardReduce;
+    private readonly Action<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>> bnMergeBackwardReduce;
+
+    // the convolution GEMMs: one kernel per (algorithm, operands), loaded for the algorithms the options name
+    private readonly Dictionary<(ConvAlgorithm, Type), Delegate> gemmKernels = [];
 
     /// <param name="accelerator">The accelerator to run on; its context must have been built with EnableAlgorithms().</param>
     /// <param name="options">Kernel choices; null for the defaults.</param>
@@ -71,6 +76,13 @@ public sealed class IlgpuOps : IOps
             throw new NotSupportedException($"{accelerator.Name} has warps of {accelerator.WarpSize}; the kernels need 32 (use CPUDevice.Nvidia for the CPU accelerator).");
         // Enough groups of 256 threads to fill every multiprocessor twice over.
         targetGroups = cuda ? 2 * accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / 256) : 4;
+        // Reduction groups that fill every multiprocessor twice over (the CPU accelerator: one, so chunking stays opt-in there).
+        targetReductionGroups = cuda ? 2 * accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / reductionGroupSize) : 1;
+        var algorithms = new[] { this.options.ForwardAlgorithm, this.options.BackwardInputAlgorithm, this.options.BackwardWeightAlgorithm };
+        if (!cuda && algorithms.Contains(ConvAlgorithm.TensorCoreTf32))
+            throw new NotSupportedException($"The TF32 tensor-core convolution is inline PTX and runs on CUDA only, not on {accelerator.Name}.");
+        if (this.options.BatchNormChunks < 0)
+            throw new ArgumentException("BatchNormChunks must be 0 (automatic) or at least 1.");
         Name = cuda ? $"cuda: {accelerator.Name}" : $"ilgpu-cpu: {accelerator.Name}";
 
         var a = accelerator;
@@ -97,22 +109,25 @@ public sealed class IlgpuOps : IOps
         bnStatistics = a.LoadStreamKernel<ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>, ArrayView<float>>(BatchNormKernels.TrainStatistics);
         bnBackwardReduce = a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.BackwardReduce);
 
-        if (this.options.Convolution == ConvAlgorithm.Naive)
+        bnChunkStatistics = a.LoadStreamKernel<ArrayView<float>, BatchNormGeometry, int, ArrayView<float>>(BatchNormKernels.ChunkStatistics);
+        bnMergeStatistics = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, BatchNormGeometry, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>, ArrayView<float>>(BatchNormKernels.MergeStatistics);
+        bnChunkBackwardReduce = a.LoadStreamKernel<ArrayView<float>, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, int, ArrayView<float>>(BatchNormKernels.ChunkBackwardReduce);
+        bnMergeBackwardReduce = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, ArrayView<float>, ArrayView<float>>(BatchNormKernels.MergeBackwardReduce);
+
+        convForwardNaive = a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.ForwardNaive);
+        convBackwardInputNaive = a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardInputNaive);
+        convBackwardWeightNaive = a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightNaive);
+        // Compile the GEMMs the options name now, not at the first call.
+        if (this.options.ForwardAlgorithm != ConvAlgorithm.Naive)
+            Gemm<Conv2dKernels.ForwardGemm, OutputPixel>(this.options.ForwardAlgorithm);
+        if (this.options.BackwardInputAlgorithm != ConvAlgorithm.Naive)
         {
-            convForwardNaive = a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.ForwardNaive);
-            convBackwardInputNaive = a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardInputNaive);
-            convBackwardWeightNaive = a.LoadAutoGroupedStreamKernel<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>>(Conv2dKernels.BackwardWeightNaive);
-            convForwardTiled = null!;
-            convBackwardInputTiled = null!;
-            convBackwardWeightTiled = null!;
+            Gemm<Conv2dKernels.BackwardInputGemm, InputPixel>(this.options.BackwardInputAlgorithm);
+            if (this.options.BackwardInputByPhase)
+                Gemm<Conv2dKernels.BackwardInputPhaseGemm, InputPixel>(this.options.BackwardInputAlgorithm);
         }
-        else
-        {
-            convForwardTiled = a.LoadStreamKernel<Conv2dKernels.ForwardGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.ForwardGemm, OutputPixel>);
-            convBackwardInputTiled = a.LoadStreamKernel<Conv2dKernels.BackwardInputGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.BackwardInputGemm, InputPixel>);
-            convBackwardWeightTiled = a.LoadStreamKernel<Conv2dKernels.BackwardWeightGemm, int>(ImplicitGemm.Tiled<Conv2dKernels.BackwardWeightGemm, KernelTap>);
-            convForwardNaive = convBackwardInputNaive = convBackwardWeightNaive = null!;
-        }
+        if (this.options.BackwardWeightAlgorithm != ConvAlgorithm.Naive)
+            Gemm<Conv2dKernels.BackwardWeightGemm, KernelTap>(this.options.BackwardWeightAlgorithm);
 
         noAugment = AllocateRaw<int>(3);
     }
@@ -227,13 +242,14 @@ public sealed class IlgpuOps : IOps
         if (s.OutputLength == 0)
             return;
         var g = Geometry(s);
-        if (options.Convolution == ConvAlgorithm.Naive)
+        var algorithm = options.ForwardAlgorithm;
+        if (algorithm == ConvAlgorithm.Naive)
         {
             convForwardNaive(Extent(y), g, View(x), View(w), View(y));
             return;
         }
         var op = new Conv2dKernels.ForwardGemm(g, View(x), View(w), View(y));
-        LaunchGemm(convForwardTiled, op, op.M, op.N, op.K, 1);
+        LaunchGemm(algorithm, Gemm<Conv2dKernels.ForwardGemm, OutputPixel>(algorithm), op, op.M, op.N, op.K, 1);
     }
 
     public void Conv2dBackwardInput(ConvShape s, Slice<float> dy, Slice<float> w, Slice<float> dx)
@@ -242,13 +258,26 @@ public sealed class IlgpuOps : IOps
         if (s.InputLength == 0)
             return;
         var g = Geometry(s);
-        if (options.Convolution == ConvAlgorithm.Naive)
+        var algorithm = options.BackwardInputAlgorithm;
+        if (algorithm == ConvAlgorithm.Naive)
         {
             convBackwardInputNaive(Extent(dx), g, View(dy), View(w), View(dx));
             return;
         }
+        if (s.Stride > 1 && options.BackwardInputByPhase)
+        {
+            // One product per stride phase; together they write every element of dx once.
+            var kernel = Gemm<Conv2dKernels.BackwardInputPhaseGemm, InputPixel>(algorithm);
+            for (int qh = 0; qh < s.Stride; qh++)
+                for (int qw = 0; qw < s.Stride; qw++)
+                {
+                    var phase = new Conv2dKernels.BackwardInputPhaseGemm(g, qh, qw, View(dy), View(w), View(dx));
+                    LaunchGemm(algorithm, kernel, phase, phase.M, phase.N, phase.K, 1);
+                }
+            return;
+        }
         var op = new Conv2dKernels.BackwardInputGemm(g, View(dy), View(w), View(dx));
-        LaunchGemm(convBackwardInputTiled, op, op.M, op.N, op.K, 1);
+        LaunchGemm(algorithm, Gemm<Conv2dKernels.BackwardInputGemm, InputPixel>(algorithm), op, op.M, op.N, op.K, 1);
     }
 
     public void Conv2dBackwardWeight(ConvShape s, Slice<float> x, Slice<float> dy, Slice<float> dw)
@@ -257,50 +286,90 @@ public sealed class IlgpuOps : IOps
         if (s.WeightLength == 0)
             return;
         var g = Geometry(s);
-        if (options.Convolution == ConvAlgorithm.Naive)
+        var algorithm = options.BackwardWeightAlgorithm;
+        if (algorithm == ConvAlgorithm.Naive)
         {
             convBackwardWeightNaive(Extent(dw), g, View(x), View(dy), View(dw));
             return;
         }
 
+        var kernel = Gemm<Conv2dKernels.BackwardWeightGemm, KernelTap>(algorithm);
         int m = s.Cout, n = s.Cin * s.K * s.K;
         long k = (long)s.N * s.OutH * s.OutW;
-        int splits = WeightGradientSplits(m, n, k);
+        int splits = WeightGradientSplits(algorithm, m, n, k);
         if (splits == 1)
         {
             var direct = new Conv2dKernels.BackwardWeightGemm(g, View(x), View(dy), View(dw));
-            LaunchGemm(convBackwardWeightTiled, direct, m, n, (int)k, 1);
+            LaunchGemm(algorithm, kernel, direct, m, n, (int)k, 1);
             return;
         }
         long weights = (long)m * n;
         var partials = Scratch(splits * weights);
         var op = new Conv2dKernels.BackwardWeightGemm(g, View(x), View(dy), partials);
-        LaunchGemm(convBackwardWeightTiled, op, m, n, (int)k, splits);
+        LaunchGemm(algorithm, kernel, op, m, n, (int)k, splits);
         sumSplits((int)weights, partials, splits, (int)weights, View(dw));
     }
 
     /// <summary>Splits of the weight-gradient reduction: enough groups to fill the device, each at least 16 k-tiles long.</summary>
-    private int WeightGradientSplits(int m, int n, long k)
+    private int WeightGradientSplits(ConvAlgorithm algorithm, int m, int n, long k)
     {
-        long kTiles = (k + ImplicitGemm.TileK - 1) / ImplicitGemm.TileK;
-        var (gx, gy) = ImplicitGemm.TileCounts(m, n);
+        var tile = GemmTile.Of(algorithm);
+        long kTiles = (k + tile.K - 1) / tile.K;
+        var (gx, gy) = tile.Counts(m, n);
         int forced = WeightGradientSplitsOverride > 0 ? WeightGradientSplitsOverride : options.WeightGradientSplits;
         long wanted = forced > 0
             ? forced
             : Math.Min(Math.Max(1, kTiles / 16), (targetGroups + (long)gx * gy - 1) / ((long)gx * gy));
-        long splits = Math.Clamp(wanted, 1, Math.Min(kTiles, 65535));
-        long tilesPerSplit = (kTiles + splits - 1) / splits;
-        return (int)((kTiles + tilesPerSplit - 1) / tilesPerSplit);
+        long splits = Math.Clamp(wanted, 1, Math.Max(1, Math.Min(kTiles, 65535)));
+        long tilesPerSplit = Math.Max(1, (kTiles + splits - 1) / splits);
+        return (int)Math.Max(1, (kTiles + tilesPerSplit - 1) / tilesPerSplit);
     }
 
-    private void LaunchGemm<TOperands>(Action<KernelConfig, TOperands, int> kernel, TOperands op, int m, int n, int k, int splits)
+    private void LaunchGemm<TOperands>(ConvAlgorithm algorithm, Action<KernelConfig, TOperands, int> kernel, TOperands op, int m, int n, int k, int splits)
         where TOperands : struct
     {
-        long kTiles = (k + ImplicitGemm.TileK - 1) / ImplicitGemm.TileK;
-        int kPerSplit = (int)((kTiles + splits - 1) / splits) * ImplicitGemm.TileK;
-        var (gx, gy) = ImplicitGemm.TileCounts(m, n);
+        if (m == 0 || n == 0)
+            return;
+        var tile = GemmTile.Of(algorithm);
+        long kTiles = (k + tile.K - 1) / tile.K;
+        int kPerSplit = (int)((kTiles + splits - 1) / splits) * tile.K;
+        var (gx, gy) = tile.Counts(m, n);
         Require(gy <= 65535, "convolution: too many output channels for the grid");
-        kernel(new KernelConfig(new Index3D(gx, gy, splits), new Index3D(ImplicitGemm.Threads, 1, 1)), op, kPerSplit);
+        kernel(new KernelConfig(new Index3D(gx, gy, splits), new Index3D(tile.Threads, 1, 1)), op, kPerSplit);
+    }
+
+    /// <summary>The GEMM kernel of <paramref name="algorithm"/> for these operands, compiled at its first use.</summary>
+    private Action<KernelConfig, TOperands, int> Gemm<TOperands, TColumn>(ConvAlgorithm algorithm)
+        where TOperands : struct, IGemmOperands<TColumn>
+        where TColumn : struct
+    {
+        var key = (algorithm, typeof(TOperands));
+        if (!gemmKernels.TryGetValue(key, out var kernel))
+        {
+            kernel = algorithm switch
+            {
+                ConvAlgorithm.Tiled => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemm.Tiled<TOperands, TColumn>),
+                ConvAlgorithm.Wide => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmWide.Tiled128<TOperands, TColumn>),
+                ConvAlgorithm.TensorCoreTf32 => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmTensorCore.Tf32<TOperands, TColumn>),
+                _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "not a GEMM algorithm"),
+            };
+            gemmKernels[key] = kernel;
+        }
+        return (Action<KernelConfig, TOperands, int>)kernel;
+    }
+
+    /// <summary>The tile and group size of a GEMM kernel.</summary>
+    private readonly record struct GemmTile(int M, int N, int K, int Threads)
+    {
+        public static GemmTile Of(ConvAlgorithm algorithm) => algorithm switch
+        {
+            ConvAlgorithm.Wide => new(ImplicitGemmWide.TileM, ImplicitGemmWide.TileN, ImplicitGemmWide.TileK, ImplicitGemmWide.Threads),
+            ConvAlgorithm.TensorCoreTf32 => new(ImplicitGemmTensorCore.TileM, ImplicitGemmTensorCore.TileN, ImplicitGemmTensorCore.TileK, ImplicitGemmTensorCore.Threads),
+            _ => new(ImplicitGemm.TileM, ImplicitGemm.TileN, ImplicitGemm.TileK, ImplicitGemm.Threads),
+        };
+
+        /// <summary>Groups along (N, M) for a product of m x n.</summary>
+        public (int X, int Y) Counts(int m, int n) => ((n + N - 1) / N, (m + M - 1) / M);
     }
 
     private static ConvGeometry Geometry(ConvShape s) => new(s.N, s.Cin, s.H, s.W, s.Cout, s.K, s.Stride, s.Pad);
@@ -326,7 +395,15 @@ public sealed class IlgpuOps : IOps
         if (s.Length == 0)
             return;
         var g = new BatchNormGeometry(s.N, s.C, s.HW);
-        bnStatistics(PerChannel(s), View(x), g, View(runningMean), View(runningVar), momentum, eps, View(saveMean), View(saveInvStd));
+        var (chunks, chunkLength) = BatchNormChunking(s);
+        if (chunks == 1)
+            bnStatistics(PerChannel(s), View(x), g, View(runningMean), View(runningVar), momentum, eps, View(saveMean), View(saveInvStd));
+        else
+        {
+            var partials = Scratch(2L * s.C * chunks);
+            bnChunkStatistics(PerChunk(s, chunks), View(x), g, chunkLength, partials);
+            bnMergeStatistics(s.C, partials, chunks, chunkLength, g, View(runningMean), View(runningVar), momentum, eps, View(saveMean), View(saveInvStd));
+        }
         bnNormalize(Extent(x), View(x), g, View(gamma), View(beta), View(saveMean), View(saveInvStd), View(y));
     }
 
@@ -348,11 +425,36 @@ public sealed class IlgpuOps : IOps
         if (s.Length == 0)
             return;
         var g = new BatchNormGeometry(s.N, s.C, s.HW);
-        bnBackwardReduce(PerChannel(s), View(x), View(dy), g, View(saveMean), View(saveInvStd), View(dgamma), View(dbeta));
+        var (chunks, chunkLength) = BatchNormChunking(s);
+        if (chunks == 1)
+            bnBackwardReduce(PerChannel(s), View(x), View(dy), g, View(saveMean), View(saveInvStd), View(dgamma), View(dbeta));
+        else
+        {
+            var partials = Scratch(2L * s.C * chunks);
+            bnChunkBackwardReduce(PerChunk(s, chunks), View(x), View(dy), g, View(saveMean), View(saveInvStd), chunkLength, partials);
+            bnMergeBackwardReduce(s.C, partials, chunks, View(dgamma), View(dbeta));
+        }
         bnBackwardInput(Extent(x), View(x), View(dy), g, View(gamma), View(saveMean), View(saveInvStd), View(dgamma), View(dbeta), View(dx));
     }
 
     private KernelConfig PerChannel(BatchNormShape s) => new(new Index1D(s.C), new Index1D(reductionGroupSize));
+
+    private KernelConfig PerChunk(BatchNormShape s, int chunks) => new(new Index2D(chunks, s.C), new Index2D(reductionGroupSize, 1));
+
+    /// <summary>
+    /// Chunks per channel of the batch-norm reductions and the values per chunk (the last chunk may be shorter; none is empty).
+    /// Automatic: enough groups to fill the device twice over, each thread of a chunk at least 4 values; 1 when the channels fill it.
+    /// </summary>
+    internal (int Chunks, int ChunkLength) BatchNormChunking(BatchNormShape s)
+    {
+        long count = (long)s.N * s.HW;
+        long wanted = options.BatchNormChunks > 0
+            ? Math.Min(options.BatchNormChunks, count)
+            : Math.Min((targetReductionGroups + s.C - 1) / s.C, count / (4L * reductionGroupSize));
+        long chunks = Math.Clamp(wanted, 1, 65535);
+        long length = (count + chunks - 1) / chunks;
+        return ((int)((count + length - 1) / length), (int)length);
+    }
 
     private static void CheckBatchNorm(BatchNormShape s, Slice<float> x, Slice<float> y, params ReadOnlySpan<Slice<float>> perChannel)
     {

@@ -13,6 +13,12 @@ public sealed record SelfTestShapes(
     int PoolPositions,
     long FlatLength)
 {
+    /// <summary>Also check every kernel version of <see cref="KernelVersions"/> (when the ops under test are an <see cref="IlgpuOps"/>).</summary>
+    public bool EveryVersion { get; init; } = true;
+
+    /// <summary>The batch of the naive convolution checks (its weight gradient, one thread per weight, is far too slow at 256).</summary>
+    public int NaiveBatch { get; init; } = 8;
+
     /// <summary>
     /// The distinct layer shapes of ResNet18 with a CIFAR stem: widths w, 2w, 4w, 8w at sizes s, s/2, s/4, s/8,
     /// the 3x3 stride-2 convs and the 1x1 stride-2 downsamples, the head, and a flat parameter vector of
@@ -100,11 +106,90 @@ public static class IlgpuSelfTest
             Report(CheckOptimizer(c, shapes.FlatLength, clip: 0.5f, nesterov: true));
         }
 
+        if (shapes.EveryVersion && gpu is IlgpuOps ilgpu)
+            Report(CheckVersions(ilgpu, cpu, shapes));
+
         int failed = results.Count(r => !r.Passed);
         output.WriteLine(failed == 0
             ? $"self-test passed: {results.Count} checks"
             : $"self-test FAILED: {failed} of {results.Count} checks");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Every convolution and batch-norm version of <see cref="KernelVersions"/> that runs on this accelerator, on every shape
+    /// (the naive convolution at <see cref="SelfTestShapes.NaiveBatch"/>), each against the CPU path with its own tolerance.
+    /// The versions are further IlgpuOps on the same accelerator; the reference is computed once per shape.
+    /// </summary>
+    public static IEnumerable<OpComparison> CheckVersions(IlgpuOps gpu, IOps cpu, SelfTestShapes shapes)
+    {
+        bool cuda = gpu.Accelerator.AcceleratorType == ILGPU.Runtime.AcceleratorType.Cuda;
+        var convs = KernelVersions.Runnable(KernelVersions.Convolution, cuda).Select(v => (v, Open(gpu, v))).ToList();
+        var norms = KernelVersions.Runnable(KernelVersions.BatchNorm, cuda).Select(v => (v, Open(gpu, v))).ToList();
+        try
+        {
+            var results = new List<OpComparison>();
+            foreach (var s in shapes.Convolutions)
+            {
+                var others = convs.Where(p => p.v.Name != "naive").Select(p => (p.v, (IOps)p.Item2)).ToList();
+                using (var c = new OpComparer(gpu, cpu, seed: 6))
+                    results.AddRange(CheckConvVersions(c, s, others));
+                var naive = convs.Where(p => p.v.Name == "naive").Select(p => (p.v, (IOps)p.Item2)).ToList();
+                if (naive.Count > 0)
+                {
+                    using var c = new OpComparer(gpu, cpu, seed: 7);
+                    results.AddRange(CheckConvVersions(c, s with { N = Math.Min(s.N, shapes.NaiveBatch) }, naive));
+                }
+            }
+            foreach (var s in shapes.BatchNorms)
+                foreach (var (v, ops) in norms)
+                {
+                    using var c = new OpComparer(ops, cpu, seed: 8);
+                    results.AddRange(CheckBatchNorm(c, s).Select(r => r with { Op = $"{r.Op} [{v.Name}]" }));
+                }
+            return results;
+        }
+        finally
+        {
+            foreach (var (_, ops) in convs.Concat(norms))
+                ops.Dispose();
+        }
+    }
+
+    private static IlgpuOps Open(IlgpuOps gpu, KernelVersion v)
+        => new(gpu.Accelerator, v.Options with { ReductionGroupSize = gpu.Options.ReductionGroupSize, WeightGradientSplits = gpu.Options.WeightGradientSplits });
+
+    /// <summary>
+    /// One convolution shape through several versions that share the accelerator of <paramref name="c"/>'s test side: the CPU
+    /// reference once, then each version from outputs reset to NaN (so an element a version fails to write fails the check).
+    /// </summary>
+    public static IEnumerable<OpComparison> CheckConvVersions(OpComparer c, ConvShape s, IReadOnlyList<(KernelVersion Version, IOps Ops)> versions)
+    {
+        string shape = $"{s.N}x{s.Cin}x{s.H}x{s.W} -> {s.Cout} k{s.K} s{s.Stride} p{s.Pad}";
+        float wScale = 1f / MathF.Sqrt(s.Cin * s.K * s.K);
+        var x = c.Uniform(s.InputLength);
+        var w = c.Uniform(s.WeightLength, -wScale, wScale);
+        var dy = c.Uniform(s.OutputLength);
+        var y = c.Zeros(s.OutputLength);
+        var dx = c.Zeros(s.InputLength);
+        var dw = c.Zeros(s.WeightLength);
+        c.Reference.Conv2dForward(s, x.Ref, w.Ref, y.Ref);
+        c.Reference.Conv2dBackwardInput(s, dy.Ref, w.Ref, dx.Ref);
+        c.Reference.Conv2dBackwardWeight(s, x.Ref, dy.Ref, dw.Ref);
+        var results = new List<OpComparison>();
+        foreach (var (version, ops) in versions)
+        {
+            c.Test.Fill(y.Test, float.NaN);
+            c.Test.Fill(dx.Test, float.NaN);
+            c.Test.Fill(dw.Test, float.NaN);
+            ops.Conv2dForward(s, x.Test, w.Test, y.Test);
+            ops.Conv2dBackwardInput(s, dy.Test, w.Test, dx.Test);
+            ops.Conv2dBackwardWeight(s, x.Test, dy.Test, dw.Test);
+            results.Add(c.Compare($"Conv2dForward [{version.Name}]", shape, y, version.Tolerance));
+            results.Add(c.Compare($"Conv2dBackwardInput [{version.Name}]", shape, dx, version.Tolerance));
+            results.Add(c.Compare($"Conv2dBackwardWeight [{version.Name}]", shape, dw, Math.Max(version.Tolerance, WeightGradientTolerance)));
+        }
+        return results;
     }
 
     // ---- one family each -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ namespace IlgpuUnlearn.Tests.Kernels;
 
 /// <summary>
 /// Every other op of IlgpuOps on the ILGPU CPU accelerator against the CPU path, on small and awkward shapes.
+/// Batch norm also with its chunked reductions.
 /// Tolerances (max |error| / max |reference|): elementwise and input 1e-6, batch norm 2e-4, head and loss 1e-5,
 /// reductions and the optimiser 1e-4.
 /// </summary>
@@ -33,6 +34,48 @@ public sealed class OpKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper out
     {
         using var comparer = Comparer();
         Expect.AllPass(output, IlgpuSelfTest.CheckBatchNorm(comparer, new BatchNormShape(n, c, hw)));
+    }
+
+    /// <summary>The chunked reductions (3 chunks per channel, fewer when a channel holds fewer values; chunks of unequal length).</summary>
+    [Theory]
+    [InlineData(1, 3, 5)]
+    [InlineData(3, 7, 9)]
+    [InlineData(2, 33, 1)]
+    [InlineData(2, 4, 300)]
+    public void BatchNormChunked(int n, int c, int hw)
+    {
+        var (chunks, length) = fixture.ChunkedBatchNorm.BatchNormChunking(new BatchNormShape(n, c, hw));
+        output.WriteLine($"{chunks} chunks of {length}");
+        Assert.Equal(Math.Min(3, n * hw), chunks);
+        using var comparer = new OpComparer(fixture.ChunkedBatchNorm, fixture.Cpu);
+        Expect.AllPass(output, IlgpuSelfTest.CheckBatchNorm(comparer, new BatchNormShape(n, c, hw)));
+    }
+
+    /// <summary>Chan's merge keeps the variance of a channel whose mean is far from zero (the case a sum-of-squares formula loses).</summary>
+    [Fact]
+    public void BatchNormChunkedVarianceOfAnOffsetChannel()
+    {
+        var ops = fixture.ChunkedBatchNorm;
+        var s = new BatchNormShape(2, 1, 50);
+        var values = Enumerable.Range(0, 100).Select(i => 1000f + (i % 2 == 0 ? 0.5f : -0.5f) * (1 + i / 50)).ToArray();
+        using var x = ops.Allocate<float>(100);
+        using var y = ops.Allocate<float>(100);
+        using var gamma = ops.Allocate<float>(1);
+        using var beta = ops.Allocate<float>(1);
+        using var rm = ops.Allocate<float>(1);
+        using var rv = ops.Allocate<float>(1);
+        using var mean = ops.Allocate<float>(1);
+        using var invStd = ops.Allocate<float>(1);
+        ops.Upload<float>(values, x.All);
+        ops.Fill(gamma.All, 1f);
+        ops.BatchNormTrainForward(s, x.All, gamma.All, beta.All, rm.All, rv.All, 0.1f, 0f, y.All, mean.All, invStd.All);
+        var got = new float[2];
+        ops.Download(mean.All, got.AsSpan(0, 1));
+        ops.Download(invStd.All, got.AsSpan(1, 1));
+        // Half the values are 1000 +- 0.5, half 1000 +- 1: variance (0.25 + 1) / 2 = 0.625.
+        output.WriteLine($"mean {got[0]}, variance {1 / (got[1] * got[1])}");
+        Assert.Equal(1000f, got[0], 1e-3f);
+        Assert.Equal(0.625f, 1 / (got[1] * got[1]), 1e-3f);
     }
 
     [Theory]

@@ -11,7 +11,7 @@ namespace IlgpuUnlearn.Tests.Kernels;
 
 /// <summary>
 /// Compiles every kernel (the naive references included) to PTX for sm_80 with no GPU present, catching what would only fail
-/// on a real device. A kernel is every public static void method of a *Kernels class and of <see cref="ImplicitGemm"/>;
+/// on a real device. A kernel is every public static void method of a *Kernels class and of the ImplicitGemm* classes;
 /// one whose first parameter is an Index1D is implicitly grouped, the others explicitly; generic kernels are compiled for every
 /// <see cref="IGemmOperands{TColumn}"/> in the kernels assembly. The PTX must not declare .extern functions: ILGPU emits an unresolved
 /// extern for BCL methods it has no intrinsic for (MathF.FusedMultiplyAdd is one), which only the driver's JIT would reject.
@@ -29,7 +29,7 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
                 .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IGemmOperands<>))
                 .Select(i => new[] { t, i.GetGenericArguments()[0] }))
             .ToArray();
-        var kernelTypes = assembly.GetTypes().Where(t => t.IsAbstract && t.IsSealed && (t.Name.EndsWith("Kernels", StringComparison.Ordinal) || t == typeof(ImplicitGemm)));
+        var kernelTypes = assembly.GetTypes().Where(t => t.IsAbstract && t.IsSealed && (t.Name.EndsWith("Kernels", StringComparison.Ordinal) || t.Name.StartsWith("ImplicitGemm", StringComparison.Ordinal)));
         foreach (var type in kernelTypes)
             foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.ReturnType == typeof(void)))
             {
@@ -63,7 +63,11 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
         Assert.Contains("ImplicitGemm.Tiled<BackwardWeightGemm>", names);
         Assert.Contains("OptimizerKernels.ClipAndSgdStep", names);
         Assert.Contains("ReductionKernels.PartialSums", names);
-        Assert.True(names.Count >= 28, $"only {names.Count} kernels found");
+        Assert.Contains("ImplicitGemmWide.Tiled128<ForwardGemm>", names);
+        Assert.Contains("ImplicitGemmTensorCore.Tf32<BackwardInputPhaseGemm>", names);
+        Assert.Contains("BatchNormKernels.ChunkStatistics", names);
+        Assert.Contains("BatchNormKernels.MergeBackwardReduce", names);
+        Assert.True(names.Count >= 40, $"only {names.Count} kernels found");
     }
 
     [Fact]
@@ -82,11 +86,25 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
             {
                 var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
                 string ptx = compiled.PTXAssembly;
+                // Set ILGPU_UNLEARN_PTX_DIR to keep the PTX (to read it, or to run ptxas on it where a CUDA toolkit exists).
+                if (Environment.GetEnvironmentVariable("ILGPU_UNLEARN_PTX_DIR") is { Length: > 0 } dir)
+                {
+                    Directory.CreateDirectory(dir);
+                    File.WriteAllText(Path.Combine(dir, string.Concat(name.Split(Path.GetInvalidFileNameChars())).Replace('<', '_').Replace('>', '_') + ".ptx"), ptx);
+                }
                 bool ok = ptx.Contains(".target sm_80", StringComparison.Ordinal) && ptx.Contains(".entry", StringComparison.Ordinal)
                           && !ptx.Contains(".extern", StringComparison.Ordinal);
                 output.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-45} {(implicitlyGrouped ? "implicit" : "explicit")} " +
                                  $"{ptx.Length,6} chars, bar.sync {Count(ptx, "bar.sync"),2}, shfl {Count(ptx, "shfl.sync"),2}, " +
                                  $"local memory {(ptx.Contains(".local", StringComparison.Ordinal) ? "yes" : "no")}");
+                if (kernel.DeclaringType == typeof(ImplicitGemmTensorCore))
+                {
+                    // The inline PTX must arrive intact: one mma per fragment product (4 per k8 step, 2 steps), TF32 rounding.
+                    int mma = Count(ptx, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32");
+                    output.WriteLine($"     mma.sync {mma}, cvt.rna.tf32.f32 {Count(ptx, "cvt.rna.tf32.f32")}: {FirstLine(ptx, "mma.sync")}");
+                    if (mma < 4 || !ptx.Contains("cvt.rna.tf32.f32", StringComparison.Ordinal))
+                        failures.Add($"{name}: the mma.sync / cvt.rna.tf32 inline PTX is missing");
+                }
                 if (!ok)
                     failures.Add($"{name}: {(ptx.Contains(".extern", StringComparison.Ordinal) ? "declares an .extern function" : "no entry for sm_80")}");
             }
@@ -97,6 +115,15 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
             }
         }
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    private static string FirstLine(string text, string what)
+    {
+        int i = text.IndexOf(what, StringComparison.Ordinal);
+        if (i < 0)
+            return "";
+        int end = text.IndexOf('\n', i);
+        return text[i..(end < 0 ? text.Length : end)].Trim();
     }
 
     private static int Count(string text, string what)
