@@ -55,7 +55,7 @@ public sealed class DevicesTests(ITestOutputHelper output)
     {
         if (Devices.ListAvailable().Any(d => d.Kind == DeviceKind.Cuda))
             return;
-        var e = Assert.Throws<InvalidOperationException>(() => Devices.Open(DeviceKind.Cuda));
+        var e = Assert.Throws<DeviceUnavailableException>(() => Devices.Open(DeviceKind.Cuda));
         output.WriteLine(e.Message);
         Assert.Contains("--device cpu", e.Message);
     }
