@@ -20,46 +20,20 @@ public static class Cifar10BinaryReader
     public static IReadOnlyList<string> TrainFileNames { get; } =
         ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
 
+    static readonly CifarLayout Layout = new(FolderName, ArchiveName, TrainFileNames, TestFileName);
+
     /// <summary>Training set (data_batch_1..5, 50,000 images) and test set (test_batch, 10,000).</summary>
-    public static DatasetSplit Load(string path)
-    {
-        var names = TrainFileNames.Append(TestFileName).ToArray();
-        var files = ReadFiles(path, names);
-        var train = CifarRecordChunks.Concatenate("cifar10 train", files.Take(TrainFileNames.Count).ToArray());
-        var test = CifarRecordChunks.Concatenate("cifar10 test", [files[^1]]);
-        return new DatasetSplit(train, test);
-    }
+    public static DatasetSplit Load(string path) => Layout.Load(path, ReadFiles);
 
-    public static ImageDataset LoadTrain(string path) =>
-        CifarRecordChunks.Concatenate("cifar10 train", ReadFiles(path, [.. TrainFileNames]));
+    public static ImageDataset LoadTrain(string path) => Layout.LoadTrain(path, ReadFiles);
 
-    public static ImageDataset LoadTest(string path) =>
-        CifarRecordChunks.Concatenate("cifar10 test", ReadFiles(path, [TestFileName]));
+    public static ImageDataset LoadTest(string path) => Layout.LoadTest(path, ReadFiles);
 
-    /// <summary>
-    /// Where the batch files are: <paramref name="path"/> is the archive, the batch folder, a folder holding
-    /// <c>cifar-10-batches-bin/</c>, or a folder holding the archive. Returns (folder, null) or (null, archive).
-    /// </summary>
-    public static (string? Folder, string? Archive) Locate(string path)
-    {
-        if (File.Exists(path)) return (null, path);
-        if (!Directory.Exists(path))
-            throw new DataFormatException($"{path}: no such file or folder (expected {FolderName}/ or {ArchiveName})") { FilePath = path };
-        if (File.Exists(Path.Combine(path, TestFileName)) || File.Exists(Path.Combine(path, TrainFileNames[0])))
-            return (path, null);
-        string inner = Path.Combine(path, FolderName);
-        if (Directory.Exists(inner)) return (inner, null);
-        string archive = Path.Combine(path, ArchiveName);
-        if (File.Exists(archive)) return (null, archive);
-        // A folder with none of the batch files: report the first missing one.
-        return (path, null);
-    }
+    /// <summary>(folder, null) or (null, archive): the archive, the batch folder, a folder holding it, or a folder holding the archive.</summary>
+    public static (string? Folder, string? Archive) Locate(string path) => Layout.Locate(path);
 
-    private static CifarRecordChunks[] ReadFiles(string path, string[] names)
-    {
-        var (folder, archive) = Locate(path);
-        return folder != null ? ReadFromFolder(folder, names) : ReadFromArchive(archive!, names);
-    }
+    private static CifarRecordChunks[] ReadFiles(string? folder, string? archive, string[] names) =>
+        folder != null ? ReadFromFolder(folder, names) : ReadFromArchive(archive!, names);
 
     private static CifarRecordChunks[] ReadFromFolder(string folder, string[] names)
     {

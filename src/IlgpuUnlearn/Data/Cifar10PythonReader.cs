@@ -24,39 +24,20 @@ public static class Cifar10PythonReader
     public static IReadOnlyList<string> TrainFileNames { get; } =
         ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"];
 
-    public static DatasetSplit Load(string path)
+    static readonly CifarLayout Layout = new(FolderName, ArchiveName, TrainFileNames, TestFileName);
+
+    /// <summary>Training set (data_batch_1..5, 50,000 images) and test set (test_batch, 10,000).</summary>
+    public static DatasetSplit Load(string path) => Layout.Load(path, ReadFiles);
+
+    public static ImageDataset LoadTrain(string path) => Layout.LoadTrain(path, ReadFiles);
+
+    public static ImageDataset LoadTest(string path) => Layout.LoadTest(path, ReadFiles);
+
+    /// <summary>(folder, null) or (null, archive): the archive, the batch folder, a folder holding it, or a folder holding the archive.</summary>
+    public static (string? Folder, string? Archive) Locate(string path) => Layout.Locate(path);
+
+    private static CifarRecordChunks[] ReadFiles(string? folder, string? archive, string[] names)
     {
-        var names = TrainFileNames.Append(TestFileName).ToArray();
-        var files = ReadFiles(path, names);
-        var train = CifarRecordChunks.Concatenate("cifar10 train", files.Take(TrainFileNames.Count).ToArray());
-        var test = CifarRecordChunks.Concatenate("cifar10 test", [files[^1]]);
-        return new DatasetSplit(train, test);
-    }
-
-    public static ImageDataset LoadTrain(string path) =>
-        CifarRecordChunks.Concatenate("cifar10 train", ReadFiles(path, [.. TrainFileNames]));
-
-    public static ImageDataset LoadTest(string path) =>
-        CifarRecordChunks.Concatenate("cifar10 test", ReadFiles(path, [TestFileName]));
-
-    /// <summary>(folder, null) or (null, archive); see <see cref="Cifar10BinaryReader.Locate"/>.</summary>
-    public static (string? Folder, string? Archive) Locate(string path)
-    {
-        if (File.Exists(path)) return (null, path);
-        if (!Directory.Exists(path))
-            throw new DataFormatException($"{path}: no such file or folder (expected {FolderName}/ or {ArchiveName})") { FilePath = path };
-        if (File.Exists(Path.Combine(path, TestFileName)) || File.Exists(Path.Combine(path, TrainFileNames[0])))
-            return (path, null);
-        string inner = Path.Combine(path, FolderName);
-        if (Directory.Exists(inner)) return (inner, null);
-        string archive = Path.Combine(path, ArchiveName);
-        if (File.Exists(archive)) return (null, archive);
-        return (path, null);
-    }
-
-    private static CifarRecordChunks[] ReadFiles(string path, string[] names)
-    {
-        var (folder, archive) = Locate(path);
         var result = new CifarRecordChunks?[names.Length];
         if (folder != null)
         {
