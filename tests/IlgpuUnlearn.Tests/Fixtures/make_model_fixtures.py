@@ -32,45 +32,9 @@ STD = (0.2023, 0.1994, 0.2010)
 
 
 # ---- the network: torchvision ResNet18 with the CIFAR stem, torchvision state-dict names ----------------------------
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + shortcut)
-
-
-class ResNet18(nn.Module):
-    def __init__(self, width=64, classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-        cin = width
-        for i in range(1, 5):
-            cout = width << (i - 1)
-            stride = 1 if i == 1 else 2
-            setattr(self, f"layer{i}", nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)))
-            cin = cout
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(8 * width, classes)
-
-    def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+# One hand-built definition serves every fixture script (torchvision is not needed): the converter tests' one.
+sys.path.insert(0, os.path.join(HERE, "..", "..", "IlgpuUnlearn.Weights.Tests", "fixtures"))
+from cifar_resnet18 import CifarResNet18 as ResNet18  # noqa: E402
 
 
 # ---- deterministic values both languages compute exactly ------------------------------------------------------------
