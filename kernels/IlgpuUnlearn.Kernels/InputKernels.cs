@@ -6,8 +6,8 @@ namespace IlgpuUnlearn.Kernels;
 public static class InputKernels
 {
     /// <summary>
-    /// One thread per element of x (N, 3, H, W):
-    /// x[n, c, i, j] = (pixels[n, c, i', j'] / 255 - mean[c]) / std[c], with pixels (N, 3, H, W) bytes.
+    /// One thread per element of x (N, C, H, W), C = norm.Channels (1 or 3):
+    /// x[n, c, i, j] = (pixels[n, c, i', j'] / 255 - mean[c]) / std[c], with pixels (N, C, H, W) bytes.
     /// Without augmentation i' = i, j' = j. With it, augment (N, 3) holds (shiftY, shiftX, flip) per image:
     /// the crop of the image zero-padded by pad starting at (shiftY, shiftX), flipped horizontally when flip != 0,
     /// so j'' = flip ? W - 1 - j : j, i' = i + shiftY - pad, j' = j'' + shiftX - pad, and the pixel is 0 outside the image.
@@ -18,8 +18,8 @@ public static class InputKernels
         int j = index % width;
         int rest = index / width;
         int i = rest % height;
-        int nc = rest / height;          // n * 3 + c
-        int n = nc / 3, c = nc - n * 3;
+        int nc = rest / height;          // n * C + c
+        int n = nc / norm.Channels, c = nc - n * norm.Channels;
 
         int si = i, sj = j;
         if (augmented != 0)
@@ -38,14 +38,21 @@ public static class InputKernels
     }
 }
 
-/// <summary>Per-channel (v - mean[c]) / std[c] for the three colour channels, as a kernel argument.</summary>
+/// <summary>
+/// Per-channel (v - mean[c]) / std[c] for images of 1 (grey) or 3 (colour) channels, as a kernel argument;
+/// a grey image uses channel 0's values only.
+/// </summary>
 public readonly struct ChannelNormalisation
 {
-    public ChannelNormalisation(float mean0, float mean1, float mean2, float std0, float std1, float std2)
+    public ChannelNormalisation(int channels, float mean0, float mean1, float mean2, float std0, float std1, float std2)
     {
+        Channels = channels;
         Mean0 = mean0; Mean1 = mean1; Mean2 = mean2;
         Std0 = std0; Std1 = std1; Std2 = std2;
     }
+
+    /// <summary>Channels per image: 1 or 3.</summary>
+    public int Channels { get; }
 
     public float Mean0 { get; }
     public float Mean1 { get; }

@@ -43,15 +43,16 @@ internal static unsafe class CpuElementwise
     }
 
     /// <summary>
-    /// x (N, 3, H, W) = (pixel / 255 - mean[c]) / std[c], the pixel taken at (i + shiftY - pad, j' + shiftX - pad) of the
+    /// x (N, C, H, W) = (pixel / 255 - mean[c]) / std[c], C = mean.Length, the pixel taken at (i + shiftY - pad, j' + shiftX - pad) of the
     /// image, zero outside it, with j' = W - 1 - j when the image is flipped (crop first, then flip).
     /// </summary>
     public static void LoadImages(int n, int h, int w, ReadOnlySpan<byte> pixels, ReadOnlySpan<int> augment, bool augmented,
         int pad, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> x)
     {
-        Span<float> scale = stackalloc float[3];
-        Span<float> offset = stackalloc float[3];
-        for (int c = 0; c < 3; c++)
+        int channels = mean.Length;
+        Span<float> scale = stackalloc float[channels];
+        Span<float> offset = stackalloc float[channels];
+        for (int c = 0; c < channels; c++)
         {
             scale[c] = 1f / (255f * std[c]);
             offset[c] = -mean[c] / std[c];
@@ -61,10 +62,10 @@ internal static unsafe class CpuElementwise
             int shiftY = augmented ? augment[img * 3] - pad : 0;
             int shiftX = augmented ? augment[img * 3 + 1] - pad : 0;
             bool flip = augmented && augment[img * 3 + 2] != 0;
-            for (int c = 0; c < 3; c++)
+            for (int c = 0; c < channels; c++)
             {
-                var source = pixels.Slice((img * 3 + c) * h * w, h * w);
-                var plane = x.Slice((img * 3 + c) * h * w, h * w);
+                var source = pixels.Slice((img * channels + c) * h * w, h * w);
+                var plane = x.Slice((img * channels + c) * h * w, h * w);
                 for (int i = 0; i < h; i++)
                 {
                     int si = i + shiftY;

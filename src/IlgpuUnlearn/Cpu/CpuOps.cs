@@ -72,11 +72,11 @@ public sealed unsafe class CpuOps : IOps
     public void LoadImages(int n, int h, int w, Slice<byte> pixels, Slice<int>? augment, int pad,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Slice<float> x)
     {
-        long length = (long)n * 3 * h * w;
+        if (mean.Length is 0 || std.Length != mean.Length) throw new ArgumentException("mean and std hold one value per image channel");
+        long length = (long)n * mean.Length * h * w;
         RequireLength(pixels.Length, length, nameof(pixels));
         RequireLength(x.Length, length, nameof(x));
         if (augment is { } a) RequireLength(a.Length, (long)n * 3, nameof(augment));
-        if (mean.Length != 3 || std.Length != 3) throw new ArgumentException("mean and std hold one value per colour channel");
         CpuElementwise.LoadImages(n, h, w, Span(pixels), augment is { } aug ? Span(aug) : default, augment.HasValue, pad, mean, std, Span(x));
     }
 

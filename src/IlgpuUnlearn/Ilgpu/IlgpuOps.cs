@@ -223,13 +223,15 @@ public sealed class IlgpuOps : IOps
     public void LoadImages(int n, int h, int w, Slice<byte> pixels, Slice<int>? augment, int pad,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Slice<float> x)
     {
-        long length = 3L * n * h * w;
-        Require(pixels.Length == length && x.Length == length, "LoadImages: pixels and x must hold N * 3 * H * W elements");
-        Require(mean.Length == 3 && std.Length == 3, "LoadImages: mean and std need 3 channels");
+        int channels = mean.Length;
+        Require(channels is 1 or 3 && std.Length == channels, "LoadImages: mean and std need one value per channel, 1 or 3 channels");
+        long length = (long)channels * n * h * w;
+        Require(pixels.Length == length && x.Length == length, "LoadImages: pixels and x must hold N * C * H * W elements");
         Require(augment is null || augment.Value.Length == 3L * n, "LoadImages: augment must be (N, 3)");
         if (length == 0)
             return;
-        var norm = new ChannelNormalisation(mean[0], mean[1], mean[2], std[0], std[1], std[2]);
+        var norm = channels == 3 ? new ChannelNormalisation(3, mean[0], mean[1], mean[2], std[0], std[1], std[2])
+            : new ChannelNormalisation(1, mean[0], mean[0], mean[0], std[0], std[0], std[0]);
         var augmentView = augment is { } aug ? View(aug) : noAugment.View.AsContiguous();
         loadImages(Extent(x), View(pixels), augmentView, augment is null ? 0 : 1, h, w, pad, norm, View(x));
     }

@@ -1,3 +1,4 @@
+using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Tensors;
 
 namespace IlgpuUnlearn.Ilgpu;
@@ -194,9 +195,10 @@ public static class IlgpuSelfTest
 
     // ---- one family each -----------------------------------------------------------------------
 
-    public static IEnumerable<OpComparison> CheckLoadImages(OpComparer c, int n, int size, int pad, bool augment)
+    /// <summary>LoadImages on (n, channels, size, size) bytes: 3 colour channels, or 1 for grey images (Fashion-MNIST).</summary>
+    public static IEnumerable<OpComparison> CheckLoadImages(OpComparer c, int n, int size, int pad, bool augment, int channels = 3)
     {
-        var pixels = new byte[3L * n * size * size];
+        var pixels = new byte[(long)channels * n * size * size];
         for (long i = 0; i < pixels.Length; i++)
             pixels[i] = (byte)c.Next(256);
         var aug = new int[3 * n];
@@ -209,10 +211,11 @@ public static class IlgpuSelfTest
         var p = c.Upload(pixels);
         var a = c.Upload(aug);
         var x = c.Uniform(pixels.Length);
-        float[] mean = [0.4914f, 0.4822f, 0.4465f], std = [0.2023f, 0.1994f, 0.2010f];
+        var normalization = (channels == 1 ? InputNormalization.FashionMnist : InputNormalization.Cifar10).ForChannels(channels);
+        float[] mean = normalization.Mean, std = normalization.Std;
         c.Test.LoadImages(n, size, size, p.Test, augment ? a.Test : null, pad, mean, std, x.Test);
         c.Reference.LoadImages(n, size, size, p.Ref, augment ? a.Ref : null, pad, mean, std, x.Ref);
-        yield return c.Compare(augment ? "LoadImages(augment)" : "LoadImages", $"({n},3,{size},{size}) pad {pad}", x, ElementwiseTolerance);
+        yield return c.Compare(augment ? "LoadImages(augment)" : "LoadImages", $"({n},{channels},{size},{size}) pad {pad}", x, ElementwiseTolerance);
     }
 
     public static IEnumerable<OpComparison> CheckConv(OpComparer c, ConvShape s)

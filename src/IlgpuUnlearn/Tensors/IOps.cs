@@ -31,7 +31,8 @@ public interface IOps : IDisposable
     // ---- input --------------------------------------------------------------------------------
 
     /// <summary>
-    /// x[n,c,i,j] = (pixels[n,c,i',j'] / 255 - mean[c]) / std[c], with pixels (N, 3, H, W) bytes and x (N, 3, H, W).
+    /// x[n,c,i,j] = (pixels[n,c,i',j'] / 255 - mean[c]) / std[c], with pixels (N, C, H, W) bytes and x (N, C, H, W),
+    /// C = mean.Length = std.Length (3 for colour images, 1 for grey; the ILGPU kernel takes 1 or 3).
     /// Augmentation, when <paramref name="augment"/> is given as (N, 3) ints (shiftY, shiftX, flip):
     /// a random crop of the image zero-padded by <paramref name="pad"/> (i' = i + shiftY - pad, zero outside, so a zero pixel
     /// is 0 after padding, as torchvision pads before normalising) then a horizontal flip when flip != 0.

@@ -25,6 +25,14 @@ public sealed class OpKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper out
         Expect.AllPass(output, IlgpuSelfTest.CheckLoadImages(c, n, size, pad, augment));
     }
 
+    /// <summary>Grey images (one channel, as native Fashion-MNIST networks read them), 28x28 with the crop-and-flip augmentation.</summary>
+    [Fact]
+    public void LoadImagesOfOneChannel()
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckLoadImages(c, 3, 28, 4, augment: true, channels: 1));
+    }
+
     [Theory]
     [InlineData(1, 3, 5)]
     [InlineData(3, 7, 9)]
