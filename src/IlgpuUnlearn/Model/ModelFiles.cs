@@ -9,20 +9,23 @@ namespace IlgpuUnlearn.Model;
 /// </summary>
 public static class ModelFiles
 {
-    /// <summary>Reads a CIFAR ResNet18 of any width and class count (inferred from the file) under either naming style.</summary>
+    /// <summary>Reads a CIFAR ResNet18 of any width, class count and input channels (inferred from the file) under either naming style.</summary>
     public static ResNet18Weights Read(string path)
     {
         var loaded = WeightsFile.Load(path);
         int width = ResNet18Mapping.InferWidth(loaded.Tensors) ?? ResNet18StateDictLayout.DefaultWidth;
         int classes = ResNet18Mapping.InferClasses(loaded.Tensors) ?? ResNet18StateDictLayout.DefaultClasses;
-        var weights = ResNet18Mapping.Map(loaded.Tensors, path, width, classes);
+        int channels = ResNet18Mapping.InferInputChannels(loaded.Tensors) ?? ResNet18StateDictLayout.DefaultInputChannels;
+        var weights = ResNet18Mapping.Map(loaded.Tensors, path, width, classes, channels);
         foreach (var t in weights.Tensors)
             if (!Array.TrueForAll(t.Values, float.IsFinite))
                 throw new WeightsFormatException(path, $"{t.SourceName} holds NaN or infinite values; the model cannot be used");
         return weights;
     }
 
-    public static ResNet18Config ConfigOf(ResNet18Weights weights, int imageSize = 32) => new(weights.Width, imageSize, weights.NumClasses);
+    /// <summary>The network of <paramref name="weights"/> (width, classes and input channels read from its tensors) on images of <paramref name="imageSize"/>.</summary>
+    public static ResNet18Config ConfigOf(ResNet18Weights weights, int imageSize = 32) =>
+        new(weights.Width, imageSize, weights.NumClasses, weights.InputChannels);
 
     public static void Load(ResNet18 model, ResNet18Weights weights) =>
         ModelState.Load(model, weights.Tensors.ToDictionary(t => t.CanonicalName, t => t.Values));
@@ -45,6 +48,6 @@ public static class ModelFiles
                 ? StoredTensor.FromInt64(TensorDType.Int64, [], [(long)values[0]])
                 : StoredTensor.FromFloat32(TensorDType.Float32, spec.Shape, values));
         }
-        return ResNet18Mapping.Map(state, "model", model.Config.Width, model.Config.Classes);
+        return ResNet18Mapping.Map(state, "model", model.Config.Width, model.Config.Classes, model.Config.InputChannels);
     }
 }

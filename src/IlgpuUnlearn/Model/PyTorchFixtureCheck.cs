@@ -1,3 +1,4 @@
+using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Tensors;
 using IlgpuUnlearn.Unlearning;
 
@@ -22,6 +23,11 @@ public static class PyTorchFixtureCheck
     public const string NarrowFixtureFile = "resnet18_w8_s16.safetensors";
     /// <summary>Width 2 on 8x8 images: small enough for ILGPU's CPU accelerator, which emulates every GPU thread.</summary>
     public const string TinyFixtureFile = "resnet18_w2_s8.safetensors";
+    /// <summary>
+    /// Width 2 on 28x28 grey images (conv1 reads one channel, Fashion-MNIST's normalisation, stages 28, 14, 7, 4), as native
+    /// Fashion-MNIST networks are: forward, backward, running statistics, two AdvNegGrad steps from uint8 pixels.
+    /// </summary>
+    public const string GreyFixtureFile = "resnet18_c1_w2_s28.safetensors";
     /// <summary>Full-width ResNet18 on two 32x32 images with hashed parameters (<see cref="HashedParameters"/>).</summary>
     public const string FullWidthFixtureFile = "resnet18_w64_s32.safetensors";
 
@@ -31,9 +37,21 @@ public static class PyTorchFixtureCheck
     public const double StepLossesRelative = 2e-4, StepLossesAbsolute = 1e-5;
     public const double StateRelative = 1e-4, StateAbsolute = 1e-5;
 
-    /// <summary>The network a narrow fixture was made with: width from conv1's output channels, size from the input.</summary>
-    static ResNet18Config ConfigOf(PyTorchFixture f) =>
-        new(Width: f.Shape("init.conv1.weight")[0], ImageSize: f.Shape("input.x")[3], Classes: f.Shape("init.fc.weight")[0]);
+    /// <summary>
+    /// The network a narrow fixture was made with: width and input channels from conv1.weight, size from the input, and
+    /// the fixture's normalisation ("input.mean", "input.std") where it has one, else CIFAR-10's.
+    /// </summary>
+    static ResNet18Config ConfigOf(PyTorchFixture f)
+    {
+        int[] conv1 = f.Shape("init.conv1.weight");
+        var normalization = f.Contains("input.mean")
+            ? new InputNormalization("fixture", f.Floats("input.mean"), f.Floats("input.std"), "the fixture")
+            : InputNormalization.Cifar10;
+        return new(Width: conv1[0], ImageSize: f.Shape("input.x")[3], Classes: f.Shape("init.fc.weight")[0], InputChannels: conv1[1])
+        {
+            Normalization = normalization,
+        };
+    }
 
     /// <summary>Eval and train logits, loss, every parameter gradient, and the running statistics after the training forward.</summary>
     public static List<FixtureComparison> NarrowForwardBackward(IOps ops, PyTorchFixture f)
@@ -106,7 +124,7 @@ public static class PyTorchFixtureCheck
         ModelState.Load(model, HashedParameters.State(model.Layout));
         using var pixels = ops.Allocate<byte>(n * imageLength);
         ops.Upload<byte>(HashedParameters.Bytes(n * imageLength, (int)f.Longs("input.stream")[0]), pixels.All);
-        ops.LoadImages(n, model.Config.ImageSize, model.Config.ImageSize, pixels.All, null, 0, TrainingStep.Mean, TrainingStep.Std,
+        ops.LoadImages(n, model.Config.ImageSize, model.Config.ImageSize, pixels.All, null, 0, model.Config.Normalization.Mean, model.Config.Normalization.Std,
             model.Input.At(0, n * imageLength));
 
         model.Forward(n, training: false);

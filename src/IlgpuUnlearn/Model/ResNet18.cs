@@ -31,7 +31,7 @@ public sealed class ResNet18 : IDisposable
         this.ops = ops;
         Layout = new ResNet18Layout(config);
         MaxBatch = maxBatch;
-        int w = config.Width, s = config.ImageSize;
+        int w = config.Width, s = config.ImageSize, channels = config.InputChannels;
         long perImageMax = (long)w * s * s;
         if (perImageMax * maxBatch > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(maxBatch),
@@ -42,8 +42,8 @@ public sealed class ResNet18 : IDisposable
         BatchesTracked = new long[Layout.BatchNormCount];
         arena = new ActivationArena(ops);
 
-        Input = arena.Take((long)maxBatch * 3 * s * s);
-        stemConv = Conv("conv1", 3, w, 3, 1, 1);
+        Input = arena.Take((long)maxBatch * channels * s * s);
+        stemConv = Conv("conv1", channels, w, 3, 1, 1);
         stemBn = BatchNorm("bn1", w);
         stemConvOut = arena.Take(maxBatch * perImageMax);
         stemOut = arena.Take(maxBatch * perImageMax);
@@ -58,7 +58,7 @@ public sealed class ResNet18 : IDisposable
                 string p = $"layer{layer}.{block}";
                 int stride = ResNet18Layout.HasDownsample(layer, block) ? 2 : 1;
                 int blockIn = block == 0 ? cin : cout;
-                int outSize = size / stride;
+                int outSize = ResNet18Config.StageSize(size, stride);
                 long outLength = (long)maxBatch * cout * outSize * outSize;
                 list.Add(new BasicBlock(
                     Conv(p + ".conv1", blockIn, cout, 3, stride, 1), BatchNorm(p + ".bn1", cout),
@@ -103,7 +103,7 @@ public sealed class ResNet18 : IDisposable
     /// <summary>num_batches_tracked of each BatchNorm, in state-dict order; counted on the host.</summary>
     public long[] BatchesTracked { get; }
 
-    /// <summary>The normalised input batch (N, 3, S, S); fill it with <see cref="IOps.LoadImages"/> before <see cref="Forward"/>.</summary>
+    /// <summary>The normalised input batch (N, C, S, S), C = <see cref="ResNet18Config.InputChannels"/>; fill it with <see cref="IOps.LoadImages"/> before <see cref="Forward"/>.</summary>
     public Slice<float> Input { get; }
     /// <summary>(N, classes) after <see cref="Forward"/>.</summary>
     public Slice<float> Logits { get; }
@@ -124,7 +124,7 @@ public sealed class ResNet18 : IDisposable
     {
         CheckBatch(n);
         int s = Config.ImageSize, w = Config.Width;
-        var x = Input.At(0, (long)n * 3 * s * s);
+        var x = Input.At(0, (long)n * Config.InputChannels * s * s);
         long stemLength = (long)n * w * s * s;
         var c1 = stemConvOut.At(0, stemLength);
         var a1 = stemOut.At(0, stemLength);
@@ -173,7 +173,7 @@ public sealed class ResNet18 : IDisposable
         var dC1 = scratch[(dOut + 1) % 4].At(0, stemLength);
         ops.ReluBackward(a1, dA1, dA1);
         BatchNormBackward(stemBn, new BatchNormShape(n, w, s * s), stemConvOut.At(0, stemLength), dA1, dC1, gradients);
-        ops.Conv2dBackwardWeight(stemConv.Shape(n, s, s), Input.At(0, (long)n * 3 * s * s), dC1, G(gradients, stemConv.Weight));
+        ops.Conv2dBackwardWeight(stemConv.Shape(n, s, s), Input.At(0, (long)n * Config.InputChannels * s * s), dC1, G(gradients, stemConv.Weight));
     }
 
     public Slice<float> LogitsOf(int n) => Logits.At(0, (long)n * Config.Classes);

@@ -8,7 +8,7 @@ public static class ResNet18Flops
     {
         long macs = 0;
         int s = c.ImageSize, w = c.Width;
-        macs += (long)s * s * w * 3 * 9;
+        macs += (long)s * s * w * c.InputChannels * 9;
         int cin = w;
         for (int layer = 1; layer <= 4; layer++)
         {
@@ -16,7 +16,7 @@ public static class ResNet18Flops
             for (int block = 0; block < 2; block++)
             {
                 bool down = ResNet18Layout.HasDownsample(layer, block);
-                if (down) s /= 2;
+                if (down) s = ResNet18Config.StageSize(s, 2);
                 int blockIn = block == 0 ? cin : cout;
                 macs += (long)s * s * cout * blockIn * 9 + (long)s * s * cout * cout * 9;
                 if (down) macs += (long)s * s * cout * blockIn;

@@ -1,19 +1,34 @@
+using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Weights;
 using IlgpuUnlearn.Weights.ResNet18;
 
 namespace IlgpuUnlearn.Model;
 
-/// <summary>The shape of a CIFAR ResNet18: base width (64 in the card), input size (32) and number of classes (10).</summary>
-public sealed record ResNet18Config(int Width = 64, int ImageSize = 32, int Classes = 10)
+/// <summary>
+/// The shape of a CIFAR ResNet18: base width (64 in the card), input size (32, or 28 for native Fashion-MNIST), number of
+/// classes (10) and image channels (3, or 1 for grey images: conv1.weight's second dimension), and the input
+/// normalisation it was trained with (one mean and std per channel).
+/// </summary>
+public sealed record ResNet18Config(int Width = 64, int ImageSize = 32, int Classes = 10, int InputChannels = 3)
 {
     public static ResNet18Config Cifar10 { get; } = new();
+
+    /// <summary>How pixels become the network's input; CIFAR-10's values unless the checkpoint was trained otherwise.</summary>
+    public InputNormalization Normalization { get; init; } = InputNormalization.Cifar10;
 
     public void Validate()
     {
         if (Width < 1) throw new ArgumentException($"width must be at least 1, got {Width}");
         if (Classes < 2) throw new ArgumentException($"classes must be at least 2, got {Classes}");
-        if (ImageSize < 8 || ImageSize % 8 != 0) throw new ArgumentException($"image size must be a multiple of 8 (three stride-2 stages), got {ImageSize}");
+        if (InputChannels < 1) throw new ArgumentException($"input channels must be at least 1, got {InputChannels}");
+        // Three stride-2 stages, each (s - 1) / 2 + 1 as PyTorch's conv arithmetic gives (28 -> 14 -> 7 -> 4).
+        if (ImageSize < 8) throw new ArgumentException($"image size must be at least 8, got {ImageSize}");
+        if (Normalization.Channels != InputChannels)
+            throw new ArgumentException($"normalisation {Normalization.Name} has {Normalization.Channels} channel(s), the network reads {InputChannels}");
     }
+
+    /// <summary>Side of the activations after a stage of stride <paramref name="stride"/> (3x3 pad 1 or 1x1 pad 0): (s - 1) / stride + 1.</summary>
+    public static int StageSize(int size, int stride) => (size - 1) / stride + 1;
 }
 
 /// <summary>What a state-dict tensor is to the model.</summary>
@@ -49,7 +64,7 @@ public sealed class ResNet18Layout
         var tensors = new List<TensorSpec>();
         long parameters = 0, stats = 0;
         // The names, shapes and order are the converter's (torchvision's state dict); the roles and offsets are the model's.
-        foreach (var key in ResNet18StateDictLayout.Cifar(config.Width, config.Classes))
+        foreach (var key in ResNet18StateDictLayout.Cifar(config.Width, config.Classes, config.InputChannels))
         {
             var role = key.IsTrainable ? TensorRole.Parameter
                 : key.DType == TensorDType.Int64 ? TensorRole.BatchesTracked : TensorRole.RunningStat;

@@ -10,9 +10,10 @@ public static class Predictor
     /// <summary>Logits (N, classes) of every image, computed in batches of at most the model's batch size.</summary>
     public static float[] Logits(ResNet18 model, ImageDataset data, CancellationToken cancel = default)
     {
-        int s = model.Config.ImageSize, classes = model.Config.Classes, batch = model.MaxBatch;
-        if (data.Channels != 3 || data.Height != s || data.Width != s)
-            throw new ArgumentException($"{data.Name} holds {data.Channels}x{data.Height}x{data.Width} images; the model takes 3x{s}x{s}");
+        int s = model.Config.ImageSize, channels = model.Config.InputChannels, classes = model.Config.Classes, batch = model.MaxBatch;
+        if (data.Channels != channels || data.Height != s || data.Width != s)
+            throw new ArgumentException($"{data.Name} holds {data.Channels}x{data.Height}x{data.Width} images; the model takes {channels}x{s}x{s}");
+        var normalization = model.Config.Normalization;
         var ops = model.Ops;
         var logits = new float[(long)data.Count * classes];
         using var pixels = ops.Allocate<byte>((long)batch * data.ImageSize);
@@ -22,7 +23,7 @@ public static class Predictor
             int n = Math.Min(batch, data.Count - start);
             long bytes = (long)n * data.ImageSize;
             ops.Upload(data.Pixels.Slice(start * data.ImageSize, (int)bytes), pixels.At(0, bytes));
-            ops.LoadImages(n, s, s, pixels.At(0, bytes), null, 0, TrainingStep.Mean, TrainingStep.Std, model.Input.At(0, bytes));
+            ops.LoadImages(n, s, s, pixels.At(0, bytes), null, 0, normalization.Mean, normalization.Std, model.Input.At(0, bytes));
             model.Forward(n, training: false);
             ops.Download(model.LogitsOf(n), logits.AsSpan(start * classes, n * classes));
         }

@@ -18,9 +18,6 @@ public readonly record struct StepResult(float? ForgetLoss, float RetainLoss, fl
 /// </summary>
 public sealed class TrainingStep : IDisposable
 {
-    // Per-channel normalisation of the base model's training (ALGORITHM.md "Data").
-    public static readonly float[] Mean = [0.4914f, 0.4822f, 0.4465f];
-    public static readonly float[] Std = [0.2023f, 0.1994f, 0.2010f];
     public const int CropPadding = 4;
 
     readonly IOps ops;
@@ -42,7 +39,7 @@ public sealed class TrainingStep : IDisposable
         gradRetain = ops.Allocate<float>(p);
         momentum = ops.Allocate<float>(p);
         scalars = ops.Allocate<float>(3); // forget loss, retain loss, sum of squared gradients
-        pixels = ops.Allocate<byte>((long)model.MaxBatch * 3 * s * s);
+        pixels = ops.Allocate<byte>((long)model.MaxBatch * model.Config.InputChannels * s * s);
         labels = ops.Allocate<int>(model.MaxBatch);
         augment = ops.Allocate<int>((long)model.MaxBatch * 3);
     }
@@ -73,7 +70,7 @@ public sealed class TrainingStep : IDisposable
     void ForwardBackward(HostBatch batch, int lossSlot, Slice<float> gradients)
     {
         int n = batch.Count, s = model.Config.ImageSize;
-        long imageBytes = (long)n * 3 * s * s;
+        long imageBytes = (long)n * model.Config.InputChannels * s * s;
         if (n < 1 || n > model.MaxBatch) throw new ArgumentException($"a batch of {n} images; this run was sized for 1..{model.MaxBatch}");
         if (batch.Pixels.Length != imageBytes || batch.Labels.Length != n)
             throw new ArgumentException($"a batch of {n} images needs {imageBytes} pixel bytes and {n} labels, got {batch.Pixels.Length} and {batch.Labels.Length}");
@@ -88,7 +85,8 @@ public sealed class TrainingStep : IDisposable
             ops.Upload(batch.Augment, augment.At(0, 3L * n));
             shifts = augment.At(0, 3L * n);
         }
-        ops.LoadImages(n, s, s, pixels.At(0, imageBytes), shifts, CropPadding, Mean, Std, model.Input.At(0, imageBytes));
+        var normalization = model.Config.Normalization;
+        ops.LoadImages(n, s, s, pixels.At(0, imageBytes), shifts, CropPadding, normalization.Mean, normalization.Std, model.Input.At(0, imageBytes));
         ops.Upload(batch.Labels, labels.At(0, n));
 
         model.Forward(n, training: true);

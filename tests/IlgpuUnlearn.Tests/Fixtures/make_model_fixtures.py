@@ -9,6 +9,9 @@ Files (safetensors, written here without the safetensors package):
                                 batch 2, for ILGPU's CPU accelerator): the initial state dict ("init.*"),
                                 a training-mode forward/backward ("train.*"), an eval-mode forward ("eval.*"),
                                 and two AdvNegGrad steps ("step1.*", "step2.*", "after.*").
+  resnet18_c1_w2_s28.safetensors  the same (width 2) for a grey-image network as native Fashion-MNIST ResNets are: conv1 reads
+                                one channel, 28x28 inputs (stages 28, 14, 7, 4), batch 3, Fashion-MNIST's normalisation
+                                (stored as "input.mean", "input.std").
   resnet18_w64_s32.safetensors  full-width network on two 32x32 images, parameters from the integer hash below
                                 (too large to commit, so both sides compute them): logits, loss, running statistics,
                                 small gradients whole and every gradient's L2 norm plus a strided sample.
@@ -27,8 +30,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MEAN = (0.4914, 0.4822, 0.4465)
+MEAN = (0.4914, 0.4822, 0.4465)   # CIFAR-10, the base model's training
 STD = (0.2023, 0.1994, 0.2010)
+GREY_MEAN = (0.2860,)             # Fashion-MNIST's training images (the C# preset fashion-mnist)
+GREY_STD = (0.3530,)
 
 
 # ---- the network: torchvision ResNet18 with the CIFAR stem, torchvision state-dict names ----------------------------
@@ -80,10 +85,10 @@ def init_hashed(model):
                 t.copy_(0.1 * u)
 
 
-def min_relu_input(model, pixels):
+def min_relu_input(model, pixels, mean, std):
     """Smallest |value| entering any ReLU, in float64: values within fp32 rounding of 0 would flip a ReLU mask between two
     fp32 implementations and make their gradients differ for a reason that is not an error."""
-    m = ResNet18(model.fc.in_features // 8, model.fc.out_features)
+    m = ResNet18(model.fc.in_features // 8, model.fc.out_features, model.conv1.in_channels)
     m.load_state_dict(model.state_dict())
     m = m.double().train()
     smallest = [float("inf")]
@@ -93,24 +98,24 @@ def min_relu_input(model, pixels):
         if isinstance(mod, nn.ReLU):
             mod.register_forward_pre_hook(hook)
     with torch.no_grad():
-        m(normalise(pixels).double())
+        m(normalise(pixels, mean, std).double())
     return smallest[0]
 
 
-def well_conditioned_pixels(model, shape, first_stream, threshold):
+def well_conditioned_pixels(model, shape, first_stream, threshold, mean=MEAN, std=STD):
     """Images from the first stream whose ReLU inputs all stay at least `threshold` from zero (see min_relu_input)."""
     for stream in range(first_stream, first_stream + 200):
         pixels = hash_bytes(int(np.prod(shape)), stream).reshape(shape)
-        if min_relu_input(model, pixels) > threshold:
+        if min_relu_input(model, pixels, mean, std) > threshold:
             return stream, pixels
     raise RuntimeError("no well-conditioned input found")
 
 
-def normalise(pixels):
-    """uint8 (N,3,H,W) -> float32 as ToTensor + Normalize: x / 255, then (x - mean) / std, in float32."""
+def normalise(pixels, mean=MEAN, std=STD):
+    """uint8 (N,C,H,W) -> float32 as ToTensor + Normalize: x / 255, then (x - mean) / std, in float32."""
     x = torch.from_numpy(pixels).float().div(255.0)
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(STD).view(1, 3, 1, 1)
+    mean = torch.tensor(mean).view(1, -1, 1, 1)
+    std = torch.tensor(std).view(1, -1, 1, 1)
     return (x - mean) / std
 
 
@@ -157,16 +162,19 @@ def adv_neg_grad_step(model, opt, forget_x, forget_y, retain_x, retain_y, alpha=
     return loss_f.item(), loss_r.item(), norm
 
 
-def narrow_fixture(width, size, labels):
+def narrow_fixture(width, size, labels, channels=3, mean=MEAN, std=STD, file_name=None):
     torch.manual_seed(0)
     n, classes = len(labels), 10
-    model = ResNet18(width, classes)
+    model = ResNet18(width, classes, channels)
     init_hashed(model)
     out = {f"init.{k}": v.clone() for k, v in model.state_dict().items()}
 
-    stream, pixels = well_conditioned_pixels(model, (n, 3, size, size), 1000, 2e-5 if width < 64 else 4e-6)
+    stream, pixels = well_conditioned_pixels(model, (n, channels, size, size), 1000, 2e-5 if width < 64 else 4e-6, mean, std)
     labels = torch.tensor(labels, dtype=torch.int64)
-    x = normalise(pixels)
+    x = normalise(pixels, mean, std)
+    if (mean, std) != (MEAN, STD):
+        out["input.mean"] = torch.tensor(mean, dtype=torch.float32)
+        out["input.std"] = torch.tensor(std, dtype=torch.float32)
     out["input.stream"] = torch.tensor([stream], dtype=torch.int64)
     out["input.pixels"] = torch.from_numpy(pixels)
     out["input.x"] = x
@@ -190,11 +198,11 @@ def narrow_fixture(width, size, labels):
     model.load_state_dict({k[len("init."):]: v for k, v in out.items() if k.startswith("init.")})
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
     for step in (1, 2):
-        fp = hash_bytes(2 * 3 * size * size, 2000 + step).reshape(2, 3, size, size)
-        rp = hash_bytes(2 * 3 * size * size, 3000 + step).reshape(2, 3, size, size)
+        fp = hash_bytes(2 * channels * size * size, 2000 + step).reshape(2, channels, size, size)
+        rp = hash_bytes(2 * channels * size * size, 3000 + step).reshape(2, channels, size, size)
         fy = torch.tensor([5, 5], dtype=torch.int64)
         ry = torch.tensor([1, 8 - step], dtype=torch.int64)
-        lf, lr, norm = adv_neg_grad_step(model, opt, normalise(fp), fy, normalise(rp), ry)
+        lf, lr, norm = adv_neg_grad_step(model, opt, normalise(fp, mean, std), fy, normalise(rp, mean, std), ry)
         out[f"step{step}.forget_pixels"] = torch.from_numpy(fp)
         out[f"step{step}.retain_pixels"] = torch.from_numpy(rp)
         out[f"step{step}.forget_labels"] = fy
@@ -202,7 +210,7 @@ def narrow_fixture(width, size, labels):
         out[f"step{step}.losses"] = torch.tensor([lf, lr, norm], dtype=torch.float32)
     for k, v in model.state_dict().items():
         out[f"after.{k}"] = v.clone()
-    write_safetensors(os.path.join(HERE, f"resnet18_w{width}_s{size}.safetensors"), out)
+    write_safetensors(os.path.join(HERE, file_name or f"resnet18_w{width}_s{size}.safetensors"), out)
 
 
 def full_width_fixture():
@@ -241,4 +249,5 @@ if __name__ == "__main__":
     print(f"torch {torch.__version__}", file=sys.stderr)
     narrow_fixture(8, 16, [3, 0, 7])
     narrow_fixture(2, 8, [3, 0])     # small enough for ILGPU's CPU accelerator, which emulates every GPU thread
+    narrow_fixture(2, 28, [9, 0, 4], channels=1, mean=GREY_MEAN, std=GREY_STD, file_name="resnet18_c1_w2_s28.safetensors")
     full_width_fixture()

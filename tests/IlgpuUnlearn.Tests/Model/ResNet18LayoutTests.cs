@@ -1,3 +1,4 @@
+using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tests.Support;
 
@@ -44,8 +45,29 @@ public class ResNet18LayoutTests
 
     [Theory]
     [InlineData(0, 32, 10)]
-    [InlineData(8, 12, 10)]
+    [InlineData(8, 4, 10)]
     [InlineData(8, 32, 1)]
     public void RejectsConfigurationsTheNetworkCannotHave(int width, int size, int classes) =>
         Assert.Throws<ArgumentException>(() => new ResNet18Layout(new ResNet18Config(width, size, classes)));
+
+    [Fact]
+    public void AGreyNetworkReadsOneChannelAndNeedsOneChannelNormalisation()
+    {
+        var grey = new ResNet18Config(Width: 4, ImageSize: 28, InputChannels: 1) { Normalization = InputNormalization.FashionMnist };
+        Assert.Equal(new[] { 4, 1, 3, 3 }, new ResNet18Layout(grey)["conv1.weight"].Shape);
+        var mismatched = grey with { Normalization = InputNormalization.Cifar10 };
+        var e = Assert.Throws<ArgumentException>(() => new ResNet18Layout(mismatched));
+        Assert.Contains("cifar10 has 3 channel(s), the network reads 1", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>PyTorch's conv arithmetic (s - 1) / 2 + 1 for the three stride-2 stages: 28 -> 14 -> 7 -> 4, 32 -> 16 -> 8 -> 4.</summary>
+    [Theory]
+    [InlineData(28, 14, 7, 4)]
+    [InlineData(32, 16, 8, 4)]
+    public void StridedStagesRoundUpAsPyTorchDoes(int size, int second, int third, int fourth)
+    {
+        Assert.Equal(second, ResNet18Config.StageSize(size, 2));
+        Assert.Equal(third, ResNet18Config.StageSize(second, 2));
+        Assert.Equal(fourth, ResNet18Config.StageSize(third, 2));
+    }
 }

@@ -39,3 +39,25 @@ public sealed class AdvNegGradStepsVersusPyTorchTests(ITestOutputHelper output)
         FixtureAssert.AllPassed(output, PyTorchFixtureCheck.NarrowAdvNegGradSteps(ops, FixtureFile.Open(PyTorchFixtureCheck.NarrowFixtureFile)));
     }
 }
+
+/// <summary>
+/// A grey-image network as native Fashion-MNIST ResNets are (conv1.weight (2, 1, 3, 3), 28x28 inputs whose stride-2 stages
+/// give 14, 7 and 4, Fashion-MNIST's mean and std) against PyTorch on the CPU path: forward, backward, running statistics,
+/// and two AdvNegGrad steps from uint8 pixels through LoadImages. Same checks and tolerances as the colour network's.
+/// </summary>
+public sealed class GreyNetworkVersusPyTorchTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void OneChannelNetworkForwardBackwardMatchesPyTorch()
+    {
+        using var ops = new CpuOps();
+        FixtureAssert.AllPassed(output, PyTorchFixtureCheck.NarrowForwardBackward(ops, FixtureFile.Open(PyTorchFixtureCheck.GreyFixtureFile)));
+    }
+
+    [Fact]
+    public void OneChannelNetworkTwoAdvNegGradStepsMatchPyTorch()
+    {
+        using var ops = new CpuOps();
+        FixtureAssert.AllPassed(output, PyTorchFixtureCheck.NarrowAdvNegGradSteps(ops, FixtureFile.Open(PyTorchFixtureCheck.GreyFixtureFile)));
+    }
+}

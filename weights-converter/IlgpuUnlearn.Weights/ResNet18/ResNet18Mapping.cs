@@ -21,15 +21,16 @@ public static class ResNet18Mapping
         return name.StartsWith("linear.", StringComparison.Ordinal) ? "fc." + name["linear.".Length..] : name;
     }
 
-    /// <summary>Maps <paramref name="tensors"/> onto the ResNet18 of the given width and classes.</summary>
+    /// <summary>Maps <paramref name="tensors"/> onto the ResNet18 of the given width, classes and input channels.</summary>
     /// <param name="sourceName">The file name, for error messages.</param>
     public static ResNet18Weights Map(StateDict tensors, string sourceName,
-        int width = ResNet18StateDictLayout.DefaultWidth, int numClasses = ResNet18StateDictLayout.DefaultClasses)
+        int width = ResNet18StateDictLayout.DefaultWidth, int numClasses = ResNet18StateDictLayout.DefaultClasses,
+        int inputChannels = ResNet18StateDictLayout.DefaultInputChannels)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         RefuseImageNetStyle(tensors, sourceName);
 
-        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18StateDictLayout.Cifar(width, numClasses);
+        IReadOnlyList<ResNet18TensorSpec> layout = ResNet18StateDictLayout.Cifar(width, numClasses, inputChannels);
         var expectedByName = layout.ToDictionary(s => s.Name, StringComparer.Ordinal);
         var found = new Dictionary<string, (string Key, StoredTensor Tensor)>(StringComparer.Ordinal);
         var problems = new List<string>();
@@ -69,7 +70,7 @@ public static class ResNet18Mapping
             string shown = string.Join("; ", problems.Take(MaximumReportedProblems));
             string more = problems.Count > MaximumReportedProblems ? $"; and {problems.Count - MaximumReportedProblems} more" : "";
             throw new WeightsFormatException(sourceName,
-                $"does not match the CIFAR ResNet18 (width {width}, {numClasses} classes): {shown}{more}");
+                $"does not match the CIFAR ResNet18 (width {width}, {numClasses} classes, {inputChannels} input channel{(inputChannels == 1 ? "" : "s")}): {shown}{more}");
         }
 
         var mapped = layout.Select(spec =>
@@ -83,6 +84,10 @@ public static class ResNet18Mapping
     /// <summary>The base width of a state dict's ResNet18 (conv1's output channels), or null if it has no 4-d conv1.weight.</summary>
     public static int? InferWidth(StateDict tensors) =>
         tensors.TryGetValue("conv1.weight", out StoredTensor conv1) && conv1.Shape.Length == 4 ? conv1.Shape[0] : null;
+
+    /// <summary>The image channels conv1 reads (1 for a grey-image network, 3 for RGB), or null if it has no 4-d conv1.weight.</summary>
+    public static int? InferInputChannels(StateDict tensors) =>
+        tensors.TryGetValue("conv1.weight", out StoredTensor conv1) && conv1.Shape.Length == 4 ? conv1.Shape[1] : null;
 
     /// <summary>The number of classes (rows of fc.weight or linear.weight), or null if there is none.</summary>
     public static int? InferClasses(StateDict tensors) =>

@@ -16,17 +16,20 @@ public static class ResNet18StateDictLayout
 {
     public const int DefaultWidth = 64;
     public const int DefaultClasses = 10;
-    private const int InputChannels = 3;
+    /// <summary>RGB input, as CIFAR-10; a 1-channel network (Fashion-MNIST, grey) has conv1.weight (W, 1, 3, 3).</summary>
+    public const int DefaultInputChannels = 3;
     private const int BlocksPerStage = 2;
     private const int Stages = 4;
 
-    /// <summary>Every tensor in torchvision's state-dict order.</summary>
-    public static IReadOnlyList<ResNet18TensorSpec> Cifar(int width = DefaultWidth, int numClasses = DefaultClasses)
+    /// <summary>Every tensor in torchvision's state-dict order; conv1 reads <paramref name="inputChannels"/> image channels.</summary>
+    public static IReadOnlyList<ResNet18TensorSpec> Cifar(int width = DefaultWidth, int numClasses = DefaultClasses,
+        int inputChannels = DefaultInputChannels)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(numClasses, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputChannels, 1);
         var specs = new List<ResNet18TensorSpec>();
-        AddConvolution(specs, "conv1", width, InputChannels, 3);
+        AddConvolution(specs, "conv1", width, inputChannels, 3);
         AddBatchNorm(specs, "bn1", width);
         int inputs = width;
         for (int stage = 1; stage <= Stages; stage++)

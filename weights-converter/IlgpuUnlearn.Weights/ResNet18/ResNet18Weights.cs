@@ -38,6 +38,9 @@ public sealed class ResNet18Weights
 
     public int NumClasses { get; }
 
+    /// <summary>The image channels the network reads: conv1.weight's second dimension (3 for RGB, 1 for grey).</summary>
+    public int InputChannels => this["conv1.weight"].Shape[1];
+
     /// <summary>All tensors, in the order of <see cref="ResNet18StateDictLayout.Cifar"/>.</summary>
     public IReadOnlyList<MappedTensor> Tensors { get; }
 
