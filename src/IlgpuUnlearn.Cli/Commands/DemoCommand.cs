@@ -7,10 +7,16 @@ using IlgpuUnlearn.Unlearning;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
-[Verb("demo", isDefault: false, HelpText = "The whole job on built-in data, no download, no GPU needed: make a synthetic 10-class image set, train a narrow ResNet18 on it, unlearn one class, report.")]
+[Verb("demo", isDefault: false, HelpText = "The whole job on built-in data, no download, no GPU needed: train a narrow ResNet18 on the shipped Fashion-MNIST subset (or a synthetic set), unlearn one class, report before and after.")]
 public sealed class DemoOptions
 {
-    [Option("forget-class", Default = "3", HelpText = "The class to forget (0-9 or a name).")]
+    [Option("dataset", Default = "fashion-mnist", HelpText = "fashion-mnist (the 3,000 + 1,000 real images shipped with the program, or --data) or synthetic (generated shapes).")]
+    public string Dataset { get; set; } = "fashion-mnist";
+
+    [Option("data", HelpText = "With fashion-mnist: a folder of its four IDX files instead of the shipped subset (e.g. /usr/share/datasets/fashion-mnist).")]
+    public string? Data { get; set; }
+
+    [Option("forget-class", Default = "3", HelpText = "The class to forget (0-9 or a name; 3 is Dress in Fashion-MNIST).")]
     public string ForgetClass { get; set; } = "3";
 
     [Option("out", Default = "ilgpu-unlearn-demo", HelpText = "Folder for the base and unlearned models, the report and the confusion-matrix pictures.")]
@@ -19,11 +25,11 @@ public sealed class DemoOptions
     [Option("width", Default = 16, HelpText = "Base width of the ResNet18 (64 is the card's network).")]
     public int Width { get; set; }
 
-    [Option("train-per-class", Default = 200, HelpText = "Synthetic training images per class.")]
-    public int TrainPerClass { get; set; }
+    [Option("train-per-class", HelpText = "Training images per class (default: all shipped Fashion-MNIST ones; 200 synthetic).")]
+    public int? TrainPerClass { get; set; }
 
-    [Option("test-per-class", Default = 50, HelpText = "Synthetic test images per class.")]
-    public int TestPerClass { get; set; }
+    [Option("test-per-class", HelpText = "Test images per class (default: all shipped Fashion-MNIST ones; 50 synthetic).")]
+    public int? TestPerClass { get; set; }
 
     [Option("train-epochs", Default = 4, HelpText = "Epochs of ordinary training that make the base model.")]
     public int TrainEpochs { get; set; }
@@ -40,39 +46,58 @@ public sealed class DemoOptions
 
 internal static class DemoCommand
 {
+    /// <summary>The Fashion-MNIST subset shipped with the program (data/fashion-mnist-demo/ in the repository, copied next to it).</summary>
+    public static string ShippedFashionMnist => Path.Combine(AppContext.BaseDirectory, "data", "fashion-mnist-demo");
+
     public static int Run(DemoOptions o)
     {
         if (o.Width < 1 || o.TrainPerClass < 1 || o.TestPerClass < 1 || o.TrainEpochs < 0 || o.BatchSize < 1)
             throw new UserError("--width, --train-per-class, --test-per-class and --batch-size must be at least 1, --train-epochs at least 0");
+        var kind = DatasetLoader.ParseKind(o.Dataset);
+        if (kind == DatasetKind.Cifar10)
+            throw new UserError("--dataset: the demo runs on fashion-mnist or synthetic; for CIFAR-10 use ilgpu-unlearn unlearn");
+        if (o.Data is not null && kind != DatasetKind.FashionMnist)
+            throw new UserError("--data: only --dataset fashion-mnist reads files");
+        DeviceChoice.Check(o.Device);
         var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();
-        var data = SyntheticDataset.Generate(o.TrainPerClass, o.TestPerClass, o.Seed);
+        var (data, name) = kind == DatasetKind.Synthetic
+            ? (SyntheticDataset.Generate(o.TrainPerClass ?? 200, o.TestPerClass ?? 50, o.Seed), "synthetic")
+            : (FashionMnistReader.Load(o.Data ?? ShippedFashionMnist), "fashion-mnist");
+        if (kind == DatasetKind.FashionMnist && (o.TrainPerClass is not null || o.TestPerClass is not null))
+            data = new DatasetSplit(data.Train.FirstPerClass(o.TrainPerClass ?? int.MaxValue), data.Test.FirstPerClass(o.TestPerClass ?? int.MaxValue));
         int k = DataChoice.ParseForgetClasses(o.ForgetClass, data.Train.ClassNames) is [var only] ? only
             : throw new UserError("the demo forgets one class");
-        Console.Error.WriteLine($"data: {data.Train}; {data.Test}");
+        Console.Error.WriteLine($"data: {(kind == DatasetKind.Synthetic ? "generated" : Path.GetFullPath(o.Data ?? ShippedFashionMnist))}");
+        Console.Error.WriteLine($"  {data.Train}");
+        Console.Error.WriteLine($"  {data.Test}");
+        var train = data.Train;
+        var normalization = train.Channels == 1 ? InputNormalization.FashionMnist : InputNormalization.Cifar10;
+        var config = new ResNet18Config(o.Width, train.Height, train.ClassCount, train.Channels) { Normalization = normalization };
+        Console.Error.WriteLine($"normalisation: {normalization} ({normalization.Source})");
+        Directory.CreateDirectory(o.Out);
 
         using var ops = DeviceChoice.Open(o.Device);
-        using var model = new ResNet18(ops, new ResNet18Config(o.Width, SyntheticDataset.Size, data.Train.ClassCount), o.BatchSize);
+        using var model = new ResNet18(ops, config, o.BatchSize);
         ModelState.Load(model, RandomInit.State(model.Layout, o.Seed));
 
         // 1. A base model: ordinary training with SGD + Nesterov momentum, no clipping.
         Console.Error.WriteLine($"training a width-{o.Width} ResNet18 for {o.TrainEpochs} epochs ({model.Layout.ParameterCount:N0} parameters)");
         var training = new AdvNegGradSettings { LearningRate = 0.05f, Clip = 0 };
-        SupervisedTraining.Run(model, data.Train, training, o.TrainEpochs, batchSize: Math.Min(100, o.BatchSize), o.Seed,
+        SupervisedTraining.Run(model, train, training, o.TrainEpochs, batchSize: Math.Min(100, o.BatchSize), o.Seed,
             (epoch, epochs, loss) => Console.Error.WriteLine($"  epoch {epoch}/{epochs}: mean loss {loss:F4}"), cancel.Token);
-        Directory.CreateDirectory(o.Out);
-        string basePath = Path.Combine(o.Out, "synthetic_resnet18_base.pth");
+        string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
         var weights = ModelFiles.Canonical(model);
         weights.Save(basePath);
         var before = ReportOutputs.Evaluate(model, data.Test, k, cancel.Token);
 
         // 2. AdvNegGrad with the card's settings, one epoch.
-        Console.Error.WriteLine($"unlearning class {k} ({data.Train.ClassNames[k]}) with AdvNegGrad: alpha 0.15, clip 0.5, lr 0.1, Nesterov momentum 0.9, weight decay 5e-4");
+        Console.Error.WriteLine($"unlearning class {k} ({train.ClassNames[k]}) with AdvNegGrad: alpha 0.15, clip 0.5, lr 0.1, Nesterov momentum 0.9, weight decay 5e-4");
         var schedule = new UnlearningSchedule { BatchSize = o.BatchSize, Seed = o.Seed, Augment = false };
-        UnlearningRun.Run(model, data.Train, k, new AdvNegGradSettings(), schedule, ProgressLine.Show, cancel.Token);
+        UnlearningRun.Run(model, train, k, new AdvNegGradSettings(), schedule, ProgressLine.Show, cancel.Token);
         ProgressLine.Finish();
         var after = ReportOutputs.Evaluate(model, data.Test, k, cancel.Token);
-        string modelName = ModelCardTable.ModelName(k, "synthetic");
+        string modelName = ModelCardTable.ModelName(k, name);
         string outPath = Path.Combine(o.Out, modelName);
         ModelFiles.Save(model, weights, outPath);
 

@@ -18,6 +18,12 @@ public sealed class EvalOptions
     [Option("dataset", Default = "cifar10", HelpText = DataChoice.DatasetHelp)]
     public string Dataset { get; set; } = "cifar10";
 
+    [Option("mean", HelpText = DataChoice.MeanHelp)]
+    public string? Mean { get; set; }
+
+    [Option("std", HelpText = DataChoice.StdHelp)]
+    public string? Std { get; set; }
+
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 
@@ -37,6 +43,7 @@ internal static class EvalCommand
     {
         if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
         DeviceChoice.Check(o.Device);
+        DataChoice.RequireWeights(o.Dataset, o.Weights);
         using var cancel = new Cancellation();
         var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token);
         var classes = DataChoice.ParseForgetClasses(o.ForgetClass, data.Test.ClassNames);
@@ -44,9 +51,10 @@ internal static class EvalCommand
         var (weights, path) = DataChoice.LoadWeights(o.Weights, cancel.Token);
         if (weights.NumClasses != data.Test.ClassCount)
             throw new UserError($"the model has {weights.NumClasses} classes, the data {data.Test.ClassCount}");
+        (data, var config) = DataChoice.FitModel(data, weights, o.Mean, o.Std);
 
         using var ops = DeviceChoice.Open(o.Device);
-        using var model = new ResNet18(ops, ModelFiles.ConfigOf(weights), Math.Min(o.BatchSize, data.Test.Count));
+        using var model = new ResNet18(ops, config, Math.Min(o.BatchSize, data.Test.Count));
         ModelFiles.Load(model, weights);
         var report = ReportOutputs.Evaluate(model, data.Test, classes[0], cancel.Token);
         ReportOutputs.Print(report, Path.GetFileName(path));

@@ -20,6 +20,12 @@ public sealed class UnlearnOptions
     [Option("dataset", Default = "cifar10", HelpText = DataChoice.DatasetHelp)]
     public string Dataset { get; set; } = "cifar10";
 
+    [Option("mean", HelpText = DataChoice.MeanHelp)]
+    public string? Mean { get; set; }
+
+    [Option("std", HelpText = DataChoice.StdHelp)]
+    public string? Std { get; set; }
+
     [Option("out", HelpText = "Where to write the unlearned model (.pth or .safetensors); with --forget-class all, a folder. Default: cifar10_resnet18_AdvNegGrad_{k}.pth in the current folder.")]
     public string? Out { get; set; }
 
@@ -95,6 +101,7 @@ internal static class UnlearnCommand
         if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
         if (o.EvalBatchSize < 1) throw new UserError($"--eval-batch-size must be at least 1, got {o.EvalBatchSize}");
         DeviceChoice.Check(o.Device);
+        DataChoice.RequireWeights(o.Dataset, o.Weights);
         var schedule = new UnlearningSchedule { Epochs = o.Epochs, BatchSize = o.BatchSize, Seed = o.Seed, Shuffle = !o.NoShuffle, Augment = augment };
 
         using var cancel = new Cancellation();
@@ -103,13 +110,13 @@ internal static class UnlearnCommand
         var (weights, _) = DataChoice.LoadWeights(o.Weights, cancel.Token);
         if (weights.NumClasses != data.Train.ClassCount)
             throw new UserError($"the model has {weights.NumClasses} classes, the data {data.Train.ClassCount}");
+        (data, var config) = DataChoice.FitModel(data, weights, o.Mean, o.Std);
         bool several = classes.Length > 1;
         string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
         if (several && o.Out is not null && Path.HasExtension(o.Out))
             throw new UserError($"--out {o.Out}: with --forget-class all, --out is a folder");
 
         using var ops = DeviceChoice.Open(o.Device);
-        var config = ModelFiles.ConfigOf(weights);
         int batch = Math.Min(o.BatchSize, data.Train.Count);
         using var model = new ResNet18(ops, config, Math.Max(batch, Math.Min(o.EvalBatchSize, data.Test.Count)));
         var reports = new List<(UnlearningReport Report, string? ModelName)>();

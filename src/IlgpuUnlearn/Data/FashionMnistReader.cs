@@ -1,14 +1,15 @@
 namespace IlgpuUnlearn.Data;
 
 /// <summary>
-/// Loads Fashion-MNIST as 3x32x32 images: each 28x28 grey image is zero-padded by 2 pixels on every side
-/// and its grey value copied to R, G and B, so the CIFAR network and normalisation serve it unchanged.
+/// Loads Fashion-MNIST as it is, 1x28x28 grey images (what native Fashion-MNIST networks read), and makes the 3x32x32
+/// images a CIFAR network reads from them (<see cref="PadToRgb(DatasetSplit)"/>: zero-padded by 2 pixels on every side,
+/// the grey value copied to R, G and B; ALGORITHM.md "Data").
 /// </summary>
 public static class FashionMnistReader
 {
     public const int Padding = 2;
 
-    /// <summary>Training (60,000) and test (10,000) sets from a folder with the four IDX files (gzipped or not).</summary>
+    /// <summary>Training (60,000) and test (10,000) grey 1x28x28 sets from a folder with the four IDX files (gzipped or not).</summary>
     public static DatasetSplit Load(string folder)
     {
         var train = Load(FindFile(folder, FashionMnist.TrainImagesFile), FindFile(folder, FashionMnist.TrainLabelsFile), "fashion-mnist train");
@@ -28,7 +29,21 @@ public static class FashionMnistReader
         var (grey, count, rows, columns) = IdxReader.ReadImages(imagesPath);
         if (count != labels.Length)
             throw DataFormatException.ForFile(imagesPath, $"holds {count} images but {labelsPath} holds {labels.Length} labels");
-        return new ImageDataset(name, PadToRgb(grey, count, rows, columns), labels, 3, rows + 2 * Padding, columns + 2 * Padding, FashionMnist.ClassNames);
+        return new ImageDataset(name, grey, labels, 1, rows, columns, FashionMnist.ClassNames);
+    }
+
+    /// <summary>Both parts as a CIFAR network reads them: 3 x (H + 4) x (W + 4), see <see cref="PadToRgb(ImageDataset)"/>.</summary>
+    public static DatasetSplit PadToRgb(DatasetSplit grey) => new(PadToRgb(grey.Train), PadToRgb(grey.Test));
+
+    /// <summary>A grey (1-channel) set zero-padded by <see cref="Padding"/> on every side, the grey copied to R, G and B.</summary>
+    /// <exception cref="ArgumentException">The set does not hold 1-channel images.</exception>
+    public static ImageDataset PadToRgb(ImageDataset grey)
+    {
+        ArgumentNullException.ThrowIfNull(grey);
+        if (grey.Channels != 1) throw new ArgumentException($"{grey.Name} holds {grey.Channels}-channel images, not grey ones");
+        var labels = grey.Labels.ToArray();
+        var pixels = PadToRgb(grey.Pixels.ToArray(), grey.Count, grey.Height, grey.Width);
+        return new ImageDataset(grey.Name, pixels, labels, 3, grey.Height + 2 * Padding, grey.Width + 2 * Padding, grey.ClassNames);
     }
 
     /// <summary>(N, rows, cols) grey to (N, 3, rows + 4, cols + 4), zero border, grey copied to each channel.</summary>

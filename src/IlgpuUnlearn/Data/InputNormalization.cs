@@ -72,10 +72,10 @@ public sealed record InputNormalization(string Name, float[] Mean, float[] Std, 
                     throw new ArgumentException($"{option} '{value}': with the preset {preset.Name}, give the same name or leave {option} out");
             return preset;
         }
-        if (mean is null || std is null)
-            throw new ArgumentException($"{(mean is null ? "--mean" : "--std")} is missing: give numbers for both --mean and --std, or a preset name ({PresetNames})");
-        var m = Numbers("--mean", mean, allowZero: true);
-        var s = Numbers("--std", std, allowZero: false);
+        var m = mean is null ? null : Numbers("--mean", mean, allowZero: true);
+        var s = std is null ? null : Numbers("--std", std, allowZero: false);
+        if (m is null || s is null)
+            throw new ArgumentException($"{(m is null ? "--mean" : "--std")} is missing: give numbers for both --mean and --std, or a preset name ({PresetNames})");
         if (m.Length != s.Length && m.Length != 1 && s.Length != 1)
             throw new ArgumentException($"--mean has {m.Length} values and --std {s.Length}: give one per channel, or one for all");
         int channels = Math.Max(m.Length, s.Length);

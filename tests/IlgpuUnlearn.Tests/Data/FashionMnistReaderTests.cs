@@ -49,11 +49,14 @@ public class FashionMnistReaderTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void PadsTo32AndCopiesGreyToThreeChannels(bool gzip)
+    public void ReadsGreyImagesAndPadsThemTo32WithGreyCopiedToThreeChannels(bool gzip)
     {
         using var temp = new TempFolder();
         WriteSet(temp, gzip, trainCount: 7, testCount: 3);
-        var split = FashionMnistReader.Load(temp.Path);
+        var grey = FashionMnistReader.Load(temp.Path);
+        Assert.Equal((1, 28, 28), (grey.Train.Channels, grey.Train.Height, grey.Train.Width));
+        Assert.True(grey.Train.Pixels.SequenceEqual(ImagesIdx(7, 28, 28).AsSpan(16)));
+        var split = FashionMnistReader.PadToRgb(grey);
         Assert.Equal(7, split.Train.Count);
         Assert.Equal(3, split.Test.Count);
         Assert.Equal("T-shirt/top", split.Train.ClassNames[0]);
@@ -155,9 +158,10 @@ public class FashionMnistReaderTests
         var test = FashionMnistReader.Load(Path.Combine(folder, FashionMnist.TestImagesFile), Path.Combine(folder, FashionMnist.TestLabelsFile), "fashion-mnist test");
         Assert.Equal(10_000, test.Count);
         Assert.All(test.CountPerClass(), n => Assert.Equal(1_000, n));
-        var image = test.Image(0);
+        Assert.Equal((1, 28, 28), (test.Channels, test.Height, test.Width));
+        Assert.Contains(test.Image(0).ToArray(), b => b > 100);    // a real picture
+        var image = FashionMnistReader.PadToRgb(test).Image(0);
         Assert.Equal(0, image[0]);                                  // the padding
-        Assert.Contains(image.ToArray(), b => b > 100);            // a real picture
         Assert.True(image[..1024].SequenceEqual(image[1024..2048]));
     }
 }

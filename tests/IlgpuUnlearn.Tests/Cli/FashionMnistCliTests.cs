@@ -1,0 +1,159 @@
+using System.Text.RegularExpressions;
+using IlgpuUnlearn.Weights;
+using Xunit.Abstractions;
+
+namespace IlgpuUnlearn.Tests.Cli;
+
+/// <summary>
+/// The program (a child process) on the Fashion-MNIST subset shipped with it (data/fashion-mnist-demo/, copied next to the
+/// program): the demo trains and unlearns on the real images with a grey (1-channel, 28x28) network, eval reads such a
+/// network natively with its own normalisation, a colour network reads the same images padded to 3x32x32, and data or
+/// options the model cannot use are refused on one line before any work. Tiny settings (width 2, 20 images per class).
+/// </summary>
+[Collection(CliCollection.Name)]
+public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper output)
+{
+    static readonly string Shipped = Path.Combine(AppContext.BaseDirectory, "data", "fashion-mnist-demo");
+
+    sealed record Demo(CliResult Result, string Folder, string BaseModel);
+
+    Demo GreyDemo() => files.Once("fashion-mnist demo", () => RunDemo("fashion-mnist", "fashion-mnist_resnet18_base.pth"));
+
+    Demo ColourDemo() => files.Once("synthetic demo", () => RunDemo("synthetic", "synthetic_resnet18_base.pth"));
+
+    Demo RunDemo(string dataset, string baseModel)
+    {
+        string folder = files.NewFolder("demo-" + dataset);
+        var result = CliProcess.Run(folder, "demo", "--dataset", dataset, "--width", "2", "--train-epochs", "1", "--train-per-class", "20",
+            "--test-per-class", "10", "--batch-size", "50", "--device", "cpu", "--out", "out");
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return new Demo(result, folder, Path.Combine(folder, "out", baseModel));
+    }
+
+    CliResult Eval(string folder, string weights, string data, params string[] more)
+    {
+        var result = CliProcess.Run(folder, ["eval", "--weights", weights, "--dataset", "fashion-mnist", "--data", data, "--forget-class", "3",
+            "--device", "cpu", .. more]);
+        output.WriteLine(result.ToString());
+        return result;
+    }
+
+    [Fact]
+    public void TheShippedSubsetIsThereWithItsLicence()
+    {
+        foreach (var name in new[] { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" })
+            Assert.True(File.Exists(Path.Combine(Shipped, name)), name);
+        Assert.Contains("Copyright (c) 2017 Zalando SE", File.ReadAllText(Path.Combine(Shipped, "LICENSE")), StringComparison.Ordinal);
+        long bytes = Directory.GetFiles(Shipped).Sum(f => new FileInfo(f).Length);
+        Assert.InRange(bytes, 100_000, 4_000_000);   // a few MB at most
+    }
+
+    [Fact]
+    public void DemoTrainsAGreyNetworkOnTheShippedImagesAndUnlearnsOneClass()
+    {
+        var demo = GreyDemo();
+        Assert.Contains("fashion-mnist train: 200 images of 1x28x28, 10 classes", demo.Result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("normalisation: fashion-mnist: mean (0.286), std (0.353)", demo.Result.Stderr, StringComparison.Ordinal);
+        // The card's table, before and after, for class 3 (Dress).
+        Assert.Matches(@"\| fashion-mnist_resnet18_base\.pth \| Dress \| \d+\.\d+ \(\d+\.\d{3}\) \| \d+\.\d+ \(\d+\.\d{3}\) \|", demo.Result.Stdout);
+        Assert.Matches(@"\| fashion-mnist_resnet18_AdvNegGrad_3\.pth \| Dress \| [\d.]+ \(\d+\.\d{3}\) \| [\d.]+ \(\d+\.\d{3}\) \|", demo.Result.Stdout);
+        foreach (var file in new[] { "fashion-mnist_resnet18_AdvNegGrad_3.pth", "report.json", "confusion.svg", "confusion.png" })
+            Assert.True(File.Exists(Path.Combine(demo.Folder, "out", file)), file);
+        var conv1 = WeightsFile.Load(demo.BaseModel).Tensors["conv1.weight"];
+        Assert.Equal(new[] { 2, 1, 3, 3 }, conv1.Shape);
+    }
+
+    [Fact]
+    public void EvalReadsAGreyNetworkNativelyWithItsOwnNormalisation()
+    {
+        var demo = GreyDemo();
+        string folder = files.NewFolder("eval-grey");
+        string byDefault = Path.Combine(folder, "default.json"), byNumbers = Path.Combine(folder, "numbers.json"), none = Path.Combine(folder, "none.json");
+
+        var result = Eval(folder, demo.BaseModel, Shipped, "--json", byDefault);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("fashion-mnist test: 1000 images of 1x28x28", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("1-channel input", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("normalisation: fashion-mnist: mean (0.286), std (0.353)", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("padded", result.Stderr, StringComparison.Ordinal);
+
+        // The preset's numbers given by hand are the preset; another normalisation changes what the model predicts.
+        Assert.Equal(0, Eval(folder, demo.BaseModel, Shipped, "--json", byNumbers, "--mean", "0.2860", "--std", "0.3530").ExitCode);
+        Assert.Equal(File.ReadAllText(byDefault), File.ReadAllText(byNumbers));
+        var noneResult = Eval(folder, demo.BaseModel, Shipped, "--json", none, "--mean", "none");
+        Assert.Equal(0, noneResult.ExitCode);
+        Assert.Contains("normalisation: none: mean (0.0), std (1.0) (ToTensor only", noneResult.Stderr, StringComparison.Ordinal);
+        Assert.NotEqual(File.ReadAllText(byDefault), File.ReadAllText(none));
+    }
+
+    [Fact]
+    public void AColourNetworkReadsTheGreyImagesPaddedTo32()
+    {
+        var demo = ColourDemo();
+        string folder = files.NewFolder("eval-colour");
+        var result = Eval(folder, demo.BaseModel, Shipped);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("grey images padded to 3x32x32", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("normalisation: cifar10: mean (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994, 0.201)", result.Stderr, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string> Refusals => new()
+    {
+        "no weights for fashion-mnist", "grey model on colour data", "three-channel normalisation for a grey model", "mean without std",
+        "std of zero", "unknown preset",
+    };
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public void IsRefusedOnOneLineBeforeAnyWork(string name)
+    {
+        string folder = files.NewFolder(name.Replace(' ', '-'));
+        string greyModel = GreyDemo().BaseModel;
+        string json = Path.Combine(folder, "report.json");
+        string[] args;
+        string[] mentions;
+        switch (name)
+        {
+            case "no weights for fashion-mnist":
+                args = ["unlearn", "--dataset", "fashion-mnist", "--data", Shipped, "--forget-class", "3", "--device", "cpu", "--json", json];
+                mentions = ["--dataset fashion-mnist", "needs --weights (or `train` one"];
+                break;
+            case "grey model on colour data":
+                args = ["eval", "--weights", greyModel, "--dataset", "synthetic", "--forget-class", "3", "--device", "cpu", "--json", json];
+                mentions = ["the model reads 1-channel images", "conv1.weight is 2x1x3x3", "3-channel"];
+                break;
+            case "three-channel normalisation for a grey model":
+                args = EvalArgs("--mean", "cifar10");
+                mentions = ["cifar10 has 3 values", "1-channel images"];
+                break;
+            case "mean without std":
+                args = EvalArgs("--mean", "0.5");
+                mentions = ["--std is missing"];
+                break;
+            case "std of zero":
+                args = EvalArgs("--mean", "0.5", "--std", "0");
+                mentions = ["--std 0 is outside (0, 1]"];
+                break;
+            case "unknown preset":
+                args = EvalArgs("--mean", "cifar100");
+                mentions = ["--mean 'cifar100'", "neither a number nor a preset", "fashion-mnist"];
+                break;
+            default:
+                throw new ArgumentException(name);
+        }
+        var result = CliProcess.Run(folder, args);
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Equal("", result.Stdout.Trim());
+        var error = Assert.Single(result.StderrLines, l => l.StartsWith("ilgpu-unlearn:", StringComparison.Ordinal));
+        Assert.StartsWith("ilgpu-unlearn: error: ", error, StringComparison.Ordinal);
+        foreach (var m in mentions) Assert.Contains(m, error, StringComparison.Ordinal);
+        Assert.DoesNotContain(result.StderrLines, l => Regex.IsMatch(l, @"^\s+at \S") || l.Contains("Exception", StringComparison.Ordinal));
+        Assert.False(File.Exists(json));
+        Assert.False(Directory.Exists(Path.Combine(folder, "cache")), "nothing was downloaded");
+
+        string[] EvalArgs(params string[] more) =>
+            ["eval", "--weights", greyModel, "--dataset", "fashion-mnist", "--data", Shipped, "--forget-class", "3", "--device", "cpu", "--json", json, .. more];
+    }
+}
