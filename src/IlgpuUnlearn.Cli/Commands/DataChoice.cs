@@ -35,9 +35,13 @@ internal static class DataChoice
     /// <summary>Refuses, before any work, a run that would need a base model where none is published (only CIFAR-10 has one).</summary>
     public static void RequireWeights(string dataset, string? weights)
     {
-        if (weights is null && DatasetLoader.ParseKind(dataset) != DatasetKind.Cifar10)
+        var kind = DatasetLoader.ParseKind(dataset);
+        if (weights is null && kind != DatasetKind.Cifar10)
+        {
+            string name = kind == DatasetKind.FashionMnist ? "fashion-mnist" : "synthetic";
             throw new UserError($"--dataset {dataset} has no published base model: needs --weights (or `train` one: " +
-                "ilgpu-unlearn demo --dataset fashion-mnist --data FOLDER saves it as fashion-mnist_resnet18_base.pth)");
+                $"ilgpu-unlearn demo --dataset {name} saves DIR/{name}_resnet18_base.pth)");
+        }
     }
 
     /// <summary>

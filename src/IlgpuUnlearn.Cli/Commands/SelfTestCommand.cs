@@ -113,6 +113,8 @@ internal static class SelfTestCommand
         ("width-8 network, forward and backward", PyTorchFixtureCheck.NarrowFixtureFile, PyTorchFixtureCheck.NarrowForwardBackward),
         ("width-8 network, two AdvNegGrad steps", PyTorchFixtureCheck.NarrowFixtureFile, PyTorchFixtureCheck.NarrowAdvNegGradSteps),
         ("full-width network, forward and backward", PyTorchFixtureCheck.FullWidthFixtureFile, PyTorchFixtureCheck.FullWidthForwardBackward),
+        ("grey 1x28x28 network, forward and backward", PyTorchFixtureCheck.GreyFixtureFile, PyTorchFixtureCheck.NarrowForwardBackward),
+        ("grey 1x28x28 network, two AdvNegGrad steps", PyTorchFixtureCheck.GreyFixtureFile, PyTorchFixtureCheck.NarrowAdvNegGradSteps),
     ];
 
     static bool IsComparisonLine(string line) => line.StartsWith("ok  ", StringComparison.Ordinal) || line.StartsWith("FAIL ", StringComparison.Ordinal);
