@@ -24,6 +24,7 @@ public sealed class ConvKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper o
         { 2, 3, 9, 9, 3, 3, 1, 0 },
         { 1, 70, 3, 3, 66, 3, 1, 1 },
         { 1, 6, 10, 9, 5, 3, 2, 1 },
+        { 2, 1, 9, 9, 3, 3, 1, 1 },     // one input channel: the stem of a grey-image (Fashion-MNIST) network
     };
 
     [Theory]
