@@ -16,3 +16,9 @@ public sealed record DeviceDescription(DeviceKind Kind, string Name, string Deta
 {
     public override string ToString() => $"{Devices.NameOf(Kind)}: {Name} ({Details})";
 }
+
+/// <summary>A device to open: its kind and, for <see cref="DeviceKind.Cuda"/>, which GPU (0-based). Written as "cuda:1", "cpu".</summary>
+public readonly record struct DeviceSpec(DeviceKind Kind, int Index = 0)
+{
+    public override string ToString() => Kind == DeviceKind.Cuda ? $"cuda:{Index}" : Devices.NameOf(Kind);
+}
