@@ -11,7 +11,8 @@ namespace IlgpuUnlearn.Cli.Commands;
 internal static class DeviceWorkers
 {
     /// <param name="open">Builds what a device keeps between jobs (its model), from its ops.</param>
-    /// <param name="work">Runs one job; the label names the device when there are several ("cuda:1"), else null.</param>
+    /// <param name="work">Runs one job; the label names the device when there are several ("cuda:1"; "cpu #2" for a device
+    /// named twice), else null.</param>
     public static void Run<TJob, TState>(IReadOnlyList<DeviceSpec> devices, bool isDefault, IReadOnlyList<TJob> jobs,
         Func<IOps, TState> open, Action<TState, TJob, string?, CancellationToken> work, CancellationToken cancel) where TState : IDisposable
     {
@@ -28,7 +29,7 @@ internal static class DeviceWorkers
         var failures = new List<Exception>();
         int next = -1;
         ProgressLine.Shared = true;
-        var threads = devices.Take(jobs.Count).Select(device => new Thread(() =>
+        var threads = devices.Take(jobs.Count).Select((device, d) => new Thread(() =>
         {
             try
             {
@@ -37,7 +38,7 @@ internal static class DeviceWorkers
                 for (int i = Interlocked.Increment(ref next); i < jobs.Count; i = Interlocked.Increment(ref next))
                 {
                     stop.Token.ThrowIfCancellationRequested();
-                    work(state, jobs[i], device.ToString(), stop.Token);
+                    work(state, jobs[i], devices.Count(other => other == device) > 1 ? $"{device} #{d + 1}" : device.ToString(), stop.Token);
                 }
             }
             catch (Exception e)

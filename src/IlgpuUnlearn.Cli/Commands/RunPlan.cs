@@ -146,7 +146,8 @@ internal static class PlanChecks
     public static string OutputFolder(string folder, string option, string? named = null)
     {
         named ??= folder;
-        if (File.Exists(folder)) throw new UserError($"{option} {named}: {folder} is a file, not a folder");
+        for (string? up = Path.GetFullPath(folder); up is not null && !Directory.Exists(up); up = Path.GetDirectoryName(up))
+            if (File.Exists(up)) throw new UserError($"{option} {named}: {up} is a file, not a folder");
         try
         {
             Directory.CreateDirectory(folder);
