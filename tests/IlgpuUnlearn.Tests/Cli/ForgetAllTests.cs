@@ -5,8 +5,8 @@ using Xunit.Abstractions;
 namespace IlgpuUnlearn.Tests.Cli;
 
 /// <summary>
-/// <c>unlearn --forget-class all</c> as a user meets it (child processes, the tiny CIFAR-10 files, one AdvNegGrad step per
-/// class): its folder is created, classes run in parallel on several devices (two <c>cpu</c> devices stand in for GPUs) with
+/// <c>unlearn --forget-class all</c> as a user meets it (child processes, the tiny CIFAR-10 files, a width-16 network, a
+/// whole epoch of batch 1 per class, so that a class takes long enough to be interrupted in): its folder is created, classes run in parallel on several devices (two <c>cpu</c> devices stand in for GPUs) with
 /// the same results as one class run alone, Ctrl-C says exactly which files are on disk, and <c>--resume</c> finishes the
 /// run with the same reports as an uninterrupted one.
 /// </summary>
@@ -17,8 +17,8 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
 
     string[] Options(string models, string json) =>
     [
-        "unlearn", "--forget-class", "all", "--weights", files.Weights, "--data", files.DataFolder, "--no-shuffle", "--augment", "none",
-        "--batch-size", "4", "--max-steps", "1", "--out", models, "--json", json,
+        "unlearn", "--forget-class", "all", "--weights", files.NarrowWeights, "--data", files.DataFolder, "--no-shuffle", "--augment", "none",
+        "--batch-size", "1", "--out", models, "--json", json,
     ];
 
     /// <summary>All ten classes on two cpu devices at once, into a folder that does not exist yet.</summary>
@@ -64,8 +64,8 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         // ran before it on its device). The files themselves differ in the archive name torch.save derives from the file name.
         string folder = files.NewFolder("class-3-alone");
         string model = Path.Combine(folder, "cat.pth");
-        var alone = CliProcess.Run(folder, "unlearn", "--forget-class", "3", "--weights", files.Weights, "--data", files.DataFolder,
-            "--no-shuffle", "--augment", "none", "--batch-size", "4", "--max-steps", "1", "--device", "cpu", "--out", model);
+        var alone = CliProcess.Run(folder, "unlearn", "--forget-class", "3", "--weights", files.NarrowWeights, "--data", files.DataFolder,
+            "--no-shuffle", "--augment", "none", "--batch-size", "1", "--device", "cpu", "--out", model);
         Assert.True(alone.ExitCode == 0, alone.ToString());
         var expected = IlgpuUnlearn.Weights.WeightsFile.Load(model).Tensors;
         var actual = IlgpuUnlearn.Weights.WeightsFile.Load(Path.Combine(run.Models, ModelCardTable.ModelName(3))).Tensors;
@@ -73,7 +73,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         foreach (var (name, tensor) in expected)
             Assert.True(tensor.Bytes.SequenceEqual(actual[name].Bytes), $"{name} differs");
         // And it moved: the run did change the base model.
-        Assert.False(expected["fc.weight"].Bytes.SequenceEqual(IlgpuUnlearn.Weights.WeightsFile.Load(files.Weights).Tensors["fc.weight"].Bytes));
+        Assert.False(expected["fc.weight"].Bytes.SequenceEqual(IlgpuUnlearn.Weights.WeightsFile.Load(files.NarrowWeights).Tensors["fc.weight"].Bytes));
     }
 
     [Fact]
@@ -87,9 +87,9 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         CliResult interrupted;
         using (var running = CliProcess.Start(null, folder, args))
         {
-            // Interrupt once two classes are finished (their models are written last).
-            Assert.True(running.WaitForStderrLine(l => l.StartsWith("model: ", StringComparison.Ordinal) && l.EndsWith("_1.pth", StringComparison.Ordinal),
-                TimeSpan.FromSeconds(240)), "class 1 never finished");
+            // Interrupt once the first class is finished (its model is written last), with nine classes still to run.
+            Assert.True(running.WaitForStderrLine(l => l.StartsWith("model: ", StringComparison.Ordinal) && l.EndsWith("_0.pth", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(240)), "class 0 never finished");
             running.Interrupt();
             interrupted = running.Finish();
         }
@@ -103,7 +103,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         var onDisk = Directory.GetFiles(models).Select(Path.GetFullPath).Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(onDisk, named);
         var done = onDisk.Where(f => f.EndsWith(".pth", StringComparison.Ordinal)).ToList();
-        Assert.InRange(done.Count, 2, 9);
+        Assert.InRange(done.Count, 1, 9);
         Assert.All(done, m => Assert.Contains(Path.ChangeExtension(m, ".json"), onDisk));
         Assert.False(File.Exists(json));
 
