@@ -161,7 +161,7 @@ public static class Devices
             using var context = CreateContext(cuda: true, cpu: false);
             foreach (var gpu in context.GetCudaDevices())
                 found.Add(new DeviceDescription(DeviceKind.Cuda, gpu.Name,
-                    $"{gpu.MemorySize / (1024 * 1024)} MiB, {gpu.Architecture?.ToString() ?? "unknown architecture"}"));
+                    $"{gpu.MemorySize / (1024 * 1024)} MiB, {gpu.Architecture?.ToString() ?? "unknown architecture"}", found.Count));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

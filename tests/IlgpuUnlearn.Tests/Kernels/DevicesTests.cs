@@ -66,6 +66,11 @@ public sealed class DevicesTests(ITestOutputHelper output)
             output.WriteLine(d.ToString());
         Assert.Contains(list, d => d.Kind == DeviceKind.Cpu);
         Assert.Contains(list, d => d.Kind == DeviceKind.IlgpuCpu);
+        // Each line starts with what --device takes: cuda:0, cuda:1, …, cpu, ilgpu-cpu.
+        var gpus = list.Where(d => d.Kind == DeviceKind.Cuda).ToList();
+        for (int i = 0; i < gpus.Count; i++) Assert.StartsWith($"cuda:{i}: ", gpus[i].ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("cpu: ", list.Single(d => d.Kind == DeviceKind.Cpu).ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("ilgpu-cpu: ", list.Single(d => d.Kind == DeviceKind.IlgpuCpu).ToString(), StringComparison.Ordinal);
         bool gpu = list.Any(d => d.Kind == DeviceKind.Cuda);
         Assert.Equal(gpu ? DeviceKind.Cuda : DeviceKind.Cpu, Devices.DefaultKind());
     }
