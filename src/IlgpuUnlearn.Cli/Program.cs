@@ -12,13 +12,21 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = true; });
-        var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, ConvertOptions, InspectOptions,
+        // "help unlearn" is "unlearn --help" (the parser alone would list the verbs again).
+        if (args is ["help", var verb, ..] && !verb.StartsWith('-')) args = [verb, "--help"];
+        if (args is ["--version"] or ["version"])
+        {
+            Console.WriteLine(VersionLine());
+            return 0;
+        }
+        var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = false; });
+        var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, DownloadOptions, ConvertOptions, InspectOptions,
             DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions>(args);
         return parsed.MapResult(
             (DemoOptions o) => Run(() => DemoCommand.Run(o)),
             (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
             (EvalOptions o) => Run(() => EvalCommand.Run(o)),
+            (DownloadOptions o) => Run(() => DownloadCommand.Run(o)),
             (ConvertOptions o) => Run(() => WeightsCommands.Convert(o)),
             (InspectOptions o) => Run(() => WeightsCommands.Inspect(o)),
             (DevicesOptions o) => Run(() => DevicesCommand.Run(o)),
@@ -54,12 +62,32 @@ public static class Program
         return asked ? 0 : 2;
     }
 
+    /// <summary>
+    /// "ilgpu-unlearn 1.0.0 (commit 1caf4da)": the package version and, when the build knew it, the git commit it was built
+    /// from (the SDK's source-revision id, kept in the informational version after '+').
+    /// </summary>
+    internal static string VersionLine()
+    {
+        var assembly = typeof(Program).Assembly;
+        string informational = assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            is [System.Reflection.AssemblyInformationalVersionAttribute a, ..] ? a.InformationalVersion : assembly.GetName().Version?.ToString() ?? "unknown";
+        int plus = informational.IndexOf('+', StringComparison.Ordinal);
+        if (plus < 0) return $"ilgpu-unlearn {informational}";
+        string commit = informational[(plus + 1)..];
+        return $"ilgpu-unlearn {informational[..plus]} (commit {(commit.Length > 12 ? commit[..12] : commit)})";
+    }
+
     /// <summary>Runs a verb; an expected failure (bad input, missing GPU, out of memory, Ctrl-C) is one line on stderr and exit 1.</summary>
     static int Run(Func<int> verb)
     {
         try
         {
             return verb();
+        }
+        catch (RunInterruptedException e)
+        {
+            Console.Error.WriteLine($"ilgpu-unlearn: {UserFacing.Message(e)}");
+            return 130;
         }
         catch (OperationCanceledException)
         {

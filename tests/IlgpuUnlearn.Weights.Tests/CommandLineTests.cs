@@ -13,17 +13,71 @@ public class CommandLineTests
     }
 
     [Fact]
-    public void InspectPrintsOneLinePerTensorWithDTypeShapeAndSum()
+    public void InspectPrintsAHeaderAlignedRowsAndASummary()
     {
-        (int code, string output, string error) = Run("inspect", TestFiles.Fixture("dtypes.pth"));
+        string file = TestFiles.Fixture("dtypes.pth");
+        (int code, string output, string error) = Run("inspect", file);
         Assert.Equal(0, code);
         Assert.Empty(error);
         string[] lines = output.TrimEnd().Split('\n');
-        Assert.Equal(14, lines.Length);
-        Assert.Equal("i32  int32  [2]  sum=1073741817", lines[5]);
-        Assert.Equal("shared_slice  float32  [6]  sum=7.5", lines[9]);
-        Assert.Equal("scalar  float32  []  sum=3.5", lines[11]);
-        Assert.Equal("bool  bool  [3]  sum=2", lines[7]);
+        Assert.Equal($"{file}: torch.save zip, 14 tensors", lines[0]);
+        // Column header, then one row per tensor: every column starts where its header does.
+        string header = lines[2];
+        Assert.Matches(@"^name +dtype +shape +sum$", header);
+        string[] rows = lines[3..17];
+        int dtypeColumn = header.IndexOf("dtype", StringComparison.Ordinal), shapeColumn = header.IndexOf("shape", StringComparison.Ordinal);
+        int sumColumn = header.IndexOf("sum", StringComparison.Ordinal);
+        foreach (string row in rows)
+        {
+            Assert.NotEqual(' ', row[dtypeColumn]);
+            Assert.Equal(' ', row[dtypeColumn - 1]);
+            Assert.NotEqual(' ', row[shapeColumn]);
+            Assert.NotEqual(' ', row[sumColumn]);
+            Assert.Equal(' ', row[sumColumn - 1]);
+        }
+        Assert.Contains(rows, r => System.Text.RegularExpressions.Regex.IsMatch(r, @"^i32 +int32 +\[2\] +1073741817$"));
+        Assert.Contains(rows, r => System.Text.RegularExpressions.Regex.IsMatch(r, @"^shared_slice +float32 +\[6\] +7\.5$"));
+        Assert.Contains(rows, r => System.Text.RegularExpressions.Regex.IsMatch(r, @"^scalar +float32 +\[\] +3\.5$"));
+        Assert.Equal("", lines[17]);
+        Assert.StartsWith("parameters: ", lines[18]);
+        Assert.Contains("float32 ", lines[19]);
+        Assert.Equal("architecture: not a ResNet (no layer1..layer4 blocks)", lines[20]);
+    }
+
+    [Theory]
+    [InlineData(false, new[] { 2, 2, 2, 2 }, 3, "ResNet18 (basic blocks 2-2-2-2; CIFAR stem (3x3 conv1), width 8, 3 input channels; 10 classes)")]
+    [InlineData(false, new[] { 3, 4, 6, 3 }, 3, "ResNet34 (basic blocks 3-4-6-3; CIFAR stem (3x3 conv1), width 8, 3 input channels; 10 classes)")]
+    [InlineData(false, new[] { 3, 4, 6, 3 }, 7, "ResNet34 (basic blocks 3-4-6-3; ImageNet stem (7x7 conv1), width 8, 3 input channels; 10 classes)")]
+    [InlineData(true, new[] { 3, 4, 6, 3 }, 7, "ResNet50 (bottleneck blocks 3-4-6-3; ImageNet stem (7x7 conv1), width 8, 3 input channels; 10 classes)")]
+    [InlineData(true, new[] { 3, 4, 23, 3 }, 7, "ResNet101 (bottleneck blocks 3-4-23-3; ImageNet stem (7x7 conv1), width 8, 3 input channels; 10 classes)")]
+    [InlineData(false, new[] { 1, 1, 1, 1 }, 3, "a ResNet of no standard depth (basic blocks 1-1-1-1; CIFAR stem (3x3 conv1), width 8, 3 input channels; 10 classes)")]
+    public void InspectNamesTheArchitectureFromTheBlocks(bool bottleneck, int[] blocks, int stem, string expected)
+    {
+        var state = new StateDict();
+        state.Set("conv1.weight", StoredTensor.FromFloat32(TensorDType.Float32, [8, 3, stem, stem], new float[8 * 3 * stem * stem]));
+        for (int stage = 0; stage < 4; stage++)
+        {
+            for (int block = 0; block < blocks[stage]; block++)
+            {
+                foreach (string conv in bottleneck ? new[] { "conv1", "conv2", "conv3" } : new[] { "conv1", "conv2" })
+                {
+                    state.Set($"layer{stage + 1}.{block}.{conv}.weight", StoredTensor.FromFloat32(TensorDType.Float32, [1, 1, 1, 1], [1f]));
+                }
+                state.Set($"layer{stage + 1}.{block}.bn1.running_mean", StoredTensor.FromFloat32(TensorDType.Float32, [1], [0f]));
+            }
+        }
+        state.Set("fc.weight", StoredTensor.FromFloat32(TensorDType.Float32, [10, 8], new float[80]));
+        string folder = TestFiles.NewTempFolder();
+        string file = Path.Combine(folder, "resnet.safetensors");
+        WeightsFile.Save(file, state);
+        (int code, string output, _) = Run("inspect", file);
+        Assert.Equal(0, code);
+        string[] lines = output.TrimEnd().Split('\n');
+        Assert.Equal($"architecture: {expected}", lines[^1]);
+        // Running statistics are buffers: the parameters are conv1, every block conv and fc.
+        long parameters = 8 * 3 * stem * stem + blocks.Sum() * (bottleneck ? 3 : 2) + 80;
+        Assert.Equal($"parameters: {parameters:N0} in {state.Count - blocks.Sum()} tensors (without BatchNorm's running statistics and counters)", lines[^3]);
+        Directory.Delete(folder, true);
     }
 
     [Fact]
@@ -34,9 +88,12 @@ public class CommandLineTests
         string pth = Path.Combine(folder, "m.pth");
         Assert.Equal(0, Run("convert", TestFiles.Fixture("resnet_w4_wrapped_module.pth"), safetensors).Code);
         Assert.Equal(0, Run("convert", safetensors, pth).Code);
+        // Everything but the header line (which names the file and its format) is the same.
+        static string Body(string output) => output[output.IndexOf('\n', StringComparison.Ordinal)..];
         string original = Run("inspect", TestFiles.Fixture("resnet_w4_zip.pth")).Output;
-        Assert.Equal(original, Run("inspect", safetensors).Output);
-        Assert.Equal(original, Run("inspect", pth).Output);
+        Assert.Equal(Body(original), Body(Run("inspect", safetensors).Output));
+        Assert.Equal(Body(original), Body(Run("inspect", pth).Output));
+        Assert.EndsWith("architecture: ResNet18 (basic blocks 2-2-2-2; CIFAR stem (3x3 conv1), width 4, 3 input channels; 10 classes)\n", original);
         Assert.Equal(2, Directory.GetFiles(folder).Length);
         Directory.Delete(folder, true);
     }

@@ -56,7 +56,7 @@ internal static class BenchEpochCommand
         ops.Synchronize();
 
         var clock = Stopwatch.StartNew();
-        int steps = UnlearningRun.Run(model, data, 0, new AdvNegGradSettings(), schedule, ProgressLine.Show);
+        int steps = UnlearningRun.Run(model, data, 0, new AdvNegGradSettings(), schedule, p => ProgressLine.Show(p));
         ops.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
         ProgressLine.Finish();

@@ -1,6 +1,7 @@
 using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Download;
 using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Weights.ResNet18;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
@@ -8,7 +9,7 @@ namespace IlgpuUnlearn.Cli.Commands;
 internal static class DataChoice
 {
     public const string DataHelp = "CIFAR-10 as cifar-10-batches-bin/ (or a folder holding it), cifar-10-binary.tar.gz or cifar-10-python.tar.gz; " +
-        "with --dataset fashion-mnist, the folder of its IDX files. Default: CIFAR-10 binary, downloaded once into the cache " +
+        "with --dataset fashion-mnist, the folder of its IDX files (or torchvision's root holding FashionMNIST/raw/). Default: CIFAR-10 binary, downloaded once into the cache " +
         "($XDG_CACHE_HOME or ~/.cache, subfolder ilgpu-unlearn)";
     public const string DatasetHelp = "cifar10, fashion-mnist (1x28x28 grey, padded to 3x32x32 for a model whose conv1 reads 3 channels) or synthetic";
     public const string MeanHelp = "The model's input normalisation: a preset (cifar10, fashion-mnist, mnist, imagenet, half, none) or the per-channel means " +
@@ -16,30 +17,47 @@ internal static class DataChoice
     public const string StdHelp = "The per-channel standard deviations that go with --mean (or a preset name)";
     public const string WeightsHelp = "The model to start from (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +
         "Default: the base model jaeunglee/resnet18-cifar10-unlearning (resnet18_cifar10_full.pth), downloaded once into the cache";
+    public const string LimitHelp = "Use at most N images of each split (train and test): the first N/10 of each class. For a quick trial.";
 
-    public static DatasetSplit LoadData(string dataset, string? path, CancellationToken cancel)
+    /// <summary>
+    /// --data for a dataset, checked before anything loads: a path the user gave must exist; Fashion-MNIST without one
+    /// needs Debian's folder. Returns the path as given (null: the default).
+    /// </summary>
+    public static string? CheckData(DatasetKind kind, string? path)
     {
-        var kind = DatasetLoader.ParseKind(dataset);
-        if (path is null && kind == DatasetKind.Cifar10)
+        PlanChecks.InputPath(path, "--data");
+        if (path is null && kind == DatasetKind.FashionMnist && !Directory.Exists(FashionMnist.DebianFolder))
+            throw new UserError($"--dataset fashion-mnist needs --data FOLDER (its four IDX files, or torchvision's root holding FashionMNIST/raw/); " +
+                                $"Debian's {FashionMnist.DebianFolder} is not here (apt-get install dataset-fashion-mnist)");
+        return path;
+    }
+
+    /// <summary>The plan's data (CIFAR-10 downloaded when no --data), cut to --limit; says which file or folder was read.</summary>
+    public static DatasetSplit LoadData(RunPlan plan, CancellationToken cancel)
+    {
+        string? path = plan.DataPath;
+        if (path is null && plan.Dataset == DatasetKind.Cifar10) path = Downloads.Ensure(DownloadSource.Cifar10Binary, cancel);
+        if (plan.Dataset == DatasetKind.FashionMnist) path = FashionMnistReader.Locate(path ?? FashionMnist.DebianFolder);
+        Console.Error.WriteLine(path is null ? "data: generated (synthetic shapes)" : $"data: {Path.GetFullPath(path)}");
+        var split = DatasetLoader.Load(plan.Dataset, path);
+        if (plan.Limit is { } limit)
         {
-            using var downloader = new FileDownloader();
-            path = downloader.EnsureAsync(DownloadSource.Cifar10Binary, cancel).GetAwaiter().GetResult();
+            int perClass = limit / split.Train.ClassCount;
+            split = new DatasetSplit(split.Train.FirstPerClass(perClass), split.Test.FirstPerClass(perClass));
+            Console.Error.WriteLine($"  --limit {limit}: the first {perClass} images of each class of each split");
         }
-        Console.Error.WriteLine($"data: {(path ?? kind.ToString())}");
-        var split = DatasetLoader.Load(kind, path);
         Console.Error.WriteLine($"  {split.Train}");
         Console.Error.WriteLine($"  {split.Test}");
         return split;
     }
 
     /// <summary>Refuses, before any work, a run that would need a base model where none is published (only CIFAR-10 has one).</summary>
-    public static void RequireWeights(string dataset, string? weights)
+    public static void RequireWeights(DatasetKind kind, string? weights)
     {
-        var kind = DatasetLoader.ParseKind(dataset);
         if (weights is null && kind != DatasetKind.Cifar10)
         {
             string name = kind == DatasetKind.FashionMnist ? "fashion-mnist" : "synthetic";
-            throw new UserError($"--dataset {dataset} has no published base model: needs --weights (or `train` one: " +
+            throw new UserError($"--dataset {name} has no published base model: needs --weights (or `train` one: " +
                 $"ilgpu-unlearn demo --dataset {name} saves DIR/{name}_resnet18_base.pth)");
         }
     }
@@ -50,9 +68,11 @@ internal static class DataChoice
     /// from --mean/--std, else fashion-mnist's for grey images and cifar10's for colour ones. Prints both; refuses data the
     /// model cannot read.
     /// </summary>
-    public static (DatasetSplit Data, ResNet18Config Config) FitModel(DatasetSplit data, Weights.ResNet18.ResNet18Weights weights,
+    public static (DatasetSplit Data, ResNet18Config Config) FitModel(DatasetSplit data, ResNet18Weights weights, string path,
         string? mean, string? std)
     {
+        if (weights.NumClasses != data.Test.ClassCount)
+            throw new UserError($"--weights {path}: the model has {weights.NumClasses} classes, the data {data.Test.ClassCount}");
         int channels = weights.InputChannels;
         if (data.Train.Channels == 1 && channels == 3)
         {
@@ -60,7 +80,7 @@ internal static class DataChoice
             Console.Error.WriteLine($"  grey images padded to 3x{data.Train.Height}x{data.Train.Width}, grey copied to R, G and B (the model's conv1 reads 3 channels)");
         }
         if (data.Train.Channels != channels)
-            throw new UserError($"the model reads {channels}-channel images (conv1.weight is {weights.Width}x{channels}x3x3), " +
+            throw new UserError($"--weights {path}: the model reads {channels}-channel images (conv1.weight is {weights.Width}x{channels}x3x3), " +
                 $"the data holds {data.Train.Channels}-channel ones");
         if (data.Train.Height != data.Train.Width)
             throw new UserError($"the data's images are {data.Train.Height}x{data.Train.Width}; the network takes square images");
@@ -71,30 +91,19 @@ internal static class DataChoice
         return (data, ModelFiles.ConfigOf(weights, data.Train.Height) with { Normalization = normalization });
     }
 
-    public static (Weights.ResNet18.ResNet18Weights Weights, string Path) LoadWeights(string? path, CancellationToken cancel)
+    /// <summary>--limit N: at least one image of each class.</summary>
+    public static int? CheckLimit(int? limit, int classCount) =>
+        limit is { } n && n < classCount ? throw new UserError($"--limit must be at least {classCount} (one image of each class), got {n}") : limit;
+
+    public static (ResNet18Weights Weights, string Path) LoadWeights(string? path, CancellationToken cancel)
     {
-        if (path is null)
-        {
-            using var downloader = new FileDownloader();
-            path = downloader.EnsureAsync(DownloadSource.BaseModel, cancel).GetAwaiter().GetResult();
-        }
+        path ??= Downloads.Ensure(DownloadSource.BaseModel, cancel);
         var weights = ModelFiles.Read(path);
-        Console.Error.WriteLine($"weights: {path} (ResNet18, width {weights.Width}, {weights.NumClasses} classes, {weights.InputChannels}-channel input)");
+        Console.Error.WriteLine($"weights: {Path.GetFullPath(path)} (ResNet18, width {weights.Width}, {weights.NumClasses} classes, {weights.InputChannels}-channel input)");
         return (weights, path);
     }
 
-    /// <summary>"3", "cat" (any case) or "all" -> class indices.</summary>
-    public static int[] ParseForgetClasses(string text, IReadOnlyList<string> classNames)
-    {
-        text = text.Trim();
-        if (text.Equals("all", StringComparison.OrdinalIgnoreCase)) return Enumerable.Range(0, classNames.Count).ToArray();
-        if (int.TryParse(text, out int k))
-        {
-            if (k >= 0 && k < classNames.Count) return [k];
-            throw new UserError($"--forget-class {k} is outside 0..{classNames.Count - 1}");
-        }
-        for (int i = 0; i < classNames.Count; i++)
-            if (string.Equals(classNames[i], text, StringComparison.OrdinalIgnoreCase)) return [i];
-        throw new UserError($"--forget-class '{text}' is not a class index, a class name ({string.Join(", ", classNames)}) or 'all'");
-    }
+    /// <summary>The model's class count must be the data's.</summary>
+    /// <summary>--mean/--std checked before anything loads (a preset name, or numbers in range, as many of each).</summary>
+    public static void CheckNormalization(string? mean, string? std) => InputNormalization.Parse(mean, std, InputNormalization.Cifar10);
 }

@@ -51,6 +51,7 @@ internal static class DemoCommand
 
     public static int Run(DemoOptions o)
     {
+        // Every check first: sizes, the dataset, the class name, the device, the output folder (created) and every file in it.
         if (o.Width < 1 || o.TrainPerClass < 1 || o.TestPerClass < 1 || o.TrainEpochs < 0 || o.BatchSize < 1)
             throw new UserError("--width, --train-per-class, --test-per-class and --batch-size must be at least 1, --train-epochs at least 0");
         var kind = DatasetLoader.ParseKind(o.Dataset);
@@ -58,26 +59,48 @@ internal static class DemoCommand
             throw new UserError("--dataset: the demo runs on fashion-mnist or synthetic; for CIFAR-10 use ilgpu-unlearn unlearn");
         if (o.Data is not null && kind != DatasetKind.FashionMnist)
             throw new UserError("--data: only --dataset fashion-mnist reads files");
-        DeviceChoice.Check(o.Device);
+        PlanChecks.InputPath(o.Data, "--data");
+        string name = kind == DatasetKind.Synthetic ? "synthetic" : "fashion-mnist";
+        var classNames = kind == DatasetKind.Synthetic ? SyntheticDataset.ClassNames : FashionMnist.ClassNames;
+        int k = PlanChecks.ForgetClasses(o.ForgetClass, classNames, allowAll: false)[0];
+        var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: false);
+        PlanChecks.OutputFolder(o.Out, "--out");
+        string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
+        string outPath = Path.Combine(o.Out, ModelCardTable.ModelName(k, name));
+        foreach (var file in new[] { basePath, outPath, Path.Combine(o.Out, "report.json"), Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png") })
+            if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
+        var outputs = new ClassOutputs(k, outPath, Path.Combine(o.Out, "report.json"), [Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png")]);
+
         var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();
-        var (data, name) = kind == DatasetKind.Synthetic
-            ? (SyntheticDataset.Generate(o.TrainPerClass ?? 200, o.TestPerClass ?? 50, o.Seed), "synthetic")
-            : (FashionMnistReader.Load(o.Data ?? ShippedFashionMnist), "fashion-mnist");
+        var written = new WrittenFiles();
+        try
+        {
+            return Work(o, kind, k, devices[0], isDefault, basePath, outputs, written, clock, cancel.Token);
+        }
+        catch (OperationCanceledException e) when (e is not RunInterruptedException)
+        {
+            throw written.Interrupted(null);
+        }
+    }
+
+    static int Work(DemoOptions o, DatasetKind kind, int k, DeviceSpec device, bool isDefault, string basePath, ClassOutputs outputs,
+        WrittenFiles written, Stopwatch clock, CancellationToken cancel)
+    {
+        var data = kind == DatasetKind.Synthetic
+            ? SyntheticDataset.Generate(o.TrainPerClass ?? 200, o.TestPerClass ?? 50, o.Seed)
+            : FashionMnistReader.Load(o.Data ?? ShippedFashionMnist);
         if (kind == DatasetKind.FashionMnist && (o.TrainPerClass is not null || o.TestPerClass is not null))
             data = new DatasetSplit(data.Train.FirstPerClass(o.TrainPerClass ?? int.MaxValue), data.Test.FirstPerClass(o.TestPerClass ?? int.MaxValue));
-        int k = DataChoice.ParseForgetClasses(o.ForgetClass, data.Train.ClassNames) is [var only] ? only
-            : throw new UserError("the demo forgets one class");
-        Console.Error.WriteLine($"data: {(kind == DatasetKind.Synthetic ? "generated" : Path.GetFullPath(o.Data ?? ShippedFashionMnist))}");
+        Console.Error.WriteLine($"data: {(kind == DatasetKind.Synthetic ? "generated (synthetic shapes)" : Path.GetFullPath(o.Data ?? ShippedFashionMnist))}");
         Console.Error.WriteLine($"  {data.Train}");
         Console.Error.WriteLine($"  {data.Test}");
         var train = data.Train;
         var normalization = train.Channels == 1 ? InputNormalization.FashionMnist : InputNormalization.Cifar10;
         var config = new ResNet18Config(o.Width, train.Height, train.ClassCount, train.Channels) { Normalization = normalization };
         Console.Error.WriteLine($"normalisation: {normalization} ({normalization.Source})");
-        Directory.CreateDirectory(o.Out);
 
-        using var ops = DeviceChoice.Open(o.Device);
+        using var ops = DeviceChoice.Open(device, isDefault);
         using var model = new ResNet18(ops, config, o.BatchSize);
         ModelState.Load(model, RandomInit.State(model.Layout, o.Seed));
 
@@ -85,28 +108,28 @@ internal static class DemoCommand
         Console.Error.WriteLine($"training a width-{o.Width} ResNet18 for {o.TrainEpochs} epochs ({model.Layout.ParameterCount:N0} parameters)");
         var training = new AdvNegGradSettings { LearningRate = 0.05f, Clip = 0 };
         SupervisedTraining.Run(model, train, training, o.TrainEpochs, batchSize: Math.Min(100, o.BatchSize), o.Seed,
-            (epoch, epochs, loss) => Console.Error.WriteLine($"  epoch {epoch}/{epochs}: mean loss {loss:F4}"), cancel.Token);
-        string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
+            (epoch, epochs, loss) => Console.Error.WriteLine($"  epoch {epoch}/{epochs}: mean loss {loss:F4}"), cancel);
         var weights = ModelFiles.Canonical(model);
         weights.Save(basePath);
-        var before = ReportOutputs.Evaluate(model, data.Test, k, cancel.Token);
+        written.Add(basePath);
+        var before = ReportOutputs.Evaluate(model, data.Test, k, cancel);
 
         // 2. AdvNegGrad with the card's settings, one epoch.
-        Console.Error.WriteLine($"unlearning class {k} ({train.ClassNames[k]}) with AdvNegGrad: alpha 0.15, clip 0.5, lr 0.1, Nesterov momentum 0.9, weight decay 5e-4");
+        var card = new AdvNegGradSettings();
+        Console.Error.WriteLine($"unlearning class {k} ({train.ClassNames[k]}) with AdvNegGrad: {card}");
         var schedule = new UnlearningSchedule { BatchSize = o.BatchSize, Seed = o.Seed, Augment = false };
-        UnlearningRun.Run(model, train, k, new AdvNegGradSettings(), schedule, ProgressLine.Show, cancel.Token);
+        UnlearningRun.Run(model, train, k, card, schedule, p => ProgressLine.Show(p), cancel);
         ProgressLine.Finish();
-        var after = ReportOutputs.Evaluate(model, data.Test, k, cancel.Token);
-        string modelName = ModelCardTable.ModelName(k, name);
-        string outPath = Path.Combine(o.Out, modelName);
+        var after = ReportOutputs.Evaluate(model, data.Test, k, cancel);
+        string outPath = outputs.Model!, modelName = Path.GetFileName(outPath);
+        ReportOutputs.WriteClass(outputs, after, written);
         ModelFiles.Save(model, weights, outPath);
+        written.Add(outPath);
 
         Console.WriteLine();
         Console.WriteLine("before unlearning (base model) and after:");
         Console.WriteLine(ModelCardTable.Table([(before, Path.GetFileName(basePath)), (after, modelName)]));
         ReportOutputs.Print(after, modelName);
-        ReportOutputs.Write([after], Path.Combine(o.Out, "report.json"), Path.Combine(o.Out, "confusion.svg"));
-        ReportOutputs.Write([after], null, Path.Combine(o.Out, "confusion.png"));
         Console.Error.WriteLine($"models: {Path.GetFullPath(basePath)}, {Path.GetFullPath(outPath)}");
         Console.Error.WriteLine($"done in {clock.Elapsed.TotalSeconds:F0} s");
         return 0;

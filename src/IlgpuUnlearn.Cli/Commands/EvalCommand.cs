@@ -1,4 +1,5 @@
 using CommandLine;
+using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Model;
 
 namespace IlgpuUnlearn.Cli.Commands;
@@ -35,30 +36,60 @@ public sealed class EvalOptions
 
     [Option("batch-size", Default = 500, HelpText = "Images per batch.")]
     public int BatchSize { get; set; }
+
+    [Option("limit", HelpText = "Evaluate at most N test images: the first N/10 of each class. For a quick trial.")]
+    public int? Limit { get; set; }
 }
 
+/// <summary>eval: 1. check every option, the class name, the device and the output locations; 2. load; 3. evaluate and report.</summary>
 internal static class EvalCommand
 {
     public static int Run(EvalOptions o)
     {
-        if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
-        DeviceChoice.Check(o.Device);
-        DataChoice.RequireWeights(o.Dataset, o.Weights);
+        var plan = Plan(o);
         using var cancel = new Cancellation();
-        var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token);
-        var classes = DataChoice.ParseForgetClasses(o.ForgetClass, data.Test.ClassNames);
-        if (classes.Length != 1) throw new UserError("eval takes one --forget-class");
-        var (weights, path) = DataChoice.LoadWeights(o.Weights, cancel.Token);
-        if (weights.NumClasses != data.Test.ClassCount)
-            throw new UserError($"the model has {weights.NumClasses} classes, the data {data.Test.ClassCount}");
-        (data, var config) = DataChoice.FitModel(data, weights, o.Mean, o.Std);
+        var written = new WrittenFiles();
+        try
+        {
+            var data = DataChoice.LoadData(plan, cancel.Token);
+            var (weights, path) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
+            (data, var config) = DataChoice.FitModel(data, weights, path, plan.Mean, plan.Std);
+            var outputs = plan.Classes[0];
+            DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, [outputs],
+                ops => new ResNet18(ops, config, Math.Min(o.BatchSize, data.Test.Count)),
+                (model, job, _, token) =>
+                {
+                    ModelFiles.Load(model, weights);
+                    var report = ReportOutputs.Evaluate(model, data.Test, job.ForgetClass, token);
+                    ReportOutputs.Print(report, Path.GetFileName(path));
+                    ReportOutputs.WriteClass(job, report, written);
+                }, cancel.Token);
+            return 0;
+        }
+        catch (OperationCanceledException e) when (e is not RunInterruptedException)
+        {
+            throw written.Interrupted(null);
+        }
+    }
 
-        using var ops = DeviceChoice.Open(o.Device);
-        using var model = new ResNet18(ops, config, Math.Min(o.BatchSize, data.Test.Count));
-        ModelFiles.Load(model, weights);
-        var report = ReportOutputs.Evaluate(model, data.Test, classes[0], cancel.Token);
-        ReportOutputs.Print(report, Path.GetFileName(path));
-        ReportOutputs.Write([report], o.Json, o.Confusion);
-        return 0;
+    static RunPlan Plan(EvalOptions o)
+    {
+        PlanChecks.AtLeast(o.BatchSize, 1, "--batch-size");
+        var kind = PlanChecks.Dataset(o.Dataset);
+        var names = DatasetLoader.ClassNames(kind);
+        int k = PlanChecks.ForgetClasses(o.ForgetClass, names, allowAll: false)[0];
+        var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: false);
+        DataChoice.CheckData(kind, o.Data);
+        PlanChecks.InputPath(o.Weights, "--weights");
+        DataChoice.RequireWeights(kind, o.Weights);
+        DataChoice.CheckNormalization(o.Mean, o.Std);
+        string[] pictures = o.Confusion is null ? [] : [PlanChecks.OutputFile(o.Confusion, "--confusion", PlanChecks.PictureExtensions)];
+        if (o.Json is not null) PlanChecks.OutputFile(o.Json, "--json");
+        return new RunPlan
+        {
+            Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names,
+            Classes = [new ClassOutputs(k, Model: null, o.Json, pictures)], Devices = devices, DefaultDevice = isDefault,
+            Json = o.Json, Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std,
+        };
     }
 }

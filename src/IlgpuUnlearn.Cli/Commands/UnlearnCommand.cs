@@ -1,4 +1,5 @@
 using CommandLine;
+using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Unlearning;
@@ -68,7 +69,7 @@ public sealed class UnlearnOptions
     [Option("augment", Default = "crop-flip", HelpText = "crop-flip (random 32 crop of the 4-padded image, random horizontal flip: the base model's training) or none.")]
     public string Augment { get; set; } = "crop-flip";
 
-    [Option("device", HelpText = DeviceChoice.Help)]
+    [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }
 
     [Option("json", HelpText = "Write the report(s) as JSON here.")]
@@ -79,11 +80,99 @@ public sealed class UnlearnOptions
 
     [Option("eval-batch-size", Default = 500, HelpText = "Images per batch when evaluating.")]
     public int EvalBatchSize { get; set; }
+
+    [Option("limit", HelpText = DataChoice.LimitHelp)]
+    public int? Limit { get; set; }
+
+    [Option("max-steps", HelpText = "Stop after N unlearning steps in all (a quick trial; the card runs a whole epoch).")]
+    public int? MaxSteps { get; set; }
+
+    [Option("resume", HelpText = "Skip the classes whose model and report are already written (continues an interrupted --forget-class all).")]
+    public bool Resume { get; set; }
 }
 
+/// <summary>
+/// unlearn: 1. check every option, class name, device and output location (<see cref="Plan"/>); 2. load the data and the
+/// weights; 3. per class, on the next free device, <see cref="UnlearnClass"/>; 4. the card's table and the run's report.
+/// </summary>
 internal static class UnlearnCommand
 {
     public static int Run(UnlearnOptions o)
+    {
+        var (plan, settings, schedule) = Plan(o);
+        using var cancel = new Cancellation();
+        var written = new WrittenFiles();
+        try
+        {
+            var reports = new UnlearningReport?[plan.Classes.Count];
+            for (int i = 0; i < plan.Classes.Count; i++)
+            {
+                var done = plan.Classes[i];
+                if (!plan.Resume || !done.Done) continue;
+                Console.Error.WriteLine($"class {done.ForgetClass} ({plan.ClassNames[done.ForgetClass]}): {done.Model} is written (--resume), skipped");
+                if (done.Report is not null) reports[i] = ReportOutputs.ReadBack(done.Report, done.Model);
+            }
+            var toRun = plan.Classes.Select((outputs, index) => (Index: index, Outputs: outputs)).Where(c => plan.ToRun.Contains(c.Outputs)).ToList();
+            if (toRun.Count > 0)
+            {
+                var data = DataChoice.LoadData(plan, cancel.Token);
+                var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
+                (data, var config) = DataChoice.FitModel(data, weights, weightsPath, plan.Mean, plan.Std);
+                var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());
+                int maxBatch = Math.Max(Math.Min(schedule.BatchSize, data.Train.Count), Math.Min(o.EvalBatchSize, data.Test.Count));
+                var run = new ClassRun(data, baseState, weights, settings, schedule, written);
+                DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, toRun, ops => new ResNet18(ops, config, maxBatch),
+                    (model, job, label, token) => reports[job.Index] = UnlearnClass(model, job.Outputs, run, label, token),
+                    cancel.Token);
+            }
+
+            if (plan.Classes.Count > 1)
+            {
+                Console.WriteLine();
+                Console.WriteLine(ModelCardTable.Table(plan.Classes.Select((c, i) => (reports[i]!, (string?)Path.GetFileName(c.Model)))));
+            }
+            if (plan.Json is not null && plan.Classes.Count > 1) ReportOutputs.WriteJson(plan.Json, reports.Select(r => r!).ToList(), written);
+            return 0;
+        }
+        catch (OperationCanceledException e) when (e is not RunInterruptedException)
+        {
+            throw written.Interrupted(plan.Classes.Count > 1 && written.Count > 0 ? "rerun the same command with --resume to continue" : null);
+        }
+        catch (Exception) when (written.Count > 0)
+        {
+            Console.Error.WriteLine($"written before the failure: {written}");
+            throw;
+        }
+    }
+
+    /// <summary>What every class of a run shares: the data, the base model's values (never changed), the file template, the settings.</summary>
+    sealed record ClassRun(DatasetSplit Data, IReadOnlyDictionary<string, float[]> BaseState, Weights.ResNet18.ResNet18Weights Template,
+        AdvNegGradSettings Settings, UnlearningSchedule Schedule, WrittenFiles Written);
+
+    /// <summary>Unlearns one class from the base model, evaluates it, writes its report, then its model; returns the report.</summary>
+    static UnlearningReport UnlearnClass(ResNet18 model, ClassOutputs outputs, ClassRun run, string? device, CancellationToken cancel)
+    {
+        int k = outputs.ForgetClass;
+        var names = run.Data.Train.ClassNames;
+        string? label = device is null ? null : $"{device} class {k}";
+        string steps = run.Schedule.MaxSteps is { } max ? $", at most {max} step(s)" : "";
+        Console.Error.WriteLine($"{(label is null ? "" : $"[{label}] ")}forgetting class {k} ({names[k]}): {run.Settings}; " +
+                                $"{run.Schedule.Epochs} epoch(s) of batch {run.Schedule.BatchSize}{steps}");
+        ModelState.Load(model, run.BaseState);
+        UnlearningRun.Run(model, run.Data.Train, k, run.Settings, run.Schedule, p => ProgressLine.Show(p, label), cancel);
+        ProgressLine.Finish();
+
+        var report = ReportOutputs.Evaluate(model, run.Data.Test, k, cancel, label);
+        string modelPath = outputs.Model!;
+        ReportOutputs.WriteClass(outputs, report, run.Written);
+        lock (run.Template) ModelFiles.Save(model, run.Template, modelPath);
+        run.Written.Add(modelPath);
+        ReportOutputs.Print(report, Path.GetFileName(modelPath), $"model: {Path.GetFullPath(modelPath)}");
+        return report;
+    }
+
+    /// <summary>Every check, before anything is loaded: options, class names, devices, and every output location (folders created).</summary>
+    static (RunPlan Plan, AdvNegGradSettings Settings, UnlearningSchedule Schedule) Plan(UnlearnOptions o)
     {
         var settings = new AdvNegGradSettings
         {
@@ -97,51 +186,53 @@ internal static class UnlearnCommand
             "none" => false,
             _ => throw new UserError($"--augment '{o.Augment}': use crop-flip or none"),
         };
-        if (o.Epochs < 1) throw new UserError($"--epochs must be at least 1, got {o.Epochs}");
-        if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
-        if (o.EvalBatchSize < 1) throw new UserError($"--eval-batch-size must be at least 1, got {o.EvalBatchSize}");
-        DeviceChoice.Check(o.Device);
-        DataChoice.RequireWeights(o.Dataset, o.Weights);
-        var schedule = new UnlearningSchedule { Epochs = o.Epochs, BatchSize = o.BatchSize, Seed = o.Seed, Shuffle = !o.NoShuffle, Augment = augment };
-
-        using var cancel = new Cancellation();
-        var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token);
-        var classes = DataChoice.ParseForgetClasses(o.ForgetClass, data.Train.ClassNames);
-        var (weights, _) = DataChoice.LoadWeights(o.Weights, cancel.Token);
-        if (weights.NumClasses != data.Train.ClassCount)
-            throw new UserError($"the model has {weights.NumClasses} classes, the data {data.Train.ClassCount}");
-        (data, var config) = DataChoice.FitModel(data, weights, o.Mean, o.Std);
-        bool several = classes.Length > 1;
-        string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
-        if (several && o.Out is not null && Path.HasExtension(o.Out))
-            throw new UserError($"--out {o.Out}: with --forget-class all, --out is a folder");
-
-        using var ops = DeviceChoice.Open(o.Device);
-        int batch = Math.Min(o.BatchSize, data.Train.Count);
-        using var model = new ResNet18(ops, config, Math.Max(batch, Math.Min(o.EvalBatchSize, data.Test.Count)));
-        var reports = new List<(UnlearningReport Report, string? ModelName)>();
-        foreach (int k in classes)
+        var schedule = new UnlearningSchedule
         {
-            string modelName = ModelCardTable.ModelName(k, dataset);
-            string outPath = several ? Path.Combine(o.Out ?? ".", modelName) : o.Out ?? modelName;
-            Console.Error.WriteLine($"forgetting class {k} ({data.Train.ClassNames[k]}): {settings}, {schedule.Epochs} epoch(s) of batch {schedule.BatchSize}");
-            ModelFiles.Load(model, weights);
-            UnlearningRun.Run(model, data.Train, k, settings, schedule, ProgressLine.Show, cancel.Token);
-            ProgressLine.Finish();
+            Epochs = PlanChecks.AtLeast(o.Epochs, 1, "--epochs"), BatchSize = PlanChecks.AtLeast(o.BatchSize, 1, "--batch-size"),
+            Seed = o.Seed, Shuffle = !o.NoShuffle, Augment = augment,
+            MaxSteps = o.MaxSteps is { } m ? PlanChecks.AtLeast(m, 1, "--max-steps") : null,
+        };
+        PlanChecks.AtLeast(o.EvalBatchSize, 1, "--eval-batch-size");
 
-            var report = ReportOutputs.Evaluate(model, data.Test, k, cancel.Token);
-            ModelFiles.Save(model, weights, outPath);
-            Console.Error.WriteLine($"model: {Path.GetFullPath(outPath)}");
-            ReportOutputs.Print(report, Path.GetFileName(outPath));
-            ReportOutputs.Write([report], null, o.Confusion ?? Path.ChangeExtension(outPath, ".confusion.svg"));
-            reports.Add((report, Path.GetFileName(outPath)));
-        }
+        var kind = PlanChecks.Dataset(o.Dataset);
+        var names = DatasetLoader.ClassNames(kind);
+        var classes = PlanChecks.ForgetClasses(o.ForgetClass, names);
+        bool several = classes.Length > 1;
+        var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: several);
+        DataChoice.CheckData(kind, o.Data);
+        PlanChecks.InputPath(o.Weights, "--weights");
+        DataChoice.RequireWeights(kind, o.Weights);
+        DataChoice.CheckNormalization(o.Mean, o.Std);
+
+        string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
+        var outputs = new List<ClassOutputs>();
         if (several)
         {
-            Console.WriteLine();
-            Console.WriteLine(ModelCardTable.Table(reports));
+            if (o.Out is not null && Path.HasExtension(o.Out))
+                throw new UserError($"--out {o.Out}: with --forget-class all, --out is a folder");
+            string folder = PlanChecks.OutputFolder(o.Out ?? ".", "--out");
+            if (o.Confusion is not null) PlanChecks.OutputFile(o.Confusion, "--confusion", PlanChecks.PictureExtensions);
+            foreach (int k in classes)
+            {
+                string model = Path.Combine(folder, ModelCardTable.ModelName(k, dataset));
+                string picture = o.Confusion is null ? Path.ChangeExtension(model, ".confusion.svg") : ReportOutputs.WithSuffix(o.Confusion, $"_{k}");
+                outputs.Add(new ClassOutputs(k, model, Path.ChangeExtension(model, ".json"), [picture]));
+            }
         }
-        ReportOutputs.Write(reports.Select(r => r.Report).ToList(), o.Json, null);
-        return 0;
+        else
+        {
+            string model = PlanChecks.OutputFile(o.Out ?? ModelCardTable.ModelName(classes[0], dataset), "--out", PlanChecks.ModelExtensions);
+            string picture = PlanChecks.OutputFile(o.Confusion ?? Path.ChangeExtension(model, ".confusion.svg"), "--confusion", PlanChecks.PictureExtensions);
+            outputs.Add(new ClassOutputs(classes[0], model, o.Json, [picture]));
+        }
+        if (o.Json is not null) PlanChecks.OutputFile(o.Json, "--json");
+
+        var plan = new RunPlan
+        {
+            Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names, Classes = outputs,
+            Devices = devices, DefaultDevice = isDefault, Json = o.Json, Resume = o.Resume,
+            Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std,
+        };
+        return (plan, settings, schedule);
     }
 }

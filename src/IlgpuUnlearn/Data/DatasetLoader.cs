@@ -16,6 +16,15 @@ public static class DatasetLoader
         };
     }
 
+    /// <summary>The class names of a dataset, known before any file is read (so a --forget-class name is checked first).</summary>
+    public static IReadOnlyList<string> ClassNames(DatasetKind kind) => kind switch
+    {
+        DatasetKind.Cifar10 => Cifar10.ClassNames,
+        DatasetKind.FashionMnist => FashionMnist.ClassNames,
+        DatasetKind.Synthetic => SyntheticDataset.ClassNames,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
     /// <param name="path">CIFAR-10: folder or archive (required); Fashion-MNIST: folder (default: Debian's); synthetic: unused.</param>
     /// <param name="seed">Synthetic set only.</param>
     /// <param name="syntheticTrainPerClass">Synthetic set only.</param>

@@ -9,9 +9,13 @@ public static class FashionMnistReader
 {
     public const int Padding = 2;
 
-    /// <summary>Training (60,000) and test (10,000) grey 1x28x28 sets from a folder with the four IDX files (gzipped or not).</summary>
+    /// <summary>
+    /// Training (60,000) and test (10,000) grey 1x28x28 sets from a folder with the four IDX files (gzipped or not), or a folder that
+    /// holds them as torchvision's datasets.FashionMNIST does (root/FashionMNIST/raw/) or in raw/.
+    /// </summary>
     public static DatasetSplit Load(string folder)
     {
+        folder = Locate(folder);
         var train = Load(FindFile(folder, FashionMnist.TrainImagesFile), FindFile(folder, FashionMnist.TrainLabelsFile), "fashion-mnist train");
         var test = Load(FindFile(folder, FashionMnist.TestImagesFile), FindFile(folder, FashionMnist.TestLabelsFile), "fashion-mnist test");
         return new DatasetSplit(train, test);
@@ -62,6 +66,21 @@ public static class FashionMnistReader
             first.CopyTo(rgb.AsSpan(n * 3 * plane + 2 * plane, plane));
         }
         return rgb;
+    }
+
+    /// <summary>
+    /// The folder that holds the IDX files: <paramref name="folder"/> itself, or its FashionMNIST/raw/ (torchvision's root)
+    /// or raw/ subfolder; <paramref name="folder"/> when none of them has the training images.
+    /// </summary>
+    public static string Locate(string folder)
+    {
+        string[] candidates = [folder, Path.Combine(folder, "FashionMNIST", "raw"), Path.Combine(folder, "raw")];
+        foreach (string candidate in candidates)
+        {
+            string images = Path.Combine(candidate, FashionMnist.TrainImagesFile);
+            if (File.Exists(images) || File.Exists(Path.ChangeExtension(images, null))) return candidate;
+        }
+        return folder;
     }
 
     /// <summary>The file as named, or without its .gz when only the uncompressed one is there.</summary>

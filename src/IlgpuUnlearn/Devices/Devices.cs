@@ -43,6 +43,35 @@ public static class Devices
         return false;
     }
 
+    /// <summary>
+    /// A device as the command line names it: "cpu", "ilgpu-cpu", "cuda" (the first GPU) or "cuda:N" (GPU N, counted from 0
+    /// as nvidia-smi lists them); case-insensitive. Only CUDA takes an index.
+    /// </summary>
+    public static bool TryParseSpec(string? text, out DeviceSpec spec)
+    {
+        spec = default;
+        string name = text?.Trim() ?? "";
+        int colon = name.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0)
+        {
+            if (!TryParse(name, out var plain)) return false;
+            spec = new DeviceSpec(plain);
+            return true;
+        }
+        if (!string.Equals(name[..colon], "cuda", StringComparison.OrdinalIgnoreCase)
+            || !int.TryParse(name[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index))
+            return false;
+        spec = new DeviceSpec(DeviceKind.Cuda, index);
+        return true;
+    }
+
+    /// <summary>How many CUDA GPUs ILGPU can open here (0 without a driver).</summary>
+    public static int CudaDeviceCount() => CudaDevices().Count;
+
+    /// <summary>Opens the ops of <paramref name="spec"/>: GPU <see cref="DeviceSpec.Index"/> for CUDA.</summary>
+    public static IOps Open(DeviceSpec spec, IlgpuOpsOptions? options = null) =>
+        spec.Kind == DeviceKind.Cuda ? OpenCuda(options, spec.Index) : Open(spec.Kind, options);
+
     /// <summary>Every CUDA GPU found, then the CPU path, then the ILGPU CPU accelerator.</summary>
     public static IReadOnlyList<DeviceDescription> ListAvailable()
     {
@@ -95,7 +124,7 @@ public static class Devices
         }
     }
 
-    /// <summary>The ILGPU ops on the first CUDA GPU.</summary>
+    /// <summary>The ILGPU ops on CUDA GPU <paramref name="deviceIndex"/> (0: the first).</summary>
     public static IlgpuOps OpenCuda(IlgpuOpsOptions? options = null, int deviceIndex = 0)
     {
         Context context;
@@ -113,7 +142,7 @@ public static class Devices
             if (gpus.Count == 0)
                 throw new DeviceUnavailableException("No CUDA GPU found (no NVIDIA driver, or no device visible). Use --device cpu.");
             if (deviceIndex < 0 || deviceIndex >= gpus.Count)
-                throw new ArgumentOutOfRangeException(nameof(deviceIndex), $"There are {gpus.Count} CUDA GPUs; index {deviceIndex} does not exist.");
+                throw new DeviceUnavailableException($"There {(gpus.Count == 1 ? "is 1 CUDA GPU (cuda:0)" : $"are {gpus.Count} CUDA GPUs (cuda:0 to cuda:{gpus.Count - 1})")}; cuda:{deviceIndex} does not exist.");
             var accelerator = gpus[deviceIndex].CreateCudaAccelerator(context);
             return new IlgpuOps(accelerator, options, new Owned(accelerator, context));
         }
@@ -132,7 +161,7 @@ public static class Devices
             using var context = CreateContext(cuda: true, cpu: false);
             foreach (var gpu in context.GetCudaDevices())
                 found.Add(new DeviceDescription(DeviceKind.Cuda, gpu.Name,
-                    $"{gpu.MemorySize / (1024 * 1024)} MiB, {gpu.Architecture?.ToString() ?? "unknown architecture"}"));
+                    $"{gpu.MemorySize / (1024 * 1024)} MiB, {gpu.Architecture?.ToString() ?? "unknown architecture"}", found.Count));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -21,10 +21,30 @@ public sealed record DownloadSource(string Description, string FileName, Uri Add
         new Uri("https://huggingface.co/jaeunglee/resnet18-cifar10-unlearning/resolve/main/resnet18_cifar10_full.pth"),
         MinimumSize: 40_000_000);
 
-    /// <summary>The sources the program knows, by a short name: cifar10, base-model.</summary>
+    /// <summary>
+    /// The ResNet18 the card's authors retrained on CIFAR-10 without class <paramref name="className"/> (about 45 MB), from
+    /// the base model's Hugging Face repository: resnet18_cifar10_no_&lt;class&gt;.pth. Unlearning's reference (exact unlearning).
+    /// </summary>
+    public static DownloadSource RetrainedModel(string className) => new(
+        $"retrained model resnet18_cifar10_no_{className}.pth",
+        $"resnet18_cifar10_no_{className}.pth",
+        new Uri($"https://huggingface.co/jaeunglee/resnet18-cifar10-unlearning/resolve/main/resnet18_cifar10_no_{className}.pth"),
+        MinimumSize: 40_000_000);
+
+    /// <summary>The sources the program knows, by a short name: cifar10, base-model, retrained-&lt;class&gt; (one per file).</summary>
     public static IReadOnlyDictionary<string, DownloadSource> Known { get; } = new Dictionary<string, DownloadSource>(StringComparer.OrdinalIgnoreCase)
     {
         ["cifar10"] = Cifar10Binary,
         ["base-model"] = BaseModel,
+        ["retrained-airplane"] = RetrainedModel("airplane"),
+        ["retrained-automobile"] = RetrainedModel("automobile"),
+        ["retrained-bird"] = RetrainedModel("bird"),
+        ["retrained-cat"] = RetrainedModel("cat"),
+        ["retrained-deer"] = RetrainedModel("deer"),
+        ["retrained-dog"] = RetrainedModel("dog"),
+        ["retrained-frog"] = RetrainedModel("frog"),
+        ["retrained-horse"] = RetrainedModel("horse"),
+        ["retrained-ship"] = RetrainedModel("ship"),
+        ["retrained-truck"] = RetrainedModel("truck"),
     };
 }

@@ -19,6 +19,16 @@ public sealed record AdvNegGradSettings
     public float RetainScale => CardUpdateForm ? 1f : 1f - Alpha;
     public float ForgetScale => -Alpha;
 
+    /// <summary>The settings in words, as the model card states them: "alpha 0.15, g = (1 - alpha) g_retain - alpha g_forget, clip 0.5, ...".</summary>
+    public override string ToString()
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        string update = CardUpdateForm ? "g = g_retain - alpha g_forget" : "g = (1 - alpha) g_retain - alpha g_forget";
+        string clip = Clip > 0 ? string.Create(c, $"clip {Clip:G}") : "no clipping";
+        string momentum = Momentum == 0 ? "no momentum" : string.Create(c, $"{(Nesterov ? "Nesterov" : "plain")} momentum {Momentum:G}");
+        return string.Create(c, $"alpha {Alpha:G} ({update}), {clip}, lr {LearningRate:G}, {momentum}, weight decay {WeightDecay:G}");
+    }
+
     public void Validate()
     {
         static void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }

@@ -8,7 +8,8 @@ namespace IlgpuUnlearn.Unlearning;
 public static class Predictor
 {
     /// <summary>Logits (N, classes) of every image, computed in batches of at most the model's batch size.</summary>
-    public static float[] Logits(ResNet18 model, ImageDataset data, CancellationToken cancel = default)
+    /// <param name="progress">Called after each batch with the number of images done so far and the total.</param>
+    public static float[] Logits(ResNet18 model, ImageDataset data, CancellationToken cancel = default, Action<int, int>? progress = null)
     {
         int s = model.Config.ImageSize, channels = model.Config.InputChannels, classes = model.Config.Classes, batch = model.MaxBatch;
         if (data.Channels != channels || data.Height != s || data.Width != s)
@@ -26,6 +27,7 @@ public static class Predictor
             ops.LoadImages(n, s, s, pixels.At(0, bytes), null, 0, normalization.Mean, normalization.Std, model.Input.At(0, bytes));
             model.Forward(n, training: false);
             ops.Download(model.LogitsOf(n), logits.AsSpan(start * classes, n * classes));
+            progress?.Invoke(start + n, data.Count);
         }
         return logits;
     }

@@ -18,7 +18,22 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "missing data folder", "batch file not whole records", "label byte 12", "truncated pth", "imagenet pth", "nan in weights", "diverging run",
         "forget class 11", "forget class banana", "augment foo", "lr -1", "batch size 0", "unknown device",
         "batch size banana", "unknown option", "eval truncated pth", "eval unknown device",
+        // Checked before anything is loaded (and before any download).
+        "out under a file", "json in an unwritable folder", "confusion jpg", "out is a folder", "class before data",
+        "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
+        "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
+        "download failed", "demo out under a file", "demo unknown device",
     };
+
+    /// <summary>The cases that must be refused before any data or weights are read.</summary>
+    static readonly HashSet<string> BeforeLoading =
+    [
+        "forget class 11", "forget class banana", "augment foo", "lr -1", "batch size 0", "unknown device", "eval unknown device",
+        "out under a file", "json in an unwritable folder", "confusion jpg", "out is a folder", "class before data",
+        "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
+        "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
+        "demo out under a file", "demo unknown device",
+    ];
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -33,6 +48,8 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         };
         string verb = "unlearn";
         int exitCode = 1;
+        var environment = new Dictionary<string, string?>();
+        var disposables = new List<IDisposable>();
         string[] mentions;
         switch (name)
         {
@@ -106,11 +123,89 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
                 options["--batch-size"] = "0";
                 mentions = ["--batch-size", "at least 1", "0"];
                 break;
-            case "unknown device" or "eval unknown device":
+            case "unknown device" or "eval unknown device" or "demo unknown device":
                 options["--device"] = "tpu";
-                mentions = ["--device 'tpu'", "cuda, cpu or ilgpu-cpu"];
+                mentions = ["--device 'tpu'", "cuda, cuda:N (N from 0), cpu or ilgpu-cpu"];
+                if (name.StartsWith("eval", StringComparison.Ordinal)) verb = "eval";
+                if (name.StartsWith("demo", StringComparison.Ordinal)) verb = "demo";
+                break;
+            case "out under a file" or "eval json under a file" or "demo out under a file":
+            {
+                string file = Path.Combine(folder, "a-file");
+                File.WriteAllText(file, "not a folder");
+                string option = name.StartsWith("eval", StringComparison.Ordinal) ? "--json" : "--out";
+                options[option] = Path.Combine(file, name.StartsWith("demo", StringComparison.Ordinal) ? "demo" : "x.pth");
+                mentions = [$"{option} {options[option]}", $"{file} is a file, not a folder"];
+                if (name.StartsWith("eval", StringComparison.Ordinal)) verb = "eval";
+                if (name.StartsWith("demo", StringComparison.Ordinal)) verb = "demo";
+                break;
+            }
+            case "json in an unwritable folder":
+                // /proc takes no new files, not even from root: the tests may run as root, for whom chmod is no barrier.
+                options["--json"] = "/proc/report.json";
+                mentions = ["--json /proc/report.json", "cannot write into /proc"];
+                break;
+            case "confusion jpg" or "eval confusion jpg":
+                options["--confusion"] = Path.Combine(folder, "x.jpg");
+                mentions = [$"--confusion {options["--confusion"]}", ".svg or .png"];
                 if (name.StartsWith("eval", StringComparison.Ordinal)) verb = "eval";
                 break;
+            case "out is a folder":
+                options["--out"] = Directory.CreateDirectory(Path.Combine(folder, "models")).FullName;
+                mentions = [$"--out {options["--out"]} is a folder"];
+                break;
+            case "class before data":
+                options["--forget-class"] = "banana";
+                options["--data"] = Path.Combine(folder, "no-such-folder");
+                mentions = ["--forget-class 'banana'"];
+                break;
+            case "device before data":
+                options["--device"] = "cuda:x";
+                options["--data"] = Path.Combine(folder, "no-such-folder");
+                mentions = ["--device 'cuda:x'"];
+                break;
+            case "gpu index that is not here":
+                options["--device"] = "cuda:99";
+                mentions = ["--device cuda:99", Devices.CudaDeviceCount() == 0 ? "no CUDA GPU found" : "there"];
+                break;
+            case "limit below the class count":
+                options["--limit"] = "5";
+                mentions = ["--limit must be at least 10", "5"];
+                break;
+            case "max steps 0":
+                options["--max-steps"] = "0";
+                mentions = ["--max-steps must be at least 1, got 0"];
+                break;
+            case "unknown dataset":
+                options["--dataset"] = "imagenet";
+                mentions = ["--dataset 'imagenet'", "cifar10, fashion-mnist or synthetic"];
+                break;
+            case "outputs before the download":
+                // No --data and no --weights: the run would download 200 MB first; a bad output location is found before.
+                options.Remove("--data");
+                options.Remove("--weights");
+                options["--confusion"] = Path.Combine(folder, "x.gif");
+                mentions = ["--confusion", ".svg or .png"];
+                break;
+            case "eval all":
+                options["--forget-class"] = "all";
+                mentions = ["--forget-class all", "one class"];
+                verb = "eval";
+                break;
+            case "several devices for one class":
+                options["--device"] = "cpu,cpu";
+                mentions = ["--device cpu,cpu", "--forget-class all"];
+                break;
+            case "download failed":
+            {
+                // CIFAR-10 from a mirror that answers 404: the error says how to go on without the network.
+                options.Remove("--data");
+                var server = new Download.LocalHttpServer();
+                disposables.Add(server);
+                environment["ILGPU_UNLEARN_MIRROR"] = server.BaseAddress.ToString();
+                mentions = ["download failed", "HTTP 404", "--data cifar-10-binary.tar.gz", "ILGPU_UNLEARN_MIRROR"];
+                break;
+            }
             case "batch size banana":
                 options["--batch-size"] = "banana";
                 mentions = ["'batch-size'", "bad format", "--help"];
@@ -127,15 +222,27 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         if (verb == "eval")
         {
             foreach (var unlearnOnly in new[] { "--augment", "--batch-size", "--out" }) options.Remove(unlearnOnly);
-            options["--confusion"] = Path.Combine(folder, "confusion.svg");
+            options.TryAdd("--confusion", Path.Combine(folder, "confusion.svg"));
+        }
+        if (verb == "demo")
+        {
+            options = options.Where(kv => kv.Key is "--device" or "--out").ToDictionary();
+            options.TryAdd("--out", Path.Combine(folder, "demo"));
         }
         var before = Listing(folder);
         var args = new List<string> { verb };
         if (verb == "unlearn") args.Add("--no-shuffle");
         foreach (var (option, value) in options) args.AddRange([option, value]);
 
-        var result = CliProcess.Run(folder, [.. args]);
+        var result = CliProcess.RunWith(environment, folder, [.. args]);
+        foreach (var d in disposables) d.Dispose();
         output.WriteLine(result.ToString());
+        if (BeforeLoading.Contains(name))
+        {
+            Assert.DoesNotContain(result.StderrLines, l => l.StartsWith("data:", StringComparison.Ordinal) || l.StartsWith("weights:", StringComparison.Ordinal)
+                || l.StartsWith("downloading", StringComparison.Ordinal) || l.StartsWith("device:", StringComparison.Ordinal));
+        }
+        Assert.DoesNotContain("(Parameter '", result.Stderr, StringComparison.Ordinal);
 
         Assert.True(result.ExitCode == exitCode, $"expected exit code {exitCode}: {result}");
         Assert.Equal("", result.Stdout.Trim());

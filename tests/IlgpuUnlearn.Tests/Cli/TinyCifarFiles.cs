@@ -35,7 +35,18 @@ public sealed class TinyCifarFiles : IDisposable
         WeightsFile.Save(Weights, StateDictOf(Initial));
         CifarNamedWeights = folder.File("hashed_pytorch_cifar.pth");
         WeightsFile.Save(CifarNamedWeights, StateDictOf(Initial, pytorchCifarNames: true));
+        var narrow = new ResNet18Layout(new ResNet18Config(NarrowWidth));
+        NarrowWeights = folder.File("hashed_width16.pth");
+        WeightsFile.Save(NarrowWeights, StateDictOf(HashedParameters.State(narrow), layout: narrow));
     }
+
+    public const int NarrowWidth = 16;
+
+    /// <summary>
+    /// A hashed ResNet18 of width 16 (torchvision names): 1/16 of the full network's work, for tests of the program's
+    /// behaviour that run many classes rather than of its numbers.
+    /// </summary>
+    public string NarrowWeights { get; }
 
     public PyTorchFixture Fixture { get; }
     public byte[] TrainLabels { get; }
@@ -92,10 +103,10 @@ public sealed class TinyCifarFiles : IDisposable
         return bytes.ToArray();
     }
 
-    /// <summary>A state dict of the given values in layout order; pytorch-cifar names and a float64 linear.bias when asked.</summary>
-    public static StateDict StateDictOf(IReadOnlyDictionary<string, float[]> state, bool pytorchCifarNames = false)
+    /// <summary>A state dict of the given values in layout order (default: the full-width network); pytorch-cifar names and a float64 linear.bias when asked.</summary>
+    public static StateDict StateDictOf(IReadOnlyDictionary<string, float[]> state, bool pytorchCifarNames = false, ResNet18Layout? layout = null)
     {
-        var layout = new ResNet18Layout(ResNet18Config.Cifar10);
+        layout ??= new ResNet18Layout(ResNet18Config.Cifar10);
         var dict = new StateDict();
         foreach (var spec in layout.Tensors)
         {

@@ -33,17 +33,33 @@ public class FashionMnistReaderTests
         return memory.ToArray();
     }
 
-    private static void WriteSet(TempFolder temp, bool gzip, int trainCount, int testCount)
+    private static void WriteSet(TempFolder temp, bool gzip, int trainCount, int testCount, string subfolder = "")
     {
+        Directory.CreateDirectory(Path.Combine(temp.Path, subfolder));
         void Write(string name, byte[] data)
         {
-            if (gzip) File.WriteAllBytes(temp.File(name), Gzip(data));
-            else File.WriteAllBytes(temp.File(Path.GetFileNameWithoutExtension(name)), data);
+            if (gzip) File.WriteAllBytes(Path.Combine(temp.Path, subfolder, name), Gzip(data));
+            else File.WriteAllBytes(Path.Combine(temp.Path, subfolder, Path.GetFileNameWithoutExtension(name)), data);
         }
         Write(FashionMnist.TrainImagesFile, ImagesIdx(trainCount, 28, 28));
         Write(FashionMnist.TrainLabelsFile, LabelsIdx([.. Enumerable.Range(0, trainCount).Select(i => (byte)(i % 10))]));
         Write(FashionMnist.TestImagesFile, ImagesIdx(testCount, 28, 28));
         Write(FashionMnist.TestLabelsFile, LabelsIdx([.. Enumerable.Range(0, testCount).Select(i => (byte)(9 - i % 10))]));
+    }
+
+    [Theory]
+    [InlineData("FashionMNIST/raw", false)]
+    [InlineData("FashionMNIST/raw", true)]
+    [InlineData("raw", true)]
+    public void FindsTheFilesInTorchvisionsFolders(string subfolder, bool gzip)
+    {
+        // torchvision.datasets.FashionMNIST(root) keeps the IDX files in root/FashionMNIST/raw/ (unpacked next to the .gz).
+        using var temp = new TempFolder();
+        WriteSet(temp, gzip, trainCount: 4, testCount: 2, subfolder);
+        Assert.Equal(Path.Combine(temp.Path, subfolder), FashionMnistReader.Locate(temp.Path));
+        var split = FashionMnistReader.Load(temp.Path);
+        Assert.Equal(4, split.Train.Count);
+        Assert.Equal(2, split.Test.Count);
     }
 
     [Theory]

@@ -18,6 +18,37 @@ public sealed class DevicesTests(ITestOutputHelper output)
         Assert.Equal(name.ToLowerInvariant(), Devices.NameOf(kind));
     }
 
+    [Theory]
+    [InlineData("cuda", DeviceKind.Cuda, 0, "cuda:0")]
+    [InlineData("cuda:0", DeviceKind.Cuda, 0, "cuda:0")]
+    [InlineData(" CUDA:3 ", DeviceKind.Cuda, 3, "cuda:3")]
+    [InlineData("cpu", DeviceKind.Cpu, 0, "cpu")]
+    [InlineData("ilgpu-cpu", DeviceKind.IlgpuCpu, 0, "ilgpu-cpu")]
+    public void ParsesDevicesWithAGpuIndex(string text, DeviceKind kind, int index, string written)
+    {
+        Assert.True(Devices.TryParseSpec(text, out var spec));
+        Assert.Equal(new DeviceSpec(kind, index), spec);
+        Assert.Equal(written, spec.ToString());
+    }
+
+    [Theory]
+    [InlineData("cuda:")]
+    [InlineData("cuda:-1")]
+    [InlineData("cuda:x")]
+    [InlineData("cpu:1")]
+    [InlineData("gpu:0")]
+    [InlineData("")]
+    public void RefusesDevicesThatAreNotOne(string text) => Assert.False(Devices.TryParseSpec(text, out _));
+
+    [Fact]
+    public void OpeningAGpuIndexThatIsNotHereSaysWhichExist()
+    {
+        int count = Devices.CudaDeviceCount();
+        var e = Assert.Throws<DeviceUnavailableException>(() => Devices.Open(new DeviceSpec(DeviceKind.Cuda, count)));
+        output.WriteLine(e.Message);
+        Assert.Contains(count == 0 ? "No CUDA GPU" : $"cuda:{count} does not exist", e.Message);
+    }
+
     [Fact]
     public void UnknownNamesAreAClearError()
     {
@@ -35,6 +66,11 @@ public sealed class DevicesTests(ITestOutputHelper output)
             output.WriteLine(d.ToString());
         Assert.Contains(list, d => d.Kind == DeviceKind.Cpu);
         Assert.Contains(list, d => d.Kind == DeviceKind.IlgpuCpu);
+        // Each line starts with what --device takes: cuda:0, cuda:1, …, cpu, ilgpu-cpu.
+        var gpus = list.Where(d => d.Kind == DeviceKind.Cuda).ToList();
+        for (int i = 0; i < gpus.Count; i++) Assert.StartsWith($"cuda:{i}: ", gpus[i].ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("cpu: ", list.Single(d => d.Kind == DeviceKind.Cpu).ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("ilgpu-cpu: ", list.Single(d => d.Kind == DeviceKind.IlgpuCpu).ToString(), StringComparison.Ordinal);
         bool gpu = list.Any(d => d.Kind == DeviceKind.Cuda);
         Assert.Equal(gpu ? DeviceKind.Cuda : DeviceKind.Cpu, Devices.DefaultKind());
     }

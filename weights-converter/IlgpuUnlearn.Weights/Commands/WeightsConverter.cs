@@ -2,12 +2,12 @@ using System.Globalization;
 
 namespace IlgpuUnlearn.Weights.Commands;
 
-/// <summary>One line of `inspect`: a tensor's name, dtype, shape and the sum of its values.</summary>
+/// <summary>One row of `inspect`: a tensor's name, dtype, shape and the sum of its values.</summary>
 public sealed record TensorSummary(string Name, TensorDType DType, int[] Shape, double Sum)
 {
-    /// <summary>"layer1.0.conv1.weight  float32  [64, 64, 3, 3]  sum=-1.23456789e+00".</summary>
-    public override string ToString() =>
-        $"{Name}  {DType.TorchName()}  {StoredTensor.ShapeText(Shape)}  sum={Sum.ToString("R", CultureInfo.InvariantCulture)}";
+    /// <summary>BatchNorm's running_mean, running_var and num_batches_tracked are buffers, not parameters (as in PyTorch).</summary>
+    public bool IsBuffer => Name.EndsWith(".running_mean", StringComparison.Ordinal) || Name.EndsWith(".running_var", StringComparison.Ordinal)
+        || Name.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
 }
 
 /// <summary>What `inspect` found in a file.</summary>
@@ -40,12 +40,90 @@ public static class WeightsConverter
         return new InspectReport(path, loaded.Format, loaded.WrapperKey, loaded.StrippedModulePrefix, summaries);
     }
 
-    /// <summary>Prints an inspect report: one line per tensor (see <see cref="TensorSummary.ToString"/>).</summary>
+    /// <summary>
+    /// Prints an inspect report: a header (file, format, tensor count, wrapper), one aligned row per tensor (name, dtype,
+    /// shape, sum of values), then a summary (parameters, values per dtype) and the architecture the names and shapes show.
+    /// </summary>
     public static void WriteInspect(InspectReport report, TextWriter output)
     {
-        foreach (TensorSummary tensor in report.Tensors)
+        string format = report.Format switch
         {
-            output.WriteLine(tensor.ToString());
+            WeightsFileFormat.TorchZip => "torch.save zip",
+            WeightsFileFormat.TorchLegacy => "torch.save legacy",
+            _ => "safetensors",
+        };
+        string wrapper = report.WrapperKey is null ? "" : $", state dict under '{report.WrapperKey}'";
+        string prefix = report.StrippedModulePrefix ? ", 'module.' prefix removed" : "";
+        output.WriteLine($"{report.Path}: {format}, {report.Tensors.Count} tensors{wrapper}{prefix}");
+        output.WriteLine();
+
+        string[][] rows = [["name", "dtype", "shape", "sum"], .. report.Tensors.Select(t => new[]
+        {
+            t.Name, t.DType.TorchName(), StoredTensor.ShapeText(t.Shape), t.Sum.ToString("R", CultureInfo.InvariantCulture),
+        })];
+        int[] widths = Enumerable.Range(0, 3).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        foreach (string[] row in rows)
+        {
+            output.WriteLine($"{row[0].PadRight(widths[0])}  {row[1].PadRight(widths[1])}  {row[2].PadRight(widths[2])}  {row[3]}");
         }
+
+        output.WriteLine();
+        var parameters = report.Tensors.Where(t => !t.IsBuffer).ToList();
+        long parameterCount = parameters.Sum(t => StoredTensor.ElementCountOf(t.Shape));
+        string dtypes = string.Join(", ", report.Tensors.GroupBy(t => t.DType).Select(g =>
+            string.Create(CultureInfo.InvariantCulture, $"{g.Key.TorchName()} {g.Sum(t => StoredTensor.ElementCountOf(t.Shape)):N0} values in {g.Count()} tensors")));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"parameters: {parameterCount:N0} in {parameters.Count} tensors (without BatchNorm's running statistics and counters)"));
+        output.WriteLine($"dtypes: {(dtypes.Length == 0 ? "none" : dtypes)}");
+        output.WriteLine($"architecture: {Architecture(report.Tensors)}");
+    }
+
+    /// <summary>
+    /// The ResNet the names and shapes describe: blocks per stage (layer1..layer4, keys "layerL.B.…"), basic blocks (conv1, conv2)
+    /// or bottlenecks (conv3 too), mapped to ResNet18/34 (basic 2-2-2-2, 3-4-6-3) and ResNet50/101/152 (bottleneck 3-4-6-3,
+    /// 3-4-23-3, 3-8-36-3), the depths of He et al. 2016, Table 1; then the stem (conv1: 3x3 as the CIFAR variants, 7x7 as
+    /// ImageNet's), width and input channels from conv1.weight, and classes from fc.weight or linear.weight.
+    /// </summary>
+    internal static string Architecture(IReadOnlyList<TensorSummary> tensors)
+    {
+        var blocks = new int[4];
+        bool bottleneck = false;
+        foreach (TensorSummary t in tensors)
+        {
+            string[] parts = t.Name.Split('.');
+            if (parts.Length < 3 || parts[0].Length != 6 || !parts[0].StartsWith("layer", StringComparison.Ordinal)
+                || parts[0][5] is < '1' or > '4' || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int block))
+            {
+                continue;
+            }
+            int stage = parts[0][5] - '1';
+            blocks[stage] = Math.Max(blocks[stage], block + 1);
+            bottleneck |= parts[2] == "conv3";
+        }
+        if (blocks.Any(b => b == 0))
+        {
+            return "not a ResNet (no layer1..layer4 blocks)";
+        }
+        string depths = string.Join("-", blocks);
+        string name = (bottleneck, depths) switch
+        {
+            (false, "2-2-2-2") => "ResNet18",
+            (false, "3-4-6-3") => "ResNet34",
+            (true, "3-4-6-3") => "ResNet50",
+            (true, "3-4-23-3") => "ResNet101",
+            (true, "3-8-36-3") => "ResNet152",
+            _ => "a ResNet of no standard depth",
+        };
+        var details = new List<string> { $"{(bottleneck ? "bottleneck" : "basic")} blocks {depths}" };
+        if (tensors.FirstOrDefault(t => t.Name == "conv1.weight") is { Shape: [int width, int channels, int k, _] })
+        {
+            string stem = k switch { 3 => "CIFAR stem (3x3 conv1)", 7 => "ImageNet stem (7x7 conv1)", _ => $"{k}x{k} conv1" };
+            details.Add($"{stem}, width {width}, {channels} input channel{(channels == 1 ? "" : "s")}");
+        }
+        if (tensors.FirstOrDefault(t => t.Name is "fc.weight" or "linear.weight") is { Shape: [int classes, _] })
+        {
+            details.Add($"{classes} classes");
+        }
+        return $"{name} ({string.Join("; ", details)})";
     }
 }
