@@ -38,6 +38,7 @@ internal static class DataChoice
         }
         var weights = ModelFiles.Read(path);
         Console.Error.WriteLine($"weights: {path} (ResNet18, width {weights.Width}, {weights.NumClasses} classes)");
+        foreach (string note in weights.Notes) Console.Error.WriteLine($"warning: {path}: {note}");
         return (weights, path);
     }
 

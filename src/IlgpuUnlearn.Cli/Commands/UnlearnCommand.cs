@@ -122,8 +122,10 @@ internal static class UnlearnCommand
             UnlearningRun.Run(model, data.Train, k, settings, schedule, ProgressLine.Show, cancel.Token);
             ProgressLine.Finish();
 
+            var written = ModelFiles.RoundToFile(model, weights);   // evaluate exactly what is written (float16 weights stay float16)
             var report = ReportOutputs.Evaluate(model, data.Test, k, cancel.Token);
-            ModelFiles.Save(model, weights, outPath);
+            ModelFiles.EnsureFinite(written, report);
+            written.Save(outPath);
             Console.Error.WriteLine($"model: {Path.GetFullPath(outPath)}");
             ReportOutputs.Print(report, Path.GetFileName(outPath));
             ReportOutputs.Write([report], null, o.Confusion ?? Path.ChangeExtension(outPath, ".confusion.svg"));
