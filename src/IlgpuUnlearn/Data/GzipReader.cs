@@ -93,9 +93,12 @@ public sealed class GzipReader : Stream
     {
         // ID1 ID2 CM FLG MTIME(4) XFL OS, then FEXTRA (length-prefixed), FNAME and FCOMMENT (zero-terminated), FHCRC (2).
         var header = new byte[10];
-        ReadAt(position, header, "its header");
-        if (header[0] != 0x1f || header[1] != 0x8b)
+        var magic = header.AsSpan(0, (int)Math.Clamp(_file.Length - position, 0, 2));
+        _file.Position = position;
+        _file.ReadExactly(magic);
+        if (magic.Length < 2 || magic[0] != 0x1f || magic[1] != 0x8b)
             throw Problem("holds data after a gzip member that is neither another member nor zero padding");
+        ReadAt(position, header, "a member header");
         if (header[2] != 8)
             throw Problem($"a gzip member uses compression method {header[2]}, not deflate (8)");
         byte flags = header[3];
