@@ -84,16 +84,17 @@ public class CheckpointTests
     // ----- 2. legacy torch.save at every pickle protocol -----
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    [InlineData(5)]
-    public void LegacyFilesOfEveryPickleProtocolLoadWithTorchsValues(int protocol)
+    [InlineData("w2_legacy_p1.pth", WeightsFileFormat.TorchLegacy)]
+    [InlineData("w2_legacy_p2.pth", WeightsFileFormat.TorchLegacy)]
+    [InlineData("w2_legacy_p3.pth", WeightsFileFormat.TorchLegacy)]
+    [InlineData("w2_legacy_p4.pth", WeightsFileFormat.TorchLegacy)]
+    [InlineData("w2_legacy_p5.pth", WeightsFileFormat.TorchLegacy)]
+    [InlineData("w2_zip_p5.pth", WeightsFileFormat.TorchZip)]
+    public void FilesOfEveryPickleProtocolLoadWithTorchsValues(string name, WeightsFileFormat format)
     {
-        string file = Checkpoint($"w2_legacy_p{protocol}.pth");
+        string file = Checkpoint(name);
         LoadedWeights loaded = WeightsFile.Load(file);
-        Assert.Equal(WeightsFileFormat.TorchLegacy, loaded.Format);
+        Assert.Equal(format, loaded.Format);
         AssertValues(Expected("w2_expected.bin"), ResNet18Mapping.Map(loaded.Tensors, file));
     }
 

@@ -11,7 +11,7 @@ namespace IlgpuUnlearn.Data;
 /// cut file says "the gzip stream ends early" and a damaged one says so, instead of silently giving fewer bytes.
 /// Sizes come from what the stream gives, never from the trailer.
 /// </summary>
-public sealed class GzipReader : Stream
+public sealed class GzipReader : ForwardReadStream
 {
     private const int ChunkLength = 1 << 16;
 
@@ -69,8 +69,6 @@ public sealed class GzipReader : Stream
         }
         return content.ToArray();
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -177,16 +175,6 @@ public sealed class GzipReader : Stream
 
     private DataFormatException Problem(string problem) => DataFormatException.ForFile(_displayName, problem);
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing) _member?.Dispose();
@@ -194,7 +182,7 @@ public sealed class GzipReader : Stream
     }
 
     /// <summary>Gives the decompressor the file from a position, one chunk at a time, remembering where the last chunk lay.</summary>
-    private sealed class Feed(Stream file) : Stream
+    private sealed class Feed(Stream file) : ForwardReadStream
     {
         private long _position;
 
@@ -207,8 +195,6 @@ public sealed class GzipReader : Stream
             _position = LastChunkStart = LastChunkEnd = position;
             ReachedEnd = false;
         }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -224,15 +210,23 @@ public sealed class GzipReader : Stream
             LastChunkEnd = _position;
             return read;
         }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+}
+
+/// <summary>A stream read front to back only: no length, position, seeking or writing.</summary>
+public abstract class ForwardReadStream : Stream
+{
+    public abstract override int Read(Span<byte> buffer);
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
