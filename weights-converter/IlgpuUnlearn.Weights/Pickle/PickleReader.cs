@@ -460,7 +460,7 @@ public sealed class PickleReader
         {
             if (callable is OpaqueObject opaque)
             {
-                return new OpaqueObject(opaque.Global, opaque.Why);
+                return new OpaqueObject(opaque.Global, opaque.Why, opaque.What);
             }
             if (callable is not PickleGlobal global)
             {

@@ -18,7 +18,7 @@ public static class PickleText
         PickleDict => "dict",
         PickleSet set => set.Frozen ? "frozenset" : "set",
         System.Numerics.Complex => "complex",
-        OpaqueObject opaque => $"'{opaque.Global.FullName}' object",
+        OpaqueObject opaque => opaque.What,
         PickleGlobal global => global.FullName,
         _ => value.GetType().Name,
     };

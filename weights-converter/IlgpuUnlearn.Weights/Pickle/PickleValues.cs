@@ -37,13 +37,16 @@ public sealed class PickleSet(bool frozen)
 /// once BUILD gives it, the state it was given. Nothing of it is run; the reader's user decides whether it matters
 /// where it sits (a whole model where a state dict was expected, an argparse.Namespace beside the model, ...).
 /// </summary>
-public sealed class OpaqueObject(PickleGlobal global, string why) : IPickleBuildable
+public sealed class OpaqueObject(PickleGlobal global, string why, string? what = null) : IPickleBuildable
 {
     /// <summary>The global it was built from, e.g. argparse.Namespace.</summary>
     public PickleGlobal Global { get; } = global;
 
     /// <summary>Why it was not read, e.g. "is not on the allow-list".</summary>
     public string Why { get; } = why;
+
+    /// <summary>What it is, e.g. "'argparse.Namespace' object" or "tensor of torch.ComplexFloatStorage".</summary>
+    public string What { get; } = what ?? $"'{global.FullName}' object";
 
     /// <summary>The state a BUILD opcode gave it (for a pickled object, its attribute dict); null if none.</summary>
     public object? State { get; private set; }
@@ -53,5 +56,5 @@ public sealed class OpaqueObject(PickleGlobal global, string why) : IPickleBuild
 
     void IPickleBuildable.SetState(object? state) => State = state;
 
-    public override string ToString() => $"'{Global.FullName}' object";
+    public override string ToString() => What;
 }

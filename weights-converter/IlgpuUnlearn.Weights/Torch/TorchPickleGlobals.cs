@@ -45,11 +45,15 @@ public static class TorchPickleGlobals
         foreach (string name in UnreadTensorRebuilds)
         {
             var global = new PickleGlobal("torch._utils", name);
-            globals.AllowCall("torch._utils", name, _ => new OpaqueObject(global, "is a kind of tensor this reader does not read (quantized, sparse, meta, subclass or device tensor)"));
+            globals.AllowCall("torch._utils", name, _ => new OpaqueObject(global, "is a kind of tensor this reader does not read (quantized, sparse, meta, subclass or device tensor)", $"tensor built by {global.FullName}"));
         }
         foreach (TensorDType dtype in Enum.GetValues<TensorDType>())
         {
             globals.AllowValue("torch", dtype.TorchStorageClass());
+        }
+        foreach (string name in TorchPersistentIds.UnreadStorageElementSizes.Keys)
+        {
+            globals.AllowValue("torch", name);
         }
         foreach (string name in DTypeNames)
         {
@@ -102,6 +106,10 @@ public static class TorchPickleGlobals
             strides[i] = stride[i] is long t and >= 0 ? t : throw new FormatException("a tensor stride must be a non-negative int");
         }
         TorchTensorView.CheckBounds(storage.ElementCount, offset, shape, strides);
+        if (storage.Storage.UnreadClass is { } unread)
+        {
+            return new OpaqueObject(new PickleGlobal("torch._utils", "_rebuild_tensor_v2"), "has a dtype this reader does not read", $"tensor of {unread}");
+        }
         return new TorchTensorView(storage.Storage, checked(storage.ElementOffset + offset), shape, strides);
     }
 

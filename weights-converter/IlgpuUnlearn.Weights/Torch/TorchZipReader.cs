@@ -157,7 +157,7 @@ public static class TorchZipReader
         if (entryLength != storage.ByteLength)
         {
             throw new WeightsFormatException(sourceName,
-                $"entry {entryName} has {entryLength} bytes, but storage {storage.Key} needs {storage.ByteLength} ({storage.ElementCount} x {storage.DType.TorchName()})");
+                $"entry {entryName} has {entryLength} bytes, but storage {storage.Key} needs {storage.ByteLength} ({storage.ElementCount} x {storage.UnreadClass ?? storage.DType.TorchName()})");
         }
     }
 
