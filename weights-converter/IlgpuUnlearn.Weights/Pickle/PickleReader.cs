@@ -218,17 +218,7 @@ public sealed class PickleReader
             return (long)length;
         }
 
-        private string ReadLine()
-        {
-            int newline = Array.IndexOf(data, (byte)'\n', Position, end - Position);
-            if (newline < 0)
-            {
-                throw new FormatException("a text argument has no end of line (truncated)");
-            }
-            string line = Encoding.ASCII.GetString(data, Position, newline - Position);
-            Position = newline + 1;
-            return line;
-        }
+        private string ReadLine() => Encoding.ASCII.GetString(ReadRawLine());
 
         /// <summary>A text argument's bytes up to the end of the line (not decoded).</summary>
         private ReadOnlySpan<byte> ReadRawLine()
