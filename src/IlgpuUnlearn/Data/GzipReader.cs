@@ -198,7 +198,7 @@ public sealed class GzipReader : ForwardReadStream
 
         public override int Read(Span<byte> buffer)
         {
-            file.Position = _position;
+            if (file.Position != _position) file.Position = _position; // (setting it anew would drop the file's read buffer)
             int read = file.Read(buffer[..Math.Min(buffer.Length, ChunkLength)]);
             if (read == 0)
             {
