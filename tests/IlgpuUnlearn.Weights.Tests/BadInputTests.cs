@@ -113,8 +113,8 @@ public class BadInputTests
     public void WrongMagicNumbersAreReported()
     {
         byte[] legacy = File.ReadAllBytes(TestFiles.Fixture("dtypes_legacy.pth"));
-        legacy[5] ^= 0x40; // inside the LONG1 magic number
-        Assert.Contains("wrong magic number", LoadFails(legacy).Message);
+        legacy[5] ^= 0x40; // inside the LONG1 magic number: a legacy file is told by its magic number, so this is none
+        Assert.Contains("unknown format (first bytes 80028A0A6CBC9C46): not a torch.save zip or legacy file (of any pickle protocol), nor safetensors", LoadFails(legacy).Message);
 
         byte[] zip = File.ReadAllBytes(TestFiles.Fixture("dtypes.pth"));
         zip[0] = (byte)'Q';

@@ -81,6 +81,24 @@ public class CommandLineTests
     }
 
     [Fact]
+    public void InspectAndConvertOfACheckpointSayWhatTheySkipped()
+    {
+        string checkpoint = TestFiles.Fixture(Path.Combine("checkpoints", "w2_checkpoint.pth"));
+        (int code, string output, string error) = Run("inspect", checkpoint);
+        Assert.Equal(0, code);
+        Assert.Equal(122, output.TrimEnd().Split('\n').Length);
+        string[] warnings = error.TrimEnd().Split('\n');
+        Assert.Equal(2, warnings.Length);
+        Assert.Equal($"warning: {checkpoint}: skipped args: a 'argparse.Namespace' object that is not on the allow-list (not part of the model)", warnings[1].TrimEnd('\r'));
+
+        string folder = TestFiles.NewTempFolder();
+        (code, _, error) = Run("convert", checkpoint, Path.Combine(folder, "model.safetensors"));
+        Assert.Equal(0, code);
+        Assert.Contains("skipped spectrum: a tensor of torch.ComplexFloatStorage", error);
+        Directory.Delete(folder, true);
+    }
+
+    [Fact]
     public void ConvertGoesToSafetensorsAndBackWithTheSameInspectOutput()
     {
         string folder = TestFiles.NewTempFolder();

@@ -11,7 +11,14 @@ public class FuzzTests
 {
     private const int CasesPerFile = 1000;
 
-    public static TheoryData<string> Inputs => new() { "dtypes.pth", "dtypes_legacy.pth", "dtypes.safetensors", "plain_p2.pkl" };
+    /// <summary>Every reader path: zip, legacy at pickle protocols 2-5 (3: BINBYTES, 4-5: FRAME and short opcodes),
+    /// safetensors, a training checkpoint (placeholders for refused globals), numpy arrays of every dtype at protocols 0 and 5.</summary>
+    public static TheoryData<string> Inputs => new()
+    {
+        "dtypes.pth", "dtypes_legacy.pth", "dtypes.safetensors", "plain_p2.pkl",
+        "checkpoints/w2_legacy_p3.pth", "checkpoints/w2_legacy_p5.pth", "checkpoints/w2_checkpoint_legacy_p4.pth",
+        "checkpoints/numpy_p0.pkl", "checkpoints/numpy_p5.pkl",
+    };
 
     [Theory]
     [MemberData(nameof(Inputs))]

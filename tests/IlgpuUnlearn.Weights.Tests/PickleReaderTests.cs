@@ -89,16 +89,18 @@ public class PickleReaderTests
         Assert.Contains("calling 'numpy.ndarray' is not allowed", error.Message);
     }
 
-    [Theory]
-    [InlineData(0x81, "NEWOBJ")]
-    [InlineData((byte)'i', "INST")]
-    [InlineData((byte)'o', "OBJ")]
-    [InlineData(0x82, "EXT")]
-    public void ObjectBuildingOpcodesAreRefused(byte opcode, string name)
+    [Fact]
+    public void ObjectBuildingOpcodesBuildOnlyFromAllowedGlobals()
     {
-        byte[] pickle = new PickleBytesBuilder().Proto(2).Op(')').Op(')').Op(opcode).Op('.').ToArray();
-        var error = Assert.Throws<WeightsFormatException>(() => Read(pickle));
-        Assert.Contains(name, error.Message);
+        // NEWOBJ and OBJ of something that is not a global, INST of a global that is not allowed, and the extension registry.
+        byte[] newObject = new PickleBytesBuilder().Proto(2).Op(')').Op(')').Op(0x81).Op('.').ToArray();
+        Assert.Contains("NEWOBJ calls a tuple, not an allowed global", Assert.Throws<WeightsFormatException>(() => Read(newObject)).Message);
+        byte[] obj = new PickleBytesBuilder().Proto(1).Op('(').Op(')').Op('o').Op('.').ToArray();
+        Assert.Contains("OBJ calls a tuple, not an allowed global", Assert.Throws<WeightsFormatException>(() => Read(obj)).Message);
+        byte[] instance = [(byte)'(', (byte)'i', .. "os\nsystem\n"u8, (byte)'.'];
+        Assert.Contains("global 'os.system' is not on the allow-list", Assert.Throws<WeightsFormatException>(() => Read(instance)).Message);
+        byte[] extension = new PickleBytesBuilder().Proto(2).Op(0x82).Op('.').ToArray();
+        Assert.Contains("EXT1/2/4", Assert.Throws<WeightsFormatException>(() => Read(extension)).Message);
     }
 
     [Fact]

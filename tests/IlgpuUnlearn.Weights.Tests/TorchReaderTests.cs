@@ -15,7 +15,7 @@ public class TorchReaderTests
         LoadedWeights loaded = WeightsFile.Load(TestFiles.Fixture(file));
         Assert.Equal(format, loaded.Format);
         Assert.Equal(wrapper, loaded.WrapperKey);
-        Assert.Equal(prefixed, loaded.StrippedModulePrefix);
+        Assert.Equal(prefixed ? "module." : "", loaded.StrippedPrefix);
 
         ResNet18Weights weights = ResNet18Mapping.Map(loaded.Tensors, file, TestFiles.FixtureWidth);
         Dictionary<string, double[]> expected = TestFiles.ExpectedResNetValues();

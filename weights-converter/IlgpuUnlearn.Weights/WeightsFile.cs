@@ -33,8 +33,7 @@ public static class WeightsFile
         try
         {
             object? root = TorchZipReader.ReadObject(stream, path, buffer);
-            (StateDict tensors, string? wrapperKey, bool stripped) = StateDictExtractor.Extract(root, path);
-            return use(new LoadedWeights(tensors, WeightsFileFormat.TorchZip, wrapperKey, stripped));
+            return use(new LoadedWeights(StateDictExtractor.Extract(root, path), WeightsFileFormat.TorchZip));
         }
         finally
         {
@@ -55,19 +54,18 @@ public static class WeightsFile
         WeightsFileFormat format = DetectFormat(stream, sourceName);
         if (format == WeightsFileFormat.Safetensors)
         {
-            return new LoadedWeights(SafetensorsReader.Read(stream, sourceName), format, null, false);
+            return new LoadedWeights(SafetensorsReader.Read(stream, sourceName), format);
         }
         object? root = format == WeightsFileFormat.TorchZip
             ? TorchZipReader.ReadObject(stream, sourceName)
             : TorchLegacyReader.ReadObject(ReadRest(stream, sourceName), sourceName);
-        (StateDict tensors, string? wrapperKey, bool stripped) = StateDictExtractor.Extract(root, sourceName);
-        return new LoadedWeights(tensors, format, wrapperKey, stripped);
+        return new LoadedWeights(StateDictExtractor.Extract(root, sourceName), format);
     }
 
     /// <summary>Finds the format from the first bytes; the stream is left at its start.</summary>
     public static WeightsFileFormat DetectFormat(Stream stream, string sourceName)
     {
-        Span<byte> start = stackalloc byte[16];
+        Span<byte> start = stackalloc byte[TorchLegacyReader.DetectionLength];
         stream.Position = 0;
         int read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
         stream.Position = 0;
@@ -89,7 +87,7 @@ public static class WeightsFile
             throw new WeightsFormatException(sourceName, "the file is empty");
         }
         throw new WeightsFormatException(sourceName,
-            $"unknown format (first bytes {Convert.ToHexString(start[..Math.Min(read, 8)])}): not a torch.save zip or legacy file, nor safetensors");
+            $"unknown format (first bytes {Convert.ToHexString(start[..Math.Min(read, 8)])}): not a torch.save zip or legacy file (of any pickle protocol), nor safetensors");
     }
 
     /// <summary>The format a file name asks for: .pth/.pt are torch zip, .safetensors is safetensors.</summary>

@@ -100,10 +100,10 @@ internal static class DataChoice
         path ??= Downloads.Ensure(DownloadSource.BaseModel, cancel);
         var weights = ModelFiles.Read(path);
         Console.Error.WriteLine($"weights: {Path.GetFullPath(path)} (ResNet18, width {weights.Width}, {weights.NumClasses} classes, {weights.InputChannels}-channel input)");
+        foreach (string note in weights.Notes) Console.Error.WriteLine($"warning: {path}: {note}");
         return (weights, path);
     }
 
-    /// <summary>The model's class count must be the data's.</summary>
     /// <summary>--mean/--std checked before anything loads (a preset name, or numbers in range, as many of each).</summary>
     public static void CheckNormalization(string? mean, string? std) => InputNormalization.Parse(mean, std, InputNormalization.Cifar10);
 }

@@ -162,10 +162,12 @@ internal static class UnlearnCommand
         UnlearningRun.Run(model, run.Data.Train, k, run.Settings, run.Schedule, p => ProgressLine.Show(p, label), cancel);
         ProgressLine.Finish();
 
+        var asWritten = ModelFiles.RoundToFile(model, run.Template);   // evaluate exactly what is written (float16 weights stay float16)
         var report = ReportOutputs.Evaluate(model, run.Data.Test, k, cancel, label);
+        ModelFiles.EnsureFinite(asWritten, report);
         string modelPath = outputs.Model!;
         ReportOutputs.WriteClass(outputs, report, run.Written);
-        lock (run.Template) ModelFiles.Save(model, run.Template, modelPath);
+        asWritten.Save(modelPath);
         run.Written.Add(modelPath);
         ReportOutputs.Print(report, Path.GetFileName(modelPath), $"model: {Path.GetFullPath(modelPath)}");
         return report;

@@ -26,13 +26,16 @@ internal static class WeightsCommands
     public static int Convert(ConvertOptions o)
     {
         var report = WeightsConverter.Convert(o.Input, o.Output);
+        foreach (string warning in report.Warnings) Console.Error.WriteLine($"warning: {o.Input}: {warning}");
         Console.WriteLine($"wrote {report.OutputPath} ({report.OutputFormat}, {report.TensorCount} tensors) from {report.InputPath} ({report.InputFormat})");
         return 0;
     }
 
     public static int Inspect(InspectOptions o)
     {
-        WeightsConverter.WriteInspect(WeightsConverter.Inspect(o.File), Console.Out);
+        var report = WeightsConverter.Inspect(o.File);
+        foreach (string warning in report.Warnings) Console.Error.WriteLine($"warning: {o.File}: {warning}");
+        WeightsConverter.WriteInspect(report, Console.Out);
         return 0;
     }
 }

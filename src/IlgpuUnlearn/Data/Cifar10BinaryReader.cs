@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.IO.Compression;
 
 namespace IlgpuUnlearn.Data;
 
@@ -56,7 +55,7 @@ public static class Cifar10BinaryReader
         try
         {
             using var file = new FileStream(archive, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            using var gzip = GzipReader.Open(file, archive);
             using var tar = new TarReader(gzip);
             while (found < names.Length && tar.GetNextEntry() is { } entry)
             {

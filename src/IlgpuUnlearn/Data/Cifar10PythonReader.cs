@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.IO.Compression;
 using IlgpuUnlearn.Weights;
 using IlgpuUnlearn.Weights.Pickle;
 
@@ -55,7 +54,7 @@ public static class Cifar10PythonReader
         try
         {
             using var file = File.OpenRead(archive!);
-            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            using var gzip = GzipReader.Open(file, archive!);
             using var tar = new TarReader(gzip);
             int found = 0;
             while (found < names.Length && tar.GetNextEntry() is { } entry)

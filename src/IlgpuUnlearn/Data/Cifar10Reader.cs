@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.IO.Compression;
 
 namespace IlgpuUnlearn.Data;
 
@@ -36,7 +35,7 @@ public static class Cifar10Reader
         try
         {
             using var file = File.OpenRead(path);
-            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            using var gzip = GzipReader.Open(file, path);
             using var tar = new TarReader(gzip);
             while (tar.GetNextEntry() is { } entry)
             {

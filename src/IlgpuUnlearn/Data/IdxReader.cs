@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 
 namespace IlgpuUnlearn.Data;
 
 /// <summary>
 /// Reads IDX files (MNIST's format), gzipped or not (told apart by the gzip magic bytes, not the name):
 /// a big-endian header of magic (0x00000803 for images, 0x00000801 for labels) and the dimension sizes,
-/// then unsigned bytes. The sizes in the header are checked against the file's length before anything is
-/// allocated; for a gzip file that length is the uncompressed size its trailer records.
+/// then unsigned bytes. The sizes in the header are checked against the content's length before anything is
+/// allocated; a gzip file is decompressed first (<see cref="GzipReader"/>: any number of members, zero padding after
+/// them; a cut or damaged stream is refused), and its content is what is checked.
 /// </summary>
 public static class IdxReader
 {
@@ -56,7 +56,10 @@ public static class IdxReader
         return labels;
     }
 
-    /// <summary>Opens the file, decompressing when it starts with the gzip magic; reports the content's length.</summary>
+    /// <summary>The largest decompressed IDX file accepted (Fashion-MNIST's training images are 47 MB).</summary>
+    public const long MaximumContentLength = 1L << 31;
+
+    /// <summary>Opens the file, or its decompressed content when it starts with the gzip magic; reports the content's length.</summary>
     private static Stream Open(string path, out long contentLength)
     {
         if (!File.Exists(path))
@@ -64,20 +67,20 @@ public static class IdxReader
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
         try
         {
-            Span<byte> start = stackalloc byte[2];
-            int got = file.ReadAtLeast(start, 2, throwOnEndOfStream: false);
-            file.Position = 0;
-            if (got == 2 && start[0] == 0x1f && start[1] == 0x8b)
+            if (GzipReader.StartsWithGzipMagic(file))
             {
-                if (file.Length < 18)
-                    throw DataFormatException.ForFile(path, $"a gzip file of {file.Length} bytes is too short");
-                // The gzip trailer's ISIZE: the uncompressed length modulo 2^32 (a single-member file, as these are).
-                Span<byte> trailer = stackalloc byte[4];
-                file.Position = file.Length - 4;
-                file.ReadExactly(trailer);
-                file.Position = 0;
-                contentLength = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
-                return new GZipStream(file, CompressionMode.Decompress);
+                byte[] content;
+                try
+                {
+                    content = GzipReader.DecompressAll(file, path, Math.Min(MaximumContentLength, Array.MaxLength));
+                }
+                catch (InvalidDataException e)
+                {
+                    throw DataFormatException.ForFile(path, $"the gzip data is damaged ({e.Message})", e);
+                }
+                file.Dispose();
+                contentLength = content.Length;
+                return new MemoryStream(content, writable: false);
             }
             contentLength = file.Length;
             return file;
@@ -91,10 +94,7 @@ public static class IdxReader
 
     private static void CheckLength(string path, long contentLength, long expected, string what)
     {
-        // For gzip, contentLength is only known modulo 2^32; compare it that way.
-        bool gzipSize = contentLength <= uint.MaxValue;
-        bool matches = contentLength == expected || (gzipSize && expected > uint.MaxValue && (expected & 0xFFFFFFFFL) == contentLength);
-        if (!matches)
+        if (contentLength != expected)
             throw DataFormatException.ForFile(path, $"header says {what} ({expected} bytes), but the file holds {contentLength} bytes");
         if (expected - 16 > Array.MaxLength)
             throw DataFormatException.ForFile(path, $"{what} do not fit in one array");

@@ -41,7 +41,11 @@ public static class ModelCardTable
     public static string Accuracy(double percent) =>
         percent == 0 ? "0.0" : percent.ToString("F2", CultureInfo.InvariantCulture);
 
-    public static string Loss(double loss) => loss.ToString("F3", CultureInfo.InvariantCulture);
+    /// <summary>Three decimals, as the card writes losses; beyond 10^6 four significant digits with an exponent (1.235e+24), not 27 digits.</summary>
+    public static string Loss(double loss) =>
+        Math.Abs(loss) < 1e6 || !double.IsFinite(loss)
+            ? loss.ToString("F3", CultureInfo.InvariantCulture)
+            : loss.ToString("0.###e+0", CultureInfo.InvariantCulture);
 
     /// <summary>"cat" becomes "Cat"; names that already start with a capital stay as they are.</summary>
     public static string Capitalise(string name) =>

@@ -9,18 +9,52 @@ namespace IlgpuUnlearn.Model;
 /// </summary>
 public static class ModelFiles
 {
-    /// <summary>Reads a CIFAR ResNet18 of any width, class count and input channels (inferred from the file) under either naming style.</summary>
+    /// <summary>
+    /// Reads a CIFAR ResNet18 of any width, class count and input channels (inferred from the file) under either naming style. What the
+    /// file held besides the model (a checkpoint's optimizer state, skipped entries) and what was filled in (counters at 0)
+    /// are in <see cref="ResNet18Weights.Notes"/>.
+    /// </summary>
     public static ResNet18Weights Read(string path)
     {
         var loaded = WeightsFile.Load(path);
-        int width = ResNet18Mapping.InferWidth(loaded.Tensors) ?? ResNet18StateDictLayout.DefaultWidth;
-        int classes = ResNet18Mapping.InferClasses(loaded.Tensors) ?? ResNet18StateDictLayout.DefaultClasses;
-        int channels = ResNet18Mapping.InferInputChannels(loaded.Tensors) ?? ResNet18StateDictLayout.DefaultInputChannels;
-        var weights = ResNet18Mapping.Map(loaded.Tensors, path, width, classes, channels);
-        foreach (var t in weights.Tensors)
-            if (!Array.TrueForAll(t.Values, float.IsFinite))
-                throw new WeightsFormatException(path, $"{t.SourceName} holds NaN or infinite values; the model cannot be used");
+        var weights = ResNet18Mapping.Map(loaded.Tensors, path).WithNotes(loaded.Warnings);
+        string? notFinite = FirstNonFinite(weights);
+        if (notFinite is not null)
+            throw new WeightsFormatException(path, $"{notFinite} holds NaN or infinite values; the model cannot be used");
         return weights;
+    }
+
+    /// <summary>The file key of the first tensor holding a NaN or infinite value, or null.</summary>
+    static string? FirstNonFinite(ResNet18Weights weights) =>
+        weights.Tensors.FirstOrDefault(t => !Array.TrueForAll(t.Values, float.IsFinite))?.SourceName;
+
+    /// <summary>
+    /// The model's weights exactly as <see cref="ResNet18Weights.Save"/> will write them with <paramref name="template"/>'s
+    /// keys and dtypes (rounded to float16, bfloat16, ... where the file has them), loaded back into the model, so that what
+    /// the model computes next (the report) is what the written file computes. <paramref name="template"/> is not changed.
+    /// </summary>
+    public static ResNet18Weights RoundToFile(ResNet18 model, ResNet18Weights template)
+    {
+        var written = template.WithValuesAsWritten(ModelState.Read(model));
+        Load(model, written);
+        return written;
+    }
+
+    /// <summary>
+    /// Refuses a final model that must not be written: a NaN or infinite weight, or a NaN or infinite test loss (a loss
+    /// over no images, NaN by definition, is allowed). Throws <see cref="Unlearning.NonFiniteLossException"/>, as the
+    /// training steps' guard does, so a run stops without writing.
+    /// </summary>
+    public static void EnsureFinite(ResNet18Weights weights, Evaluation.UnlearningReport report)
+    {
+        string? notFinite = FirstNonFinite(weights);
+        if (notFinite is not null)
+            throw new Unlearning.NonFiniteLossException($"the final model's {notFinite} holds NaN or infinite values; stopping without writing a model (try a lower --lr or --alpha)");
+        long forgetImages = report.ConfusionMatrix[report.ForgetClass].Sum();
+        long retainImages = report.ConfusionMatrix.Sum(row => row.Sum()) - forgetImages;
+        if ((forgetImages > 0 && !double.IsFinite(report.ForgetLoss)) || (retainImages > 0 && !double.IsFinite(report.RetainLoss)))
+            throw new Unlearning.NonFiniteLossException($"the final model's test loss is not finite (forget {report.ForgetLoss}, retain {report.RetainLoss}); " +
+                "stopping without writing a model (try a lower --lr or --alpha)");
     }
 
     /// <summary>The network of <paramref name="weights"/> (width, classes and input channels read from its tensors) on images of <paramref name="imageSize"/>.</summary>

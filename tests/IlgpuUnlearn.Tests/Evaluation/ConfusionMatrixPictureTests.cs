@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using IlgpuUnlearn.Weights;
 using System.Xml.Linq;
 using IlgpuUnlearn.Evaluation;
 

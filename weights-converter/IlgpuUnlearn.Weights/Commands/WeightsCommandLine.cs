@@ -26,8 +26,8 @@ public static class WeightsCommandLine
         {
             return args switch
             {
-                ["convert", string input, string outputPath] => RunConvert(input, outputPath, output),
-                ["inspect", string path] => RunInspect(path, output),
+                ["convert", string input, string outputPath] => RunConvert(input, outputPath, output, error),
+                ["inspect", string path] => RunInspect(path, output, error),
                 ["bench-read", string path] => RunBenchRead(path, 10, output),
                 ["bench-read", string path, string repeats] when int.TryParse(repeats, CultureInfo.InvariantCulture, out int count) && count > 0
                     => RunBenchRead(path, count, output),
@@ -59,16 +59,28 @@ public static class WeightsCommandLine
         return code;
     }
 
-    private static int RunConvert(string input, string outputPath, TextWriter output)
+    /// <summary>What a file held besides its state dict, one "warning: FILE: ..." line each on the error writer.</summary>
+    private static void WriteWarnings(string path, IReadOnlyList<string> warnings, TextWriter error)
+    {
+        foreach (string warning in warnings)
+        {
+            error.WriteLine($"warning: {OneLine(path)}: {OneLine(warning)}");
+        }
+    }
+
+    private static int RunConvert(string input, string outputPath, TextWriter output, TextWriter error)
     {
         ConvertReport report = WeightsConverter.Convert(input, outputPath);
+        WriteWarnings(input, report.Warnings, error);
         output.WriteLine($"wrote {report.TensorCount} tensors from {report.InputPath} ({report.InputFormat}) to {report.OutputPath} ({report.OutputFormat})");
         return Success;
     }
 
-    private static int RunInspect(string path, TextWriter output)
+    private static int RunInspect(string path, TextWriter output, TextWriter error)
     {
-        WeightsConverter.WriteInspect(WeightsConverter.Inspect(path), output);
+        InspectReport report = WeightsConverter.Inspect(path);
+        WriteWarnings(path, report.Warnings, error);
+        WeightsConverter.WriteInspect(report, output);
         return Success;
     }
 
@@ -92,10 +104,8 @@ public static class WeightsCommandLine
     /// <summary>Times <see cref="ResNet18.ResNet18Mapping.Load"/> (read and convert to float32) after a warm-up; prints the best time in milliseconds.</summary>
     private static int RunBenchMap(string path, int repeats, TextWriter output)
     {
-        StateDict tensors = WeightsFile.Load(path).Tensors;
-        int width = ResNet18.ResNet18Mapping.InferWidth(tensors) ?? ResNet18.ResNet18StateDictLayout.DefaultWidth;
-        int classes = ResNet18.ResNet18Mapping.InferClasses(tensors) ?? ResNet18.ResNet18StateDictLayout.DefaultClasses;
-        ResNet18.ResNet18Weights warmUp = ResNet18.ResNet18Mapping.Load(path, width, classes);
+        ResNet18.ResNet18Weights warmUp = ResNet18.ResNet18Mapping.Load(path);
+        (int width, int classes) = (warmUp.Width, warmUp.NumClasses);
         double best = double.MaxValue;
         for (int i = 0; i < repeats; i++)
         {

@@ -11,10 +11,10 @@ public sealed record TensorSummary(string Name, TensorDType DType, int[] Shape, 
 }
 
 /// <summary>What `inspect` found in a file.</summary>
-public sealed record InspectReport(string Path, WeightsFileFormat Format, string? WrapperKey, bool StrippedModulePrefix, IReadOnlyList<TensorSummary> Tensors);
+public sealed record InspectReport(string Path, WeightsFileFormat Format, string? WrapperKey, string StrippedPrefix, IReadOnlyList<TensorSummary> Tensors, IReadOnlyList<string> Warnings);
 
 /// <summary>What `convert` did.</summary>
-public sealed record ConvertReport(string InputPath, WeightsFileFormat InputFormat, string OutputPath, WeightsFileFormat OutputFormat, int TensorCount);
+public sealed record ConvertReport(string InputPath, WeightsFileFormat InputFormat, string OutputPath, WeightsFileFormat OutputFormat, int TensorCount, IReadOnlyList<string> Warnings);
 
 /// <summary>The `convert` and `inspect` commands as library calls (the main program's verbs call these).</summary>
 public static class WeightsConverter
@@ -22,14 +22,14 @@ public static class WeightsConverter
     /// <summary>
     /// Reads <paramref name="inputPath"/> (.pth zip or legacy, or .safetensors) and writes its state dict to
     /// <paramref name="outputPath"/> in the format of its extension (.pth/.pt: torch zip, .safetensors), with the
-    /// same keys (a 'module.' prefix removed, a wrapper dropped) and dtypes. The output is written atomically.
+    /// same keys (wrapper prefixes 'module.' and '_orig_mod.' removed, a checkpoint wrapper dropped) and dtypes. The output is written atomically.
     /// </summary>
     public static ConvertReport Convert(string inputPath, string outputPath)
     {
         WeightsFileFormat outputFormat = WeightsFile.FormatFromExtension(outputPath);
         LoadedWeights loaded = WeightsFile.Load(inputPath);
         WeightsFile.Save(outputPath, loaded.Tensors, outputFormat);
-        return new ConvertReport(inputPath, loaded.Format, outputPath, outputFormat, loaded.Tensors.Count);
+        return new ConvertReport(inputPath, loaded.Format, outputPath, outputFormat, loaded.Tensors.Count, loaded.Warnings);
     }
 
     /// <summary>Reads a file and summarises each tensor.</summary>
@@ -37,7 +37,7 @@ public static class WeightsConverter
     {
         LoadedWeights loaded = WeightsFile.Load(path);
         var summaries = loaded.Tensors.Select(entry => new TensorSummary(entry.Key, entry.Value.DType, entry.Value.Shape, entry.Value.Sum())).ToList();
-        return new InspectReport(path, loaded.Format, loaded.WrapperKey, loaded.StrippedModulePrefix, summaries);
+        return new InspectReport(path, loaded.Format, loaded.WrapperKey, loaded.StrippedPrefix, summaries, loaded.Warnings);
     }
 
     /// <summary>
@@ -53,7 +53,7 @@ public static class WeightsConverter
             _ => "safetensors",
         };
         string wrapper = report.WrapperKey is null ? "" : $", state dict under '{report.WrapperKey}'";
-        string prefix = report.StrippedModulePrefix ? ", 'module.' prefix removed" : "";
+        string prefix = report.StrippedPrefix.Length == 0 ? "" : $", '{report.StrippedPrefix}' prefix removed";
         output.WriteLine($"{report.Path}: {format}, {report.Tensors.Count} tensors{wrapper}{prefix}");
         output.WriteLine();
 

@@ -30,12 +30,27 @@ public sealed class PickleGlobals
 
     public bool IsAllowed(string module, string name) => _byFullName.ContainsKey($"{module}.{name}");
 
+    /// <summary>
+    /// True when a global that is not allowed does not stop the reader but becomes an <see cref="OpaqueObject"/> (as does
+    /// every object built from it), so that its user can tell where it sits; false (the default) refuses it at once.
+    /// </summary>
+    public bool KeepsRefusedAsPlaceholders { get; private set; }
+
+    /// <summary>Makes globals that are not allowed into <see cref="OpaqueObject"/>s instead of errors (see <see cref="KeepsRefusedAsPlaceholders"/>).</summary>
+    public PickleGlobals KeepRefusedAsPlaceholders()
+    {
+        KeepsRefusedAsPlaceholders = true;
+        return this;
+    }
+
     internal bool TryGetCall(PickleGlobal global, out Func<object?[], object?>? call) =>
         _byFullName.TryGetValue(global.FullName, out call);
 
     /// <summary>
-    /// Plain data: collections.OrderedDict, _codecs.encode (how Python 3 writes bytes at protocol 2) and
-    /// numpy arrays and dtypes as <see cref="NumpyArray"/> (shape, dtype, raw bytes).
+    /// Plain data: collections.OrderedDict and Counter, set, frozenset, bytes, bytearray and complex (under Python 3's builtins and
+    /// Python 2's __builtin__, as protocol 0-2 pickles name them), _codecs.encode (how Python 3 writes bytes at protocols
+    /// 0-2), and numpy arrays, scalars and dtypes as <see cref="NumpyArray"/> (shape, dtype, raw bytes) under numpy 1.x's
+    /// and 2.x's module names, for every pickle protocol (_reconstruct for 0-4, _frombuffer for 5).
     /// </summary>
     public static PickleGlobals PlainData() => new PickleGlobals().AddPlainData();
 
@@ -43,11 +58,21 @@ public sealed class PickleGlobals
     public PickleGlobals AddPlainData()
     {
         AllowCall("collections", "OrderedDict", PlainDataCalls.OrderedDict);
+        AllowCall("collections", "Counter", PlainDataCalls.Counter);
         AllowCall("_codecs", "encode", PlainDataCalls.CodecsEncode);
-        foreach (string module in new[] { "numpy.core.multiarray", "numpy._core.multiarray" })
+        foreach (string builtins in new[] { "builtins", "__builtin__" })
         {
-            AllowCall(module, "_reconstruct", PlainDataCalls.NumpyReconstruct);
-            AllowCall(module, "scalar", PlainDataCalls.NumpyScalar);
+            AllowCall(builtins, "set", args => PlainDataCalls.Set(args, frozen: false));
+            AllowCall(builtins, "frozenset", args => PlainDataCalls.Set(args, frozen: true));
+            AllowCall(builtins, "bytearray", PlainDataCalls.ByteArray);
+            AllowCall(builtins, "bytes", PlainDataCalls.ByteArray);
+            AllowCall(builtins, "complex", PlainDataCalls.Complex);
+        }
+        foreach (string numpy in new[] { "numpy.core", "numpy._core" })
+        {
+            AllowCall($"{numpy}.multiarray", "_reconstruct", PlainDataCalls.NumpyReconstruct);
+            AllowCall($"{numpy}.multiarray", "scalar", PlainDataCalls.NumpyScalar);
+            AllowCall($"{numpy}.numeric", "_frombuffer", PlainDataCalls.NumpyFromBuffer);
         }
         AllowValue("numpy", "ndarray");
         AllowCall("numpy", "dtype", PlainDataCalls.NumpyDTypeCall);

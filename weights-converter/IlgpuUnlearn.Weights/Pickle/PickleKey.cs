@@ -40,6 +40,8 @@ internal readonly struct PickleKey : IEquatable<PickleKey>
                 byteHash.AddBytes(bytes);
                 return byteHash.ToHashCode();
             case PickleGlobal global: return global.GetHashCode();
+            case System.Numerics.Complex complex: return complex.GetHashCode();
+            case OpaqueObject or PickleSet: return System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(value); // by identity
             case object?[] tuple:
                 var tupleHash = new HashCode();
                 foreach (object? item in tuple)

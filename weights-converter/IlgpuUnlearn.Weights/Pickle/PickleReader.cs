@@ -6,10 +6,11 @@ using System.Text;
 namespace IlgpuUnlearn.Weights.Pickle;
 
 /// <summary>
-/// Reads a Python pickle (protocols 0-5, the opcodes plain data needs) into plain .NET values; see
-/// PickleValues.cs for the mapping. Globals must be on the <see cref="PickleGlobals"/> allow-list; object
-/// construction opcodes (INST, OBJ, NEWOBJ, EXT*, out-of-band buffers) are refused. Every length is checked
-/// against the bytes that remain before anything is allocated. All problems are reported as
+/// Reads a Python pickle of any protocol (0-5) into plain .NET values; see PickleValues.cs for the mapping. Globals must be
+/// on the <see cref="PickleGlobals"/> allow-list (or become <see cref="OpaqueObject"/>s where the list keeps refused names
+/// as placeholders); nothing is ever imported or run. Protocol 5's in-band buffers (BYTEARRAY8) are read as bytes;
+/// out-of-band buffers (NEXT_BUFFER, READONLY_BUFFER) and the extension registry (EXT1/2/4) are refused. Every length is
+/// checked against the bytes that remain before anything is allocated. All problems are reported as
 /// <see cref="WeightsFormatException"/> naming the source and the byte offset.
 /// </summary>
 public sealed class PickleReader
@@ -129,9 +130,12 @@ public sealed class PickleReader
                 case 0x8d: Push(StrictUtf8.GetString(ReadBytes(ReadLength(8)))); break; // BINUNICODE8
                 case (byte)'T': Push(Encoding.Latin1.GetString(ReadBytes(ReadLength(4)))); break; // BINSTRING (Python 2 str)
                 case (byte)'U': Push(Encoding.Latin1.GetString(ReadBytes(ReadByte()))); break; // SHORT_BINSTRING
+                case (byte)'S': Push(PickleTextLines.ParseQuotedString(ReadLine())); break; // STRING (protocol 0, Python 2 str)
+                case (byte)'V': Push(PickleTextLines.ParseRawUnicodeEscape(ReadRawLine())); break; // UNICODE (protocol 0)
                 case (byte)'B': Push(ReadBytes(ReadLength(4)).ToArray()); break; // BINBYTES
                 case (byte)'C': Push(ReadBytes(ReadByte()).ToArray()); break; // SHORT_BINBYTES
                 case 0x8e: Push(ReadBytes(ReadLength(8)).ToArray()); break; // BINBYTES8
+                case 0x96: Push(ReadBytes(ReadLength(8)).ToArray()); break; // BYTEARRAY8: an in-band bytearray (protocol 5)
                 // Containers.
                 case (byte)')': Push(Array.Empty<object?>()); break; // EMPTY_TUPLE
                 case (byte)'t': Push(PopMark().ToArray()); break; // TUPLE
@@ -146,6 +150,9 @@ public sealed class PickleReader
                 case (byte)'d': Push(DictFrom(PopMark())); break; // DICT
                 case (byte)'s': SetItem(); break; // SETITEM
                 case (byte)'u': SetItems(); break; // SETITEMS
+                case 0x8f: Push(new PickleSet(frozen: false)); break; // EMPTY_SET
+                case 0x90: AddItems(); break; // ADDITEMS
+                case 0x91: Push(FrozenSet(PopMark())); break; // FROZENSET
                 // Memo.
                 case (byte)'g': Push(MemoGet(ParseMemoIndex(ReadLine()))); break; // GET
                 case (byte)'h': Push(MemoGet(ReadByte())); break; // BINGET
@@ -159,6 +166,10 @@ public sealed class PickleReader
                 case 0x93: StackGlobal(); break; // STACK_GLOBAL
                 case (byte)'R': Reduce(); break; // REDUCE
                 case (byte)'b': Build(); break; // BUILD
+                case 0x81: NewObject(Pop()); break; // NEWOBJ: cls, args
+                case 0x92: Pop(); NewObject(Pop()); break; // NEWOBJ_EX: cls, args, kwargs (the keyword arguments are not used)
+                case (byte)'i': Instance(Global(ReadLine(), ReadLine()), PopMark()); break; // INST (protocol 0)
+                case (byte)'o': ObjectFromMark(); break; // OBJ (protocol 1)
                 case (byte)'Q': Push(PersistentLoad(Pop())); break; // BINPERSID
                 case (byte)'P': Push(PersistentLoad(ReadLine())); break; // PERSID
                 default: throw new FormatException(Refusal(opcode));
@@ -167,14 +178,8 @@ public sealed class PickleReader
 
         private static string Refusal(byte opcode) => opcode switch
         {
-            (byte)'i' => "opcode INST (build an arbitrary object) is not allowed",
-            (byte)'o' => "opcode OBJ (build an arbitrary object) is not allowed",
-            0x81 => "opcode NEWOBJ (build an arbitrary object) is not allowed",
-            0x92 => "opcode NEWOBJ_EX (build an arbitrary object) is not allowed",
             0x82 or 0x83 or 0x84 => "extension registry opcodes (EXT1/2/4) are not allowed",
-            0x8f or 0x90 or 0x91 => "sets (EMPTY_SET, ADDITEMS, FROZENSET) are not supported",
-            0x96 or 0x97 or 0x98 => "out-of-band buffers (protocol 5) are not supported",
-            (byte)'S' or (byte)'V' => "protocol 0 text strings (STRING, UNICODE) are not supported",
+            0x97 or 0x98 => "out-of-band buffers (protocol 5 NEXT_BUFFER, READONLY_BUFFER) are not supported: pickle in-band",
             _ => $"unknown opcode 0x{opcode:x2}",
         };
 
@@ -213,14 +218,17 @@ public sealed class PickleReader
             return (long)length;
         }
 
-        private string ReadLine()
+        private string ReadLine() => Encoding.ASCII.GetString(ReadRawLine());
+
+        /// <summary>A text argument's bytes up to the end of the line (not decoded).</summary>
+        private ReadOnlySpan<byte> ReadRawLine()
         {
             int newline = Array.IndexOf(data, (byte)'\n', Position, end - Position);
             if (newline < 0)
             {
                 throw new FormatException("a text argument has no end of line (truncated)");
             }
-            string line = Encoding.ASCII.GetString(data, Position, newline - Position);
+            var line = new ReadOnlySpan<byte>(data, Position, newline - Position);
             Position = newline + 1;
             return line;
         }
@@ -310,8 +318,13 @@ public sealed class PickleReader
             ListOnTop().AddRange(items);
         }
 
-        private List<object?> ListOnTop() =>
-            Peek() as List<object?> ?? throw new FormatException($"APPEND to a {PickleText.TypeName(Peek())}, not a list");
+        /// <summary>The list to append to; items appended to an opaque object (a list subclass) go to a list that is dropped.</summary>
+        private List<object?> ListOnTop() => Peek() switch
+        {
+            List<object?> list => list,
+            OpaqueObject => [],
+            var other => throw new FormatException($"APPEND to a {PickleText.TypeName(other)}, not a list"),
+        };
 
         private static PickleDict DictFrom(List<object?> items)
         {
@@ -348,18 +361,66 @@ public sealed class PickleReader
             }
         }
 
-        private PickleDict DictOnTop() =>
-            Peek() as PickleDict ?? throw new FormatException($"SETITEM on a {PickleText.TypeName(Peek())}, not a dict");
+        /// <summary>The dict to set items in; items set on an opaque object (a dict subclass) go to a dict that is dropped.</summary>
+        private PickleDict DictOnTop() => Peek() switch
+        {
+            PickleDict dict => dict,
+            OpaqueObject => new PickleDict(),
+            var other => throw new FormatException($"SETITEM on a {PickleText.TypeName(other)}, not a dict"),
+        };
+
+        private void AddItems()
+        {
+            List<object?> items = PopMark();
+            if (Peek() is not PickleSet set)
+            {
+                throw new FormatException($"ADDITEMS to a {PickleText.TypeName(Peek())}, not a set");
+            }
+            set.Items.AddRange(items);
+        }
+
+        private static PickleSet FrozenSet(List<object?> items)
+        {
+            var set = new PickleSet(frozen: true);
+            set.Items.AddRange(items);
+            return set;
+        }
 
         // ----- Globals, calls, persistent ids -----
 
-        private PickleGlobal Global(string module, string name)
+        /// <summary>An allowed global, or (where the list keeps refused names) an <see cref="OpaqueObject"/> for one that is not.</summary>
+        private object Global(string module, string name)
         {
-            if (!owner._globals.IsAllowed(module, name))
+            if (owner._globals.IsAllowed(module, name))
             {
-                throw new FormatException($"global '{module}.{name}' is not on the allow-list; refusing to load it");
+                return new PickleGlobal(module, name);
             }
-            return new PickleGlobal(module, name);
+            if (owner._globals.KeepsRefusedAsPlaceholders)
+            {
+                return new OpaqueObject(new PickleGlobal(module, name), NotAllowed);
+            }
+            throw new FormatException($"global '{module}.{name}' {NotAllowed}; refusing to load it");
+        }
+
+        private const string NotAllowed = "is not on the allow-list";
+
+        /// <summary>NEWOBJ and its kin: an allowed global's handler builds the object; an opaque one stays opaque.</summary>
+        private void NewObject(object? arguments)
+        {
+            object? type = Pop();
+            Push(Call(type, arguments as object?[] ?? throw new FormatException($"NEWOBJ arguments must be a tuple, not a {PickleText.TypeName(arguments)}"), "NEWOBJ"));
+        }
+
+        private void Instance(object type, List<object?> arguments) => Push(Call(type, arguments.ToArray(), "INST"));
+
+        private void ObjectFromMark()
+        {
+            List<object?> items = PopMark();
+            if (items.Count == 0)
+            {
+                throw new FormatException("OBJ needs a class after its mark");
+            }
+            Push(Call(items[0], items.Skip(1).ToArray(), "OBJ"));
         }
 
         private void StackGlobal()
@@ -377,19 +438,29 @@ public sealed class PickleReader
         {
             object? arguments = Pop();
             object? callable = Pop();
-            if (callable is not PickleGlobal global)
-            {
-                throw new FormatException($"REDUCE calls a {PickleText.TypeName(callable)}, not an allowed global");
-            }
             if (arguments is not object?[] argumentTuple)
             {
-                throw new FormatException($"REDUCE arguments of {global.FullName} must be a tuple");
+                throw new FormatException($"REDUCE arguments of {PickleText.TypeName(callable)} must be a tuple");
+            }
+            Push(Call(callable, argumentTuple, "REDUCE"));
+        }
+
+        /// <summary>Calls an allowed global's handler; calling an opaque object gives another one (its result, unread).</summary>
+        private object? Call(object? callable, object?[] arguments, string opcode)
+        {
+            if (callable is OpaqueObject opaque)
+            {
+                return new OpaqueObject(opaque.Global, opaque.Why, opaque.What);
+            }
+            if (callable is not PickleGlobal global)
+            {
+                throw new FormatException($"{opcode} calls a {PickleText.TypeName(callable)}, not an allowed global");
             }
             if (!owner._globals.TryGetCall(global, out Func<object?[], object?>? call) || call is null)
             {
                 throw new FormatException($"calling '{global.FullName}' is not allowed");
             }
-            Push(call(argumentTuple));
+            return call(arguments);
         }
 
         private void Build()

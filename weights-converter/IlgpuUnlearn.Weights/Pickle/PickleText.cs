@@ -16,6 +16,9 @@ public static class PickleText
         object?[] => "tuple",
         List<object?> => "list",
         PickleDict => "dict",
+        PickleSet set => set.Frozen ? "frozenset" : "set",
+        System.Numerics.Complex => "complex",
+        OpaqueObject opaque => opaque.What,
         PickleGlobal global => global.FullName,
         _ => value.GetType().Name,
     };

@@ -27,6 +27,46 @@ internal static class PlainDataCalls
         return dict;
     }
 
+    /// <summary>collections.Counter(dict): pickled as (Counter, (dict,)); read as its dict.</summary>
+    public static object? Counter(object?[] args) => args switch
+    {
+        [] => new PickleDict(),
+        [PickleDict counts] => counts,
+        _ => throw new FormatException("collections.Counter takes no arguments or one dict"),
+    };
+
+    /// <summary>set(list) and frozenset(list), as protocols 0-3 write them.</summary>
+    public static object? Set(object?[] args, bool frozen)
+    {
+        var set = new PickleSet(frozen);
+        if (args is [List<object?> items])
+        {
+            set.Items.AddRange(items);
+        }
+        else if (args.Length != 0)
+        {
+            throw new FormatException($"{(frozen ? "frozenset" : "set")} takes no arguments or one list");
+        }
+        return set;
+    }
+
+    /// <summary>bytearray() and bytes() (empty bytes at protocols 0-2): (bytes,) from protocol 3, (latin-1 str, 'latin-1') before; read as bytes.</summary>
+    public static object? ByteArray(object?[] args) => args switch
+    {
+        [] => Array.Empty<byte>(),
+        [byte[] bytes] => bytes,
+        [string text, string] => CodecsEncode(args),
+        _ => throw new FormatException("bytearray takes bytes, or a str and its encoding"),
+    };
+
+    /// <summary>complex(real, imaginary).</summary>
+    public static object? Complex(object?[] args) => args switch
+    {
+        [double real, double imaginary] => new System.Numerics.Complex(real, imaginary),
+        [double real] => new System.Numerics.Complex(real, 0),
+        _ => throw new FormatException("complex takes (real, imaginary) floats"),
+    };
+
     public static object? CodecsEncode(object?[] args)
     {
         if (args is not [string text, string encoding])
@@ -61,6 +101,18 @@ internal static class PlainDataCalls
             throw new FormatException("numpy _reconstruct takes (numpy.ndarray, shape, dtype)");
         }
         return new NumpyArray();
+    }
+
+    /// <summary>numpy's protocol-5 form: _frombuffer(buffer, dtype, shape, order), the buffer in-band.</summary>
+    public static object? NumpyFromBuffer(object?[] args)
+    {
+        if (args is not [var buffer, NumpyDType dtype, object?[] shape, string order] || order is not ("C" or "F"))
+        {
+            throw new FormatException("numpy _frombuffer takes (buffer, dtype, shape, 'C' or 'F')");
+        }
+        var array = new NumpyArray();
+        array.SetState(new object?[] { 1L, shape, dtype, order == "F", PickleBytes.FromStringOrBytes(buffer, "numpy _frombuffer") });
+        return array;
     }
 
     public static object? NumpyDTypeCall(object?[] args)

@@ -36,6 +36,16 @@ public sealed class ResNet18Weights
 
     public int Width { get; }
 
+    /// <summary>What loading it skipped or filled in (entries beside the state dict, counters set to 0), one line each.</summary>
+    public IReadOnlyList<string> Notes { get; private set; } = [];
+
+    /// <summary>Adds notes (see <see cref="Notes"/>); returns this.</summary>
+    public ResNet18Weights WithNotes(IEnumerable<string> notes)
+    {
+        Notes = [.. notes, .. Notes];
+        return this;
+    }
+
     public int NumClasses { get; }
 
     /// <summary>The image channels the network reads: conv1.weight's second dimension (3 for RGB, 1 for grey).</summary>
@@ -55,6 +65,25 @@ public sealed class ResNet18Weights
             throw new ArgumentException($"{canonicalName} needs {tensor.Values.Length} values, got {values.Length}", nameof(values));
         }
         tensor.Values = values;
+    }
+
+    /// <summary>
+    /// A copy with new values (canonical name to values, as the model holds them) rounded to the file's dtypes, as
+    /// <see cref="ToStateDict"/> writes them and a reader of the written file gets them back: float16 and bfloat16 round
+    /// to nearest even, num_batches_tracked to its int64. Keys, dtypes, width, classes and notes are kept.
+    /// </summary>
+    public ResNet18Weights WithValuesAsWritten(IReadOnlyDictionary<string, float[]> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var tensors = Tensors.Select(tensor =>
+        {
+            float[] given = values.TryGetValue(tensor.CanonicalName, out float[]? found) && found.Length == tensor.Values.Length
+                ? found
+                : throw new ArgumentException($"{tensor.CanonicalName} needs {tensor.Values.Length} values", nameof(values));
+            float[] written = StoredTensor.FromFloat32(tensor.SourceDType, tensor.Shape, given).ToFloat32();
+            return new MappedTensor(tensor.CanonicalName, tensor.Shape, written, tensor.SourceName, tensor.SourceDType);
+        }).ToList();
+        return new ResNet18Weights(Width, NumClasses, tensors).WithNotes(Notes);
     }
 
     /// <summary>The state dict to write back: the file's keys and dtypes, in canonical order.</summary>

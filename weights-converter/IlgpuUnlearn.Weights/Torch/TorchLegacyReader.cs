@@ -7,7 +7,8 @@ namespace IlgpuUnlearn.Weights.Torch;
 /// <summary>
 /// Reads a torch.save file in the legacy (pre-1.6, _use_new_zipfile_serialization=False) format: five pickles
 /// (magic number, protocol version 1001, system info, the object, the sorted storage keys) and then, per key,
-/// an int64 element count and the storage's raw bytes.
+/// an int64 element count and the storage's raw bytes. The pickles may be of any protocol (torch.save's
+/// pickle_protocol; 2 by default, 1-5 in use: protocol 0 cannot hold torch's persistent ids).
 /// </summary>
 public static class TorchLegacyReader
 {
@@ -16,9 +17,25 @@ public static class TorchLegacyReader
 
     private const long ProtocolVersion = 1001;
 
-    /// <summary>True when the bytes start like a legacy .pth file (a protocol-2 pickle of the magic number).</summary>
-    public static bool LooksLikeLegacy(ReadOnlySpan<byte> start) =>
-        start.Length >= 3 && start[0] == 0x80 && start[1] == 0x02 && start[2] == 0x8a;
+    /// <summary>How many of the first bytes <see cref="LooksLikeLegacy"/> needs: the magic number's pickle at any protocol is shorter.</summary>
+    public const int DetectionLength = 64;
+
+    /// <summary>
+    /// True when the bytes start like a legacy .pth file, told by content: the first pickle, of whatever protocol
+    /// (PROTO/FRAME for 2-5, text for 0-1), is torch's magic number.
+    /// </summary>
+    public static bool LooksLikeLegacy(ReadOnlySpan<byte> start)
+    {
+        byte[] bytes = start[..Math.Min(start.Length, DetectionLength)].ToArray();
+        try
+        {
+            return new PickleReader(new PickleGlobals(), "start").Load(bytes, 0, bytes.Length, out _) is BigInteger number && number == MagicNumber;
+        }
+        catch (WeightsFormatException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Reads the pickled object with its tensors as <see cref="TorchTensorView"/>s whose storages are loaded.</summary>
     public static object? ReadObject(byte[] file, string sourceName)

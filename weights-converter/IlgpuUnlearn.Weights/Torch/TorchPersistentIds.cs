@@ -18,6 +18,13 @@ internal sealed class TorchPersistentIds
 
     public long MaximumStorageBytes { get; }
 
+    /// <summary>PyTorch's storage classes of dtypes this library does not hold, with their element sizes in bytes.</summary>
+    internal static readonly Dictionary<string, int> UnreadStorageElementSizes = new(StringComparer.Ordinal)
+    {
+        ["ComplexFloatStorage"] = 8, ["ComplexDoubleStorage"] = 16, ["ComplexHalfStorage"] = 4,
+        ["QInt8Storage"] = 1, ["QUInt8Storage"] = 1, ["QInt32Storage"] = 4, ["QUInt4x2Storage"] = 1, ["QUInt2x4Storage"] = 1,
+    };
+
     public IReadOnlyDictionary<string, TorchStorage> StoragesByKey => _storagesByKey;
 
     public object? Load(object? id)
@@ -26,8 +33,21 @@ internal sealed class TorchPersistentIds
         {
             throw new FormatException("a persistent id must be ('storage', type, key, location, numel)");
         }
-        if (tuple[1] is not PickleGlobal { Module: "torch" } storageType
-            || !TensorDTypes.TryFromTorchStorageClass(storageType.Name, out TensorDType dtype))
+        if (tuple[1] is not PickleGlobal { Module: "torch" } storageType)
+        {
+            throw new FormatException($"unsupported storage type {PickleText.Describe(tuple[1])}");
+        }
+        string? unreadClass = null;
+        int elementSize;
+        if (TensorDTypes.TryFromTorchStorageClass(storageType.Name, out TensorDType dtype))
+        {
+            elementSize = dtype.ElementSize();
+        }
+        else if (UnreadStorageElementSizes.TryGetValue(storageType.Name, out elementSize))
+        {
+            (dtype, unreadClass) = (TensorDType.UInt8, storageType.FullName);
+        }
+        else
         {
             throw new FormatException($"unsupported storage type {PickleText.Describe(tuple[1])}");
         }
@@ -36,20 +56,20 @@ internal sealed class TorchPersistentIds
         {
             throw new FormatException($"storage {key} has a bad element count");
         }
-        if (elementCount > MaximumStorageBytes / dtype.ElementSize())
+        if (elementCount > MaximumStorageBytes / elementSize)
         {
             throw new FormatException($"storage {key} claims {elementCount} elements, more than the file can hold");
         }
         if (_storagesByKey.TryGetValue(key, out TorchStorage? storage))
         {
-            if (storage.DType != dtype || storage.ElementCount != elementCount)
+            if (storage.DType != dtype || storage.UnreadClass != unreadClass || storage.ElementCount != elementCount)
             {
                 throw new FormatException($"storage {key} is declared twice with different types or sizes");
             }
         }
         else
         {
-            storage = new TorchStorage(key, dtype, elementCount);
+            storage = new TorchStorage(key, dtype, elementCount, unreadClass, elementSize);
             _storagesByKey.Add(key, storage);
         }
         object? view = tuple.Length == 6 ? tuple[5] : null;

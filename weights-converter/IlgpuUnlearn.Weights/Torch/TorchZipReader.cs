@@ -86,6 +86,7 @@ public static class TorchZipReader
     {
         string pickleName = FindPickle(entries.Keys, sourceName);
         string prefix = pickleName[..^"data.pkl".Length];
+        RefuseTorchScript(entries.Keys, prefix, sourceName);
         if (entries.TryGetValue(prefix + "byteorder", out var byteOrder))
         {
             CheckByteOrder(file.Span.Slice(byteOrder.Offset, byteOrder.Length), sourceName);
@@ -118,6 +119,7 @@ public static class TorchZipReader
             using var archive = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
             string pickleName = FindPickle(archive.Entries.Select(e => e.FullName), sourceName);
             string prefix = pickleName[..^"data.pkl".Length];
+            RefuseTorchScript(archive.Entries.Select(e => e.FullName), prefix, sourceName);
             if (archive.GetEntry(prefix + "byteorder") is { } byteOrder)
             {
                 if (byteOrder.Length > 16)
@@ -155,7 +157,7 @@ public static class TorchZipReader
         if (entryLength != storage.ByteLength)
         {
             throw new WeightsFormatException(sourceName,
-                $"entry {entryName} has {entryLength} bytes, but storage {storage.Key} needs {storage.ByteLength} ({storage.ElementCount} x {storage.DType.TorchName()})");
+                $"entry {entryName} has {entryLength} bytes, but storage {storage.Key} needs {storage.ByteLength} ({storage.ElementCount} x {storage.UnreadClass ?? storage.DType.TorchName()})");
         }
     }
 
@@ -174,6 +176,17 @@ public static class TorchZipReader
             }
         }
         return found ?? throw new WeightsFormatException(sourceName, "the zip archive has no FOLDER/data.pkl entry: not a torch.save file");
+    }
+
+    /// <summary>A TorchScript archive (torch.jit.save) holds its model's code (FOLDER/code/) and constants.pkl beside data.pkl.</summary>
+    private static void RefuseTorchScript(IEnumerable<string> names, string prefix, string sourceName)
+    {
+        if (names.Any(name => name == prefix + "constants.pkl" || name.StartsWith(prefix + "code/", StringComparison.Ordinal)))
+        {
+            throw new WeightsFormatException(sourceName,
+                "is a TorchScript archive (torch.jit.save of a scripted or traced model), not a state dict: " +
+                "in PyTorch, load it with torch.jit.load and save model.state_dict() with torch.save instead");
+        }
     }
 
     private static void CheckByteOrder(ReadOnlySpan<byte> content, string sourceName)

@@ -1,4 +1,4 @@
-using System.IO.Compression;
+using System.Buffers.Binary;
 using System.Text;
 using IlgpuUnlearn.Weights.Pickle;
 
@@ -10,20 +10,108 @@ namespace IlgpuUnlearn.Weights.Torch;
 /// (one storage per tensor) and ARCHIVE/version ("3"). The pickle is a collections.OrderedDict of
 /// torch._utils._rebuild_tensor_v2 calls with persistent ids ('storage', torch.XStorage, key, 'cpu', numel).
 /// </summary>
+/// <remarks>
+/// The archive is written here rather than by ZipArchive so that the same state dict always gives the same bytes (its
+/// SHA-256 can be quoted): like torch.save's writer (PyTorch's caffe2 serialize/inline_container.cc), every entry has
+/// the DOS time and date fields 0 instead of the clock, and its data starts at a multiple of 64 bytes, padded with an
+/// extra field 'FB' of 'Z' bytes. Entries carry their CRC-32 and sizes in the local header (no data descriptor). The
+/// archive must stay under 4 GiB (no zip64 records).
+/// </remarks>
 public static class TorchZipWriter
 {
+    private const int Alignment = 64;
+    private const ushort VersionNeeded = 20; // 2.0: stored entries, folders
+    private const ushort VersionMadeBy = (3 << 8) | 30; // unix, zip 3.0, as torch writes it
+
     /// <param name="archiveName">The top-level folder inside the archive; torch uses the file name without extension.</param>
     public static void Write(Stream stream, StateDict tensors, string archiveName)
     {
-        using var archive = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-        WriteEntry(archive, $"{archiveName}/data.pkl", BuildPickle(tensors));
-        WriteEntry(archive, $"{archiveName}/byteorder", Encoding.ASCII.GetBytes("little"));
+        var writer = new StoredZipWriter(stream);
+        writer.Add($"{archiveName}/data.pkl", BuildPickle(tensors));
+        writer.Add($"{archiveName}/byteorder", Encoding.ASCII.GetBytes("little"));
         int key = 0;
         foreach ((_, StoredTensor tensor) in tensors)
         {
-            WriteEntry(archive, $"{archiveName}/data/{key++}", tensor.Bytes);
+            writer.Add($"{archiveName}/data/{key++}", tensor.Bytes);
         }
-        WriteEntry(archive, $"{archiveName}/version", Encoding.ASCII.GetBytes("3\n"));
+        writer.Add($"{archiveName}/version", Encoding.ASCII.GetBytes("3\n"));
+        writer.Finish();
+    }
+
+    /// <summary>A zip archive of stored entries with fixed (zero) timestamps and 64-byte aligned data, written front to back.</summary>
+    private sealed class StoredZipWriter(Stream stream)
+    {
+        private readonly List<(byte[] Name, uint Crc, uint Size, uint Offset)> _entries = [];
+        private long _position;
+
+        public void Add(string name, ReadOnlySpan<byte> content)
+        {
+            byte[] nameBytes = Encoding.ASCII.GetBytes(name);
+            uint offset = Checked32(_position);
+            long headerEnd = _position + 30 + nameBytes.Length + 4;
+            int padding = (int)((Alignment - headerEnd % Alignment) % Alignment);
+            uint crc = Crc32.Compute(content);
+            Span<byte> header = stackalloc byte[30];
+            BinaryPrimitives.WriteUInt32LittleEndian(header, 0x04034b50);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[4..], VersionNeeded);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 0); // flags
+            BinaryPrimitives.WriteUInt16LittleEndian(header[8..], 0); // stored
+            BinaryPrimitives.WriteUInt32LittleEndian(header[10..], 0); // DOS time and date: 0, as torch.save writes them
+            BinaryPrimitives.WriteUInt32LittleEndian(header[14..], crc);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[18..], Checked32(content.Length));
+            BinaryPrimitives.WriteUInt32LittleEndian(header[22..], Checked32(content.Length));
+            BinaryPrimitives.WriteUInt16LittleEndian(header[26..], checked((ushort)nameBytes.Length));
+            BinaryPrimitives.WriteUInt16LittleEndian(header[28..], (ushort)(4 + padding));
+            Write(header);
+            Write(nameBytes);
+            Span<byte> extra = stackalloc byte[4 + Alignment];
+            extra[0] = (byte)'F';
+            extra[1] = (byte)'B';
+            BinaryPrimitives.WriteUInt16LittleEndian(extra[2..], (ushort)padding);
+            extra.Slice(4, padding).Fill((byte)'Z');
+            Write(extra[..(4 + padding)]);
+            Write(content);
+            _entries.Add((nameBytes, crc, (uint)content.Length, offset));
+        }
+
+        public void Finish()
+        {
+            uint directoryOffset = Checked32(_position);
+            Span<byte> header = stackalloc byte[46];
+            foreach ((byte[] name, uint crc, uint size, uint offset) in _entries)
+            {
+                header.Clear();
+                BinaryPrimitives.WriteUInt32LittleEndian(header, 0x02014b50);
+                BinaryPrimitives.WriteUInt16LittleEndian(header[4..], VersionMadeBy);
+                BinaryPrimitives.WriteUInt16LittleEndian(header[6..], VersionNeeded);
+                BinaryPrimitives.WriteUInt32LittleEndian(header[16..], crc);
+                BinaryPrimitives.WriteUInt32LittleEndian(header[20..], size);
+                BinaryPrimitives.WriteUInt32LittleEndian(header[24..], size);
+                BinaryPrimitives.WriteUInt16LittleEndian(header[28..], (ushort)name.Length);
+                BinaryPrimitives.WriteUInt32LittleEndian(header[42..], offset);
+                Write(header);
+                Write(name);
+            }
+            uint directorySize = Checked32(_position - directoryOffset);
+            Span<byte> end = stackalloc byte[22];
+            end.Clear();
+            BinaryPrimitives.WriteUInt32LittleEndian(end, 0x06054b50);
+            BinaryPrimitives.WriteUInt16LittleEndian(end[8..], checked((ushort)_entries.Count));
+            BinaryPrimitives.WriteUInt16LittleEndian(end[10..], checked((ushort)_entries.Count));
+            BinaryPrimitives.WriteUInt32LittleEndian(end[12..], directorySize);
+            BinaryPrimitives.WriteUInt32LittleEndian(end[16..], directoryOffset);
+            Write(end);
+        }
+
+        private void Write(ReadOnlySpan<byte> bytes)
+        {
+            stream.Write(bytes);
+            _position += bytes.Length;
+        }
+
+        private static uint Checked32(long value) => value < uint.MaxValue
+            ? (uint)value
+            : throw new NotSupportedException("the state dict is too large for a zip archive without zip64 records (4 GiB)");
     }
 
     /// <summary>The archive folder name torch would use for a path: the file name without its extension.</summary>
@@ -31,13 +119,6 @@ public static class TorchZipWriter
     {
         string name = Path.GetFileNameWithoutExtension(path);
         return string.IsNullOrEmpty(name) ? "archive" : name;
-    }
-
-    private static void WriteEntry(ZipArchive archive, string name, ReadOnlySpan<byte> content)
-    {
-        ZipArchiveEntry entry = archive.CreateEntry(name, CompressionLevel.NoCompression);
-        using Stream entryStream = entry.Open();
-        entryStream.Write(content);
     }
 
     private static byte[] BuildPickle(StateDict tensors)
