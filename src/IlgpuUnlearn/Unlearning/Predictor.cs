@@ -23,7 +23,7 @@ public static class Predictor
             long bytes = (long)n * data.ImageSize;
             ops.Upload(data.Pixels.Slice(start * data.ImageSize, (int)bytes), pixels.At(0, bytes));
             ops.LoadImages(n, s, s, pixels.At(0, bytes), null, 0, TrainingStep.Mean, TrainingStep.Std, model.Input.At(0, bytes));
-            model.Forward(n, training: false);
+            model.Forward(n, training: false, cancel);
             ops.Download(model.LogitsOf(n), logits.AsSpan(start * classes, n * classes));
         }
         return logits;
