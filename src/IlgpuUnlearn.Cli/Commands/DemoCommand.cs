@@ -44,6 +44,8 @@ internal static class DemoCommand
     {
         if (o.Width < 1 || o.TrainPerClass < 1 || o.TestPerClass < 1 || o.TrainEpochs < 0 || o.BatchSize < 1)
             throw new UserError("--width, --train-per-class, --test-per-class and --batch-size must be at least 1, --train-epochs at least 0");
+        var config = new ResNet18Config(o.Width, SyntheticDataset.Size, SyntheticDataset.ClassNames.Count);
+        DeviceChoice.CheckMemory(o.Device, config, o.BatchSize, training: true, "--batch-size");
         var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();
         var data = SyntheticDataset.Generate(o.TrainPerClass, o.TestPerClass, o.Seed);
@@ -52,7 +54,7 @@ internal static class DemoCommand
         Console.Error.WriteLine($"data: {data.Train}; {data.Test}");
 
         using var ops = DeviceChoice.Open(o.Device);
-        using var model = new ResNet18(ops, new ResNet18Config(o.Width, SyntheticDataset.Size, data.Train.ClassCount), o.BatchSize);
+        using var model = new ResNet18(ops, config, o.BatchSize);
         ModelState.Load(model, RandomInit.State(model.Layout, o.Seed));
 
         // 1. A base model: ordinary training with SGD + Nesterov momentum, no clipping.

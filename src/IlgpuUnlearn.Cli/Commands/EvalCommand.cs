@@ -45,8 +45,11 @@ internal static class EvalCommand
         if (weights.NumClasses != data.Test.ClassCount)
             throw new UserError($"the model has {weights.NumClasses} classes, the data {data.Test.ClassCount}");
 
+        var config = ModelFiles.ConfigOf(weights);
+        int batch = Math.Min(o.BatchSize, data.Test.Count);
+        DeviceChoice.CheckMemory(o.Device, config, batch, training: false, "--batch-size");
         using var ops = DeviceChoice.Open(o.Device);
-        using var model = new ResNet18(ops, ModelFiles.ConfigOf(weights), Math.Min(o.BatchSize, data.Test.Count));
+        using var model = new ResNet18(ops, config, batch);
         ModelFiles.Load(model, weights);
         var report = ReportOutputs.Evaluate(model, data.Test, classes[0], cancel.Token);
         ReportOutputs.Print(report, Path.GetFileName(path));

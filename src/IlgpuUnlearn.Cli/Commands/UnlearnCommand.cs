@@ -108,10 +108,11 @@ internal static class UnlearnCommand
         if (several && o.Out is not null && Path.HasExtension(o.Out))
             throw new UserError($"--out {o.Out}: with --forget-class all, --out is a folder");
 
-        using var ops = DeviceChoice.Open(o.Device);
         var config = ModelFiles.ConfigOf(weights);
-        int batch = Math.Min(o.BatchSize, data.Train.Count);
-        using var model = new ResNet18(ops, config, Math.Max(batch, Math.Min(o.EvalBatchSize, data.Test.Count)));
+        int batch = Math.Min(o.BatchSize, data.Train.Count), evalBatch = Math.Min(o.EvalBatchSize, data.Test.Count);
+        DeviceChoice.CheckMemory(o.Device, config, Math.Max(batch, evalBatch), training: true, batch >= evalBatch ? "--batch-size" : "--eval-batch-size");
+        using var ops = DeviceChoice.Open(o.Device);
+        using var model = new ResNet18(ops, config, Math.Max(batch, evalBatch));
         var reports = new List<(UnlearningReport Report, string? ModelName)>();
         foreach (int k in classes)
         {

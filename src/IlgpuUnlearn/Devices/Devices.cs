@@ -124,6 +124,21 @@ public static class Devices
         }
     }
 
+    /// <summary>Memory of the first CUDA GPU (the one <see cref="OpenCuda"/> opens) in bytes; 0 when there is none.</summary>
+    public static long CudaMemoryBytes()
+    {
+        try
+        {
+            using var context = CreateContext(cuda: true, cpu: false);
+            var gpus = context.GetCudaDevices();
+            return gpus.Count == 0 ? 0 : gpus[0].MemorySize;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return 0;
+        }
+    }
+
     private static List<DeviceDescription> CudaDevices()
     {
         var found = new List<DeviceDescription>();

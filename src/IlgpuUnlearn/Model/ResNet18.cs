@@ -51,19 +51,21 @@ public sealed class ResNet18 : IDisposable
     /// </summary>
     public static long PlannedArenaBytes(ResNet18Config config, int maxBatch)
     {
-        CheckMaxBatch(config, maxBatch);
+        if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "the batch size must be at least 1");
         var planning = new ActivationArena(null);
         _ = new Network(planning, new ResNet18Layout(config), maxBatch);
         return planning.Bytes;
     }
 
+    /// <summary>The largest batch whose biggest arena region (two stem-sized conv outputs) one buffer can index (2^31 - 1 values).</summary>
+    public static int LargestBatch(ResNet18Config config) => (int)(int.MaxValue / (2L * config.Width * config.ImageSize * config.ImageSize));
+
     static void CheckMaxBatch(ResNet18Config config, int maxBatch)
     {
         if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "the batch size must be at least 1");
-        long perImageMax = 2L * config.Width * config.ImageSize * config.ImageSize; // the largest region: two stem-sized conv outputs
-        if (perImageMax * maxBatch > int.MaxValue)
+        if (maxBatch > LargestBatch(config))
             throw new ArgumentOutOfRangeException(nameof(maxBatch),
-                $"batch size {maxBatch} makes one activation region of {perImageMax * maxBatch:N0} values, more than one buffer holds (2^31); lower --batch-size");
+                $"batch size {maxBatch} makes one activation region larger than one buffer holds (2^31 values); at most {LargestBatch(config)}: lower --batch-size");
     }
 
     public ResNet18Layout Layout { get; }
