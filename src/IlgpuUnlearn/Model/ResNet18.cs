@@ -14,7 +14,7 @@ namespace IlgpuUnlearn.Model;
 /// the sum, and the next block's input); the BatchNorm batch statistics. The backward pass recomputes the rest from
 /// them with the saved statistics, exactly as the forward computed it (<see cref="IOps.BatchNormApply"/>): the inner
 /// ReLU output of each block, the stem output relu(bn1(conv1(x))), and the 1x1 downsample conv's output (a conv of the
-/// saved block input, about 1% of the step's FLOPs).
+/// saved block input, under 0.5% of the step's FLOPs).
 /// Gradients reuse the regions the backward has consumed: a block's dx goes into its own two conv-output regions, and
 /// the block before it works in the regions of the block after it (see <see cref="BasicBlock.Backward"/>), so the
 /// arena holds only two gradient regions of its own, of the last block's (smallest) output size.
