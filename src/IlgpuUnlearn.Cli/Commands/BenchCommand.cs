@@ -61,11 +61,15 @@ internal static class BenchCommand
         long rssGrowth = ProcessMemory.PeakResidentBytes() - baseRss;
         // Flops: forward 2 x MACs, backward twice that (input and weight gradients).
         double flops = 3 * 2.0 * ResNet18Flops.ForwardMacsPerImage(model.Config) * o.BatchSize * o.Steps;
+        // The limit the figure is measured against: the machine's own FMA throughput (CPU path only).
+        double? peak = ops is CpuOps ? CpuModel.MeasureFmaPeakGflops() : null;
         Console.WriteLine($"device            {ops.Name}");
+        if (ops is CpuOps) Console.WriteLine($"cpu               {CpuModel.Name}");
         Console.WriteLine($"batch size        {o.BatchSize}, {o.Steps} timed steps");
         Console.WriteLine($"images/s          {imagesPerSecond:F1}");
         Console.WriteLine($"seconds/step      {seconds / o.Steps:F3}");
-        Console.WriteLine($"achieved          {flops / seconds / 1e9:F1} GFLOP/s");
+        Console.WriteLine($"achieved          {flops / seconds / 1e9:F1} GFLOP/s" +
+            (peak is { } p ? $" of a measured FMA peak of {p:F0} GFLOP/s ({flops / seconds / 1e9 / p:P0})" : ""));
         Console.WriteLine($"peak device bytes {ops.PeakAllocatedBytes:N0}");
         Console.WriteLine($"peak RSS growth   {rssGrowth:N0}");
         if (o.Json is not null)
@@ -77,6 +81,7 @@ internal static class BenchCommand
                 ["peak_memory_bytes"] = ops is CpuOps ? rssGrowth : ops.PeakAllocatedBytes,
                 ["peak_device_bytes"] = ops.PeakAllocatedBytes, ["peak_rss_growth_bytes"] = rssGrowth,
                 ["gflops_per_second"] = flops / seconds / 1e9,
+                ["cpu_model"] = CpuModel.Name, ["fma_peak_gflops_per_second"] = peak ?? 0,
             });
             AtomicFile.WriteAllText(o.Json, json + "\n");
         }

@@ -39,10 +39,12 @@ internal static class BenchEpochCommand
     public static int Run(BenchEpochOptions o)
     {
         if (o.BatchSize < 1 || o.Retain < 1 || o.Forget < 1) throw new UserError("--batch-size, --retain and --forget must be at least 1");
+        int batch = Math.Min(o.BatchSize, o.Retain);
+        DeviceChoice.CheckMemory(o.Device, ResNet18Config.Cifar10, batch, training: true, "--batch-size");
         long baseRss = ProcessMemory.PeakResidentBytes();
         var data = RandomData(o.Retain, o.Forget);
         using var ops = DeviceChoice.Open(o.Device);
-        using var model = new ResNet18(ops, ResNet18Config.Cifar10, Math.Min(o.BatchSize, o.Retain));
+        using var model = new ResNet18(ops, ResNet18Config.Cifar10, batch);
         ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
         // Same walk as the peer: file order, no augmentation.
         var schedule = new UnlearningSchedule { BatchSize = model.MaxBatch, Shuffle = false, Augment = false, MaxSteps = o.Steps };
@@ -71,7 +73,9 @@ internal static class BenchEpochCommand
         Console.WriteLine($"seconds          {seconds:F2} ({seconds / steps:F3} per step; whole epoch {epochSeconds:F1})");
         Console.WriteLine($"images/s         {images / seconds:F1}");
         Console.WriteLine($"achieved         {flops / seconds / 1e12:F3} TFLOP/s");
+        Console.WriteLine($"arena (planned)  {model.ArenaBytes:N0} bytes ({MemoryNeed.Gb(model.ArenaBytes)}: the activations; the CUDA path allocates the same)");
         Console.WriteLine($"peak device mem  {ops.PeakAllocatedBytes:N0} bytes");
+        Console.WriteLine($"peak RSS growth  {rss:N0} bytes");
         if (o.Json is not null)
             AtomicFile.WriteAllText(o.Json, JsonSerializer.Serialize(new Dictionary<string, object>
             {
@@ -79,6 +83,7 @@ internal static class BenchEpochCommand
                 ["seconds"] = epochSeconds, ["timed_seconds"] = seconds, ["images"] = images, ["images_per_second"] = images / seconds,
                 ["tflops_per_second"] = flops / seconds / 1e12, ["peak_memory_bytes"] = ops is CpuOps ? rss : ops.PeakAllocatedBytes,
                 ["peak_device_bytes"] = ops.PeakAllocatedBytes, ["peak_rss_growth_bytes"] = rss,
+                ["arena_bytes"] = model.ArenaBytes, ["cpu_model"] = CpuModel.Name,
             }) + "\n");
         return 0;
     }

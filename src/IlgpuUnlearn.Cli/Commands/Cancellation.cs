@@ -1,6 +1,6 @@
 namespace IlgpuUnlearn.Cli.Commands;
 
-/// <summary>Ctrl-C asks the run to stop at the next step boundary (nothing half-written); a second Ctrl-C ends the process.</summary>
+/// <summary>Ctrl-C asks the run to stop at the next layer (nothing is written); a second Ctrl-C ends the process.</summary>
 internal sealed class Cancellation : IDisposable
 {
     readonly CancellationTokenSource source = new();
@@ -14,7 +14,7 @@ internal sealed class Cancellation : IDisposable
         if (source.IsCancellationRequested) return; // second Ctrl-C: let the process end
         e.Cancel = true;
         Console.Error.WriteLine();
-        Console.Error.WriteLine("stopping after the current step (Ctrl-C again to abort now)");
+        Console.Error.WriteLine("stopping (Ctrl-C again to abort now)");
         source.Cancel();
     }
 

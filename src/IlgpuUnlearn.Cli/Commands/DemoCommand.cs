@@ -70,6 +70,10 @@ internal static class DemoCommand
         foreach (var file in new[] { basePath, outPath, Path.Combine(o.Out, "report.json"), Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png") })
             if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
         var outputs = new ClassOutputs(k, outPath, Path.Combine(o.Out, "report.json"), [Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png")]);
+        // The network the demo trains: 1x28x28 grey Fashion-MNIST (or --data's images, the same format), 3x32x32 synthetic shapes.
+        var planned = kind == DatasetKind.Synthetic ? new ResNet18Config(o.Width, SyntheticDataset.Size, classNames.Count)
+            : new ResNet18Config(o.Width, FashionMnist.ImageSize, classNames.Count, InputChannels: 1);
+        DeviceChoice.CheckMemory(devices, planned, o.BatchSize, training: true, "--batch-size");
 
         var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();

@@ -1,3 +1,4 @@
+using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tensors;
 
 namespace IlgpuUnlearn.Cli.Commands;
@@ -15,6 +16,31 @@ internal static class DeviceChoice
         var (devices, isDefault) = PlanChecks.Devices(name, allowSeveral: false);
         return Open(devices[0], isDefault);
     }
+
+    /// <summary>
+    /// Says how much memory a model sized for <paramref name="batch"/> images needs on each device of a run
+    /// (<see cref="MemoryPlan.For"/>), and refuses, naming <paramref name="option"/> and the largest batch that fits, when that
+    /// is more than a device has. Devices that share the host's memory (cpu, ilgpu-cpu) share what it has.
+    /// </summary>
+    public static void CheckMemory(IReadOnlyList<DeviceSpec> devices, ResNet18Config config, int batch, bool training, string option)
+    {
+        int onHost = devices.Count(d => d.Kind != DeviceKind.Cuda);
+        foreach (var device in devices.Distinct())
+        {
+            long? available = device.Kind == DeviceKind.Cuda ? null : MemoryPlan.AvailableBytes(device) / onHost;
+            var need = MemoryPlan.For(config, batch, training, device, available);
+            string where = onHost > 1 && device.Kind != DeviceKind.Cuda ? $"each of the {onHost} {device} devices" : device.ToString();
+            if (!need.Fits)
+                throw new UserError($"{option} {batch} needs {MemoryNeed.Gb(need.TotalBytes)} of memory on {where}, which has " +
+                    $"{MemoryNeed.Gb(need.AvailableBytes)} available; " +
+                    (need.LargestBatch > 0 ? $"the largest batch that fits is {need.LargestBatch}" : "not even a batch of 1 fits"));
+            Console.Error.WriteLine($"memory: batch {batch} needs {need} on {where}");
+        }
+    }
+
+    /// <summary><see cref="CheckMemory(IReadOnlyList{DeviceSpec}, ResNet18Config, int, bool, string)"/> for a --device of one device.</summary>
+    public static void CheckMemory(string? name, ResNet18Config config, int batch, bool training, string option) =>
+        CheckMemory(PlanChecks.Devices(name, allowSeveral: false).Devices, config, batch, training, option);
 
     public static IOps Open(DeviceSpec device, bool isDefault)
     {

@@ -55,8 +55,10 @@ internal static class EvalCommand
             var (weights, path) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
             (data, var config) = DataChoice.FitModel(data, weights, path, plan.Mean, plan.Std);
             var outputs = plan.Classes[0];
+            int batch = Math.Min(o.BatchSize, data.Test.Count);
+            DeviceChoice.CheckMemory(plan.Devices, config, batch, training: false, "--batch-size");
             DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, [outputs],
-                ops => new ResNet18(ops, config, Math.Min(o.BatchSize, data.Test.Count)),
+                ops => new ResNet18(ops, config, batch),
                 (model, job, _, token) =>
                 {
                     ModelFiles.Load(model, weights);

@@ -119,7 +119,9 @@ internal static class UnlearnCommand
                 var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
                 (data, var config) = DataChoice.FitModel(data, weights, weightsPath, plan.Mean, plan.Std);
                 var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());
-                int maxBatch = Math.Max(Math.Min(schedule.BatchSize, data.Train.Count), Math.Min(o.EvalBatchSize, data.Test.Count));
+                int batch = Math.Min(schedule.BatchSize, data.Train.Count), evalBatch = Math.Min(o.EvalBatchSize, data.Test.Count);
+                int maxBatch = Math.Max(batch, evalBatch);
+                DeviceChoice.CheckMemory(plan.Devices, config, maxBatch, training: true, batch >= evalBatch ? "--batch-size" : "--eval-batch-size");
                 var run = new ClassRun(data, baseState, weights, settings, schedule, written);
                 DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, toRun, ops => new ResNet18(ops, config, maxBatch),
                     (model, job, label, token) => reports[job.Index] = UnlearnClass(model, job.Outputs, run, label, token),

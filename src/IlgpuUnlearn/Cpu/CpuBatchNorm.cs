@@ -38,14 +38,26 @@ internal static unsafe class CpuBatchNorm
             double unbiased = m > 1 ? variance * m / (m - 1) : variance;
             runningMean[c] = (float)((1 - momentum) * runningMean[c] + momentum * mean);
             runningVar[c] = (float)((1 - momentum) * runningVar[c] + momentum * unbiased);
-            // y = scale x + shift, scale = gamma invStd, shift = beta - mean scale
-            float scale = (float)(gamma[c] * invStd);
-            float shift = (float)(beta[c] - mean * gamma[c] * invStd);
-            for (int n = 0; n < s.N; n++)
-            {
-                long row = ((long)n * s.C + c) * s.HW;
-                RowScaleShift(x + row, y + row, s.HW, scale, shift);
-            }
+            // From the saved (fp32) statistics, so that Apply recomputes y exactly.
+            NormalizeChannel(s, c, x, gamma[c], beta[c], saveMean[c], saveInvStd[c], y);
+        }
+    }
+
+    /// <summary>y = gamma (x - saveMean) saveInvStd + beta: a training forward's output, from its saved statistics.</summary>
+    public static void Apply(BatchNormShape s, float* x, float* gamma, float* beta, float* saveMean, float* saveInvStd, float* y)
+    {
+        CpuParallel.For(s.C, c => NormalizeChannel(s, c, x, gamma[c], beta[c], saveMean[c], saveInvStd[c], y));
+    }
+
+    /// <summary>One channel of y = scale x + shift, scale = gamma invStd, shift = beta - mean scale (y may be x).</summary>
+    private static void NormalizeChannel(BatchNormShape s, int c, float* x, float gamma, float beta, float mean, float invStd, float* y)
+    {
+        float scale = (float)((double)gamma * invStd);
+        float shift = (float)(beta - (double)mean * gamma * invStd);
+        for (int n = 0; n < s.N; n++)
+        {
+            long row = ((long)n * s.C + c) * s.HW;
+            RowScaleShift(x + row, y + row, s.HW, scale, shift);
         }
     }
 

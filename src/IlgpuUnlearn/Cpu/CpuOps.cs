@@ -125,6 +125,16 @@ public sealed unsafe class CpuOps : IOps
         CpuBatchNorm.EvalForward(s, Pointer(x), Pointer(gamma), Pointer(beta), Pointer(runningMean), Pointer(runningVar), eps, Pointer(y));
     }
 
+    public void BatchNormApply(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> y)
+    {
+        RequireLength(x.Length, s.Length, nameof(x));
+        RequireLength(y.Length, s.Length, nameof(y));
+        foreach (var (slice, name) in new[] { (gamma, nameof(gamma)), (beta, nameof(beta)), (saveMean, nameof(saveMean)), (saveInvStd, nameof(saveInvStd)) })
+            RequireLength(slice.Length, s.C, name);
+        CpuBatchNorm.Apply(s, Pointer(x), Pointer(gamma), Pointer(beta), Pointer(saveMean), Pointer(saveInvStd), Pointer(y));
+    }
+
     public void BatchNormBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
         Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
     {

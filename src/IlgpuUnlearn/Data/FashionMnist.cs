@@ -6,6 +6,9 @@ public static class FashionMnist
     /// <summary>Where Debian's dataset-fashion-mnist package puts the files.</summary>
     public const string DebianFolder = "/usr/share/datasets/fashion-mnist";
 
+    /// <summary>Images are ImageSize x ImageSize, one grey channel.</summary>
+    public const int ImageSize = 28;
+
     public const string TrainImagesFile = "train-images-idx3-ubyte.gz";
     public const string TrainLabelsFile = "train-labels-idx1-ubyte.gz";
     public const string TestImagesFile = "t10k-images-idx3-ubyte.gz";

@@ -153,6 +153,21 @@ public static class Devices
         }
     }
 
+    /// <summary>Memory of CUDA GPU <paramref name="deviceIndex"/> (cuda:N) in bytes; 0 when there is none.</summary>
+    public static long CudaMemoryBytes(int deviceIndex = 0)
+    {
+        try
+        {
+            using var context = CreateContext(cuda: true, cpu: false);
+            var gpus = context.GetCudaDevices();
+            return deviceIndex >= 0 && deviceIndex < gpus.Count ? gpus[deviceIndex].MemorySize : 0;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return 0;
+        }
+    }
+
     private static List<DeviceDescription> CudaDevices()
     {
         var found = new List<DeviceDescription>();

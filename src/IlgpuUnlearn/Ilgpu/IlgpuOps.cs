@@ -419,6 +419,16 @@ public sealed class IlgpuOps : IOps
         bnEval(Extent(x), View(x), g, View(gamma), View(beta), View(runningMean), View(runningVar), eps, View(y));
     }
 
+    public void BatchNormApply(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> y)
+    {
+        CheckBatchNorm(s, x, y, gamma, beta, saveMean, saveInvStd);
+        if (s.Length == 0)
+            return;
+        // The training forward's own normalisation kernel, so the recomputed values are the forward's exactly.
+        bnNormalize(Extent(x), View(x), new BatchNormGeometry(s.N, s.C, s.HW), View(gamma), View(beta), View(saveMean), View(saveInvStd), View(y));
+    }
+
     public void BatchNormBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
         Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
     {

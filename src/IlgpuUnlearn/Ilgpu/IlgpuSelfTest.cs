@@ -268,6 +268,11 @@ public static class IlgpuSelfTest
         yield return c.Compare("BatchNorm running mean", shape, runningMean, BatchNormTolerance);
         yield return c.Compare("BatchNorm running var", shape, runningVar, BatchNormTolerance);
 
+        var recomputed = c.Uniform(s.Length);
+        c.Test.BatchNormApply(s, x.Test, gamma.Test, beta.Test, saveMean.Test, saveInvStd.Test, recomputed.Test);
+        c.Reference.BatchNormApply(s, x.Ref, gamma.Ref, beta.Ref, saveMean.Ref, saveInvStd.Ref, recomputed.Ref);
+        yield return c.Compare("BatchNormApply", shape, recomputed, BatchNormTolerance);
+
         var dy = c.Uniform(s.Length);
         var dx = c.Uniform(s.Length);
         var dgamma = c.Uniform(s.C);

@@ -9,85 +9,66 @@ namespace IlgpuUnlearn.Model;
 /// gradients are written into any flat buffer of the same length passed to <see cref="Backward"/>, so the unlearning step
 /// can keep the forget and the retain gradients apart. Activations live in an arena sized once for <see cref="MaxBatch"/>.
 ///
-/// A training-mode <see cref="Forward"/> saves what <see cref="Backward"/> reads: each conv's output (the BatchNorm input),
-/// each ReLU's output (its mask, and the next conv's input), the BatchNorm batch statistics.
+/// What a training-mode <see cref="Forward"/> keeps for <see cref="Backward"/> (one tensor per BatchNorm + ReLU pair):
+/// the stem conv's output; per block the two conv outputs (the BatchNorm inputs) and the block output (the ReLU mask of
+/// the sum, and the next block's input); the BatchNorm batch statistics. The backward pass recomputes the rest from
+/// them with the saved statistics, exactly as the forward computed it (<see cref="IOps.BatchNormApply"/>): the inner
+/// ReLU output of each block, the stem output relu(bn1(conv1(x))), and the 1x1 downsample conv's output (a conv of the
+/// saved block input, under 0.5% of the step's FLOPs).
+/// Gradients reuse the regions the backward has consumed: a block's dx goes into its own two conv-output regions, and
+/// the block before it works in the regions of the block after it (see <see cref="BasicBlock.Backward"/>), so the
+/// arena holds only two gradient regions of its own, of the last block's (smallest) output size.
+/// At the card's batch of 2500 the arena is 8.23 GB (14.4 GB when every BatchNorm and ReLU output was kept and four
+/// stem-sized gradient buffers were rotated).
 /// </summary>
 public sealed class ResNet18 : IDisposable
 {
     readonly IOps ops;
     readonly ActivationArena arena;
-    readonly Conv2dLayer stemConv;
-    readonly BatchNormLayer stemBn;
-    readonly BasicBlock[] blocks;
-    readonly TensorSpec fcWeight, fcBias;
-    readonly Slice<float> stemConvOut, stemOut, pooled, dPooled;
-    /// <summary>Four gradient regions of the largest activation size, rotated through the backward pass.</summary>
-    readonly Slice<float>[] scratch;
-    readonly int finalSize;
+    readonly Network net;
 
     public ResNet18(IOps ops, ResNet18Config config, int maxBatch)
     {
-        if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "the batch size must be at least 1");
+        CheckMaxBatch(config, maxBatch);
         this.ops = ops;
         Layout = new ResNet18Layout(config);
         MaxBatch = maxBatch;
-        int w = config.Width, s = config.ImageSize, channels = config.InputChannels;
-        long perImageMax = (long)w * s * s;
-        if (perImageMax * maxBatch > int.MaxValue)
-            throw new ArgumentOutOfRangeException(nameof(maxBatch),
-                $"batch size {maxBatch} makes one activation of {perImageMax * maxBatch:N0} values, more than one buffer holds (2^31); lower --batch-size");
-
         Parameters = ops.Allocate<float>(Layout.ParameterCount);
         RunningStats = ops.Allocate<float>(Layout.RunningStatCount);
         BatchesTracked = new long[Layout.BatchNormCount];
         arena = new ActivationArena(ops);
-
-        Input = arena.Take((long)maxBatch * channels * s * s);
-        stemConv = Conv("conv1", channels, w, 3, 1, 1);
-        stemBn = BatchNorm("bn1", w);
-        stemConvOut = arena.Take(maxBatch * perImageMax);
-        stemOut = arena.Take(maxBatch * perImageMax);
-
-        var list = new List<BasicBlock>();
-        int cin = w, size = s;
-        for (int layer = 1; layer <= 4; layer++)
+        try
         {
-            int cout = w << (layer - 1);
-            for (int block = 0; block < 2; block++)
-            {
-                string p = $"layer{layer}.{block}";
-                int stride = ResNet18Layout.HasDownsample(layer, block) ? 2 : 1;
-                int blockIn = block == 0 ? cin : cout;
-                int outSize = ResNet18Config.StageSize(size, stride);
-                long outLength = (long)maxBatch * cout * outSize * outSize;
-                list.Add(new BasicBlock(
-                    Conv(p + ".conv1", blockIn, cout, 3, stride, 1), BatchNorm(p + ".bn1", cout),
-                    Conv(p + ".conv2", cout, cout, 3, 1, 1), BatchNorm(p + ".bn2", cout),
-                    stride == 2 ? Conv(p + ".downsample.0", blockIn, cout, 1, 2, 0) : null,
-                    stride == 2 ? BatchNorm(p + ".downsample.1", cout) : null,
-                    size, outSize, cout,
-                    conv1Out: arena.Take(outLength), relu1Out: arena.Take(outLength), conv2Out: arena.Take(outLength),
-                    output: arena.Take(outLength), downsampleConvOut: stride == 2 ? arena.Take(outLength) : null));
-                size = outSize;
-            }
-            cin = cout;
+            net = new Network(arena, Layout, maxBatch);
         }
-        blocks = [.. list];
-        finalSize = size;
-        fcWeight = Layout["fc.weight"];
-        fcBias = Layout["fc.bias"];
-        pooled = arena.Take((long)maxBatch * 8 * w);
-        dPooled = arena.Take((long)maxBatch * 8 * w);
-        Logits = arena.Take((long)maxBatch * config.Classes);
-        DLogits = arena.Take((long)maxBatch * config.Classes);
-        scratch = [arena.Take(maxBatch * perImageMax), arena.Take(maxBatch * perImageMax),
-                   arena.Take(maxBatch * perImageMax), arena.Take(maxBatch * perImageMax)];
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
 
-        Conv2dLayer Conv(string name, int ci, int co, int k, int stride, int pad) =>
-            new(Layout[name + ".weight"], ci, co, k, stride, pad);
-        BatchNormLayer BatchNorm(string name, int c) =>
-            new(Layout[name + ".weight"], Layout[name + ".bias"], Layout[name + ".running_mean"], Layout[name + ".running_var"],
-                c, arena.Take(c), arena.Take(c));
+    /// <summary>
+    /// Bytes of the activation arena of a model of this shape sized for <paramref name="maxBatch"/> images (what
+    /// <see cref="ArenaBytes"/> will be), without allocating anything.
+    /// </summary>
+    public static long PlannedArenaBytes(ResNet18Config config, int maxBatch)
+    {
+        if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "the batch size must be at least 1");
+        var planning = new ActivationArena(null);
+        _ = new Network(planning, new ResNet18Layout(config), maxBatch);
+        return planning.Bytes;
+    }
+
+    /// <summary>The largest batch whose biggest arena region (two stem-sized conv outputs) one buffer can index (2^31 - 1 values).</summary>
+    public static int LargestBatch(ResNet18Config config) => (int)(int.MaxValue / (2L * config.Width * config.ImageSize * config.ImageSize));
+
+    static void CheckMaxBatch(ResNet18Config config, int maxBatch)
+    {
+        if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "the batch size must be at least 1");
+        if (maxBatch > LargestBatch(config))
+            throw new ArgumentOutOfRangeException(nameof(maxBatch),
+                $"batch size {maxBatch} makes one activation region larger than one buffer holds (2^31 values); at most {LargestBatch(config)}: lower --batch-size");
     }
 
     public ResNet18Layout Layout { get; }
@@ -104,11 +85,11 @@ public sealed class ResNet18 : IDisposable
     public long[] BatchesTracked { get; }
 
     /// <summary>The normalised input batch (N, C, S, S), C = <see cref="ResNet18Config.InputChannels"/>; fill it with <see cref="IOps.LoadImages"/> before <see cref="Forward"/>.</summary>
-    public Slice<float> Input { get; }
+    public Slice<float> Input => net.Input;
     /// <summary>(N, classes) after <see cref="Forward"/>.</summary>
-    public Slice<float> Logits { get; }
+    public Slice<float> Logits => net.Logits;
     /// <summary>(N, classes): the loss gradient that <see cref="Backward"/> starts from (written by <see cref="IOps.SoftmaxNllLoss"/>).</summary>
-    public Slice<float> DLogits { get; }
+    public Slice<float> DLogits => net.DLogits;
 
     /// <summary>Device bytes of the activation arena.</summary>
     public long ArenaBytes => arena.Bytes;
@@ -119,26 +100,32 @@ public sealed class ResNet18 : IDisposable
     /// <summary>
     /// Logits (n, classes) of the first n images of <see cref="Input"/>. In training mode BatchNorm uses the batch statistics,
     /// updates the running statistics and saves what <see cref="Backward"/> needs; otherwise it uses the running statistics.
+    /// <paramref name="cancel"/> is checked between blocks (OperationCanceledException; the running statistics may then
+    /// be partly updated).
     /// </summary>
-    public void Forward(int n, bool training)
+    public void Forward(int n, bool training, CancellationToken cancel = default)
     {
         CheckBatch(n);
         int s = Config.ImageSize, w = Config.Width;
         var x = Input.At(0, (long)n * Config.InputChannels * s * s);
-        long stemLength = (long)n * w * s * s;
-        var c1 = stemConvOut.At(0, stemLength);
-        var a1 = stemOut.At(0, stemLength);
-        ops.Conv2dForward(stemConv.Shape(n, s, s), x, P(stemConv.Weight), c1);
-        BatchNormForward(stemBn, new BatchNormShape(n, w, s * s), c1, a1, training);
+        // The stem output lives in the second block's output region until the first block has read it (it is recomputed
+        // for the backward pass).
+        var a1 = net.Blocks[1].Output.At(0, net.StemLength(n));
+        ops.Conv2dForward(net.StemConv.Shape(n, s, s), x, P(net.StemConv.Weight), net.StemConvOut(n));
+        BatchNormForward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), a1, training);
         ops.ReluForward(a1, a1);
 
         var a = a1;
-        foreach (var block in blocks) a = block.Forward(this, n, a, training);
+        for (int b = 0; b < net.Blocks.Length; b++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            a = net.Blocks[b].Forward(this, n, a, b + 1 < net.Blocks.Length ? net.Blocks[b + 1].Output : null, training);
+        }
 
         int features = 8 * w;
-        var pool = pooled.At(0, (long)n * features);
-        ops.GlobalAvgPoolForward(n, features, finalSize * finalSize, a, pool);
-        ops.LinearForward(new LinearShape(n, features, Config.Classes), pool, P(fcWeight), P(fcBias), LogitsOf(n));
+        var pool = net.Pooled.At(0, (long)n * features);
+        ops.GlobalAvgPoolForward(n, features, net.FinalSize * net.FinalSize, a, pool);
+        ops.LinearForward(new LinearShape(n, features, Config.Classes), pool, P(net.FcWeight), P(net.FcBias), LogitsOf(n));
         if (training)
             for (int i = 0; i < BatchesTracked.Length; i++) BatchesTracked[i]++;
     }
@@ -146,34 +133,45 @@ public sealed class ResNet18 : IDisposable
     /// <summary>
     /// Gradients of the loss whose logit gradient is in <see cref="DLogits"/> (first n rows), for the last training-mode
     /// <see cref="Forward"/> of n images, written into <paramref name="gradients"/> (laid out like <see cref="Parameters"/>).
+    /// The activations saved by that forward are consumed: a second Backward needs a new training Forward.
+    /// <paramref name="cancel"/> is checked between blocks (OperationCanceledException).
     /// </summary>
-    public void Backward(int n, Slice<float> gradients)
+    public void Backward(int n, Slice<float> gradients, CancellationToken cancel = default)
     {
         CheckBatch(n);
         if (gradients.Length != Layout.ParameterCount)
             throw new ArgumentException($"the gradient buffer holds {gradients.Length} values, the model has {Layout.ParameterCount}");
         int w = Config.Width, s = Config.ImageSize, features = 8 * w;
         var fcShape = new LinearShape(n, features, Config.Classes);
-        var dPool = dPooled.At(0, (long)n * features);
-        ops.LinearBackward(fcShape, pooled.At(0, (long)n * features), P(fcWeight), DLogitsOf(n), dPool,
-            G(gradients, fcWeight), G(gradients, fcBias));
+        var dPool = net.DPooled.At(0, (long)n * features);
+        ops.LinearBackward(fcShape, net.Pooled.At(0, (long)n * features), P(net.FcWeight), DLogitsOf(n), dPool,
+            G(gradients, net.FcWeight), G(gradients, net.FcBias));
 
-        int hw = finalSize * finalSize;
-        int dOut = 0;
-        ops.GlobalAvgPoolBackward(n, features, hw, dPool, scratch[dOut].At(0, (long)n * features * hw));
-        for (int b = blocks.Length - 1; b >= 0; b--)
+        int hw = net.FinalSize * net.FinalSize;
+        // d: the region holding the gradient at the current block's output; free: a region the block may overwrite.
+        Slice<float> d = net.TopGradient, free = net.TopFree;
+        ops.GlobalAvgPoolBackward(n, features, hw, dPool, d.At(0, (long)n * features * hw));
+        for (int b = net.Blocks.Length - 1; b >= 0; b--)
         {
-            var input = b == 0 ? stemOut : blocks[b - 1].Output;
-            dOut = blocks[b].Backward(this, n, input, dOut, gradients);
+            cancel.ThrowIfCancellationRequested();
+            var block = net.Blocks[b];
+            Slice<float>? input = b == 0 ? null : net.Blocks[b - 1].Output;
+            var stemOut = block.Backward(this, n, input, d, free, gradients);
+            // The gradient at this block's input is in its own conv-output regions; the regions of the block after it
+            // (which held this block's output gradient) are free now.
+            free = d;
+            d = block.ConvOuts;
+            if (b == 0) free = stemOut!.Value;
         }
 
-        long stemLength = (long)n * w * s * s;
-        var a1 = stemOut.At(0, stemLength);
-        var dA1 = scratch[dOut].At(0, stemLength);
-        var dC1 = scratch[(dOut + 1) % 4].At(0, stemLength);
+        // Stem: the block backward left the recomputed stem output in `free`; `d` holds the gradient at it.
+        long stemLength = net.StemLength(n);
+        var a1 = free.At(0, stemLength);
+        var dA1 = d.At(0, stemLength);
+        var dC1 = net.Blocks[1].ConvOuts.At(0, stemLength);
         ops.ReluBackward(a1, dA1, dA1);
-        BatchNormBackward(stemBn, new BatchNormShape(n, w, s * s), stemConvOut.At(0, stemLength), dA1, dC1, gradients);
-        ops.Conv2dBackwardWeight(stemConv.Shape(n, s, s), Input.At(0, (long)n * Config.InputChannels * s * s), dC1, G(gradients, stemConv.Weight));
+        BatchNormBackward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), dA1, dC1, gradients);
+        ops.Conv2dBackwardWeight(net.StemConv.Shape(n, s, s), Input.At(0, (long)n * Config.InputChannels * s * s), dC1, G(gradients, net.StemConv.Weight));
     }
 
     public Slice<float> LogitsOf(int n) => Logits.At(0, (long)n * Config.Classes);
@@ -197,6 +195,13 @@ public sealed class ResNet18 : IDisposable
                 BatchNormLayer.Eps, y);
     }
 
+    /// <summary>y = relu(bn(x)) as the last training forward computed it, from its saved statistics.</summary>
+    void RecomputeBatchNormRelu(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> y)
+    {
+        ops.BatchNormApply(shape, x, P(bn.Gamma), P(bn.Beta), bn.SaveMean, bn.SaveInvStd, y);
+        ops.ReluForward(y, y);
+    }
+
     void BatchNormBackward(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> dy, Slice<float> dx, Slice<float> gradients) =>
         ops.BatchNormBackward(shape, x, dy, P(bn.Gamma), bn.SaveMean, bn.SaveInvStd, dx, G(gradients, bn.Gamma), G(gradients, bn.Beta));
 
@@ -207,27 +212,122 @@ public sealed class ResNet18 : IDisposable
         RunningStats.Dispose();
     }
 
+    /// <summary>The layers and the arena regions of one model, built the same way to allocate and to plan.</summary>
+    sealed class Network
+    {
+        public readonly Conv2dLayer StemConv;
+        public readonly BatchNormLayer StemBn;
+        public readonly BasicBlock[] Blocks;
+        public readonly TensorSpec FcWeight, FcBias;
+        public readonly Slice<float> Input, Pooled, DPooled, Logits, DLogits;
+        /// <summary>The stem conv's output (N, W, S, S), the stem BatchNorm's input.</summary>
+        readonly Slice<float> stemConvOut;
+        /// <summary>Where the backward pass starts: the pooled gradient broadcast back, and one free region.</summary>
+        public readonly Slice<float> TopGradient, TopFree;
+        public readonly int FinalSize;
+        readonly int stemPerImage;
+
+        public Network(ActivationArena arena, ResNet18Layout layout, int maxBatch)
+        {
+            var config = layout.Config;
+            int w = config.Width, s = config.ImageSize, channels = config.InputChannels;
+            stemPerImage = w * s * s;
+            Input = arena.Take((long)maxBatch * channels * s * s);
+            StemConv = Conv("conv1", channels, w, 3, 1, 1);
+            StemBn = BatchNorm("bn1", w);
+            stemConvOut = arena.Take((long)maxBatch * stemPerImage);
+
+            // Per block: input and output values per image and whether it has a downsample shortcut.
+            var shapes = new List<(string Prefix, int Cin, int Cout, int InSize, int OutSize, bool Downsample)>();
+            int cin = w, size = s;
+            for (int layer = 1; layer <= 4; layer++)
+            {
+                int cout = w << (layer - 1);
+                for (int block = 0; block < 2; block++)
+                {
+                    bool downsample = ResNet18Layout.HasDownsample(layer, block);
+                    int outSize = ResNet18Config.StageSize(size, downsample ? 2 : 1);
+                    shapes.Add(($"layer{layer}.{block}", block == 0 ? cin : cout, cout, size, outSize, downsample));
+                    size = outSize;
+                }
+                cin = cout;
+            }
+            int count = shapes.Count;
+            long Out(int b) => (long)shapes[b].Cout * shapes[b].OutSize * shapes[b].OutSize;
+            long In(int b) => (long)shapes[b].Cin * shapes[b].InSize * shapes[b].InSize;
+            // A block's two conv-output regions also hold: its input gradient; the output gradient of the block before it
+            // (and that block's downsample input gradient); the working values of the block two before it (including the
+            // recomputed stem output for the first block). See BasicBlock.Backward.
+            long ConvOutsLength(int b) => Math.Max(Math.Max(2 * Out(b), In(b)),
+                Math.Max(b >= 1 && shapes[b - 1].Downsample ? In(b - 1) : 0, b >= 2 ? Out(b - 2) : 0));
+
+            Blocks = new BasicBlock[count];
+            for (int b = 0; b < count; b++)
+            {
+                var (p, ci, co, inSize, outSize, downsample) = shapes[b];
+                int stride = downsample ? 2 : 1;
+                Blocks[b] = new BasicBlock(
+                    Conv(p + ".conv1", ci, co, 3, stride, 1), BatchNorm(p + ".bn1", co),
+                    Conv(p + ".conv2", co, co, 3, 1, 1), BatchNorm(p + ".bn2", co),
+                    downsample ? Conv(p + ".downsample.0", ci, co, 1, 2, 0) : null,
+                    downsample ? BatchNorm(p + ".downsample.1", co) : null,
+                    inSize, outSize, co,
+                    convOuts: arena.Take(maxBatch * ConvOutsLength(b)), output: arena.Take(maxBatch * Out(b)));
+            }
+            FinalSize = size;
+            // The first gradient (the last block's output) and a free region for the last block; the second-last block
+            // works in the first one too.
+            TopGradient = arena.Take(maxBatch * Math.Max(Out(count - 1), Out(count - 2)));
+            TopFree = arena.Take(maxBatch * Out(count - 1));
+            FcWeight = layout["fc.weight"];
+            FcBias = layout["fc.bias"];
+            Pooled = arena.Take((long)maxBatch * 8 * w);
+            DPooled = arena.Take((long)maxBatch * 8 * w);
+            Logits = arena.Take((long)maxBatch * config.Classes);
+            DLogits = arena.Take((long)maxBatch * config.Classes);
+
+            Conv2dLayer Conv(string name, int ci, int co, int k, int stride, int pad) =>
+                new(layout[name + ".weight"], ci, co, k, stride, pad);
+            BatchNormLayer BatchNorm(string name, int c) =>
+                new(layout[name + ".weight"], layout[name + ".bias"], layout[name + ".running_mean"], layout[name + ".running_var"],
+                    c, arena.Take(c), arena.Take(c));
+        }
+
+        public long StemLength(int n) => (long)n * stemPerImage;
+        public Slice<float> StemConvOut(int n) => stemConvOut.At(0, StemLength(n));
+    }
+
     /// <summary>
     /// conv3x3(stride) -> bn -> ReLU -> conv3x3 -> bn -> + shortcut -> ReLU, the shortcut being the input itself or,
     /// where the block changes resolution, a 1x1 stride-2 conv + bn.
     /// </summary>
     sealed class BasicBlock(Conv2dLayer conv1, BatchNormLayer bn1, Conv2dLayer conv2, BatchNormLayer bn2,
         Conv2dLayer? downsampleConv, BatchNormLayer? downsampleBn, int inSize, int outSize, int channels,
-        Slice<float> conv1Out, Slice<float> relu1Out, Slice<float> conv2Out, Slice<float> output, Slice<float>? downsampleConvOut)
+        Slice<float> convOuts, Slice<float> output)
     {
         /// <summary>The block's output activation (N, C, outSize, outSize), the next block's input.</summary>
         public Slice<float> Output { get; } = output;
+        /// <summary>The two conv outputs (N, C, outSize, outSize) one after the other; in the backward pass, the input gradient.</summary>
+        public Slice<float> ConvOuts { get; } = convOuts;
 
-        /// <summary>Forward of n images of <paramref name="x"/>; returns the output.</summary>
-        public Slice<float> Forward(ResNet18 m, int n, Slice<float> x, bool training)
+        long Length(int n) => (long)n * channels * outSize * outSize;
+        Slice<float> Conv1Out(int n) => ConvOuts.At(0, Length(n));
+        Slice<float> Conv2Out(int n) => ConvOuts.At(Length(n), Length(n));
+
+        /// <summary>
+        /// Forward of n images of <paramref name="x"/>; returns the output. <paramref name="nextOutput"/> (the next block's
+        /// output region, not yet written) holds the downsample shortcut meanwhile; the inner ReLU output is kept in this
+        /// block's output region until conv2 has read it.
+        /// </summary>
+        public Slice<float> Forward(ResNet18 m, int n, Slice<float> x, Slice<float>? nextOutput, bool training)
         {
             var ops = m.ops;
-            long length = (long)n * channels * outSize * outSize;
+            long length = Length(n);
             var bnShape = new BatchNormShape(n, channels, outSize * outSize);
-            var c1 = conv1Out.At(0, length);
-            var r1 = relu1Out.At(0, length);
-            var c2 = conv2Out.At(0, length);
+            var c1 = Conv1Out(n);
+            var c2 = Conv2Out(n);
             var y = Output.At(0, length);
+            var r1 = y;
 
             ops.Conv2dForward(conv1.Shape(n, inSize, inSize), x, m.P(conv1.Weight), c1);
             m.BatchNormForward(bn1, bnShape, c1, r1, training);
@@ -236,10 +336,9 @@ public sealed class ResNet18 : IDisposable
             m.BatchNormForward(bn2, bnShape, c2, y, training);
             if (downsampleConv is not null)
             {
-                var cd = downsampleConvOut!.Value.At(0, length);
-                var shortcut = m.scratch[0].At(0, length); // free during the forward pass
-                ops.Conv2dForward(downsampleConv.Shape(n, inSize, inSize), x, m.P(downsampleConv.Weight), cd);
-                m.BatchNormForward(downsampleBn!, bnShape, cd, shortcut, training);
+                var shortcut = nextOutput!.Value.At(0, length);
+                ops.Conv2dForward(downsampleConv.Shape(n, inSize, inSize), x, m.P(downsampleConv.Weight), shortcut);
+                m.BatchNormForward(downsampleBn!, bnShape, shortcut, shortcut, training);
                 ops.Add(y, shortcut, y);
             }
             else
@@ -251,49 +350,72 @@ public sealed class ResNet18 : IDisposable
         }
 
         /// <summary>
-        /// Backward of the last training forward. The output gradient is in scratch[dOut]; writes this block's parameter
-        /// gradients and returns the scratch index that holds the gradient with respect to the block input <paramref name="x"/>.
+        /// Backward of the last training forward. The gradient at the block output is in <paramref name="d"/>, which the
+        /// block may then overwrite (it holds at least the input length); <paramref name="free"/> holds at least the output
+        /// length. Writes this block's parameter gradients and leaves the gradient at the input in <see cref="ConvOuts"/>.
+        /// <paramref name="xFull"/> is the block input (the previous block's output); null for the first block, whose input
+        /// (the stem output) is recomputed into <paramref name="free"/>, which is then returned.
         /// </summary>
-        public int Backward(ResNet18 m, int n, Slice<float> xFull, int dOut, Slice<float> gradients)
+        public Slice<float>? Backward(ResNet18 m, int n, Slice<float>? xFull, Slice<float> d, Slice<float> free, Slice<float> gradients)
         {
             var ops = m.ops;
-            long length = (long)n * channels * outSize * outSize;
+            long length = Length(n);
             long inLength = conv1.Shape(n, inSize, inSize).InputLength;
             var bnShape = new BatchNormShape(n, channels, outSize * outSize);
-            var x = xFull.At(0, inLength);
-            var dY = m.scratch[dOut].At(0, length);
-            var t1 = m.scratch[(dOut + 1) % 4].At(0, length);
-            var t2 = m.scratch[(dOut + 2) % 4].At(0, length);
-            int dxIndex = (dOut + 3) % 4;
-            var dX = m.scratch[dxIndex].At(0, inLength);
+            var dY = d.At(0, length);
+            var y = Output.At(0, length);
+            var c1 = Conv1Out(n);
+            var c2 = Conv2Out(n);
+            var t = free.At(0, length);
+            var dX = ConvOuts.At(0, inLength);
 
             // out = relu(bn2(conv2(r1)) + shortcut): dY becomes the gradient at the sum, shared by both branches.
-            ops.ReluBackward(Output.At(0, length), dY, dY);
+            // After the mask, the output region is free; after bn2's backward, so is conv2's output.
+            ops.ReluBackward(y, dY, dY);
 
             // Main branch: bn2 <- conv2 <- relu <- bn1 <- conv1.
-            m.BatchNormBackward(bn2, bnShape, conv2Out.At(0, length), dY, t1, gradients);
-            var r1 = relu1Out.At(0, length);
-            ops.Conv2dBackwardWeight(conv2.Shape(n, outSize, outSize), r1, t1, G(gradients, conv2.Weight));
-            ops.Conv2dBackwardInput(conv2.Shape(n, outSize, outSize), t1, m.P(conv2.Weight), t2);
-            ops.ReluBackward(r1, t2, t2);
-            m.BatchNormBackward(bn1, bnShape, conv1Out.At(0, length), t2, t1, gradients);
-            ops.Conv2dBackwardWeight(conv1.Shape(n, inSize, inSize), x, t1, G(gradients, conv1.Weight));
-            ops.Conv2dBackwardInput(conv1.Shape(n, inSize, inSize), t1, m.P(conv1.Weight), dX);
+            var dC2 = y;
+            m.BatchNormBackward(bn2, bnShape, c2, dY, dC2, gradients);
+            var r1 = c2;
+            m.RecomputeBatchNormRelu(bn1, bnShape, c1, r1);
+            ops.Conv2dBackwardWeight(conv2.Shape(n, outSize, outSize), r1, dC2, G(gradients, conv2.Weight));
+            var dR1 = t;
+            ops.Conv2dBackwardInput(conv2.Shape(n, outSize, outSize), dC2, m.P(conv2.Weight), dR1);
+            ops.ReluBackward(r1, dR1, dR1);
+            var dC1 = y;
+            m.BatchNormBackward(bn1, bnShape, c1, dR1, dC1, gradients);
+            Slice<float>? stemOut = null;
+            var x = xFull?.At(0, inLength) ?? (stemOut = m.RecomputeStemOutput(n, free)).Value;
+            ops.Conv2dBackwardWeight(conv1.Shape(n, inSize, inSize), x, dC1, G(gradients, conv1.Weight));
+            ops.Conv2dBackwardInput(conv1.Shape(n, inSize, inSize), dC1, m.P(conv1.Weight), dX);
 
             // Shortcut branch, added into dX.
             if (downsampleConv is not null)
             {
-                m.BatchNormBackward(downsampleBn!, bnShape, downsampleConvOut!.Value.At(0, length), dY, t1, gradients);
-                ops.Conv2dBackwardWeight(downsampleConv.Shape(n, inSize, inSize), x, t1, G(gradients, downsampleConv.Weight));
-                var dShortcut = m.scratch[(dOut + 2) % 4].At(0, inLength);
-                ops.Conv2dBackwardInput(downsampleConv.Shape(n, inSize, inSize), t1, m.P(downsampleConv.Weight), dShortcut);
+                var shape = downsampleConv.Shape(n, inSize, inSize);
+                var cd = t; // the downsample conv's output, recomputed (its bn's input)
+                ops.Conv2dForward(shape, x, m.P(downsampleConv.Weight), cd);
+                var dCd = y;
+                m.BatchNormBackward(downsampleBn!, bnShape, cd, dY, dCd, gradients);
+                ops.Conv2dBackwardWeight(shape, x, dCd, G(gradients, downsampleConv.Weight));
+                var dShortcut = d.At(0, inLength);
+                ops.Conv2dBackwardInput(shape, dCd, m.P(downsampleConv.Weight), dShortcut);
                 ops.Add(dX, dShortcut, dX);
             }
             else
             {
                 ops.Add(dX, dY, dX);
             }
-            return dxIndex;
+            return stemOut;
         }
+    }
+
+    /// <summary>The stem output relu(bn1(conv1(x))) of the last training forward, recomputed into <paramref name="region"/>.</summary>
+    Slice<float> RecomputeStemOutput(int n, Slice<float> region)
+    {
+        int s = Config.ImageSize;
+        var a1 = region.At(0, net.StemLength(n));
+        RecomputeBatchNormRelu(net.StemBn, new BatchNormShape(n, Config.Width, s * s), net.StemConvOut(n), a1);
+        return a1;
     }
 }

@@ -65,6 +65,13 @@ public interface IOps : IDisposable
         Slice<float> runningMean, Slice<float> runningVar, float eps, Slice<float> y);
 
     /// <summary>
+    /// y = gamma (x - saveMean) saveInvStd + beta with the statistics a training-mode forward saved: recomputes that
+    /// forward's output exactly (the backward pass keeps only the BatchNorm input). y may be x.
+    /// </summary>
+    void BatchNormApply(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> y);
+
+    /// <summary>
     /// Backward of the training-mode forward, with xhat = (x - mean) invStd, M = N * HW:
     /// dbeta = sum dy, dgamma = sum dy xhat, dx = gamma invStd / M (M dy - dbeta - xhat dgamma).
     /// </summary>

@@ -25,7 +25,7 @@ public static class Predictor
             long bytes = (long)n * data.ImageSize;
             ops.Upload(data.Pixels.Slice(start * data.ImageSize, (int)bytes), pixels.At(0, bytes));
             ops.LoadImages(n, s, s, pixels.At(0, bytes), null, 0, normalization.Mean, normalization.Std, model.Input.At(0, bytes));
-            model.Forward(n, training: false);
+            model.Forward(n, training: false, cancel);
             ops.Download(model.LogitsOf(n), logits.AsSpan(start * classes, n * classes));
             progress?.Invoke(start + n, data.Count);
         }

@@ -50,24 +50,27 @@ public sealed class TrainingStep : IDisposable
     /// <summary>The momentum buffer, flat like the parameters.</summary>
     public Slice<float> Momentum => momentum.All;
 
-    /// <summary>One AdvNegGrad step: ascent on the forget batch, descent on the retain batch.</summary>
-    public StepResult Unlearn(HostBatch forget, HostBatch retain, AdvNegGradSettings settings)
+    /// <summary>
+    /// One AdvNegGrad step: ascent on the forget batch, descent on the retain batch. <paramref name="cancel"/> is checked
+    /// between layers (OperationCanceledException; the parameters are then unchanged, the running statistics may not be).
+    /// </summary>
+    public StepResult Unlearn(HostBatch forget, HostBatch retain, AdvNegGradSettings settings, CancellationToken cancel = default)
     {
         gradForget ??= ops.Allocate<float>(model.Layout.ParameterCount);
-        ForwardBackward(forget, 0, gradForget.All);
-        ForwardBackward(retain, 1, gradRetain.All);
+        ForwardBackward(forget, 0, gradForget.All, cancel);
+        ForwardBackward(retain, 1, gradRetain.All, cancel);
         ops.CombineGradients(gradRetain.All, gradForget.All, settings.RetainScale, settings.ForgetScale, gradRetain.All);
         return Update(settings, hasForget: true);
     }
 
     /// <summary>One plain training step on a batch (descent on its loss), with the same clipping and optimiser.</summary>
-    public StepResult Train(HostBatch batch, AdvNegGradSettings settings)
+    public StepResult Train(HostBatch batch, AdvNegGradSettings settings, CancellationToken cancel = default)
     {
-        ForwardBackward(batch, 1, gradRetain.All);
+        ForwardBackward(batch, 1, gradRetain.All, cancel);
         return Update(settings, hasForget: false);
     }
 
-    void ForwardBackward(HostBatch batch, int lossSlot, Slice<float> gradients)
+    void ForwardBackward(HostBatch batch, int lossSlot, Slice<float> gradients, CancellationToken cancel)
     {
         int n = batch.Count, s = model.Config.ImageSize;
         long imageBytes = (long)n * model.Config.InputChannels * s * s;
@@ -89,9 +92,9 @@ public sealed class TrainingStep : IDisposable
         ops.LoadImages(n, s, s, pixels.At(0, imageBytes), shifts, CropPadding, normalization.Mean, normalization.Std, model.Input.At(0, imageBytes));
         ops.Upload(batch.Labels, labels.At(0, n));
 
-        model.Forward(n, training: true);
+        model.Forward(n, training: true, cancel);
         ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), 1f, scalars.At(lossSlot, 1), model.DLogitsOf(n));
-        model.Backward(n, gradients);
+        model.Backward(n, gradients, cancel);
     }
 
     StepResult Update(AdvNegGradSettings settings, bool hasForget)

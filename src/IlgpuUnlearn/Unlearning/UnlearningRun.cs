@@ -72,7 +72,7 @@ public static class UnlearningRun
                 var result = step.Unlearn(
                     new HostBatch(forgetPixels.AsSpan(0, n * imageBytes), forgetLabels.AsSpan(0, n), s.ForgetAugmentation, n),
                     new HostBatch(retainPixels.AsSpan(0, n * imageBytes), retainLabels.AsSpan(0, n), s.RetainAugmentation, n),
-                    epochSettings);
+                    epochSettings, cancel);
                 if (!result.IsFinite)
                     throw new NonFiniteLossException($"step {taken + 1}: forget loss {result.ForgetLoss}, retain loss {result.RetainLoss}, " +
                         $"gradient norm {result.GradientNorm}; stopping without writing a model (try a lower --lr or --alpha)");

@@ -58,6 +58,12 @@ public sealed class CpuBatchNormTests(ITestOutputHelper output)
                     expectedY[at] = gamma[ch] * (x[at] - mean[ch]) / Math.Sqrt(variance[ch] + Eps) + beta[ch];
                 }
         t.AssertClose($"bn train y {s}", CpuTestSupport.Read(y), expectedY, 1e-5, 1e-5);
+
+        // The backward pass recomputes y from x and the saved statistics: it must be the forward's y bit for bit
+        // (in place, as the model does it).
+        var recomputed = t.Buffer(x);
+        t.Ops.BatchNormApply(s, recomputed, t.Buffer(gamma), t.Buffer(beta), saveMean, saveInvStd, recomputed);
+        Assert.Equal(CpuTestSupport.Read(y), CpuTestSupport.Read(recomputed));
         t.AssertClose("bn saved mean", CpuTestSupport.Read(saveMean), mean, 1e-6, 1e-6);
         t.AssertClose("bn saved 1/std", CpuTestSupport.Read(saveInvStd), variance.Select(v => 1 / Math.Sqrt(v + Eps)).ToArray(), 1e-6, 1e-5);
         t.AssertClose("bn running mean", CpuTestSupport.Read(rm),
