@@ -14,7 +14,10 @@ internal static class DataChoice
     public const string WeightsHelp = "The model to start from (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +
         "Default: the base model jaeunglee/resnet18-cifar10-unlearning (resnet18_cifar10_full.pth), downloaded once into the cache";
 
-    public static DatasetSplit LoadData(string dataset, string? path, CancellationToken cancel)
+    public static DatasetSplit LoadData(string dataset, string? path, CancellationToken cancel) => LoadData(dataset, path, cancel, out _);
+
+    /// <summary>As <see cref="LoadData(string, string?, CancellationToken)"/>; <paramref name="resolved"/> is the file or folder read (null for synthetic data).</summary>
+    public static DatasetSplit LoadData(string dataset, string? path, CancellationToken cancel, out string? resolved)
     {
         var kind = DatasetLoader.ParseKind(dataset);
         if (path is null && kind == DatasetKind.Cifar10)
@@ -23,6 +26,7 @@ internal static class DataChoice
             path = downloader.EnsureAsync(DownloadSource.Cifar10Binary, cancel).GetAwaiter().GetResult();
         }
         Console.Error.WriteLine($"data: {(path ?? kind.ToString())}");
+        resolved = path;
         var split = DatasetLoader.Load(kind, path);
         Console.Error.WriteLine($"  {split.Train}");
         Console.Error.WriteLine($"  {split.Test}");

@@ -1,16 +1,20 @@
 using CommandLine;
+using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Manifest;
 using IlgpuUnlearn.Model;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
-[Verb("eval", HelpText = "Evaluate a model on the test set as the model card does: forget/retain accuracy and loss, per-class accuracy, confusion matrix.")]
+[Verb("eval", HelpText = "Evaluate a model on the training and test sets: the model card's forget/retain accuracy and loss, per-class accuracy, " +
+    "confusion matrix, and with --forget-class the unlearning metrics (Comparator UA/RA/TUA/TRA/FQS, SalUn UA/RA/TA and MIA-efficacy, " +
+    "the NeurIPS 2023 kit's loss attack) with 95% bootstrap intervals, against the base and retrained models when given.")]
 public sealed class EvalOptions
 {
     [Option("weights", HelpText = DataChoice.WeightsHelp)]
     public string? Weights { get; set; }
 
-    [Option("forget-class", Required = true, HelpText = "The class that was forgotten: 0-9 or a class name.")]
-    public string ForgetClass { get; set; } = "";
+    [Option("forget-class", HelpText = "The class that was forgotten: 0-9 or a class name. Without it, per-class accuracy and loss only.")]
+    public string? ForgetClass { get; set; }
 
     [Option("data", HelpText = DataChoice.DataHelp)]
     public string? Data { get; set; }
@@ -21,11 +25,35 @@ public sealed class EvalOptions
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 
-    [Option("json", HelpText = "Write the report as JSON here.")]
+    [Option("json", HelpText = "Write the card's report (test set) as JSON here (needs --forget-class).")]
     public string? Json { get; set; }
 
-    [Option("confusion", HelpText = "Draw the confusion matrix here (.svg or .png).")]
+    [Option("report-json", HelpText = "Write the whole run report (both splits, every metric and interval, base/retrained, gaps) as JSON here; `ilgpu-unlearn report` merges such files.")]
+    public string? ReportJson { get; set; }
+
+    [Option("comparator-json", HelpText = "Write the evaluation in the Unlearning Comparator's result schema (UA, RA, TUA, TRA, PA, RTE, FQS, accs, t_accs, label_dist, t_label_dist, conf_dist, t_conf_dist) here (needs --forget-class).")]
+    public string? ComparatorJson { get; set; }
+
+    [Option("confusion", HelpText = "Draw the confusion matrix here (.svg or .png; needs --forget-class).")]
     public string? Confusion { get; set; }
+
+    [Option("base", HelpText = "The model before unlearning, shown beside this one (and the collapse guard's reference).")]
+    public string? Base { get; set; }
+
+    [Option("retrained", Default = "auto", HelpText = RunEvaluation.RetrainedHelp)]
+    public string Retrained { get; set; } = "auto";
+
+    [Option("method", Default = "evaluated", HelpText = "The method that made the model, as the report and the Comparator's JSON name it (e.g. AdvNegGrad).")]
+    public string Method { get; set; } = "evaluated";
+
+    [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
+    public int Bootstrap { get; set; }
+
+    [Option("seed", Default = 0, HelpText = "Seed of the bootstrap and of the loss attack's subsampling and splits.")]
+    public int Seed { get; set; }
+
+    [Option("collapse-threshold", Default = RunReport.DefaultCollapseThreshold, HelpText = RunEvaluation.CollapseHelp)]
+    public double CollapseThreshold { get; set; }
 
     [Option("batch-size", Default = 500, HelpText = "Images per batch.")]
     public int BatchSize { get; set; }
@@ -36,21 +64,69 @@ internal static class EvalCommand
     public static int Run(EvalOptions o)
     {
         if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
+        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed);
+        if (o.ForgetClass is null && (o.Json ?? o.Confusion ?? o.ComparatorJson) is not null)
+            throw new UserError("--json, --confusion and --comparator-json need --forget-class");
+        if (o.Base is not null && !File.Exists(o.Base)) throw new UserError($"--base {o.Base}: no such file");
+        RunEvaluation.CheckRetrainedOption(o.Retrained);
         DeviceChoice.Check(o.Device);
         using var cancel = new Cancellation();
         var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token);
-        var classes = DataChoice.ParseForgetClasses(o.ForgetClass, data.Test.ClassNames);
-        if (classes.Length != 1) throw new UserError("eval takes one --forget-class");
+        int? k = null;
+        if (o.ForgetClass is not null)
+        {
+            var classes = DataChoice.ParseForgetClasses(o.ForgetClass, data.Test.ClassNames);
+            if (classes.Length != 1) throw new UserError("eval takes one --forget-class");
+            k = classes[0];
+        }
         var (weights, path) = DataChoice.LoadWeights(o.Weights, cancel.Token);
         if (weights.NumClasses != data.Test.ClassCount)
             throw new UserError($"the model has {weights.NumClasses} classes, the data {data.Test.ClassCount}");
+        string? retrainedPath = k is int kk ? RunEvaluation.RetrainedPath(o.Retrained, o.Weights is not null, data.Test.ClassNames[kk], cancel.Token) : null;
 
         using var ops = DeviceChoice.Open(o.Device);
-        using var model = new ResNet18(ops, ModelFiles.ConfigOf(weights), Math.Min(o.BatchSize, data.Test.Count));
+        int batch = Math.Min(o.BatchSize, Math.Max(data.Train.Count, data.Test.Count));
+        using var model = new ResNet18(ops, ModelFiles.ConfigOf(weights), batch);
         ModelFiles.Load(model, weights);
-        var report = ReportOutputs.Evaluate(model, data.Test, classes[0], cancel.Token);
-        ReportOutputs.Print(report, Path.GetFileName(path));
-        ReportOutputs.Write([report], o.Json, o.Confusion);
+        string name = Path.GetFileName(path);
+        var (train, test, _) = RunEvaluation.Forward(model, data, name, cancel.Token);
+        var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token);
+        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token);
+
+        var evaluation = ModelEvaluation.Compute(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token);
+        var baseEvaluation = o.Base is null ? null
+            : ModelEvaluation.Compute(Path.GetFileName(o.Base), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token);
+        var retrained = retrainedPath is null ? null
+            : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token);
+        var card = k is int f ? test.CardReport(f, data.Test.ClassNames) : null;
+        var report = RunReport.Create(o.Method, name, k, data.Test.ClassNames, card, evaluation, baseEvaluation, retrained, settings, o.CollapseThreshold);
+
+        if (card is not null)
+        {
+            if (baseEvaluation is not null)
+            {
+                Console.WriteLine();
+                Console.WriteLine("base model:");
+                Console.WriteLine(ModelCardTable.Table([(baseOutputs.Test.CardReport(k!.Value, data.Test.ClassNames), Path.GetFileName(o.Base))]));
+            }
+            ReportOutputs.Print(card, name);
+            ReportOutputs.Write([card], o.Json, o.Confusion);
+        }
+        RunEvaluation.Print(report);
+        if (o.ReportJson is not null)
+        {
+            RunReportJson.Write(o.ReportJson, [report]);
+            Console.Error.WriteLine($"run report: {o.ReportJson}");
+        }
+        if (o.ComparatorJson is not null)
+        {
+            // RTE: the unlearning time from the model's manifest, when one lies beside it.
+            string manifestPath = RunManifestJson.PathFor(path);
+            double? runtime = File.Exists(manifestPath)
+                ? RunManifestJson.Read(manifestPath).Phases.FirstOrDefault(p => p.Name == "unlearning")?.Seconds : null;
+            ComparatorResultJson.Write(o.ComparatorJson, report, train, test, runtime);
+            Console.Error.WriteLine($"Comparator result: {o.ComparatorJson}");
+        }
         return 0;
     }
 }

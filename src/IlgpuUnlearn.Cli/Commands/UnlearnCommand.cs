@@ -1,5 +1,8 @@
 using CommandLine;
+using System.Diagnostics;
+using System.Globalization;
 using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Manifest;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Unlearning;
 
@@ -73,6 +76,18 @@ public sealed class UnlearnOptions
 
     [Option("eval-batch-size", Default = 500, HelpText = "Images per batch when evaluating.")]
     public int EvalBatchSize { get; set; }
+
+    [Option("retrained", Default = "auto", HelpText = RunEvaluation.RetrainedHelp)]
+    public string Retrained { get; set; } = "auto";
+
+    [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model.")]
+    public string? ReportJson { get; set; }
+
+    [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
+    public int Bootstrap { get; set; }
+
+    [Option("collapse-threshold", Default = RunReport.DefaultCollapseThreshold, HelpText = RunEvaluation.CollapseHelp)]
+    public double CollapseThreshold { get; set; }
 }
 
 internal static class UnlearnCommand
@@ -97,10 +112,13 @@ internal static class UnlearnCommand
         DeviceChoice.Check(o.Device);
         var schedule = new UnlearningSchedule { Epochs = o.Epochs, BatchSize = o.BatchSize, Seed = o.Seed, Shuffle = !o.NoShuffle, Augment = augment };
 
+        var evaluationSettings = RunEvaluation.Settings(o.Bootstrap, o.Seed);
+        RunEvaluation.CheckRetrainedOption(o.Retrained);
+        var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();
-        var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token);
+        var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token, out string? dataPath);
         var classes = DataChoice.ParseForgetClasses(o.ForgetClass, data.Train.ClassNames);
-        var (weights, _) = DataChoice.LoadWeights(o.Weights, cancel.Token);
+        var (weights, weightsPath) = DataChoice.LoadWeights(o.Weights, cancel.Token);
         if (weights.NumClasses != data.Train.ClassCount)
             throw new UserError($"the model has {weights.NumClasses} classes, the data {data.Train.ClassCount}");
         bool several = classes.Length > 1;
@@ -113,20 +131,54 @@ internal static class UnlearnCommand
         int batch = Math.Min(o.BatchSize, data.Train.Count);
         using var model = new ResNet18(ops, config, Math.Max(batch, Math.Min(o.EvalBatchSize, data.Test.Count)));
         var reports = new List<(UnlearningReport Report, string? ModelName)>();
+        var loadPhase = new PhaseRecord("load data and weights", clock.Elapsed.TotalSeconds);
+        // The base model's outputs, once for every class: printed (and written) before the unlearned model's.
+        ModelFiles.Load(model, weights);
+        var baseOutputs = RunEvaluation.Forward(model, data, "base model", cancel.Token);
         foreach (int k in classes)
         {
             string modelName = ModelCardTable.ModelName(k, dataset);
             string outPath = several ? Path.Combine(o.Out ?? ".", modelName) : o.Out ?? modelName;
+            var phases = new List<PhaseRecord> { loadPhase, baseOutputs.Phase };
+            string? retrainedPath = RunEvaluation.RetrainedPath(o.Retrained, o.Weights is not null, data.Train.ClassNames[k], cancel.Token);
+            var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token);
+            if (retrainedPath is not null) phases.Add(retrainedOutputs.Phase);
+            var baseEvaluation = ModelEvaluation.Compute(Path.GetFileName(weightsPath), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, evaluationSettings, cancel.Token);
+            Console.WriteLine();
+            Console.WriteLine("base model, before unlearning:");
+            Console.WriteLine(ModelCardTable.Table([(baseOutputs.Test.CardReport(k, data.Test.ClassNames), Path.GetFileName(weightsPath))]));
+            RunEvaluation.Print(RunReport.Create("base", Path.GetFileName(weightsPath), k, data.Test.ClassNames, null, baseEvaluation, null, null, evaluationSettings));
+
             Console.Error.WriteLine($"forgetting class {k} ({data.Train.ClassNames[k]}): {settings}, {schedule.Epochs} epoch(s) of batch {schedule.BatchSize}");
             ModelFiles.Load(model, weights);
+            var unlearnClock = Stopwatch.StartNew();
             UnlearningRun.Run(model, data.Train, k, settings, schedule, ProgressLine.Show, cancel.Token);
             ProgressLine.Finish();
+            long unlearnImages = 2L * (data.Train.Count - data.Train.IndicesOfClass(k).Length) * schedule.Epochs;
+            phases.Add(new PhaseRecord("unlearning", unlearnClock.Elapsed.TotalSeconds, unlearnImages, unlearnImages / Math.Max(unlearnClock.Elapsed.TotalSeconds, 1e-9)));
 
-            var report = ReportOutputs.Evaluate(model, data.Test, k, cancel.Token);
+            var outputs = RunEvaluation.Forward(model, data, "unlearned model", cancel.Token);
+            phases.Add(outputs.Phase);
+            var report = outputs.Test.CardReport(k, data.Test.ClassNames);
+            var saveClock = Stopwatch.StartNew();
             ModelFiles.Save(model, weights, outPath);
+            phases.Add(new PhaseRecord("save model", saveClock.Elapsed.TotalSeconds));
             Console.Error.WriteLine($"model: {Path.GetFullPath(outPath)}");
+            var metricsClock = Stopwatch.StartNew();
+            var evaluation = ModelEvaluation.Compute(Path.GetFileName(outPath), "unlearned", outputs.Train, outputs.Test, k, retrainedOutputs.Train, evaluationSettings, cancel.Token);
+            var retrained = retrainedPath is null ? null
+                : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, evaluationSettings, cancel.Token);
+            var runReport = RunReport.Create("AdvNegGrad", Path.GetFileName(outPath), k, data.Test.ClassNames, report, evaluation, baseEvaluation, retrained, evaluationSettings, o.CollapseThreshold);
+            phases.Add(new PhaseRecord("metrics", metricsClock.Elapsed.TotalSeconds));
             ReportOutputs.Print(report, Path.GetFileName(outPath));
-            ReportOutputs.Write([report], null, o.Confusion ?? Path.ChangeExtension(outPath, ".confusion.svg"));
+            RunEvaluation.Print(runReport);
+            string confusionPath = o.Confusion ?? Path.ChangeExtension(outPath, ".confusion.svg");
+            ReportOutputs.Write([report], null, confusionPath);
+            string reportPath = o.ReportJson is null ? outPath + ".report.json" : several ? Path.Combine(Path.GetDirectoryName(o.ReportJson) ?? "", Path.GetFileNameWithoutExtension(o.ReportJson) + $"_{k}" + Path.GetExtension(o.ReportJson)) : o.ReportJson;
+            RunReportJson.Write(reportPath, [runReport]);
+            Console.Error.WriteLine($"run report: {Path.GetFullPath(reportPath)}");
+            WriteManifest(o, ops.Name, k, settings, schedule, weightsPath, dataPath, retrainedPath, outPath, reportPath,
+                several && o.Confusion is not null ? null : confusionPath, phases);
             reports.Add((report, Path.GetFileName(outPath)));
         }
         if (several)
@@ -136,5 +188,41 @@ internal static class UnlearnCommand
         }
         ReportOutputs.Write(reports.Select(r => r.Report).ToList(), o.Json, null);
         return 0;
+    }
+
+    /// <summary>The run manifest beside the model: hashes of inputs and outputs, every setting, device, version, phases.</summary>
+    static void WriteManifest(UnlearnOptions o, string device, int k, AdvNegGradSettings settings, UnlearningSchedule schedule, string weightsPath,
+        string? dataPath, string? retrainedPath, string outPath, string reportPath, string? confusionPath, List<PhaseRecord> phases)
+    {
+        string manifestPath = RunManifestJson.PathFor(outPath);
+        string folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath)) ?? ".";
+        string Inv(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
+        var manifest = new RunManifest
+        {
+            Version = RunEvaluation.Version,
+            Command = ["unlearn", .. Environment.GetCommandLineArgs().Skip(2)],
+            Device = device,
+            Machine = Inv($"{Environment.MachineName}, {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}"),
+            CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            Settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["method"] = "AdvNegGrad", ["forget_class"] = Inv($"{k}"), ["dataset"] = o.Dataset,
+                ["alpha"] = Inv($"{settings.Alpha}"), ["card_update"] = Inv($"{settings.CardUpdateForm}"), ["clip"] = Inv($"{settings.Clip}"),
+                ["lr"] = Inv($"{settings.LearningRate}"), ["momentum"] = Inv($"{settings.Momentum}"), ["weight_decay"] = Inv($"{settings.WeightDecay}"),
+                ["nesterov"] = Inv($"{settings.Nesterov}"), ["epochs"] = Inv($"{schedule.Epochs}"), ["batch_size"] = Inv($"{schedule.BatchSize}"),
+                ["seed"] = Inv($"{schedule.Seed}"), ["shuffle"] = Inv($"{schedule.Shuffle}"), ["augment"] = schedule.Augment ? "crop-flip" : "none",
+                ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
+                ["retrained"] = o.Retrained,
+            },
+        };
+        manifest.Inputs.AddRange(FileDigest.Records("weights", weightsPath, folder));
+        if (dataPath is not null) manifest.Inputs.AddRange(FileDigest.Records("data", dataPath, folder));
+        if (retrainedPath is not null) manifest.Inputs.AddRange(FileDigest.Records("retrained", retrainedPath, folder));
+        manifest.Outputs.Add(FileDigest.Record("model", outPath, folder));
+        manifest.Outputs.Add(FileDigest.Record("report", reportPath, folder));
+        if (confusionPath is not null && File.Exists(confusionPath)) manifest.Outputs.Add(FileDigest.Record("confusion", confusionPath, folder));
+        manifest.Phases.AddRange(phases);
+        RunManifestJson.Write(manifestPath, manifest);
+        Console.Error.WriteLine($"manifest: {Path.GetFullPath(manifestPath)}");
     }
 }

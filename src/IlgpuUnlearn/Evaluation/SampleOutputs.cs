@@ -42,6 +42,13 @@ public sealed class SampleOutputs
     public ReadOnlySpan<int> Labels => _labels;
     public int Label(int i) => _labels[i];
 
+    /// <summary>Every logit, (Count, ClassCount) row-major.</summary>
+    public ReadOnlySpan<float> AllLogits => _logits;
+
+    /// <summary>The card's test-set report of these outputs with <paramref name="forgetClass"/> forgotten.</summary>
+    public UnlearningReport CardReport(int forgetClass, IReadOnlyList<string> classNames) =>
+        UnlearningReport.Compute(_labels, _logits, forgetClass, classNames);
+
     /// <summary>Logits of sample <paramref name="i"/> (ClassCount).</summary>
     public ReadOnlySpan<float> Logits(int i) => _logits.AsSpan(i * ClassCount, ClassCount);
 

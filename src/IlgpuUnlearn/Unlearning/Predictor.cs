@@ -1,4 +1,5 @@
 using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tensors;
 
@@ -7,6 +8,15 @@ namespace IlgpuUnlearn.Unlearning;
 /// <summary>Evaluation-mode logits of a whole dataset (BatchNorm with running statistics, no augmentation).</summary>
 public static class Predictor
 {
+    /// <summary>Labels and logits of every image of <paramref name="data"/>, one forward pass each, kept for every metric.</summary>
+    public static SampleOutputs Outputs(ResNet18 model, ImageDataset data, CancellationToken cancel = default)
+    {
+        var logits = Logits(model, data, cancel);
+        var labels = new int[data.Count];
+        for (int i = 0; i < labels.Length; i++) labels[i] = data.Labels[i];
+        return new SampleOutputs(labels, logits, model.Config.Classes);
+    }
+
     /// <summary>Logits (N, classes) of every image, computed in batches of at most the model's batch size.</summary>
     public static float[] Logits(ResNet18 model, ImageDataset data, CancellationToken cancel = default)
     {

@@ -1,0 +1,34 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using IlgpuUnlearn.IO;
+
+namespace IlgpuUnlearn.Manifest;
+
+/// <summary><see cref="RunManifest"/> as JSON; the manifest of model M is M.manifest.json.</summary>
+public static class RunManifestJson
+{
+    public static string PathFor(string modelPath) => modelPath + ".manifest.json";
+
+    public static void Write(string path, RunManifest manifest) =>
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(manifest, RunManifestJsonContext.Default.RunManifest) + "\n");
+
+    /// <exception cref="InvalidDataException">Not a run manifest (the message names the file).</exception>
+    public static RunManifest Read(string path)
+    {
+        try
+        {
+            var manifest = JsonSerializer.Deserialize(File.ReadAllText(path), RunManifestJsonContext.Default.RunManifest);
+            if (manifest is null || manifest.Format != RunManifest.FormatName)
+                throw new InvalidDataException($"{path}: not an ilgpu-unlearn run manifest (format is not '{RunManifest.FormatName}')");
+            return manifest;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not an ilgpu-unlearn run manifest ({e.Message})", e);
+        }
+    }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(RunManifest))]
+internal sealed partial class RunManifestJsonContext : JsonSerializerContext;
