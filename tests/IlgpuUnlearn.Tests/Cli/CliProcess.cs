@@ -27,7 +27,10 @@ internal static class CliProcess
         return !string.IsNullOrEmpty(host) && File.Exists(host) ? host : "dotnet";
     }
 
-    public static CliResult Run(string workingDirectory, params string[] args)
+    public static CliResult Run(string workingDirectory, params string[] args) => Run(workingDirectory, null, args);
+
+    /// <summary>As <see cref="Run(string, string[])"/> with extra environment variables for the child.</summary>
+    public static CliResult Run(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         Assert.True(File.Exists(Program), $"{Program} is missing: the test project should reference IlgpuUnlearn.Cli");
         var start = new ProcessStartInfo(DotnetHost())
@@ -42,6 +45,7 @@ internal static class CliProcess
         start.Environment.Remove("ILGPU_UNLEARN_DEBUG");
         // Nothing of the user's cache is read or written: every test names its data and weights.
         start.Environment["XDG_CACHE_HOME"] = Path.Combine(workingDirectory, "cache");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
 
         using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
         var stdout = process.StandardOutput.ReadToEndAsync();
