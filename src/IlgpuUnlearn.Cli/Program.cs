@@ -14,7 +14,7 @@ public static class Program
     {
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = true; });
         var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, ConvertOptions, InspectOptions,
-            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, VerifyOptions, ReportOptions>(args);
+            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, VerifyOptions, ReportOptions, BenchEvalOptions>(args);
         return parsed.MapResult(
             (DemoOptions o) => Run(() => DemoCommand.Run(o)),
             (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
@@ -28,6 +28,7 @@ public static class Program
             (BenchKernelsOptions o) => Run(() => BenchKernelsCommand.Run(o)),
             (VerifyOptions o) => Run(() => VerifyCommand.Run(o)),
             (ReportOptions o) => Run(() => ReportCommand.Run(o)),
+            (BenchEvalOptions o) => Run(() => BenchEvalCommand.Run(o)),
             errors => ShowHelp(parsed, errors));
     }
 

@@ -15,37 +15,24 @@ public sealed record LogisticRegression(double Weight, double Intercept)
         if (x.Length == 0 || x.Length != positive.Length) throw new ArgumentException($"{x.Length} values and {positive.Length} labels");
         if (!positive.Contains(true) || !positive.Contains(false)) throw new ArgumentException("both classes are needed to fit a classifier");
         double w = 0, b = 0;
-        double current = Objective(x, positive, c, w, b);
+        var (current, gw, gb, hww, hwb, hbb) = Pass(x, positive, c, w, b);
         for (int iteration = 0; iteration < 100; iteration++)
         {
-            double gw = w, gb = 0, hww = 1, hwb = 0, hbb = 0;
-            for (int i = 0; i < x.Length; i++)
-            {
-                double y = positive[i] ? 1 : -1;
-                double margin = y * (w * x[i] + b);
-                double s = Sigmoid(-margin);          // d/dm log(1 + e^-m) = -s
-                double h = s * (1 - s);
-                gw -= c * y * x[i] * s;
-                gb -= c * y * s;
-                hww += c * h * x[i] * x[i];
-                hwb += c * h * x[i];
-                hbb += c * h;
-            }
             double det = hww * hbb - hwb * hwb;
             if (!(det > 0)) break;
             double stepW = (hbb * gw - hwb * gb) / det, stepB = (hww * gb - hwb * gw) / det;
+            // Newton's step, halved while it does not lower the objective (one pass over the data per trial).
             double scale = 1;
-            double next = Objective(x, positive, c, w - stepW, b - stepB);
-            while (next > current && scale > 1e-10)
+            var next = Pass(x, positive, c, w - stepW, b - stepB);
+            while (next.Objective > current && scale > 1e-10)
             {
                 scale /= 2;
-                next = Objective(x, positive, c, w - scale * stepW, b - scale * stepB);
+                next = Pass(x, positive, c, w - scale * stepW, b - scale * stepB);
             }
             w -= scale * stepW;
             b -= scale * stepB;
-            bool converged = Math.Abs(scale * stepW) <= 1e-12 * (1 + Math.Abs(w)) && Math.Abs(scale * stepB) <= 1e-12 * (1 + Math.Abs(b));
-            current = next;
-            if (converged) break;
+            (current, gw, gb, hww, hwb, hbb) = next;
+            if (Math.Abs(scale * stepW) <= 1e-12 * (1 + Math.Abs(w)) && Math.Abs(scale * stepB) <= 1e-12 * (1 + Math.Abs(b))) break;
         }
         return new LogisticRegression(w, b);
     }
@@ -55,16 +42,25 @@ public sealed record LogisticRegression(double Weight, double Intercept)
 
     public bool Predict(double x) => Decision(x) > 0;
 
-    private static double Objective(ReadOnlySpan<double> x, ReadOnlySpan<bool> positive, double c, double w, double b)
+    /// <summary>The objective, its gradient and Hessian in (w, b), in one pass.</summary>
+    private static (double Objective, double Gw, double Gb, double Hww, double Hwb, double Hbb) Pass(
+        ReadOnlySpan<double> x, ReadOnlySpan<bool> positive, double c, double w, double b)
     {
-        double sum = 0;
+        double sum = 0, gw = w, gb = 0, hww = 1, hwb = 0, hbb = 0;
         for (int i = 0; i < x.Length; i++)
         {
-            double m = (positive[i] ? 1 : -1) * (w * x[i] + b);
-            sum += m > 0 ? double.LogP1(Math.Exp(-m)) : -m + double.LogP1(Math.Exp(m));
+            double y = positive[i] ? 1 : -1;
+            double m = y * (w * x[i] + b);
+            double e = Math.Exp(-Math.Abs(m));
+            sum += (m > 0 ? 0 : -m) + double.LogP1(e);            // log(1 + e^-m), stably
+            double s = m > 0 ? e / (1 + e) : 1 / (1 + e);          // sigmoid(-m) = -d/dm log(1 + e^-m)
+            double h = s * (1 - s);
+            gw -= c * y * x[i] * s;
+            gb -= c * y * s;
+            hww += c * h * x[i] * x[i];
+            hwb += c * h * x[i];
+            hbb += c * h;
         }
-        return c * sum + 0.5 * w * w;
+        return (c * sum + 0.5 * w * w, gw, gb, hww, hwb, hbb);
     }
-
-    private static double Sigmoid(double t) => t >= 0 ? 1 / (1 + Math.Exp(-t)) : Math.Exp(t) / (1 + Math.Exp(t));
 }
