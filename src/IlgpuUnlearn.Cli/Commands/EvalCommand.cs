@@ -69,6 +69,7 @@ internal static class EvalCommand
             throw new UserError("--json, --confusion and --comparator-json need --forget-class");
         if (o.Base is not null && !File.Exists(o.Base)) throw new UserError($"--base {o.Base}: no such file");
         RunEvaluation.CheckRetrainedOption(o.Retrained);
+        RunEvaluation.CheckOutputFolders(("--json", o.Json), ("--report-json", o.ReportJson), ("--comparator-json", o.ComparatorJson), ("--confusion", o.Confusion));
         DeviceChoice.Check(o.Device);
         using var cancel = new Cancellation();
         var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token);

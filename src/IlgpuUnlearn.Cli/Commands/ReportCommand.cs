@@ -26,11 +26,7 @@ internal static class ReportCommand
     {
         var files = o.Runs.ToList();
         foreach (var f in files) if (!File.Exists(f)) throw new UserError($"{f}: no such run report");
-        foreach (var (option, path) in new[] { ("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg) })
-        {
-            string? folder = path is null ? null : Path.GetDirectoryName(Path.GetFullPath(path));
-            if (folder is not null && !Directory.Exists(folder)) throw new UserError($"{option} {path}: the folder {folder} does not exist");
-        }
+        RunEvaluation.CheckOutputFolders(("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg));
         var runs = files.SelectMany(RunReportJson.ReadAll).ToList();
         if (!runs.Any(r => r.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
         var comparison = new RunComparison(runs);

@@ -114,6 +114,7 @@ internal static class UnlearnCommand
 
         var evaluationSettings = RunEvaluation.Settings(o.Bootstrap, o.Seed);
         RunEvaluation.CheckRetrainedOption(o.Retrained);
+        RunEvaluation.CheckOutputFolders(("--report-json", o.ReportJson));
         var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();
         var data = DataChoice.LoadData(o.Dataset, o.Data, cancel.Token, out string? dataPath);
