@@ -17,10 +17,12 @@ public static class RunManifestJson
     {
         try
         {
-            var manifest = JsonSerializer.Deserialize(File.ReadAllText(path), RunManifestJsonContext.Default.RunManifest);
-            if (manifest is null || manifest.Format != RunManifest.FormatName)
+            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("format", out var format)
+                || format.ValueKind != JsonValueKind.String || format.GetString() != RunManifest.FormatName)
                 throw new InvalidDataException($"{path}: not an ilgpu-unlearn run manifest (format is not '{RunManifest.FormatName}')");
-            return manifest;
+            return document.RootElement.Deserialize(RunManifestJsonContext.Default.RunManifest)
+                ?? throw new InvalidDataException($"{path}: not an ilgpu-unlearn run manifest");
         }
         catch (JsonException e)
         {

@@ -142,6 +142,26 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
     }
 
     [Fact]
+    public void BadOptionsAreOneLineErrorsBeforeAnyWork()
+    {
+        string folder = files.NewFolder("report-bad");
+        void Refused(string expected, params string[] args)
+        {
+            var result = CliProcess.Run(folder, args);
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.Equal("ilgpu-unlearn: error: " + expected, Assert.Single(result.StderrLines));
+        }
+        Refused("--retrained nosuch.pth: no such file (or use published, none, auto)",
+            "eval", "--weights", files.Weights, "--data", files.DataFolder, "--forget-class", "3", "--retrained", "nosuch.pth");
+        Refused($"--report-json nofolder/r.json: the folder {Path.Combine(folder, "nofolder")} does not exist",
+            "eval", "--weights", files.Weights, "--data", files.DataFolder, "--report-json", "nofolder/r.json");
+        Refused("--bootstrap must be 0 or more, got -1",
+            "unlearn", "--forget-class", "3", "--weights", files.Weights, "--data", files.DataFolder, "--bootstrap", "-1");
+        File.WriteAllText(Path.Combine(folder, "m.json"), "{}");
+        Refused($"{Path.Combine(folder, "m.json")}: not an ilgpu-unlearn run manifest (format is not 'ilgpu-unlearn run manifest')", "verify", Path.Combine(folder, "m.json"));
+    }
+
+    [Fact]
     public void PublishedRetrainedModelIsDownloadedOnceIntoTheCache()
     {
         using var server = new LocalHttpServer();
