@@ -59,5 +59,5 @@ public sealed record FileRecord(
 public sealed record PhaseRecord(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("seconds")] double Seconds,
-    [property: JsonPropertyName("images")] long? Images = null,
-    [property: JsonPropertyName("images_per_second")] double? ImagesPerSecond = null);
+    [property: JsonPropertyName("images"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Images = null,
+    [property: JsonPropertyName("images_per_second"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? ImagesPerSecond = null);

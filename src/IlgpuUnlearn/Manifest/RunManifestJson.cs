@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using IlgpuUnlearn.IO;
@@ -9,8 +10,11 @@ public static class RunManifestJson
 {
     public static string PathFor(string modelPath) => modelPath + ".manifest.json";
 
+    /// <summary>Indented; '+' and other characters left as they are (the version reads 1.0.0+commit).</summary>
+    private static readonly RunManifestJsonContext Writing = new(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
     public static void Write(string path, RunManifest manifest) =>
-        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(manifest, RunManifestJsonContext.Default.RunManifest) + "\n");
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(manifest, Writing.RunManifest) + "\n");
 
     /// <exception cref="InvalidDataException">Not a run manifest (the message names the file).</exception>
     public static RunManifest Read(string path)
