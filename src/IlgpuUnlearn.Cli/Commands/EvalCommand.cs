@@ -7,7 +7,7 @@ namespace IlgpuUnlearn.Cli.Commands;
 
 [Verb("eval", HelpText = "Evaluate a model on the training and test sets: the model card's forget/retain accuracy and loss, per-class accuracy, " +
     "confusion matrix, and with --forget-class the unlearning metrics (Comparator UA/RA/TUA/TRA/FQS, SalUn UA/RA/TA and MIA-efficacy, " +
-    "the NeurIPS 2023 kit's loss attack) with 95% bootstrap intervals, against the base and retrained models when given.")]
+    "the NeurIPS 2023 kit's loss attack) with 95% bootstrap intervals, against the base and retrained models when given. " + RunEvaluation.MetricsHelp)]
 public sealed class EvalOptions
 {
     [Option("weights", HelpText = DataChoice.WeightsHelp)]
@@ -28,7 +28,7 @@ public sealed class EvalOptions
     [Option("json", HelpText = "Write the card's report (test set) as JSON here (needs --forget-class).")]
     public string? Json { get; set; }
 
-    [Option("report-json", HelpText = "Write the whole run report (both splits, every metric and interval, base/retrained, gaps) as JSON here; `ilgpu-unlearn report` merges such files.")]
+    [Option("report-json", HelpText = "Write the whole run report (both splits, every metric and interval, base/retrained, gaps) as JSON here; `ilgpu-unlearn report` merges such files. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
     [Option("comparator-json", HelpText = "Write the evaluation in the Unlearning Comparator's result schema (UA, RA, TUA, TRA, PA, RTE, FQS, accs, t_accs, label_dist, t_label_dist, conf_dist, t_conf_dist) here (needs --forget-class).")]

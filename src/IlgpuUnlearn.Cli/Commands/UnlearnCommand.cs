@@ -80,7 +80,7 @@ public sealed class UnlearnOptions
     [Option("retrained", Default = "auto", HelpText = RunEvaluation.RetrainedHelp)]
     public string Retrained { get; set; } = "auto";
 
-    [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model.")]
+    [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
     [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
