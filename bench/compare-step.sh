@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training-step throughput of ilgpu-unlearn against the PyTorch peer, alternating the two ROUNDS times on this machine
 # and keeping each side's best, so that load from elsewhere hurts both alike. Prints images/s, peak memory, and ratios.
-#   bench/compare-step.sh [DEVICE=cpu] [BATCH=64] [STEPS=5] [ROUNDS=3]
+# MODE=eval times evaluation-mode inference instead (ilgpu-unlearn bench-eval against torch_peer.py eval).
+#   [MODE=step|eval] bench/compare-step.sh [DEVICE=cpu] [BATCH=64] [STEPS=5] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 device=${1:-cpu}; batch=${2:-64}; steps=${3:-5}; rounds=${4:-3}
@@ -9,9 +10,12 @@ python=/usr/bin/python3; [ -x "$python" ] || python=python3
 out=$(mktemp -d)
 dotnet build src/IlgpuUnlearn.Cli -c Release -v q --nologo >/dev/null
 app=src/IlgpuUnlearn.Cli/bin/Release/net10.0/ilgpu-unlearn
+mode=${MODE:-step}
+case "$mode" in step) verb=bench; warmup=2 ;; eval) verb=bench-eval; warmup=1 ;; *) echo "MODE must be step or eval" >&2; exit 2 ;; esac
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) logical CPUs; mode $mode"
 for r in $(seq 1 "$rounds"); do
-  "$app" bench --device "$device" --batch-size "$batch" --steps "$steps" --warmup 2 --json "$out/ours-$r.json" >/dev/null
-  "$python" bench/torch_peer.py step --device "$device" --batch-size "$batch" --steps "$steps" --warmup 2 --threads "$(nproc)" --json "$out/torch-$r.json" >/dev/null
+  "$app" "$verb" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" --json "$out/ours-$r.json" >/dev/null
+  "$python" bench/torch_peer.py "$mode" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" --threads "$(nproc)" --json "$out/torch-$r.json" >/dev/null
   echo "round $r: ours $(grep -o '"images_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2) images/s, torch $(grep -o '"images_per_second": [0-9.]*' "$out/torch-$r.json" | cut -d' ' -f2) images/s"
 done
 "$python" - "$out" <<'PY'
@@ -22,6 +26,8 @@ torch = [json.load(open(p)) for p in glob.glob(os.path.join(out, "torch-*.json")
 bo = max(ours, key=lambda r: r["images_per_second"]); bt = max(torch, key=lambda r: r["images_per_second"])
 print(f"best: ilgpu-unlearn {bo['images_per_second']:.1f} images/s on {bo['device']}; PyTorch {bt['torch']} {bt['images_per_second']:.1f} images/s")
 print(f"throughput ratio (ours / PyTorch): {bo['images_per_second'] / bt['images_per_second']:.2f}x")
+if "peak_memory_bytes" not in bo:
+    sys.exit(0)
 po = min(r["peak_memory_bytes"] for r in ours); pt = min(r["peak_memory_bytes"] for r in torch)
 print(f"peak memory: ours {po / 2**20:.0f} MiB, PyTorch {pt / 2**20:.0f} MiB (ratio {po / pt:.2f})")
 PY

@@ -4,6 +4,8 @@ data sizes, timed the same way, so the two can be compared as a ratio measured i
 
   step:  forward + backward + SGD (Nesterov, weight decay) of the full CIFAR ResNet18 at --batch-size, --steps timed
          after --warmup untimed steps.
+  eval:  evaluation-mode inference (BatchNorm running statistics, no gradients) of --batch-size images, --steps timed
+         batches after --warmup untimed ones: the peer of `ilgpu-unlearn bench-eval`.
   epoch: one AdvNegGrad epoch exactly as ALGORITHM.md says (forget forward/backward, retain forward/backward,
          g = (1 - alpha) g_r - alpha g_f, global-norm clip 0.5, SGD lr 0.1 momentum 0.9 wd 5e-4 Nesterov) on random
          CIFAR-sized uint8 data (--retain images of 9 classes, --forget images of one), normalised on the device.
@@ -93,7 +95,7 @@ def normalise(pixels):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["step", "epoch"])
+    ap.add_argument("mode", choices=["step", "eval", "epoch"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=5)
@@ -143,6 +145,25 @@ def main():
         seconds = time.perf_counter() - start
         images = b * args.steps
         steps = args.steps
+    elif args.mode == "eval":
+        b = args.batch_size
+        model.eval()
+        pixels = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, device=device)
+
+        def infer():
+            with torch.no_grad():
+                return model(normalise(pixels)).argmax(dim=1).sum().item()   # read back, as the C# side downloads logits
+
+        for _ in range(args.warmup):
+            infer()
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            infer()
+        sync(device)
+        seconds = time.perf_counter() - start
+        images = b * args.steps
+        steps = args.steps
     else:
         b, alpha, clip = args.batch_size, 0.15, 0.5
         retain_pixels = torch.randint(0, 256, (args.retain, 3, 32, 32), dtype=torch.uint8, device=device)
@@ -187,7 +208,8 @@ def main():
         name = f"cpu ({torch.get_num_threads()} threads)"
     result = {"peer": "pytorch", "torch": torch.__version__, "mode": args.mode, "device": name,
               "batch_size": args.batch_size, "steps": steps, "seconds": seconds, "images": images,
-              "images_per_second": images / seconds, "tflops_per_second": 6.0 * macs * images / seconds / 1e12,
+              "images_per_second": images / seconds,
+              "tflops_per_second": (2.0 if args.mode == "eval" else 6.0) * macs * images / seconds / 1e12,
               "forward_macs_per_image": macs, "peak_memory_bytes": peak,
               "tf32": ("off" if args.no_tf32 else "pytorch default") if device.type == "cuda" else "n/a (cpu)",
               "tf32_settings": tf32_settings() if device.type == "cuda" else {},

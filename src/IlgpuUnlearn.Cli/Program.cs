@@ -21,7 +21,7 @@ public static class Program
         }
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = false; });
         var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, DownloadOptions, ConvertOptions, InspectOptions,
-            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions>(args);
+            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, VerifyOptions, ReportOptions, BenchEvalOptions>(args);
         return parsed.MapResult(
             (DemoOptions o) => Run(() => DemoCommand.Run(o)),
             (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
@@ -34,6 +34,9 @@ public static class Program
             (BenchEpochOptions o) => Run(() => BenchEpochCommand.Run(o)),
             (SelfTestOptions o) => Run(() => SelfTestCommand.Run(o)),
             (BenchKernelsOptions o) => Run(() => BenchKernelsCommand.Run(o)),
+            (VerifyOptions o) => Run(() => VerifyCommand.Run(o)),
+            (ReportOptions o) => Run(() => ReportCommand.Run(o)),
+            (BenchEvalOptions o) => Run(() => BenchEvalCommand.Run(o)),
             errors => ShowHelp(parsed, errors));
     }
 

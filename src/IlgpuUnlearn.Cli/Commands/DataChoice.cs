@@ -33,12 +33,16 @@ internal static class DataChoice
     }
 
     /// <summary>The plan's data (CIFAR-10 downloaded when no --data), cut to --limit; says which file or folder was read.</summary>
-    public static DatasetSplit LoadData(RunPlan plan, CancellationToken cancel)
+    public static DatasetSplit LoadData(RunPlan plan, CancellationToken cancel) => LoadData(plan, cancel, out _);
+
+    /// <summary>As <see cref="LoadData(RunPlan, CancellationToken)"/>; <paramref name="resolved"/> is the file or folder read (null for synthetic data).</summary>
+    public static DatasetSplit LoadData(RunPlan plan, CancellationToken cancel, out string? resolved)
     {
         string? path = plan.DataPath;
         if (path is null && plan.Dataset == DatasetKind.Cifar10) path = Downloads.Ensure(DownloadSource.Cifar10Binary, cancel);
         if (plan.Dataset == DatasetKind.FashionMnist) path = FashionMnistReader.Locate(path ?? FashionMnist.DebianFolder);
         Console.Error.WriteLine(path is null ? "data: generated (synthetic shapes)" : $"data: {Path.GetFullPath(path)}");
+        resolved = path;
         var split = DatasetLoader.Load(plan.Dataset, path);
         if (plan.Limit is { } limit)
         {

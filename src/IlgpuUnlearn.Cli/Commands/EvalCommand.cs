@@ -1,17 +1,21 @@
 using CommandLine;
 using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Manifest;
 using IlgpuUnlearn.Model;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
-[Verb("eval", HelpText = "Evaluate a model on the test set as the model card does: forget/retain accuracy and loss, per-class accuracy, confusion matrix.")]
+[Verb("eval", HelpText = "Evaluate a model on the training and test sets: the model card's forget/retain accuracy and loss, per-class accuracy, " +
+    "confusion matrix, and with --forget-class the unlearning metrics (Comparator UA/RA/TUA/TRA/FQS, SalUn UA/RA/TA and MIA-efficacy, " +
+    "the NeurIPS 2023 kit's loss attack) with 95% bootstrap intervals, against the base and retrained models when given. " + RunEvaluation.MetricsHelp)]
 public sealed class EvalOptions
 {
     [Option("weights", HelpText = DataChoice.WeightsHelp)]
     public string? Weights { get; set; }
 
-    [Option("forget-class", Required = true, HelpText = "The class that was forgotten: 0-9 or a class name.")]
-    public string ForgetClass { get; set; } = "";
+    [Option("forget-class", HelpText = "The class that was forgotten: 0-9 or a class name. Without it, per-class accuracy and loss only.")]
+    public string? ForgetClass { get; set; }
 
     [Option("data", HelpText = DataChoice.DataHelp)]
     public string? Data { get; set; }
@@ -28,25 +32,53 @@ public sealed class EvalOptions
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 
-    [Option("json", HelpText = "Write the report as JSON here.")]
+    [Option("json", HelpText = "Write the card's report (test set) as JSON here (needs --forget-class).")]
     public string? Json { get; set; }
 
-    [Option("confusion", HelpText = "Draw the confusion matrix here (.svg or .png).")]
+    [Option("report-json", HelpText = "Write the whole run report (both splits, every metric and interval, base/retrained, gaps) as JSON here; `ilgpu-unlearn report` merges such files. " + RunEvaluation.MetricsHelp)]
+    public string? ReportJson { get; set; }
+
+    [Option("comparator-json", HelpText = "Write the evaluation in the Unlearning Comparator's result schema (UA, RA, TUA, TRA, PA, RTE, FQS, accs, t_accs, label_dist, t_label_dist, conf_dist, t_conf_dist) here (needs --forget-class).")]
+    public string? ComparatorJson { get; set; }
+
+    [Option("confusion", HelpText = "Draw the confusion matrix here (.svg or .png; needs --forget-class).")]
     public string? Confusion { get; set; }
+
+    [Option("base", HelpText = "The model before unlearning, shown beside this one (and the collapse guard's reference).")]
+    public string? Base { get; set; }
+
+    [Option("retrained", Default = "auto", HelpText = RunEvaluation.RetrainedHelp)]
+    public string Retrained { get; set; } = "auto";
+
+    [Option("method", Default = "evaluated", HelpText = "The method that made the model, as the report and the Comparator's JSON name it (e.g. AdvNegGrad).")]
+    public string Method { get; set; } = "evaluated";
+
+    [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
+    public int Bootstrap { get; set; }
+
+    [Option("seed", Default = 0, HelpText = "Seed of the bootstrap and of the loss attack's subsampling and splits.")]
+    public int Seed { get; set; }
+
+    [Option("collapse-threshold", Default = RunReport.DefaultCollapseThreshold, HelpText = RunEvaluation.CollapseHelp)]
+    public double CollapseThreshold { get; set; }
 
     [Option("batch-size", Default = 500, HelpText = "Images per batch.")]
     public int BatchSize { get; set; }
 
-    [Option("limit", HelpText = "Evaluate at most N test images: the first N/10 of each class. For a quick trial.")]
+    [Option("limit", HelpText = "Evaluate at most N images of each split: the first N/10 of each class. For a quick trial.")]
     public int? Limit { get; set; }
 }
 
-/// <summary>eval: 1. check every option, the class name, the device and the output locations; 2. load; 3. evaluate and report.</summary>
+/// <summary>
+/// eval: 1. check every option, the class name, the device and the output locations; 2. load the data, the model and the
+/// references (base, retrained); 3. forward each model once over both splits; 4. the card's report and the run report.
+/// </summary>
 internal static class EvalCommand
 {
     public static int Run(EvalOptions o)
     {
-        var plan = Plan(o);
+        var (plan, settings) = Plan(o);
+        int? k = plan.Classes.Count == 1 ? plan.Classes[0].ForgetClass : null;
         using var cancel = new Cancellation();
         var written = new WrittenFiles();
         try
@@ -54,18 +86,54 @@ internal static class EvalCommand
             var data = DataChoice.LoadData(plan, cancel.Token);
             var (weights, path) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
             (data, var config) = DataChoice.FitModel(data, weights, path, plan.Mean, plan.Std);
-            var outputs = plan.Classes[0];
-            int batch = Math.Min(o.BatchSize, data.Test.Count);
+            string? retrainedPath = k is int kk ? RunEvaluation.RetrainedPath(o.Retrained, o.Weights is not null, data.Test.ClassNames[kk], cancel.Token) : null;
+
+            int batch = Math.Min(o.BatchSize, Math.Max(data.Train.Count, data.Test.Count));
             DeviceChoice.CheckMemory(plan.Devices, config, batch, training: false, "--batch-size");
-            DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, [outputs],
-                ops => new ResNet18(ops, config, batch),
-                (model, job, _, token) =>
+            using var ops = DeviceChoice.Open(plan.Devices[0], plan.DefaultDevice);
+            using var model = new ResNet18(ops, config, batch);
+            ModelFiles.Load(model, weights);
+            string name = Path.GetFileName(path);
+            var (train, test, _) = RunEvaluation.Forward(model, data, name, cancel.Token);
+            var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token);
+            var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token);
+
+            var evaluation = ModelEvaluation.Compute(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token);
+            var baseEvaluation = o.Base is null ? null
+                : ModelEvaluation.Compute(Path.GetFileName(o.Base), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token);
+            var retrained = retrainedPath is null ? null
+                : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token);
+            var card = k is int f ? test.CardReport(f, data.Test.ClassNames) : null;
+            var report = RunReport.Create(o.Method, name, k, data.Test.ClassNames, card, evaluation, baseEvaluation, retrained, settings, o.CollapseThreshold);
+
+            if (card is not null)
+            {
+                if (baseEvaluation is not null)
                 {
-                    ModelFiles.Load(model, weights);
-                    var report = ReportOutputs.Evaluate(model, data.Test, job.ForgetClass, token);
-                    ReportOutputs.Print(report, Path.GetFileName(path));
-                    ReportOutputs.WriteClass(job, report, written);
-                }, cancel.Token);
+                    Console.WriteLine();
+                    Console.WriteLine("base model:");
+                    Console.WriteLine(ModelCardTable.Table([(baseOutputs.Test.CardReport(k!.Value, data.Test.ClassNames), Path.GetFileName(o.Base))]));
+                }
+                ReportOutputs.Print(card, name);
+                ReportOutputs.WriteClass(plan.Classes[0], card, written);
+            }
+            RunEvaluation.Print(report);
+            if (o.ReportJson is not null)
+            {
+                RunReportJson.Write(o.ReportJson, [report]);
+                written.Add(o.ReportJson);
+                Console.Error.WriteLine($"run report: {Path.GetFullPath(o.ReportJson)}");
+            }
+            if (o.ComparatorJson is not null)
+            {
+                // RTE: the unlearning time from the model's manifest, when one lies beside it.
+                string manifestPath = RunManifestJson.PathFor(path);
+                double? runtime = File.Exists(manifestPath)
+                    ? RunManifestJson.Read(manifestPath).Phases.FirstOrDefault(p => p.Name == "unlearning")?.Seconds : null;
+                ComparatorResultJson.Write(o.ComparatorJson, report, train, test, runtime);
+                written.Add(o.ComparatorJson);
+                Console.Error.WriteLine($"Comparator result: {Path.GetFullPath(o.ComparatorJson)}");
+            }
             return 0;
         }
         catch (OperationCanceledException e) when (e is not RunInterruptedException)
@@ -74,24 +142,32 @@ internal static class EvalCommand
         }
     }
 
-    static RunPlan Plan(EvalOptions o)
+    /// <summary>Every check, before anything is loaded.</summary>
+    static (RunPlan Plan, EvaluationSettings Settings) Plan(EvalOptions o)
     {
         PlanChecks.AtLeast(o.BatchSize, 1, "--batch-size");
+        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed);
         var kind = PlanChecks.Dataset(o.Dataset);
         var names = DatasetLoader.ClassNames(kind);
-        int k = PlanChecks.ForgetClasses(o.ForgetClass, names, allowAll: false)[0];
+        int[] classes = o.ForgetClass is null ? [] : PlanChecks.ForgetClasses(o.ForgetClass, names, allowAll: false);
+        if (o.ForgetClass is null && (o.Json ?? o.Confusion ?? o.ComparatorJson) is not null)
+            throw new UserError("--json, --confusion and --comparator-json need --forget-class");
         var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: false);
         DataChoice.CheckData(kind, o.Data);
         PlanChecks.InputPath(o.Weights, "--weights");
+        PlanChecks.InputPath(o.Base, "--base");
         DataChoice.RequireWeights(kind, o.Weights);
         DataChoice.CheckNormalization(o.Mean, o.Std);
+        RunEvaluation.CheckRetrainedOption(o.Retrained);
         string[] pictures = o.Confusion is null ? [] : [PlanChecks.OutputFile(o.Confusion, "--confusion", PlanChecks.PictureExtensions)];
-        if (o.Json is not null) PlanChecks.OutputFile(o.Json, "--json");
-        return new RunPlan
+        foreach (var (option, file) in new[] { ("--json", o.Json), ("--report-json", o.ReportJson), ("--comparator-json", o.ComparatorJson) })
+            if (file is not null) PlanChecks.OutputFile(file, option);
+        var plan = new RunPlan
         {
             Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names,
-            Classes = [new ClassOutputs(k, Model: null, o.Json, pictures)], Devices = devices, DefaultDevice = isDefault,
+            Classes = classes.Select(k => new ClassOutputs(k, Model: null, o.Json, pictures)).ToList(), Devices = devices, DefaultDevice = isDefault,
             Json = o.Json, Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std,
         };
+        return (plan, settings);
     }
 }

@@ -1,6 +1,9 @@
+using System.Diagnostics;
+using System.Globalization;
 using CommandLine;
 using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Manifest;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Unlearning;
 
@@ -89,6 +92,18 @@ public sealed class UnlearnOptions
 
     [Option("resume", HelpText = "Skip the classes whose model and report are already written (continues an interrupted --forget-class all).")]
     public bool Resume { get; set; }
+
+    [Option("retrained", Default = "auto", HelpText = RunEvaluation.RetrainedHelp)]
+    public string Retrained { get; set; } = "auto";
+
+    [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model. " + RunEvaluation.MetricsHelp)]
+    public string? ReportJson { get; set; }
+
+    [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
+    public int Bootstrap { get; set; }
+
+    [Option("collapse-threshold", Default = RunReport.DefaultCollapseThreshold, HelpText = RunEvaluation.CollapseHelp)]
+    public double CollapseThreshold { get; set; }
 }
 
 /// <summary>
@@ -99,7 +114,7 @@ internal static class UnlearnCommand
 {
     public static int Run(UnlearnOptions o)
     {
-        var (plan, settings, schedule) = Plan(o);
+        var (plan, settings, schedule, evaluationSettings) = Plan(o);
         using var cancel = new Cancellation();
         var written = new WrittenFiles();
         try
@@ -115,14 +130,17 @@ internal static class UnlearnCommand
             var toRun = plan.Classes.Select((outputs, index) => (Index: index, Outputs: outputs)).Where(c => plan.ToRun.Contains(c.Outputs)).ToList();
             if (toRun.Count > 0)
             {
-                var data = DataChoice.LoadData(plan, cancel.Token);
+                var clock = Stopwatch.StartNew();
+                var data = DataChoice.LoadData(plan, cancel.Token, out string? dataPath);
                 var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
                 (data, var config) = DataChoice.FitModel(data, weights, weightsPath, plan.Mean, plan.Std);
                 var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());
                 int batch = Math.Min(schedule.BatchSize, data.Train.Count), evalBatch = Math.Min(o.EvalBatchSize, data.Test.Count);
                 int maxBatch = Math.Max(batch, evalBatch);
                 DeviceChoice.CheckMemory(plan.Devices, config, maxBatch, training: true, batch >= evalBatch ? "--batch-size" : "--eval-batch-size");
-                var run = new ClassRun(data, baseState, weights, settings, schedule, written);
+                // A set smaller than --batch-size (a --limit trial) is one batch.
+                var run = new ClassRun(data, baseState, weights, settings, schedule with { BatchSize = batch }, written, o, evaluationSettings,
+                    weightsPath, dataPath, new PhaseRecord("load data and weights", clock.Elapsed.TotalSeconds), plan.Classes.Count > 1);
                 DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, toRun, ops => new ResNet18(ops, config, maxBatch),
                     (model, job, label, token) => reports[job.Index] = UnlearnClass(model, job.Outputs, run, label, token),
                     cancel.Token);
@@ -149,34 +167,136 @@ internal static class UnlearnCommand
 
     /// <summary>What every class of a run shares: the data, the base model's values (never changed), the file template, the settings.</summary>
     sealed record ClassRun(DatasetSplit Data, IReadOnlyDictionary<string, float[]> BaseState, Weights.ResNet18.ResNet18Weights Template,
-        AdvNegGradSettings Settings, UnlearningSchedule Schedule, WrittenFiles Written);
+        AdvNegGradSettings Settings, UnlearningSchedule Schedule, WrittenFiles Written, UnlearnOptions Options, EvaluationSettings Evaluation,
+        string WeightsPath, string? DataPath, PhaseRecord LoadPhase, bool Several)
+    {
+        (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase)? baseOutputs;
 
-    /// <summary>Unlearns one class from the base model, evaluates it, writes its report, then its model; returns the report.</summary>
+        /// <summary>The base model's outputs on both splits, forwarded once per run (by the first class that needs them).</summary>
+        public (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) BaseOutputs(ResNet18 model, string? label, CancellationToken cancel)
+        {
+            lock (BaseState)
+            {
+                if (baseOutputs is { } known) return known;
+                ModelState.Load(model, BaseState);
+                baseOutputs = RunEvaluation.Forward(model, Data, "base model", cancel, label);
+                return baseOutputs.Value;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Unlearns one class from the base model, evaluates the base, unlearned and retrained models on both splits (one forward
+    /// pass each), writes the class's pictures and reports, then its model, then its manifest; returns the card's report.
+    /// </summary>
     static UnlearningReport UnlearnClass(ResNet18 model, ClassOutputs outputs, ClassRun run, string? device, CancellationToken cancel)
     {
         int k = outputs.ForgetClass;
         var names = run.Data.Train.ClassNames;
         string? label = device is null ? null : $"{device} class {k}";
-        string steps = run.Schedule.MaxSteps is { } max ? $", at most {max} step(s)" : "";
-        Console.Error.WriteLine($"{(label is null ? "" : $"[{label}] ")}forgetting class {k} ({names[k]}): {run.Settings}; " +
-                                $"{run.Schedule.Epochs} epoch(s) of batch {run.Schedule.BatchSize}{steps}");
-        ModelState.Load(model, run.BaseState);
-        UnlearningRun.Run(model, run.Data.Train, k, run.Settings, run.Schedule, p => ProgressLine.Show(p, label), cancel);
-        ProgressLine.Finish();
+        string prefix = label is null ? "" : $"[{label}] ";
+        string modelPath = outputs.Model!, modelName = Path.GetFileName(modelPath), baseName = Path.GetFileName(run.WeightsPath);
+        var phases = new List<PhaseRecord> { run.LoadPhase };
 
-        var asWritten = ModelFiles.RoundToFile(model, run.Template);   // evaluate exactly what is written (float16 weights stay float16)
-        var report = ReportOutputs.Evaluate(model, run.Data.Test, k, cancel, label);
+        // The references: the base model (once per run) and the model retrained without class k (when there is one).
+        var baseOutputs = run.BaseOutputs(model, label, cancel);
+        phases.Add(baseOutputs.Phase);
+        string? retrainedPath = RunEvaluation.RetrainedPath(run.Options.Retrained, run.Options.Weights is not null, names[k], cancel);
+        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label);
+        if (retrainedPath is not null) phases.Add(retrainedOutputs.Phase);
+        var baseEvaluation = ModelEvaluation.Compute(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+        RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
+            RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation));
+
+        string steps = run.Schedule.MaxSteps is { } max ? $", at most {max} step(s)" : "";
+        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}): {run.Settings}; {run.Schedule.Epochs} epoch(s) of batch {run.Schedule.BatchSize}{steps}");
+        ModelState.Load(model, run.BaseState);
+        var unlearnClock = Stopwatch.StartNew();
+        int stepsTaken = UnlearningRun.Run(model, run.Data.Train, k, run.Settings, run.Schedule, p => ProgressLine.Show(p, label), cancel);
+        ProgressLine.Finish();
+        double unlearnSeconds = unlearnClock.Elapsed.TotalSeconds;
+        // Each step forwards and backpropagates a retain batch and as many forget images.
+        long retain = (long)(run.Data.Train.Count - run.Data.Train.IndicesOfClass(k).Length) * run.Schedule.Epochs;
+        long images = 2 * Math.Min(retain, (long)stepsTaken * run.Schedule.BatchSize);
+        phases.Add(new PhaseRecord("unlearning", unlearnSeconds, images, images / Math.Max(unlearnSeconds, 1e-9)));
+
+        // Evaluate exactly what is written (float16 weights stay float16), and refuse a model that is not finite.
+        var asWritten = ModelFiles.RoundToFile(model, run.Template);
+        var unlearned = RunEvaluation.Forward(model, run.Data, "unlearned model", cancel, label);
+        phases.Add(unlearned.Phase);
+        var report = unlearned.Test.CardReport(k, names);
         ModelFiles.EnsureFinite(asWritten, report);
-        string modelPath = outputs.Model!;
+        var metricsClock = Stopwatch.StartNew();
+        var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+        var retrained = retrainedPath is null ? null
+            : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+        var runReport = RunReport.Create("AdvNegGrad", modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation, run.Options.CollapseThreshold);
+        phases.Add(new PhaseRecord("metrics", metricsClock.Elapsed.TotalSeconds));
+
+        // Pictures and reports first, then the model, then the manifest that hashes them all.
         ReportOutputs.WriteClass(outputs, report, run.Written);
+        string reportPath = RunReportPath(run.Options, modelPath, k, run.Several);
+        RunReportJson.Write(reportPath, [runReport]);
+        run.Written.Add(reportPath);
+        var saveClock = Stopwatch.StartNew();
         asWritten.Save(modelPath);
         run.Written.Add(modelPath);
-        ReportOutputs.Print(report, Path.GetFileName(modelPath), $"model: {Path.GetFullPath(modelPath)}");
+        phases.Add(new PhaseRecord("save model", saveClock.Elapsed.TotalSeconds));
+        string manifestPath = WriteManifest(run, model.Ops.Name, k, stepsTaken, retrainedPath, modelPath, reportPath, outputs.Pictures, phases);
+        run.Written.Add(manifestPath);
+
+        ReportOutputs.Print(report, modelName, $"model: {Path.GetFullPath(modelPath)}", $"run report: {Path.GetFullPath(reportPath)}",
+            $"manifest: {Path.GetFullPath(manifestPath)}");
+        RunEvaluation.Print(runReport);
         return report;
     }
 
+    /// <summary>The run report's path: --report-json (with _k before the extension when a run has several classes), else &lt;model&gt;.report.json.</summary>
+    static string RunReportPath(UnlearnOptions o, string modelPath, int k, bool several) =>
+        o.ReportJson is null ? modelPath + ".report.json" : several ? ReportOutputs.WithSuffix(o.ReportJson, $"_{k}") : o.ReportJson;
+
+    /// <summary>The run manifest beside the model: hashes of inputs and outputs, every setting, device, version, phases.</summary>
+    static string WriteManifest(ClassRun run, string device, int k, int steps, string? retrainedPath, string modelPath, string reportPath,
+        IReadOnlyList<string> pictures, List<PhaseRecord> phases)
+    {
+        var o = run.Options;
+        var (settings, schedule) = (run.Settings, run.Schedule);
+        string manifestPath = RunManifestJson.PathFor(modelPath);
+        string folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath)) ?? ".";
+        static string Inv(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
+        var manifest = new RunManifest
+        {
+            Version = RunEvaluation.Version,
+            Command = ["unlearn", .. Environment.GetCommandLineArgs().Skip(1)],
+            Device = device,
+            Machine = Inv($"{Environment.MachineName}, {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}"),
+            CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            Settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["method"] = "AdvNegGrad", ["forget_class"] = Inv($"{k}"), ["dataset"] = o.Dataset,
+                ["alpha"] = Inv($"{settings.Alpha}"), ["card_update"] = Inv($"{settings.CardUpdateForm}"), ["clip"] = Inv($"{settings.Clip}"),
+                ["lr"] = Inv($"{settings.LearningRate}"), ["momentum"] = Inv($"{settings.Momentum}"), ["weight_decay"] = Inv($"{settings.WeightDecay}"),
+                ["nesterov"] = Inv($"{settings.Nesterov}"), ["epochs"] = Inv($"{schedule.Epochs}"), ["batch_size"] = Inv($"{schedule.BatchSize}"),
+                ["max_steps"] = schedule.MaxSteps is { } m ? Inv($"{m}") : "none", ["steps_taken"] = Inv($"{steps}"),
+                ["seed"] = Inv($"{schedule.Seed}"), ["shuffle"] = Inv($"{schedule.Shuffle}"), ["augment"] = schedule.Augment ? "crop-flip" : "none",
+                ["limit"] = o.Limit is { } l ? Inv($"{l}") : "none", ["mean"] = o.Mean ?? "default", ["std"] = o.Std ?? "default",
+                ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
+                ["retrained"] = o.Retrained,
+            },
+        };
+        manifest.Inputs.AddRange(FileDigest.Records("weights", run.WeightsPath, folder));
+        if (run.DataPath is not null) manifest.Inputs.AddRange(FileDigest.Records("data", run.DataPath, folder));
+        if (retrainedPath is not null) manifest.Inputs.AddRange(FileDigest.Records("retrained", retrainedPath, folder));
+        manifest.Outputs.Add(FileDigest.Record("model", modelPath, folder));
+        manifest.Outputs.Add(FileDigest.Record("report", reportPath, folder));
+        foreach (var picture in pictures.Where(File.Exists)) manifest.Outputs.Add(FileDigest.Record("confusion", picture, folder));
+        manifest.Phases.AddRange(phases);
+        RunManifestJson.Write(manifestPath, manifest);
+        return manifestPath;
+    }
+
     /// <summary>Every check, before anything is loaded: options, class names, devices, and every output location (folders created).</summary>
-    static (RunPlan Plan, AdvNegGradSettings Settings, UnlearningSchedule Schedule) Plan(UnlearnOptions o)
+    static (RunPlan Plan, AdvNegGradSettings Settings, UnlearningSchedule Schedule, EvaluationSettings Evaluation) Plan(UnlearnOptions o)
     {
         var settings = new AdvNegGradSettings
         {
@@ -207,6 +327,9 @@ internal static class UnlearnCommand
         PlanChecks.InputPath(o.Weights, "--weights");
         DataChoice.RequireWeights(kind, o.Weights);
         DataChoice.CheckNormalization(o.Mean, o.Std);
+        var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed);
+        RunEvaluation.CheckRetrainedOption(o.Retrained);
+        if (o.ReportJson is not null) PlanChecks.OutputFile(o.ReportJson, "--report-json");
 
         string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
         var outputs = new List<ClassOutputs>();
@@ -237,6 +360,6 @@ internal static class UnlearnCommand
             Devices = devices, DefaultDevice = isDefault, Json = o.Json, Resume = o.Resume,
             Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std,
         };
-        return (plan, settings, schedule);
+        return (plan, settings, schedule, evaluation);
     }
 }

@@ -21,15 +21,23 @@ public sealed record DownloadSource(string Description, string FileName, Uri Add
         new Uri("https://huggingface.co/jaeunglee/resnet18-cifar10-unlearning/resolve/main/resnet18_cifar10_full.pth"),
         MinimumSize: 40_000_000);
 
+    /// <summary>Where the base model and the retrained references are published (Hugging Face, jaeunglee/resnet18-cifar10-unlearning).</summary>
+    public const string ModelRepository = "https://huggingface.co/jaeunglee/resnet18-cifar10-unlearning/resolve/main/";
+
     /// <summary>
-    /// The ResNet18 the card's authors retrained on CIFAR-10 without class <paramref name="className"/> (about 45 MB), from
-    /// the base model's Hugging Face repository: resnet18_cifar10_no_&lt;class&gt;.pth. Unlearning's reference (exact unlearning).
+    /// The published ResNet18 retrained on CIFAR-10 without class <paramref name="className"/> (resnet18_cifar10_no_{class}.pth,
+    /// e.g. resnet18_cifar10_no_cat.pth, about 45 MB), beside the base model: the exact-unlearning reference.
     /// </summary>
-    public static DownloadSource RetrainedModel(string className) => new(
-        $"retrained model resnet18_cifar10_no_{className}.pth",
-        $"resnet18_cifar10_no_{className}.pth",
-        new Uri($"https://huggingface.co/jaeunglee/resnet18-cifar10-unlearning/resolve/main/resnet18_cifar10_no_{className}.pth"),
-        MinimumSize: 40_000_000);
+    /// <exception cref="ArgumentException">A name that is not a plain lower-case word (a CIFAR-10 class name).</exception>
+    public static DownloadSource RetrainedModel(string className)
+    {
+        ArgumentNullException.ThrowIfNull(className);
+        string name = className.Trim().ToLowerInvariant();
+        if (name.Length == 0 || !name.All(char.IsAsciiLetterLower))
+            throw new ArgumentException($"'{className}' is not a class name the retrained models are published under");
+        string file = $"resnet18_cifar10_no_{name}.pth";
+        return new DownloadSource($"retrained model {file}", file, new Uri(ModelRepository + file), MinimumSize: 40_000_000);
+    }
 
     /// <summary>The sources the program knows, by a short name: cifar10, base-model, retrained-&lt;class&gt; (one per file).</summary>
     public static IReadOnlyDictionary<string, DownloadSource> Known { get; } = new Dictionary<string, DownloadSource>(StringComparer.OrdinalIgnoreCase)

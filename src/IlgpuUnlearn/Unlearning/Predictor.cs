@@ -1,4 +1,5 @@
 using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tensors;
 
@@ -7,6 +8,16 @@ namespace IlgpuUnlearn.Unlearning;
 /// <summary>Evaluation-mode logits of a whole dataset (BatchNorm with running statistics, no augmentation).</summary>
 public static class Predictor
 {
+    /// <summary>Labels and logits of every image of <paramref name="data"/>, one forward pass each, kept for every metric.</summary>
+    /// <param name="progress">Called after each batch with the number of images done so far and the total.</param>
+    public static SampleOutputs Outputs(ResNet18 model, ImageDataset data, CancellationToken cancel = default, Action<int, int>? progress = null)
+    {
+        var logits = Logits(model, data, cancel, progress);
+        var labels = new int[data.Count];
+        for (int i = 0; i < labels.Length; i++) labels[i] = data.Labels[i];
+        return new SampleOutputs(labels, logits, model.Config.Classes);
+    }
+
     /// <summary>Logits (N, classes) of every image, computed in batches of at most the model's batch size.</summary>
     /// <param name="progress">Called after each batch with the number of images done so far and the total.</param>
     public static float[] Logits(ResNet18 model, ImageDataset data, CancellationToken cancel = default, Action<int, int>? progress = null)

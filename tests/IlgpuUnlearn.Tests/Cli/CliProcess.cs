@@ -29,6 +29,10 @@ internal static class CliProcess
 
     public static CliResult Run(string workingDirectory, params string[] args) => RunWith(null, workingDirectory, args);
 
+    /// <summary>As <see cref="Run(string, string[])"/> with extra environment variables for the child.</summary>
+    public static CliResult Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunWith(environment.ToDictionary(e => e.Key, e => (string?)e.Value), workingDirectory, args);
+
     /// <summary>As <see cref="Run"/>, with environment variables set (or removed, for a null value).</summary>
     public static CliResult RunWith(IReadOnlyDictionary<string, string?>? environment, string workingDirectory, params string[] args)
     {

@@ -149,3 +149,16 @@ public class FileDownloaderTests
         Assert.Same(DownloadSource.BaseModel, DownloadSource.Known["base-model"]);
     }
 }
+
+public sealed class RetrainedModelSourceTests
+{
+    [Fact]
+    public void RetrainedModelIsPublishedBesideTheBaseModel()
+    {
+        var source = DownloadSource.RetrainedModel("Cat");
+        Assert.Equal("resnet18_cifar10_no_cat.pth", source.FileName);
+        Assert.Equal(new Uri("https://huggingface.co/jaeunglee/resnet18-cifar10-unlearning/resolve/main/resnet18_cifar10_no_cat.pth"), source.Address);
+        Assert.Equal(DownloadSource.ModelRepository, DownloadSource.BaseModel.Address.ToString().Replace("resnet18_cifar10_full.pth", "", StringComparison.Ordinal));
+        Assert.Throws<ArgumentException>(() => DownloadSource.RetrainedModel("../cat"));
+    }
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CommandLine;
+using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.IO;
+using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Unlearning;
+
+namespace IlgpuUnlearn.Cli.Commands;
+
+[Verb("bench-eval", HelpText = "Time evaluation: inference of the full ResNet18 (evaluation mode, the path eval and unlearn use) in images/s " +
+    "(compare with `bench/torch_peer.py eval`), and with --metrics every metric of one model at CIFAR-10 sizes (50,000 + 10,000 images) on synthetic outputs.")]
+public sealed class BenchEvalOptions
+{
+    [Option("device", HelpText = DeviceChoice.Help)]
+    public string? Device { get; set; }
+
+    [Option("batch-size", Default = 256, HelpText = "Images per forward pass.")]
+    public int BatchSize { get; set; }
+
+    [Option("steps", Default = 5, HelpText = "Timed batches (after --warmup untimed ones).")]
+    public int Steps { get; set; }
+
+    [Option("warmup", Default = 1, HelpText = "Untimed batches first.")]
+    public int Warmup { get; set; }
+
+    [Option("metrics", HelpText = "Also time the metrics (SVC attack on 20,000 images, loss attack, privacy score, 1000 bootstrap resamples) at CIFAR-10 sizes.")]
+    public bool Metrics { get; set; }
+
+    [Option("json", HelpText = "Also write the figures here (images_per_second, metrics_seconds, device).")]
+    public string? Json { get; set; }
+}
+
+internal static class BenchEvalCommand
+{
+    public static int Run(BenchEvalOptions o)
+    {
+        if (o.BatchSize < 1 || o.Steps < 1 || o.Warmup < 0) throw new UserError("--batch-size and --steps must be at least 1, --warmup at least 0");
+        var figures = new Dictionary<string, object>();
+        using (var ops = DeviceChoice.Open(o.Device))
+        {
+            using var model = new ResNet18(ops, ResNet18Config.Cifar10, o.BatchSize);
+            ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
+            var random = new Random(1);
+            ImageDataset Batches(int batches)
+            {
+                var pixels = new byte[(long)batches * o.BatchSize * Cifar10.ImageSize];
+                random.NextBytes(pixels);
+                var labels = new byte[batches * o.BatchSize];
+                for (int i = 0; i < labels.Length; i++) labels[i] = (byte)random.Next(10);
+                return new ImageDataset("random", pixels, labels, 3, 32, 32, Cifar10.ClassNames);
+            }
+            if (o.Warmup > 0) Predictor.Logits(model, Batches(o.Warmup));
+            var timed = Batches(o.Steps);
+            ops.Synchronize();
+            var clock = Stopwatch.StartNew();
+            Predictor.Logits(model, timed);
+            double seconds = clock.Elapsed.TotalSeconds;
+            double imagesPerSecond = timed.Count / seconds;
+            Console.WriteLine($"device            {ops.Name} ({Environment.ProcessorCount} logical CPUs)");
+            Console.WriteLine($"batch size        {o.BatchSize}, {o.Steps} timed batches");
+            Console.WriteLine(Inv($"inference         {imagesPerSecond:F1} images/s ({2.0 * ResNet18Flops.ForwardMacsPerImage(model.Config) * imagesPerSecond / 1e9:F1} GFLOP/s)"));
+            Console.WriteLine(Inv($"60,000 images     {60000 / imagesPerSecond:F0} s per model (both CIFAR-10 splits)"));
+            figures["device"] = ops.Name;
+            figures["batch_size"] = o.BatchSize;
+            figures["steps"] = o.Steps;
+            figures["seconds"] = seconds;
+            figures["images_per_second"] = imagesPerSecond;
+        }
+        if (o.Metrics)
+        {
+            var (train, test, retrained) = SyntheticOutputs();
+            var svcClock = Stopwatch.StartNew();
+            var members = train.IndicesOfClass(3, equal: false).Take(test.Count).Select(i => train.TrueClassProbability[i]).ToArray();
+            var svc = Evaluation.Privacy.SvcMiaEfficacy.Compute(members, test.TrueClassProbability, train.IndicesOfClass(3).Select(i => train.TrueClassProbability[i]).ToArray());
+            Console.WriteLine(Inv($"SVC attack        {svcClock.Elapsed.TotalSeconds:F1} s ({members.Length + test.Count:N0} training points, {svc.Classifier.Iterations:N0} SMO iterations, {svc.Classifier.SupportVectorCount:N0} support vectors)"));
+            figures["svc_seconds"] = svcClock.Elapsed.TotalSeconds;
+            var clock = Stopwatch.StartNew();
+            var evaluation = ModelEvaluation.Compute("synthetic", "unlearned", train, test, 3, retrained, new EvaluationSettings());
+            double seconds = clock.Elapsed.TotalSeconds;
+            Console.WriteLine(Inv($"metrics           {seconds:F1} s for one model at CIFAR-10 sizes (MIA-efficacy {evaluation.Metrics[ModelEvaluation.MiaEfficacy].Value:F2}%, loss attack {evaluation.Metrics[ModelEvaluation.LossMia].Value:F2}%, FQS {evaluation.Metrics[ModelEvaluation.Fqs].Value:F3})"));
+            figures["metrics_seconds"] = seconds;
+        }
+        if (o.Json is not null) AtomicFile.WriteAllText(o.Json, JsonSerializer.Serialize(figures) + "\n");
+        return 0;
+    }
+
+    /// <summary>Outputs shaped like a trained CIFAR-10 model's: 5,000 training and 1,000 test images per class, confident and mostly right.</summary>
+    static (SampleOutputs Train, SampleOutputs Test, SampleOutputs Retrained) SyntheticOutputs()
+    {
+        var random = new Random(3);
+        SampleOutputs Make(int perClass, double margin, double spread)
+        {
+            var labels = new int[perClass * 10];
+            var logits = new float[labels.Length * 10];
+            for (int i = 0; i < labels.Length; i++)
+            {
+                labels[i] = i % 10;
+                for (int j = 0; j < 10; j++) logits[i * 10 + j] = (float)(1.5 * Gaussian(random));
+                logits[i * 10 + labels[i]] += (float)(margin + spread * Gaussian(random));
+            }
+            return new SampleOutputs(labels, logits, 10);
+        }
+        return (Make(5000, 9, 3), Make(1000, 6, 4), Make(5000, 1, 3));
+    }
+
+    static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+
+    static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,41 @@
+using CommandLine;
+using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.IO;
+
+namespace IlgpuUnlearn.Cli.Commands;
+
+[Verb("report", HelpText = "Merge run reports (the .report.json files of unlearn, eval --report-json; from any machines) into the card's table and a method x metric table (markdown on stdout; --markdown, --csv) and one picture (--svg).")]
+public sealed class ReportOptions
+{
+    [Value(0, MetaName = "RUN.json", Min = 1, Required = true, HelpText = "Run reports (each one report or an array of them).")]
+    public IEnumerable<string> Runs { get; set; } = [];
+
+    [Option("markdown", HelpText = "Also write the markdown tables here.")]
+    public string? Markdown { get; set; }
+
+    [Option("csv", HelpText = "Write one row per run and one mean row per method here (CSV).")]
+    public string? Csv { get; set; }
+
+    [Option("svg", HelpText = "Draw the methods' mean metrics as a grouped bar chart here (SVG).")]
+    public string? Svg { get; set; }
+}
+
+internal static class ReportCommand
+{
+    public static int Run(ReportOptions o)
+    {
+        var files = o.Runs.ToList();
+        foreach (var f in files) if (!File.Exists(f)) throw new UserError($"{f}: no such run report");
+        RunEvaluation.CheckOutputFolders(("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg));
+        var runs = files.SelectMany(RunReportJson.ReadAll).ToList();
+        if (!runs.Any(r => r.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
+        var comparison = new RunComparison(runs);
+        string markdown = "## The model card's table\n\n" + comparison.CardTable() + "\n## Methods x metrics (mean over runs)\n\n" + comparison.MethodTableMarkdown();
+        Console.WriteLine(markdown);
+        if (o.Markdown is not null) AtomicFile.WriteAllText(o.Markdown, markdown);
+        if (o.Csv is not null) AtomicFile.WriteAllText(o.Csv, comparison.Csv());
+        if (o.Svg is not null) AtomicFile.WriteAllText(o.Svg, comparison.Svg());
+        Console.Error.WriteLine($"{runs.Count} runs from {files.Count} files");
+        return 0;
+    }
+}

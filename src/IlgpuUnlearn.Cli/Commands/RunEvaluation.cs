@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Download;
+using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Manifest;
+using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Unlearning;
+
+namespace IlgpuUnlearn.Cli.Commands;
+
+/// <summary>
+/// The evaluation shared by unlearn and eval: one forward pass per image of both splits per model (outputs kept for every
+/// metric), the retrained reference (a file, or the published one downloaded into the cache), the run report printed and
+/// written, and the version recorded in manifests.
+/// </summary>
+internal static class RunEvaluation
+{
+    public const string RetrainedHelp = "The model retrained without the forget class, the reference the gap, Avg. Gap and FQS are measured against: " +
+        "a file, 'published' (resnet18_cifar10_no_<class>.pth from jaeunglee/resnet18-cifar10-unlearning, downloaded once into the cache), " +
+        "'none', or 'auto' (published when --weights is not given, i.e. for the published base model; else none).";
+    public const string BootstrapHelp = "Bootstrap resamples for the 95% intervals (0: none); the loss attack and FQS use at most 200.";
+    public const string CollapseHelp = "Flag a retain class whose test accuracy falls more than this many points below the base model's.";
+    public const string MetricsHelp = "Metrics: Comparator UA/RA/TUA/TRA/FQS (gnueaj/Machine-Unlearning-Comparator), SalUn UA/RA/TA and MIA-efficacy " +
+        "(OPTML-Group/Unlearn-Saliency, SVC_MIA: RBF SVC C=3 gamma auto on the true-class probability), the loss attack of the NeurIPS 2023 " +
+        "unlearning challenge's starting kit and SCRUB (logistic regression, 10 stratified splits).";
+
+    /// <summary>The program's version with the commit it was built from (1.0.0+sha).</summary>
+    public static string Version =>
+        typeof(RunEvaluation).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>Both splits through the model as it is now: outputs and the phase's time.</summary>
+    /// <param name="label">Names the device and class on the progress line when several devices run at once.</param>
+    public static (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) Forward(ResNet18 model, DatasetSplit data, string what,
+        CancellationToken cancel, string? label = null)
+    {
+        var clock = Stopwatch.StartNew();
+        long images = data.Train.Count + data.Test.Count;
+        string progressLabel = label is null ? what : $"{label} {what}";
+        var train = Predictor.Outputs(model, data.Train, cancel, (done, _) => ProgressLine.ShowEvaluation(done, (int)images, clock.Elapsed, progressLabel));
+        var test = Predictor.Outputs(model, data.Test, cancel, (done, _) => ProgressLine.ShowEvaluation(data.Train.Count + done, (int)images, clock.Elapsed, progressLabel));
+        ProgressLine.Finish();
+        double seconds = clock.Elapsed.TotalSeconds;
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"evaluated {what}: {images:N0} images in {seconds:F1} s ({images / Math.Max(seconds, 1e-9):F0} images/s)"));
+        return (train, test, new PhaseRecord($"forward {what}", seconds, images, images / Math.Max(seconds, 1e-9)));
+    }
+
+    /// <summary>
+    /// The retrained reference's path for forget class <paramref name="className"/>, or null for none.
+    /// <paramref name="option"/>: auto, published, none or a file (checked to exist).
+    /// </summary>
+    public static string? RetrainedPath(string option, bool weightsGiven, string className, CancellationToken cancel)
+    {
+        string value = option.Trim();
+        bool published = value.ToLowerInvariant() switch
+        {
+            "none" => false,
+            "published" => true,
+            "auto" => !weightsGiven,
+            _ => File.Exists(value) ? false : throw new UserError($"--retrained {value}: no such file (or use published, none, auto)"),
+        };
+        if (!published) return value is "none" or "auto" ? null : value;
+        using var downloader = new FileDownloader();
+        return downloader.EnsureAsync(DownloadSource.RetrainedModel(className), cancel).GetAwaiter().GetResult();
+    }
+
+    /// <summary>Before any work: each given output's folder must exist (one line naming the option otherwise).</summary>
+    public static void CheckOutputFolders(params (string Option, string? Path)[] outputs)
+    {
+        foreach (var (option, path) in outputs)
+        {
+            string? folder = path is null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+            if (folder is not null && !Directory.Exists(folder)) throw new UserError($"{option} {path}: the folder {folder} does not exist");
+        }
+    }
+
+    /// <summary>Checks --retrained's value before any work.</summary>
+    public static void CheckRetrainedOption(string option)
+    {
+        string value = option.Trim().ToLowerInvariant();
+        if (value is "none" or "published" or "auto") return;
+        if (!File.Exists(option)) throw new UserError($"--retrained {option}: no such file (or use published, none, auto)");
+    }
+
+    /// <summary>Loads <paramref name="path"/> into <paramref name="model"/> (which must have its width and classes) and forwards both splits.</summary>
+    public static (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) ForwardFile(ResNet18 model, string path, DatasetSplit data, string role,
+        CancellationToken cancel, string? label = null)
+    {
+        var weights = ModelFiles.Read(path);
+        if (weights.Width != model.Config.Width || weights.NumClasses != model.Config.Classes || weights.InputChannels != model.Config.InputChannels)
+            throw new UserError($"{path}: the {role} model is a width-{weights.Width} ResNet18 with {weights.NumClasses} classes and {weights.InputChannels}-channel input; " +
+                $"the model judged is width {model.Config.Width} with {model.Config.Classes} and {model.Config.InputChannels}");
+        ModelFiles.Load(model, weights);
+        Console.Error.WriteLine($"{role} model: {Path.GetFullPath(path)}");
+        return Forward(model, data, role + " model", cancel, label);
+    }
+
+    public static EvaluationSettings Settings(int bootstrap, int seed)
+    {
+        if (bootstrap < 0) throw new UserError($"--bootstrap must be 0 or more, got {bootstrap}");
+        return new EvaluationSettings { BootstrapReplicates = bootstrap, Seed = seed };
+    }
+
+    /// <summary>Keeps a report's lines together when several devices finish at once.</summary>
+    static readonly object ConsoleGate = new();
+
+    public static void Print(RunReport report)
+    {
+        lock (ConsoleGate)
+        {
+            Console.WriteLine();
+            Console.WriteLine(RunReportText.Format(report));
+        }
+    }
+
+    /// <summary>The base model's card row and its figures, printed before unlearning starts.</summary>
+    public static void PrintBase(UnlearningReport card, string baseName, RunReport report)
+    {
+        lock (ConsoleGate)
+        {
+            Console.WriteLine();
+            Console.WriteLine("base model, before unlearning:");
+            Console.WriteLine(ModelCardTable.Table([(card, baseName)]));
+            Console.WriteLine();
+            Console.WriteLine(RunReportText.Format(report));
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using IlgpuUnlearn.IO;
+
+namespace IlgpuUnlearn.Evaluation;
+
+/// <summary>
+/// An evaluation in the result schema of the Unlearning Comparator (gnueaj/Machine-Unlearning-Comparator: the JSON its
+/// backend writes per unlearned model), so that a model made here can be loaded next to the Comparator's own. Filled:
+/// ID, FC, Type, Method, Model, UA, RA, TUA, TRA, PA, RTE, FQS (fractions rounded to 3 decimals as the Comparator does;
+/// RTE in seconds, rounded to 0.1), accs and t_accs (per-class accuracy, fractions), label_dist and t_label_dist
+/// ({"gt_i": share of class-i images predicted as each class}), conf_dist and t_conf_dist ({"gt_i": mean softmax
+/// probability of each class over class-i images}). A figure that cannot be filled (FQS without a retrained model, RTE
+/// when unknown) is "N/A", as the Comparator writes it. Its UMAP points, CKA and attack histograms are not produced.
+/// </summary>
+public static class ComparatorResultJson
+{
+    public static string Serialize(RunReport report, SampleOutputs train, SampleOutputs test, double? runtimeSeconds)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (report.ForgetClass is not int k) throw new ArgumentException("the Comparator's schema needs a forget class");
+        var m = report.Evaluation.Metrics;
+        double ua = m[ModelEvaluation.UA].Value / 100, ra = m[ModelEvaluation.RA].Value / 100;
+        double tua = m[ModelEvaluation.TUA].Value / 100, tra = m[ModelEvaluation.TRA].Value / 100;
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("ID", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(report.ModelName)))[..4]);
+            w.WriteNumber("FC", k);
+            w.WriteString("Type", "Unlearned");
+            w.WriteString("Model", report.ModelName);
+            w.WriteString("Method", report.Method);
+            w.WriteNumber("UA", Round3(ua));
+            w.WriteNumber("RA", Round3(ra));
+            w.WriteNumber("TUA", Round3(tua));
+            w.WriteNumber("TRA", Round3(tra));
+            w.WriteNumber("PA", Round3(((1 - ua) + (1 - tua) + ra + tra) / 4));
+            if (runtimeSeconds is double rte) w.WriteNumber("RTE", Math.Round(rte, 1)); else w.WriteString("RTE", "N/A");
+            if (m.TryGetValue(ModelEvaluation.Fqs, out var fqs)) w.WriteNumber("FQS", Round3(fqs.Value)); else w.WriteString("FQS", "N/A");
+            WriteArray(w, "accs", report.Evaluation.Train.PerClassAccuracy.Select(a => a / 100));
+            WriteArray(w, "t_accs", report.Evaluation.Test.PerClassAccuracy.Select(a => a / 100));
+            var (labelDist, confDist) = Distributions(train);
+            var (tLabelDist, tConfDist) = Distributions(test);
+            WriteDistribution(w, "label_dist", labelDist);
+            WriteDistribution(w, "t_label_dist", tLabelDist);
+            WriteDistribution(w, "conf_dist", confDist);
+            WriteDistribution(w, "t_conf_dist", tConfDist);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    public static void Write(string path, RunReport report, SampleOutputs train, SampleOutputs test, double? runtimeSeconds) =>
+        AtomicFile.WriteAllText(path, Serialize(report, train, test, runtimeSeconds) + "\n");
+
+    /// <summary>Per true class: the share predicted as each class, and the mean softmax probability of each class.</summary>
+    public static (double[][] Labels, double[][] Confidence) Distributions(SampleOutputs outputs)
+    {
+        int c = outputs.ClassCount;
+        var labels = Enumerable.Range(0, c).Select(_ => new double[c]).ToArray();
+        var confidence = Enumerable.Range(0, c).Select(_ => new double[c]).ToArray();
+        var count = new int[c];
+        var p = new double[c];
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            int y = outputs.Label(i);
+            count[y]++;
+            labels[y][outputs.Predicted[i]]++;
+            outputs.Softmax(i, 1.0, p);
+            for (int j = 0; j < c; j++) confidence[y][j] += p[j];
+        }
+        for (int y = 0; y < c; y++)
+            for (int j = 0; j < c; j++)
+            {
+                labels[y][j] = count[y] == 0 ? 0 : labels[y][j] / count[y];
+                confidence[y][j] = count[y] == 0 ? 0 : confidence[y][j] / count[y];
+            }
+        return (labels, confidence);
+    }
+
+    private static double Round3(double v) => double.IsFinite(v) ? Math.Round(v, 3, MidpointRounding.ToEven) : 0;
+
+    private static void WriteArray(Utf8JsonWriter w, string name, IEnumerable<double> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values) w.WriteNumberValue(Round3(v));
+        w.WriteEndArray();
+    }
+
+    private static void WriteDistribution(Utf8JsonWriter w, string name, double[][] rows)
+    {
+        w.WriteStartObject(name);
+        for (int y = 0; y < rows.Length; y++) WriteArray(w, string.Create(CultureInfo.InvariantCulture, $"gt_{y}"), rows[y]);
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,52 @@
+namespace IlgpuUnlearn.Evaluation.Privacy;
+
+/// <summary>
+/// SalUn's and Unlearn-Sparse's "MIA-efficacy" (OPTML-Group/Unlearn-Sparse and Unlearn-Saliency, evaluation/SVC_MIA.py,
+/// feature "confidence"): an RBF SVC (C = 3, gamma "auto" = 1 for one feature) is trained on the true-class probability
+/// softmax(z)[y] of members (label 1: |test| retain-class training images) and non-members (label 0: the test set); the
+/// efficacy is the share of the forget training images it calls non-members. 1 (100%) means the forget images look unseen.
+/// </summary>
+public sealed class SvcMiaEfficacy
+{
+    private SvcMiaEfficacy(RbfSupportVectorClassifier classifier, bool[] targetNonMember)
+    {
+        Classifier = classifier;
+        TargetCalledNonMember = targetNonMember;
+    }
+
+    public RbfSupportVectorClassifier Classifier { get; }
+
+    /// <summary>Per target image: whether the attack calls it a non-member.</summary>
+    public bool[] TargetCalledNonMember { get; }
+
+    /// <summary>The share (0..1) of target images called non-members.</summary>
+    public double Efficacy => ShareOf(TargetCalledNonMember, null);
+
+    /// <summary>The efficacy over a resample of the targets (indices into them), for the bootstrap.</summary>
+    public double EfficacyOver(ReadOnlySpan<int> resample) => ShareOf(TargetCalledNonMember, resample.ToArray());
+
+    /// <summary>Fits the attack and predicts the targets. Each argument is one feature value per image.</summary>
+    /// <exception cref="ArgumentException">No members, no non-members or no targets.</exception>
+    public static SvcMiaEfficacy Compute(ReadOnlySpan<double> members, ReadOnlySpan<double> nonMembers, ReadOnlySpan<double> targets,
+        CancellationToken cancel = default)
+    {
+        if (members.Length == 0 || nonMembers.Length == 0 || targets.Length == 0)
+            throw new ArgumentException($"the SVC attack needs members ({members.Length}), non-members ({nonMembers.Length}) and targets ({targets.Length})");
+        var x = new double[members.Length + nonMembers.Length][];
+        var y = new bool[x.Length];
+        for (int i = 0; i < members.Length; i++) { x[i] = [members[i]]; y[i] = true; }
+        for (int i = 0; i < nonMembers.Length; i++) x[members.Length + i] = [nonMembers[i]];
+        var svc = RbfSupportVectorClassifier.Fit(x, y, c: 3, gamma: null, cancel: cancel);
+        var t = targets.ToArray();
+        var nonMember = new bool[t.Length];
+        Parallel.For(0, t.Length, i => nonMember[i] = !svc.Predict([t[i]]));
+        return new SvcMiaEfficacy(svc, nonMember);
+    }
+
+    private static double ShareOf(bool[] values, int[]? indices)
+    {
+        int count = 0, n = indices?.Length ?? values.Length;
+        for (int i = 0; i < n; i++) if (values[indices is null ? i : indices[i]]) count++;
+        return n == 0 ? double.NaN : (double)count / n;
+    }
+}

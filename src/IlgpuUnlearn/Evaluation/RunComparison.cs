@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace IlgpuUnlearn.Evaluation;
+
+/// <summary>
+/// Many run reports (made on any machines: one per forget class, per method) brought together: the card's table with one
+/// row per run, a method x metric table (the mean of each named metric over the runs of a method, the base and retrained
+/// models counted as the methods "base" and "retrained"), as markdown and CSV, and one SVG bar chart of the means.
+/// </summary>
+public sealed class RunComparison
+{
+    /// <summary>The metrics the picture shows (all in percent).</summary>
+    public static readonly string[] PictureMetrics =
+        [ModelEvaluation.SalUnUA, ModelEvaluation.SalUnRA, ModelEvaluation.SalUnTA, ModelEvaluation.MiaEfficacy, ModelEvaluation.TUA, ModelEvaluation.TRA, ModelEvaluation.LossMia];
+
+    private readonly List<RunReport> _runs;
+
+    public RunComparison(IEnumerable<RunReport> runs)
+    {
+        _runs = [.. runs.Where(r => r.ForgetClass is not null).OrderBy(r => r.Method, StringComparer.Ordinal).ThenBy(r => r.ForgetClass)];
+        if (_runs.Count == 0) throw new ArgumentException("no run with a forget class to compare");
+    }
+
+    /// <summary>One row per method: its name, the number of runs, the mean of each metric (NaN where no run has it), the mean Avg. Gap.</summary>
+    public IReadOnlyList<(string Method, int Runs, Dictionary<string, double> Means, double AvgGap)> MethodRows()
+    {
+        var groups = new List<(string, List<ModelEvaluation>, List<double>)>();
+        void Add(string method, ModelEvaluation evaluation, double avgGap)
+        {
+            var group = groups.FirstOrDefault(g => g.Item1 == method);
+            if (group.Item1 is null) groups.Add(group = (method, [], []));
+            // Base and retrained models evaluated in several runs of one class count once.
+            if (group.Item2.Any(e => e.Model == evaluation.Model && e.Metrics.Keys.SequenceEqual(evaluation.Metrics.Keys)
+                && e.Metrics.Values.Select(v => v.Value).SequenceEqual(evaluation.Metrics.Values.Select(v => v.Value)))) return;
+            group.Item2.Add(evaluation);
+            if (!double.IsNaN(avgGap)) group.Item3.Add(avgGap);
+        }
+        foreach (var r in _runs)
+        {
+            if (r.Base is not null) Add("base", r.Base, double.NaN);
+            Add(r.Method, r.Evaluation, r.AvgGap);
+            if (r.Retrained is not null) Add("retrained", r.Retrained, 0);
+        }
+        return groups.Select(g => (g.Item1, g.Item2.Count,
+            ModelEvaluation.MetricOrder.ToDictionary(name => name, name => Mean(g.Item2.Where(e => e.Metrics.ContainsKey(name)).Select(e => e.Metrics[name].Value))),
+            Mean(g.Item3))).ToList();
+    }
+
+    /// <summary>The card's table: one row per run (its test-set figures), in method and class order.</summary>
+    public string CardTable() =>
+        ModelCardTable.Table(_runs.Where(r => r.Card is not null).Select(r => (r.Card!, (string?)r.ModelName)));
+
+    public string MethodTableMarkdown()
+    {
+        var rows = MethodRows();
+        var metrics = UsedMetrics(rows);
+        var text = new StringBuilder("| method | runs | " + string.Join(" | ", metrics) + " | Avg. Gap |\n");
+        text.Append("|---|---|" + string.Concat(metrics.Select(_ => "---|")) + "---|\n");
+        foreach (var (method, runs, means, gap) in rows)
+            text.Append($"| {method} | {runs} | " + string.Join(" | ", metrics.Select(m => Format(means[m], m))) + $" | {Format(gap, "")} |\n");
+        return text.ToString();
+    }
+
+    /// <summary>CSV (RFC 4180): one row per run (method, forget class, model, every metric, Avg. Gap), then one mean row per method.</summary>
+    public string Csv()
+    {
+        var text = new StringBuilder("method,forget_class,model," + string.Join(",", ModelEvaluation.MetricOrder) + ",avg_gap\n");
+        foreach (var r in _runs)
+        {
+            text.Append(Field(r.Method)).Append(',').Append(r.ForgetClass!.Value.ToString(CultureInfo.InvariantCulture)).Append(',').Append(Field(r.ModelName));
+            foreach (var m in ModelEvaluation.MetricOrder) text.Append(',').Append(r.Evaluation.Metrics.TryGetValue(m, out var v) ? Raw(v.Value) : "");
+            text.Append(',').Append(Raw(r.AvgGap)).Append('\n');
+        }
+        foreach (var (method, _, means, gap) in MethodRows())
+        {
+            text.Append(Field(method)).Append(",mean,");
+            foreach (var m in ModelEvaluation.MetricOrder) text.Append(',').Append(Raw(means[m]));
+            text.Append(',').Append(Raw(gap)).Append('\n');
+        }
+        return text.ToString();
+    }
+
+    /// <summary>A grouped bar chart: one group per metric of <see cref="PictureMetrics"/>, one bar per method (its mean, 0-100%).</summary>
+    public string Svg()
+    {
+        var rows = MethodRows();
+        var metrics = PictureMetrics.Where(m => rows.Any(r => !double.IsNaN(r.Means[m]))).ToArray();
+        string[] colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+        const int left = 50, top = 30, plotHeight = 260, barWidth = 14, gapBetween = 18;
+        int groupWidth = rows.Count * barWidth + gapBetween;
+        int width = left + metrics.Length * groupWidth + 20, height = top + plotHeight + 60 + 18 * rows.Count;
+        var svg = new StringBuilder();
+        svg.Append(Inv($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n"));
+        svg.Append(Inv($"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n"));
+        svg.Append(Inv($"<text x=\"{left}\" y=\"18\" font-size=\"13\">Mean over runs per method (%)</text>\n"));
+        for (int tick = 0; tick <= 100; tick += 25)
+        {
+            double y = top + plotHeight - tick / 100.0 * plotHeight;
+            svg.Append(Inv($"<line x1=\"{left}\" y1=\"{y:F1}\" x2=\"{width - 10}\" y2=\"{y:F1}\" stroke=\"#ddd\"/><text x=\"{left - 6}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{tick}</text>\n"));
+        }
+        for (int g = 0; g < metrics.Length; g++)
+        {
+            double x0 = left + g * groupWidth + gapBetween / 2.0;
+            for (int r = 0; r < rows.Count; r++)
+            {
+                double v = rows[r].Means[metrics[g]];
+                if (double.IsNaN(v)) continue;
+                double h = Math.Clamp(v, 0, 100) / 100 * plotHeight;
+                svg.Append(Inv($"<rect x=\"{x0 + r * barWidth:F1}\" y=\"{top + plotHeight - h:F1}\" width=\"{barWidth - 2}\" height=\"{h:F1}\" fill=\"{colours[r % colours.Length]}\"><title>{WebUtility.HtmlEncode(rows[r].Method)} {metrics[g]}: {v:F2}</title></rect>\n"));
+            }
+            svg.Append(Inv($"<text x=\"{x0 + rows.Count * barWidth / 2.0:F1}\" y=\"{top + plotHeight + 16}\" text-anchor=\"middle\">{metrics[g]}</text>\n"));
+        }
+        for (int r = 0; r < rows.Count; r++)
+        {
+            int y = top + plotHeight + 36 + 18 * r;
+            svg.Append(Inv($"<rect x=\"{left}\" y=\"{y - 10}\" width=\"12\" height=\"12\" fill=\"{colours[r % colours.Length]}\"/><text x=\"{left + 18}\" y=\"{y}\">{WebUtility.HtmlEncode(rows[r].Method)} ({rows[r].Runs} run{(rows[r].Runs == 1 ? "" : "s")})</text>\n"));
+        }
+        svg.Append("</svg>\n");
+        return svg.ToString();
+    }
+
+    private static string[] UsedMetrics(IReadOnlyList<(string, int, Dictionary<string, double> Means, double)> rows) =>
+        ModelEvaluation.MetricOrder.Where(m => rows.Any(r => !double.IsNaN(r.Means[m]))).ToArray();
+
+    private static double Mean(IEnumerable<double> values)
+    {
+        var list = values.Where(v => !double.IsNaN(v)).ToList();
+        return list.Count == 0 ? double.NaN : list.Average();
+    }
+
+    private static string Format(double v, string metric) => double.IsNaN(v) ? "-" : RunReportText.Number(v, metric);
+
+    private static string Raw(double v) => double.IsNaN(v) ? "" : v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string Field(string s) => s.IndexOfAny([',', '"', '\n', '\r']) < 0 ? s : "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

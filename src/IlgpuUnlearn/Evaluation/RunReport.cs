@@ -1,0 +1,108 @@
+using System.Text.Json.Serialization;
+
+namespace IlgpuUnlearn.Evaluation;
+
+/// <summary>
+/// The whole report of one run (after <c>unlearn</c>, or of <c>eval</c>): the card's row (test set), the judged model's
+/// figures on both splits, the base and retrained models' where known, the gap |model - retrained| of every named metric
+/// with SalUn's "Avg. Gap" (the mean gap over SalUn_UA, SalUn_RA, SalUn_TA and MIA_efficacy), and the collapse guard:
+/// every retain class whose test accuracy fell more than <see cref="CollapseThreshold"/> points below the base model's.
+/// </summary>
+public sealed class RunReport
+{
+    /// <summary>Default of the collapse guard, in accuracy points.</summary>
+    public const double DefaultCollapseThreshold = 10;
+
+    /// <summary>The unlearning method (AdvNegGrad for unlearn's models; for eval, what --method says, else "evaluated").</summary>
+    [JsonPropertyName("method")]
+    public string Method { get; init; } = "";
+
+    /// <summary>The judged model's file name.</summary>
+    [JsonPropertyName("model")]
+    public string ModelName { get; init; } = "";
+
+    /// <summary>The forgotten class; null for an evaluation without one (per-class figures only).</summary>
+    [JsonPropertyName("forget_class")]
+    public int? ForgetClass { get; init; }
+
+    [JsonPropertyName("class_names")]
+    public string[] ClassNames { get; init; } = [];
+
+    /// <summary>The card's figures on the test set, exactly as before (null without a forget class).</summary>
+    [JsonPropertyName("card")]
+    public UnlearningReport? Card { get; init; }
+
+    [JsonPropertyName("evaluation")]
+    public ModelEvaluation Evaluation { get; init; } = new();
+
+    [JsonPropertyName("base")]
+    public ModelEvaluation? Base { get; init; }
+
+    [JsonPropertyName("retrained")]
+    public ModelEvaluation? Retrained { get; init; }
+
+    /// <summary>|model - retrained| per named metric (empty without a retrained reference).</summary>
+    [JsonPropertyName("gap")]
+    public Dictionary<string, double> Gap { get; init; } = [];
+
+    /// <summary>SalUn's Avg. Gap; NaN without a retrained reference.</summary>
+    [JsonPropertyName("avg_gap")]
+    public double AvgGap { get; init; } = double.NaN;
+
+    [JsonPropertyName("collapse_threshold")]
+    public double CollapseThreshold { get; init; } = DefaultCollapseThreshold;
+
+    [JsonPropertyName("collapsed_classes")]
+    public CollapsedClass[] CollapsedClasses { get; init; } = [];
+
+    [JsonPropertyName("bootstrap_replicates")]
+    public int BootstrapReplicates { get; init; }
+
+    [JsonPropertyName("seed")]
+    public int Seed { get; init; }
+
+    /// <summary>Puts the parts together and computes the gaps and the collapse guard.</summary>
+    public static RunReport Create(string method, string modelName, int? forgetClass, IReadOnlyList<string> classNames, UnlearningReport? card,
+        ModelEvaluation evaluation, ModelEvaluation? baseEvaluation, ModelEvaluation? retrained, EvaluationSettings settings,
+        double collapseThreshold = DefaultCollapseThreshold)
+    {
+        ArgumentNullException.ThrowIfNull(evaluation);
+        ArgumentNullException.ThrowIfNull(settings);
+        var gap = new Dictionary<string, double>();
+        double avgGap = double.NaN;
+        if (retrained is not null)
+        {
+            foreach (var name in ModelEvaluation.MetricOrder)
+                if (evaluation.Metrics.TryGetValue(name, out var m) && retrained.Metrics.TryGetValue(name, out var r))
+                    gap[name] = Math.Abs(m.Value - r.Value);
+            if (ModelEvaluation.AvgGapMetrics.All(gap.ContainsKey)) avgGap = ModelEvaluation.AvgGapMetrics.Average(n => gap[n]);
+        }
+        var collapsed = new List<CollapsedClass>();
+        if (baseEvaluation is not null)
+        {
+            var now = evaluation.Test.PerClassAccuracy;
+            var before = baseEvaluation.Test.PerClassAccuracy;
+            for (int c = 0; c < Math.Min(now.Length, before.Length); c++)
+            {
+                if (c == forgetClass) continue;
+                if (before[c] - now[c] > collapseThreshold)
+                    collapsed.Add(new CollapsedClass(c, classNames[c], before[c], now[c], before[c] - now[c]));
+            }
+        }
+        return new RunReport
+        {
+            Method = method, ModelName = modelName, ForgetClass = forgetClass, ClassNames = [.. classNames], Card = card,
+            Evaluation = evaluation, Base = baseEvaluation, Retrained = retrained, Gap = gap, AvgGap = avgGap,
+            CollapseThreshold = collapseThreshold, CollapsedClasses = [.. collapsed],
+            BootstrapReplicates = settings.BootstrapReplicates, Seed = settings.Seed,
+        };
+    }
+}
+
+/// <summary>A retain class whose test accuracy (%) fell more than the threshold below the base model's.</summary>
+public sealed record CollapsedClass(
+    [property: JsonPropertyName("class")] int Class,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("base_test_accuracy")] double BaseAccuracy,
+    [property: JsonPropertyName("test_accuracy")] double Accuracy,
+    [property: JsonPropertyName("drop")] double Drop);

@@ -1,0 +1,121 @@
+using System.Text.Json;
+using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Evaluation.Privacy;
+using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Tests.Support;
+
+namespace IlgpuUnlearn.Tests.Evaluation;
+
+/// <summary>
+/// The three membership-inference attacks against scikit-learn 1.2 / numpy / scipy on the same per-sample outputs
+/// (Fixtures/make_mia_fixtures.py: mia_outputs.safetensors in, mia_expected.json out). The features are computed here
+/// from the logits, so the feature definitions are checked too.
+/// </summary>
+public sealed class MembershipInferenceTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    static readonly PyTorchFixture Outputs = FixtureFile.Open("mia_outputs.safetensors");
+    static readonly JsonElement Expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(FixtureFile.Folder, "mia_expected.json"))).RootElement;
+
+    static SampleOutputs Load(string name, string? labels = null)
+    {
+        var y = Outputs.Longs((labels ?? name) + ".labels").Select(v => (int)v).ToArray();
+        return new SampleOutputs(y, Outputs.Floats(name + ".logits"), 10);
+    }
+
+    static double[] Doubles(string name) => Expected.GetProperty(name).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+
+    static double Double(string name) => Expected.GetProperty(name).GetDouble();
+
+    [Fact]
+    public void SvcEfficacyMatchesScikitLearn()
+    {
+        var members = Load("members");
+        var nonMembers = Load("nonmembers");
+        var forget = Load("forget");
+        var mia = SvcMiaEfficacy.Compute(members.TrueClassProbability, nonMembers.TrueClassProbability, forget.TrueClassProbability);
+
+        // Both solvers stop when the largest KKT violation is below 1e-3, so the decision values may differ by about that much
+        // (measured: below 1e-3); 5e-3 allows for it, while a wrong kernel width, C or sign moves them by 0.1 or more.
+        var decision = Doubles("svc_decision");
+        double worst = 0;
+        for (int i = 0; i < forget.Count; i++)
+            worst = Math.Max(worst, Math.Abs(mia.Classifier.Decision([forget.TrueClassProbability[i]]) - decision[i]));
+        output.WriteLine($"decision function vs scikit-learn: worst {worst:E2}; efficacy {mia.Efficacy} vs {Double("svc_efficacy")}; {mia.Classifier.SupportVectorCount} SVs, {mia.Classifier.Iterations} iterations");
+        Assert.True(worst < 5e-3, $"decision function differs from scikit-learn's by up to {worst:E2}");
+        // Predictions: exactly scikit-learn's except on targets whose decision value is within that tolerance of zero.
+        int ambiguous = decision.Count(d => Math.Abs(d) < 5e-3);
+        double efficacy = Double("svc_efficacy");
+        Assert.InRange(mia.Efficacy, efficacy - (double)ambiguous / forget.Count - 1e-12, efficacy + (double)ambiguous / forget.Count + 1e-12);
+        // Support vectors: LIBSVM's count, give or take vectors sitting at the bound's edge.
+        Assert.InRange(mia.Classifier.SupportVectorCount, Expected.GetProperty("svc_support_vectors").GetInt32() - 3, Expected.GetProperty("svc_support_vectors").GetInt32() + 3);
+    }
+
+    [Fact]
+    public void LossAttackMatchesScikitLearnOnTheSameFolds()
+    {
+        var forget = Load("forget");
+        var nonMembers = Load("nonmembers");
+        int ns = Expected.GetProperty("loss_ns").GetInt32();
+        var losses = forget.Loss.Concat(nonMembers.Loss.Take(ns)).ToArray();
+        var members = Enumerable.Range(0, 2 * ns).Select(i => i < ns).ToArray();
+
+        // The fit itself: scikit-learn's lbfgs stops at a gradient tolerance of 1e-4, Newton here at the optimum; 1e-3 relative.
+        var lr = LogisticRegression.Fit(losses, members);
+        output.WriteLine($"LR: w {lr.Weight} vs {Double("lr_coef")}, b {lr.Intercept} vs {Double("lr_intercept")}");
+        Assert.Equal(Double("lr_coef"), lr.Weight, 1e-3 * Math.Abs(Double("lr_coef")));
+        Assert.Equal(Double("lr_intercept"), lr.Intercept, 1e-3 * Math.Abs(Double("lr_intercept")));
+
+        // Per fold: the same held-out samples, so the accuracies are equal (counts of 30 samples).
+        var train = Outputs.Longs("loss.folds_train").Select(v => (int)v).ToArray();
+        var test = Outputs.Longs("loss.folds_test").Select(v => (int)v).ToArray();
+        int folds = Outputs.Shape("loss.folds_train")[0], trainSize = train.Length / folds, testSize = test.Length / folds;
+        var split = Enumerable.Range(0, folds).Select(f => (train[(f * trainSize)..((f + 1) * trainSize)], test[(f * testSize)..((f + 1) * testSize)])).ToList();
+        var expected = Doubles("loss_fold_accuracies");
+        for (int f = 0; f < folds; f++) Assert.Equal(expected[f], LossAttack.FoldAccuracy(losses, members, split[f].Item1, split[f].Item2), 12);
+        Assert.Equal(Double("loss_accuracy"), LossAttack.CrossValidatedAccuracy(losses, members, split), 12);
+    }
+
+    [Fact]
+    public void PrivacyScoreMatchesTheNumpyScript()
+    {
+        var forget = Load("forget");
+        var retrained = new SampleOutputs(forget.Labels.ToArray(), Outputs.Floats("retrained.logits"), 10);
+        var ue = Enumerable.Range(0, forget.Count).Select(i => forget.Entropy(i, PrivacyScore.EntropyTemperature)).ToArray();
+        var re = Enumerable.Range(0, forget.Count).Select(i => retrained.Entropy(i, PrivacyScore.EntropyTemperature)).ToArray();
+        var uc = Enumerable.Range(0, forget.Count).Select(forget.LogitConfidence).ToArray();
+        var rc = Enumerable.Range(0, forget.Count).Select(retrained.LogitConfidence).ToArray();
+
+        // Features: float64 from the same float32 logits; scipy and the stable forms here agree to rounding (1e-9).
+        var expectedEntropy = Doubles("entropy_unlearned");
+        var expectedConfidence = Doubles("confidence_unlearned");
+        for (int i = 0; i < forget.Count; i++)
+        {
+            Assert.Equal(expectedEntropy[i], ue[i], 1e-9);
+            Assert.Equal(expectedConfidence[i], uc[i], 1e-9 * Math.Max(1, Math.Abs(uc[i])));
+        }
+        var attacks = Doubles("fqs_attacks");
+        Assert.Equal(attacks[0], PrivacyScore.BestAttack(ue, re, PrivacyScore.EntropyRange), 12);
+        Assert.Equal(attacks[1], PrivacyScore.BestAttack(re, ue, PrivacyScore.EntropyRange), 12);
+        Assert.Equal(attacks[2], PrivacyScore.BestAttack(uc, rc, PrivacyScore.ConfidenceRange), 12);
+        Assert.Equal(attacks[3], PrivacyScore.BestAttack(rc, uc, PrivacyScore.ConfidenceRange), 12);
+        Assert.Equal(Double("fqs"), PrivacyScore.Compute(ue, re, uc, rc), 12);
+        // Against itself nothing can be told apart.
+        Assert.Equal(1.0, PrivacyScore.Compute(re, re, rc, rc), 12);
+    }
+
+    [Fact]
+    public void StratifiedSplitsKeepTheClassShares()
+    {
+        var y = Enumerable.Range(0, 300).Select(i => i < 150).ToArray();
+        var folds = StratifiedShuffleSplit.Create(y, 10, seed: 0);
+        Assert.Equal(10, folds.Count);
+        foreach (var (train, test) in folds)
+        {
+            Assert.Equal(30, test.Length);
+            Assert.Equal(270, train.Length);
+            Assert.Equal(15, test.Count(i => y[i]));
+            Assert.Empty(train.Intersect(test));
+        }
+        Assert.NotEqual(folds[0].Test.Order(), folds[1].Test.Order());
+    }
+}

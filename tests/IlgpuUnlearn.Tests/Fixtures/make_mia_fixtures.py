@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Reference values for the three membership-inference attacks, computed with scikit-learn 1.2 / numpy / scipy on fixed
+per-sample outputs, for tests/IlgpuUnlearn.Tests/Evaluation/MembershipInferenceTests.cs.
+
+Per-sample outputs (logits of 10 classes, float32, seeded numpy draws shaped like a CIFAR-10 model's: confident and mostly
+right on training images, less so on test images) go to mia_outputs.safetensors:
+  members.logits/labels      retain-class training images (the SVC attack's members)
+  nonmembers.logits/labels   test images (the SVC attack's non-members; the first NS are the loss attack's non-members)
+  forget.logits/labels       forget training images of the unlearned model (the SVC attack's targets, the loss attack's members)
+  retrained.logits           the same forget images through a "retrained" model (the privacy score's reference)
+  loss.folds_train/test      scikit-learn's StratifiedShuffleSplit(n_splits=10, random_state=0) folds over the loss set
+mia_expected.json holds what scikit-learn / numpy compute from them:
+  SalUn / Unlearn-Sparse SVC_MIA ("confidence" = softmax(z)[y]): SVC(C=3, gamma="auto", kernel="rbf") fitted on members (1)
+  and non-members (0); efficacy = share of forget images predicted 0; plus the decision function on the forget images.
+  NeurIPS 2023 starting kit simple_mia: LogisticRegression() on per-sample cross-entropy, members = forget (1), non-members =
+  the first NS test images (0), cross_val_score(accuracy) over the folds above; plus coef/intercept fitted on all of them.
+  Comparator privacy score: entropy of softmax(z/2) (scipy.stats.entropy) and log p_max - log(1 - p_max), 51 thresholds,
+  both directions, 1 - the largest attack (unrounded), written in numpy independently of the C#.
+Run: /usr/bin/python3 make_mia_fixtures.py (Debian python3-sklearn, python3-scipy, python3-torch for the writer).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import scipy.stats
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
+from sklearn.svm import SVC
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from make_model_fixtures import write_safetensors  # noqa: E402
+
+rng = np.random.default_rng(12)
+C = 10
+FORGET = 3
+
+
+def draw(n, labels, margin_mean, margin_sd, noise=1.5):
+    z = rng.normal(0.0, noise, size=(n, C))
+    margin = rng.normal(margin_mean, margin_sd, size=n)
+    z[np.arange(n), labels] += margin
+    return z.astype(np.float32)
+
+
+def retain_labels(n):
+    return rng.choice([k for k in range(C) if k != FORGET], size=n).astype(np.int64)
+
+
+M, N, F = 240, 200, 150
+members_y = retain_labels(M)
+members = draw(M, members_y, 7.0, 3.0)
+nonmembers_y = rng.integers(0, C, size=N).astype(np.int64)
+nonmembers = draw(N, nonmembers_y, 4.0, 3.5)
+forget_y = np.full(F, FORGET, dtype=np.int64)
+forget = draw(F, forget_y, 3.0, 4.0)
+retrained = draw(F, forget_y, 0.5, 2.5)
+
+
+def softmax(z, t=1.0):
+    a = z.astype(np.float64) / t
+    a -= a.max(axis=1, keepdims=True)
+    e = np.exp(a)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def true_prob(z, y):
+    return softmax(z)[np.arange(len(y)), y]
+
+
+def ce(z, y):
+    return -np.log(true_prob(z, y))
+
+
+# SVC attack (SalUn MIA-efficacy)
+x_svc = np.concatenate([true_prob(members, members_y), true_prob(nonmembers, nonmembers_y)]).reshape(-1, 1)
+y_svc = np.concatenate([np.ones(M), np.zeros(N)])
+svc = SVC(C=3, gamma="auto", kernel="rbf").fit(x_svc, y_svc)
+targets = true_prob(forget, forget_y).reshape(-1, 1)
+svc_pred = svc.predict(targets)
+svc_efficacy = float((svc_pred == 0).mean())
+svc_decision = svc.decision_function(targets)
+
+# Loss attack (NeurIPS 2023 starting kit simple_mia)
+NS = F
+x_loss = np.concatenate([ce(forget, forget_y), ce(nonmembers[:NS], nonmembers_y[:NS])]).reshape(-1, 1)
+y_loss = np.concatenate([np.ones(NS), np.zeros(NS)]).astype(np.int64)
+cv = StratifiedShuffleSplit(n_splits=10, random_state=0)
+folds = list(cv.split(x_loss, y_loss))
+scores = cross_val_score(LogisticRegression(), x_loss, y_loss, cv=folds, scoring="accuracy")
+lr = LogisticRegression().fit(x_loss, y_loss)
+
+
+# Comparator privacy score
+def entropy_t2(z):
+    return scipy.stats.entropy(softmax(z, 2.0).T)
+
+
+def confidence(z):
+    p = softmax(z)
+    pm = p.max(axis=1)
+    return np.log(pm) - np.log(1 - pm)
+
+
+def best_attack(pos, neg, lo, hi):
+    pos, neg = np.clip(pos, lo, hi), np.clip(neg, lo, hi)
+    best = 0.0
+    delta, eps = 1e-5, 1e-10
+    for thr in np.linspace(lo, hi, 51):
+        fpr = np.mean(neg >= thr)
+        fnr = 1.0 - np.mean(pos >= thr)
+        if fpr == 0 and fnr == 0:
+            a = 1.0
+        elif fpr >= 1 - delta or fnr >= 1 - delta:
+            a = 0.0
+        else:
+            sfp, sfn = np.clip(fpr, eps, 1 - delta - eps), np.clip(fnr, eps, 1 - delta - eps)
+            e = max(0.0, min(np.log(1 - delta - sfp) - np.log(sfn), np.log(1 - delta - sfn) - np.log(sfp)))
+            a = 1 - 2 ** (-e)
+        best = max(best, a)
+    return best
+
+
+ue, re_ = entropy_t2(forget), entropy_t2(retrained)
+uc, rc = confidence(forget), confidence(retrained)
+attacks = [best_attack(ue, re_, 0, 2.5), best_attack(re_, ue, 0, 2.5), best_attack(uc, rc, -2.5, 10), best_attack(rc, uc, -2.5, 10)]
+fqs = 1 - max(attacks)
+
+write_safetensors(os.path.join(HERE, "mia_outputs.safetensors"), {
+    "members.logits": members, "members.labels": members_y,
+    "nonmembers.logits": nonmembers, "nonmembers.labels": nonmembers_y,
+    "forget.logits": forget, "forget.labels": forget_y,
+    "retrained.logits": retrained,
+    "loss.folds_train": np.stack([tr for tr, _ in folds]).astype(np.int64),
+    "loss.folds_test": np.stack([te for _, te in folds]).astype(np.int64),
+})
+expected = {
+    "sklearn": sklearn.__version__,
+    "svc_efficacy": svc_efficacy,
+    "svc_decision": svc_decision.tolist(),
+    "svc_support_vectors": int(svc.support_.size),
+    "loss_ns": NS,
+    "loss_fold_accuracies": scores.tolist(),
+    "loss_accuracy": float(scores.mean()),
+    "lr_coef": float(lr.coef_[0, 0]),
+    "lr_intercept": float(lr.intercept_[0]),
+    "entropy_unlearned": ue.tolist(),
+    "confidence_unlearned": uc.tolist(),
+    "fqs_attacks": attacks,
+    "fqs": fqs,
+}
+with open(os.path.join(HERE, "mia_expected.json"), "w") as f:
+    json.dump(expected, f, indent=1)
+    f.write("\n")
+print(f"SVC efficacy {svc_efficacy:.4f} ({svc.support_.size} SVs), loss attack {scores.mean():.4f}, FQS {fqs:.4f}, attacks {attacks}")
