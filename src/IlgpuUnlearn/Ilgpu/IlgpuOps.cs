@@ -70,9 +70,6 @@ public sealed class IlgpuOps : IOps
         if (accelerator.WarpSize != 32)
             throw new NotSupportedException($"{accelerator.Name} has warps of {accelerator.WarpSize}; the kernels need 32 (use CPUDevice.Nvidia for the CPU accelerator).");
         planner = new LaunchPlanner(DeviceLimits.Of(accelerator), this.options);
-        var algorithms = new[] { this.options.ForwardAlgorithm, this.options.BackwardInputAlgorithm, this.options.BackwardWeightAlgorithm };
-        if (!cuda && algorithms.Contains(ConvAlgorithm.TensorCoreTf32))
-            throw new NotSupportedException($"The TF32 tensor-core convolution is inline PTX and runs on CUDA only, not on {accelerator.Name}.");
         Name = cuda ? $"cuda: {accelerator.Name}" : $"ilgpu-cpu: {accelerator.Name}";
 
         var a = accelerator;
@@ -308,7 +305,10 @@ public sealed class IlgpuOps : IOps
             {
                 ConvAlgorithm.Tiled => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemm.Tiled<TOperands, TColumn>),
                 ConvAlgorithm.Wide => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmWide.Tiled128<TOperands, TColumn>),
-                ConvAlgorithm.TensorCoreTf32 => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmTensorCore.Tf32<TOperands, TColumn>),
+                // The tensor cores on CUDA; elsewhere the same kernel with the mma emulated.
+                ConvAlgorithm.TensorCoreTf32 when accelerator.AcceleratorType == AcceleratorType.Cuda
+                    => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmTensorCore.Tf32<TOperands, TColumn>),
+                ConvAlgorithm.TensorCoreTf32 => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmTensorCore.Tf32Emulated<TOperands, TColumn>),
                 _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "not a GEMM algorithm"),
             };
             gemmKernels[key] = kernel;

@@ -424,11 +424,13 @@ public sealed class LaunchPlanner
     private static string BatchNorm(string method) => nameof(BatchNormKernels) + "." + method;
 
     /// <summary>The GEMM kernel of an algorithm for an operand type, named as Class.Method&lt;Operands&gt;.</summary>
-    private static string GemmKernel(ConvAlgorithm algorithm, string operands) => algorithm switch
+    private string GemmKernel(ConvAlgorithm algorithm, string operands) => algorithm switch
     {
         ConvAlgorithm.Tiled => $"{nameof(ImplicitGemm)}.{nameof(ImplicitGemm.Tiled)}<{operands}>",
         ConvAlgorithm.Wide => $"{nameof(ImplicitGemmWide)}.{nameof(ImplicitGemmWide.Tiled128)}<{operands}>",
-        ConvAlgorithm.TensorCoreTf32 => $"{nameof(ImplicitGemmTensorCore)}.{nameof(ImplicitGemmTensorCore.Tf32)}<{operands}>",
+        ConvAlgorithm.TensorCoreTf32 => device.Cuda
+            ? $"{nameof(ImplicitGemmTensorCore)}.{nameof(ImplicitGemmTensorCore.Tf32)}<{operands}>"
+            : $"{nameof(ImplicitGemmTensorCore)}.{nameof(ImplicitGemmTensorCore.Tf32Emulated)}<{operands}>",
         _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "not a GEMM algorithm"),
     };
 

@@ -1,7 +1,6 @@
 using IlgpuUnlearn.Ilgpu;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tensors;
-using IlgpuUnlearn.Unlearning;
 using Xunit.Abstractions;
 
 namespace IlgpuUnlearn.Tests.Kernels;
@@ -135,19 +134,8 @@ public sealed class LaunchPlanTests(ITestOutputHelper output)
         Assert.DoesNotContain('\n', e.Message);
     }
 
-    /// <summary>One AdvNegGrad step at <paramref name="batch"/> (augmented forget and retain batches) and an evaluation forward.</summary>
     private static IReadOnlyList<OpPlan> PlanStep(PlanningOps ops, int maxBatch, int batch)
-    {
-        using var model = new ResNet18(ops, ResNet18Config.Cifar10, maxBatch);
-        using var step = new TrainingStep(ops, model);
-        var pixels = new byte[(long)batch * 3 * 32 * 32];
-        var labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
-        var augment = new int[3 * batch];
-        var images = new HostBatch(pixels, labels, augment, batch);
-        step.Unlearn(images, images, new AdvNegGradSettings());
-        model.Forward(Math.Min(batch, 500), training: false);
-        return ops.Plans;
-    }
+        => StepPlanning.PlanUnlearningStep(ops, ResNet18Config.Cifar10, maxBatch, batch);
 
     private void Print(string device, int maxBatch, int batch, PlanningOps ops, IReadOnlyList<OpPlan> plans,
         List<(OpPlan Plan, KernelLaunch Launch)> launches)
