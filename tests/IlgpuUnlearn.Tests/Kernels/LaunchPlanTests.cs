@@ -86,6 +86,26 @@ public sealed class LaunchPlanTests(ITestOutputHelper output)
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
     }
 
+    /// <summary>Every convolution kernel version (the options bench-kernels and self-test use) plans the card's batch on sm_90.</summary>
+    [Theory]
+    [InlineData(ConvAlgorithm.Tiled, true)]
+    [InlineData(ConvAlgorithm.Tiled, false)]
+    [InlineData(ConvAlgorithm.Wide, true)]
+    [InlineData(ConvAlgorithm.TensorCoreTf32, true)]
+    [InlineData(ConvAlgorithm.Naive, true)]
+    public void EveryConvolutionVersionPlansTheCardBatch(ConvAlgorithm algorithm, bool byPhase)
+    {
+        using var ops = new PlanningOps(DeviceLimits.Sm90, new IlgpuOpsOptions { Convolution = algorithm, BackwardInputByPhase = byPhase });
+        var plans = PlanStep(ops, 2500, 2500);
+        var convolutions = plans.Where(p => p.Op.StartsWith("Conv2d", StringComparison.Ordinal)).SelectMany(p => p.Launches).ToList();
+        output.WriteLine($"{algorithm}, by phase {byPhase}: {convolutions.Count} convolution launches, kernels " +
+                         string.Join(", ", convolutions.Select(l => l.Kernel).Distinct()));
+        Assert.All(convolutions, l => Assert.True(PtxasFigures.Kernels.ContainsKey(l.Kernel), l.Kernel));
+        Assert.All(convolutions.Where(l => l.Group is not null), l => Assert.True(
+            l.Grid.Y <= DeviceLimits.MaxGridYZ && l.Grid.Z <= DeviceLimits.MaxGridYZ
+            && (long)PtxasFigures.Kernels[l.Kernel].Registers * l.ThreadsPerGroup!.Value <= DeviceLimits.RegistersPerGroup, l.ToString()));
+    }
+
     /// <summary>At the card's batch on the largest device, the decisions that only happen at full size are taken as expected.</summary>
     [Fact]
     public void CardBatchSplitsTheWeightGradientAndChunksBatchNorm()
