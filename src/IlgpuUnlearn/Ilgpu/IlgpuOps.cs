@@ -7,10 +7,11 @@ using IlgpuUnlearn.Tensors;
 namespace IlgpuUnlearn.Ilgpu;
 
 /// <summary>
-/// The ops on an ILGPU accelerator (CUDA, or ILGPU's CPU accelerator for tests), every op one or two kernel
-/// launches on the accelerator's default stream. Kernels are compiled once, when this object is made.
-/// All index arithmetic in the kernels is 32-bit: every buffer an op touches must hold fewer than 2^31 elements
-/// (a batch of 2500 x 64 x 32 x 32 is 164M), which each op checks.
+/// The ops on an ILGPU accelerator (CUDA, or ILGPU's CPU accelerator for tests), every op a few kernel launches on the
+/// accelerator's default stream. Kernels are compiled once, when this object is made. Each op first asks its
+/// <see cref="LaunchPlanner"/> for a plan (the argument checks, grids, group sizes, K-splits, chunks, scratch) and launches
+/// exactly that; the planner also bounds the 32-bit index arithmetic of the kernels (every tensor and index below 2^31: a batch
+/// of 2500 x 64 x 32 x 32 is 164M).
 /// </summary>
 public sealed class IlgpuOps : IOps
 {

@@ -1,8 +1,4 @@
 using System.Reflection;
-using ILGPU;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuUnlearn.Kernels;
 using Xunit.Abstractions;

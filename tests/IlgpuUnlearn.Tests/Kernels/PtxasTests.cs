@@ -92,31 +92,29 @@ public sealed partial class PtxasTests(IlgpuCpuFixture fixture, ITestOutputHelpe
                 var (kernelName, kernel, arch, _) = jobs[j];
                 var (name, _, smRegisters, smThreads, smGroups, smShared) = Architectures[arch];
                 var (exit, log) = logs[j];
+                if (exit != 0)
                 {
-                    if (exit != 0)
-                    {
-                        failures.Add($"{kernelName} {name}: ptxas exit {exit}: {log.Trim()}");
-                        continue;
-                    }
-                    int registers = int.Parse(RegistersUsed().Match(log) is { Success: true } r ? r.Groups[1].Value : "0", CultureInfo.InvariantCulture);
-                    int shared = SharedMemory().Match(log) is { Success: true } s ? int.Parse(s.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-                    foreach (Match m in LocalMemory().Matches(log))
-                        if (m.Groups[1].Value != "0")
-                            failures.Add($"{kernelName} {name}: {m.Value}");
-                    int threads = KernelPtx.MaxThreadsPerGroup(kernel);
-                    if ((long)registers * threads > DeviceLimits.RegistersPerGroup)
-                        failures.Add($"{kernelName} {name}: {registers} registers x {threads} threads exceed 65,536");
-                    if (shared > DeviceLimits.MaxStaticSharedBytes)
-                        failures.Add($"{kernelName} {name}: {shared} bytes of static shared memory exceed 48 KB");
-                    if (!PtxasFigures.Kernels.TryGetValue(kernelName, out var figure))
-                        failures.Add($"{kernelName}: not in PtxasFigures; add [\"{kernelName}\"] = ({registers}, {shared}),");
-                    else if (registers > figure.Registers || shared != figure.SharedBytes)
-                        failures.Add($"{kernelName} {name}: {registers} registers, {shared} bytes smem; PtxasFigures says ({figure.Registers}, {figure.SharedBytes})");
-                    // The GEMMs launch their Threads; the reductions up to 1,024; the element-wise kernels at ILGPU's choice (shown at 256).
-                    int group = threads == 1024 && KernelPtx.ImplicitlyGrouped(kernel) ? 256 : threads;
-                    double occupancy = Occupancy(registers, shared, group, smRegisters, smThreads, smGroups, smShared);
-                    output.WriteLine($"{kernelName,-52} {name,-5} {registers,4} {shared,6} {group,7} {occupancy,8:P0}");
+                    failures.Add($"{kernelName} {name}: ptxas exit {exit}: {log.Trim()}");
+                    continue;
                 }
+                int registers = int.Parse(RegistersUsed().Match(log) is { Success: true } r ? r.Groups[1].Value : "0", CultureInfo.InvariantCulture);
+                int shared = SharedMemory().Match(log) is { Success: true } s ? int.Parse(s.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+                foreach (Match m in LocalMemory().Matches(log))
+                    if (m.Groups[1].Value != "0")
+                        failures.Add($"{kernelName} {name}: {m.Value}");
+                int threads = KernelPtx.MaxThreadsPerGroup(kernel);
+                if ((long)registers * threads > DeviceLimits.RegistersPerGroup)
+                    failures.Add($"{kernelName} {name}: {registers} registers x {threads} threads exceed 65,536");
+                if (shared > DeviceLimits.MaxStaticSharedBytes)
+                    failures.Add($"{kernelName} {name}: {shared} bytes of static shared memory exceed 48 KB");
+                if (!PtxasFigures.Kernels.TryGetValue(kernelName, out var figure))
+                    failures.Add($"{kernelName}: not in PtxasFigures; add [\"{kernelName}\"] = ({registers}, {shared}),");
+                else if (registers > figure.Registers || shared != figure.SharedBytes)
+                    failures.Add($"{kernelName} {name}: {registers} registers, {shared} bytes smem; PtxasFigures says ({figure.Registers}, {figure.SharedBytes})");
+                // The GEMMs launch their Threads; the reductions up to 1,024; the element-wise kernels at ILGPU's choice (shown at 256).
+                int group = threads == 1024 && KernelPtx.ImplicitlyGrouped(kernel) ? 256 : threads;
+                double occupancy = Occupancy(registers, shared, group, smRegisters, smThreads, smGroups, smShared);
+                output.WriteLine($"{kernelName,-52} {name,-5} {registers,4} {shared,6} {group,7} {occupancy,8:P0}");
             }
             Assert.True(kernels >= 3 * 40, $"only {kernels} kernel assemblies");
         }
