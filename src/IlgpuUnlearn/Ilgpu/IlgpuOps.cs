@@ -254,19 +254,19 @@ public sealed class IlgpuOps : IOps
             convBackwardInputNaive(plan.Launches[0].Grid.X, g, View(dy), View(w), View(dx));
             return;
         }
-        if (plan.Launches.Count > 1)
+        if (s.Stride > 1 && options.BackwardInputByPhase)
         {
-            // One product per stride phase (qh, qw), qh major; together they write every element of dx once.
+            // One product per stride phase (qh, qw); together they write every element of dx once.
             var kernel = Gemm<Conv2dKernels.BackwardInputPhaseGemm, InputPixel>(algorithm);
-            for (int p = 0; p < plan.Launches.Count; p++)
+            foreach (var launch in plan.Launches)
             {
-                var phase = new Conv2dKernels.BackwardInputPhaseGemm(g, p / s.Stride, p % s.Stride, View(dy), View(w), View(dx));
-                kernel(Config(plan.Launches[p]), phase, plan.Launches[p].Argument);
+                var phase = new Conv2dKernels.BackwardInputPhaseGemm(g, launch.Phase / s.Stride, launch.Phase % s.Stride, View(dy), View(w), View(dx));
+                kernel(Config(launch), phase, launch.Argument);
             }
             return;
         }
-        var launch = plan.Launches[0];
-        Gemm<Conv2dKernels.BackwardInputGemm, InputPixel>(algorithm)(Config(launch), new(g, View(dy), View(w), View(dx)), launch.Argument);
+        var single = plan.Launches[0];
+        Gemm<Conv2dKernels.BackwardInputGemm, InputPixel>(algorithm)(Config(single), new(g, View(dy), View(w), View(dx)), single.Argument);
     }
 
     public void Conv2dBackwardWeight(ConvShape s, Slice<float> x, Slice<float> dy, Slice<float> dw)

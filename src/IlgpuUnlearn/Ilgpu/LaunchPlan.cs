@@ -15,10 +15,11 @@ public readonly record struct LaunchSize(int X, int Y = 1, int Z = 1)
 /// Implicitly grouped (<see cref="Group"/> null): one thread per element of an extent of <c>Grid.X</c>, the group size chosen by
 /// ILGPU from the kernel's occupancy (on CUDA, the driver's occupancy calculator).
 /// <see cref="Argument"/> is the launch's one size argument where it has one: the K range per split of a GEMM
-/// (<c>kPerSplit</c>), the values per chunk of a chunked batch-norm reduction (<c>chunkLength</c>); else 0.
+/// (<c>kPerSplit</c>), the values per chunk of a chunked batch-norm reduction (<c>chunkLength</c>); else 0. <see cref="Phase"/> is
+/// the stride phase qh S + qw of an input-gradient GEMM by phase; else 0.
 /// <see cref="Kernel"/> names the kernel as <c>Class.Method</c> or <c>Class.Method&lt;Operands&gt;</c>.
 /// </summary>
-public sealed record KernelLaunch(string Kernel, LaunchSize Grid, LaunchSize? Group, int Argument = 0)
+public sealed record KernelLaunch(string Kernel, LaunchSize Grid, LaunchSize? Group, int Argument = 0, int Phase = 0)
 {
     public bool ImplicitlyGrouped => Group is null;
 

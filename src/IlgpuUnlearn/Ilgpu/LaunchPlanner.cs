@@ -80,7 +80,10 @@ public sealed class LaunchPlanner
             s.Cout, (long)s.N * s.OutH * s.OutW, (long)s.Cin * s.K * s.K, 1)]);
     }
 
-    /// <summary>With stride S &gt; 1 and BackwardInputByPhase, S^2 GEMMs in the order of phases (qh, qw), qh major.</summary>
+    /// <summary>
+    /// With stride S &gt; 1 and BackwardInputByPhase, one GEMM per stride phase (qh, qw) that holds input pixels, qh major, each
+    /// launch's <see cref="KernelLaunch.Phase"/> = qh S + qw.
+    /// </summary>
     public OpPlan Conv2dBackwardInput(ConvShape s, Slice<float> dy, Slice<float> w, Slice<float> dx)
     {
         const string op = "Conv2dBackwardInput";
@@ -99,8 +102,10 @@ public sealed class LaunchPlanner
                 {
                     var (ph, th) = PhaseExtent(s.H, s.K, s.Stride, s.Pad, qh);
                     var (pw, tw) = PhaseExtent(s.W, s.K, s.Stride, s.Pad, qw);
-                    launches.Add(Gemm(op, s, algorithm, nameof(Conv2dKernels.BackwardInputPhaseGemm),
-                        s.Cin, (long)s.N * ph * pw, (long)s.Cout * th * tw, 1));
+                    // A phase holding no input pixels (an input smaller than the stride) has nothing to write.
+                    if ((long)s.N * ph * pw > 0)
+                        launches.Add(Gemm(op, s, algorithm, nameof(Conv2dKernels.BackwardInputPhaseGemm),
+                            s.Cin, (long)s.N * ph * pw, (long)s.Cout * th * tw, 1) with { Phase = qh * s.Stride + qw });
                 }
             return new(op, s.ToString(), launches);
         }
