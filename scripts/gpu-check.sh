@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The whole GPU check in one device call (README "Running on a GPU"). On the GPU machine (python3 with torch, no .NET):
 #   1. unpacks the .NET runtime that scripts/gpu-prepare.sh packed into .gpu/ and prints the GPU;
+#   1b. every kernel launch of an unlearning epoch at batch 2500 planned for this GPU's limits without running (`plan`: grids,
+#      splits, scratch, 32-bit indexing of the full-width network at 2500 and at the last batch); the dry run plans the same
+#      for sm_90's limits, so a batch-size failure of the ILGPU path shows here before any GPU is lent;
 #   2. the whole network on CUDA against the PyTorch fixtures (width 8: logits, loss, every gradient, running statistics,
 #      two AdvNegGrad steps; full width: logits, loss, every gradient's norm and values);
 #   3. one AdvNegGrad epoch at batch 2500 on random CIFAR-sized data (45,000 retain + 5,000 forget images): the first
@@ -17,8 +20,9 @@
 #
 #   scripts/gpu-prepare.sh                 here, first (builds and packs .gpu/)
 #   device call: command "bash scripts/gpu-check.sh", carry [".gpu"], timeout_s 540
-#   scripts/gpu-check.sh --dry-run         here: the same script end to end on the CPU path with small sizes (runs
-#                                          gpu-prepare.sh first, and uses the packed runtime, as the GPU machine will)
+#   scripts/gpu-check.sh --dry-run         here: the same script end to end on the CPU path (runs gpu-prepare.sh first,
+#                                          and uses the packed runtime, as the GPU machine will): the plan at batch 2500
+#                                          as on the GPU, the rest executed at small sizes
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -51,12 +55,14 @@ export PYTHONUNBUFFERED=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 if [ $mode = dry-run ]; then
   bash scripts/gpu-prepare.sh || finish 1
   device=cpu; torch_device=cpu; python=/usr/bin/python3
+  plan_device=sm90   # the ILGPU path's host decisions at the real batch size, for an H100/H200's limits
   ops_device=ilgpu-cpu; ops_shapes=(--batch-size 2 --width 4 --image-size 8)   # ILGPU's CPU accelerator: tiny shapes only
   epoch=(--batch-size 32 --retain 64 --forget 32); epoch_steps=1   # 1 of 2 steps, so that step 7 runs too
   step_batch=8; step_counts=(--steps 2 --warmup 1)
   dotnet_root=$work/dotnet
 else
   device=cuda; torch_device=cuda; python=python3
+  plan_device=cuda
   ops_device=cuda; ops_shapes=(--batch-size 256)
   epoch=(--batch-size 2500 --retain 45000 --forget 5000); epoch_steps=3
   step_batch=256; step_counts=(--steps 5 --warmup 2)
@@ -140,6 +146,8 @@ json.dump({"mode": mode, "gpu": gpu, "nvidia_smi": details, "build": build.strip
           open(path, "w"), indent=2)
 PY
 step devices 60 "${app[@]}" devices
+# The real batch size in both modes: 2500 and 45,000 retain images, as the epoch below on the GPU.
+step plan 60 "${app[@]}" plan --device "$plan_device" --batch-size 2500 --retain 45000
 
 # ---- 2. the network against PyTorch ------------------------------------------------------------------------------------
 

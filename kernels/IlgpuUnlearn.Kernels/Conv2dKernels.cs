@@ -15,7 +15,8 @@ public static class Conv2dKernels
     /// <summary>One thread per y[n, co, oh, ow].</summary>
     public static void ForwardNaive(Index1D i, ConvGeometry g, ArrayView<float> x, ArrayView<float> w, ArrayView<float> y)
     {
-        int ow = i % g.OW, rest = i / g.OW;
+        int e = ElementIndex.Of(i);
+        int ow = e % g.OW, rest = e / g.OW;
         int oh = rest % g.OH; rest /= g.OH;
         int co = rest % g.Cout, n = rest / g.Cout;
 
@@ -32,7 +33,7 @@ public static class Conv2dKernels
                     sum += w[((co * g.Cin + ci) * g.K + kh) * g.K + kw] * x[((n * g.Cin + ci) * g.H + ih) * g.W + iw];
                 }
             }
-        y[i] = sum;
+        y[e] = sum;
     }
 
     /// <summary>
@@ -41,7 +42,8 @@ public static class Conv2dKernels
     /// </summary>
     public static void BackwardInputNaive(Index1D i, ConvGeometry g, ArrayView<float> dy, ArrayView<float> w, ArrayView<float> dx)
     {
-        int iw = i % g.W, rest = i / g.W;
+        int e = ElementIndex.Of(i);
+        int iw = e % g.W, rest = e / g.W;
         int ih = rest % g.H; rest /= g.H;
         int ci = rest % g.Cin, n = rest / g.Cin;
 
@@ -60,13 +62,14 @@ public static class Conv2dKernels
                     sum += dy[((n * g.Cout + co) * g.OH + oh) * g.OW + ow] * w[((co * g.Cin + ci) * g.K + kh) * g.K + kw];
                 }
             }
-        dx[i] = sum;
+        dx[e] = sum;
     }
 
     /// <summary>One thread per dw[co, ci, kh, kw] = sum over n, oh, ow of dy[n, co, oh, ow] x[n, ci, oh S - P + kh, ow S - P + kw].</summary>
     public static void BackwardWeightNaive(Index1D i, ConvGeometry g, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dw)
     {
-        int kw = i % g.K, rest = i / g.K;
+        int e = ElementIndex.Of(i);
+        int kw = e % g.K, rest = e / g.K;
         int kh = rest % g.K; rest /= g.K;
         int ci = rest % g.Cin, co = rest / g.Cin;
 
@@ -83,7 +86,7 @@ public static class Conv2dKernels
                     sum += dy[((n * g.Cout + co) * g.OH + oh) * g.OW + ow] * x[((n * g.Cin + ci) * g.H + ih) * g.W + iw];
                 }
             }
-        dw[i] = sum;
+        dw[e] = sum;
     }
 
     // ---- tiled implicit GEMM versions: launch ImplicitGemm.Tiled with these operands ------------

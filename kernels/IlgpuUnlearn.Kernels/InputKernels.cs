@@ -15,8 +15,9 @@ public static class InputKernels
     public static void LoadImages(Index1D index, ArrayView<byte> pixels, ArrayView<int> augment, int augmented,
         int height, int width, int pad, ChannelNormalisation norm, ArrayView<float> x)
     {
-        int j = index % width;
-        int rest = index / width;
+        int e = ElementIndex.Of(index);
+        int j = e % width;
+        int rest = e / width;
         int i = rest % height;
         int nc = rest / height;          // n * C + c
         int n = nc / norm.Channels, c = nc - n * norm.Channels;
@@ -34,7 +35,7 @@ public static class InputKernels
         float value = 0f;
         if (si >= 0 && si < height && sj >= 0 && sj < width)
             value = pixels[(nc * height + si) * width + sj];
-        x[index] = norm.Apply(c, value / 255f);
+        x[e] = norm.Apply(c, value / 255f);
     }
 }
 

@@ -14,5 +14,8 @@ public static class ReluKernels
 
     /// <summary>dx = dy where the forward output y &gt; 0, else 0. dx may be dy.</summary>
     public static void Backward(Index1D i, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx)
-        => dx[i] = y[i] > 0f ? dy[i] : 0f;
+    {
+        int e = ElementIndex.Of(i);
+        dx[e] = y[e] > 0f ? dy[e] : 0f;
+    }
 }

@@ -21,7 +21,7 @@ public static class Program
         }
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = false; });
         var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, DownloadOptions, ConvertOptions, InspectOptions,
-            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, VerifyOptions, ReportOptions, BenchEvalOptions>(args);
+            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, VerifyOptions, ReportOptions, BenchEvalOptions, PlanOptions>(args);
         return parsed.MapResult(
             (DemoOptions o) => Run(() => DemoCommand.Run(o)),
             (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
@@ -37,6 +37,7 @@ public static class Program
             (VerifyOptions o) => Run(() => VerifyCommand.Run(o)),
             (ReportOptions o) => Run(() => ReportCommand.Run(o)),
             (BenchEvalOptions o) => Run(() => BenchEvalCommand.Run(o)),
+            (PlanOptions o) => Run(() => PlanCommand.Run(o)),
             errors => ShowHelp(parsed, errors));
     }
 

@@ -7,19 +7,18 @@ using IlgpuUnlearn.Tensors;
 namespace IlgpuUnlearn.Ilgpu;
 
 /// <summary>
-/// The ops on an ILGPU accelerator (CUDA, or ILGPU's CPU accelerator for tests), every op one or two kernel
-/// launches on the accelerator's default stream. Kernels are compiled once, when this object is made.
-/// All index arithmetic in the kernels is 32-bit: every buffer an op touches must hold fewer than 2^31 elements
-/// (a batch of 2500 x 64 x 32 x 32 is 164M), which each op checks.
+/// The ops on an ILGPU accelerator (CUDA, or ILGPU's CPU accelerator for tests), every op a few kernel launches on the
+/// accelerator's default stream. Kernels are compiled once, when this object is made. Each op first asks its
+/// <see cref="LaunchPlanner"/> for a plan (the argument checks, grids, group sizes, K-splits, chunks, scratch) and launches
+/// exactly that; the planner also bounds the 32-bit index arithmetic of the kernels (every tensor and index below 2^31: a batch
+/// of 2500 x 64 x 32 x 32 is 164M).
 /// </summary>
 public sealed class IlgpuOps : IOps
 {
     private readonly Accelerator accelerator;
     private readonly IDisposable? owned;
     private readonly IlgpuOpsOptions options;
-    private readonly int reductionGroupSize;
-    private readonly int targetGroups;
-    private readonly int targetReductionGroups;
+    private readonly LaunchPlanner planner;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> noAugment;
     private MemoryBuffer1D<float, Stride1D.Dense>? scratch;
     private long allocatedBytes, peakAllocatedBytes;
@@ -69,20 +68,9 @@ public sealed class IlgpuOps : IOps
         this.owned = owned;
         this.options = options ?? new IlgpuOpsOptions();
         bool cuda = accelerator.AcceleratorType == AcceleratorType.Cuda;
-        reductionGroupSize = this.options.ReductionGroupSize > 0 ? this.options.ReductionGroupSize : cuda ? 1024 : 128;
-        if (reductionGroupSize % 32 != 0 || reductionGroupSize > Math.Min(1024, accelerator.MaxNumThreadsPerGroup))
-            throw new ArgumentException($"Reduction group size {reductionGroupSize} must be a multiple of 32 and at most {Math.Min(1024, accelerator.MaxNumThreadsPerGroup)}.");
         if (accelerator.WarpSize != 32)
             throw new NotSupportedException($"{accelerator.Name} has warps of {accelerator.WarpSize}; the kernels need 32 (use CPUDevice.Nvidia for the CPU accelerator).");
-        // Enough groups of 256 threads to fill every multiprocessor twice over.
-        targetGroups = cuda ? 2 * accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / 256) : 4;
-        // Reduction groups that fill every multiprocessor twice over (the CPU accelerator: one, so chunking stays opt-in there).
-        targetReductionGroups = cuda ? 2 * accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / reductionGroupSize) : 1;
-        var algorithms = new[] { this.options.ForwardAlgorithm, this.options.BackwardInputAlgorithm, this.options.BackwardWeightAlgorithm };
-        if (!cuda && algorithms.Contains(ConvAlgorithm.TensorCoreTf32))
-            throw new NotSupportedException($"The TF32 tensor-core convolution is inline PTX and runs on CUDA only, not on {accelerator.Name}.");
-        if (this.options.BatchNormChunks < 0)
-            throw new ArgumentException("BatchNormChunks must be 0 (automatic) or at least 1.");
+        planner = new LaunchPlanner(DeviceLimits.Of(accelerator), this.options);
         Name = cuda ? $"cuda: {accelerator.Name}" : $"ilgpu-cpu: {accelerator.Name}";
 
         var a = accelerator;
@@ -136,8 +124,15 @@ public sealed class IlgpuOps : IOps
     public Accelerator Accelerator => accelerator;
     public IlgpuOpsOptions Options => options;
 
+    /// <summary>The host-side decisions of every op: what each one launches for given shapes.</summary>
+    public LaunchPlanner Planner => planner;
+
     /// <summary>For tests: forces the number of weight-gradient splits (0: the options' choice).</summary>
-    internal int WeightGradientSplitsOverride { get; set; }
+    internal int WeightGradientSplitsOverride
+    {
+        get => planner.WeightGradientSplitsOverride;
+        set => planner.WeightGradientSplitsOverride = value;
+    }
     public long AllocatedBytes => Interlocked.Read(ref allocatedBytes);
     public long PeakAllocatedBytes => Interlocked.Read(ref peakAllocatedBytes);
 
@@ -212,8 +207,8 @@ public sealed class IlgpuOps : IOps
 
     public void Fill(Slice<float> destination, float value)
     {
-        if (destination.Length > 0)
-            fill(Extent(destination), View(destination), value);
+        foreach (var l in planner.Fill(destination).Launches)
+            fill(l.Grid.X, View(destination), value);
     }
 
     public void Synchronize() => accelerator.DefaultStream.Synchronize();
@@ -223,121 +218,81 @@ public sealed class IlgpuOps : IOps
     public void LoadImages(int n, int h, int w, Slice<byte> pixels, Slice<int>? augment, int pad,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Slice<float> x)
     {
-        int channels = mean.Length;
-        Require(channels is 1 or 3 && std.Length == channels, "LoadImages: mean and std need one value per channel, 1 or 3 channels");
-        long length = (long)channels * n * h * w;
-        Require(pixels.Length == length && x.Length == length, "LoadImages: pixels and x must hold N * C * H * W elements");
-        Require(augment is null || augment.Value.Length == 3L * n, "LoadImages: augment must be (N, 3)");
-        if (length == 0)
+        var plan = planner.LoadImages(n, h, w, pixels, augment, mean, std, x);
+        if (plan.Launches.Count == 0)
             return;
-        var norm = channels == 3 ? new ChannelNormalisation(3, mean[0], mean[1], mean[2], std[0], std[1], std[2])
+        var norm = mean.Length == 3 ? new ChannelNormalisation(3, mean[0], mean[1], mean[2], std[0], std[1], std[2])
             : new ChannelNormalisation(1, mean[0], mean[0], mean[0], std[0], std[0], std[0]);
         var augmentView = augment is { } aug ? View(aug) : noAugment.View.AsContiguous();
-        loadImages(Extent(x), View(pixels), augmentView, augment is null ? 0 : 1, h, w, pad, norm, View(x));
+        loadImages(plan.Launches[0].Grid.X, View(pixels), augmentView, augment is null ? 0 : 1, h, w, pad, norm, View(x));
     }
 
     // ---- convolution --------------------------------------------------------------------------
 
     public void Conv2dForward(ConvShape s, Slice<float> x, Slice<float> w, Slice<float> y)
     {
-        CheckConv(s, x, w, y);
-        if (s.OutputLength == 0)
+        var plan = planner.Conv2dForward(s, x, w, y);
+        if (plan.Launches.Count == 0)
             return;
         var g = Geometry(s);
+        var launch = plan.Launches[0];
         var algorithm = options.ForwardAlgorithm;
         if (algorithm == ConvAlgorithm.Naive)
-        {
-            convForwardNaive(Extent(y), g, View(x), View(w), View(y));
-            return;
-        }
-        var op = new Conv2dKernels.ForwardGemm(g, View(x), View(w), View(y));
-        LaunchGemm(algorithm, Gemm<Conv2dKernels.ForwardGemm, OutputPixel>(algorithm), op, op.M, op.N, op.K, 1);
+            convForwardNaive(launch.Grid.X, g, View(x), View(w), View(y));
+        else
+            Gemm<Conv2dKernels.ForwardGemm, OutputPixel>(algorithm)(Config(launch), new(g, View(x), View(w), View(y)), launch.Argument);
     }
 
     public void Conv2dBackwardInput(ConvShape s, Slice<float> dy, Slice<float> w, Slice<float> dx)
     {
-        CheckConv(s, dx, w, dy);
-        if (s.InputLength == 0)
+        var plan = planner.Conv2dBackwardInput(s, dy, w, dx);
+        if (plan.Launches.Count == 0)
             return;
         var g = Geometry(s);
         var algorithm = options.BackwardInputAlgorithm;
         if (algorithm == ConvAlgorithm.Naive)
         {
-            convBackwardInputNaive(Extent(dx), g, View(dy), View(w), View(dx));
+            convBackwardInputNaive(plan.Launches[0].Grid.X, g, View(dy), View(w), View(dx));
             return;
         }
         if (s.Stride > 1 && options.BackwardInputByPhase)
         {
-            // One product per stride phase; together they write every element of dx once.
+            // One product per stride phase (qh, qw); together they write every element of dx once.
             var kernel = Gemm<Conv2dKernels.BackwardInputPhaseGemm, InputPixel>(algorithm);
-            for (int qh = 0; qh < s.Stride; qh++)
-                for (int qw = 0; qw < s.Stride; qw++)
-                {
-                    var phase = new Conv2dKernels.BackwardInputPhaseGemm(g, qh, qw, View(dy), View(w), View(dx));
-                    LaunchGemm(algorithm, kernel, phase, phase.M, phase.N, phase.K, 1);
-                }
+            foreach (var launch in plan.Launches)
+            {
+                var phase = new Conv2dKernels.BackwardInputPhaseGemm(g, launch.Phase / s.Stride, launch.Phase % s.Stride, View(dy), View(w), View(dx));
+                kernel(Config(launch), phase, launch.Argument);
+            }
             return;
         }
-        var op = new Conv2dKernels.BackwardInputGemm(g, View(dy), View(w), View(dx));
-        LaunchGemm(algorithm, Gemm<Conv2dKernels.BackwardInputGemm, InputPixel>(algorithm), op, op.M, op.N, op.K, 1);
+        var single = plan.Launches[0];
+        Gemm<Conv2dKernels.BackwardInputGemm, InputPixel>(algorithm)(Config(single), new(g, View(dy), View(w), View(dx)), single.Argument);
     }
 
     public void Conv2dBackwardWeight(ConvShape s, Slice<float> x, Slice<float> dy, Slice<float> dw)
     {
-        CheckConv(s, x, dw, dy);
-        if (s.WeightLength == 0)
+        var plan = planner.Conv2dBackwardWeight(s, x, dy, dw);
+        if (plan.Launches.Count == 0)
             return;
         var g = Geometry(s);
         var algorithm = options.BackwardWeightAlgorithm;
+        var launch = plan.Launches[0];
         if (algorithm == ConvAlgorithm.Naive)
         {
-            convBackwardWeightNaive(Extent(dw), g, View(x), View(dy), View(dw));
+            convBackwardWeightNaive(launch.Grid.X, g, View(x), View(dy), View(dw));
             return;
         }
-
         var kernel = Gemm<Conv2dKernels.BackwardWeightGemm, KernelTap>(algorithm);
-        int m = s.Cout, n = s.Cin * s.K * s.K;
-        long k = (long)s.N * s.OutH * s.OutW;
-        int splits = WeightGradientSplits(algorithm, m, n, k);
-        if (splits == 1)
+        if (plan.ScratchFloats == 0)
         {
-            var direct = new Conv2dKernels.BackwardWeightGemm(g, View(x), View(dy), View(dw));
-            LaunchGemm(algorithm, kernel, direct, m, n, (int)k, 1);
+            kernel(Config(launch), new(g, View(x), View(dy), View(dw)), launch.Argument);
             return;
         }
-        long weights = (long)m * n;
-        var partials = Scratch(splits * weights);
-        var op = new Conv2dKernels.BackwardWeightGemm(g, View(x), View(dy), partials);
-        LaunchGemm(algorithm, kernel, op, m, n, (int)k, splits);
-        sumSplits((int)weights, partials, splits, (int)weights, View(dw));
-    }
-
-    /// <summary>Splits of the weight-gradient reduction: enough groups to fill the device, each at least 16 k-tiles long.</summary>
-    private int WeightGradientSplits(ConvAlgorithm algorithm, int m, int n, long k)
-    {
-        var tile = GemmTile.Of(algorithm);
-        long kTiles = (k + tile.K - 1) / tile.K;
-        var (gx, gy) = tile.Counts(m, n);
-        int forced = WeightGradientSplitsOverride > 0 ? WeightGradientSplitsOverride : options.WeightGradientSplits;
-        long wanted = forced > 0
-            ? forced
-            : Math.Min(Math.Max(1, kTiles / 16), (targetGroups + (long)gx * gy - 1) / ((long)gx * gy));
-        long splits = Math.Clamp(wanted, 1, Math.Max(1, Math.Min(kTiles, 65535)));
-        long tilesPerSplit = Math.Max(1, (kTiles + splits - 1) / splits);
-        return (int)Math.Max(1, (kTiles + tilesPerSplit - 1) / tilesPerSplit);
-    }
-
-    private void LaunchGemm<TOperands>(ConvAlgorithm algorithm, Action<KernelConfig, TOperands, int> kernel, TOperands op, int m, int n, int k, int splits)
-        where TOperands : struct
-    {
-        if (m == 0 || n == 0)
-            return;
-        var tile = GemmTile.Of(algorithm);
-        long kTiles = (k + tile.K - 1) / tile.K;
-        int kPerSplit = (int)((kTiles + splits - 1) / splits) * tile.K;
-        var (gx, gy) = tile.Counts(m, n);
-        Require(gy <= 65535, "convolution: too many output channels for the grid");
-        kernel(new KernelConfig(new Index3D(gx, gy, splits), new Index3D(tile.Threads, 1, 1)), op, kPerSplit);
+        // Partial sums per split into scratch (split, Cout, Cin, K, K), then added up into dw.
+        var partials = Scratch(plan.ScratchFloats);
+        kernel(Config(launch), new(g, View(x), View(dy), partials), launch.Argument);
+        sumSplits(plan.Launches[1].Grid.X, partials, launch.Grid.Z, (int)s.WeightLength, View(dw));
     }
 
     /// <summary>The GEMM kernel of <paramref name="algorithm"/> for these operands, compiled at its first use.</summary>
@@ -352,7 +307,10 @@ public sealed class IlgpuOps : IOps
             {
                 ConvAlgorithm.Tiled => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemm.Tiled<TOperands, TColumn>),
                 ConvAlgorithm.Wide => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmWide.Tiled128<TOperands, TColumn>),
-                ConvAlgorithm.TensorCoreTf32 => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmTensorCore.Tf32<TOperands, TColumn>),
+                // The tensor cores on CUDA; elsewhere the same kernel with the mma emulated.
+                ConvAlgorithm.TensorCoreTf32 when accelerator.AcceleratorType == AcceleratorType.Cuda
+                    => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmTensorCore.Tf32<TOperands, TColumn>),
+                ConvAlgorithm.TensorCoreTf32 => accelerator.LoadStreamKernel<TOperands, int>(ImplicitGemmTensorCore.Tf32Emulated<TOperands, TColumn>),
                 _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "not a GEMM algorithm"),
             };
             gemmKernels[key] = kernel;
@@ -360,32 +318,7 @@ public sealed class IlgpuOps : IOps
         return (Action<KernelConfig, TOperands, int>)kernel;
     }
 
-    /// <summary>The tile and group size of a GEMM kernel.</summary>
-    private readonly record struct GemmTile(int M, int N, int K, int Threads)
-    {
-        public static GemmTile Of(ConvAlgorithm algorithm) => algorithm switch
-        {
-            ConvAlgorithm.Wide => new(ImplicitGemmWide.TileM, ImplicitGemmWide.TileN, ImplicitGemmWide.TileK, ImplicitGemmWide.Threads),
-            ConvAlgorithm.TensorCoreTf32 => new(ImplicitGemmTensorCore.TileM, ImplicitGemmTensorCore.TileN, ImplicitGemmTensorCore.TileK, ImplicitGemmTensorCore.Threads),
-            _ => new(ImplicitGemm.TileM, ImplicitGemm.TileN, ImplicitGemm.TileK, ImplicitGemm.Threads),
-        };
-
-        /// <summary>Groups along (N, M) for a product of m x n.</summary>
-        public (int X, int Y) Counts(int m, int n) => ((n + N - 1) / N, (m + M - 1) / M);
-    }
-
     private static ConvGeometry Geometry(ConvShape s) => new(s.N, s.Cin, s.H, s.W, s.Cout, s.K, s.Stride, s.Pad);
-
-    private static void CheckConv(ConvShape s, Slice<float> x, Slice<float> w, Slice<float> y)
-    {
-        Require(s.K > 0 && s.Stride > 0 && s.Pad >= 0 && s.OutH > 0 && s.OutW > 0, $"convolution: invalid shape {s}");
-        Require(x.Length == s.InputLength, $"convolution: input slice has {x.Length} elements, {s} needs {s.InputLength}");
-        Require(w.Length == s.WeightLength, $"convolution: weight slice has {w.Length} elements, {s} needs {s.WeightLength}");
-        Require(y.Length == s.OutputLength, $"convolution: output slice has {y.Length} elements, {s} needs {s.OutputLength}");
-        Require((long)s.N * s.OutH * s.OutW * Math.Max(s.Cout, s.Cin * s.K * s.K) < int.MaxValue &&
-                (long)s.N * s.H * s.W * Math.Max(s.Cin, s.Cout * s.K * s.K) < int.MaxValue,
-            $"convolution {s}: sizes beyond 32-bit indexing; lower --batch-size");
-    }
 
     // ---- batch normalisation ------------------------------------------------------------------
 
@@ -393,200 +326,165 @@ public sealed class IlgpuOps : IOps
         Slice<float> runningMean, Slice<float> runningVar, float momentum, float eps,
         Slice<float> y, Slice<float> saveMean, Slice<float> saveInvStd)
     {
-        CheckBatchNorm(s, x, y, gamma, beta, runningMean, runningVar, saveMean, saveInvStd);
-        if (s.Length == 0)
+        var plan = planner.BatchNormTrainForward(s, x, y, gamma, beta, runningMean, runningVar, saveMean, saveInvStd);
+        if (plan.Launches.Count == 0)
             return;
         var g = new BatchNormGeometry(s.N, s.C, s.HW);
-        var (chunks, chunkLength) = BatchNormChunking(s);
-        if (chunks == 1)
-            bnStatistics(PerChannel(s), View(x), g, View(runningMean), View(runningVar), momentum, eps, View(saveMean), View(saveInvStd));
+        var l = plan.Launches;
+        if (plan.ScratchFloats == 0)
+            bnStatistics(Config(l[0]), View(x), g, View(runningMean), View(runningVar), momentum, eps, View(saveMean), View(saveInvStd));
         else
         {
-            var partials = Scratch(2L * s.C * chunks);
-            bnChunkStatistics(PerChunk(s, chunks), View(x), g, chunkLength, partials);
-            bnMergeStatistics(s.C, partials, chunks, chunkLength, g, View(runningMean), View(runningVar), momentum, eps, View(saveMean), View(saveInvStd));
+            var partials = Scratch(plan.ScratchFloats);
+            int chunks = l[0].Grid.X, chunkLength = l[0].Argument;
+            bnChunkStatistics(Config(l[0]), View(x), g, chunkLength, partials);
+            bnMergeStatistics(l[1].Grid.X, partials, chunks, chunkLength, g, View(runningMean), View(runningVar), momentum, eps, View(saveMean), View(saveInvStd));
         }
-        bnNormalize(Extent(x), View(x), g, View(gamma), View(beta), View(saveMean), View(saveInvStd), View(y));
+        bnNormalize(l[^1].Grid.X, View(x), g, View(gamma), View(beta), View(saveMean), View(saveInvStd), View(y));
     }
 
     public void BatchNormEvalForward(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
         Slice<float> runningMean, Slice<float> runningVar, float eps, Slice<float> y)
     {
-        CheckBatchNorm(s, x, y, gamma, beta, runningMean, runningVar);
-        if (s.Length == 0)
+        var plan = planner.BatchNormEvalForward(s, x, y, gamma, beta, runningMean, runningVar);
+        if (plan.Launches.Count == 0)
             return;
         var g = new BatchNormGeometry(s.N, s.C, s.HW);
-        bnEval(Extent(x), View(x), g, View(gamma), View(beta), View(runningMean), View(runningVar), eps, View(y));
+        bnEval(plan.Launches[0].Grid.X, View(x), g, View(gamma), View(beta), View(runningMean), View(runningVar), eps, View(y));
     }
 
     public void BatchNormApply(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
         Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> y)
     {
-        CheckBatchNorm(s, x, y, gamma, beta, saveMean, saveInvStd);
-        if (s.Length == 0)
+        var plan = planner.BatchNormApply(s, x, y, gamma, beta, saveMean, saveInvStd);
+        if (plan.Launches.Count == 0)
             return;
         // The training forward's own normalisation kernel, so the recomputed values are the forward's exactly.
-        bnNormalize(Extent(x), View(x), new BatchNormGeometry(s.N, s.C, s.HW), View(gamma), View(beta), View(saveMean), View(saveInvStd), View(y));
+        bnNormalize(plan.Launches[0].Grid.X, View(x), new BatchNormGeometry(s.N, s.C, s.HW), View(gamma), View(beta), View(saveMean), View(saveInvStd), View(y));
     }
 
     public void BatchNormBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
         Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
     {
-        CheckBatchNorm(s, x, dy, gamma, saveMean, saveInvStd, dgamma, dbeta);
-        Require(dx.Length == s.Length, "BatchNormBackward: dx has the wrong length");
-        if (s.Length == 0)
+        var plan = planner.BatchNormBackward(s, x, dy, dx, gamma, saveMean, saveInvStd, dgamma, dbeta);
+        if (plan.Launches.Count == 0)
             return;
         var g = new BatchNormGeometry(s.N, s.C, s.HW);
-        var (chunks, chunkLength) = BatchNormChunking(s);
-        if (chunks == 1)
-            bnBackwardReduce(PerChannel(s), View(x), View(dy), g, View(saveMean), View(saveInvStd), View(dgamma), View(dbeta));
+        var l = plan.Launches;
+        if (plan.ScratchFloats == 0)
+            bnBackwardReduce(Config(l[0]), View(x), View(dy), g, View(saveMean), View(saveInvStd), View(dgamma), View(dbeta));
         else
         {
-            var partials = Scratch(2L * s.C * chunks);
-            bnChunkBackwardReduce(PerChunk(s, chunks), View(x), View(dy), g, View(saveMean), View(saveInvStd), chunkLength, partials);
-            bnMergeBackwardReduce(s.C, partials, chunks, View(dgamma), View(dbeta));
+            var partials = Scratch(plan.ScratchFloats);
+            bnChunkBackwardReduce(Config(l[0]), View(x), View(dy), g, View(saveMean), View(saveInvStd), l[0].Argument, partials);
+            bnMergeBackwardReduce(l[1].Grid.X, partials, l[0].Grid.X, View(dgamma), View(dbeta));
         }
-        bnBackwardInput(Extent(x), View(x), View(dy), g, View(gamma), View(saveMean), View(saveInvStd), View(dgamma), View(dbeta), View(dx));
+        bnBackwardInput(l[^1].Grid.X, View(x), View(dy), g, View(gamma), View(saveMean), View(saveInvStd), View(dgamma), View(dbeta), View(dx));
     }
 
-    private KernelConfig PerChannel(BatchNormShape s) => new(new Index1D(s.C), new Index1D(reductionGroupSize));
-
-    private KernelConfig PerChunk(BatchNormShape s, int chunks) => new(new Index2D(chunks, s.C), new Index2D(reductionGroupSize, 1));
-
-    /// <summary>
-    /// Chunks per channel of the batch-norm reductions and the values per chunk (the last chunk may be shorter; none is empty).
-    /// Automatic: enough groups to fill the device twice over, each thread of a chunk at least 4 values; 1 when the channels fill it.
-    /// </summary>
-    internal (int Chunks, int ChunkLength) BatchNormChunking(BatchNormShape s)
-    {
-        long count = (long)s.N * s.HW;
-        long wanted = options.BatchNormChunks > 0
-            ? Math.Min(options.BatchNormChunks, count)
-            : Math.Min((targetReductionGroups + s.C - 1) / s.C, count / (4L * reductionGroupSize));
-        long chunks = Math.Clamp(wanted, 1, 65535);
-        long length = (count + chunks - 1) / chunks;
-        return ((int)((count + length - 1) / length), (int)length);
-    }
-
-    private static void CheckBatchNorm(BatchNormShape s, Slice<float> x, Slice<float> y, params ReadOnlySpan<Slice<float>> perChannel)
-    {
-        Require(x.Length == s.Length && y.Length == s.Length, $"batch norm: x and y must hold {s.Length} elements ({s})");
-        foreach (var c in perChannel)
-            Require(c.Length == s.C, $"batch norm: a per-channel slice has {c.Length} elements, not {s.C}");
-    }
+    /// <summary>Chunks per channel of the batch-norm reductions and the values per chunk (see <see cref="LaunchPlanner"/>).</summary>
+    internal (int Chunks, int ChunkLength) BatchNormChunking(BatchNormShape s) => planner.BatchNormChunking(s);
 
     // ---- elementwise --------------------------------------------------------------------------
 
     public void ReluForward(Slice<float> x, Slice<float> y)
     {
-        Require(x.Length == y.Length, "ReluForward: x and y differ in length");
-        if (x.Length > 0)
-            reluForward(Extent(x), View(x), View(y));
+        foreach (var l in planner.ReluForward(x, y).Launches)
+            reluForward(l.Grid.X, View(x), View(y));
     }
 
     public void ReluBackward(Slice<float> y, Slice<float> dy, Slice<float> dx)
     {
-        Require(y.Length == dy.Length && dy.Length == dx.Length, "ReluBackward: y, dy and dx differ in length");
-        if (y.Length > 0)
-            reluBackward(Extent(y), View(y), View(dy), View(dx));
+        foreach (var l in planner.ReluBackward(y, dy, dx).Launches)
+            reluBackward(l.Grid.X, View(y), View(dy), View(dx));
     }
 
     public void Add(Slice<float> a, Slice<float> b, Slice<float> y)
     {
-        Require(a.Length == b.Length && b.Length == y.Length, "Add: a, b and y differ in length");
-        if (a.Length > 0)
-            add(Extent(a), View(a), View(b), View(y));
+        foreach (var l in planner.Add(a, b, y).Launches)
+            add(l.Grid.X, View(a), View(b), View(y));
     }
 
     // ---- head ---------------------------------------------------------------------------------
 
     public void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y)
     {
-        Require(x.Length == (long)n * c * hw && y.Length == (long)n * c && hw > 0, "GlobalAvgPoolForward: wrong lengths");
-        if (y.Length > 0)
-            poolForward(Extent(y), View(x), hw, View(y));
+        foreach (var l in planner.GlobalAvgPoolForward(n, c, hw, x, y).Launches)
+            poolForward(l.Grid.X, View(x), hw, View(y));
     }
 
     public void GlobalAvgPoolBackward(int n, int c, int hw, Slice<float> dy, Slice<float> dx)
     {
-        Require(dx.Length == (long)n * c * hw && dy.Length == (long)n * c && hw > 0, "GlobalAvgPoolBackward: wrong lengths");
-        if (dx.Length > 0)
-            poolBackward(Extent(dx), View(dy), hw, View(dx));
+        foreach (var l in planner.GlobalAvgPoolBackward(n, c, hw, dy, dx).Launches)
+            poolBackward(l.Grid.X, View(dy), hw, View(dx));
     }
 
     public void LinearForward(LinearShape s, Slice<float> x, Slice<float> w, Slice<float> b, Slice<float> y)
     {
-        CheckLinear(s, x, w, b, y);
-        if (y.Length > 0)
-            linearForward(Extent(y), View(x), View(w), View(b), s.In, s.Out, View(y));
+        foreach (var l in planner.LinearForward(s, x, w, b, y).Launches)
+            linearForward(l.Grid.X, View(x), View(w), View(b), s.In, s.Out, View(y));
     }
 
     public void LinearBackward(LinearShape s, Slice<float> x, Slice<float> w, Slice<float> dy,
         Slice<float> dx, Slice<float> dw, Slice<float> db)
     {
-        CheckLinear(s, x, w, db, dy);
-        Require(dx.Length == x.Length && dw.Length == w.Length, "LinearBackward: dx or dw has the wrong length");
-        if (dx.Length > 0)
-            linearBackwardInput(Extent(dx), View(dy), View(w), s.In, s.Out, View(dx));
-        if (dw.Length > 0)
-            linearBackwardWeight(Extent(dw), View(x), View(dy), s.N, s.In, s.Out, View(dw));
-        if (db.Length > 0)
-            linearBackwardBias(Extent(db), View(dy), s.N, s.Out, View(db));
-    }
-
-    private static void CheckLinear(LinearShape s, Slice<float> x, Slice<float> w, Slice<float> b, Slice<float> y)
-    {
-        Require(x.Length == (long)s.N * s.In, $"linear: x must hold {(long)s.N * s.In} elements");
-        Require(w.Length == (long)s.Out * s.In, $"linear: w must hold {(long)s.Out * s.In} elements");
-        Require(b.Length == s.Out, $"linear: b must hold {s.Out} elements");
-        Require(y.Length == (long)s.N * s.Out, $"linear: y must hold {(long)s.N * s.Out} elements");
+        foreach (var l in planner.LinearBackward(s, x, w, dy, dx, dw, db).Launches)
+        {
+            if (l.Kernel.EndsWith(nameof(LinearKernels.BackwardInput), StringComparison.Ordinal))
+                linearBackwardInput(l.Grid.X, View(dy), View(w), s.In, s.Out, View(dx));
+            else if (l.Kernel.EndsWith(nameof(LinearKernels.BackwardWeight), StringComparison.Ordinal))
+                linearBackwardWeight(l.Grid.X, View(x), View(dy), s.N, s.In, s.Out, View(dw));
+            else
+                linearBackwardBias(l.Grid.X, View(dy), s.N, s.Out, View(db));
+        }
     }
 
     public void SoftmaxNllLoss(int n, int classes, Slice<float> logits, Slice<int> labels, float scale,
         Slice<float> loss, Slice<float> dlogits)
     {
-        Require(n > 0 && classes > 0, "SoftmaxNllLoss: empty batch");
-        Require(logits.Length == (long)n * classes && dlogits.Length == logits.Length, "SoftmaxNllLoss: logits and dlogits must be (N, classes)");
-        Require(labels.Length == n && loss.Length >= 1, "SoftmaxNllLoss: labels must be (N) and loss at least one element");
-        var perSample = Scratch(n);
-        softmaxNll(n, View(logits), View(labels), classes, scale / n, perSample, View(dlogits));
-        finalSum(new KernelConfig(1, reductionGroupSize), perSample, n, 1f / n, View(loss.At(0, 1)));
+        var plan = planner.SoftmaxNllLoss(n, classes, logits, labels, loss, dlogits);
+        var perSample = Scratch(plan.ScratchFloats);
+        softmaxNll(plan.Launches[0].Grid.X, View(logits), View(labels), classes, scale / n, perSample, View(dlogits));
+        finalSum(Config(plan.Launches[1]), perSample, n, 1f / n, View(loss.At(0, 1)));
     }
 
     // ---- optimiser ----------------------------------------------------------------------------
 
     public void CombineGradients(Slice<float> gRetain, Slice<float> gForget, float retainScale, float forgetScale, Slice<float> g)
     {
-        Require(gRetain.Length == gForget.Length && gForget.Length == g.Length, "CombineGradients: lengths differ");
-        if (g.Length > 0)
-            combineGradients(Extent(g), View(gRetain), View(gForget), retainScale, forgetScale, View(g));
+        foreach (var l in planner.CombineGradients(gRetain, gForget, g).Launches)
+            combineGradients(l.Grid.X, View(gRetain), View(gForget), retainScale, forgetScale, View(g));
     }
 
     public void SumOfSquares(Slice<float> g, Slice<float> result)
     {
-        Require(result.Length >= 1, "SumOfSquares: result needs one element");
-        int length = Extent(g);
-        long perGroup = (long)reductionGroupSize * 8;
-        int groups = (int)Math.Clamp((length + perGroup - 1) / perGroup, 1, Math.Min(1024, Math.Max(1, targetGroups)));
-        var partials = Scratch(groups);
-        if (length > 0)
-            partialSums(new KernelConfig(groups, reductionGroupSize), View(g), length, 1, partials);
+        var plan = planner.SumOfSquares(g, result);
+        var partials = Scratch(plan.ScratchFloats);
+        var first = plan.Launches[0];
+        if (first.ImplicitlyGrouped)
+            fill(first.Grid.X, partials, 0f);
         else
-            fill(groups, partials, 0f);
-        finalSum(new KernelConfig(1, reductionGroupSize), partials, groups, 1f, View(result.At(0, 1)));
+            partialSums(Config(first), View(g), (int)g.Length, 1, partials);
+        finalSum(Config(plan.Launches[1]), partials, (int)plan.ScratchFloats, 1f, View(result.At(0, 1)));
     }
 
     public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdSettings settings)
     {
-        Require(p.Length == g.Length && g.Length == m.Length, "ClipAndSgdStep: p, g and m differ in length");
-        Require(sumOfSquares.Length >= 1, "ClipAndSgdStep: sumOfSquares needs one element");
-        if (p.Length == 0)
+        var plan = planner.ClipAndSgdStep(p, g, m, sumOfSquares);
+        if (plan.Launches.Count == 0)
             return;
         var step = new SgdStep(settings.Clip, settings.LearningRate, settings.Momentum, settings.WeightDecay, settings.Nesterov, settings.FirstStep);
-        sgdStep(Extent(p), View(p), View(g), View(m), View(sumOfSquares.At(0, 1)), step);
+        sgdStep(plan.Launches[0].Grid.X, View(p), View(g), View(m), View(sumOfSquares.At(0, 1)), step);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
+
+    /// <summary>The grid and group of an explicitly grouped launch.</summary>
+    private static KernelConfig Config(KernelLaunch launch)
+    {
+        var (grid, group) = (launch.Grid, launch.Group ?? throw new ArgumentException($"{launch.Kernel} is implicitly grouped"));
+        return new KernelConfig(new Index3D(grid.X, grid.Y, grid.Z), new Index3D(group.X, group.Y, group.Z));
+    }
 
     private IlgpuBuffer<T> Buffer<T>(Slice<T> slice) where T : unmanaged
         => slice.Buffer as IlgpuBuffer<T> ?? throw new ArgumentException($"A {slice.Buffer.GetType().Name} was passed to {Name}; allocate it with this IlgpuOps.");
@@ -596,13 +494,6 @@ public sealed class IlgpuOps : IOps
         var buffer = Buffer(slice);
         Require(slice.Offset >= 0 && slice.Offset + slice.Length <= buffer.Length, $"slice {slice} is outside its buffer of {buffer.Length}");
         return buffer.View(slice.Offset, slice.Length);
-    }
-
-    /// <summary>The launch extent for one thread per element; the kernels index with 32-bit ints.</summary>
-    private static int Extent<T>(Slice<T> slice) where T : unmanaged
-    {
-        Require(slice.Length < int.MaxValue, $"a slice of {slice.Length} elements is beyond 32-bit indexing; lower --batch-size");
-        return (int)slice.Length;
     }
 
     /// <summary>Device scratch of at least <paramref name="length"/> floats, reused by consecutive ops on the one stream.</summary>

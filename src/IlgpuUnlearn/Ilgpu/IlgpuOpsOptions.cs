@@ -9,7 +9,10 @@ public enum ConvAlgorithm
     Naive,
     /// <summary>The implicit GEMM with 128 x 128 tiles, 8x8 register blocks and double-buffered slices (<c>ImplicitGemmWide.Tiled128</c>).</summary>
     Wide,
-    /// <summary>The implicit GEMM on the tensor cores in TF32 (<c>ImplicitGemmTensorCore.Tf32</c>, inline PTX): CUDA only, about 1e-3 relative error.</summary>
+    /// <summary>
+    /// The implicit GEMM on the tensor cores in TF32 (<c>ImplicitGemmTensorCore.Tf32</c>, inline PTX), about 1e-3 relative error;
+    /// off CUDA the same kernel with the mma emulated (<c>Tf32Emulated</c>), for testing the kernel's bookkeeping.
+    /// </summary>
     TensorCoreTf32,
 }
 

@@ -1,4 +1,5 @@
 using IlgpuUnlearn.Ilgpu;
+using IlgpuUnlearn.Kernels;
 using IlgpuUnlearn.Tensors;
 using Xunit.Abstractions;
 
@@ -112,12 +113,95 @@ public sealed class ConvKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper o
         Expect.AllPass(output, IlgpuSelfTest.CheckConv(c, new ConvShape(n, cin, h, w, cout, k, stride, pad)));
     }
 
-    /// <summary>The TF32 tensor-core kernel is inline PTX: refused on the CPU accelerator (the PTX test compiles it; the self-test runs it on CUDA).</summary>
-    [Fact]
-    public void TensorCoreVersionIsRefusedOffCuda()
+    /// <summary>
+    /// The TF32 tensor-core kernel's fragment bookkeeping (which lane loads, rounds, multiplies and stores which element; the k8
+    /// steps; partial tiles; K-splits) on the CPU accelerator: its emulated form (Tf32Emulated), the same kernel and fragment
+    /// registers with the mma formed by exchanging them across the warp. Inputs are rounded to TF32 on the host, so the kernel's own rounding changes
+    /// nothing and every product of two 11-bit significands is exact in fp32: the result must match the fp32 CPU path to fp32
+    /// summation order, the fp32 kernels' tolerance (2e-4 normwise; 1e-3 for the weight gradient). A misplaced fragment element
+    /// gives errors of the order of the values themselves. Shapes (tiny: the CPU accelerator runs the 256-thread groups slowly):
+    /// K not a multiple of 8 or of the 16-deep k-tile, M and N smaller than the tile, stride 2 phases, the weight gradient in 2 splits.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 2, 5, 5, 3, 3, 2, 1, 0)]   // stride 2: four phase GEMMs of 1, 2, 2 and 4 taps; K = 18, two k-tiles
+    [InlineData(2, 2, 4, 4, 3, 3, 1, 1, 2)]   // the weight gradient's K = 32 pixels in 2 splits
+    [InlineData(1, 3, 2, 2, 66, 1, 1, 0, 0)]  // 66 output channels: two row tiles forward, K = 66 for the input gradient
+    [InlineData(1, 2, 9, 9, 2, 1, 1, 0, 0)]   // 81 pixels: two column tiles
+    public void TensorCoreKernelMatchesCpuOnTf32Inputs(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int splits)
     {
-        var e = Assert.Throws<NotSupportedException>(() => new IlgpuOps(fixture.Accelerator, new IlgpuOpsOptions { ConvForward = ConvAlgorithm.TensorCoreTf32 }));
-        output.WriteLine(e.Message);
-        Assert.Contains("CUDA", e.Message);
+        var s = new ConvShape(n, cin, h, w, cout, k, stride, pad);
+        var random = new Random(11);
+        float[] Tf32Values(long length) => [.. Enumerable.Range(0, (int)length).Select(_ => RoundToTf32((float)(random.NextDouble() * 2 - 1)))];
+        var x = Tf32Values(s.InputLength);
+        var weights = Tf32Values(s.WeightLength);
+        var dy = Tf32Values(s.OutputLength);
+        fixture.Tf32.WeightGradientSplitsOverride = splits;
+        try
+        {
+            foreach (var (pass, tolerance) in new[] { ("forward", IlgpuSelfTest.ConvTolerance), ("input gradient", IlgpuSelfTest.ConvTolerance), ("weight gradient", IlgpuSelfTest.WeightGradientTolerance) })
+            {
+                var expected = Run(fixture.Cpu, s, pass, x, weights, dy);
+                var got = Run(fixture.Tf32, s, pass, x, weights, dy);
+                double scale = expected.Max(v => Math.Abs((double)v));
+                double error = expected.Zip(got, (e, g) => Math.Abs((double)e - g)).Max();
+                output.WriteLine($"{s} {pass}: max |error| {error:E2}, max |reference| {scale:E2}, ratio {error / scale:E2} (tolerance {tolerance:E0})");
+                Assert.True(scale > 0 && error <= tolerance * scale, $"{pass}: {error / scale:E2} of the reference's scale");
+            }
+        }
+        finally
+        {
+            fixture.Tf32.WeightGradientSplitsOverride = 0;
+        }
+    }
+
+    /// <summary>The emulated TF32 rounding is cvt.rna.tf32.f32's: to nearest, ties away from zero, 10 mantissa bits kept.</summary>
+    [Fact]
+    public void EmulatedTf32RoundingIsToNearestTiesAway()
+    {
+        var mma = new ImplicitGemmTensorCore.EmulatedMma();
+        float Round(float v) => BitConverter.UInt32BitsToSingle(mma.ToTf32(v));
+        Assert.Equal(1f, Round(1f + MathF.Pow(2, -12)));                              // below half an ulp (2^-10): down
+        Assert.Equal(1f + MathF.Pow(2, -10), Round(1f + MathF.Pow(2, -11)));          // exactly half: away from zero
+        Assert.Equal(-(1f + MathF.Pow(2, -10)), Round(-(1f + MathF.Pow(2, -11))));
+        Assert.Equal(1f + MathF.Pow(2, -10), Round(1f + MathF.Pow(2, -10)));          // representable: kept
+        Assert.Equal(float.PositiveInfinity, Round(float.PositiveInfinity));
+        Assert.True(float.IsNaN(Round(float.NaN)));
+    }
+
+    /// <summary>x rounded to TF32 (10 mantissa bits, to nearest, ties away), computed here from its value, not its bits.</summary>
+    private static float RoundToTf32(float x)
+    {
+        if (x == 0f)
+            return x;
+        int exponent = (int)Math.Floor(Math.Log2(Math.Abs(x)));
+        double ulp = Math.Pow(2, exponent - 10);
+        return (float)(Math.Sign(x) * Math.Floor(Math.Abs(x) / ulp + 0.5) * ulp);
+    }
+
+    private static float[] Run(IOps ops, ConvShape s, string pass, float[] x, float[] w, float[] dy)
+    {
+        using var xb = ops.Allocate<float>(s.InputLength);
+        using var wb = ops.Allocate<float>(s.WeightLength);
+        using var yb = ops.Allocate<float>(s.OutputLength);
+        ops.Upload<float>(x, xb.All);
+        ops.Upload<float>(w, wb.All);
+        ops.Upload<float>(dy, yb.All);
+        float[] result;
+        switch (pass)
+        {
+            case "forward":
+                ops.Conv2dForward(s, xb.All, wb.All, yb.All);
+                ops.Download(yb.All, result = new float[s.OutputLength]);
+                break;
+            case "input gradient":
+                ops.Conv2dBackwardInput(s, yb.All, wb.All, xb.All);
+                ops.Download(xb.All, result = new float[s.InputLength]);
+                break;
+            default:
+                ops.Conv2dBackwardWeight(s, xb.All, yb.All, wb.All);
+                ops.Download(wb.All, result = new float[s.WeightLength]);
+                break;
+        }
+        return result;
     }
 }

@@ -24,6 +24,7 @@ public sealed class IlgpuCpuFixture : IDisposable
         Wide = new IlgpuOps(Accelerator, new IlgpuOpsOptions { Convolution = ConvAlgorithm.Wide, ReductionGroupSize = 64 });
         TiledDense = new IlgpuOps(Accelerator, new IlgpuOpsOptions { BackwardInputByPhase = false, ReductionGroupSize = 64 });
         ChunkedBatchNorm = new IlgpuOps(Accelerator, new IlgpuOpsOptions { BatchNormChunks = 3, ReductionGroupSize = 64 });
+        Tf32 = new IlgpuOps(Accelerator, new IlgpuOpsOptions { Convolution = ConvAlgorithm.TensorCoreTf32, ReductionGroupSize = 64 });
         Cpu = new CpuOps();
     }
 
@@ -37,6 +38,8 @@ public sealed class IlgpuCpuFixture : IDisposable
     public IlgpuOps TiledDense { get; }
     /// <summary>Batch-norm reductions in 3 chunks per channel.</summary>
     public IlgpuOps ChunkedBatchNorm { get; }
+    /// <summary>The TF32 tensor-core GEMM, here its emulated form (ImplicitGemmTensorCore.Tf32Emulated).</summary>
+    public IlgpuOps Tf32 { get; }
     public CpuOps Cpu { get; }
 
     public void Dispose()
@@ -46,6 +49,7 @@ public sealed class IlgpuCpuFixture : IDisposable
         Wide.Dispose();
         TiledDense.Dispose();
         ChunkedBatchNorm.Dispose();
+        Tf32.Dispose();
         Cpu.Dispose();
         Accelerator.Dispose();
         Context.Dispose();

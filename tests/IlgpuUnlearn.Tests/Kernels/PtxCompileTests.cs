@@ -1,8 +1,4 @@
 using System.Reflection;
-using ILGPU;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuUnlearn.Kernels;
 using Xunit.Abstractions;
@@ -19,27 +15,7 @@ namespace IlgpuUnlearn.Tests.Kernels;
 [Collection(IlgpuCpuCollection.Name)]
 public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper output)
 {
-    public static IEnumerable<MethodInfo> AllKernels()
-    {
-        var assembly = typeof(ImplicitGemm).Assembly;
-        // Each IGemmOperands<TColumn> implementation with its column type: the type arguments of Tiled<TOperands, TColumn>.
-        var operands = assembly.GetTypes()
-            .Where(t => t.IsValueType)
-            .SelectMany(t => t.GetInterfaces()
-                .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IGemmOperands<>))
-                .Select(i => new[] { t, i.GetGenericArguments()[0] }))
-            .ToArray();
-        var kernelTypes = assembly.GetTypes().Where(t => t.IsAbstract && t.IsSealed && (t.Name.EndsWith("Kernels", StringComparison.Ordinal) || t.Name.StartsWith("ImplicitGemm", StringComparison.Ordinal)));
-        foreach (var type in kernelTypes)
-            foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Static).Where(m => m.ReturnType == typeof(void)))
-            {
-                if (method.IsGenericMethodDefinition)
-                    foreach (var op in operands)
-                        yield return method.MakeGenericMethod(op);
-                else
-                    yield return method;
-            }
-    }
+    public static IEnumerable<MethodInfo> AllKernels() => KernelPtx.AllKernels();
 
     public static TheoryData<string> KernelNames()
     {
@@ -49,8 +25,7 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
         return data;
     }
 
-    private static string Describe(MethodInfo m)
-        => $"{m.DeclaringType!.Name}.{m.Name}{(m.IsGenericMethod ? $"<{m.GetGenericArguments()[0].Name}>" : "")}";
+    private static string Describe(MethodInfo m) => KernelPtx.Describe(m);
 
     [Fact]
     public void FindsEveryKernelFamily()
@@ -73,19 +48,15 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
     [Fact]
     public void EveryKernelCompilesToPtxForSm80()
     {
-        using var backend = new PTXBackend(fixture.Context, CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, null!);
+        using var backend = KernelPtx.Backend(fixture.Context, CudaArchitecture.SM_80);
         var failures = new List<string>();
         foreach (var kernel in AllKernels())
         {
             string name = Describe(kernel);
-            bool implicitlyGrouped = kernel.GetParameters() is { Length: > 0 } p && p[0].ParameterType == typeof(Index1D);
-            var entry = implicitlyGrouped
-                ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel)
-                : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+            bool implicitlyGrouped = KernelPtx.ImplicitlyGrouped(kernel);
             try
             {
-                var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
-                string ptx = compiled.PTXAssembly;
+                string ptx = KernelPtx.Compile(backend, kernel);
                 // Set ILGPU_UNLEARN_PTX_DIR to keep the PTX (to read it, or to run ptxas on it where a CUDA toolkit exists).
                 if (Environment.GetEnvironmentVariable("ILGPU_UNLEARN_PTX_DIR") is { Length: > 0 } dir)
                 {
@@ -97,7 +68,7 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
                 output.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-45} {(implicitlyGrouped ? "implicit" : "explicit")} " +
                                  $"{ptx.Length,6} chars, bar.sync {Count(ptx, "bar.sync"),2}, shfl {Count(ptx, "shfl.sync"),2}, " +
                                  $"local memory {(ptx.Contains(".local", StringComparison.Ordinal) ? "yes" : "no")}");
-                if (kernel.DeclaringType == typeof(ImplicitGemmTensorCore))
+                if (kernel.DeclaringType == typeof(ImplicitGemmTensorCore) && kernel.Name == nameof(ImplicitGemmTensorCore.Tf32))
                 {
                     // The inline PTX must arrive intact: one mma per fragment product (4 per k8 step, 2 steps), TF32 rounding.
                     int mma = Count(ptx, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32");
