@@ -14,7 +14,7 @@ public static class Program
     {
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = true; });
         var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, ConvertOptions, InspectOptions,
-            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions>(args);
+            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, TrainOptions>(args);
         return parsed.MapResult(
             (DemoOptions o) => Run(() => DemoCommand.Run(o)),
             (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
@@ -26,6 +26,7 @@ public static class Program
             (BenchEpochOptions o) => Run(() => BenchEpochCommand.Run(o)),
             (SelfTestOptions o) => Run(() => SelfTestCommand.Run(o)),
             (BenchKernelsOptions o) => Run(() => BenchKernelsCommand.Run(o)),
+            (TrainOptions o) => Run(() => TrainCommand.Run(o)),
             errors => ShowHelp(parsed, errors));
     }
 

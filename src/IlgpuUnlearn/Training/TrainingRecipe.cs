@@ -13,7 +13,7 @@ public sealed record TrainingRecipe
 {
     public int Epochs { get; init; } = 200;
     public int BatchSize { get; init; } = 128;
-    public float LearningRate { get; init; } = 0.1f;
+    public double LearningRate { get; init; } = 0.1;
     public float Momentum { get; init; } = 0.9f;
     public float WeightDecay { get; init; } = 5e-4f;
     public bool Nesterov { get; init; } = true;
@@ -34,7 +34,7 @@ public sealed record TrainingRecipe
     public AdvNegGradSettings OptimizerAt(int epoch) => new()
     {
         Alpha = 0, Clip = Clip, Momentum = Momentum, WeightDecay = WeightDecay, Nesterov = Nesterov,
-        LearningRate = (float)EffectiveSchedule.RateAt(LearningRate, epoch),
+        LearningRate = (float)EffectiveSchedule.RateAt(LearningRate, epoch), // in double from the base rate, rounded once, as torch does
     };
 
     /// <summary>Throws ArgumentException naming the option that is out of range.</summary>
@@ -44,7 +44,7 @@ public sealed record TrainingRecipe
         Check(Epochs >= 1, $"--epochs must be at least 1, got {Epochs}");
         Check(BatchSize >= 1, $"--batch-size must be at least 1, got {BatchSize}");
         Check(ExcludeClass is not { } k || (k >= 0 && k < classCount), $"--exclude-class {ExcludeClass} is outside 0..{classCount - 1}");
-        new AdvNegGradSettings { Alpha = 0, Clip = Clip, LearningRate = LearningRate, Momentum = Momentum, WeightDecay = WeightDecay, Nesterov = Nesterov }.Validate();
+        new AdvNegGradSettings { Alpha = 0, Clip = Clip, LearningRate = (float)LearningRate, Momentum = Momentum, WeightDecay = WeightDecay, Nesterov = Nesterov }.Validate();
     }
 
     /// <summary>One line for logs and checkpoints; two recipes with the same text train the same way.</summary>

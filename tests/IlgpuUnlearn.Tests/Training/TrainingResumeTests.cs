@@ -77,7 +77,7 @@ public sealed class TrainingResumeTests(ITestOutputHelper output)
         using (var model = NewModel(ops, recipe))
             TrainingRun.Run(model, Data.Train, null, recipe, epochDone: (_, c) => end = c);
         using var other = NewModel(ops, recipe);
-        var e = Assert.Throws<ArgumentException>(() => TrainingRun.Run(other, Data.Train, null, recipe with { Epochs = 2, LearningRate = 0.05f }, resumeFrom: end));
+        var e = Assert.Throws<ArgumentException>(() => TrainingRun.Run(other, Data.Train, null, recipe with { Epochs = 2, LearningRate = 0.05 }, resumeFrom: end));
         Assert.Contains("lr 0.1 ", e.Message);
         Assert.Contains("lr 0.05 ", e.Message);
     }
