@@ -84,7 +84,6 @@ internal static class TrainCommand
     public static int Run(TrainOptions o)
     {
         var clock = Stopwatch.StartNew();
-        var schedule = Training.LearningRateSchedule.Parse(o.LearningRateSchedule, o.Epochs);
         bool augment = o.Augment.ToLowerInvariant() switch
         {
             "crop-flip" => true,
@@ -94,6 +93,7 @@ internal static class TrainCommand
         if (o.Width < 1) throw new UserError($"--width must be at least 1, got {o.Width}");
         if (o.LimitPerClass < 0) throw new UserError($"--limit-per-class must be >= 0, got {o.LimitPerClass}");
         if (o.Epochs < 1) throw new UserError($"--epochs must be at least 1, got {o.Epochs}");
+        var schedule = Training.LearningRateSchedule.Parse(o.LearningRateSchedule, o.Epochs);
         if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
         if (o.Out is not null && Path.GetExtension(o.Out).ToLowerInvariant() is not (".pth" or ".pt" or ".safetensors"))
             throw new UserError($"--out {o.Out}: the model is written as .pth, .pt or .safetensors");
