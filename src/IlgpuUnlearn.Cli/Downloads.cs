@@ -24,6 +24,7 @@ internal static class Downloads
     {
         string option = source == DownloadSource.Cifar10Binary ? "pass --data cifar-10-binary.tar.gz (or a cifar-10-batches-bin/ folder)"
             : source == DownloadSource.BaseModel ? $"pass --weights {source.FileName}"
+            : source.FileName.StartsWith("resnet18_cifar10_no_", StringComparison.Ordinal) ? $"pass --retrained {source.FileName} (or --retrained none)"
             : $"pass your copy of {source.FileName} with the option that names it";
         return $"to continue offline, {option}, copy {source.FileName} into {cacheFolder}, " +
                $"or set {FileDownloader.MirrorVariable}=http://host/folder/ to a server that has it";

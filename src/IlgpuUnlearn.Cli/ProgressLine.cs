@@ -34,13 +34,17 @@ internal static class ProgressLine
         Write($"evaluating {done}/{total} images  {rate,7:F1} images/s  ETA {Format(remaining)}", last: done == total, label);
     }
 
-    /// <summary>Ends an in-place line so that what follows starts on a fresh one.</summary>
+    /// <summary>
+    /// Ends an in-place line so that what follows starts on a fresh one; the next sequence of lines (the steps after an
+    /// evaluation, say) starts with its first line shown.
+    /// </summary>
     public static void Finish()
     {
         lock (Gate)
         {
             if (open) Console.Error.WriteLine();
             open = false;
+            LastPrinted.Clear();
         }
     }
 

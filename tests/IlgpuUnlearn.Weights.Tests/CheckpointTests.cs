@@ -181,11 +181,11 @@ public class CheckpointTests
     {
         StateDict full = WeightsFile.Load(Checkpoint("w2_orig_mod.pth")).Tensors;
         var error = Assert.Throws<WeightsFormatException>(() => ResNet18Mapping.Map(Without(full, "conv1.weight"), "w2.pth"));
-        Assert.Equal("w2.pth: does not match the CIFAR ResNet18 (width 2 from bn1.weight, 10 classes): missing tensor conv1.weight [2, 3, 3, 3]", error.Message);
+        Assert.Equal("w2.pth: does not match the CIFAR ResNet18 (width 2 from bn1.weight, 10 classes, 3 input channels assumed: no conv1.weight): missing tensor conv1.weight [2, 3, 3, 3]", error.Message);
 
         StateDict stemless = Without(full, "conv1.weight", "bn1.weight", "bn1.running_mean", "layer1.0.conv1.weight");
         error = Assert.Throws<WeightsFormatException>(() => ResNet18Mapping.Map(stemless, "w2.pth"));
-        Assert.Contains("(width 64 assumed: no conv1.weight, bn1.weight or layer1.0.conv1.weight tells it, 10 classes)", error.Message);
+        Assert.Contains("(width 64 assumed: no conv1.weight, bn1.weight or layer1.0.conv1.weight tells it, 10 classes, 3 input channels assumed: no conv1.weight)", error.Message);
     }
 
     private static StateDict Without(StateDict tensors, params string[] names)

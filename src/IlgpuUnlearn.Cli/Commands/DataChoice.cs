@@ -88,7 +88,7 @@ internal static class DataChoice
                 $"the data holds {data.Train.Channels}-channel ones");
         if (data.Train.Height != data.Train.Width)
             throw new UserError($"the data's images are {data.Train.Height}x{data.Train.Width}; the network takes square images");
-        var fallback = channels == 1 ? InputNormalization.FashionMnist : InputNormalization.Cifar10;
+        var fallback = InputNormalization.DefaultFor(channels);
         var normalization = InputNormalization.Parse(mean, std, fallback).ForChannels(channels);
         bool chosen = !string.IsNullOrWhiteSpace(mean) || !string.IsNullOrWhiteSpace(std);
         Console.Error.WriteLine($"normalisation: {normalization} ({normalization.Source}; {(chosen ? "--mean/--std" : "default, change with --mean/--std")})");

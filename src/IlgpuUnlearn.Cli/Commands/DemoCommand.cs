@@ -64,16 +64,16 @@ internal static class DemoCommand
         var classNames = kind == DatasetKind.Synthetic ? SyntheticDataset.ClassNames : FashionMnist.ClassNames;
         int k = PlanChecks.ForgetClasses(o.ForgetClass, classNames, allowAll: false)[0];
         var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: false);
+        // The network the demo trains: 1x28x28 grey Fashion-MNIST (or --data's images, the same format), 3x32x32 synthetic shapes.
+        var planned = kind == DatasetKind.Synthetic ? new ResNet18Config(o.Width, SyntheticDataset.Size, classNames.Count)
+            : new ResNet18Config(o.Width, FashionMnist.ImageSize, classNames.Count, InputChannels: 1) { Normalization = InputNormalization.DefaultFor(1) };
+        DeviceChoice.CheckMemory(devices, planned, o.BatchSize, training: true, "--batch-size");
         PlanChecks.OutputFolder(o.Out, "--out");
         string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
         string outPath = Path.Combine(o.Out, ModelCardTable.ModelName(k, name));
         foreach (var file in new[] { basePath, outPath, Path.Combine(o.Out, "report.json"), Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png") })
             if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
         var outputs = new ClassOutputs(k, outPath, Path.Combine(o.Out, "report.json"), [Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png")]);
-        // The network the demo trains: 1x28x28 grey Fashion-MNIST (or --data's images, the same format), 3x32x32 synthetic shapes.
-        var planned = kind == DatasetKind.Synthetic ? new ResNet18Config(o.Width, SyntheticDataset.Size, classNames.Count)
-            : new ResNet18Config(o.Width, FashionMnist.ImageSize, classNames.Count, InputChannels: 1);
-        DeviceChoice.CheckMemory(devices, planned, o.BatchSize, training: true, "--batch-size");
 
         var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();
@@ -100,7 +100,7 @@ internal static class DemoCommand
         Console.Error.WriteLine($"  {data.Train}");
         Console.Error.WriteLine($"  {data.Test}");
         var train = data.Train;
-        var normalization = train.Channels == 1 ? InputNormalization.FashionMnist : InputNormalization.Cifar10;
+        var normalization = InputNormalization.DefaultFor(train.Channels);
         var config = new ResNet18Config(o.Width, train.Height, train.ClassCount, train.Channels) { Normalization = normalization };
         Console.Error.WriteLine($"normalisation: {normalization} ({normalization.Source})");
 

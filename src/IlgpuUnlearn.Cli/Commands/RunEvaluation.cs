@@ -37,9 +37,9 @@ internal static class RunEvaluation
     {
         var clock = Stopwatch.StartNew();
         long images = data.Train.Count + data.Test.Count;
-        string progressLabel = label is null ? what : $"{label} {what}";
-        var train = Predictor.Outputs(model, data.Train, cancel, (done, _) => ProgressLine.ShowEvaluation(done, (int)images, clock.Elapsed, progressLabel));
-        var test = Predictor.Outputs(model, data.Test, cancel, (done, _) => ProgressLine.ShowEvaluation(data.Train.Count + done, (int)images, clock.Elapsed, progressLabel));
+        Console.Error.WriteLine($"{(label is null ? "" : $"[{label}] ")}evaluating {what} on both splits");
+        var train = Predictor.Outputs(model, data.Train, cancel, (done, _) => ProgressLine.ShowEvaluation(done, (int)images, clock.Elapsed, label));
+        var test = Predictor.Outputs(model, data.Test, cancel, (done, _) => ProgressLine.ShowEvaluation(data.Train.Count + done, (int)images, clock.Elapsed, label));
         ProgressLine.Finish();
         double seconds = clock.Elapsed.TotalSeconds;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -62,8 +62,7 @@ internal static class RunEvaluation
             _ => File.Exists(value) ? false : throw new UserError($"--retrained {value}: no such file (or use published, none, auto)"),
         };
         if (!published) return value is "none" or "auto" ? null : value;
-        using var downloader = new FileDownloader();
-        return downloader.EnsureAsync(DownloadSource.RetrainedModel(className), cancel).GetAwaiter().GetResult();
+        return Downloads.Ensure(DownloadSource.RetrainedModel(className), cancel);
     }
 
     /// <summary>Before any work: each given output's folder must exist (one line naming the option otherwise).</summary>

@@ -18,7 +18,7 @@ public sealed record InputNormalization(string Name, float[] Mean, float[] Std, 
     /// training follows) was trained with; ALGORITHM.md "Data". The sample std of CIFAR-10's pixels is (0.2470, 0.2435, 0.2616).
     /// </summary>
     public static InputNormalization Cifar10 { get; } = new("cifar10", [0.4914f, 0.4822f, 0.4465f], [0.2023f, 0.1994f, 0.2010f],
-        "the base model's training (ALGORITHM.md)");
+        "the card's base model training");
 
     /// <summary>Mean and population std of the 60,000 Fashion-MNIST training images' pixels / 255 (0.28604, 0.35302), computed from the IDX files.</summary>
     public static InputNormalization FashionMnist { get; } = new("fashion-mnist", [0.2860f], [0.3530f],
@@ -36,6 +36,9 @@ public sealed record InputNormalization(string Name, float[] Mean, float[] Std, 
 
     /// <summary>Pixels scaled to [0, 1] only (ToTensor without Normalize).</summary>
     public static InputNormalization None { get; } = new("none", [0f], [1f], "ToTensor only: pixels in [0, 1]");
+
+    /// <summary>What a model of <paramref name="channels"/> input channels was most likely trained with when nothing says: Fashion-MNIST's statistics for grey (1-channel) networks, CIFAR-10's for colour ones.</summary>
+    public static InputNormalization DefaultFor(int channels) => channels == 1 ? FashionMnist : Cifar10;
 
     public static IReadOnlyList<InputNormalization> Presets { get; } = [Cifar10, FashionMnist, Mnist, ImageNet, Half, None];
 

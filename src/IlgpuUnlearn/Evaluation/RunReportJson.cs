@@ -29,7 +29,7 @@ public static class RunReportJson
             RunReport[]? reports = document.RootElement.ValueKind == JsonValueKind.Array
                 ? document.RootElement.Deserialize(RunReportJsonContext.Default.RunReportArray)
                 : [document.RootElement.Deserialize(RunReportJsonContext.Default.RunReport)!];
-            if (reports is null || reports.Length == 0 || reports.Any(r => r is null || r.Evaluation.Model.Length == 0))
+            if (reports is null || reports.Length == 0 || reports.Any(r => r?.Evaluation?.Model is not { Length: > 0 }))
                 throw new InvalidDataException($"{path}: not an ilgpu-unlearn run report (no evaluation in it)");
             return reports;
         }

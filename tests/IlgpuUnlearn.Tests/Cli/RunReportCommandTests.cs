@@ -153,11 +153,14 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         }
         Refused("--retrained nosuch.pth: no such file (or use published, none, auto)",
             "eval", "--weights", files.Weights, "--data", files.DataFolder, "--forget-class", "3", "--retrained", "nosuch.pth");
-        Refused($"--report-json nofolder/r.json: the folder {Path.Combine(folder, "nofolder")} does not exist",
-            "eval", "--weights", files.Weights, "--data", files.DataFolder, "--report-json", "nofolder/r.json");
+        File.WriteAllText(Path.Combine(folder, "afile"), "");
+        Refused($"--report-json afile/r.json: {Path.Combine(folder, "afile")} is a file, not a folder",
+            "eval", "--weights", files.Weights, "--data", files.DataFolder, "--report-json", "afile/r.json");
         Refused("--bootstrap must be 0 or more, got -1",
             "unlearn", "--forget-class", "3", "--weights", files.Weights, "--data", files.DataFolder, "--bootstrap", "-1");
         File.WriteAllText(Path.Combine(folder, "m.json"), "{}");
+        // A JSON that is not a run report (an empty object, or eval's --json card report) is refused, not an internal error.
+        Refused($"{Path.Combine(folder, "m.json")}: not an ilgpu-unlearn run report (no evaluation in it)", "report", Path.Combine(folder, "m.json"));
         Refused($"{Path.Combine(folder, "m.json")}: not an ilgpu-unlearn run manifest (format is not 'ilgpu-unlearn run manifest')", "verify", Path.Combine(folder, "m.json"));
     }
 

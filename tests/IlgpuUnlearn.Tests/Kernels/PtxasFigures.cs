@@ -42,7 +42,7 @@ internal static class PtxasFigures
         ["ImplicitGemmWide.Tiled128<BackwardInputPhaseGemm>"] = (120, 16896),
         ["ImplicitGemmWide.Tiled128<BackwardWeightGemm>"] = (122, 16896),
         ["ImplicitGemmWide.Tiled128<ForwardGemm>"] = (120, 16896),
-        ["InputKernels.LoadImages"] = (18, 0),
+        ["InputKernels.LoadImages"] = (20, 0),
         ["LinearKernels.BackwardBias"] = (14, 0),
         ["LinearKernels.BackwardInput"] = (20, 0),
         ["LinearKernels.BackwardWeight"] = (20, 0),

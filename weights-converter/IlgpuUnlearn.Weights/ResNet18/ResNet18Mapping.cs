@@ -39,8 +39,9 @@ public static class ResNet18Mapping
         (int chosenClasses, string classesText) = numClasses is { } givenClasses ? (givenClasses, $"{givenClasses} classes")
             : InferClasses(tensors) is { } inferredClasses ? (inferredClasses, $"{inferredClasses} classes")
             : (ResNet18StateDictLayout.DefaultClasses, $"{ResNet18StateDictLayout.DefaultClasses} classes assumed: no fc.weight or linear.weight");
-        int channels = inputChannels ?? InferInputChannels(tensors) ?? ResNet18StateDictLayout.DefaultInputChannels;
-        string channelsText = $"{channels} input channel{(channels == 1 ? "" : "s")}";
+        (int channels, string channelsText) = (inputChannels ?? InferInputChannels(tensors)) is { } knownChannels
+            ? (knownChannels, $"{knownChannels} input channel{(knownChannels == 1 ? "" : "s")}")
+            : (ResNet18StateDictLayout.DefaultInputChannels, $"{ResNet18StateDictLayout.DefaultInputChannels} input channels assumed: no conv1.weight");
         return Map(tensors, sourceName, chosenWidth, chosenClasses, channels, $"{widthText}, {classesText}, {channelsText}");
     }
 
