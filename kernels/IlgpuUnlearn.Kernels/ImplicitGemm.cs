@@ -141,7 +141,4 @@ public static class ImplicitGemm
         if (n + 32 < cols) op.Store(m, n + 32, split, v2);
         if (n + 48 < cols) op.Store(m, n + 48, split, v3);
     }
-
-    /// <summary>Groups along (N, M) for a product of that size.</summary>
-    public static (int X, int Y) TileCounts(int m, int n) => ((n + TileN - 1) / TileN, (m + TileM - 1) / TileM);
 }

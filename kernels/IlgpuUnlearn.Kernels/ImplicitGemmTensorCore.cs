@@ -133,9 +133,6 @@ public static class ImplicitGemmTensorCore
         }
     }
 
-    /// <summary>Groups along (N, M) for a product of that size.</summary>
-    public static (int X, int Y) TileCounts(int m, int n) => ((n + TileN - 1) / TileN, (m + TileM - 1) / TileM);
-
     /// <summary>One lane's four fp32 values of a 16 x 8 accumulator tile.</summary>
     public readonly struct Accumulator
     {

@@ -155,9 +155,6 @@ public static class ImplicitGemmWide
         if (n + 96 < cols) op.Store(m, n + 96, split, v.V6);
         if (n + 112 < cols) op.Store(m, n + 112, split, v.V7);
     }
-
-    /// <summary>Groups along (N, M) for a product of that size.</summary>
-    public static (int X, int Y) TileCounts(int m, int n) => ((n + TileN - 1) / TileN, (m + TileM - 1) / TileM);
 }
 
 /// <summary>Four floats held in registers (a thread's share of one slice of a tile).</summary>

@@ -26,7 +26,8 @@ internal static class ReportCommand
     {
         var files = o.Runs.ToList();
         foreach (var f in files) if (!File.Exists(f)) throw new UserError($"{f}: no such run report");
-        RunEvaluation.CheckOutputFolders(("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg));
+        foreach (var (option, file) in new[] { ("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg) })
+            if (file is not null) PlanChecks.OutputFile(file, option);
         var runs = files.SelectMany(RunReportJson.ReadAll).ToList();
         if (!runs.Any(r => r.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
         var comparison = new RunComparison(runs);

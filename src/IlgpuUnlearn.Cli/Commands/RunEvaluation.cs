@@ -65,16 +65,6 @@ internal static class RunEvaluation
         return Downloads.Ensure(DownloadSource.RetrainedModel(className), cancel);
     }
 
-    /// <summary>Before any work: each given output's folder must exist (one line naming the option otherwise).</summary>
-    public static void CheckOutputFolders(params (string Option, string? Path)[] outputs)
-    {
-        foreach (var (option, path) in outputs)
-        {
-            string? folder = path is null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-            if (folder is not null && !Directory.Exists(folder)) throw new UserError($"{option} {path}: the folder {folder} does not exist");
-        }
-    }
-
     /// <summary>Checks --retrained's value before any work.</summary>
     public static void CheckRetrainedOption(string option)
     {
