@@ -21,7 +21,7 @@ public static class Program
         }
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = false; });
         var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, DownloadOptions, ConvertOptions, InspectOptions,
-            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, VerifyOptions, ReportOptions, BenchEvalOptions, PlanOptions>(args);
+            DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, VerifyOptions, ReportOptions, BenchEvalOptions, PlanOptions, TrainOptions>(args);
         return parsed.MapResult(
             (DemoOptions o) => Run(() => DemoCommand.Run(o)),
             (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),
@@ -38,6 +38,7 @@ public static class Program
             (ReportOptions o) => Run(() => ReportCommand.Run(o)),
             (BenchEvalOptions o) => Run(() => BenchEvalCommand.Run(o)),
             (PlanOptions o) => Run(() => PlanCommand.Run(o)),
+            (TrainOptions o) => Run(() => TrainCommand.Run(o)),
             errors => ShowHelp(parsed, errors));
     }
 

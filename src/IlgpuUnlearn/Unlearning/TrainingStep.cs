@@ -50,6 +50,15 @@ public sealed class TrainingStep : IDisposable
     /// <summary>The momentum buffer, flat like the parameters.</summary>
     public Slice<float> Momentum => momentum.All;
 
+    /// <summary>Continues from a checkpoint: the momentum buffer (flat, parameter order) and the steps it had taken.</summary>
+    public void RestoreOptimizer(ReadOnlySpan<float> momentumValues, long stepsTaken)
+    {
+        if (momentumValues.Length != model.Layout.ParameterCount || stepsTaken < 0)
+            throw new ArgumentException($"a momentum buffer of {momentumValues.Length} values after {stepsTaken} steps; this model has {model.Layout.ParameterCount} parameters");
+        ops.Upload(momentumValues, momentum.All);
+        steps = stepsTaken;
+    }
+
     /// <summary>
     /// One AdvNegGrad step: ascent on the forget batch, descent on the retain batch. <paramref name="cancel"/> is checked
     /// between layers (OperationCanceledException; the parameters are then unchanged, the running statistics may not be).
