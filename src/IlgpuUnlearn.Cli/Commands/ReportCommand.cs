@@ -33,10 +33,13 @@ internal static class ReportCommand
         var comparison = new RunComparison(runs);
         string markdown = "## The model card's table\n\n" + comparison.CardTable() + "\n## Methods x metrics (mean over runs)\n\n" + comparison.MethodTableMarkdown();
         Console.WriteLine(markdown);
-        if (o.Markdown is not null) AtomicFile.WriteAllText(o.Markdown, markdown);
-        if (o.Csv is not null) AtomicFile.WriteAllText(o.Csv, comparison.Csv());
-        if (o.Svg is not null) AtomicFile.WriteAllText(o.Svg, comparison.Svg());
-        Console.Error.WriteLine($"{runs.Count} runs from {files.Count} files");
+        Console.Error.WriteLine($"{runs.Count} run{(runs.Count == 1 ? "" : "s")} from {files.Count} file{(files.Count == 1 ? "" : "s")}");
+        foreach (var (what, file, text) in new[] { ("markdown", o.Markdown, (Func<string>)(() => markdown)), ("csv", o.Csv, comparison.Csv), ("svg", o.Svg, comparison.Svg) })
+        {
+            if (file is null) continue;
+            AtomicFile.WriteAllText(file, text());
+            Console.Error.WriteLine($"{what,-9}{Path.GetFullPath(file)}");
+        }
         return 0;
     }
 }

@@ -106,6 +106,10 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.StartsWith("method,forget_class,model,", File.ReadAllText(Path.Combine(folder, "runs.csv")));
         Assert.StartsWith("<svg", File.ReadAllText(Path.Combine(folder, "runs.svg")));
         Assert.Equal(result.Stdout.TrimEnd(), File.ReadAllText(Path.Combine(folder, "runs.md")).TrimEnd());
+        // Where each file went, with its full path.
+        Assert.Contains("1 run from 1 file", result.StderrLines);
+        Assert.Contains($"csv      {Path.Combine(folder, "runs.csv")}", result.StderrLines);
+        Assert.Contains($"svg      {Path.Combine(folder, "runs.svg")}", result.StderrLines);
 
         var missing = CliProcess.Run(folder, "report", "nothing.json");
         Assert.Equal(1, missing.ExitCode);

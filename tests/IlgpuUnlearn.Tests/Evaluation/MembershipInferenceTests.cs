@@ -118,4 +118,42 @@ public sealed class MembershipInferenceTests(Xunit.Abstractions.ITestOutputHelpe
         }
         Assert.NotEqual(folds[0].Test.Order(), folds[1].Test.Order());
     }
+
+    /// <summary>
+    /// A confident model's probabilities tie: here 70% of members sit at exactly 1.0 and most others on a few values. The
+    /// attack fits each (value, side) once, weighted by its count; the unmerged fit of every point must give the same
+    /// decision function to the solver's tolerance (both stop at a KKT gap of 1e-3; measured 2.1e-4) and the same
+    /// predictions away from the boundary. (Support-vector counts differ: with ties the dual optimum is not unique, and
+    /// the unmerged solver leaves some copies of a point at a_i = 0 where the merged one spreads its weight over all.)
+    /// </summary>
+    [Fact]
+    public void TiedSamplesFittedOnceWeightedGiveTheSameClassifier()
+    {
+        var random = new Random(5);
+        double[] Draw(int n, double saturated, double[] levels) => Enumerable.Range(0, n)
+            .Select(_ => random.NextDouble() < saturated ? 1.0 : random.NextDouble() < 0.7 ? levels[random.Next(levels.Length)] : random.NextDouble())
+            .ToArray();
+        var members = Draw(300, 0.7, [0.999, 0.98, 0.9]);
+        var nonMembers = Draw(300, 0.4, [0.999, 0.7, 0.5]);
+        var targets = Draw(200, 0.5, [0.999, 0.9, 0.5]);
+        var merged = SvcMiaEfficacy.Compute(members, nonMembers, targets);
+
+        var x = members.Concat(nonMembers).Select(v => new[] { v }).ToArray();
+        var y = members.Select(_ => true).Concat(nonMembers.Select(_ => false)).ToArray();
+        var full = RbfSupportVectorClassifier.Fit(x, y, c: 3);
+        Assert.True(full.SupportVectorCount > 0 && full.Iterations > 0);
+        double worst = 0;
+        int disagree = 0;
+        foreach (double t in targets.Concat([0.0, 0.25, 0.5, 0.75, 0.9, 0.98, 0.999, 1.0]))
+        {
+            double a = merged.Classifier.Decision([t]), b = full.Decision([t]);
+            worst = Math.Max(worst, Math.Abs(a - b));
+            if ((a > 0) != (b > 0) && Math.Abs(b) > 1e-3) disagree++;
+        }
+        output.WriteLine($"merged: {merged.Classifier.Iterations} iterations, {merged.Classifier.SupportVectorCount} SVs; " +
+                         $"every point: {full.Iterations} iterations, {full.SupportVectorCount} SVs; decision worst difference {worst:E2}");
+        Assert.True(worst < 5e-3, $"decision functions differ by {worst:E2}");
+        Assert.Equal(0, disagree);
+        Assert.Throws<ArgumentException>(() => RbfSupportVectorClassifier.Fit(x, y, weights: new double[x.Length]));
+    }
 }

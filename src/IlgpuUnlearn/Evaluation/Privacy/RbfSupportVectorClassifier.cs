@@ -6,6 +6,8 @@ namespace IlgpuUnlearn.Evaluation.Privacy;
 /// information for training SVM", JMLR 2005: the solver of LIBSVM, which scikit-learn's SVC wraps). The dual
 /// min 1/2 a'Qa - e'a, 0 &lt;= a_i &lt;= C, y'a = 0 (Q_ij = y_i y_j K_ij) is solved to the same stopping tolerance as
 /// scikit-learn's default (max violating pair gap &lt; 1e-3), without shrinking (which changes the path, not the optimum).
+/// Per-sample weights scale the box of each dual variable, 0 &lt;= a_i &lt;= C w_i (scikit-learn's sample_weight; LIBSVM's
+/// per-instance C): n identical samples of one class are then one sample of weight n with the same decision function.
 /// Written here because no dependency-light .NET library provides an RBF SVC (ML.NET has only linear and local-deep SVMs);
 /// checked against scikit-learn 1.2 on the same data in the tests.
 /// </summary>
@@ -15,19 +17,21 @@ public sealed class RbfSupportVectorClassifier
     private readonly double[] _coefficients; // a_i y_i
     private readonly double _gamma;
 
-    private RbfSupportVectorClassifier(double[][] supportVectors, double[] coefficients, double rho, double gamma, int iterations)
+    private RbfSupportVectorClassifier(double[][] supportVectors, double[] coefficients, double rho, double gamma, int iterations, int supportVectorCount)
     {
         _supportVectors = supportVectors;
         _coefficients = coefficients;
         Rho = rho;
         _gamma = gamma;
         Iterations = iterations;
+        SupportVectorCount = supportVectorCount;
     }
 
     /// <summary>The decision function's offset: f(x) = sum_i a_i y_i K(x_i, x) - rho.</summary>
     public double Rho { get; }
 
-    public int SupportVectorCount => _supportVectors.Length;
+    /// <summary>Samples with a_i &gt; 0, a weighted sample counting as its weight (the samples it stands for).</summary>
+    public int SupportVectorCount { get; }
 
     /// <summary>SMO iterations the fit took.</summary>
     public int Iterations { get; }
@@ -35,11 +39,12 @@ public sealed class RbfSupportVectorClassifier
     /// <summary>
     /// Fits the classifier. <paramref name="features"/>: n rows of d values; <paramref name="positive"/>: n labels (true is
     /// the +1 class, scikit-learn's classes_[1] for labels {0, 1}). <paramref name="gamma"/>: null is scikit-learn's "auto",
-    /// 1 / d. Defaults C = 3 and tolerance 1e-3 are SalUn's SVC_MIA settings and scikit-learn's default tolerance.
+    /// 1 / d. <paramref name="weights"/>: null (every sample 1) or one positive weight per row, the box of a_i being C w_i.
+    /// Defaults C = 3 and tolerance 1e-3 are SalUn's SVC_MIA settings and scikit-learn's default tolerance.
     /// </summary>
-    /// <exception cref="ArgumentException">Empty input, rows of unequal length, only one class, or C &lt;= 0.</exception>
+    /// <exception cref="ArgumentException">Empty input, rows of unequal length, only one class, C &lt;= 0 or a weight &lt;= 0.</exception>
     public static RbfSupportVectorClassifier Fit(double[][] features, bool[] positive, double c = 3, double? gamma = null,
-        double tolerance = 1e-3, long cacheBytes = 256L << 20, CancellationToken cancel = default)
+        double tolerance = 1e-3, long cacheBytes = 256L << 20, CancellationToken cancel = default, double[]? weights = null)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(positive);
@@ -49,7 +54,11 @@ public sealed class RbfSupportVectorClassifier
         if (d == 0 || features.Any(r => r.Length != d)) throw new ArgumentException("every feature row needs the same, non-zero length");
         if (!(c > 0)) throw new ArgumentException($"C must be positive, got {c}");
         if (positive.All(p => p) || !positive.Any(p => p)) throw new ArgumentException("both classes are needed to fit a classifier");
+        if (weights is not null && (weights.Length != n || weights.Any(w => !(w > 0) || double.IsInfinity(w))))
+            throw new ArgumentException($"{weights.Length} weights for {n} samples; each must be positive and finite");
         double g = gamma ?? 1.0 / d;
+        var bound = new double[n]; // C w_i
+        for (int i = 0; i < n; i++) bound[i] = c * (weights?[i] ?? 1);
 
         var y = new double[n];
         for (int i = 0; i < n; i++) y[i] = positive[i] ? 1 : -1;
@@ -68,7 +77,7 @@ public sealed class RbfSupportVectorClassifier
             int i = -1;
             for (int t = 0; t < n; t++)
             {
-                if (InUp(alpha[t], y[t], c) && -y[t] * gradient[t] >= gMax) { gMax = -y[t] * gradient[t]; i = t; }
+                if (InUp(alpha[t], y[t], bound[t]) && -y[t] * gradient[t] >= gMax) { gMax = -y[t] * gradient[t]; i = t; }
             }
             if (i < 0) break;
             var ki = cache.Column(i);
@@ -76,7 +85,7 @@ public sealed class RbfSupportVectorClassifier
             double bestObjective = double.PositiveInfinity;
             for (int t = 0; t < n; t++)
             {
-                if (!InLow(alpha[t], y[t], c)) continue;
+                if (!InLow(alpha[t], y[t], bound[t])) continue;
                 double yg = y[t] * gradient[t];
                 if (yg >= gMax2) gMax2 = yg;
                 double b = gMax + yg;
@@ -91,7 +100,7 @@ public sealed class RbfSupportVectorClassifier
             if (gMax + gMax2 < tolerance || j < 0) break;
             iterations++;
             var kj = cache.Column(j);
-            Update(i, j, ki[j], alpha, gradient, y, c, out double deltaI, out double deltaJ);
+            Update(i, j, ki[j], alpha, gradient, y, bound[i], bound[j], out double deltaI, out double deltaJ);
             if (deltaI != 0 || deltaJ != 0)
             {
                 double di = y[i] * deltaI, dj = y[j] * deltaJ;
@@ -99,18 +108,20 @@ public sealed class RbfSupportVectorClassifier
             }
         }
 
-        double rho = ComputeRho(alpha, gradient, y, c);
+        double rho = ComputeRho(alpha, gradient, y, bound);
         var sv = new List<double[]>();
         var coef = new List<double>();
+        double represented = 0;
         for (int t = 0; t < n; t++)
         {
             if (alpha[t] > 0)
             {
                 sv.Add(features[t]);
                 coef.Add(alpha[t] * y[t]);
+                represented += weights?[t] ?? 1;
             }
         }
-        return new RbfSupportVectorClassifier([.. sv], [.. coef], rho, g, iterations);
+        return new RbfSupportVectorClassifier([.. sv], [.. coef], rho, g, iterations, (int)Math.Round(represented));
     }
 
     /// <summary>f(x) = sum_i a_i y_i K(x_i, x) - rho; positive means the +1 class.</summary>
@@ -146,8 +157,11 @@ public sealed class RbfSupportVectorClassifier
 
     private static bool InLow(double a, double y, double c) => y > 0 ? a > 0 : a < c;
 
-    /// <summary>The analytic two-variable step of SMO, clipped to the box (LIBSVM's update, written from the dual).</summary>
-    private static void Update(int i, int j, double kij, double[] alpha, double[] gradient, double[] y, double c,
+    /// <summary>
+    /// The analytic two-variable step of SMO, clipped to the boxes 0 &lt;= a_i &lt;= ci, 0 &lt;= a_j &lt;= cj (LIBSVM's update,
+    /// written from the dual: the pair moves along the line that keeps y'a fixed, cut where it leaves either box).
+    /// </summary>
+    private static void Update(int i, int j, double kij, double[] alpha, double[] gradient, double[] y, double ci, double cj,
         out double deltaI, out double deltaJ)
     {
         double oldI = alpha[i], oldJ = alpha[j];
@@ -161,8 +175,8 @@ public sealed class RbfSupportVectorClassifier
             alpha[j] += delta;
             if (diff > 0) { if (alpha[j] < 0) { alpha[j] = 0; alpha[i] = diff; } }
             else if (alpha[i] < 0) { alpha[i] = 0; alpha[j] = -diff; }
-            if (diff > 0) { if (alpha[i] > c) { alpha[i] = c; alpha[j] = c - diff; } }
-            else if (alpha[j] > c) { alpha[j] = c; alpha[i] = c + diff; }
+            if (diff > ci - cj) { if (alpha[i] > ci) { alpha[i] = ci; alpha[j] = ci - diff; } }
+            else if (alpha[j] > cj) { alpha[j] = cj; alpha[i] = cj + diff; }
         }
         else
         {
@@ -170,9 +184,9 @@ public sealed class RbfSupportVectorClassifier
             double sum = alpha[i] + alpha[j];
             alpha[i] -= delta;
             alpha[j] += delta;
-            if (sum > c) { if (alpha[i] > c) { alpha[i] = c; alpha[j] = sum - c; } }
+            if (sum > ci) { if (alpha[i] > ci) { alpha[i] = ci; alpha[j] = sum - ci; } }
             else if (alpha[j] < 0) { alpha[j] = 0; alpha[i] = sum; }
-            if (sum > c) { if (alpha[j] > c) { alpha[j] = c; alpha[i] = sum - c; } }
+            if (sum > cj) { if (alpha[j] > cj) { alpha[j] = cj; alpha[i] = sum - cj; } }
             else if (alpha[i] < 0) { alpha[i] = 0; alpha[j] = sum; }
         }
         deltaI = alpha[i] - oldI;
@@ -180,14 +194,14 @@ public sealed class RbfSupportVectorClassifier
     }
 
     /// <summary>rho: the mean of y_i G_i over free vectors, else the middle of the feasible interval (LIBSVM's calculate_rho).</summary>
-    private static double ComputeRho(double[] alpha, double[] gradient, double[] y, double c)
+    private static double ComputeRho(double[] alpha, double[] gradient, double[] y, double[] bound)
     {
         double upper = double.PositiveInfinity, lower = double.NegativeInfinity, sum = 0;
         int free = 0;
         for (int t = 0; t < alpha.Length; t++)
         {
             double yg = y[t] * gradient[t];
-            if (alpha[t] >= c)
+            if (alpha[t] >= bound[t])
             {
                 if (y[t] < 0) upper = Math.Min(upper, yg); else lower = Math.Max(lower, yg);
             }

@@ -5,6 +5,9 @@ namespace IlgpuUnlearn.Evaluation.Privacy;
 /// feature "confidence"): an RBF SVC (C = 3, gamma "auto" = 1 for one feature) is trained on the true-class probability
 /// softmax(z)[y] of members (label 1: |test| retain-class training images) and non-members (label 0: the test set); the
 /// efficacy is the share of the forget training images it calls non-members. 1 (100%) means the forget images look unseen.
+/// Images with the same feature value and side are fitted as one sample weighted by their count (the same classifier:
+/// see <see cref="RbfSupportVectorClassifier"/>); a confident model gives many exactly equal probabilities (1.0f), and
+/// without the merge the solver spends minutes shuffling weight between identical points.
 /// </summary>
 public sealed class SvcMiaEfficacy
 {
@@ -32,11 +35,20 @@ public sealed class SvcMiaEfficacy
     {
         if (members.Length == 0 || nonMembers.Length == 0 || targets.Length == 0)
             throw new ArgumentException($"the SVC attack needs members ({members.Length}), non-members ({nonMembers.Length}) and targets ({targets.Length})");
-        var x = new double[members.Length + nonMembers.Length][];
-        var y = new bool[x.Length];
-        for (int i = 0; i < members.Length; i++) { x[i] = [members[i]]; y[i] = true; }
-        for (int i = 0; i < nonMembers.Length; i++) x[members.Length + i] = [nonMembers[i]];
-        var svc = RbfSupportVectorClassifier.Fit(x, y, c: 3, gamma: null, cancel: cancel);
+        // (feature, member) -> count, in first-seen order so that the fit does not depend on hashing.
+        var counts = new Dictionary<(double, bool), int>();
+        var order = new List<(double Value, bool Member)>();
+        void Add(double value, bool member)
+        {
+            if (counts.TryGetValue((value, member), out int seen)) counts[(value, member)] = seen + 1;
+            else { counts[(value, member)] = 1; order.Add((value, member)); }
+        }
+        foreach (double v in members) Add(v, true);
+        foreach (double v in nonMembers) Add(v, false);
+        var x = order.Select(p => new[] { p.Value }).ToArray();
+        var y = order.Select(p => p.Member).ToArray();
+        var weights = order.Select(p => (double)counts[p]).ToArray();
+        var svc = RbfSupportVectorClassifier.Fit(x, y, c: 3, gamma: null, cancel: cancel, weights: weights);
         var t = targets.ToArray();
         var nonMember = new bool[t.Length];
         Parallel.For(0, t.Length, i => nonMember[i] = !svc.Predict([t[i]]));
