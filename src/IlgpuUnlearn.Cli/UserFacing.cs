@@ -25,6 +25,18 @@ internal static partial class UserFacing
         return message.ReplaceLineEndings(" ");
     }
 
+    /// <summary>
+    /// Why a file operation failed, in a few words rather than .NET's sentence ("Could not find file '/proc/x'."):
+    /// missing file or folder, permission denied, path too long; any other failure keeps its own message.
+    /// </summary>
+    public static string IoReason(Exception e) => e switch
+    {
+        UnauthorizedAccessException => "permission denied",
+        FileNotFoundException or DirectoryNotFoundException => "no such file or folder on the way there",
+        PathTooLongException => "the path is too long",
+        _ => Message(e),
+    };
+
     [GeneratedRegex(@"(?<folder>[^\s'""]*/)?\.(?<name>[^/\s'""]+?)\.[0-9a-f]{32}\.(tmp|partial)")]
     private static partial Regex TemporaryName();
 }

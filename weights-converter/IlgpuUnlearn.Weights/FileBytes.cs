@@ -26,7 +26,13 @@ internal static class FileBytes
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new WeightsFormatException(path, $"cannot open the file: {e.Message}", e);
+            string reason = e switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => "no such file",
+                UnauthorizedAccessException => "permission denied",
+                _ => e.Message,
+            };
+            throw new WeightsFormatException(path, $"cannot open the file: {reason}", e);
         }
     }
 }

@@ -172,5 +172,5 @@ internal static class PlanChecks
         return folder;
     }
 
-    static string Reason(Exception e) => e is UnauthorizedAccessException ? "permission denied" : UserFacing.Message(e);
+    static string Reason(Exception e) => UserFacing.IoReason(e);
 }

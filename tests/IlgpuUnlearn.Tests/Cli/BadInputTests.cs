@@ -22,7 +22,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "out under a file", "json in an unwritable folder", "confusion jpg", "out is a folder", "class before data",
         "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
-        "download failed", "demo out under a file", "demo unknown device",
+        "download failed", "demo out under a file", "demo unknown device", "out folder that cannot be made",
     };
 
     /// <summary>The cases that must be refused before any data or weights are read.</summary>
@@ -32,7 +32,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "out under a file", "json in an unwritable folder", "confusion jpg", "out is a folder", "class before data",
         "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
-        "demo out under a file", "demo unknown device",
+        "demo out under a file", "demo unknown device", "out folder that cannot be made",
     ];
 
     [Theory]
@@ -144,6 +144,11 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
                 // /proc takes no new files, not even from root: the tests may run as root, for whom chmod is no barrier.
                 options["--json"] = "/proc/report.json";
                 mentions = ["--json /proc/report.json", "cannot write into /proc"];
+                break;
+            case "out folder that cannot be made":
+                // No folder can be made in /proc, not even by root; the reason in a few words, not .NET's sentence.
+                options["--out"] = "/proc/x/y.pth";
+                mentions = ["--out /proc/x/y.pth: cannot create the folder /proc/x (no such file or folder on the way there)"];
                 break;
             case "confusion jpg" or "eval confusion jpg":
                 options["--confusion"] = Path.Combine(folder, "x.jpg");
