@@ -61,8 +61,8 @@ public sealed class TrainOptions
     [Option("width", Default = 64, HelpText = "Base width of the ResNet18 (64: the card's network).")]
     public int Width { get; set; }
 
-    [Option("limit-per-class", Default = 0, HelpText = "Train on only the first N images of each class (0: all), for quick runs.")]
-    public int LimitPerClass { get; set; }
+    [Option("limit", HelpText = DataChoice.LimitHelp)]
+    public int? Limit { get; set; }
 
     [Option("checkpoint", HelpText = "Checkpoint written (atomically) after every epoch. Default: <out>.ckpt.safetensors.")]
     public string? Checkpoint { get; set; }
@@ -92,7 +92,6 @@ internal static class TrainCommand
             _ => throw new UserError($"--augment '{o.Augment}': use crop-flip or none"),
         };
         if (o.Width < 1) throw new UserError($"--width must be at least 1, got {o.Width}");
-        if (o.LimitPerClass < 0) throw new UserError($"--limit-per-class must be >= 0, got {o.LimitPerClass}");
         if (o.Epochs < 1) throw new UserError($"--epochs must be at least 1, got {o.Epochs}");
         var schedule = Training.LearningRateSchedule.Parse(o.LearningRateSchedule, o.Epochs);
         if (o.BatchSize < 1) throw new UserError($"--batch-size must be at least 1, got {o.BatchSize}");
@@ -103,10 +102,11 @@ internal static class TrainCommand
         var names = DatasetLoader.ClassNames(kind);
         DataChoice.CheckData(kind, o.Data);
         int? exclude = o.ExcludeClass is null ? null : ParseClass(o.ExcludeClass, names);
+        int? limit = DataChoice.CheckLimit(o.Limit, names.Count);
 
         using var cancel = new Cancellation();
-        var data = DataChoice.LoadData(new RunPlan { Dataset = kind, DataPath = o.Data, ClassNames = names, Classes = [], Devices = devices }, cancel.Token);
-        var train = o.LimitPerClass > 0 ? data.Train.FirstPerClass(o.LimitPerClass, data.Train.Name + $" (first {o.LimitPerClass} per class)") : data.Train;
+        var data = DataChoice.LoadData(new RunPlan { Dataset = kind, DataPath = o.Data, ClassNames = names, Classes = [], Devices = devices, Limit = limit }, cancel.Token);
+        var train = data.Train;
         var recipe = new TrainingRecipe
         {
             Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Momentum = o.Momentum, WeightDecay = o.WeightDecay,

@@ -14,7 +14,7 @@ namespace IlgpuUnlearn.Tests.Cli;
 [Collection(CliCollection.Name)]
 public sealed class TrainCommandTests(ITestOutputHelper output)
 {
-    static readonly string[] Tiny = ["train", "--dataset", "synthetic", "--limit-per-class", "3", "--width", "2", "--epochs", "2",
+    static readonly string[] Tiny = ["train", "--dataset", "synthetic", "--limit", "30", "--width", "2", "--epochs", "2",
         "--batch-size", "8", "--exclude-class", "3", "--device", "cpu", "--out", "m.pth"];
 
     [Fact]
