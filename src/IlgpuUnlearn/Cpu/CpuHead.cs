@@ -3,7 +3,7 @@ using IlgpuUnlearn.Tensors;
 
 namespace IlgpuUnlearn.Cpu;
 
-/// <summary>The network's head: global average pooling, the fully connected layer, log-softmax + NLL. All small.</summary>
+/// <summary>The network's head: global average pooling, the fully connected layer, log-softmax + NLL, distillation KL. All small.</summary>
 internal static class CpuHead
 {
     /// <summary>y (N, C) = mean of x (N, C, HW) over HW.</summary>
@@ -74,5 +74,49 @@ internal static class CpuHead
             }
         }
         loss[0] = (float)(total / n);
+    }
+
+    /// <summary>
+    /// Distillation KL at temperature T (Hinton et al. 2015; SCRUB's DistillKL), per row in fp64:
+    /// log p = (z - max z) / T - log sum_c exp((z_c - max z) / T) for the student s and the teacher t;
+    /// loss[0] = T^2 / N sum_n sum_c p_t (log p_t - log p_s) (a p_t that underflows to 0 adds 0);
+    /// dStudent = scale T / N (p_s - p_t), written or (accumulate) added.
+    /// </summary>
+    public static void KlDivergence(int n, int classes, ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float temperature,
+        float scale, Span<float> loss, Span<float> dStudent, bool accumulate)
+    {
+        double t = temperature;
+        double gradScale = (double)scale * t / n;
+        Span<double> logPs = classes <= 256 ? stackalloc double[classes] : new double[classes];
+        Span<double> logPt = classes <= 256 ? stackalloc double[classes] : new double[classes];
+        double total = 0;
+        for (int row = 0; row < n; row++)
+        {
+            LogSoftmax(student.Slice(row * classes, classes), t, logPs);
+            LogSoftmax(teacher.Slice(row * classes, classes), t, logPt);
+            var ds = dStudent.Slice(row * classes, classes);
+            for (int c = 0; c < classes; c++)
+            {
+                double pt = Math.Exp(logPt[c]);
+                total += pt * (logPt[c] - logPs[c]);
+                double g = gradScale * (Math.Exp(logPs[c]) - pt);
+                ds[c] = accumulate ? (float)(ds[c] + g) : (float)g;
+            }
+        }
+        loss[0] = (float)(t * t / n * total);
+    }
+
+    /// <summary>logP_c = (z_c - max z) / T - log sum_k exp((z_k - max z) / T), in fp64.</summary>
+    private static void LogSoftmax(ReadOnlySpan<float> z, double temperature, Span<double> logP)
+    {
+        float max = TensorPrimitives.Max(z);
+        double sum = 0;
+        for (int c = 0; c < z.Length; c++)
+        {
+            logP[c] = (z[c] - (double)max) / temperature;
+            sum += Math.Exp(logP[c]);
+        }
+        double logSum = Math.Log(sum);
+        for (int c = 0; c < z.Length; c++) logP[c] -= logSum;
     }
 }
