@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Training-step throughput of ilgpu-unlearn against the PyTorch peer, alternating the two ROUNDS times on this machine
 # and keeping each side's best, so that load from elsewhere hurts both alike. Prints images/s, peak memory, and ratios.
-# MODE=eval times evaluation-mode inference instead (ilgpu-unlearn bench-eval against torch_peer.py eval).
-#   [MODE=step|eval] bench/compare-step.sh [DEVICE=cpu] [BATCH=64] [STEPS=5] [ROUNDS=3]
+# MODE=train times the `train` verb's step (crop-flip augmentation per batch; bench --augment against torch_peer.py train,
+# batch 128 by default, the base recipe's); MODE=eval times evaluation-mode inference (bench-eval against torch_peer.py eval).
+#   [MODE=step|train|eval] bench/compare-step.sh [DEVICE=cpu] [BATCH=64, 128 for train] [STEPS=5] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-device=${1:-cpu}; batch=${2:-64}; steps=${3:-5}; rounds=${4:-3}
+mode=${MODE:-step}
+default_batch=64; [ "$mode" = train ] && default_batch=128
+device=${1:-cpu}; batch=${2:-$default_batch}; steps=${3:-5}; rounds=${4:-3}
 python=/usr/bin/python3; [ -x "$python" ] || python=python3
 out=$(mktemp -d)
 dotnet build src/IlgpuUnlearn.Cli -c Release -v q --nologo >/dev/null
 app=src/IlgpuUnlearn.Cli/bin/Release/net10.0/ilgpu-unlearn
-mode=${MODE:-step}
-case "$mode" in step) verb=bench; warmup=2 ;; eval) verb=bench-eval; warmup=1 ;; *) echo "MODE must be step or eval" >&2; exit 2 ;; esac
+extra=()
+case "$mode" in step) verb=bench; warmup=2 ;; train) verb=bench; warmup=2; extra=(--augment) ;; eval) verb=bench-eval; warmup=1 ;;
+  *) echo "MODE must be step, train or eval" >&2; exit 2 ;; esac
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) logical CPUs; mode $mode"
 for r in $(seq 1 "$rounds"); do
-  "$app" "$verb" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" --json "$out/ours-$r.json" >/dev/null
+  "$app" "$verb" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" "${extra[@]}" --json "$out/ours-$r.json" >/dev/null
   "$python" bench/torch_peer.py "$mode" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" --threads "$(nproc)" --json "$out/torch-$r.json" >/dev/null
   echo "round $r: ours $(grep -o '"images_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2) images/s, torch $(grep -o '"images_per_second": [0-9.]*' "$out/torch-$r.json" | cut -d' ' -f2) images/s"
 done

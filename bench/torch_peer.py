@@ -4,6 +4,9 @@ data sizes, timed the same way, so the two can be compared as a ratio measured i
 
   step:  forward + backward + SGD (Nesterov, weight decay) of the full CIFAR ResNet18 at --batch-size, --steps timed
          after --warmup untimed steps.
+  train: the `train` verb's step (the base recipe): step, with each batch augmented first as the recipe does it (random
+         32x32 crop of the image zero-padded by 4, random horizontal flip, drawn per image per step) and the learning
+         rate following CosineAnnealingLR; --batch-size defaults to the recipe's 128. The peer of `ilgpu-unlearn bench --augment`.
   eval:  evaluation-mode inference (BatchNorm running statistics, no gradients) of --batch-size images, --steps timed
          batches after --warmup untimed ones: the peer of `ilgpu-unlearn bench-eval`.
   epoch: one AdvNegGrad epoch exactly as ALGORITHM.md says (forget forward/backward, retain forward/backward,
@@ -95,9 +98,9 @@ def normalise(pixels):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["step", "eval", "epoch"])
+    ap.add_argument("mode", choices=["step", "train", "eval", "epoch"])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, help="default: 128 for train, 64 otherwise")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2, help="step: untimed steps first; epoch: 0 skips the untimed warm-up step")
     ap.add_argument("--epoch-steps", type=int, help="epoch: time only the first N steps (the CPU takes long for a whole epoch)")
@@ -107,6 +110,8 @@ def main():
     ap.add_argument("--no-tf32", action="store_true", help="CUDA: keep convolutions and matmuls in full fp32")
     ap.add_argument("--json", help="also write the result here")
     args = ap.parse_args()
+    if args.batch_size is None:
+        args.batch_size = 128 if args.mode == "train" else 64
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -123,16 +128,34 @@ def main():
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
 
-    if args.mode == "step":
+    if args.mode in ("step", "train"):
         b = args.batch_size
         pixels = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, device=device)
         labels = torch.randint(0, 10, (b,), device=device)
+        augment = args.mode == "train"
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=200) if augment else None
+        rows = torch.arange(32, device=device)
+
+        def crop_flip(x):
+            """Random 32 crop of the 4-padded batch and random horizontal flip, per image, on the tensor (no PIL)."""
+            padded = F.pad(x, (4, 4, 4, 4))
+            dy = torch.randint(0, 9, (b,), device=device)
+            dx = torch.randint(0, 9, (b,), device=device)
+            flip = torch.rand(b, device=device) < 0.5
+            ys = (dy[:, None] + rows[None, :])                                        # (b, 32)
+            xs = torch.where(flip[:, None], dx[:, None] + 31 - rows[None, :], dx[:, None] + rows[None, :])
+            n = torch.arange(b, device=device)[:, None, None, None]
+            c = torch.arange(3, device=device)[None, :, None, None]
+            return padded[n, c, ys[:, None, :, None], xs[:, None, None, :]]
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = F.nll_loss(F.log_softmax(model(normalise(pixels)), dim=1), labels)
+            x = crop_flip(pixels) if augment else pixels
+            loss = F.nll_loss(F.log_softmax(model(normalise(x)), dim=1), labels)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             return loss
 
         for _ in range(args.warmup):

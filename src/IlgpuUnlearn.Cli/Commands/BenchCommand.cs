@@ -23,6 +23,10 @@ public sealed class BenchOptions
     [Option("warmup", Default = 2, HelpText = "Untimed steps first (JIT, kernel compilation, caches).")]
     public int Warmup { get; set; }
 
+    [Option("augment", HelpText = "Crop and flip every batch as `train` does (random 32 crop of the 4-padded image, random horizontal flip, " +
+        "new for each step): the step of `train` (compare with bench/torch_peer.py train).")]
+    public bool Augment { get; set; }
+
     [Option("json", HelpText = "Also write the figures to this JSON file (fields images_per_second, peak_memory_bytes, device).")]
     public string? Json { get; set; }
 }
@@ -45,12 +49,21 @@ internal static class BenchCommand
         // Plain SGD as the peer runs it: Nesterov momentum and weight decay, no clipping.
         var settings = new AdvNegGradSettings { Clip = 0 };
 
-        for (int i = 0; i < o.Warmup; i++) step.Train(new HostBatch(pixels, labels, [], o.BatchSize), settings);
+        // With --augment each step draws new crop/flip parameters, as an epoch of `train` does (TrainingEpoch).
+        var augmentRandom = new Data.DeterministicRandom(1);
+        var shifts = new int[o.Augment ? o.BatchSize * Data.Augmentation.ParametersPerImage : 0];
+        HostBatch Batch()
+        {
+            if (o.Augment) Data.Augmentation.Draw(augmentRandom, shifts);
+            return new HostBatch(pixels, labels, shifts, o.BatchSize);
+        }
+
+        for (int i = 0; i < o.Warmup; i++) step.Train(Batch(), settings);
         ops.Synchronize();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < o.Steps; i++)
         {
-            var r = step.Train(new HostBatch(pixels, labels, [], o.BatchSize), settings);
+            var r = step.Train(Batch(), settings);
             Console.Error.Write($"\rstep {i + 1}/{o.Steps}  loss {r.RetainLoss:F4}  {(i + 1) * o.BatchSize / clock.Elapsed.TotalSeconds:F1} images/s   ");
         }
         ops.Synchronize();
@@ -65,7 +78,7 @@ internal static class BenchCommand
         double? peak = ops is CpuOps ? CpuModel.MeasureFmaPeakGflops() : null;
         Console.WriteLine($"device            {ops.Name}");
         if (ops is CpuOps) Console.WriteLine($"cpu               {CpuModel.Name}");
-        Console.WriteLine($"batch size        {o.BatchSize}, {o.Steps} timed steps");
+        Console.WriteLine($"batch size        {o.BatchSize}, {o.Steps} timed steps{(o.Augment ? ", crop-flip augmentation" : "")}");
         Console.WriteLine($"images/s          {imagesPerSecond:F1}");
         Console.WriteLine($"seconds/step      {seconds / o.Steps:F3}");
         Console.WriteLine($"achieved          {flops / seconds / 1e9:F1} GFLOP/s" +
@@ -76,7 +89,7 @@ internal static class BenchCommand
         {
             var json = JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["device"] = ops.Name, ["batch_size"] = o.BatchSize, ["steps"] = o.Steps, ["seconds"] = seconds,
+                ["device"] = ops.Name, ["batch_size"] = o.BatchSize, ["steps"] = o.Steps, ["seconds"] = seconds, ["augment"] = o.Augment,
                 ["images_per_second"] = imagesPerSecond, // On the CPU path the comparable figure is the process's growth (the peer reports its RSS growth); on a GPU, device memory.
                 ["peak_memory_bytes"] = ops is CpuOps ? rssGrowth : ops.PeakAllocatedBytes,
                 ["peak_device_bytes"] = ops.PeakAllocatedBytes, ["peak_rss_growth_bytes"] = rssGrowth,
