@@ -11,6 +11,9 @@ public static class ElementwiseKernels
     /// <summary>y[i] = a[i] + b[i] (y may be a or b: each thread reads before it writes its own element).</summary>
     public static void Add(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y) => y[i] = a[i] + b[i];
 
+    /// <summary>y[i] = a[i] * b[i] (SalUn's gradient mask g = g * mask; y may be a or b).</summary>
+    public static void Multiply(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y) => y[i] = a[i] * b[i];
+
     /// <summary>g[i] = retainScale gRetain[i] + forgetScale gForget[i] (g may alias either input).</summary>
     public static void CombineGradients(Index1D i, ArrayView<float> gRetain, ArrayView<float> gForget,
         float retainScale, float forgetScale, ArrayView<float> g)

@@ -3,9 +3,9 @@ using ILGPU;
 namespace IlgpuUnlearn.Kernels;
 
 /// <summary>
-/// Log-softmax followed by the negative log-likelihood, logits (N, C), labels (N).
-/// The mean over the batch is a second launch: <see cref="ReductionKernels.FinalSum"/> with scale 1/N
-/// over the per-sample losses written here.
+/// The losses on the logits (N, C), each with its gradient in the same pass: log-softmax followed by the negative
+/// log-likelihood (labels (N)), and the distillation KL divergence of a student from a teacher. The batch's loss is a second
+/// launch: <see cref="ReductionKernels.FinalSum"/> over the per-sample losses written here (scale 1/N, or T^2/N for the KL).
 /// </summary>
 public static class LossKernels
 {
@@ -33,5 +33,43 @@ public static class LossKernels
             float softmax = MathF.Exp(logits[row + c] - logZ);
             dlogits[row + c] = gradScale * (c == label ? softmax - 1f : softmax);
         }
+    }
+
+    /// <summary>
+    /// One thread per sample n of student logits s and teacher logits t (N, C), at temperature T (Hinton et al. 2015; SCRUB's DistillKL):
+    /// logZ_s = max_c s / T + log sum_c exp((s_c - max_c s) / T), the same for t; log p_s = s / T - logZ_s, log p_t = t / T - logZ_t;
+    /// kl[n] = sum_c p_t (log p_t - log p_s), with log p_t - log p_s = (t_c - s_c) / T - (logZ_t - logZ_s) (a p_t that underflows
+    /// to 0 adds 0); dStudent[n, c] = gradScale (p_s - p_t), written, or added when accumulate != 0; gradScale = scale T / N.
+    /// </summary>
+    public static void KlDivergencePerSample(Index1D n, ArrayView<float> student, ArrayView<float> teacher, int classes,
+        float temperature, float gradScale, int accumulate, ArrayView<float> kl, ArrayView<float> dStudent)
+    {
+        int row = n * classes;
+        float invT = 1f / temperature;
+        float maxS = student[row], maxT = teacher[row];
+        for (int c = 1; c < classes; c++)
+        {
+            maxS = MathF.Max(maxS, student[row + c]);
+            maxT = MathF.Max(maxT, teacher[row + c]);
+        }
+        float sumS = 0f, sumT = 0f;
+        for (int c = 0; c < classes; c++)
+        {
+            sumS += MathF.Exp((student[row + c] - maxS) * invT);
+            sumT += MathF.Exp((teacher[row + c] - maxT) * invT);
+        }
+        float logZs = maxS * invT + MathF.Log(sumS);
+        float logZt = maxT * invT + MathF.Log(sumT);
+
+        float sum = 0f;
+        for (int c = 0; c < classes; c++)
+        {
+            float s = student[row + c], t = teacher[row + c];
+            float pt = MathF.Exp(t * invT - logZt), ps = MathF.Exp(s * invT - logZs);
+            sum += pt * ((t - s) * invT - (logZt - logZs));
+            float g = gradScale * (ps - pt);
+            dStudent[row + c] = accumulate != 0 ? dStudent[row + c] + g : g;
+        }
+        kl[n] = sum;
     }
 }

@@ -43,6 +43,22 @@ internal static unsafe class CpuElementwise
     }
 
     /// <summary>
+    /// y = a * b; y may be a or b (each vector is loaded before it is stored). Over the flat gradient (11M floats): all cores,
+    /// Vector512.
+    /// </summary>
+    public static void Multiply(float* a, float* b, float* y, long length)
+    {
+        CpuParallel.ForRanges(length, MinChunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+        {
+            float* aStart = a + start, bStart = b + start, yStart = y + start;
+            long i = 0;
+            for (; i + Vector512<float>.Count <= count; i += Vector512<float>.Count)
+                Vector512.Store(Vector512.Load(aStart + i) * Vector512.Load(bStart + i), yStart + i);
+            for (; i < count; i++) yStart[i] = aStart[i] * bStart[i];
+        });
+    }
+
+    /// <summary>
     /// x (N, C, H, W) = (pixel / 255 - mean[c]) / std[c], C = mean.Length, the pixel taken at (i + shiftY - pad, j' + shiftX - pad) of the
     /// image, zero outside it, with j' = W - 1 - j when the image is flipped (crop first, then flip).
     /// </summary>

@@ -3,7 +3,7 @@ using IlgpuUnlearn.Tensors;
 
 namespace IlgpuUnlearn.Cpu;
 
-/// <summary>The network's head: global average pooling, the fully connected layer, log-softmax + NLL. All small.</summary>
+/// <summary>The network's head: global average pooling, the fully connected layer, log-softmax + NLL, distillation KL. All small.</summary>
 internal static class CpuHead
 {
     /// <summary>y (N, C) = mean of x (N, C, HW) over HW.</summary>
@@ -74,5 +74,46 @@ internal static class CpuHead
             }
         }
         loss[0] = (float)(total / n);
+    }
+
+    /// <summary>
+    /// Distillation KL at temperature T (Hinton et al. 2015; SCRUB's DistillKL), per row in fp64:
+    /// log p_s = s / T - logZ_s, log p_t = t / T - logZ_t with logZ = max / T + log sum_c exp((z_c - max) / T);
+    /// loss[0] = T^2 / N sum_n sum_c p_t (log p_t - log p_s), where log p_t - log p_s = (t_c - s_c) / T - (logZ_t - logZ_s);
+    /// dStudent = scale T / N (p_s - p_t), written or (accumulate) added.
+    /// </summary>
+    public static void KlDivergence(int n, int classes, ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float temperature,
+        float scale, Span<float> loss, Span<float> dStudent, bool accumulate)
+    {
+        double t = temperature;
+        double gradScale = (double)scale * t / n;
+        double total = 0;
+        for (int row = 0; row < n; row++)
+        {
+            var s = student.Slice(row * classes, classes);
+            var z = teacher.Slice(row * classes, classes);
+            var ds = dStudent.Slice(row * classes, classes);
+            double logZs = LogSumExp(s, t), logZt = LogSumExp(z, t);
+            double kl = 0;
+            for (int c = 0; c < classes; c++)
+            {
+                double logRatio = (z[c] - (double)s[c]) / t - (logZt - logZs);   // log p_t - log p_s
+                double pt = Math.Exp(z[c] / t - logZt), ps = Math.Exp(s[c] / t - logZs);
+                kl += pt * logRatio;                                              // 0 where p_t underflows to 0
+                double g = gradScale * (ps - pt);
+                ds[c] = accumulate ? (float)(ds[c] + g) : (float)g;
+            }
+            total += kl;
+        }
+        loss[0] = (float)(t * t / n * total);
+    }
+
+    /// <summary>log sum_c exp(z_c / T), max-subtracted: max / T + log sum_c exp((z_c - max) / T).</summary>
+    private static double LogSumExp(ReadOnlySpan<float> z, double temperature)
+    {
+        float max = TensorPrimitives.Max(z);
+        double sum = 0;
+        foreach (float v in z) sum += Math.Exp((v - (double)max) / temperature);
+        return max / temperature + Math.Log(sum);
     }
 }

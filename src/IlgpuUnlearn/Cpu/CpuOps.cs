@@ -170,6 +170,13 @@ public sealed unsafe class CpuOps : IOps
         CpuElementwise.Add(Pointer(a), Pointer(b), Pointer(y), a.Length);
     }
 
+    public void Multiply(Slice<float> a, Slice<float> b, Slice<float> y)
+    {
+        RequireLength(b.Length, a.Length, nameof(b));
+        RequireLength(y.Length, a.Length, nameof(y));
+        CpuElementwise.Multiply(Pointer(a), Pointer(b), Pointer(y), a.Length);
+    }
+
     // ---- head -----------------------------------------------------------------------------------
 
     public void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y)
@@ -215,6 +222,19 @@ public sealed unsafe class CpuOps : IOps
         RequireLength(labels.Length, n, nameof(labels));
         if (loss.Length < 1) throw new ArgumentException("loss needs one element", nameof(loss));
         CpuHead.SoftmaxNllLoss(n, classes, Span(logits), Span(labels), scale, Span(loss), Span(dlogits));
+    }
+
+    public void KlDivergence(int n, int classes, Slice<float> studentLogits, Slice<float> teacherLogits, float temperature,
+        float scale, Slice<float> loss, Slice<float> dStudentLogits, bool accumulate)
+    {
+        if (n < 1 || classes < 1) throw new ArgumentException($"KlDivergence needs N >= 1 and classes >= 1, not N {n}, classes {classes}");
+        if (!(temperature > 0) || !float.IsFinite(temperature))
+            throw new ArgumentException($"the temperature must be finite and > 0, not {temperature}", nameof(temperature));
+        RequireLength(studentLogits.Length, (long)n * classes, nameof(studentLogits));
+        RequireLength(teacherLogits.Length, (long)n * classes, nameof(teacherLogits));
+        RequireLength(dStudentLogits.Length, (long)n * classes, nameof(dStudentLogits));
+        if (loss.Length < 1) throw new ArgumentException("loss needs one element", nameof(loss));
+        CpuHead.KlDivergence(n, classes, Span(studentLogits), Span(teacherLogits), temperature, scale, Span(loss), Span(dStudentLogits), accumulate);
     }
 
     // ---- optimiser ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ public sealed class IlgpuOps : IOps
     // elementwise, implicitly grouped
     private readonly Action<Index1D, ArrayView<float>, float> fill;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> add;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> multiply;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>> combineGradients;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>> reluForward;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> reluBackward;
@@ -36,6 +37,7 @@ public sealed class IlgpuOps : IOps
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<float>> linearBackwardWeight;
     private readonly Action<Index1D, ArrayView<float>, int, int, ArrayView<float>> linearBackwardBias;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>> softmaxNll;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, float, float, int, ArrayView<float>, ArrayView<float>> klDivergence;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdStep> sgdStep;
     private readonly Action<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, int, ChannelNormalisation, ArrayView<float>> loadImages;
     private readonly Action<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> bnNormalize;
@@ -76,6 +78,7 @@ public sealed class IlgpuOps : IOps
         var a = accelerator;
         fill = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementwiseKernels.Fill);
         add = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add);
+        multiply = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Multiply);
         combineGradients = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>>(ElementwiseKernels.CombineGradients);
         reluForward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(ReluKernels.Forward);
         reluBackward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ReluKernels.Backward);
@@ -86,6 +89,7 @@ public sealed class IlgpuOps : IOps
         linearBackwardWeight = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, ArrayView<float>>(LinearKernels.BackwardWeight);
         linearBackwardBias = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(LinearKernels.BackwardBias);
         softmaxNll = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>>(LossKernels.SoftmaxNllPerSample);
+        klDivergence = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float, float, int, ArrayView<float>, ArrayView<float>>(LossKernels.KlDivergencePerSample);
         sgdStep = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdStep>(OptimizerKernels.ClipAndSgdStep);
         loadImages = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, int, ChannelNormalisation, ArrayView<float>>(InputKernels.LoadImages);
         bnNormalize = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.TrainNormalize);
@@ -405,6 +409,12 @@ public sealed class IlgpuOps : IOps
             add(l.Grid.X, View(a), View(b), View(y));
     }
 
+    public void Multiply(Slice<float> a, Slice<float> b, Slice<float> y)
+    {
+        foreach (var l in planner.Multiply(a, b, y).Launches)
+            multiply(l.Grid.X, View(a), View(b), View(y));
+    }
+
     // ---- head ---------------------------------------------------------------------------------
 
     public void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y)
@@ -446,6 +456,16 @@ public sealed class IlgpuOps : IOps
         var perSample = Scratch(plan.ScratchFloats);
         softmaxNll(plan.Launches[0].Grid.X, View(logits), View(labels), classes, scale / n, perSample, View(dlogits));
         finalSum(Config(plan.Launches[1]), perSample, n, 1f / n, View(loss.At(0, 1)));
+    }
+
+    public void KlDivergence(int n, int classes, Slice<float> studentLogits, Slice<float> teacherLogits, float temperature,
+        float scale, Slice<float> loss, Slice<float> dStudentLogits, bool accumulate)
+    {
+        var plan = planner.KlDivergence(n, classes, studentLogits, teacherLogits, temperature, loss, dStudentLogits);
+        var perSample = Scratch(plan.ScratchFloats);
+        klDivergence(plan.Launches[0].Grid.X, View(studentLogits), View(teacherLogits), classes, temperature, scale * temperature / n,
+            accumulate ? 1 : 0, perSample, View(dStudentLogits));
+        finalSum(Config(plan.Launches[1]), perSample, n, temperature * temperature / n, View(loss.At(0, 1)));
     }
 
     // ---- optimiser ----------------------------------------------------------------------------

@@ -308,6 +308,12 @@ public sealed class LaunchPlanner
         return PerElement("Add", $"[{a.Length}]", nameof(ElementwiseKernels) + "." + nameof(ElementwiseKernels.Add), a.Length);
     }
 
+    public OpPlan Multiply(Slice<float> a, Slice<float> b, Slice<float> y)
+    {
+        Require(a.Length == b.Length && b.Length == y.Length, "Multiply: a, b and y differ in length");
+        return PerElement("Multiply", $"[{a.Length}]", nameof(ElementwiseKernels) + "." + nameof(ElementwiseKernels.Multiply), a.Length);
+    }
+
     public OpPlan GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y)
     {
         Require(x.Length == (long)n * c * hw && y.Length == (long)n * c && hw > 0, "GlobalAvgPoolForward: wrong lengths");
@@ -368,6 +374,30 @@ public sealed class LaunchPlanner
         };
         CheckGroups(op, $"(N {n}, {classes})", launches[1]);
         return new(op, $"(N {n}, {classes})", launches, n);
+    }
+
+    /// <summary>
+    /// Per-sample KL divergences into scratch and the student's gradient (one thread per sample), then their sum times T^2 / N
+    /// by one group.
+    /// </summary>
+    public OpPlan KlDivergence(int n, int classes, Slice<float> studentLogits, Slice<float> teacherLogits, float temperature,
+        Slice<float> loss, Slice<float> dStudentLogits)
+    {
+        const string op = "KlDivergence";
+        string shape = $"(N {n}, {classes}) T {temperature}";
+        Require(n > 0 && classes > 0, $"{op}: empty batch {shape}");
+        Require(temperature > 0 && float.IsFinite(temperature), $"{op}: the temperature must be finite and > 0, not {temperature}");
+        Require(studentLogits.Length == (long)n * classes && teacherLogits.Length == studentLogits.Length && dStudentLogits.Length == studentLogits.Length,
+            $"{op}: studentLogits, teacherLogits and dStudentLogits must be (N, classes) {shape}");
+        Require(loss.Length >= 1, $"{op}: loss needs one element");
+        Require(studentLogits.Length < IndexLimit, $"{op}: logits of {studentLogits.Length} elements reach 2^31");
+        var launches = new KernelLaunch[]
+        {
+            new(nameof(LossKernels) + "." + nameof(LossKernels.KlDivergencePerSample), new(n), null),
+            new(nameof(ReductionKernels) + "." + nameof(ReductionKernels.FinalSum), new(1), new(ReductionGroupSize)),
+        };
+        CheckGroups(op, shape, launches[1]);
+        return new(op, shape, launches, n);
     }
 
     // ---- optimiser ----------------------------------------------------------------------------

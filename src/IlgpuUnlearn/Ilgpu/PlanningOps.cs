@@ -100,6 +100,8 @@ public sealed class PlanningOps : IOps
 
     public void Add(Slice<float> a, Slice<float> b, Slice<float> y) => Record(Planner.Add(a, b, y));
 
+    public void Multiply(Slice<float> a, Slice<float> b, Slice<float> y) => Record(Planner.Multiply(a, b, y));
+
     public void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y) => Record(Planner.GlobalAvgPoolForward(n, c, hw, x, y));
 
     public void GlobalAvgPoolBackward(int n, int c, int hw, Slice<float> dy, Slice<float> dx) => Record(Planner.GlobalAvgPoolBackward(n, c, hw, dy, dx));
@@ -111,6 +113,10 @@ public sealed class PlanningOps : IOps
 
     public void SoftmaxNllLoss(int n, int classes, Slice<float> logits, Slice<int> labels, float scale, Slice<float> loss, Slice<float> dlogits)
         => Record(Planner.SoftmaxNllLoss(n, classes, logits, labels, loss, dlogits));
+
+    public void KlDivergence(int n, int classes, Slice<float> studentLogits, Slice<float> teacherLogits, float temperature, float scale,
+        Slice<float> loss, Slice<float> dStudentLogits, bool accumulate)
+        => Record(Planner.KlDivergence(n, classes, studentLogits, teacherLogits, temperature, loss, dStudentLogits));
 
     public void CombineGradients(Slice<float> gRetain, Slice<float> gForget, float retainScale, float forgetScale, Slice<float> g)
         => Record(Planner.CombineGradients(gRetain, gForget, g));

@@ -6,7 +6,7 @@ namespace IlgpuUnlearn.Tensors;
 /// (the ILGPU kernels in kernels/, on CUDA or ILGPU's CPU accelerator).
 ///
 /// Layout is NCHW fp32 everywhere, weights as PyTorch stores them. Every op writes its outputs
-/// (it never accumulates into them) unless its name says Add. Calls are asynchronous on a GPU:
+/// (it never accumulates into them) unless its name says Add or it takes an <c>accumulate</c> flag that is set. Calls are asynchronous on a GPU:
 /// only <see cref="Download{T}"/> and <see cref="Synchronize"/> wait.
 /// </summary>
 public interface IOps : IDisposable
@@ -86,6 +86,12 @@ public interface IOps : IDisposable
     void ReluBackward(Slice<float> y, Slice<float> dy, Slice<float> dx);
     /// <summary>y = a + b, elementwise. y may be a or b.</summary>
     void Add(Slice<float> a, Slice<float> b, Slice<float> y);
+    /// <summary>
+    /// y = a * b, elementwise over flat buffers of one length (SalUn's gradient mask: g = g * mask over the flat gradient,
+    /// 11,173,962 floats for the full-width ResNet18). y may be a or b.
+    /// </summary>
+    /// <exception cref="ArgumentException">b or y differs in length from a.</exception>
+    void Multiply(Slice<float> a, Slice<float> b, Slice<float> y);
 
     // ---- head ---------------------------------------------------------------------------------
 
@@ -106,6 +112,24 @@ public interface IOps : IDisposable
     /// </summary>
     void SoftmaxNllLoss(int n, int classes, Slice<float> logits, Slice<int> labels, float scale,
         Slice<float> loss, Slice<float> dlogits);
+
+    /// <summary>
+    /// Knowledge-distillation loss of a student against a fixed teacher at temperature T (Hinton, Vinyals and Dean 2015,
+    /// "Distilling the knowledge in a neural network"; SCRUB's DistillKL, Kurmanji et al. 2023:
+    /// <c>F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1), reduction='sum') * T^2 / N</c>).
+    /// studentLogits s and teacherLogits t are (N, C); p_s = softmax(s / T), p_t = softmax(t / T) over C.
+    /// <para>loss[0] = T^2 / N * sum_n sum_c p_t (log p_t - log p_s), the unscaled loss (as <see cref="SoftmaxNllLoss"/> writes its own);
+    /// only loss[0] is written.</para>
+    /// <para>dStudentLogits (N, C) = scale * T / N * (p_s - p_t), the gradient of scale * loss with respect to s (sum_c p_t = 1);
+    /// written, or added to what dStudentLogits holds when <paramref name="accumulate"/> is true (SCRUB's retain step adds it to
+    /// the cross-entropy gradient <see cref="SoftmaxNllLoss"/> wrote). No gradient flows to the teacher.</para>
+    /// Numerically stable: log-softmax by max-subtracted log-sum-exp, so log p is finite for finite logits and a term whose p_t
+    /// underflows to 0 adds 0 (p_t log p_t = 0 at p_t = 0). dStudentLogits must not overlap the logits.
+    /// </summary>
+    /// <exception cref="ArgumentException">n &lt; 1, classes &lt; 1, temperature not finite and &gt; 0, a logits slice or dStudentLogits
+    /// not N * C elements, or loss empty.</exception>
+    void KlDivergence(int n, int classes, Slice<float> studentLogits, Slice<float> teacherLogits, float temperature,
+        float scale, Slice<float> loss, Slice<float> dStudentLogits, bool accumulate);
 
     // ---- optimiser, over flat buffers --------------------------------------------------------
 

@@ -44,6 +44,34 @@ public sealed class CpuElementwiseTests(ITestOutputHelper output)
         t.CheckGradient("relu dx", x, Objective, CpuTestSupport.Read(dx), 1e-2f, 301, 1e-4, 1e-4, rng);
     }
 
+    /// <summary>
+    /// SalUn's mask over the flat gradient: long enough to be split over the cores, with a tail that is not a multiple of 16, and a
+    /// 0/1 mask. Exact: a float product is correctly rounded in both the op and the reference ((float)(a * b) of the exact fp64 product).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(300_007)]
+    public void MultiplyElementwiseAndInPlace(int length)
+    {
+        using var t = new CpuTestSupport(output);
+        var rng = new Random(16);
+        float[] a = CpuTestSupport.Random(rng, length, 3f), b = CpuTestSupport.Random(rng, length, 2f);
+        var mask = Enumerable.Range(0, length).Select(_ => rng.Next(2) == 0 ? 0f : 1f).ToArray();
+        var expected = a.Select((v, i) => (float)((double)v * b[i])).ToArray();
+        var sa = t.Buffer(a);
+        var sb = t.Buffer(b);
+        var y = t.Zeros(length);
+        t.Ops.Multiply(sa, sb, y);
+        t.AssertClose("multiply", CpuTestSupport.Read(y), expected, 0, 0);
+        t.Ops.Multiply(sa, sb, sb);   // y = b
+        t.AssertClose("multiply into b", CpuTestSupport.Read(sb), expected, 0, 0);
+        t.Ops.Multiply(sa, t.Buffer(mask), sa);   // g = g * mask, in place
+        t.AssertClose("mask in place", CpuTestSupport.Read(sa), a.Select((v, i) => mask[i] * v).ToArray(), 0, 0);
+        Assert.Throws<ArgumentException>(() => t.Ops.Multiply(sa, t.Zeros(length + 1), y));
+        Assert.Throws<ArgumentException>(() => t.Ops.Multiply(sa, sa, t.Zeros(length + 1)));
+    }
+
     [Theory]
     [InlineData(5)]
     [InlineData(70_001)]

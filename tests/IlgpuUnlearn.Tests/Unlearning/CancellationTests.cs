@@ -56,6 +56,7 @@ public sealed class CancellationTests
         public void ReluForward(Slice<float> x, Slice<float> y) { Hit(nameof(ReluForward)); inner.ReluForward(x, y); }
         public void ReluBackward(Slice<float> y, Slice<float> dy, Slice<float> dx) { Hit(nameof(ReluBackward)); inner.ReluBackward(y, dy, dx); }
         public void Add(Slice<float> a, Slice<float> b, Slice<float> y) { Hit(nameof(Add)); inner.Add(a, b, y); }
+        public void Multiply(Slice<float> a, Slice<float> b, Slice<float> y) { Hit(nameof(Multiply)); inner.Multiply(a, b, y); }
         public void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y)
         { Hit(nameof(GlobalAvgPoolForward)); inner.GlobalAvgPoolForward(n, c, hw, x, y); }
         public void GlobalAvgPoolBackward(int n, int c, int hw, Slice<float> dy, Slice<float> dx)
@@ -66,6 +67,9 @@ public sealed class CancellationTests
         { Hit(nameof(LinearBackward)); inner.LinearBackward(s, x, w, dy, dx, dw, db); }
         public void SoftmaxNllLoss(int n, int classes, Slice<float> logits, Slice<int> labels, float scale, Slice<float> loss, Slice<float> dlogits)
         { Hit(nameof(SoftmaxNllLoss)); inner.SoftmaxNllLoss(n, classes, logits, labels, scale, loss, dlogits); }
+        public void KlDivergence(int n, int classes, Slice<float> studentLogits, Slice<float> teacherLogits, float temperature, float scale,
+            Slice<float> loss, Slice<float> dStudentLogits, bool accumulate)
+        { Hit(nameof(KlDivergence)); inner.KlDivergence(n, classes, studentLogits, teacherLogits, temperature, scale, loss, dStudentLogits, accumulate); }
         public void CombineGradients(Slice<float> gRetain, Slice<float> gForget, float retainScale, float forgetScale, Slice<float> g)
         { Hit(nameof(CombineGradients)); inner.CombineGradients(gRetain, gForget, retainScale, forgetScale, g); }
         public void SumOfSquares(Slice<float> g, Slice<float> result) { Hit(nameof(SumOfSquares)); inner.SumOfSquares(g, result); }
