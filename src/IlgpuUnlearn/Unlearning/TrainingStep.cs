@@ -116,10 +116,10 @@ public sealed class TrainingStep : IDisposable
         model.Forward(n, training: true, cancel);
         ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), loss.NllScale, scalars.At(1, 1), model.DLogitsOf(n));
         if (loss.Teacher is { } t)
-            KlDivergence(n, model.Config.Classes, model.LogitsOf(n), t.LogitsOf(n), loss.Temperature, loss.KlScale,
+            ops.KlDivergence(n, model.Config.Classes, model.LogitsOf(n), t.LogitsOf(n), loss.Temperature, loss.KlScale,
                 scalars.At(3, 1), model.DLogitsOf(n), accumulate: true);
         model.Backward(n, gradRetain.All, cancel);
-        if (gradientFactor is { } factor) Multiply(gradRetain.All, factor, gradRetain.All);
+        if (gradientFactor is { } factor) ops.Multiply(gradRetain.All, factor, gradRetain.All);
         var result = Update(update, hasForget: false);
         if (trackingForward) model.Forward(n, training: true, cancel);
         return loss.Teacher is null ? result : result with { Distillation = scalarsHost[3] };
@@ -141,11 +141,6 @@ public sealed class TrainingStep : IDisposable
         ops.Download<float>(scalars.All, scalarsHost);
         return scalarsHost[1];
     }
-
-    // TEMPORARY until branch ops11 lands: the two new ops.
-    void KlDivergence(int n, int classes, Slice<float> s, Slice<float> t, float temperature, float scale, Slice<float> loss, Slice<float> d, bool accumulate) =>
-        throw new NotImplementedException("KlDivergence arrives with branch ops11");
-    void Multiply(Slice<float> a, Slice<float> b, Slice<float> y) => throw new NotImplementedException("Multiply arrives with branch ops11");
 
     /// <summary>Checks a batch, uploads its bytes and labels, and puts its normalised (augmented) images in the model's input.</summary>
     void LoadBatch(HostBatch batch)
