@@ -23,11 +23,12 @@ internal sealed record MethodChoice(UnlearningMethod Method, AdvNegGradSettings?
         ? this with { Comparator = m with { BatchSize = batch } }
         : this with { CardSchedule = CardSchedule! with { BatchSize = batch } };
 
+    /// <summary>The settings in words, without the method's name: AdvNegGrad's as the card states them, then the epochs and batch.</summary>
     public override string ToString()
     {
-        if (Comparator is { } m) return m.ToString() + (m.MaxSteps is { } s ? $", at most {s} step(s)" : "");
+        if (Comparator is { } m) return m.ToString()[(m.Method.ToString().Length + 2)..] + (m.MaxSteps is { } s ? $", at most {s} step(s)" : "");
         string steps = CardSchedule!.MaxSteps is { } max ? $", at most {max} step(s)" : "";
-        return $"AdvNegGrad: {Card}; {CardSchedule.Epochs} epoch(s) of batch {CardSchedule.BatchSize}{steps}";
+        return $"{Card}; {CardSchedule.Epochs} epoch(s) of batch {CardSchedule.BatchSize}{steps}";
     }
 
     /// <summary>Runs the method on <paramref name="model"/> (loaded with the base model); SCRUB's teacher is a second network on the

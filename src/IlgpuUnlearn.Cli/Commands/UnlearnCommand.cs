@@ -243,7 +243,8 @@ internal static class UnlearnCommand
         RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
             RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation));
 
-        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {run.Method}");
+        // AdvNegGrad's line as it always was ("forgetting class 3 (cat): alpha 0.15 ..."); a method's names it ("... with SCRUB: 5 epoch(s) ...").
+        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}){(run.Method.Comparator is null ? "" : $" with {run.Method.Name}")}: {run.Method}");
         ModelState.Load(model, run.BaseState);
         var unlearnClock = Stopwatch.StartNew();
         var (stepsTaken, images) = run.Method.Run(model, run.Data.Train, k, run.BaseState, p => ProgressLine.Show(p, label), cancel);
