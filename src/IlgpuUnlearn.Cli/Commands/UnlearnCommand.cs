@@ -17,7 +17,10 @@ public sealed class UnlearnOptions
     [Option("method", Default = "advneggrad", HelpText = "advneggrad (the model card), or one of the Machine Unlearning Comparator's baselines: " +
         "ft (fine-tune on the retain set), ga (gradient ascent on the forget set), rl (random labels for the forget set), " +
         "salun (RL on the most salient 75% of the weights), scrub (distillation from the original model). " +
-        "Every other default follows the method (see each option; README, Methods).")]
+        "Every other default follows the method (see each option; README, Methods), as the Comparator sets it " +
+        "(github.com/gnueaj/Machine-Unlearning-Comparator): epochs, lr and batch size from frontend/src/utils/config/unlearning.ts; " +
+        "momentum, weight decay, seed 2048, clip 100 and the multistep milestones from backend/app/config/settings.py; the rest " +
+        "from backend/app/services/unlearn_<M>.py and backend/app/threads/unlearn_<M>_thread.py.")]
     public string Method { get; set; } = "advneggrad";
 
     [Option("forget-class", Required = true, HelpText = "The class to forget: 0-9, a class name (cat), or all (ten runs, ten models, one table).")]

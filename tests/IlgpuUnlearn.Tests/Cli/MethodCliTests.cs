@@ -54,4 +54,22 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
             && l.Contains("schedule multistep:1:0.5, clip 5,", StringComparison.Ordinal) && l.Contains("seed 7", StringComparison.Ordinal)
             && l.Contains("alpha 0.25 gamma 2 T 4 msteps 1, Fisher from 4 retain samples", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void ForgetAllRunsTheMethodForEveryClass()
+    {
+        string folder = files.NewFolder("method-all");
+        string models = Path.Combine(folder, "models");
+        var result = CliProcess.Run(folder, "unlearn", "--method", "ga", "--forget-class", "all", "--weights", files.NarrowWeights,
+            "--data", files.DataFolder, "--max-steps", "1", "--device", "cpu", "--bootstrap", "10", "--out", models);
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 0, result.ToString());
+        for (int k = 0; k < 10; k++)
+        {
+            string model = Path.Combine(models, $"cifar10_resnet18_GA_{k}.pth");
+            Assert.True(File.Exists(model), $"{model} is not written");
+            Assert.Equal("GA", Assert.Single(RunReportJson.ReadAll(model + ".report.json")).Method);
+        }
+        Assert.Contains("| cifar10_resnet18_GA_9.pth |", result.Stdout);
+    }
 }
