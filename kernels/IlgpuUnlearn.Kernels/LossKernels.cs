@@ -37,9 +37,9 @@ public static class LossKernels
 
     /// <summary>
     /// One thread per sample n of student logits s and teacher logits t (N, C), at temperature T (Hinton et al. 2015; SCRUB's DistillKL):
-    /// logZ_s = max_c s / T + log sum_c exp((s_c - max_c s) / T), the same for t; log p_s = s / T - logZ_s, log p_t = t / T - logZ_t;
-    /// kl[n] = sum_c p_t (log p_t - log p_s), with log p_t - log p_s = (t_c - s_c) / T - (logZ_t - logZ_s) (a p_t that underflows
-    /// to 0 adds 0); dStudent[n, c] = gradScale (p_s - p_t), written, or added when accumulate != 0; gradScale = scale T / N.
+    /// log p_s = (s_c - max_c s) / T - log sum_c exp((s_c - max_c s) / T), the same for t (the max taken out before the division, so
+    /// a logit near the max keeps its precision however large the logits); kl[n] = sum_c p_t (log p_t - log p_s) (a p_t that
+    /// underflows to 0 adds 0); dStudent[n, c] = gradScale (p_s - p_t), written, or added when accumulate != 0; gradScale = scale T / N.
     /// </summary>
     public static void KlDivergencePerSample(Index1D n, ArrayView<float> student, ArrayView<float> teacher, int classes,
         float temperature, float gradScale, int accumulate, ArrayView<float> kl, ArrayView<float> dStudent)
@@ -58,16 +58,16 @@ public static class LossKernels
             sumS += MathF.Exp((student[row + c] - maxS) * invT);
             sumT += MathF.Exp((teacher[row + c] - maxT) * invT);
         }
-        float logZs = maxS * invT + MathF.Log(sumS);
-        float logZt = maxT * invT + MathF.Log(sumT);
+        float logSumS = MathF.Log(sumS), logSumT = MathF.Log(sumT);
 
         float sum = 0f;
         for (int c = 0; c < classes; c++)
         {
-            float s = student[row + c], t = teacher[row + c];
-            float pt = MathF.Exp(t * invT - logZt), ps = MathF.Exp(s * invT - logZs);
-            sum += pt * ((t - s) * invT - (logZt - logZs));
-            float g = gradScale * (ps - pt);
+            float logPs = (student[row + c] - maxS) * invT - logSumS;
+            float logPt = (teacher[row + c] - maxT) * invT - logSumT;
+            float pt = MathF.Exp(logPt);
+            sum += pt * (logPt - logPs);
+            float g = gradScale * (MathF.Exp(logPs) - pt);
             dStudent[row + c] = accumulate != 0 ? dStudent[row + c] + g : g;
         }
         kl[n] = sum;

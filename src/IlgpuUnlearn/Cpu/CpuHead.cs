@@ -78,8 +78,8 @@ internal static class CpuHead
 
     /// <summary>
     /// Distillation KL at temperature T (Hinton et al. 2015; SCRUB's DistillKL), per row in fp64:
-    /// log p_s = s / T - logZ_s, log p_t = t / T - logZ_t with logZ = max / T + log sum_c exp((z_c - max) / T);
-    /// loss[0] = T^2 / N sum_n sum_c p_t (log p_t - log p_s), where log p_t - log p_s = (t_c - s_c) / T - (logZ_t - logZ_s);
+    /// log p = (z - max z) / T - log sum_c exp((z_c - max z) / T) for the student s and the teacher t;
+    /// loss[0] = T^2 / N sum_n sum_c p_t (log p_t - log p_s) (a p_t that underflows to 0 adds 0);
     /// dStudent = scale T / N (p_s - p_t), written or (accumulate) added.
     /// </summary>
     public static void KlDivergence(int n, int classes, ReadOnlySpan<float> student, ReadOnlySpan<float> teacher, float temperature,
@@ -87,33 +87,36 @@ internal static class CpuHead
     {
         double t = temperature;
         double gradScale = (double)scale * t / n;
+        Span<double> logPs = classes <= 256 ? stackalloc double[classes] : new double[classes];
+        Span<double> logPt = classes <= 256 ? stackalloc double[classes] : new double[classes];
         double total = 0;
         for (int row = 0; row < n; row++)
         {
-            var s = student.Slice(row * classes, classes);
-            var z = teacher.Slice(row * classes, classes);
+            LogSoftmax(student.Slice(row * classes, classes), t, logPs);
+            LogSoftmax(teacher.Slice(row * classes, classes), t, logPt);
             var ds = dStudent.Slice(row * classes, classes);
-            double logZs = LogSumExp(s, t), logZt = LogSumExp(z, t);
-            double kl = 0;
             for (int c = 0; c < classes; c++)
             {
-                double logRatio = (z[c] - (double)s[c]) / t - (logZt - logZs);   // log p_t - log p_s
-                double pt = Math.Exp(z[c] / t - logZt), ps = Math.Exp(s[c] / t - logZs);
-                kl += pt * logRatio;                                              // 0 where p_t underflows to 0
-                double g = gradScale * (ps - pt);
+                double pt = Math.Exp(logPt[c]);
+                total += pt * (logPt[c] - logPs[c]);
+                double g = gradScale * (Math.Exp(logPs[c]) - pt);
                 ds[c] = accumulate ? (float)(ds[c] + g) : (float)g;
             }
-            total += kl;
         }
         loss[0] = (float)(t * t / n * total);
     }
 
-    /// <summary>log sum_c exp(z_c / T), max-subtracted: max / T + log sum_c exp((z_c - max) / T).</summary>
-    private static double LogSumExp(ReadOnlySpan<float> z, double temperature)
+    /// <summary>logP_c = (z_c - max z) / T - log sum_k exp((z_k - max z) / T), in fp64.</summary>
+    private static void LogSoftmax(ReadOnlySpan<float> z, double temperature, Span<double> logP)
     {
         float max = TensorPrimitives.Max(z);
         double sum = 0;
-        foreach (float v in z) sum += Math.Exp((v - (double)max) / temperature);
-        return max / temperature + Math.Log(sum);
+        for (int c = 0; c < z.Length; c++)
+        {
+            logP[c] = (z[c] - (double)max) / temperature;
+            sum += Math.Exp(logP[c]);
+        }
+        double logSum = Math.Log(sum);
+        for (int c = 0; c < z.Length; c++) logP[c] -= logSum;
     }
 }

@@ -100,10 +100,13 @@ public static class IlgpuSelfTest
             Report(CheckLinear(c, shapes.Head));
             Report(CheckLoss(c, shapes.Batch, shapes.Head.Out, scale: 1f));
             Report(CheckLoss(c, shapes.Batch, shapes.Head.Out, scale: -0.15f));
+            Report(CheckKlDivergence(c, shapes.Batch, shapes.Head.Out, temperature: 4f, scale: 1f, accumulate: false));
+            Report(CheckKlDivergence(c, shapes.Batch, shapes.Head.Out, temperature: 1f, scale: -1f, accumulate: true));
         }
         using (var c = new OpComparer(gpu, cpu, seed: 5))
         {
             Report(CheckFlat(c, shapes.FlatLength));
+            Report(CheckMultiply(c, shapes.FlatLength));
             Report(CheckOptimizer(c, shapes.FlatLength, clip: 0.5f, nesterov: true));
         }
 
@@ -371,6 +374,41 @@ public static class IlgpuSelfTest
         c.Reference.SoftmaxNllLoss(n, classes, logits.Ref, l.Ref, scale, loss.Ref, dlogits.Ref);
         yield return c.Compare("SoftmaxNllLoss loss", shape, loss, HeadTolerance);
         yield return c.Compare("SoftmaxNllLoss dlogits", shape, dlogits, HeadTolerance);
+    }
+
+    /// <summary>
+    /// The distillation KL of student logits from teacher logits drawn independently in +-6 (so the KL is of order 1, not a
+    /// difference of near-equal numbers), with its gradient written, or added to a gradient already there.
+    /// </summary>
+    public static IEnumerable<OpComparison> CheckKlDivergence(OpComparer c, int n, int classes, float temperature, float scale, bool accumulate)
+    {
+        string shape = $"N {n} classes {classes} T {temperature} scale {scale}{(accumulate ? " accumulate" : "")}";
+        var student = c.Uniform((long)n * classes, -6f, 6f);
+        var teacher = c.Uniform((long)n * classes, -6f, 6f);
+        var loss = c.Uniform(1);
+        var dStudent = c.Uniform((long)n * classes, -0.1f, 0.1f);
+        c.Test.KlDivergence(n, classes, student.Test, teacher.Test, temperature, scale, loss.Test, dStudent.Test, accumulate);
+        c.Reference.KlDivergence(n, classes, student.Ref, teacher.Ref, temperature, scale, loss.Ref, dStudent.Ref, accumulate);
+        yield return c.Compare("KlDivergence loss", shape, loss, HeadTolerance);
+        yield return c.Compare("KlDivergence dstudent", shape, dStudent, HeadTolerance);
+    }
+
+    /// <summary>y = a * b, then the mask in place (g = g * mask with a 0/1 mask), over a flat buffer.</summary>
+    public static IEnumerable<OpComparison> CheckMultiply(OpComparer c, long length)
+    {
+        var g = c.Uniform(length, -1e-2f, 1e-2f);
+        var b = c.Uniform(length);
+        var y = c.Uniform(length);
+        var mask = c.RandomFloats(length);
+        for (long i = 0; i < length; i++)
+            mask[i] = mask[i] > 0 ? 1f : 0f;
+        var m = c.Upload(mask);
+        c.Test.Multiply(g.Test, b.Test, y.Test);
+        c.Reference.Multiply(g.Ref, b.Ref, y.Ref);
+        yield return c.Compare("Multiply", $"{length}", y, ElementwiseTolerance);
+        c.Test.Multiply(g.Test, m.Test, g.Test);
+        c.Reference.Multiply(g.Ref, m.Ref, g.Ref);
+        yield return c.Compare("Multiply in place (mask)", $"{length}", g, ElementwiseTolerance);
     }
 
     public static IEnumerable<OpComparison> CheckFlat(OpComparer c, long length)

@@ -118,7 +118,7 @@ public interface IOps : IDisposable
     /// "Distilling the knowledge in a neural network"; SCRUB's DistillKL, Kurmanji et al. 2023:
     /// <c>F.kl_div(F.log_softmax(s / T, 1), F.softmax(t / T, 1), reduction='sum') * T^2 / N</c>).
     /// studentLogits s and teacherLogits t are (N, C); p_s = softmax(s / T), p_t = softmax(t / T) over C.
-    /// <para>loss[0] = T^2 / N * sum_n sum_c p_t (log p_t - log p_s), the unscaled loss (as <see cref="SoftmaxNllLoss"/> writes its own);
+    /// <para>loss[0] = T^2 / N * sum_n sum_c p_t (log p_t - log p_s) in nats, the unscaled loss (as <see cref="SoftmaxNllLoss"/> writes its own);
     /// only loss[0] is written.</para>
     /// <para>dStudentLogits (N, C) = scale * T / N * (p_s - p_t), the gradient of scale * loss with respect to s (sum_c p_t = 1);
     /// written, or added to what dStudentLogits holds when <paramref name="accumulate"/> is true (SCRUB's retain step adds it to

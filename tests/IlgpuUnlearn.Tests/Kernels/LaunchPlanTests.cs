@@ -62,27 +62,7 @@ public sealed class LaunchPlanTests(ITestOutputHelper output)
         Assert.Equal(2 * 20, plans.Count(p => p.Op == "Conv2dBackwardWeight"));
         Assert.All(plans.Where(p => p.Op.StartsWith("Conv2d", StringComparison.Ordinal)), p => Assert.NotEmpty(p.Launches));
 
-        var failures = new List<string>();
-        foreach (var (plan, launch) in launches)
-        {
-            string where = $"{plan.Op} {plan.Shape}: {launch}";
-            var grid = launch.Grid;
-            if (grid.X < 1 || grid.Y < 1 || grid.Z < 1 || grid.Y > DeviceLimits.MaxGridYZ || grid.Z > DeviceLimits.MaxGridYZ)
-                failures.Add($"{where}: grid outside CUDA's limits");
-            if (!PtxasFigures.Kernels.TryGetValue(launch.Kernel, out var figures))
-            {
-                failures.Add($"{where}: no ptxas figures for {launch.Kernel} (add them to PtxasFigures)");
-                continue;
-            }
-            if (figures.SharedBytes > DeviceLimits.MaxStaticSharedBytes)
-                failures.Add($"{where}: {figures.SharedBytes} bytes of static shared memory");
-            // An implicitly grouped kernel's group size is ILGPU's occupancy-based choice, which fits its registers;
-            // an explicit group must fit them itself.
-            int threads = launch.ThreadsPerGroup ?? 32;
-            if (threads > DeviceLimits.MaxThreadsPerGroupCuda || (long)figures.Registers * threads > DeviceLimits.RegistersPerGroup)
-                failures.Add($"{where}: {threads} threads x {figures.Registers} registers exceed 65,536 registers per group");
-        }
-
+        var failures = LimitFailures(launches);
         Print(device, maxBatch, batch, ops, plans, launches);
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
     }
@@ -153,6 +133,92 @@ public sealed class LaunchPlanTests(ITestOutputHelper output)
         output.WriteLine(e.Message);
         Assert.Contains("the input, N*Cin*H*W = 2162688000, reaches 2^31", e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    /// <summary>
+    /// Every launch against CUDA's grid limits and its kernel's ptxas figures (static shared memory at most 48 KB, registers x threads
+    /// per group at most 65,536); one line per failure.
+    /// </summary>
+    private static List<string> LimitFailures(IEnumerable<(OpPlan Plan, KernelLaunch Launch)> launches)
+    {
+        var failures = new List<string>();
+        foreach (var (plan, launch) in launches)
+        {
+            string where = $"{plan.Op} {plan.Shape}: {launch}";
+            var grid = launch.Grid;
+            if (grid.X < 1 || grid.Y < 1 || grid.Z < 1 || grid.Y > DeviceLimits.MaxGridYZ || grid.Z > DeviceLimits.MaxGridYZ)
+                failures.Add($"{where}: grid outside CUDA's limits");
+            if (!PtxasFigures.Kernels.TryGetValue(launch.Kernel, out var figures))
+            {
+                failures.Add($"{where}: no ptxas figures for {launch.Kernel} (add them to PtxasFigures)");
+                continue;
+            }
+            if (figures.SharedBytes > DeviceLimits.MaxStaticSharedBytes)
+                failures.Add($"{where}: {figures.SharedBytes} bytes of static shared memory");
+            // An implicitly grouped kernel's group size is ILGPU's occupancy-based choice, which fits its registers;
+            // an explicit group must fit them itself.
+            int threads = launch.ThreadsPerGroup ?? 32;
+            if (threads > DeviceLimits.MaxThreadsPerGroupCuda || (long)figures.Registers * threads > DeviceLimits.RegistersPerGroup)
+                failures.Add($"{where}: {threads} threads x {figures.Registers} registers exceed 65,536 registers per group");
+        }
+        return failures;
+    }
+
+    /// <summary>
+    /// The ops SCRUB and SalUn add, at their real sizes: the distillation KL over the card's batch of 2500 (and 1) x 10 classes, and the
+    /// gradient mask over the full-width network's flat gradient (11,173,962 floats), on each device.
+    /// </summary>
+    [Theory]
+    [InlineData("sm_80")]
+    [InlineData("sm_86")]
+    [InlineData("sm_90")]
+    public void DistillationAndMaskPlanWithinCudaLimits(string device)
+    {
+        using var ops = new PlanningOps(Device(device));
+        foreach (int n in new[] { 1, 2500 })
+        {
+            using var student = ops.Allocate<float>(n * 10L);
+            using var teacher = ops.Allocate<float>(n * 10L);
+            using var dStudent = ops.Allocate<float>(n * 10L);
+            using var loss = ops.Allocate<float>(1);
+            ops.KlDivergence(n, 10, student.All, teacher.All, 4f, 1f, loss.All, dStudent.All, accumulate: true);
+        }
+        long parameters = new ResNet18Layout(ResNet18Config.Cifar10).ParameterCount;
+        using var g = ops.Allocate<float>(parameters);
+        using var mask = ops.Allocate<float>(parameters);
+        ops.Multiply(g.All, mask.All, g.All);
+
+        foreach (var plan in ops.Plans)
+            output.WriteLine(plan.ToString());
+        var kl = ops.Plans.Last(p => p.Op == "KlDivergence");
+        Assert.Equal(2500, kl.ScratchFloats);
+        Assert.Equal(new LaunchSize(2500), kl.Launches[0].Grid);
+        Assert.Equal(new LaunchSize(checked((int)parameters)), ops.Plans.Single(p => p.Op == "Multiply").Launches[0].Grid);
+        var failures = LimitFailures(ops.Plans.SelectMany(p => p.Launches.Select(l => (p, l))));
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    /// <summary>The ILGPU path refuses what the CPU path refuses: an empty batch, a temperature not finite and positive, wrong lengths.</summary>
+    [Fact]
+    public void DistillationAndMaskRefuseBadArguments()
+    {
+        using var ops = new PlanningOps(DeviceLimits.Sm90);
+        using var z = ops.Allocate<float>(20);
+        using var loss = ops.Allocate<float>(1);
+        void Kl(int n, int classes, float temperature, long dLength)
+        {
+            using var d = ops.Allocate<float>(dLength);
+            ops.KlDivergence(n, classes, z.All, z.All, temperature, 1f, loss.All, d.All, accumulate: false);
+        }
+        Kl(2, 10, 2f, 20);
+        Assert.Throws<ArgumentException>(() => Kl(0, 20, 2f, 20));
+        foreach (float temperature in new[] { 0f, -1f, float.NaN, float.PositiveInfinity })
+            Assert.Throws<ArgumentException>(() => Kl(2, 10, temperature, 20));
+        Assert.Throws<ArgumentException>(() => Kl(2, 10, 2f, 19));
+        Assert.Throws<ArgumentException>(() => Kl(4, 10, 2f, 40));
+        using var other = ops.Allocate<float>(21);
+        Assert.Throws<ArgumentException>(() => ops.Multiply(z.All, other.All, z.All));
+        Assert.Throws<ArgumentException>(() => ops.Multiply(z.All, z.All, other.All));
     }
 
     private static IReadOnlyList<OpPlan> PlanStep(PlanningOps ops, int maxBatch, int batch)
