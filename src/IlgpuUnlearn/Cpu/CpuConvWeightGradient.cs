@@ -8,9 +8,9 @@ namespace IlgpuUnlearn.Cpu;
 /// <summary>
 /// dw (Cout, Cin KK) = sum over images of dy_n (Cout, P) col_n (Cin KK, P)^T. Images are taken in groups whose pixels make
 /// a long summed dimension L = G P (both operands are contiguous along it): dy_g (Cout, L) is read in place or gathered, and
-/// each worker builds six rows of col_g (Cin KK, L) at a time (im2col into a tile that stays in L1) and runs them against
-/// all of dy_g's rows with a micro-kernel of 4 dy rows x 6 col rows that accumulates 24 vector dot products in zmm
-/// registers, reducing each to a number once per group.
+/// each worker builds a block of tiles of six rows of col_g (Cin KK, L) (im2col into its own buffer, never the whole col_g)
+/// and runs each tile, from L1, against dy_g's rows with a micro-kernel of 4 dy rows x 6 col rows that accumulates 24
+/// vector dot products in zmm registers, reducing each to a number once per group.
 /// </summary>
 internal sealed unsafe class CpuConvWeightGradient
 {
@@ -20,12 +20,13 @@ internal sealed unsafe class CpuConvWeightGradient
     /// dy stream past them, long enough that the horizontal sums are a small cost.
     /// </summary>
     private const int TargetGroupPixels = 1024;
-    /// <summary>The size col_g may reach when col has few rows (the stem): longer groups, fewer parallel passes.</summary>
-    private const long TargetColumnBytes = 4L << 20;
-    /// <summary>The longest summed length: a 4 x 6 tile's rows (10 x 32 KiB) stay in L2 while it runs.</summary>
-    private const int MaxGroupPixels = 8192;
     /// <summary>Rows of dy_g kept hot in L2 while the col tiles run against them: 512 KiB.</summary>
     private const int DyBlockBytes = 512 * 1024;
+    /// <summary>
+    /// The col_g rows a worker builds at once (whole tiles) and runs against every block of dy_g's rows: 256 KiB, beside
+    /// the dy block in L2, so that im2col runs once per tile however many blocks dy_g takes.
+    /// </summary>
+    private const int ColumnBlockBytes = 256 * 1024;
 
     private readonly CpuScratch _dyGathered = new();
     private readonly SamePaddingMasks _masks = new();
@@ -37,13 +38,13 @@ internal sealed unsafe class CpuConvWeightGradient
         // dy_g is gathered into rows of whole vectors (one segment per group).
         // Pieces shorter than 256 would cost the kernel more in setting up its ten row pointers than in FMAs.
         bool direct = p % 16 == 0 && p >= 256;
-        int imagesPerGroup = Math.Clamp(Math.Max((TargetGroupPixels + p - 1) / p,
-            Math.Min(MaxGroupPixels / p, (int)(TargetColumnBytes / (4L * rows * p)))), 1, s.N);
+        int imagesPerGroup = Math.Clamp((TargetGroupPixels + p - 1) / p, 1, s.N);
         int strideMax = (imagesPerGroup * p + 15) / 16 * 16;
         float* dyg = direct ? null : _dyGathered.Get((long)s.Cout * strideMax);
         new Span<float>(dw, rows * s.Cout).Clear();
         Vector512<float>* sameMasks = _masks.For(s.H, s.W, s.K, s.Stride, s.Pad);
         int dyBlock = Math.Max(TileRowsDy, DyBlockBytes / (strideMax * 4) / TileRowsDy * TileRowsDy);
+        int tilesPerBlock = Math.Max(1, ColumnBlockBytes / (TileRowsCol * strideMax * 4));
         int colTiles = (rows + TileRowsCol - 1) / TileRowsCol;
         int chunks = Math.Min(colTiles, CpuParallel.Workers * 4);
         int parts = Math.Min(s.Cout, CpuParallel.Workers * 8);
@@ -67,41 +68,49 @@ internal sealed unsafe class CpuConvWeightGradient
                         for (int t = length; t < stride; t++) d[t] = 0f;
                     }
                 });
-            // dw += dy_g col_g^T, each worker owning a range of dw's columns (col tiles)
+            // dw += dy_g col_g^T, each worker owning a range of dw's columns (col tiles), built a block of tiles at a time
             CpuParallel.For(chunks, chunk =>
             {
                 int tile0 = (int)((long)colTiles * chunk / chunks), tile1 = (int)((long)colTiles * (chunk + 1) / chunks);
                 float* tileSums = stackalloc float[TileRowsDy * TileRowsCol];
-                float* colTile = CpuScratch.ThreadColumns.Get((long)TileRowsCol * stride);
-                for (int co0 = 0; co0 < s.Cout; co0 += dyBlock)
+                float* colBlock = CpuScratch.ThreadColumns.Get((long)tilesPerBlock * TileRowsCol * stride);
+                for (int block0 = tile0; block0 < tile1; block0 += tilesPerBlock)
                 {
-                    int co1 = Math.Min(s.Cout, co0 + dyBlock);
-                    for (int tile = tile0; tile < tile1; tile++)
+                    int block1 = Math.Min(tile1, block0 + tilesPerBlock);
+                    // col_g rows of tiles block0 .. block1, zero past the last row, so that a partial tile runs the same kernel
+                    for (int r = block0 * TileRowsCol; r < block1 * TileRowsCol; r++)
                     {
-                        int r0 = tile * TileRowsCol, rCount = Math.Min(TileRowsCol, rows - r0);
-                        // col_g rows r0 .. r0 + 5, zero past the last row, so that a partial tile runs the same kernel
-                        for (int j = 0; j < TileRowsCol; j++)
-                            if (j < rCount) Im2colRow(s, x, first, count, r0 + j, colTile + (long)j * stride, sameMasks);
-                            else new Span<float>(colTile + (long)j * stride, stride).Clear();
-                        for (int co = co0; co < co1; co += TileRowsDy)
+                        float* dst = colBlock + (long)(r - block0 * TileRowsCol) * stride;
+                        if (r < rows) Im2colRow(s, x, first, count, r, dst, sameMasks);
+                        else new Span<float>(dst, stride).Clear();
+                    }
+                    for (int co0 = 0; co0 < s.Cout; co0 += dyBlock)
+                    {
+                        int co1 = Math.Min(s.Cout, co0 + dyBlock);
+                        for (int tile = block0; tile < block1; tile++)
                         {
-                            int coCount = Math.Min(TileRowsDy, co1 - co);
-                            float* aTile = a + co * aRowStride;
-                            if (rCount == TileRowsCol && coCount == TileRowsDy)
-                                Kernel4x6(aTile, aRowStride, aSegmentStride, colTile, stride, segments, segmentLength, dw + (long)co * rows + r0, rows);
-                            else if (coCount == TileRowsDy)
+                            int r0 = tile * TileRowsCol, rCount = Math.Min(TileRowsCol, rows - r0);
+                            float* colTile = colBlock + (long)(tile - block0) * TileRowsCol * stride;
+                            for (int co = co0; co < co1; co += TileRowsDy)
                             {
-                                // the last, partial tile of col rows: the kernel into a small tile
-                                new Span<float>(tileSums, TileRowsDy * TileRowsCol).Clear();
-                                Kernel4x6(aTile, aRowStride, aSegmentStride, colTile, stride, segments, segmentLength, tileSums, TileRowsCol);
-                                for (int i = 0; i < TileRowsDy; i++)
-                                    for (int j = 0; j < rCount; j++) dw[(long)(co + i) * rows + r0 + j] += tileSums[i * TileRowsCol + j];
+                                int coCount = Math.Min(TileRowsDy, co1 - co);
+                                float* aTile = a + co * aRowStride;
+                                if (rCount == TileRowsCol && coCount == TileRowsDy)
+                                    Kernel4x6(aTile, aRowStride, aSegmentStride, colTile, stride, segments, segmentLength, dw + (long)co * rows + r0, rows);
+                                else if (coCount == TileRowsDy)
+                                {
+                                    // the last, partial tile of col rows: the kernel into a small tile
+                                    new Span<float>(tileSums, TileRowsDy * TileRowsCol).Clear();
+                                    Kernel4x6(aTile, aRowStride, aSegmentStride, colTile, stride, segments, segmentLength, tileSums, TileRowsCol);
+                                    for (int i = 0; i < TileRowsDy; i++)
+                                        for (int j = 0; j < rCount; j++) dw[(long)(co + i) * rows + r0 + j] += tileSums[i * TileRowsCol + j];
+                                }
+                                else
+                                    for (int i = 0; i < coCount; i++)
+                                        for (int j = 0; j < rCount; j++)
+                                            dw[(long)(co + i) * rows + r0 + j] +=
+                                                Dot(aTile + i * aRowStride, aSegmentStride, colTile + (long)j * stride, segments, segmentLength);
                             }
-                            else
-                                for (int i = 0; i < coCount; i++)
-                                    for (int j = 0; j < rCount; j++)
-                                        dw[(long)(co + i) * rows + r0 + j] +=
-                                            Dot(aTile + i * aRowStride, aSegmentStride, colTile + (long)j * stride, segments, segmentLength);
                         }
                     }
                 }
