@@ -40,40 +40,48 @@ internal sealed unsafe class CpuConvWeightGradient
         bool direct = p % 16 == 0 && p >= 256;
         int imagesPerGroup = Math.Clamp((TargetGroupPixels + p - 1) / p, 1, s.N);
         int strideMax = (imagesPerGroup * p + 15) / 16 * 16;
-        float* dyg = direct ? null : _dyGathered.Get((long)s.Cout * strideMax);
-        new Span<float>(dw, rows * s.Cout).Clear();
+        int groups = (s.N + imagesPerGroup - 1) / imagesPerGroup;
         Vector512<float>* sameMasks = _masks.For(s.H, s.W, s.K, s.Stride, s.Pad);
         int dyBlock = Math.Max(TileRowsDy, DyBlockBytes / (strideMax * 4) / TileRowsDy * TileRowsDy);
         int tilesPerBlock = Math.Max(1, ColumnBlockBytes / (TileRowsCol * strideMax * 4));
         int colTiles = (rows + TileRowsCol - 1) / TileRowsCol;
         int chunks = Math.Min(colTiles, CpuParallel.Workers * 4);
-        int parts = Math.Min(s.Cout, CpuParallel.Workers * 8);
 
-        for (int first = 0; first < s.N; first += imagesPerGroup)
+        // dy_g of group g (Cout rows of strideMax) at dyg + g Cout strideMax, gathered for all groups in one parallel pass
+        float* dyg = direct ? null : _dyGathered.Get((long)groups * s.Cout * strideMax);
+        if (!direct)
         {
-            int count = Math.Min(imagesPerGroup, s.N - first);
-            int length = count * p, stride = (length + 15) / 16 * 16;
-            // the A operand (dy rows): rows co, summed over `segments` pieces of `segmentLength`
-            float* a = direct ? dy + (long)first * s.Cout * p : dyg;
-            long aRowStride = direct ? p : stride, aSegmentStride = direct ? (long)s.Cout * p : 0;
-            int segments = direct ? count : 1, segmentLength = direct ? p : stride;
-            if (!direct)
-                CpuParallel.For(parts, part =>
-                {
-                    for (int co = (int)((long)s.Cout * part / parts); co < (int)((long)s.Cout * (part + 1) / parts); co++)
-                    {
-                        float* d = dyg + (long)co * stride;
-                        for (int n = 0; n < count; n++)
-                            new ReadOnlySpan<float>(dy + ((long)(first + n) * s.Cout + co) * p, p).CopyTo(new Span<float>(d + n * p, p));
-                        for (int t = length; t < stride; t++) d[t] = 0f;
-                    }
-                });
-            // dw += dy_g col_g^T, each worker owning a range of dw's columns (col tiles), built a block of tiles at a time
-            CpuParallel.For(chunks, chunk =>
+            int items = groups * s.Cout, parts = Math.Min(items, CpuParallel.Workers * 8);
+            CpuParallel.For(parts, part =>
             {
-                int tile0 = (int)((long)colTiles * chunk / chunks), tile1 = (int)((long)colTiles * (chunk + 1) / chunks);
-                float* tileSums = stackalloc float[TileRowsDy * TileRowsCol];
-                float* colBlock = CpuScratch.ThreadColumns.Get((long)tilesPerBlock * TileRowsCol * stride);
+                for (int item = (int)((long)items * part / parts); item < (int)((long)items * (part + 1) / parts); item++)
+                {
+                    int g = item / s.Cout, co = item % s.Cout;
+                    int first = g * imagesPerGroup, count = Math.Min(imagesPerGroup, s.N - first);
+                    float* d = dyg + ((long)g * s.Cout + co) * strideMax;
+                    for (int n = 0; n < count; n++)
+                        new ReadOnlySpan<float>(dy + ((long)(first + n) * s.Cout + co) * p, p).CopyTo(new Span<float>(d + n * p, p));
+                    for (int t = count * p; t < strideMax; t++) d[t] = 0f;
+                }
+            });
+        }
+
+        new Span<float>(dw, rows * s.Cout).Clear();
+        // dw += dy_g col_g^T over the groups, each worker owning a range of dw's columns (col tiles) throughout, so that the
+        // groups need no barrier between them; col tiles built a block at a time
+        CpuParallel.For(chunks, chunk =>
+        {
+            int tile0 = (int)((long)colTiles * chunk / chunks), tile1 = (int)((long)colTiles * (chunk + 1) / chunks);
+            float* tileSums = stackalloc float[TileRowsDy * TileRowsCol];
+            float* colBlock = CpuScratch.ThreadColumns.Get((long)tilesPerBlock * TileRowsCol * strideMax);
+            for (int first = 0, g = 0; first < s.N; first += imagesPerGroup, g++)
+            {
+                int count = Math.Min(imagesPerGroup, s.N - first);
+                int stride = (count * p + 15) / 16 * 16;
+                // the A operand (dy rows): rows co, summed over `segments` pieces of `segmentLength`
+                float* a = direct ? dy + (long)first * s.Cout * p : dyg + (long)g * s.Cout * strideMax;
+                long aRowStride = direct ? p : strideMax, aSegmentStride = direct ? (long)s.Cout * p : 0;
+                int segments = direct ? count : 1, segmentLength = direct ? p : stride;
                 for (int block0 = tile0; block0 < tile1; block0 += tilesPerBlock)
                 {
                     int block1 = Math.Min(tile1, block0 + tilesPerBlock);
@@ -114,8 +122,8 @@ internal sealed unsafe class CpuConvWeightGradient
                         }
                     }
                 }
-            });
-        }
+            }
+        });
     }
 
     /// <summary>
