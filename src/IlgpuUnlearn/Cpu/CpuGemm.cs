@@ -45,11 +45,8 @@ internal static unsafe class CpuGemm
     public const int MR = 8;
     /// <summary>Columns of a micro-tile (three Vector512 of packed B).</summary>
     public const int NR = 48;
-    /// <summary>
-    /// The most rows of K one pass of the micro-kernel takes: a kc x NR panel of B (24 KiB) stays in a 32-48 KiB L1 while the
-    /// A panels stream past it.
-    /// </summary>
-    public const int MaxKc = 128;
+    /// <summary>The most rows of K one pass of the micro-kernel takes: a kc x NR panel of B (48 KiB) stays in L1/L2.</summary>
+    public const int MaxKc = 256;
     /// <summary>Micro-panels of columns one worker takes at a time.</summary>
     private const int PanelsPerChunk = 4;
 
