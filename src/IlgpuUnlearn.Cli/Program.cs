@@ -56,7 +56,7 @@ public static class Program
         }
         var help = HelpText.AutoBuild(parsed, h =>
         {
-            h.Heading = "ilgpu-unlearn: AdvNegGrad machine unlearning for a CIFAR-10 ResNet18, on CUDA (ILGPU) or the CPU";
+            h.Heading = "ilgpu-unlearn: AdvNegGrad (and the Comparator's FT, GA, RL, SalUn, SCRUB) machine unlearning for a CIFAR-10 ResNet18, on CUDA (ILGPU) or the CPU";
             h.Copyright = "";
             h.AddDashesToOption = true;
             h.AdditionalNewLineAfterOption = false;

@@ -21,7 +21,10 @@ internal static class ProgressLine
     {
         var r = p.Result;
         string forget = r.ForgetLoss is { } f ? $"forget loss {f,8:F4}  " : "";
-        string line = $"epoch {p.Epoch}/{p.Epochs}  step {p.Step}/{p.StepsPerEpoch}  {forget}retain loss {r.RetainLoss,7:F4}  " +
+        string losses = p.Pass is { } pass
+            ? $"{pass} batch loss {r.RetainLoss,7:F4}  " + (r.Distillation is { } d ? $"distillation {d,8:F4}  " : "")
+            : $"{forget}retain loss {r.RetainLoss,7:F4}  ";
+        string line = $"epoch {p.Epoch}/{p.Epochs}  step {p.Step}/{p.StepsPerEpoch}  {losses}" +
                       $"grad norm {r.GradientNorm,8:F3}  {p.ImagesPerSecond,7:F1} images/s  ETA {Format(p.Remaining)}";
         Write(line, last: p.Step == p.StepsPerEpoch && p.Epoch == p.Epochs, label);
     }

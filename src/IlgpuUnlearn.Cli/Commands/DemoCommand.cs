@@ -3,6 +3,7 @@ using CommandLine;
 using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Training;
 using IlgpuUnlearn.Unlearning;
 
 namespace IlgpuUnlearn.Cli.Commands;
@@ -110,9 +111,14 @@ internal static class DemoCommand
 
         // 1. A base model: ordinary training with SGD + Nesterov momentum, no clipping.
         Console.Error.WriteLine($"training a width-{o.Width} ResNet18 for {o.TrainEpochs} epochs ({model.Layout.ParameterCount:N0} parameters)");
-        var training = new AdvNegGradSettings { LearningRate = 0.05f, Clip = 0 };
-        SupervisedTraining.Run(model, train, training, o.TrainEpochs, batchSize: Math.Min(100, o.BatchSize), o.Seed,
-            (epoch, epochs, loss) => Console.Error.WriteLine($"  epoch {epoch}/{epochs}: mean loss {loss:F4}"), cancel);
+        // The train verb's loop (TrainingRun) with a constant rate, no augmentation and no checkpoint.
+        var recipe = new TrainingRecipe
+        {
+            Epochs = o.TrainEpochs, BatchSize = Math.Min(100, o.BatchSize), LearningRate = 0.05, Schedule = new LearningRateSchedule.Constant(),
+            Augment = false, Seed = o.Seed,
+        };
+        TrainingRun.Run(model, train, null, recipe,
+            epochDone: (e, _) => Console.Error.WriteLine($"  epoch {e.Epoch}/{recipe.Epochs}: mean loss {e.TrainLoss:F4}"), cancel: cancel);
         var weights = ModelFiles.Canonical(model);
         weights.Save(basePath);
         written.Add(basePath);

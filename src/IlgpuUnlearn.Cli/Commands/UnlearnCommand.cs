@@ -5,13 +5,24 @@ using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Manifest;
 using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Training;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
-[Verb("unlearn", HelpText = "Make a CIFAR-10 ResNet18 forget one class (or each class in turn) with AdvNegGrad, then report as the model card does.")]
+[Verb("unlearn", HelpText = "Make a CIFAR-10 ResNet18 forget one class (or each class in turn) with AdvNegGrad (the card) or one of the Comparator's methods (--method), then report as the model card does.")]
 public sealed class UnlearnOptions
 {
+    [Option("method", Default = "advneggrad", HelpText = "advneggrad (the model card), or one of the Machine Unlearning Comparator's baselines: " +
+        "ft (fine-tune on the retain set), ga (gradient ascent on the forget set), rl (random labels for the forget set), " +
+        "salun (RL on the most salient 75% of the weights), scrub (distillation from the original model). " +
+        "Every other default follows the method (see each option; README, Methods), as the Comparator sets it " +
+        "(github.com/gnueaj/Machine-Unlearning-Comparator): epochs, lr and batch size from frontend/src/utils/config/unlearning.ts; " +
+        "momentum, weight decay, seed 2048, clip 100 and the multistep milestones from backend/app/config/settings.py; the rest " +
+        "from backend/app/services/unlearn_<M>.py and backend/app/threads/unlearn_<M>_thread.py.")]
+    public string Method { get; set; } = "advneggrad";
+
     [Option("forget-class", Required = true, HelpText = "The class to forget: 0-9, a class name (cat), or all (ten runs, ten models, one table).")]
     public string ForgetClass { get; set; } = "";
 
@@ -30,47 +41,74 @@ public sealed class UnlearnOptions
     [Option("std", HelpText = DataChoice.StdHelp)]
     public string? Std { get; set; }
 
-    [Option("out", HelpText = "Where to write the unlearned model (.pth or .safetensors); with --forget-class all, a folder. Default: cifar10_resnet18_AdvNegGrad_{k}.pth in the current folder.")]
+    [Option("out", HelpText = "Where to write the unlearned model (.pth or .safetensors); with --forget-class all, a folder. Default: cifar10_resnet18_{method}_{k}.pth in the current folder (AdvNegGrad, FT, GA, RL, SalUn, SCRUB).")]
     public string? Out { get; set; }
 
-    [Option("alpha", Default = 0.15f, HelpText = "Weight of the forget loss: g = (1 - alpha) g_retain - alpha g_forget.")]
-    public float Alpha { get; set; }
+    [Option("alpha", HelpText = "advneggrad only: weight of the forget loss, g = (1 - alpha) g_retain - alpha g_forget. Default: 0.15.")]
+    public float? Alpha { get; set; }
 
-    [Option("card-update", HelpText = "Use the card's update line instead: g = g_retain - alpha g_forget.")]
+    [Option("card-update", HelpText = "advneggrad only: use the card's update line instead: g = g_retain - alpha g_forget.")]
     public bool CardUpdate { get; set; }
 
-    [Option("clip", Default = 0.5f, HelpText = "Global gradient-norm clipping threshold C (0: no clipping).")]
-    public float Clip { get; set; }
+    [Option("clip", HelpText = "Global gradient-norm clipping threshold (0: no clipping). Default: the method's (advneggrad 0.5, ft 0, ga 100, rl 0, salun 100, scrub 1).")]
+    public float? Clip { get; set; }
 
-    [Option("lr", Default = 0.1f, HelpText = "Learning rate.")]
-    public float LearningRate { get; set; }
+    [Option("lr", HelpText = "Learning rate. Default: the method's (advneggrad 0.1, ft 0.01, ga 0.0001, rl 0.001, salun 0.001, scrub 0.01).")]
+    public float? LearningRate { get; set; }
 
-    [Option("momentum", Default = 0.9f, HelpText = "SGD momentum.")]
-    public float Momentum { get; set; }
+    [Option("lr-schedule", HelpText = "Not for advneggrad (the card's cosine, T_max 200). Stepped per epoch: cosine[:T_MAX[:ETA_MIN]], multistep:M1,M2,...:GAMMA " +
+        "or constant. Default: the method's (ft cosine:EPOCHS:0.01, ga rl salun scrub multistep:80,120:0.2).")]
+    public string? LearningRateSchedule { get; set; }
 
-    [Option("weight-decay", Default = 5e-4f, HelpText = "Weight decay, on every parameter.")]
-    public float WeightDecay { get; set; }
+    [Option("momentum", HelpText = "SGD momentum. Default: 0.9 (every method).")]
+    public float? Momentum { get; set; }
 
-    [Option("nesterov", Default = true, HelpText = "Nesterov momentum (the card's setting; on by default).")]
+    [Option("weight-decay", HelpText = "Weight decay, on every parameter. Default: 5e-4 (every method).")]
+    public float? WeightDecay { get; set; }
+
+    [Option("nesterov", HelpText = "Nesterov momentum. Default: the method's (advneggrad on, the others off).")]
     public bool Nesterov { get; set; }
 
     [Option("no-nesterov", HelpText = "Plain momentum instead of Nesterov.")]
     public bool NoNesterov { get; set; }
 
-    [Option("epochs", Default = 1, HelpText = "Epochs over the retain set.")]
-    public int Epochs { get; set; }
+    [Option("epochs", HelpText = "Epochs. Default: the method's (advneggrad 1, ft 10, ga 7, rl 3, salun 5, scrub 5).")]
+    public int? Epochs { get; set; }
 
-    [Option("batch-size", Default = 2500, HelpText = "Retain images per step (and as many forget images). Lower it if the device runs out of memory.")]
-    public int BatchSize { get; set; }
+    [Option("batch-size", HelpText = "Images per step (advneggrad: retain images, and as many forget images). Lower it if the device runs out of memory. " +
+        "Default: the method's (advneggrad 2500, ft 128, ga 256, rl 64, salun 128, scrub 128).")]
+    public int? BatchSize { get; set; }
 
-    [Option("seed", Default = 0, HelpText = "Seed of the shuffles and the augmentation.")]
-    public int Seed { get; set; }
+    [Option("seed", HelpText = "Seed of the shuffles, the augmentation and the random labels. Default: the method's (advneggrad 0, the others 2048, the Comparator's UNLEARN_SEED).")]
+    public int? Seed { get; set; }
 
-    [Option("no-shuffle", HelpText = "Keep file order (both sets), for runs compared bit for bit.")]
+    [Option("no-shuffle", HelpText = "Keep file order (every set), for runs compared bit for bit.")]
     public bool NoShuffle { get; set; }
 
-    [Option("augment", Default = "crop-flip", HelpText = "crop-flip (random 32 crop of the 4-padded image, random horizontal flip: the base model's training) or none.")]
-    public string Augment { get; set; } = "crop-flip";
+    [Option("augment", HelpText = "crop-flip (random 32 crop of the 4-padded image, random horizontal flip: the base model's training) or none. " +
+        "Default: the method's (advneggrad crop-flip, the others none).")]
+    public string? Augment { get; set; }
+
+    [Option("saliency-threshold", HelpText = "salun only: the fraction of the weights updated, those with the largest mean |gradient| of the forget loss. Default: 0.75.")]
+    public double? SaliencyThreshold { get; set; }
+
+    [Option("saliency-batches", HelpText = "salun only: forget batches the saliency is measured on. Default: 5.")]
+    public int? SaliencyBatches { get; set; }
+
+    [Option("kd-temperature", HelpText = "scrub only: distillation temperature. Default: 2.")]
+    public float? KdTemperature { get; set; }
+
+    [Option("scrub-alpha", HelpText = "scrub only: weight of the distillation loss. Default: 0.5.")]
+    public float? ScrubAlpha { get; set; }
+
+    [Option("scrub-gamma", HelpText = "scrub only: weight of the retain cross-entropy. Default: 1.")]
+    public float? ScrubGamma { get; set; }
+
+    [Option("msteps", HelpText = "scrub only: the forget (max) pass runs in epochs before this one. Default: 100.")]
+    public int? MSteps { get; set; }
+
+    [Option("fisher-samples", HelpText = "scrub only: retain samples the Fisher information is measured on. Default: 1000.")]
+    public int? FisherSamples { get; set; }
 
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }
@@ -114,7 +152,7 @@ internal static class UnlearnCommand
 {
     public static int Run(UnlearnOptions o)
     {
-        var (plan, settings, schedule, evaluationSettings) = Plan(o);
+        var (plan, method, evaluationSettings) = Plan(o);
         using var cancel = new Cancellation();
         var written = new WrittenFiles();
         try
@@ -135,11 +173,11 @@ internal static class UnlearnCommand
                 var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
                 (data, var config) = DataChoice.FitModel(data, weights, weightsPath, plan.Mean, plan.Std);
                 var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());
-                int batch = Math.Min(schedule.BatchSize, data.Train.Count), evalBatch = Math.Min(o.EvalBatchSize, data.Test.Count);
+                int batch = Math.Min(method.BatchSize, data.Train.Count), evalBatch = Math.Min(o.EvalBatchSize, data.Test.Count);
                 int maxBatch = Math.Max(batch, evalBatch);
                 DeviceChoice.CheckMemory(plan.Devices, config, maxBatch, training: true, batch >= evalBatch ? "--batch-size" : "--eval-batch-size");
                 // A set smaller than --batch-size (a --limit trial) is one batch.
-                var run = new ClassRun(data, baseState, weights, settings, schedule with { BatchSize = batch }, written, o, evaluationSettings,
+                var run = new ClassRun(data, baseState, weights, method.WithBatchSize(batch), written, o, evaluationSettings,
                     weightsPath, dataPath, new PhaseRecord("load data and weights", clock.Elapsed.TotalSeconds), plan.Classes.Count > 1);
                 DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, toRun, ops => new ResNet18(ops, config, maxBatch),
                     (model, job, label, token) => reports[job.Index] = UnlearnClass(model, job.Outputs, run, label, token),
@@ -167,7 +205,7 @@ internal static class UnlearnCommand
 
     /// <summary>What every class of a run shares: the data, the base model's values (never changed), the file template, the settings.</summary>
     sealed record ClassRun(DatasetSplit Data, IReadOnlyDictionary<string, float[]> BaseState, Weights.ResNet18.ResNet18Weights Template,
-        AdvNegGradSettings Settings, UnlearningSchedule Schedule, WrittenFiles Written, UnlearnOptions Options, EvaluationSettings Evaluation,
+        MethodChoice Method, WrittenFiles Written, UnlearnOptions Options, EvaluationSettings Evaluation,
         string WeightsPath, string? DataPath, PhaseRecord LoadPhase, bool Several)
     {
         (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase)? baseOutputs;
@@ -208,16 +246,13 @@ internal static class UnlearnCommand
         RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
             RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation));
 
-        string steps = run.Schedule.MaxSteps is { } max ? $", at most {max} step(s)" : "";
-        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}): {run.Settings}; {run.Schedule.Epochs} epoch(s) of batch {run.Schedule.BatchSize}{steps}");
+        // AdvNegGrad's line as it always was ("forgetting class 3 (cat): alpha 0.15 ..."); a method's names it ("... with SCRUB: 5 epoch(s) ...").
+        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}){(run.Method.Comparator is null ? "" : $" with {run.Method.Name}")}: {run.Method}");
         ModelState.Load(model, run.BaseState);
         var unlearnClock = Stopwatch.StartNew();
-        int stepsTaken = UnlearningRun.Run(model, run.Data.Train, k, run.Settings, run.Schedule, p => ProgressLine.Show(p, label), cancel);
+        var (stepsTaken, images) = run.Method.Run(model, run.Data.Train, k, run.BaseState, p => ProgressLine.Show(p, label), cancel);
         ProgressLine.Finish();
         double unlearnSeconds = unlearnClock.Elapsed.TotalSeconds;
-        // Each step forwards and backpropagates a retain batch and as many forget images.
-        long retain = (long)(run.Data.Train.Count - run.Data.Train.IndicesOfClass(k).Length) * run.Schedule.Epochs;
-        long images = 2 * Math.Min(retain, (long)stepsTaken * run.Schedule.BatchSize);
         phases.Add(new PhaseRecord("unlearning", unlearnSeconds, images, images / Math.Max(unlearnSeconds, 1e-9)));
 
         // Evaluate exactly what is written (float16 weights stay float16), and refuse a model that is not finite.
@@ -230,7 +265,7 @@ internal static class UnlearnCommand
         var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
         var retrained = retrainedPath is null ? null
             : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
-        var runReport = RunReport.Create("AdvNegGrad", modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation, run.Options.CollapseThreshold);
+        var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation, run.Options.CollapseThreshold);
         phases.Add(new PhaseRecord("metrics", metricsClock.Elapsed.TotalSeconds));
 
         // Pictures and reports first, then the model, then the manifest that hashes them all.
@@ -260,7 +295,6 @@ internal static class UnlearnCommand
         IReadOnlyList<string> pictures, List<PhaseRecord> phases)
     {
         var o = run.Options;
-        var (settings, schedule) = (run.Settings, run.Schedule);
         string manifestPath = RunManifestJson.PathFor(modelPath);
         string folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath)) ?? ".";
         static string Inv(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
@@ -273,17 +307,13 @@ internal static class UnlearnCommand
             CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             Settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
-                ["method"] = "AdvNegGrad", ["forget_class"] = Inv($"{k}"), ["dataset"] = o.Dataset,
-                ["alpha"] = Inv($"{settings.Alpha}"), ["card_update"] = Inv($"{settings.CardUpdateForm}"), ["clip"] = Inv($"{settings.Clip}"),
-                ["lr"] = Inv($"{settings.LearningRate}"), ["momentum"] = Inv($"{settings.Momentum}"), ["weight_decay"] = Inv($"{settings.WeightDecay}"),
-                ["nesterov"] = Inv($"{settings.Nesterov}"), ["epochs"] = Inv($"{schedule.Epochs}"), ["batch_size"] = Inv($"{schedule.BatchSize}"),
-                ["max_steps"] = schedule.MaxSteps is { } m ? Inv($"{m}") : "none", ["steps_taken"] = Inv($"{steps}"),
-                ["seed"] = Inv($"{schedule.Seed}"), ["shuffle"] = Inv($"{schedule.Shuffle}"), ["augment"] = schedule.Augment ? "crop-flip" : "none",
+                ["forget_class"] = Inv($"{k}"), ["dataset"] = o.Dataset, ["steps_taken"] = Inv($"{steps}"),
                 ["limit"] = o.Limit is { } l ? Inv($"{l}") : "none", ["mean"] = o.Mean ?? "default", ["std"] = o.Std ?? "default",
                 ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
                 ["retrained"] = o.Retrained,
             },
         };
+        foreach (var (key, value) in run.Method.Settings()) manifest.Settings[key] = value;
         manifest.Inputs.AddRange(FileDigest.Records("weights", run.WeightsPath, folder));
         if (run.DataPath is not null) manifest.Inputs.AddRange(FileDigest.Records("data", run.DataPath, folder));
         if (retrainedPath is not null) manifest.Inputs.AddRange(FileDigest.Records("retrained", retrainedPath, folder));
@@ -296,26 +326,9 @@ internal static class UnlearnCommand
     }
 
     /// <summary>Every check, before anything is loaded: options, class names, devices, and every output location (folders created).</summary>
-    static (RunPlan Plan, AdvNegGradSettings Settings, UnlearningSchedule Schedule, EvaluationSettings Evaluation) Plan(UnlearnOptions o)
+    static (RunPlan Plan, MethodChoice Method, EvaluationSettings Evaluation) Plan(UnlearnOptions o)
     {
-        var settings = new AdvNegGradSettings
-        {
-            Alpha = o.Alpha, CardUpdateForm = o.CardUpdate, Clip = o.Clip, LearningRate = o.LearningRate,
-            Momentum = o.Momentum, WeightDecay = o.WeightDecay, Nesterov = o.Nesterov && !o.NoNesterov,
-        };
-        settings.Validate();
-        bool augment = o.Augment.ToLowerInvariant() switch
-        {
-            "crop-flip" => true,
-            "none" => false,
-            _ => throw new UserError($"--augment '{o.Augment}': use crop-flip or none"),
-        };
-        var schedule = new UnlearningSchedule
-        {
-            Epochs = PlanChecks.AtLeast(o.Epochs, 1, "--epochs"), BatchSize = PlanChecks.AtLeast(o.BatchSize, 1, "--batch-size"),
-            Seed = o.Seed, Shuffle = !o.NoShuffle, Augment = augment,
-            MaxSteps = o.MaxSteps is { } m ? PlanChecks.AtLeast(m, 1, "--max-steps") : null,
-        };
+        var method = MethodChoice.FromOptions(o);
         PlanChecks.AtLeast(o.EvalBatchSize, 1, "--eval-batch-size");
 
         var kind = PlanChecks.Dataset(o.Dataset);
@@ -327,7 +340,7 @@ internal static class UnlearnCommand
         PlanChecks.InputPath(o.Weights, "--weights");
         DataChoice.RequireWeights(kind, o.Weights);
         DataChoice.CheckNormalization(o.Mean, o.Std);
-        var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed);
+        var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed ?? 0);
         RunEvaluation.CheckRetrainedOption(o.Retrained);
         if (o.ReportJson is not null) PlanChecks.OutputFile(o.ReportJson, "--report-json");
 
@@ -341,14 +354,14 @@ internal static class UnlearnCommand
             if (o.Confusion is not null) PlanChecks.OutputFile(o.Confusion, "--confusion", PlanChecks.PictureExtensions);
             foreach (int k in classes)
             {
-                string model = Path.Combine(folder, ModelCardTable.ModelName(k, dataset));
+                string model = Path.Combine(folder, ModelCardTable.ModelName(k, dataset, method: method.Name));
                 string picture = o.Confusion is null ? Path.ChangeExtension(model, ".confusion.svg") : ReportOutputs.WithSuffix(o.Confusion, $"_{k}");
                 outputs.Add(new ClassOutputs(k, model, Path.ChangeExtension(model, ".json"), [picture]));
             }
         }
         else
         {
-            string model = PlanChecks.OutputFile(o.Out ?? ModelCardTable.ModelName(classes[0], dataset), "--out", PlanChecks.ModelExtensions);
+            string model = PlanChecks.OutputFile(o.Out ?? ModelCardTable.ModelName(classes[0], dataset, method: method.Name), "--out", PlanChecks.ModelExtensions);
             string picture = PlanChecks.OutputFile(o.Confusion ?? Path.ChangeExtension(model, ".confusion.svg"), "--confusion", PlanChecks.PictureExtensions);
             outputs.Add(new ClassOutputs(classes[0], model, o.Json, [picture]));
         }
@@ -360,6 +373,6 @@ internal static class UnlearnCommand
             Devices = devices, DefaultDevice = isDefault, Json = o.Json, Resume = o.Resume,
             Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std,
         };
-        return (plan, settings, schedule, evaluation);
+        return (plan, method, evaluation);
     }
 }

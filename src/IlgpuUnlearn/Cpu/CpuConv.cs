@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using IlgpuUnlearn.Tensors;
 
 namespace IlgpuUnlearn.Cpu;
@@ -21,6 +20,7 @@ internal sealed unsafe class CpuConv : IDisposable
     private readonly CpuScratch _packedWeights = new();
     private readonly CpuScratch _flippedWeights = new();
     private readonly CpuConvWeightGradient _weightGradient = new();
+    private readonly SamePaddingMasks _masks = new();
 
     /// <summary>y (N, Cout, OH, OW) = conv2d(x (N, Cin, H, W), w (Cout, Cin, K, K)).</summary>
     public void Forward(ConvShape s, Slice<float> xs, Slice<float> ws, Slice<float> ys)
@@ -29,7 +29,7 @@ internal sealed unsafe class CpuConv : IDisposable
         int kdim = s.Cin * s.K * s.K, p = s.OutH * s.OutW;
         float* packedW = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cout) * kdim);
         CpuGemm.PackA(w, kdim, 1, s.Cout, kdim, packedW);
-        var source = new Im2colPanelSource(x, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad);
+        var source = new Im2colPanelSource(x, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad, _masks.For(s.H, s.W, s.K, s.Stride, s.Pad));
         CpuGemm.Multiply(s.Cout, (long)s.N * p, kdim, packedW, source, new GemmOutput(y, p, p, (long)s.Cout * p));
     }
 
@@ -59,7 +59,8 @@ internal sealed unsafe class CpuConv : IDisposable
         });
         float* packedW = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cin) * kdim);
         CpuGemm.PackA(flipped, kdim, 1, s.Cin, kdim, packedW);
-        var source = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, s.K, 1, s.K - 1 - s.Pad);
+        var source = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, s.K, 1, s.K - 1 - s.Pad,
+            _masks.For(s.OutH, s.OutW, s.K, 1, s.K - 1 - s.Pad));
         CpuGemm.Multiply(s.Cin, (long)s.N * hw, kdim, packedW, source, new GemmOutput(dx, hw, hw, (long)s.Cin * hw));
     }
 
@@ -74,7 +75,7 @@ internal sealed unsafe class CpuConv : IDisposable
         CpuGemm.PackA(w, 1, rows, rows, s.Cout, packedWt); // A[m, co] = w[co, m]
         int imagesPerGroup = Math.Clamp(256 / p, 1, s.N);
         int groups = (s.N + imagesPerGroup - 1) / imagesPerGroup;
-        var dySource = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, 1, 1, 0); // dy as a (Cout, N P) matrix
+        var dySource = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, 1, 1, 0, _masks.For(s.OutH, s.OutW, 1, 1, 0)); // dy as a (Cout, N P) matrix
         CpuParallel.For(groups, group =>
         {
             int first = group * imagesPerGroup, count = Math.Min(imagesPerGroup, s.N - first);
@@ -129,106 +130,4 @@ internal sealed unsafe class CpuConv : IDisposable
         => _weightGradient.Run(s, CpuOps.Pointer(xs), CpuOps.Pointer(dys), CpuOps.Pointer(dws));
 
     public void Dispose() { }
-}
-
-/// <summary>
-/// The B operand of the forward convolution read straight from the image: B[(ci, kh, kw), j] = x[n, ci, oh s - p + kh, ow s - p + kw]
-/// for column j = (n, oh, ow), zero in the padding. A panel's NR columns are a few runs along output rows; for stride 1 each
-/// run is a contiguous piece of an input row.
-/// </summary>
-internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int w, int k, int stride, int pad) : IGemmPanelSource
-{
-    private readonly int _outH = (h + 2 * pad - k) / stride + 1;
-    private readonly int _outW = (w + 2 * pad - k) / stride + 1;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Pack(long j0, int cols, int k0, int kc, float* dst)
-    {
-        // The panel's columns as runs within one output row: (image start, oh, first ow, length, offset in the panel).
-        int* runImage = stackalloc int[CpuGemm.NR], runOh = stackalloc int[CpuGemm.NR], runOw = stackalloc int[CpuGemm.NR];
-        int* runLength = stackalloc int[CpuGemm.NR], runOffset = stackalloc int[CpuGemm.NR];
-        int runs = 0;
-        long p = (long)_outH * _outW;
-        for (int jj = 0; jj < cols;)
-        {
-            long j = j0 + jj;
-            long image = j / p;
-            int pixel = (int)(j - image * p);
-            int oh = pixel / _outW, ow = pixel - oh * _outW;
-            int length = Math.Min(cols - jj, _outW - ow);
-            runImage[runs] = (int)image; runOh[runs] = oh; runOw[runs] = ow; runLength[runs] = length; runOffset[runs] = jj;
-            runs++;
-            jj += length;
-        }
-
-        int kk = k * k;
-        int ci = k0 / kk, kh = k0 % kk / k, kw = k0 % k;
-        long planeLength = (long)h * w;
-        for (int row = 0; row < kc; row++)
-        {
-            float* d = dst + row * CpuGemm.NR;
-            for (int r = 0; r < runs; r++)
-            {
-                float* dRun = d + runOffset[r];
-                int length = runLength[r];
-                int ih = runOh[r] * stride - pad + kh;
-                if ((uint)ih >= (uint)h)
-                {
-                    ClearRun(dRun, length);
-                    continue;
-                }
-                float* xRow = x + ((long)runImage[r] * cin + ci) * planeLength + (long)ih * w;
-                int iw0 = runOw[r] * stride - pad + kw;
-                if (stride == 1)
-                {
-                    int lo = Math.Clamp(-iw0, 0, length), hi = Math.Clamp(w - iw0, lo, length);
-                    for (int t = 0; t < lo; t++) dRun[t] = 0f;
-                    CopyRun(xRow + iw0 + lo, dRun + lo, hi - lo);
-                    for (int t = hi; t < length; t++) dRun[t] = 0f;
-                }
-                else
-                {
-                    for (int t = 0; t < length; t++)
-                    {
-                        int iw = iw0 + t * stride;
-                        dRun[t] = (uint)iw < (uint)w ? xRow[iw] : 0f;
-                    }
-                }
-            }
-            for (int t = cols; t < CpuGemm.NR; t++) d[t] = 0f;
-            if (++kw == k)
-            {
-                kw = 0;
-                if (++kh == k) { kh = 0; ci++; }
-            }
-        }
-    }
-
-    /// <summary>dst[0 .. n) = src[0 .. n): whole vectors, the last one overlapping the one before; no call for short runs.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void CopyRun(float* src, float* dst, int n)
-    {
-        if (n >= 16)
-        {
-            int t = 0;
-            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512.Load(src + t), dst + t);
-            if (t < n) Vector512.Store(Vector512.Load(src + n - 16), dst + n - 16);
-        }
-        else
-            for (int t = 0; t < n; t++) dst[t] = src[t];
-    }
-
-    /// <summary>dst[0 .. n) = 0.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void ClearRun(float* dst, int n)
-    {
-        if (n >= 16)
-        {
-            int t = 0;
-            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512<float>.Zero, dst + t);
-            if (t < n) Vector512.Store(Vector512<float>.Zero, dst + n - 16);
-        }
-        else
-            for (int t = 0; t < n; t++) dst[t] = 0f;
-    }
 }

@@ -16,9 +16,9 @@ public static class ModelCardTable
     /// <summary>The two header lines, joined with a newline.</summary>
     public static string Header => HeaderLine + "\n" + RuleLine;
 
-    /// <summary>The card's model file name: cifar10_resnet18_AdvNegGrad_{k}.pth.</summary>
-    public static string ModelName(int forgetClass, string dataset = "cifar10", string architecture = "resnet18") =>
-        string.Create(CultureInfo.InvariantCulture, $"{dataset}_{architecture}_AdvNegGrad_{forgetClass}.pth");
+    /// <summary>The card's model file name: cifar10_resnet18_AdvNegGrad_{k}.pth (another method's name in its place: cifar10_resnet18_SCRUB_{k}.pth).</summary>
+    public static string ModelName(int forgetClass, string dataset = "cifar10", string architecture = "resnet18", string method = "AdvNegGrad") =>
+        string.Create(CultureInfo.InvariantCulture, $"{dataset}_{architecture}_{method}_{forgetClass}.pth");
 
     public static string Row(UnlearningReport report, string? modelName = null)
     {

@@ -5,9 +5,30 @@ namespace IlgpuUnlearn.Unlearning;
 
 /// <summary>The losses and gradient norm of one step, the only values that come back to the host inside a step.</summary>
 /// <summary><see cref="ForgetLoss"/> is null for a plain training step; the gradient norm is the one before clipping.</summary>
-public readonly record struct StepResult(float? ForgetLoss, float RetainLoss, float GradientNorm)
+/// <summary>For a method's step (<see cref="TrainingStep.Step"/>) <see cref="RetainLoss"/> is the batch's mean NLL, whichever set
+/// the batch is from, and <see cref="Distillation"/> the KL term when the loss has a teacher.</summary>
+public readonly record struct StepResult(float? ForgetLoss, float RetainLoss, float GradientNorm, float? Distillation = null)
 {
-    public bool IsFinite => (ForgetLoss is not { } f || float.IsFinite(f)) && float.IsFinite(RetainLoss) && float.IsFinite(GradientNorm);
+    public bool IsFinite => (ForgetLoss is not { } f || float.IsFinite(f)) && float.IsFinite(RetainLoss) && float.IsFinite(GradientNorm)
+        && (Distillation is not { } d || float.IsFinite(d));
+}
+
+/// <summary>
+/// One SGD update as torch.optim.SGD does it (lr, momentum, weight decay on every parameter, Nesterov or plain), after
+/// global-norm clipping to <see cref="Clip"/> as torch.nn.utils.clip_grad_norm_ does (0: none).
+/// </summary>
+public readonly record struct SgdUpdate(float LearningRate, float Momentum, float WeightDecay, bool Nesterov, float Clip);
+
+/// <summary>
+/// What a step minimises on one batch of N images with logits s (N, C) and labels y:
+/// <c>NllScale * (1/N) sum_n -log softmax(s_n)[y_n]</c> (1: descent, GA's -1: ascent, 0: the NLL is only measured), plus,
+/// with a <see cref="Teacher"/> (run in evaluation mode on the same images, logits t),
+/// <c>KlScale * T^2/N sum_n KL(softmax(t_n/T) || softmax(s_n/T))</c> (PyTorch's F.kl_div(..., 'batchmean') * T^2).
+/// </summary>
+public sealed record BatchLoss(float NllScale, ResNet18? Teacher = null, float Temperature = 1, float KlScale = 0)
+{
+    public static readonly BatchLoss Descent = new(1f);
+    public static readonly BatchLoss Ascent = new(-1f);
 }
 
 /// <summary>
@@ -27,7 +48,7 @@ public sealed class TrainingStep : IDisposable
     DeviceBuffer<float>? gradForget;
     readonly DeviceBuffer<byte> pixels;
     readonly DeviceBuffer<int> labels, augment;
-    readonly float[] scalarsHost = new float[3];
+    readonly float[] scalarsHost = new float[4];
     long steps;
 
     public TrainingStep(IOps ops, ResNet18 model)
@@ -38,7 +59,7 @@ public sealed class TrainingStep : IDisposable
         int s = model.Config.ImageSize;
         gradRetain = ops.Allocate<float>(p);
         momentum = ops.Allocate<float>(p);
-        scalars = ops.Allocate<float>(3); // forget loss, retain loss, sum of squared gradients
+        scalars = ops.Allocate<float>(4); // forget loss, retain loss, sum of squared gradients, distillation loss
         pixels = ops.Allocate<byte>((long)model.MaxBatch * model.Config.InputChannels * s * s);
         labels = ops.Allocate<int>(model.MaxBatch);
         augment = ops.Allocate<int>((long)model.MaxBatch * 3);
@@ -79,7 +100,50 @@ public sealed class TrainingStep : IDisposable
         return Update(settings, hasForget: false);
     }
 
-    void ForwardBackward(HostBatch batch, int lossSlot, Slice<float> gradients, CancellationToken cancel)
+    /// <summary>
+    /// One step of an unlearning method (Unlearning/Methods): training-mode forward of <paramref name="batch"/> (its labels as
+    /// given: RL and SalUn relabel on the host), the gradient of <paramref name="loss"/>, optionally multiplied elementwise by
+    /// <paramref name="gradientFactor"/> (flat, parameter order: SalUn's 0/1 mask, SCRUB's inverse Fisher), then one
+    /// <see cref="SgdUpdate"/>. With <paramref name="trackingForward"/>, one more training-mode forward of the same images after
+    /// the update (SalUn's accuracy tracking in the Comparator, which moves the BatchNorm running statistics once more).
+    /// </summary>
+    public StepResult Step(HostBatch batch, BatchLoss loss, SgdUpdate update, Slice<float>? gradientFactor = null,
+        bool trackingForward = false, CancellationToken cancel = default)
+    {
+        int n = batch.Count;
+        LoadBatch(batch);
+        if (loss.Teacher is { } teacher) LoadTeacher(teacher, batch);
+        model.Forward(n, training: true, cancel);
+        ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), loss.NllScale, scalars.At(1, 1), model.DLogitsOf(n));
+        if (loss.Teacher is { } t)
+            ops.KlDivergence(n, model.Config.Classes, model.LogitsOf(n), t.LogitsOf(n), loss.Temperature, loss.KlScale,
+                scalars.At(3, 1), model.DLogitsOf(n), accumulate: true);
+        model.Backward(n, gradRetain.All, cancel);
+        if (gradientFactor is { } factor) ops.Multiply(gradRetain.All, factor, gradRetain.All);
+        var result = Update(update, hasForget: false);
+        if (trackingForward) model.Forward(n, training: true, cancel);
+        return loss.Teacher is null ? result : result with { Distillation = scalarsHost[3] };
+    }
+
+    /// <summary>
+    /// The gradient of the batch's mean NLL (training-mode forward, so BatchNorm uses the batch statistics and moves its
+    /// running statistics: the caller restores them) downloaded into <paramref name="gradient"/> (flat, parameter order);
+    /// no update. SalUn's saliency and SCRUB's Fisher information accumulate these on the host, once per run.
+    /// </summary>
+    public float BatchGradient(HostBatch batch, Span<float> gradient, CancellationToken cancel = default)
+    {
+        int n = batch.Count;
+        LoadBatch(batch);
+        model.Forward(n, training: true, cancel);
+        ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), 1f, scalars.At(1, 1), model.DLogitsOf(n));
+        model.Backward(n, gradRetain.All, cancel);
+        ops.Download<float>(gradRetain.All, gradient);
+        ops.Download<float>(scalars.All, scalarsHost);
+        return scalarsHost[1];
+    }
+
+    /// <summary>Checks a batch, uploads its bytes and labels, and puts its normalised (augmented) images in the model's input.</summary>
+    void LoadBatch(HostBatch batch)
     {
         int n = batch.Count, s = model.Config.ImageSize;
         long imageBytes = (long)n * model.Config.InputChannels * s * s;
@@ -100,18 +164,43 @@ public sealed class TrainingStep : IDisposable
         var normalization = model.Config.Normalization;
         ops.LoadImages(n, s, s, pixels.At(0, imageBytes), shifts, CropPadding, normalization.Mean, normalization.Std, model.Input.At(0, imageBytes));
         ops.Upload(batch.Labels, labels.At(0, n));
+    }
 
+    /// <summary>The teacher's evaluation-mode logits of the batch just loaded (same pixels and augmentation, its own input buffer).</summary>
+    void LoadTeacher(ResNet18 teacher, HostBatch batch)
+    {
+        int n = batch.Count, s = model.Config.ImageSize;
+        if (teacher.Config != model.Config || teacher.Ops != ops || teacher.MaxBatch < n)
+            throw new ArgumentException($"the teacher is a {teacher.Config} for {teacher.MaxBatch} images; the student a {model.Config}, batch {n}, same device");
+        long imageBytes = (long)n * model.Config.InputChannels * s * s;
+        Slice<int>? shifts = batch.Augment.IsEmpty ? null : augment.At(0, 3L * n);
+        var normalization = model.Config.Normalization;
+        ops.LoadImages(n, s, s, pixels.At(0, imageBytes), shifts, CropPadding, normalization.Mean, normalization.Std, teacher.Input.At(0, imageBytes));
+        teacher.Forward(n, training: false);
+    }
+
+    void ForwardBackward(HostBatch batch, int lossSlot, Slice<float> gradients, CancellationToken cancel)
+    {
+        int n = batch.Count;
+        LoadBatch(batch);
         model.Forward(n, training: true, cancel);
         ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), 1f, scalars.At(lossSlot, 1), model.DLogitsOf(n));
         model.Backward(n, gradients, cancel);
     }
 
-    StepResult Update(AdvNegGradSettings settings, bool hasForget)
+    StepResult Update(AdvNegGradSettings settings, bool hasForget) =>
+        Update(new SgdUpdate(settings.LearningRate, settings.Momentum, settings.WeightDecay, settings.Nesterov, settings.Clip), hasForget);
+
+    /// <summary>
+    /// One global-norm reduction of <see cref="Gradient"/>, then one fused clip + weight decay + momentum + SGD pass
+    /// (<see cref="IOps.ClipAndSgdStep"/>); reads back the losses and the norm before clipping.
+    /// </summary>
+    StepResult Update(SgdUpdate update, bool hasForget)
     {
         var sumOfSquares = scalars.At(2, 1);
         ops.SumOfSquares(gradRetain.All, sumOfSquares);
         ops.ClipAndSgdStep(model.Parameters.All, gradRetain.All, momentum.All, sumOfSquares,
-            new SgdSettings(settings.Clip, settings.LearningRate, settings.Momentum, settings.WeightDecay, settings.Nesterov, FirstStep: steps == 0));
+            new SgdSettings(update.Clip, update.LearningRate, update.Momentum, update.WeightDecay, update.Nesterov, FirstStep: steps == 0));
         steps++;
         ops.Download<float>(scalars.All, scalarsHost);
         return new StepResult(hasForget ? scalarsHost[0] : null, scalarsHost[1], MathF.Sqrt(scalarsHost[2]));

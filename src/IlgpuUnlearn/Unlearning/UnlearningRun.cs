@@ -21,9 +21,10 @@ public sealed record UnlearningSchedule
         CosineTMax <= 0 ? baseRate : (float)(baseRate * (1 + Math.Cos(Math.PI * epoch / CosineTMax)) / 2);
 }
 
-/// <summary>What the progress line shows after each step.</summary>
+/// <summary>What the progress line shows after each step; <see cref="Pass"/> names the set of a method's batch ("forget", "retain",
+/// "retain+forget"), null for AdvNegGrad and training (whose results say it).</summary>
 public readonly record struct StepProgress(int Epoch, int Epochs, int Step, int StepsPerEpoch, StepResult Result,
-    double ImagesPerSecond, TimeSpan Elapsed, TimeSpan Remaining);
+    double ImagesPerSecond, TimeSpan Elapsed, TimeSpan Remaining, string? Pass = null);
 
 /// <summary>A loss or the gradient norm became NaN or Inf: the run stops and writes no model.</summary>
 public sealed class NonFiniteLossException(string message) : Exception(message);

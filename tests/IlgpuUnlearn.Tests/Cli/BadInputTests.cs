@@ -23,6 +23,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "download failed", "demo out under a file", "demo unknown device", "out folder that cannot be made",
+        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "lr schedule with advneggrad",
     };
 
     /// <summary>The cases that must be refused before any data or weights are read.</summary>
@@ -33,6 +34,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "demo out under a file", "demo unknown device", "out folder that cannot be made",
+        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "lr schedule with advneggrad",
     ];
 
     [Theory]
@@ -176,6 +178,29 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
             case "limit below the class count":
                 options["--limit"] = "5";
                 mentions = ["--limit must be at least 10", "5"];
+                break;
+            case "method banana":
+                options["--method"] = "banana";
+                mentions = ["--method 'banana'", "advneggrad, ft, ga, rl, salun, scrub"];
+                break;
+            case "kd temperature with ft":
+                options["--method"] = "ft";
+                options["--kd-temperature"] = "3";
+                mentions = ["--kd-temperature applies to --method scrub only, not ft"];
+                break;
+            case "scrub alpha -1":
+                options["--method"] = "scrub";
+                options["--scrub-alpha"] = "-1";
+                mentions = ["--scrub-alpha must be >= 0, got -1"];
+                break;
+            case "saliency threshold 2":
+                options["--method"] = "salun";
+                options["--saliency-threshold"] = "2";
+                mentions = ["--saliency-threshold must be in [0, 1], got 2"];
+                break;
+            case "lr schedule with advneggrad":
+                options["--lr-schedule"] = "constant";
+                mentions = ["--lr-schedule is not for advneggrad"];
                 break;
             case "max steps 0":
                 options["--max-steps"] = "0";

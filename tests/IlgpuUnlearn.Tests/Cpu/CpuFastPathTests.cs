@@ -48,6 +48,7 @@ public sealed unsafe class CpuFastPathTests(ITestOutputHelper output)
         { 2, 64, 16, 16, 64, 3, 1, 1 },   // a layer1 convolution on 16x16
         { 3, 32, 16, 16, 48, 3, 2, 1 },   // stride 2: backward-input through col2im
         { 5, 40, 4, 4, 72, 3, 1, 1 },     // 4x4: images share GEMM panels
+        { 3, 16, 2, 8, 24, 3, 1, 1 },     // 2x8: the padding masks of a "same" convolution on a wide image
         { 3, 24, 9, 9, 40, 1, 2, 0 },     // downsample 1x1 stride 2, odd size
         { 2, 3, 32, 32, 16, 3, 1, 1 },    // the stem: Cin 3
         { 70, 8, 4, 4, 16, 3, 1, 1 },     // many images: the weight gradient takes them in several groups

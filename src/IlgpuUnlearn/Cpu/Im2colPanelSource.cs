@@ -1,0 +1,146 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace IlgpuUnlearn.Cpu;
+
+/// <summary>
+/// The B operand of the forward convolution read straight from the image: B[(ci, kh, kw), j] = x[n, ci, oh s - p + kh, ow s - p + kw]
+/// for column j = (n, oh, ow), zero in the padding. A "same" stride-1 convolution on images of whole vectors, given its
+/// <paramref name="sameMasks"/> (<see cref="SamePaddingMasks"/>), reads each 16-column third of a panel row as one masked load;
+/// otherwise (null masks) a panel's NR columns are a few runs along output rows, copied run by run (for stride 1 each run is
+/// a contiguous piece of an input row).
+/// </summary>
+internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int w, int k, int stride, int pad, Vector512<float>* sameMasks)
+    : IGemmPanelSource
+{
+    private readonly int _outH = (h + 2 * pad - k) / stride + 1;
+    private readonly int _outW = (w + 2 * pad - k) / stride + 1;
+
+    public void Pack(long j0, int cols, int k0, int kc, float* dst)
+    {
+        if (cols == CpuGemm.NR && sameMasks != null) PackSame(j0, k0, kc, dst);
+        else PackRuns(j0, cols, k0, kc, dst);
+    }
+
+    /// <summary>A whole panel of a "same" stride-1 convolution: per row three masked vector loads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackSame(long j0, int k0, int kc, float* dst)
+    {
+        long p = (long)h * w;
+        int vectors = (int)(p / 16);
+        // Third t holds pixels q .. q + 15 of one image (p is a multiple of 16): they start at x + start_t for ci = 0, tap
+        // (kh, kw) masks them with sameMasks[(kh K + kw) vectors + q / 16].
+        long j1 = j0 + 16, j2 = j0 + 32;
+        long start0 = j0 / p * cin * p + j0 % p, start1 = j1 / p * cin * p + j1 % p, start2 = j2 / p * cin * p + j2 % p;
+        int v0 = (int)(j0 % p / 16), v1 = (int)(j1 % p / 16), v2 = (int)(j2 % p / 16);
+        int kk = k * k;
+        int ci = k0 / kk, kh = k0 % kk / k, kw = k0 % k;
+        for (int row = 0; row < kc; row++)
+        {
+            long offset = ci * p + (long)(kh - pad) * w + (kw - pad);
+            var m = sameMasks + (kh * k + kw) * vectors;
+            float* d = dst + row * CpuGemm.NR;
+            Vector512.Store(Avx512F.MaskLoad(x + start0 + offset, m[v0], Vector512<float>.Zero), d);
+            Vector512.Store(Avx512F.MaskLoad(x + start1 + offset, m[v1], Vector512<float>.Zero), d + 16);
+            Vector512.Store(Avx512F.MaskLoad(x + start2 + offset, m[v2], Vector512<float>.Zero), d + 32);
+            if (++kw == k)
+            {
+                kw = 0;
+                if (++kh == k) { kh = 0; ci++; }
+            }
+        }
+    }
+
+    /// <summary>Any panel: its columns as runs within one output row, copied row by row of the panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackRuns(long j0, int cols, int k0, int kc, float* dst)
+    {
+        // The panel's columns as runs within one output row: (image start, oh, first ow, length, offset in the panel).
+        int* runImage = stackalloc int[CpuGemm.NR], runOh = stackalloc int[CpuGemm.NR], runOw = stackalloc int[CpuGemm.NR];
+        int* runLength = stackalloc int[CpuGemm.NR], runOffset = stackalloc int[CpuGemm.NR];
+        int runs = 0;
+        long p = (long)_outH * _outW;
+        for (int jj = 0; jj < cols;)
+        {
+            long j = j0 + jj;
+            long image = j / p;
+            int pixel = (int)(j - image * p);
+            int oh = pixel / _outW, ow = pixel - oh * _outW;
+            int length = Math.Min(cols - jj, _outW - ow);
+            runImage[runs] = (int)image; runOh[runs] = oh; runOw[runs] = ow; runLength[runs] = length; runOffset[runs] = jj;
+            runs++;
+            jj += length;
+        }
+
+        int kk = k * k;
+        int ci = k0 / kk, kh = k0 % kk / k, kw = k0 % k;
+        long planeLength = (long)h * w;
+        for (int row = 0; row < kc; row++)
+        {
+            float* d = dst + row * CpuGemm.NR;
+            for (int r = 0; r < runs; r++)
+            {
+                float* dRun = d + runOffset[r];
+                int length = runLength[r];
+                int ih = runOh[r] * stride - pad + kh;
+                if ((uint)ih >= (uint)h)
+                {
+                    ClearRun(dRun, length);
+                    continue;
+                }
+                float* xRow = x + ((long)runImage[r] * cin + ci) * planeLength + (long)ih * w;
+                int iw0 = runOw[r] * stride - pad + kw;
+                if (stride == 1)
+                {
+                    int lo = Math.Clamp(-iw0, 0, length), hi = Math.Clamp(w - iw0, lo, length);
+                    for (int t = 0; t < lo; t++) dRun[t] = 0f;
+                    CopyRun(xRow + iw0 + lo, dRun + lo, hi - lo);
+                    for (int t = hi; t < length; t++) dRun[t] = 0f;
+                }
+                else
+                {
+                    for (int t = 0; t < length; t++)
+                    {
+                        int iw = iw0 + t * stride;
+                        dRun[t] = (uint)iw < (uint)w ? xRow[iw] : 0f;
+                    }
+                }
+            }
+            for (int t = cols; t < CpuGemm.NR; t++) d[t] = 0f;
+            if (++kw == k)
+            {
+                kw = 0;
+                if (++kh == k) { kh = 0; ci++; }
+            }
+        }
+    }
+
+    /// <summary>dst[0 .. n) = src[0 .. n): whole vectors, the last one overlapping the one before; no call for short runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CopyRun(float* src, float* dst, int n)
+    {
+        if (n >= 16)
+        {
+            int t = 0;
+            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512.Load(src + t), dst + t);
+            if (t < n) Vector512.Store(Vector512.Load(src + n - 16), dst + n - 16);
+        }
+        else
+            for (int t = 0; t < n; t++) dst[t] = src[t];
+    }
+
+    /// <summary>dst[0 .. n) = 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ClearRun(float* dst, int n)
+    {
+        if (n >= 16)
+        {
+            int t = 0;
+            for (; t + 16 <= n; t += 16) Vector512.Store(Vector512<float>.Zero, dst + t);
+            if (t < n) Vector512.Store(Vector512<float>.Zero, dst + n - 16);
+        }
+        else
+            for (int t = 0; t < n; t++) dst[t] = 0f;
+    }
+}
