@@ -43,6 +43,9 @@ public sealed class RbfSupportVectorClassifier
     /// Defaults C = 3 and tolerance 1e-3 are SalUn's SVC_MIA settings and scikit-learn's default tolerance.
     /// </summary>
     /// <exception cref="ArgumentException">Empty input, rows of unequal length, only one class, C &lt;= 0 or a weight &lt;= 0.</exception>
+    // Optimised from the first call: the solver runs once per model and spends all its time in this method's loop, which
+    // tier-0 code (and on-stack replacement, which started late) ran several times slower.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static RbfSupportVectorClassifier Fit(double[][] features, bool[] positive, double c = 3, double? gamma = null,
         double tolerance = 1e-3, long cacheBytes = 256L << 20, CancellationToken cancel = default, double[]? weights = null)
     {
