@@ -139,7 +139,7 @@ internal static class DemoCommand
         Console.WriteLine();
         Console.WriteLine("before unlearning (base model) and after:");
         Console.WriteLine(ModelCardTable.Table([(before, Path.GetFileName(basePath)), (after, modelName)]));
-        ReportOutputs.Print(after, modelName);
+        ReportOutputs.PrintDetails(after);
         Console.Error.WriteLine($"models: {Path.GetFullPath(basePath)}, {Path.GetFullPath(outPath)}");
         Console.Error.WriteLine($"done in {clock.Elapsed.TotalSeconds:F0} s");
         return 0;

@@ -26,6 +26,8 @@ internal static class ReportCommand
     {
         var files = o.Runs.ToList();
         foreach (var f in files) if (!File.Exists(f)) throw new UserError($"{f}: no such run report");
+        if (o.Svg is not null && !o.Svg.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
+            throw new UserError($"--svg {o.Svg}: the chart is an SVG picture; give a name ending in .svg");
         foreach (var (option, file) in new[] { ("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg) })
             if (file is not null) PlanChecks.OutputFile(file, option);
         var runs = files.SelectMany(RunReportJson.ReadAll).ToList();

@@ -32,6 +32,15 @@ internal static class ReportOutputs
             foreach (var line in stderrLines) Console.Error.WriteLine(line);
             Console.WriteLine();
             Console.WriteLine(ModelCardTable.Table([(report, modelName)]));
+            PrintDetails(report);
+        }
+    }
+
+    /// <summary>The per-class accuracies and the confusion matrix (for a caller that has printed the card's row itself).</summary>
+    public static void PrintDetails(UnlearningReport report)
+    {
+        lock (ConsoleGate)
+        {
             Console.WriteLine();
             Console.WriteLine("per-class accuracy (%): " + string.Join("  ",
                 report.ClassNames.Select((name, i) => $"{name} {ModelCardTable.Accuracy(report.PerClassAccuracy[i])}")));

@@ -143,18 +143,30 @@ internal static class TrainCommand
         Console.Error.WriteLine($"training a width-{o.Width} ResNet18 ({model.Layout.ParameterCount:N0} parameters) on {train.Name}: {recipe}");
         string title = $"ResNet18 (width {o.Width}) on {train.Name}" + (exclude is { } x ? $" without class {x} ({train.ClassNames[x]})" : "");
 
-        var history = TrainingRun.Run(model, train, data.Test, recipe, resumeFrom,
-            epochDone: (record, checkpoint) =>
-            {
-                checkpoint.Save(checkpointPath);
-                AtomicFile.WriteAllText(logPath, string.Concat(checkpoint.History.Select(h => h.ToJsonLine() + "\n")));
-                AtomicFile.WriteAllText(curvesPath, TrainingCurveSvg.Render(checkpoint.History, title));
-                ProgressLine.Finish();
-                string split = record.ExcludedClassTestAccuracy is { } ek ? $" (class {exclude}: {ek:F2}%, others: {record.OtherClassesTestAccuracy:F2}%)" : "";
-                Console.Error.WriteLine($"epoch {record.Epoch}/{recipe.Epochs}: lr {record.LearningRate:G4}, train loss {record.TrainLoss:F4}, " +
-                    $"test loss {record.TestLoss:F4}, test accuracy {record.TestAccuracy:F2}%{split}, {record.Seconds:F1} s");
-            },
-            progress: p => ProgressLine.Show(p), cancel: cancel.Token);
+        // After each epoch the checkpoint, the log and the curves are on disk: a stopped run says so and how to go on.
+        var written = new WrittenFiles();
+        IReadOnlyList<EpochRecord> history;
+        try
+        {
+            history = TrainingRun.Run(model, train, data.Test, recipe, resumeFrom,
+                epochDone: (record, checkpoint) =>
+                {
+                    checkpoint.Save(checkpointPath);
+                    AtomicFile.WriteAllText(logPath, string.Concat(checkpoint.History.Select(h => h.ToJsonLine() + "\n")));
+                    AtomicFile.WriteAllText(curvesPath, TrainingCurveSvg.Render(checkpoint.History, title));
+                    if (written.Count == 0) foreach (var path in new[] { checkpointPath, logPath, curvesPath }) written.Add(path);
+                    ProgressLine.Finish();
+                    string split = record.ExcludedClassTestAccuracy is { } ek ? $" (class {exclude}: {ek:F2}%, others: {record.OtherClassesTestAccuracy:F2}%)" : "";
+                    Console.Error.WriteLine($"epoch {record.Epoch}/{recipe.Epochs}: lr {record.LearningRate:G4}, train loss {record.TrainLoss:F4}, " +
+                        $"test loss {record.TestLoss:F4}, test accuracy {record.TestAccuracy:F2}%{split}, {record.Seconds:F1} s");
+                },
+                progress: p => ProgressLine.Show(p), cancel: cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            ProgressLine.Finish();
+            throw written.Interrupted(written.Count > 0 ? "rerun the same command with --resume to continue from the last epoch" : null);
+        }
         ProgressLine.Finish();
 
         ModelFiles.Canonical(model).Save(outPath);

@@ -27,21 +27,21 @@ public sealed class RunComparison
     public IReadOnlyList<(string Method, int Runs, Dictionary<string, double> Means, double AvgGap)> MethodRows()
     {
         var groups = new List<(string, List<ModelEvaluation>, List<double>)>();
-        void Add(string method, ModelEvaluation evaluation, double avgGap)
+        // The base and retrained models of one forget class, evaluated again by every run of that class, count once.
+        var seen = new HashSet<(string Method, string Model, int? ForgetClass)>();
+        void Add(string method, ModelEvaluation evaluation, double avgGap, int? onceForClass)
         {
             var group = groups.FirstOrDefault(g => g.Item1 == method);
             if (group.Item1 is null) groups.Add(group = (method, [], []));
-            // Base and retrained models evaluated in several runs of one class count once.
-            if (group.Item2.Any(e => e.Model == evaluation.Model && e.Metrics.Keys.SequenceEqual(evaluation.Metrics.Keys)
-                && e.Metrics.Values.Select(v => v.Value).SequenceEqual(evaluation.Metrics.Values.Select(v => v.Value)))) return;
+            if (onceForClass is not null && !seen.Add((method, evaluation.Model, onceForClass))) return;
             group.Item2.Add(evaluation);
             if (!double.IsNaN(avgGap)) group.Item3.Add(avgGap);
         }
         foreach (var r in _runs)
         {
-            if (r.Base is not null) Add("base", r.Base, double.NaN);
-            Add(r.Method, r.Evaluation, r.AvgGap);
-            if (r.Retrained is not null) Add("retrained", r.Retrained, 0);
+            if (r.Base is not null) Add("base", r.Base, double.NaN, r.ForgetClass);
+            Add(r.Method, r.Evaluation, r.AvgGap, null);
+            if (r.Retrained is not null) Add("retrained", r.Retrained, 0, r.ForgetClass);
         }
         return groups.Select(g => (g.Item1, g.Item2.Count,
             ModelEvaluation.MetricOrder.ToDictionary(name => name, name => Mean(g.Item2.Where(e => e.Metrics.ContainsKey(name)).Select(e => e.Metrics[name].Value))),

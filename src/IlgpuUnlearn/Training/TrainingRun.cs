@@ -72,7 +72,7 @@ public static class TrainingRun
                 images += n;
                 double seconds = clock.Elapsed.TotalSeconds;
                 progress?.Invoke(new StepProgress(epoch + 1, recipe.Epochs, b + 1, batches.Count, r, images / seconds, clock.Elapsed,
-                    TimeSpan.FromSeconds(seconds / taken * (totalSteps - taken))));
+                    TimeSpan.FromSeconds(seconds / taken * (totalSteps - taken)), Pass: "training"));
             }
             var (testLoss, testAccuracy, excluded, others) = test is null ? default : Evaluate(model, test, recipe.ExcludeClass, cancel);
             var record = new EpochRecord(epoch + 1, recipe.EffectiveSchedule.RateAt(recipe.LearningRate, epoch), lossSum / indices.Length,
@@ -113,12 +113,14 @@ public static class TrainingRun
 
     static void CheckResumable(TrainingCheckpoint c, ResNet18 model, TrainingRecipe recipe, int trainingImages)
     {
+        static string Describe(ResNet18Config k) =>
+            $"width {k.Width}, {k.InputChannels}x{k.ImageSize}x{k.ImageSize} input, {k.Classes} classes, normalisation {k.Normalization.Name}";
         if (c.Config != model.Config)
-            throw new ArgumentException($"the checkpoint is of a {c.Config}, this run builds a {model.Config}");
+            throw new ArgumentException($"the checkpoint is of a ResNet18 of {Describe(c.Config)}; this run builds one of {Describe(model.Config)} (give the same --width and data)");
         if (c.Recipe != recipe.ToString())
             throw new ArgumentException($"the checkpoint was trained with \"{c.Recipe}\"; this run asks for \"{recipe}\" (give the same options)");
         if (c.TrainingImages != trainingImages)
-            throw new ArgumentException($"the checkpoint was trained on {c.TrainingImages} images, this data set gives {trainingImages}");
+            throw new ArgumentException($"the checkpoint was trained on {c.TrainingImages} images, this data set gives {trainingImages} (give the same data, --limit and --exclude-class)");
         if (c.EpochsDone > recipe.Epochs || c.History.Count != c.EpochsDone)
             throw new ArgumentException($"the checkpoint has {c.EpochsDone} epochs done and {c.History.Count} log lines; the recipe has {recipe.Epochs}");
     }

@@ -58,6 +58,8 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         // The card's table, before and after, for class 3 (Dress).
         Assert.Matches(@"\| fashion-mnist_resnet18_base\.pth \| Dress \| \d+\.\d+ \(\d+\.\d{3}\) \| \d+\.\d+ \(\d+\.\d{3}\) \|", demo.Result.Stdout);
         Assert.Matches(@"\| fashion-mnist_resnet18_AdvNegGrad_3\.pth \| Dress \| [\d.]+ \(\d+\.\d{3}\) \| [\d.]+ \(\d+\.\d{3}\) \|", demo.Result.Stdout);
+        // The unlearned model's row once: in the before-and-after table, not again above its per-class figures.
+        Assert.Single(demo.Result.Stdout.Split('\n'), l => l.StartsWith("| fashion-mnist_resnet18_AdvNegGrad_3.pth |", StringComparison.Ordinal));
         foreach (var file in new[] { "fashion-mnist_resnet18_AdvNegGrad_3.pth", "report.json", "confusion.svg", "confusion.png" })
             Assert.True(File.Exists(Path.Combine(demo.Folder, "out", file)), file);
         var conv1 = WeightsFile.Load(demo.BaseModel).Tensors["conv1.weight"];

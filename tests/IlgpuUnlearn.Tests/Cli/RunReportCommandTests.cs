@@ -165,6 +165,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         File.WriteAllText(Path.Combine(folder, "m.json"), "{}");
         // A JSON that is not a run report (an empty object, or eval's --json card report) is refused, not an internal error.
         Refused($"{Path.Combine(folder, "m.json")}: not an ilgpu-unlearn run report (no evaluation in it)", "report", Path.Combine(folder, "m.json"));
+        Refused("--svg chart.png: the chart is an SVG picture; give a name ending in .svg", "report", Path.Combine(folder, "m.json"), "--svg", "chart.png");
         Refused($"{Path.Combine(folder, "m.json")}: not an ilgpu-unlearn run manifest (format is not 'ilgpu-unlearn run manifest')", "verify", Path.Combine(folder, "m.json"));
     }
 

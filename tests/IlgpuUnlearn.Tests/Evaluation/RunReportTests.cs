@@ -137,6 +137,24 @@ public sealed class RunReportTests
         Assert.Contains("| AdvNegGrad | 2 | 57.50 |", comparison.MethodTableMarkdown());
     }
 
+    /// <summary>
+    /// The base model is evaluated again by every run: it counts once per forget class (here classes 0 and 1, three
+    /// runs), even when its figures for two classes are equal (the same evaluation is given to both).
+    /// </summary>
+    [Fact]
+    public void TheBaseModelCountsOncePerForgetClass()
+    {
+        var settings = new EvaluationSettings { BootstrapReplicates = 0 };
+        var baseEvaluation = ModelEvaluation.Compute("base.pth", "base", Made((0, 40, 40), (1, 100, 100), (2, 300, 300)), Test(), 0, null, settings);
+        RunReport Run(string method, int k) =>
+            RunReport.Create(method, $"{method}_{k}.pth", k, Names, Test().CardReport(k, Names),
+                ModelEvaluation.Compute($"{method}_{k}.pth", "unlearned", Made((0, 40, 10), (1, 100, 90), (2, 300, 150)), Test(), k, null, settings),
+                baseEvaluation, null, settings);
+        var rows = new RunComparison([Run("AdvNegGrad", 0), Run("Other", 0), Run("AdvNegGrad", 1)]).MethodRows();
+        Assert.Equal(["base", "AdvNegGrad", "Other"], rows.Select(r => r.Method));
+        Assert.Equal([2, 2, 1], rows.Select(r => r.Runs));
+    }
+
     [Fact]
     public void ComparatorSchemaFields()
     {
