@@ -128,6 +128,17 @@ def main():
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
 
+    def timed(work):
+        """Seconds of --steps calls of work after --warmup untimed ones, the device synchronised around them."""
+        for _ in range(args.warmup):
+            work()
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            work()
+        sync(device)
+        return time.perf_counter() - start
+
     if args.mode in ("step", "train"):
         b = args.batch_size
         pixels = torch.randint(0, 256, (b, 3, 32, 32), dtype=torch.uint8, device=device)
@@ -158,14 +169,7 @@ def main():
                 sched.step()
             return loss
 
-        for _ in range(args.warmup):
-            step()
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        sync(device)
-        seconds = time.perf_counter() - start
+        seconds = timed(step)
         images = b * args.steps
         steps = args.steps
     elif args.mode == "eval":
@@ -177,14 +181,7 @@ def main():
             with torch.no_grad():
                 return model(normalise(pixels)).argmax(dim=1).sum().item()   # read back, as the C# side downloads logits
 
-        for _ in range(args.warmup):
-            infer()
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            infer()
-        sync(device)
-        seconds = time.perf_counter() - start
+        seconds = timed(infer)
         images = b * args.steps
         steps = args.steps
     else:

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_model_fixtures import ResNet18, hash_bytes, init_hashed, normalise, write_safetensors  # noqa: E402
+from make_model_fixtures import ResNet18, distance, hash_bytes, init_hashed, normalise, write_safetensors  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, SIZE, BATCH, EPOCHS, CLASSES, FORGET, SEED = 4, 16, 4, 2, 10, 3, 2048
@@ -246,19 +246,6 @@ def run(method, initial, pixels, dtype, measure=None):
                 losses.append(ce.item())
         sched.step()
     return model.state_dict(), losses
-
-
-def distance(after, reference, initial):
-    """Worst tensor of max |after - reference| over the tensor's largest change max |reference - initial| (parameters)."""
-    worst, where = 0.0, ""
-    for name, t in after.items():
-        if name.endswith("num_batches_tracked") or "running" in name:
-            continue
-        change = (reference[name].double() - initial[name].double()).abs().max().item()
-        d = (t.double() - reference[name].double()).abs().max().item() / change
-        if d > worst:
-            worst, where = d, name
-    return worst, where
 
 
 def change_distance(after, moved, reference, initial):

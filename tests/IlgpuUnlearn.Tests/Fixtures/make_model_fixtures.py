@@ -121,6 +121,19 @@ def normalise(pixels, mean=MEAN, std=STD):
 
 # ---- safetensors, by hand ---------------------------------------------------------------------------------------------
 
+def distance(after, reference, initial):
+    """Worst tensor of max |after - reference| over the tensor's largest change max |reference - initial| (parameters)."""
+    worst, where = 0.0, ""
+    for name, t in after.items():
+        if name.endswith("num_batches_tracked") or "running" in name:
+            continue
+        change = (reference[name].double() - initial[name].double()).abs().max().item()
+        d = (t.double() - reference[name].double()).abs().max().item() / change
+        if d > worst:
+            worst, where = d, name
+    return worst, where
+
+
 def write_safetensors(path, tensors):
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():

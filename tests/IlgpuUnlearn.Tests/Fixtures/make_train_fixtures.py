@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_model_fixtures import ResNet18, hash_bytes, init_hashed, normalise, write_safetensors  # noqa: E402
+from make_model_fixtures import ResNet18, distance, hash_bytes, init_hashed, normalise, write_safetensors  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, SIZE, BATCH, EPOCHS = 4, 32, 4, 2
@@ -65,19 +65,6 @@ def train(initial, pixels, dtype):
             losses.append(loss.item())
         sched.step()
     return model.state_dict(), losses
-
-
-def distance(after, reference, initial):
-    """Worst tensor of max |after - reference| over the tensor's largest change max |reference - initial| (parameters)."""
-    worst, where = 0.0, ""
-    for name, t in after.items():
-        if name.endswith("num_batches_tracked") or "running" in name:
-            continue
-        change = (reference[name].double() - initial[name].double()).abs().max().item()
-        d = (t.double() - reference[name].double()).abs().max().item() / change
-        if d > worst:
-            worst, where = d, name
-    return worst, where
 
 
 def perturbation_spread(initial, pixels):
