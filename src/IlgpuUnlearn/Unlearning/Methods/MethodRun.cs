@@ -28,10 +28,10 @@ namespace IlgpuUnlearn.Unlearning.Methods;
 /// batch of R with loss alpha KD + gamma NLL, each clipped; KD = T^2/N sum KL(softmax(t/T) || softmax(s/T)), t the logits of the
 /// original model (a second ResNet18, evaluation mode, same device).</item>
 /// </list>
-/// Deviation: the Comparator measures SalUn's saliency and SCRUB's Fisher information with the model in evaluation mode
-/// (BatchNorm on its running statistics); <see cref="ResNet18.Backward"/> needs a training-mode forward, so here they are
-/// measured with batch statistics, and the running statistics and batch counts are restored afterwards, so that measuring
-/// leaves the model as it was. And the Comparator draws RL's labels from a clock-seeded generator; here they come from the seed.
+/// SalUn's saliency and SCRUB's Fisher information are measured with the model in evaluation mode, as the Comparator does
+/// (<c>self.model.eval()</c> before each measurement): BatchNorm on its running statistics, which the measurement leaves as
+/// they are (<see cref="TrainingStep.BatchGradient"/>). Deviation: the Comparator draws RL's labels from a clock-seeded
+/// generator; here they come from the seed.
 /// </summary>
 public static class MethodRun
 {
@@ -166,8 +166,8 @@ public static class MethodRun
     /// <summary>
     /// SalUn's mask (threads/unlearn_SalUn_thread.py, _compute_gradient_saliency): s = (sum over the first B batches of F of
     /// |g_b|) / B in float32, g_b the gradient of batch b's mean NLL (the sign of the Comparator's -NLL does not matter under
-    /// |.|); q = floor(threshold * P); the mask is 1 where s &gt;= the q-th largest s (ties included, as the Comparator's
-    /// <c>&gt;=</c> does), 0 elsewhere; all 0 when q = 0. The running statistics are restored afterwards. On the host, once per run.
+    /// |.|), measured in evaluation mode as the Comparator does; q = floor(threshold * P); the mask is 1 where s &gt;= the q-th
+    /// largest s (ties included, as the Comparator's <c>&gt;=</c> does), 0 elsewhere; all 0 when q = 0. On the host, once per run.
     /// </summary>
     public static float[] SaliencyMask(TrainingStep step, ResNet18 model, ImageDataset train, int[] forget, MethodSettings settings,
         CancellationToken cancel = default)
@@ -176,13 +176,12 @@ public static class MethodRun
         var sum = new float[p];
         var g = new float[p];
         int batches = 0;
-        using (new KeptStatistics(model))
-            foreach (var batch in MeasuringBatches(forget, settings, SaliencyStream).Take(settings.SaliencyBatches))
-            {
-                GradientOf(step, train, batch, g, cancel);
-                for (long i = 0; i < p; i++) sum[i] += MathF.Abs(g[i]);
-                batches++;
-            }
+        foreach (var batch in MeasuringBatches(forget, settings, SaliencyStream).Take(settings.SaliencyBatches))
+        {
+            GradientOf(step, train, batch, g, cancel);
+            for (long i = 0; i < p; i++) sum[i] += MathF.Abs(g[i]);
+            batches++;
+        }
         for (long i = 0; i < p; i++) sum[i] /= batches;
         long q = (long)(settings.SaliencyThreshold * p);
         var mask = new float[p];
@@ -196,8 +195,8 @@ public static class MethodRun
 
     /// <summary>
     /// SCRUB's gradient factor (threads/unlearn_SCRUB_thread.py, _compute_fisher_information): f = (sum over whole batches of R,
-    /// until at least <see cref="MethodSettings.FisherSamples"/> samples, of g_b^2) / samples, in float32; returns 1 / (f + 1e-8).
-    /// The running statistics are restored afterwards. On the host, once per run.
+    /// until at least <see cref="MethodSettings.FisherSamples"/> samples, of g_b^2) / samples, in float32, measured in evaluation
+    /// mode as the Comparator does; returns 1 / (f + 1e-8). On the host, once per run.
     /// </summary>
     public static float[] InverseFisher(TrainingStep step, ResNet18 model, ImageDataset train, int[] retain, MethodSettings settings,
         CancellationToken cancel = default)
@@ -206,14 +205,13 @@ public static class MethodRun
         var fisher = new float[p];
         var g = new float[p];
         int samples = 0;
-        using (new KeptStatistics(model))
-            foreach (var batch in MeasuringBatches(retain, settings, FisherStream))
-            {
-                if (samples >= settings.FisherSamples) break;
-                GradientOf(step, train, batch, g, cancel);
-                for (long i = 0; i < p; i++) fisher[i] += g[i] * g[i];
-                samples += batch.Indices.Length;
-            }
+        foreach (var batch in MeasuringBatches(retain, settings, FisherStream))
+        {
+            if (samples >= settings.FisherSamples) break;
+            GradientOf(step, train, batch, g, cancel);
+            for (long i = 0; i < p; i++) fisher[i] += g[i] * g[i];
+            samples += batch.Indices.Length;
+        }
         var inverse = new float[p];
         for (long i = 0; i < p; i++) inverse[i] = 1f / (fisher[i] / samples + 1e-8f);
         return inverse;
@@ -231,29 +229,7 @@ public static class MethodRun
         var labels = new int[n];
         train.GatherImages(batch.Indices, pixels);
         train.GatherLabels(batch.Indices, labels);
-        float loss = step.BatchGradient(new HostBatch(pixels, labels, batch.Augmentation, n), gradient, cancel);
+        float loss = step.BatchGradient(new HostBatch(pixels, labels, batch.Augmentation, n), gradient, GradientLoss.MeanNll, cancel);
         if (!float.IsFinite(loss)) throw new NonFiniteLossException($"measuring gradients: batch loss {loss}; stopping without writing a model");
-    }
-
-    /// <summary>Keeps the BatchNorm running statistics and batch counts across a measurement with training-mode forwards.</summary>
-    sealed class KeptStatistics : IDisposable
-    {
-        readonly ResNet18 model;
-        readonly float[] stats;
-        readonly long[] tracked;
-
-        public KeptStatistics(ResNet18 model)
-        {
-            this.model = model;
-            stats = new float[model.RunningStats.All.Length];
-            model.Ops.Download<float>(model.RunningStats.All, stats);
-            tracked = (long[])model.BatchesTracked.Clone();
-        }
-
-        public void Dispose()
-        {
-            model.Ops.Upload<float>(stats, model.RunningStats.All);
-            tracked.CopyTo(model.BatchesTracked, 0);
-        }
     }
 }
