@@ -65,6 +65,9 @@ public sealed class TrainingStep : IDisposable
         augment = ops.Allocate<int>((long)model.MaxBatch * 3);
     }
 
+    /// <summary>The model this step computes on.</summary>
+    public ResNet18 Model => model;
+
     /// <summary>Steps taken so far (the first one initialises the momentum buffer, as torch.optim.SGD does).</summary>
     public long Steps => steps;
 

@@ -102,21 +102,22 @@ public abstract class EvalModeGradientTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(trackedBefore, model.BatchesTracked);
     }
 
-    [Fact]
-    public void BackwardAfterAPlainEvaluationForwardIsRefused()
-    {
-        var config = new ResNet18Config(Width: 2, ImageSize: 8, Classes: 10);
-        using var model = new ResNet18(Ops, config, maxBatch: 1);
-        using var grads = Ops.Allocate<float>(model.Layout.ParameterCount);
-        model.Forward(1, BatchNormMode.Evaluation);
-        Assert.Throws<InvalidOperationException>(() => model.Backward(1, grads.All));
-    }
 }
 
 public sealed class EvalModeGradientOnCpuPath(ITestOutputHelper output) : EvalModeGradientTests(output)
 {
     protected override IOps CreateOps() => new CpuOps();
     protected override string Fixture => "eval_gradient_w8_s16.safetensors";
+
+    [Fact]
+    public void BackwardAfterAPlainEvaluationForwardIsRefused()
+    {
+        using var ops = new CpuOps();
+        using var model = new ResNet18(ops, new ResNet18Config(Width: 2, ImageSize: 8, Classes: 10), maxBatch: 1);
+        using var grads = ops.Allocate<float>(model.Layout.ParameterCount);
+        model.Forward(1, BatchNormMode.Evaluation);
+        Assert.Throws<InvalidOperationException>(() => model.Backward(1, grads.All));
+    }
 }
 
 /// <summary>The same through the ILGPU kernels on ILGPU's CPU accelerator (an emulator: width 2 on 8x8 images).</summary>
