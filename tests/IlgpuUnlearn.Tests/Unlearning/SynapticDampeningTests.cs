@@ -51,8 +51,12 @@ public sealed class SynapticDampeningTests(ITestOutputHelper output)
         var pixels = f.Longs("data.streams").SelectMany(s => HashedParameters.Bytes(3 * 16 * 16, (int)s)).ToArray();
         var train = new ImageDataset("tiny", pixels, labels, 3, 16, 16, Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray());
         var fixtureSettings = Doubles("settings");
-        var settings = new SsdSettings((float)fixtureSettings[0], (float)fixtureSettings[1], (int)fixtureSettings[2], labelFree);
-        Assert.Equal(new SsdSettings(BatchSize: 4, LabelFree: labelFree), settings);   // the sources' alpha and lambda
+        UnlearningMethod method = labelFree ? new Lfssd() : new Ssd();
+        var defaults = method.Defaults;
+        // The fixture ran the sources' alpha and lambda (the methods' defaults), in batches of 4.
+        Assert.Equal([defaults["--ssd-alpha"], defaults["--ssd-lambda"], 4], fixtureSettings);
+        float alpha = (float)fixtureSettings[0], lambda = (float)fixtureSettings[1];
+        const int batch = 4;
         var config = new ResNet18Config(4, 16, 10);
         var layout = new ResNet18Layout(config);
         var initial = HashedParameters.State(layout);
@@ -61,26 +65,23 @@ public sealed class SynapticDampeningTests(ITestOutputHelper output)
         const int forgetClass = 3;
 
         using var ops = new CpuOps();
-        using var model = new ResNet18(ops, config, settings.BatchSize);
+        using var model = new ResNet18(ops, config, batch);
         ModelState.Load(model, initial);
         // The parts: importances, then the dampening with its selection.
         var p0 = new float[layout.ParameterCount];
         ops.Download<float>(model.Parameters.All, p0);
-        float[] forgetImp, fullImp;
-        using (var step = new TrainingStep(ops, model))
-        {
-            int[] forget = train.IndicesOfClass(forgetClass);
-            int[] retainByClass = [.. Enumerable.Range(0, 10).Where(c => c != forgetClass).SelectMany(train.IndicesOfClass)];
-            Assert.Equal([2, 5, 9, 7, 1, 8, 4], retainByClass);   // class by class, as the fixture's loader
-            forgetImp = SynapticDampening.Importance(step, train, forget, settings);
-            fullImp = SynapticDampening.Importance(step, train, [.. retainByClass, .. forget], settings);
-        }
+        using var step = new TrainingStep(ops, model);
+        int[] forget = train.IndicesOfClass(forgetClass);
+        int[] retainByClass = [.. Enumerable.Range(0, 10).Where(c => c != forgetClass).SelectMany(train.IndicesOfClass)];
+        Assert.Equal([2, 5, 9, 7, 1, 8, 4], retainByClass);   // class by class, as the fixture's loader
+        var forgetImp = SynapticDampening.Importance(step, train, forget, batch, labelFree);
+        var fullImp = SynapticDampening.Importance(step, train, [.. retainByClass, .. forget], batch, labelFree);
         var expected = (float[])p0.Clone();
         var selected = new byte[p0.Length];
-        long count = SynapticDampening.Dampen(expected, forgetImp, fullImp, settings.Alpha, settings.Lambda, selected);
+        long count = SynapticDampening.Dampen(expected, forgetImp, fullImp, alpha, lambda, selected);
 
         // The whole run on the same model gives the same.
-        var outcome = SynapticDampening.Run(model, train, forgetClass, settings);
+        var outcome = SynapticDampening.Run(step, train, forgetClass, alpha, lambda, batch, labelFree);
         var after = ModelState.Read(model);
         var ran = new float[p0.Length];
         ops.Download<float>(model.Parameters.All, ran);
@@ -142,10 +143,42 @@ public sealed class SynapticDampeningTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void SettingsOutOfRangeAreRefusedByName()
+    public void TheMethodsCarryTheSourcesDefaultsAndRefuseSettingsOutOfRange()
     {
-        Assert.Contains("--ssd-alpha", Assert.Throws<ArgumentException>(() => new SsdSettings(Alpha: 0f).Validate()).Message);
-        Assert.Contains("--ssd-lambda", Assert.Throws<ArgumentException>(() => new SsdSettings(Lambda: float.NaN).Validate()).Message);
-        Assert.Contains("--batch-size", Assert.Throws<ArgumentException>(() => new SsdSettings(BatchSize: 0).Validate()).Message);
+        foreach (UnlearningMethod m in new UnlearningMethod[] { new Ssd(), new Lfssd() })
+        {
+            Assert.Same(m.GetType(), MethodRegistry.Find(m.OptionName).GetType());
+            var d = m.Defaults;
+            Assert.Equal((10.0, 1.0, 64, false, false), (d["--ssd-alpha"], d["--ssd-lambda"], d.BatchSize, d.Shuffle, d.Augment));
+            Assert.Contains("alpha 10, lambda 1", m.Describe(d));
+            Assert.Contains("--ssd-alpha", Assert.Throws<ArgumentException>(() => d.With("--ssd-alpha", 0).Validate()).Message);
+            Assert.Contains("--ssd-lambda", Assert.Throws<ArgumentException>(() => d.With("--ssd-lambda", -1).Validate()).Message);
+        }
+    }
+
+    /// <summary>Through the registry's loop: the model's parameters change, the running statistics do not, no step is taken.</summary>
+    [Fact]
+    public void RunsThroughTheMethodFamily()
+    {
+        var f = FixtureFile.Open(File);
+        var labels = f.Longs("data.labels").Select(l => (byte)l).ToArray();
+        var pixels = f.Longs("data.streams").SelectMany(s => HashedParameters.Bytes(3 * 16 * 16, (int)s)).ToArray();
+        var train = new ImageDataset("tiny", pixels, labels, 3, 16, 16, Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray());
+        var config = new ResNet18Config(4, 16, 10);
+        var layout = new ResNet18Layout(config);
+        var initial = HashedParameters.State(layout);
+        foreach (var spec in layout.Tensors.Where(t => t.Role == TensorRole.RunningStat))
+            initial[spec.Name] = f.Floats("init." + spec.Name);
+        using var ops = new CpuOps();
+        using var model = new ResNet18(ops, config, 4);
+        ModelState.Load(model, initial);
+        var (steps, images) = MethodRun.Run(model, train, 3, new Ssd().Defaults with { BatchSize = 4 });
+        var after = ModelState.Read(model);
+        Assert.Equal((0, 3L + 10), (steps, images));
+        var dampened = f.Bytes("ssd.selected64");
+        int changed = layout.Tensors.Where(t => t.Role == TensorRole.Parameter).Sum(t => after[t.Name].Zip(initial[t.Name], (a, b) => a != b ? 1 : 0).Sum());
+        Assert.InRange(changed, 1, dampened.Sum(b => b));
+        foreach (var spec in layout.Tensors.Where(t => t.Role == TensorRole.RunningStat))
+            Assert.Equal(initial[spec.Name], after[spec.Name]);
     }
 }

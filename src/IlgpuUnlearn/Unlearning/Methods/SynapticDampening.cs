@@ -1,28 +1,6 @@
 using IlgpuUnlearn.Data;
-using IlgpuUnlearn.Model;
 
 namespace IlgpuUnlearn.Unlearning.Methods;
-
-/// <summary>
-/// The settings of Selective Synaptic Dampening. Defaults from github.com/if-loops/selective-synaptic-dampening,
-/// src/forget_full_class_main.py: <c>selection_weighting</c> 10 (alpha; 10 x model_size_scaler, 1 for ResNets),
-/// <c>dampening_constant</c> 1 (lambda), the loaders' batch size 64 (<c>-b</c>'s default).
-/// </summary>
-/// <param name="Alpha">Selection weighting: a parameter is dampened where imp_f &gt; alpha imp_D. Finite, &gt; 0.</param>
-/// <param name="Lambda">Dampening constant: the parameter is multiplied by min(1, lambda imp_D / imp_f). Finite, &gt; 0.</param>
-/// <param name="BatchSize">Images per importance batch (the last one smaller).</param>
-/// <param name="LabelFree">LFSSD (Foster et al., "Loss-Free Machine Unlearning", ICLR 2024 Tiny Paper, arXiv 2402.19308): the
-/// importance is the mean absolute gradient of the batch's mean squared logit norm, with no labels.</param>
-public sealed record SsdSettings(float Alpha = 10f, float Lambda = 1f, int BatchSize = 64, bool LabelFree = false)
-{
-    /// <exception cref="ArgumentException">A setting out of range, naming it.</exception>
-    public void Validate()
-    {
-        if (!float.IsFinite(Alpha) || Alpha <= 0) throw new ArgumentException($"--ssd-alpha must be a finite number above 0, not {Alpha}");
-        if (!float.IsFinite(Lambda) || Lambda <= 0) throw new ArgumentException($"--ssd-lambda must be a finite number above 0, not {Lambda}");
-        if (BatchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, not {BatchSize}");
-    }
-}
 
 /// <summary>
 /// Selective Synaptic Dampening (SSD: Foster, Schoepf and Brintrup, "Fast Machine Unlearning without Retraining through Selective
@@ -41,6 +19,7 @@ public sealed record SsdSettings(float Alpha = 10f, float Lambda = 1f, int Batch
 /// <item>Every trainable parameter (not the BatchNorm running statistics) with imp_f &gt; alpha imp_D is multiplied by
 /// min(1, lambda imp_D / imp_f) (the source's exponent 1 and lower bound 1).</item>
 /// </list>
+/// The methods <see cref="Ssd"/> and <see cref="Lfssd"/> run this with the source's defaults.
 /// </summary>
 public static class SynapticDampening
 {
@@ -48,47 +27,50 @@ public static class SynapticDampening
     public readonly record struct Outcome(long Dampened, long Parameters, int ForgetBatches, int FullBatches);
 
     /// <summary>
-    /// Dampens <paramref name="model"/>'s parameters in place for forget class <paramref name="forgetClass"/> of
-    /// <paramref name="train"/>.
+    /// Dampens the parameters of <paramref name="step"/>'s model in place for forget class <paramref name="forgetClass"/> of
+    /// <paramref name="train"/>: alpha (selection weighting) and lambda (dampening constant) finite and &gt; 0, importances over
+    /// batches of <paramref name="batchSize"/>; <paramref name="labelFree"/> for LFSSD.
     /// </summary>
-    /// <exception cref="ArgumentException">Bad settings, a batch larger than the model was sized for, a forget class outside the
-    /// data's classes, or no image of it.</exception>
+    /// <exception cref="ArgumentException">alpha or lambda out of range, a batch larger than the model was sized for, a forget class
+    /// outside the data's classes, or no image of it.</exception>
     /// <exception cref="NonFiniteLossException">A batch's loss is not finite.</exception>
-    public static Outcome Run(ResNet18 model, ImageDataset train, int forgetClass, SsdSettings settings, CancellationToken cancel = default)
+    public static Outcome Run(TrainingStep step, ImageDataset train, int forgetClass, float alpha, float lambda, int batchSize, bool labelFree,
+        CancellationToken cancel = default)
     {
-        settings.Validate();
-        if (settings.BatchSize > model.MaxBatch) throw new ArgumentException($"batch size {settings.BatchSize} exceeds the model's {model.MaxBatch}");
+        var model = step.Model;
+        if (!float.IsFinite(alpha) || alpha <= 0) throw new ArgumentException($"--ssd-alpha must be > 0, got {alpha}");
+        if (!float.IsFinite(lambda) || lambda <= 0) throw new ArgumentException($"--ssd-lambda must be > 0, got {lambda}");
+        if (batchSize < 1 || batchSize > model.MaxBatch) throw new ArgumentException($"batch size {batchSize} is outside the model's 1..{model.MaxBatch}");
         if ((uint)forgetClass >= (uint)train.ClassCount) throw new ArgumentException($"forget class {forgetClass} is outside 0..{train.ClassCount - 1}");
         int[] forget = train.IndicesOfClass(forgetClass);
         if (forget.Length == 0) throw new ArgumentException($"SSD needs a forget set; {train.Name} has no image of class {forgetClass}");
         int[] retain = Enumerable.Range(0, train.ClassCount).Where(c => c != forgetClass).SelectMany(train.IndicesOfClass).ToArray();
 
-        using var step = new TrainingStep(model.Ops, model);
-        var forgetImportance = Importance(step, train, forget, settings, cancel);
-        var fullImportance = Importance(step, train, [.. retain, .. forget], settings, cancel);
+        var forgetImportance = Importance(step, train, forget, batchSize, labelFree, cancel);
+        var fullImportance = Importance(step, train, [.. retain, .. forget], batchSize, labelFree, cancel);
         var parameters = new float[model.Layout.ParameterCount];
         model.Ops.Download<float>(model.Parameters.All, parameters);
-        long dampened = Dampen(parameters, forgetImportance, fullImportance, settings.Alpha, settings.Lambda);
+        long dampened = Dampen(parameters, forgetImportance, fullImportance, alpha, lambda);
         model.Ops.Upload<float>(parameters, model.Parameters.All);
-        int Batches(int count) => (count + settings.BatchSize - 1) / settings.BatchSize;
+        int Batches(int count) => (count + batchSize - 1) / batchSize;
         return new Outcome(dampened, parameters.Length, Batches(forget.Length), Batches(retain.Length + forget.Length));
     }
 
     /// <summary>
-    /// Importance (flat, parameter order) over <paramref name="indices"/> in batches of <see cref="SsdSettings.BatchSize"/>, in
-    /// that order: the mean over batches of g^2 (SSD) or |g| (LFSSD), g each batch's gradient in evaluation mode.
+    /// Importance (flat, parameter order) over <paramref name="indices"/> in batches of <paramref name="batchSize"/>, in that order:
+    /// the mean over batches of g^2 (SSD) or, <paramref name="labelFree"/>, |g| (LFSSD), g each batch's gradient in evaluation mode.
     /// </summary>
-    public static float[] Importance(TrainingStep step, ImageDataset train, int[] indices, SsdSettings settings, CancellationToken cancel = default)
+    public static float[] Importance(TrainingStep step, ImageDataset train, int[] indices, int batchSize, bool labelFree, CancellationToken cancel = default)
     {
-        var loss = settings.LabelFree ? GradientLoss.MeanSquaredLogitNorm : GradientLoss.MeanNll;
+        var loss = labelFree ? GradientLoss.MeanSquaredLogitNorm : GradientLoss.MeanNll;
         int p = checked((int)step.Model.Layout.ParameterCount);
         var importance = new float[p];
         var g = new float[p];
         int batches = 0;
-        for (int start = 0; start < indices.Length; start += settings.BatchSize)
+        for (int start = 0; start < indices.Length; start += batchSize)
         {
             cancel.ThrowIfCancellationRequested();
-            var batch = indices.AsSpan(start, Math.Min(settings.BatchSize, indices.Length - start));
+            var batch = indices.AsSpan(start, Math.Min(batchSize, indices.Length - start));
             int n = batch.Length;
             var pixels = new byte[(long)n * train.ImageSize];
             var labels = new int[n];
@@ -96,7 +78,7 @@ public static class SynapticDampening
             train.GatherLabels(batch, labels);
             float value = step.BatchGradient(new HostBatch(pixels, labels, [], n), g, loss, cancel);
             if (!float.IsFinite(value)) throw new NonFiniteLossException($"SSD importance: batch loss {value}; stopping without writing a model");
-            if (settings.LabelFree)
+            if (labelFree)
                 for (int i = 0; i < p; i++) importance[i] += MathF.Abs(g[i]);
             else
                 for (int i = 0; i < p; i++) importance[i] += g[i] * g[i];
