@@ -1,6 +1,7 @@
 using IlgpuUnlearn.Cpu;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tensors;
+using IlgpuUnlearn.Tests.Kernels;
 using IlgpuUnlearn.Tests.Support;
 using IlgpuUnlearn.Weights;
 using Xunit.Abstractions;
@@ -30,9 +31,11 @@ public abstract class EvalModeGradientTests(ITestOutputHelper output) : IDisposa
 
     protected abstract IOps CreateOps();
     protected abstract string Fixture { get; }
+    /// <summary>False where the ops belong to a shared test fixture.</summary>
+    protected virtual bool OwnsOps => true;
     IOps? ops;
     IOps Ops => ops ??= CreateOps();
-    public void Dispose() { ops?.Dispose(); GC.SuppressFinalize(this); }
+    public void Dispose() { if (OwnsOps) ops?.Dispose(); GC.SuppressFinalize(this); }
 
     [Fact]
     public void EveryParameterGradientIsAsCloseToFloat64PyTorchAsPyTorchFp32()
@@ -120,9 +123,14 @@ public sealed class EvalModeGradientOnCpuPath(ITestOutputHelper output) : EvalMo
     }
 }
 
-/// <summary>The same through the ILGPU kernels on ILGPU's CPU accelerator (an emulator: width 2 on 8x8 images).</summary>
-public sealed class EvalModeGradientOnIlgpuCpuAccelerator(ITestOutputHelper output) : EvalModeGradientTests(output)
+/// <summary>
+/// The same through the ILGPU kernels on ILGPU's CPU accelerator (an emulator: width 2 on 8x8 images), with the kernel tests'
+/// shared accelerator and tiled kernels (compiled once for all of them).
+/// </summary>
+[Collection(IlgpuCpuCollection.Name)]
+public sealed class EvalModeGradientOnIlgpuCpuAccelerator(IlgpuCpuFixture kernels, ITestOutputHelper output) : EvalModeGradientTests(output)
 {
-    protected override IOps CreateOps() => Devices.OpenIlgpuCpu();
+    protected override IOps CreateOps() => kernels.Tiled;
+    protected override bool OwnsOps => false;
     protected override string Fixture => "eval_gradient_w2_s8.safetensors";
 }
