@@ -172,7 +172,7 @@ public sealed partial class PtxasTests(IlgpuCpuFixture fixture, ITestOutputHelpe
     /// <summary>
     /// The TF32 tensor-core GEMM (inline PTX: cvt.rna.tf32.f32 and mma.sync m16n8k8) exactly as ILGPU writes it, with no edit,
     /// at the newest PTX ISA this ptxas reads (8.4), through ptxas for sm_80 and sm_90; nvdisasm (fetched beside ptxas) shows the
-    /// machine code, which must hold as many tensor-core HMMA.1684.F32.TF32 instructions as the PTX has mma.sync, with no spills.
+    /// machine code, which must hold as many tensor-core HMMA.1688.F32.TF32 instructions as the PTX has mma.sync, with no spills.
     /// </summary>
     [Fact]
     public void Tf32KernelAssemblesAsWrittenIntoTensorCoreInstructionsForSm80AndSm90()
@@ -205,10 +205,10 @@ public sealed partial class PtxasTests(IlgpuCpuFixture fixture, ITestOutputHelpe
                     var (disExit, sass) = Run(nvdisasm, $"\"{file}.cubin\"");
                     Assert.True(disExit == 0, $"{kernelName} {name}: nvdisasm exit {disExit}: {sass.Trim()}");
                     int mma = Regex.Matches(ptx, @"\bmma\.sync\.aligned\.m16n8k8\.row\.col\.f32\.tf32\.tf32\.f32\b").Count;
-                    int hmma = Regex.Matches(sass, @"\bHMMA\.1684\.F32\.TF32\b").Count;
-                    output.WriteLine($"{kernelName,-52} {name}: {mma} mma.sync in the PTX, {hmma} HMMA.1684.F32.TF32 in the machine code");
+                    int hmma = Regex.Matches(sass, @"\bHMMA\.1688\.F32\.TF32\b").Count;
+                    output.WriteLine($"{kernelName,-52} {name}: {mma} mma.sync in the PTX, {hmma} HMMA.1688.F32.TF32 in the machine code");
                     Assert.True(mma >= 4, $"{kernelName}: the PTX has {mma} mma.sync");
-                    Assert.True(hmma >= mma, $"{kernelName} {name}: {hmma} HMMA.1684.F32.TF32 for {mma} mma.sync");
+                    Assert.True(hmma >= mma, $"{kernelName} {name}: {hmma} HMMA.1688.F32.TF32 for {mma} mma.sync");
                 }
             }
         }
