@@ -60,6 +60,7 @@ if [ $mode = dry-run ]; then
   ops_device=ilgpu-cpu; ops_shapes=(--batch-size 2 --width 4 --image-size 8)   # ILGPU's CPU accelerator: tiny shapes only
   epoch=(--batch-size 32 --retain 64 --forget 32); epoch_steps=1   # 1 of 2 steps, so that step 7 runs too
   step_batch=8; step_counts=(--steps 2 --warmup 1)
+  ops_limit=150; torch_limit=90   # ILGPU's CPU accelerator emulates each GPU thread; PyTorch 1.13 on 2 shared cores
   dotnet_root=$work/dotnet
 else
   device=cuda; torch_device=cuda; python=python3
@@ -67,6 +68,7 @@ else
   ops_device=cuda; ops_shapes=(--batch-size 256)
   epoch=(--batch-size 2500 --retain 45000 --forget 5000); epoch_steps=3
   step_batch=256; step_counts=(--steps 5 --warmup 2)
+  ops_limit=90; torch_limit=60
   dotnet_root=/tmp/dotnet
 fi
 deadline=$((SECONDS + budget))   # after the build of a dry run: the budget is the work the GPU machine will do
@@ -167,7 +169,7 @@ step selftest-fixtures 90 "${app[@]}" self-test --device "$device" --skip-ops --
 
 # ---- 4. every op against the CPU path ----------------------------------------------------------------------------------
 
-step selftest-ops 90 "${app[@]}" self-test --device "$ops_device" "${ops_shapes[@]}" --skip-fixtures --json "$work/selftest-ops.json"
+step selftest-ops $ops_limit "${app[@]}" self-test --device "$ops_device" "${ops_shapes[@]}" --skip-fixtures --json "$work/selftest-ops.json"
 
 # ---- 5. ilgpu-unlearn: the first steps of one AdvNegGrad epoch, one training step --------------------------------------
 
@@ -176,8 +178,8 @@ step step-ilgpu 45 "${app[@]}" bench --device "$device" --batch-size $step_batch
 
 # ---- 6. PyTorch: the same epoch (defaults, then TF32 off) and step -----------------------------------------------------
 
-step epoch-torch 60 "$python" bench/torch_peer.py epoch --device "$torch_device" "${epoch[@]}" --json "$work/epoch-torch.json"
-step epoch-torch-no-tf32 60 "$python" bench/torch_peer.py epoch --device "$torch_device" --no-tf32 "${epoch[@]}" \
+step epoch-torch $torch_limit "$python" bench/torch_peer.py epoch --device "$torch_device" "${epoch[@]}" --json "$work/epoch-torch.json"
+step epoch-torch-no-tf32 $torch_limit "$python" bench/torch_peer.py epoch --device "$torch_device" --no-tf32 "${epoch[@]}" \
   --json "$work/epoch-torch-no-tf32.json"
 step step-torch 45 "$python" bench/torch_peer.py step --device "$torch_device" --batch-size $step_batch "${step_counts[@]}" \
   --json "$work/step-torch.json"
