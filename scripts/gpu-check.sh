@@ -118,7 +118,7 @@ step() {
   return $rc
 }
 
-# ---- 1. runtime, GPU, diagnosis; 2. the plan ------------------------------------------------------------------------------------------------
+# ---- 1. runtime, GPU, diagnosis; 2. the plan ---------------------------------------------------------------------------
 
 echo "=== gpu-check ($mode) in $repo, budget $budget s, results in $out"
 if [ ! -f .gpu/app/ilgpu-unlearn.dll ] || [ ! -f .gpu/dotnet-runtime.tar.xz ]; then
