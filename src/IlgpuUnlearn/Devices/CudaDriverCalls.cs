@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text;
 using ILGPU.Runtime.Cuda;
 
 namespace IlgpuUnlearn;
@@ -97,5 +96,5 @@ internal sealed unsafe class CudaDriverCalls(IntPtr library)
 
     /// <summary>"13.0" from 13000.</summary>
     public static string VersionText(int version)
-        => new StringBuilder().Append(version / 1000).Append('.').Append(version % 1000 / 10).ToString();
+        => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{version / 1000}.{version % 1000 / 10}");
 }
