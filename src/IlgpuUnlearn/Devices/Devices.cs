@@ -147,7 +147,7 @@ public static class Devices
         {
             var gpus = context.GetCudaDevices();
             if (gpus.Count == 0)
-                throw new DeviceUnavailableException("No CUDA GPU found (no NVIDIA driver, or no device visible; `ilgpu-unlearn devices --diagnose` says which). Use --device cpu.");
+                throw new DeviceUnavailableException("No CUDA GPU found (no NVIDIA driver, or no device visible; ilgpu-unlearn devices --diagnose says which). Use --device cpu.");
             if (deviceIndex < 0 || deviceIndex >= gpus.Count)
                 throw new DeviceUnavailableException($"There {(gpus.Count == 1 ? "is 1 CUDA GPU (cuda:0)" : $"are {gpus.Count} CUDA GPUs (cuda:0 to cuda:{gpus.Count - 1})")}; cuda:{deviceIndex} does not exist.");
             var accelerator = gpus[deviceIndex].CreateCudaAccelerator(context);
