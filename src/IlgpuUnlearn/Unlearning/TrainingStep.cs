@@ -18,8 +18,12 @@ public readonly record struct StepResult(float? ForgetLoss, float RetainLoss, fl
 /// <c>NllScale * (1/N) sum_n -log softmax(s_n)[y_n]</c> (1: descent, GA's -1: ascent, 0: the NLL is only measured), plus,
 /// with a <see cref="Teacher"/> (run in evaluation mode on the same images, logits t),
 /// <c>KlScale * T^2/N sum_n KL(softmax(t_n/T) || softmax(s_n/T))</c> (PyTorch's F.kl_div(..., 'batchmean') * T^2).
+/// <see cref="HideTrueClass"/>: each image's true-class teacher logit is set to -1e10 before the softmax (DELETE's target).
+/// <see cref="ForgetTeacher"/>: the images labelled <see cref="ForgetClass"/> take their t from this second teacher instead
+/// (Bad Teacher's incompetent teacher). Both edit the (N, C) teacher logits on the host: one small read-back and upload per step.
 /// </summary>
-public sealed record BatchLoss(float NllScale, ResNet18? Teacher = null, float Temperature = 1, float KlScale = 0)
+public sealed record BatchLoss(float NllScale, ResNet18? Teacher = null, float Temperature = 1, float KlScale = 0,
+    bool HideTrueClass = false, ResNet18? ForgetTeacher = null, int ForgetClass = -1)
 {
     public static readonly BatchLoss Descent = new(1f);
     public static readonly BatchLoss Ascent = new(-1f);
@@ -101,7 +105,11 @@ public sealed class TrainingStep : IDisposable
     {
         int n = batch.Count;
         LoadBatch(batch);
-        if (loss.Teacher is { } teacher) LoadTeacher(teacher, batch);
+        if (loss.Teacher is { } teacher)
+        {
+            LoadTeacher(teacher, batch);
+            if (loss.HideTrueClass || loss.ForgetTeacher is not null) EditTeacherLogits(loss, teacher, batch);
+        }
         model.Forward(n, training: true, cancel);
         ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), loss.NllScale, scalars.At(1, 1), model.DLogitsOf(n));
         if (loss.Teacher is { } t)
@@ -166,6 +174,25 @@ public sealed class TrainingStep : IDisposable
         var normalization = model.Config.Normalization;
         ops.LoadImages(n, s, s, pixels.At(0, imageBytes), shifts, CropPadding, normalization.Mean, normalization.Std, teacher.Input.At(0, imageBytes));
         teacher.Forward(n, training: false);
+    }
+
+    /// <summary>The host edits of <see cref="BatchLoss"/>: the forget teacher's rows for the forget-class images, then the true class hidden.</summary>
+    void EditTeacherLogits(BatchLoss loss, ResNet18 teacher, HostBatch batch)
+    {
+        int n = batch.Count, classes = model.Config.Classes;
+        var logits = new float[n * classes];
+        ops.Download<float>(teacher.LogitsOf(n), logits);
+        if (loss.ForgetTeacher is { } other)
+        {
+            LoadTeacher(other, batch);
+            var otherLogits = new float[n * classes];
+            ops.Download<float>(other.LogitsOf(n), otherLogits);
+            for (int i = 0; i < n; i++)
+                if (batch.Labels[i] == loss.ForgetClass) otherLogits.AsSpan(i * classes, classes).CopyTo(logits.AsSpan(i * classes, classes));
+        }
+        if (loss.HideTrueClass)
+            for (int i = 0; i < n; i++) logits[i * classes + batch.Labels[i]] = -1e10f;
+        ops.Upload<float>(logits, teacher.LogitsOf(n));
     }
 
     void ForwardBackward(HostBatch batch, int lossSlot, Slice<float> gradients, CancellationToken cancel)

@@ -14,6 +14,7 @@ public static class MethodRegistry
         new RandomLabels(),
         new SalUn(),
         new Scrub(),
+        new Delete(),
     ];
 
     /// <summary>The method spelt <paramref name="optionName"/> (any case); ArgumentException listing the methods otherwise.</summary>
