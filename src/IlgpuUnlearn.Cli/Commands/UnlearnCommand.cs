@@ -106,6 +106,9 @@ public sealed class UnlearnOptions
     [Option("fisher-samples", HelpText = "scrub only: retain samples the Fisher information is measured on. Default: 1000.")]
     public int? FisherSamples { get; set; }
 
+    [Option("l1-alpha", HelpText = "l1sparse only: weight of the l1 penalty in the first epoch, decaying linearly to 0. Default: 0.0001.")]
+    public double? L1Alpha { get; set; }
+
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }
 

@@ -21,9 +21,11 @@ public readonly record struct StepResult(float? ForgetLoss, float RetainLoss, fl
 /// <see cref="HideTrueClass"/>: each image's true-class teacher logit is set to -1e10 before the softmax (DELETE's target).
 /// <see cref="ForgetTeacher"/>: the images labelled <see cref="ForgetClass"/> take their t from this second teacher instead
 /// (Bad Teacher's incompetent teacher). Both edit the (N, C) teacher logits on the host: one small read-back and upload per step.
+/// <see cref="L1"/>: plus <c>L1 * ||theta||_1</c> over every parameter (l1-sparse), whose gradient L1 sign(theta) is added
+/// on the device (<see cref="Tensors.IOps.AddScaledSign"/>).
 /// </summary>
 public sealed record BatchLoss(float NllScale, ResNet18? Teacher = null, float Temperature = 1, float KlScale = 0,
-    bool HideTrueClass = false, ResNet18? ForgetTeacher = null, int ForgetClass = -1)
+    bool HideTrueClass = false, ResNet18? ForgetTeacher = null, int ForgetClass = -1, float L1 = 0)
 {
     public static readonly BatchLoss Descent = new(1f);
     public static readonly BatchLoss Ascent = new(-1f);
@@ -116,6 +118,7 @@ public sealed class TrainingStep : IDisposable
             ops.KlDivergence(n, model.Config.Classes, model.LogitsOf(n), t.LogitsOf(n), loss.Temperature, loss.KlScale,
                 scalars.At(3, 1), model.DLogitsOf(n), accumulate: true);
         model.Backward(n, gradRetain.All, cancel);
+        if (loss.L1 != 0) ops.AddScaledSign(gradRetain.All, model.Parameters.All, loss.L1);
         if (gradientFactor is { } factor) ops.Multiply(gradRetain.All, factor, gradRetain.All);
         var result = Update(update, hasForget: false);
         if (trackingForward) model.Forward(n, training: true, cancel);

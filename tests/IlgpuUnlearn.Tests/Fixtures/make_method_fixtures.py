@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes method_{ft,ga,rl,salun,scrub,delete}_w4_s16.safetensors: what PyTorch gives for each of unlearn's Comparator methods on a
+"""Writes method_{ft,ga,rl,salun,scrub,delete,l1sparse}_w4_s16.safetensors: what PyTorch gives for each of unlearn's Comparator methods on a
 tiny set, for MethodFidelityTests.
 
 Run with a python that has torch (Debian's python3-torch: /usr/bin/python3):
-    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_method_fixtures.py [ft ga rl salun scrub delete]
+    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_method_fixtures.py [ft ga rl salun scrub delete l1sparse]
 
 Each run is the loop MethodRun (src/IlgpuUnlearn/Unlearning/Methods/MethodRun.cs) runs, written here in PyTorch from the
 Comparator's threads (github.com/gnueaj/Machine-Unlearning-Comparator, backend/app/threads/unlearn_*_thread.py) with the
@@ -22,6 +22,8 @@ labels LABELS), forget class 3: the forget set F is images 0, 3, 6 (one batch of
          softmax(t/2), 'batchmean') * 4 with t the initial model in eval mode; clip 1; lr 0.01, MultiStepLR.
   delete F only; loss F.kl_div(log_softmax(s), softmax(t with t[i, y_i] = -1e10), 'batchmean'), t the initial model in
          eval mode; lr 1e-4, SGD momentum 0.9 without weight decay, constant rate; no clipping (DELETE's method/delete.py).
+  l1sparse  descent on R of NLL + alpha (1 - e / 2) ||theta||_1 (torch.linalg.norm(ord=1) of all parameters), alpha 0.05;
+         lr 0.01, MultiStepLR([91, 136], 0.1); no clipping (Unlearn-Sparse's unlearn/FT.py).
 SalUn's saliency and SCRUB's Fisher are measured in training mode (BatchNorm on batch statistics) and the running
 statistics restored afterwards, as MethodRun does (the Comparator measures them in eval mode; ResNet18.Backward needs a
 training-mode forward). Random labels: MethodRun's, from the C# DeterministicRandom (xoshiro256** seeded by SplitMix64,
@@ -54,7 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, SIZE, BATCH, EPOCHS, CLASSES, FORGET, SEED = 4, 16, 4, 2, 10, 3, 2048
 LABELS = [3, 7, 0, 3, 9, 1, 3, 5, 8, 2]
 PERTURBATION, TRIALS, MASK_GAP = 2.0 ** -21, 16, 1e-4
-SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3, "delete": 1e-4}
+SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3, "delete": 1e-4, "l1sparse": 1e-4}
 # SCRUB: no candidate from 6000 to 6380 stays within 1e-4; nearly all spread 5e-4 to 1.6e-3 (measured: 6020 5.4e-4 after one
 # trial, 6180 1.0e-3, 6220 8.8e-4, 6320 6.0e-4, 6380 2.6e-3 ...), against 0.1 to 0.2 where a ReLU flips (6000, 6280). The
 # forget step multiplies the gradient by 1 / (f + 1e-8), so its direction is set by the parameters with the smallest
@@ -63,12 +65,15 @@ SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3
 MASK64 = (1 << 64) - 1
 
 # The Comparator's settings (MethodSettings.Defaults; the README's method table names their files).
-LR = {"ft": 0.01, "ga": 1e-4, "rl": 1e-3, "salun": 1e-3, "scrub": 0.01, "delete": 1e-4}
-CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0, "delete": 0.0}
+LR = {"ft": 0.01, "ga": 1e-4, "rl": 1e-3, "salun": 1e-3, "scrub": 0.01, "delete": 1e-4, "l1sparse": 0.01}
+CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0, "delete": 0.0, "l1sparse": 0.0}
 # The other methods' sources (their files in src/IlgpuUnlearn/Unlearning/Methods name them): DELETE's SGD has no weight decay
 # and no schedule.
 WEIGHT_DECAY = {"delete": 0.0}
 CONSTANT_LR = {"delete"}
+# l1-sparse: MultiStepLR([91, 136], 0.1); the penalty weight alpha (1 - e / EPOCHS), alpha 0.05 here (the test passes the
+# same), not the default 1e-4, so that the penalty moves the parameters measurably in two epochs.
+L1_ALPHA = 0.05
 SALIENCY_THRESHOLD, SALIENCY_BATCHES = 0.75, 5
 KD_T, SCRUB_ALPHA, SCRUB_GAMMA, MSTEPS, FISHER_SAMPLES = 2.0, 0.5, 1.0, 100, 1000
 RELABEL_STREAM = 31
@@ -168,6 +173,7 @@ def run(method, initial, pixels, dtype, measure=None):
     opt = torch.optim.SGD(params, lr=LR[method], momentum=0.9, weight_decay=WEIGHT_DECAY.get(method, 5e-4))
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS, eta_min=0.01) if method == "ft"
              else torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0) if method in CONSTANT_LR
+             else torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[91, 136], gamma=0.1) if method == "l1sparse"
              else torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[80, 120], gamma=0.2))
 
     factor = None
@@ -207,7 +213,7 @@ def run(method, initial, pixels, dtype, measure=None):
 
     def passes(epoch):
         """(indices, relabel: None / 'forget-class' / 'every', forget pass?) in MethodRun's order."""
-        if method == "ft":
+        if method in ("ft", "l1sparse"):
             return [(retain, None, False)]
         if method == "ga":
             return [(forget, None, True)]
@@ -244,6 +250,8 @@ def run(method, initial, pixels, dtype, measure=None):
                     with torch.no_grad():
                         t = teacher(x)
                     loss = -SCRUB_ALPHA * kd(out, t) if is_forget else SCRUB_ALPHA * kd(out, t) + SCRUB_GAMMA * ce
+                elif method == "l1sparse":
+                    loss = ce + L1_ALPHA * (1 - epoch / EPOCHS) * torch.linalg.norm(torch.cat([p.view(-1) for p in params]), ord=1)
                 else:
                     loss = ce
                 loss.backward()
@@ -298,7 +306,7 @@ def main():
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     print(f"torch {torch.__version__}", file=sys.stderr)
-    methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub", "delete"]
+    methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub", "delete", "l1sparse"]
     model = ResNet18(WIDTH, CLASSES)
     init_hashed(model)
     initial = {k: v.clone() for k, v in model.state_dict().items()}

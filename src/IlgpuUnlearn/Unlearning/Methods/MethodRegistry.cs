@@ -15,6 +15,7 @@ public static class MethodRegistry
         new SalUn(),
         new Scrub(),
         new Delete(),
+        new L1Sparse(),
     ];
 
     /// <summary>The method spelt <paramref name="optionName"/> (any case); ArgumentException listing the methods otherwise.</summary>
