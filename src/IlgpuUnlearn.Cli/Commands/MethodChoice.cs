@@ -85,7 +85,7 @@ internal sealed record MethodChoice(MethodSettings Settings)
         {
             if (ValueOf(property.GetValue(o)) is not { } value) continue;
             if (!method.Parameters.Any(p => p.Option == option))
-                throw new UserError($"{option} applies to --method {MethodRegistry.OwnerOf(option)!.OptionName} only, not {method.OptionName}");
+                throw new UserError($"{option} applies to --method {string.Join(" or ", MethodRegistry.All.Where(m => m.Parameters.Any(p => p.Option == option)).Select(m => m.OptionName))} only, not {method.OptionName}");
             values = values.SetItem(option, value);
         }
         if (o.Nesterov && o.NoNesterov) throw new UserError("--nesterov and --no-nesterov contradict each other");

@@ -109,6 +109,9 @@ public sealed class UnlearnOptions
     [Option("l1-alpha", HelpText = "l1sparse only: weight of the l1 penalty in the first epoch, decaying linearly to 0. Default: 0.0001.")]
     public double? L1Alpha { get; set; }
 
+    [Option("train-last", HelpText = "cfk and euk only: stages trained, counted from the end (1: layer4 and fc; 0: fc only); the rest is frozen. Default: 1.")]
+    public int? TrainLast { get; set; }
+
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }
 

@@ -68,6 +68,18 @@ public sealed class TrainingStep : IDisposable
     /// <summary>Steps taken so far (the first one initialises the momentum buffer, as torch.optim.SGD does).</summary>
     public long Steps => steps;
 
+    /// <summary>
+    /// The flat offset of the first parameter the update touches (0: all). The parameters before it are frozen, as PyTorch's
+    /// <c>requires_grad = False</c> leaves them: no update, no weight decay, no momentum, not in the clipping norm; the
+    /// backward still computes their gradients (CF-k and EU-k train a suffix of the state-dict order: the last stages and fc).
+    /// </summary>
+    public long FirstTrainable
+    {
+        get;
+        set => field = value >= 0 && value < model.Layout.ParameterCount ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), $"{value} is outside the {model.Layout.ParameterCount} parameters");
+    }
+
     /// <summary>The momentum buffer, flat like the parameters.</summary>
     public Slice<float> Momentum => momentum.All;
 
@@ -214,8 +226,9 @@ public sealed class TrainingStep : IDisposable
     StepResult Update(SgdUpdate update, bool hasForget)
     {
         var sumOfSquares = scalars.At(2, 1);
-        ops.SumOfSquares(gradRetain.All, sumOfSquares);
-        ops.ClipAndSgdStep(model.Parameters.All, gradRetain.All, momentum.All, sumOfSquares,
+        long first = FirstTrainable, count = model.Layout.ParameterCount - first;
+        ops.SumOfSquares(gradRetain.At(first, count), sumOfSquares);
+        ops.ClipAndSgdStep(model.Parameters.At(first, count), gradRetain.At(first, count), momentum.At(first, count), sumOfSquares,
             update, firstStep: steps == 0);
         steps++;
         ops.Download<float>(scalars.All, scalarsHost);

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes method_{ft,ga,rl,salun,scrub,delete,l1sparse}_w4_s16.safetensors: what PyTorch gives for each of unlearn's Comparator methods on a
+"""Writes method_{ft,ga,rl,salun,scrub,delete,l1sparse,cfk,euk}_w4_s16.safetensors: what PyTorch gives for each of unlearn's Comparator methods on a
 tiny set, for MethodFidelityTests.
 
 Run with a python that has torch (Debian's python3-torch: /usr/bin/python3):
-    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_method_fixtures.py [ft ga rl salun scrub delete l1sparse]
+    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_method_fixtures.py [ft ga rl salun scrub delete l1sparse cfk euk]
 
 Each run is the loop MethodRun (src/IlgpuUnlearn/Unlearning/Methods/MethodRun.cs) runs, written here in PyTorch from the
 Comparator's threads (github.com/gnueaj/Machine-Unlearning-Comparator, backend/app/threads/unlearn_*_thread.py) with the
@@ -24,6 +24,8 @@ labels LABELS), forget class 3: the forget set F is images 0, 3, 6 (one batch of
          eval mode; lr 1e-4, SGD momentum 0.9 without weight decay, constant rate; no clipping (DELETE's method/delete.py).
   l1sparse  descent on R of NLL + alpha (1 - e / 2) ||theta||_1 (torch.linalg.norm(ord=1) of all parameters), alpha 0.05;
          lr 0.01, MultiStepLR([91, 136], 0.1); no clipping (Unlearn-Sparse's unlearn/FT.py).
+  cfk    descent on R training layer4 and fc only (requires_grad = False elsewhere); lr 0.1, Nesterov, CosineAnnealingLR(200).
+  euk    cfk from initial parameters whose layer4 conv weights and fc are redrawn (reinit.<name> in the file).
 SalUn's saliency and SCRUB's Fisher are measured in training mode (BatchNorm on batch statistics) and the running
 statistics restored afterwards, as MethodRun does (the Comparator measures them in eval mode; ResNet18.Backward needs a
 training-mode forward). Random labels: MethodRun's, from the C# DeterministicRandom (xoshiro256** seeded by SplitMix64,
@@ -56,7 +58,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, SIZE, BATCH, EPOCHS, CLASSES, FORGET, SEED = 4, 16, 4, 2, 10, 3, 2048
 LABELS = [3, 7, 0, 3, 9, 1, 3, 5, 8, 2]
 PERTURBATION, TRIALS, MASK_GAP = 2.0 ** -21, 16, 1e-4
-SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3, "delete": 1e-4, "l1sparse": 1e-4}
+SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3, "delete": 1e-4, "l1sparse": 1e-4, "cfk": 1e-4, "euk": 1e-4}
 # SCRUB: no candidate from 6000 to 6380 stays within 1e-4; nearly all spread 5e-4 to 1.6e-3 (measured: 6020 5.4e-4 after one
 # trial, 6180 1.0e-3, 6220 8.8e-4, 6320 6.0e-4, 6380 2.6e-3 ...), against 0.1 to 0.2 where a ReLU flips (6000, 6280). The
 # forget step multiplies the gradient by 1 / (f + 1e-8), so its direction is set by the parameters with the smallest
@@ -65,8 +67,8 @@ SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3
 MASK64 = (1 << 64) - 1
 
 # The Comparator's settings (MethodSettings.Defaults; the README's method table names their files).
-LR = {"ft": 0.01, "ga": 1e-4, "rl": 1e-3, "salun": 1e-3, "scrub": 0.01, "delete": 1e-4, "l1sparse": 0.01}
-CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0, "delete": 0.0, "l1sparse": 0.0}
+LR = {"ft": 0.01, "ga": 1e-4, "rl": 1e-3, "salun": 1e-3, "scrub": 0.01, "delete": 1e-4, "l1sparse": 0.01, "cfk": 0.1, "euk": 0.1}
+CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0, "delete": 0.0, "l1sparse": 0.0, "cfk": 0.0, "euk": 0.0}
 # The other methods' sources (their files in src/IlgpuUnlearn/Unlearning/Methods name them): DELETE's SGD has no weight decay
 # and no schedule.
 WEIGHT_DECAY = {"delete": 0.0}
@@ -74,6 +76,13 @@ CONSTANT_LR = {"delete"}
 # l1-sparse: MultiStepLR([91, 136], 0.1); the penalty weight alpha (1 - e / EPOCHS), alpha 0.05 here (the test passes the
 # same), not the default 1e-4, so that the penalty moves the parameters measurably in two epochs.
 L1_ALPHA = 0.05
+# CF-k and EU-k (the sibling card's SGD: Nesterov, CosineAnnealingLR(T_max 200)): only layer4 and fc train (--train-last 1),
+# every other parameter has requires_grad = False. EU-k first replaces layer4's conv weights and fc's weight and bias with
+# REINIT_STD-scaled normal values in float32 (kept in the file as reinit.<name>: the C# test starts from them, as the C#
+# EU-k draws its own), its BatchNorm layers kept.
+TRAIN_LAST = ("layer4.", "fc.")
+NESTEROV = {"cfk", "euk"}
+REINIT_STD = 0.3
 SALIENCY_THRESHOLD, SALIENCY_BATCHES = 0.75, 5
 KD_T, SCRUB_ALPHA, SCRUB_GAMMA, MSTEPS, FISHER_SAMPLES = 2.0, 0.5, 1.0, 100, 1000
 RELABEL_STREAM = 31
@@ -170,10 +179,15 @@ def run(method, initial, pixels, dtype, measure=None):
     retain = [i for i, l in enumerate(LABELS) if l != FORGET]
     forget = [i for i, l in enumerate(LABELS) if l == FORGET]
     params = list(model.parameters())
-    opt = torch.optim.SGD(params, lr=LR[method], momentum=0.9, weight_decay=WEIGHT_DECAY.get(method, 5e-4))
+    if method in ("cfk", "euk"):
+        for name, p in model.named_parameters():
+            p.requires_grad = name.startswith(TRAIN_LAST)
+    opt = torch.optim.SGD(params, lr=LR[method], momentum=0.9, weight_decay=WEIGHT_DECAY.get(method, 5e-4),
+                          nesterov=method in NESTEROV)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS, eta_min=0.01) if method == "ft"
              else torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0) if method in CONSTANT_LR
              else torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[91, 136], gamma=0.1) if method == "l1sparse"
+             else torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=200) if method in ("cfk", "euk")
              else torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[80, 120], gamma=0.2))
 
     factor = None
@@ -213,7 +227,7 @@ def run(method, initial, pixels, dtype, measure=None):
 
     def passes(epoch):
         """(indices, relabel: None / 'forget-class' / 'every', forget pass?) in MethodRun's order."""
-        if method in ("ft", "l1sparse"):
+        if method in ("ft", "l1sparse", "cfk", "euk"):
             return [(retain, None, False)]
         if method == "ga":
             return [(forget, None, True)]
@@ -280,6 +294,8 @@ def change_distance(after, moved, reference, initial):
         if name.endswith("num_batches_tracked") or "running" in name:
             continue
         change = (reference[name].double() - initial[name].double()).abs().max().item()
+        if change == 0:  # frozen
+            continue
         d = ((t.double() - moved[name].double()) - (reference[name].double() - initial[name].double())).abs().max().item() / change
         worst = max(worst, d)
     return worst
@@ -306,11 +322,19 @@ def main():
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     print(f"torch {torch.__version__}", file=sys.stderr)
-    methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub", "delete", "l1sparse"]
+    methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub", "delete", "l1sparse", "cfk", "euk"]
     model = ResNet18(WIDTH, CLASSES)
     init_hashed(model)
-    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    hashed = {k: v.clone() for k, v in model.state_dict().items()}
     for method in methods:
+        initial = dict(hashed)
+        reinit = {}
+        if method == "euk":
+            g = torch.Generator().manual_seed(7)
+            for name, v in hashed.items():
+                if name.startswith(TRAIN_LAST) and (v.dim() == 4 or name.startswith("fc.")):
+                    reinit[name] = (REINIT_STD * torch.randn(v.shape, generator=g, dtype=torch.float64)).to(torch.float32)
+            initial.update(reinit)
         for best in range(6000, 6400, 20):
             spread, measure = conditioning(method, initial, images([best + i for i in range(len(LABELS))]))
             print(f"{method}: image streams from {best}: float64 spread {spread:.2e} {measure}", file=sys.stderr)
@@ -331,6 +355,8 @@ def main():
             "losses64": torch.tensor(losses64, dtype=torch.float64),
             "conditioning.spread": torch.tensor([spread], dtype=torch.float64),
         }
+        for name, t in reinit.items():
+            out[f"reinit.{name}"] = t.clone()
         if method == "salun":
             out["mask.count"] = torch.tensor([measure["count"]], dtype=torch.int64)
         for name, t in after32.items():

@@ -16,6 +16,8 @@ public static class MethodRegistry
         new Scrub(),
         new Delete(),
         new L1Sparse(),
+        new CfK(),
+        new EuK(),
     ];
 
     /// <summary>The method spelt <paramref name="optionName"/> (any case); ArgumentException listing the methods otherwise.</summary>
