@@ -112,6 +112,12 @@ public sealed class UnlearnOptions
     [Option("train-last", HelpText = "cfk and euk only: stages trained, counted from the end (1: layer4 and fc; 0: fc only); the rest is frozen. Default: 1.")]
     public int? TrainLast { get; set; }
 
+    [Option("retain-fraction", HelpText = "badteacher only: the fraction of the retain set distilled with the forget set. Default: 0.3.")]
+    public double? RetainFraction { get; set; }
+
+    [Option("kl-temperature", HelpText = "badteacher only: the distillation temperature. Default: 1.")]
+    public double? KlTemperature { get; set; }
+
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }
 

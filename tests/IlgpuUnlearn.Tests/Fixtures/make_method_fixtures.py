@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes method_{ft,ga,rl,salun,scrub,delete,l1sparse,cfk,euk}_w4_s16.safetensors: what PyTorch gives for each of unlearn's Comparator methods on a
+"""Writes method_{ft,ga,rl,salun,scrub,delete,l1sparse,cfk,euk,badteacher}_w4_s16.safetensors: what PyTorch gives for each of unlearn's Comparator methods on a
 tiny set, for MethodFidelityTests.
 
 Run with a python that has torch (Debian's python3-torch: /usr/bin/python3):
-    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_method_fixtures.py [ft ga rl salun scrub delete l1sparse cfk euk]
+    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_method_fixtures.py [ft ga rl salun scrub delete l1sparse cfk euk badteacher]
 
 Each run is the loop MethodRun (src/IlgpuUnlearn/Unlearning/Methods/MethodRun.cs) runs, written here in PyTorch from the
 Comparator's threads (github.com/gnueaj/Machine-Unlearning-Comparator, backend/app/threads/unlearn_*_thread.py) with the
@@ -26,6 +26,8 @@ labels LABELS), forget class 3: the forget set F is images 0, 3, 6 (one batch of
          lr 0.01, MultiStepLR([91, 136], 0.1); no clipping (Unlearn-Sparse's unlearn/FT.py).
   cfk    descent on R training layer4 and fc only (requires_grad = False elsewhere); lr 0.1, Nesterov, CosineAnnealingLR(200).
   euk    cfk from initial parameters whose layer4 conv weights and fc are redrawn (reinit.<name> in the file).
+  badteacher  F then R as one set (batches 4, 4, 2), KL 'batchmean' (T 1) towards the initial model for R's images and an
+         incompetent teacher for F's (bad.<name>); lr 1e-4, SGD momentum 0.9 without weight decay, constant; no clipping.
 SalUn's saliency and SCRUB's Fisher are measured in training mode (BatchNorm on batch statistics) and the running
 statistics restored afterwards, as MethodRun does (the Comparator measures them in eval mode; ResNet18.Backward needs a
 training-mode forward). Random labels: MethodRun's, from the C# DeterministicRandom (xoshiro256** seeded by SplitMix64,
@@ -58,21 +60,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, SIZE, BATCH, EPOCHS, CLASSES, FORGET, SEED = 4, 16, 4, 2, 10, 3, 2048
 LABELS = [3, 7, 0, 3, 9, 1, 3, 5, 8, 2]
 PERTURBATION, TRIALS, MASK_GAP = 2.0 ** -21, 16, 1e-4
-SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3, "delete": 1e-4, "l1sparse": 1e-4, "cfk": 1e-4, "euk": 1e-4}
+SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3, "delete": 1e-4, "l1sparse": 1e-4, "cfk": 1e-4, "euk": 1e-4, "badteacher": 1e-4}
 # SCRUB: no candidate from 6000 to 6380 stays within 1e-4; nearly all spread 5e-4 to 1.6e-3 (measured: 6020 5.4e-4 after one
 # trial, 6180 1.0e-3, 6220 8.8e-4, 6320 6.0e-4, 6380 2.6e-3 ...), against 0.1 to 0.2 where a ReLU flips (6000, 6280). The
 # forget step multiplies the gradient by 1 / (f + 1e-8), so its direction is set by the parameters with the smallest
 # gradients, whose relative error is the largest: a smooth sensitivity, proportional to the perturbation, which float32
 # rounding (1/16 of these perturbations) shares. The limit 2e-3 keeps out the flips only.
 MASK64 = (1 << 64) - 1
+BAD_STATE = {}
 
 # The Comparator's settings (MethodSettings.Defaults; the README's method table names their files).
-LR = {"ft": 0.01, "ga": 1e-4, "rl": 1e-3, "salun": 1e-3, "scrub": 0.01, "delete": 1e-4, "l1sparse": 0.01, "cfk": 0.1, "euk": 0.1}
-CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0, "delete": 0.0, "l1sparse": 0.0, "cfk": 0.0, "euk": 0.0}
+LR = {"ft": 0.01, "ga": 1e-4, "rl": 1e-3, "salun": 1e-3, "scrub": 0.01, "delete": 1e-4, "l1sparse": 0.01, "cfk": 0.1, "euk": 0.1, "badteacher": 1e-4}
+CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0, "delete": 0.0, "l1sparse": 0.0, "cfk": 0.0, "euk": 0.0, "badteacher": 0.0}
 # The other methods' sources (their files in src/IlgpuUnlearn/Unlearning/Methods name them): DELETE's SGD has no weight decay
 # and no schedule.
-WEIGHT_DECAY = {"delete": 0.0}
-CONSTANT_LR = {"delete"}
+WEIGHT_DECAY = {"delete": 0.0, "badteacher": 0.0}
+CONSTANT_LR = {"delete", "badteacher"}
 # l1-sparse: MultiStepLR([91, 136], 0.1); the penalty weight alpha (1 - e / EPOCHS), alpha 0.05 here (the test passes the
 # same), not the default 1e-4, so that the penalty moves the parameters measurably in two epochs.
 L1_ALPHA = 0.05
@@ -83,6 +86,10 @@ L1_ALPHA = 0.05
 TRAIN_LAST = ("layer4.", "fc.")
 NESTEROV = {"cfk", "euk"}
 REINIT_STD = 0.3
+# Bad Teacher (DELETE's method/bad_teacher.py): F and all of R (the test passes --retain-fraction 1; the subset draw has its
+# own test) as one set, KL 'batchmean' at T = 1 towards the initial model (eval mode) for R's images and towards an
+# incompetent teacher (PyTorch's default initialisation under manual_seed(5), eval mode; kept as bad.<name>) for F's.
+BAD_TEACHER_SEED = 5
 SALIENCY_THRESHOLD, SALIENCY_BATCHES = 0.75, 5
 KD_T, SCRUB_ALPHA, SCRUB_GAMMA, MSTEPS, FISHER_SAMPLES = 2.0, 0.5, 1.0, 100, 1000
 RELABEL_STREAM = 31
@@ -209,8 +216,13 @@ def run(method, initial, pixels, dtype, measure=None):
             measure["count"] = int(factor.sum().item())
         model.load_state_dict({**model.state_dict(), **kept})
     teacher = None
-    if method == "delete":
+    if method in ("delete", "badteacher"):
         teacher = copy.deepcopy(model).eval()
+    if method == "badteacher":
+        torch.manual_seed(BAD_TEACHER_SEED)
+        bad = ResNet18(WIDTH, CLASSES)
+        BAD_STATE.update({k: v.clone() for k, v in bad.state_dict().items()})
+        bad = bad.to(dtype).eval()
     if method == "scrub":
         teacher = copy.deepcopy(model).eval()
         kept = kept_statistics(model)
@@ -237,6 +249,8 @@ def run(method, initial, pixels, dtype, measure=None):
             return [(forget, "every", True), (retain, None, False)]
         if method == "delete":
             return [(forget, None, True)]
+        if method == "badteacher":
+            return [(forget + retain, None, False)]
         return ([(forget, None, True)] if epoch < MSTEPS else []) + [(retain, None, False)]
 
     losses = []
@@ -259,6 +273,12 @@ def run(method, initial, pixels, dtype, measure=None):
                     with torch.no_grad():
                         t = teacher(x)
                         t[torch.arange(len(b)), y] = -1e10
+                    loss = F.kl_div(F.log_softmax(out, dim=1), F.softmax(t, dim=1), reduction="batchmean")
+                elif method == "badteacher":
+                    with torch.no_grad():
+                        good, incompetent = teacher(x), bad(x)
+                        forget_rows = (y == FORGET).unsqueeze(1)
+                        t = torch.where(forget_rows, incompetent, good)
                     loss = F.kl_div(F.log_softmax(out, dim=1), F.softmax(t, dim=1), reduction="batchmean")
                 elif method == "scrub":
                     with torch.no_grad():
@@ -322,7 +342,7 @@ def main():
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     print(f"torch {torch.__version__}", file=sys.stderr)
-    methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub", "delete", "l1sparse", "cfk", "euk"]
+    methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub", "delete", "l1sparse", "cfk", "euk", "badteacher"]
     model = ResNet18(WIDTH, CLASSES)
     init_hashed(model)
     hashed = {k: v.clone() for k, v in model.state_dict().items()}
@@ -357,6 +377,10 @@ def main():
         }
         for name, t in reinit.items():
             out[f"reinit.{name}"] = t.clone()
+        if method == "badteacher":
+            for name, t in BAD_STATE.items():
+                if not name.endswith("num_batches_tracked"):
+                    out[f"bad.{name}"] = t.clone().to(torch.float32)
         if method == "salun":
             out["mask.count"] = torch.tensor([measure["count"]], dtype=torch.int64)
         for name, t in after32.items():

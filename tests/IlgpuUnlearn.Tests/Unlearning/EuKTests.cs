@@ -40,3 +40,22 @@ public sealed class EuKTests
         Assert.Equal(initial["layer4.1.bn2.weight"], state["layer4.1.bn2.weight"]);
     }
 }
+
+/// <summary>Bad Teacher's retain subset: round(fraction |R|) distinct retain images, in dataset order, the same for a seed.</summary>
+public sealed class BadTeacherSubsetTests
+{
+    [Fact]
+    public void The_subset_is_the_fraction_of_the_retain_set_drawn_from_the_seed()
+    {
+        int[] retain = Enumerable.Range(0, 1000).Select(i => 3 * i + 1).ToArray();
+        var a = BadTeacher.RetainSubset(retain, 0.3, seed: 4);
+        Assert.Equal(300, a.Length);
+        Assert.Equal(a.Order().ToArray(), a);
+        Assert.Equal(300, a.Distinct().Count());
+        Assert.All(a, i => Assert.Contains(i, retain));
+        Assert.Equal(a, BadTeacher.RetainSubset(retain, 0.3, seed: 4));
+        Assert.NotEqual(a, BadTeacher.RetainSubset(retain, 0.3, seed: 5));
+        Assert.NotEqual(retain.Take(300), a);
+        Assert.Equal(retain, BadTeacher.RetainSubset(retain, 1, seed: 4));
+    }
+}

@@ -18,6 +18,7 @@ public static class MethodRegistry
         new L1Sparse(),
         new CfK(),
         new EuK(),
+        new BadTeacher(),
     ];
 
     /// <summary>The method spelt <paramref name="optionName"/> (any case); ArgumentException listing the methods otherwise.</summary>
