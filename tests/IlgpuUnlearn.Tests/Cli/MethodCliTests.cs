@@ -19,7 +19,12 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
     [InlineData("rl", "RL", "lr 0.001", "no clipping")]
     [InlineData("salun", "SalUn", "saliency threshold 0.75", "clip 100")]
     [InlineData("scrub", "SCRUB", "alpha 0.5 gamma 1 T 2 msteps 100", "clip 1,")]
-    public void EachMethodWritesAModelAndAReportNamingIt(string option, string name, string setting, string other)
+    [InlineData("delete", "DELETE", "lr 0.0001 momentum 0.9 weight decay 0,", "schedule constant", "seed 0")]
+    [InlineData("l1sparse", "l1-sparse", "l1 alpha 0.0001", "schedule multistep:91,136:0.1", "seed 2")]
+    [InlineData("cfk", "CF-k", "train last 1", "Nesterov, schedule cosine:200", "seed 0")]
+    [InlineData("euk", "EU-k", "train last 1", "augment crop-flip", "seed 0")]
+    [InlineData("badteacher", "BadTeacher", "retain fraction 0.3, kl temperature 1", "weight decay 0,", "seed 0")]
+    public void EachMethodWritesAModelAndAReportNamingIt(string option, string name, string setting, string other, string seed = "seed 2048")
     {
         string folder = files.NewFolder($"method-{option}");
         var result = CliProcess.Run(folder, "unlearn", "--method", option, "--forget-class", "3", "--weights", files.NarrowWeights,
@@ -30,7 +35,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.True(File.Exists(model), $"{model} is not written");
         Assert.NotEmpty(WeightsFile.Load(model).Tensors);
         Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: ", StringComparison.Ordinal) && l.Contains(setting, StringComparison.Ordinal)
-            && l.Contains(other, StringComparison.Ordinal) && l.Contains("seed 2048", StringComparison.Ordinal));
+            && l.Contains(other, StringComparison.Ordinal) && l.Contains(seed, StringComparison.Ordinal));
 
         var reports = RunReportJson.ReadAll(model + ".report.json");
         Assert.Equal(name, Assert.Single(reports).Method);

@@ -157,7 +157,7 @@ def write_safetensors(path, tensors):
     print(f"wrote {path}: {len(tensors)} tensors, {os.path.getsize(path):,} bytes")
 
 
-# ---- one AdvNegGrad step exactly as ALGORITHM.md says ----------------------------------------------------------------
+# ---- one AdvNegGrad step exactly as docs/methods.md says (AdvNegGrad) ----------------------------------------------------------------
 
 def adv_neg_grad_step(model, opt, forget_x, forget_y, retain_x, retain_y, alpha=0.15, clip=0.5):
     params = [p for p in model.parameters()]
