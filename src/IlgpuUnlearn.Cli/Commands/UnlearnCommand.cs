@@ -40,7 +40,7 @@ public sealed class UnlearnOptions
     [Option("out", HelpText = "Where to write the unlearned model (.pth or .safetensors); with --forget-class all, a folder. Default: cifar10_resnet18_{method}_{k}.pth in the current folder (AdvNegGrad, FT, GA, RL, SalUn, SCRUB).")]
     public string? Out { get; set; }
 
-    [Option("alpha", HelpText = "advneggrad only: weight of the forget loss, g = (1 - alpha) g_retain - alpha g_forget. Default: 0.15.")]
+    [Option("alpha", HelpText = "advneggrad and neggrad+ only: weight of the forget loss, g = (1 - alpha) g_retain - alpha g_forget. Default: 0.15 (advneggrad), 0.0001 (neggrad+).")]
     public float? Alpha { get; set; }
 
     [Option("card-update", HelpText = "advneggrad only: use the card's update line instead: g = g_retain - alpha g_forget.")]

@@ -98,11 +98,15 @@ public sealed class TrainingStep : IDisposable
     /// </summary>
     /// <param name="retainScale">The factor of g_r (AdvNegGrad: 1 - alpha, or 1 in the card's form).</param>
     /// <param name="forgetScale">The factor of g_f (AdvNegGrad: -alpha).</param>
-    public StepResult Unlearn(HostBatch forget, HostBatch retain, float retainScale, float forgetScale, SgdUpdate update, CancellationToken cancel = default)
+    /// <param name="retainFirst">Forward the retain batch first (NegGrad+ as SCRUB's code runs it: the running statistics see
+    /// retain then forget); AdvNegGrad forwards the forget batch first.</param>
+    public StepResult Unlearn(HostBatch forget, HostBatch retain, float retainScale, float forgetScale, SgdUpdate update, CancellationToken cancel = default,
+        bool retainFirst = false)
     {
         gradForget ??= ops.Allocate<float>(model.Layout.ParameterCount);
+        if (retainFirst) ForwardBackward(retain, 1, gradRetain.All, cancel);
         ForwardBackward(forget, 0, gradForget.All, cancel);
-        ForwardBackward(retain, 1, gradRetain.All, cancel);
+        if (!retainFirst) ForwardBackward(retain, 1, gradRetain.All, cancel);
         ops.CombineGradients(gradRetain.All, gradForget.All, retainScale, forgetScale, gradRetain.All);
         return Update(update, hasForget: true);
     }

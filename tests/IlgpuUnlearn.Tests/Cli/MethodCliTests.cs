@@ -24,6 +24,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
     [InlineData("cfk", "CF-k", "train last 1", "Nesterov, schedule cosine:200", "seed 0")]
     [InlineData("euk", "EU-k", "train last 1", "augment crop-flip", "seed 0")]
     [InlineData("badteacher", "BadTeacher", "retain fraction 0.3, kl temperature 1", "weight decay 0,", "seed 0")]
+    [InlineData("neggrad+", "NegGrad+", "seed 0, alpha 0.0001", "SGD lr 0.01 momentum 0 weight decay 0,", "schedule constant")]
     public void EachMethodWritesAModelAndAReportNamingIt(string option, string name, string setting, string other, string seed = "seed 2048")
     {
         string folder = files.NewFolder($"method-{option}");

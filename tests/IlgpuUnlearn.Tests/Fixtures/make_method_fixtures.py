@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes method_{ft,ga,rl,salun,scrub,delete,l1sparse,cfk,euk,badteacher}_w4_s16.safetensors: what PyTorch gives for each of unlearn's Comparator methods on a
+"""Writes method_{ft,ga,rl,salun,scrub,delete,l1sparse,cfk,euk,badteacher,neggradplus}_w4_s16.safetensors: what PyTorch gives for each of unlearn's Comparator methods on a
 tiny set, for MethodFidelityTests.
 
 Run with a python that has torch (Debian's python3-torch: /usr/bin/python3):
-    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_method_fixtures.py [ft ga rl salun scrub delete l1sparse cfk euk badteacher]
+    /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_method_fixtures.py [ft ga rl salun scrub delete l1sparse cfk euk badteacher neggradplus]
 
 Each run is the loop MethodRun (src/IlgpuUnlearn/Unlearning/Methods/MethodRun.cs) runs, written here in PyTorch from the
 Comparator's threads (github.com/gnueaj/Machine-Unlearning-Comparator, backend/app/threads/unlearn_*_thread.py) with the
@@ -28,6 +28,8 @@ labels LABELS), forget class 3: the forget set F is images 0, 3, 6 (one batch of
   euk    cfk from initial parameters whose layer4 conv weights and fc are redrawn (reinit.<name> in the file).
   badteacher  F then R as one set (batches 4, 4, 2), KL 'batchmean' (T 1) towards the initial model for R's images and an
          incompetent teacher for F's (bad.<name>); lr 1e-4, SGD momentum 0.9 without weight decay, constant; no clipping.
+  neggradplus  per batch of R (4, 3) as many images of F (a stream: 0 3 6 0, then 3 6 0), retain forwarded first, loss
+         0.99 NLL(B_r) - 0.01 NLL(B_f); lr 0.01, SGD without momentum or weight decay; no clipping.
 SalUn's saliency and SCRUB's Fisher are measured in training mode (BatchNorm on batch statistics) and the running
 statistics restored afterwards, as MethodRun does (the Comparator measures them in eval mode; ResNet18.Backward needs a
 training-mode forward). Random labels: MethodRun's, from the C# DeterministicRandom (xoshiro256** seeded by SplitMix64,
@@ -60,7 +62,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, SIZE, BATCH, EPOCHS, CLASSES, FORGET, SEED = 4, 16, 4, 2, 10, 3, 2048
 LABELS = [3, 7, 0, 3, 9, 1, 3, 5, 8, 2]
 PERTURBATION, TRIALS, MASK_GAP = 2.0 ** -21, 16, 1e-4
-SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3, "delete": 1e-4, "l1sparse": 1e-4, "cfk": 1e-4, "euk": 1e-4, "badteacher": 1e-4}
+SPREAD_LIMIT = {"ft": 1e-4, "ga": 1e-4, "rl": 1e-4, "salun": 1e-4, "scrub": 2e-3, "delete": 1e-4, "l1sparse": 1e-4, "cfk": 1e-4, "euk": 1e-4, "badteacher": 1e-4, "neggradplus": 1e-4}
 # SCRUB: no candidate from 6000 to 6380 stays within 1e-4; nearly all spread 5e-4 to 1.6e-3 (measured: 6020 5.4e-4 after one
 # trial, 6180 1.0e-3, 6220 8.8e-4, 6320 6.0e-4, 6380 2.6e-3 ...), against 0.1 to 0.2 where a ReLU flips (6000, 6280). The
 # forget step multiplies the gradient by 1 / (f + 1e-8), so its direction is set by the parameters with the smallest
@@ -70,12 +72,18 @@ MASK64 = (1 << 64) - 1
 BAD_STATE = {}
 
 # The Comparator's settings (MethodSettings.Defaults; the README's method table names their files).
-LR = {"ft": 0.01, "ga": 1e-4, "rl": 1e-3, "salun": 1e-3, "scrub": 0.01, "delete": 1e-4, "l1sparse": 0.01, "cfk": 0.1, "euk": 0.1, "badteacher": 1e-4}
-CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0, "delete": 0.0, "l1sparse": 0.0, "cfk": 0.0, "euk": 0.0, "badteacher": 0.0}
+LR = {"ft": 0.01, "ga": 1e-4, "rl": 1e-3, "salun": 1e-3, "scrub": 0.01, "delete": 1e-4, "l1sparse": 0.01, "cfk": 0.1, "euk": 0.1, "badteacher": 1e-4, "neggradplus": 0.01}
+CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0, "delete": 0.0, "l1sparse": 0.0, "cfk": 0.0, "euk": 0.0, "badteacher": 0.0, "neggradplus": 0.0}
 # The other methods' sources (their files in src/IlgpuUnlearn/Unlearning/Methods name them): DELETE's SGD has no weight decay
 # and no schedule.
-WEIGHT_DECAY = {"delete": 0.0, "badteacher": 0.0}
-CONSTANT_LR = {"delete", "badteacher"}
+WEIGHT_DECAY = {"delete": 0.0, "badteacher": 0.0, "neggradplus": 0.0}
+MOMENTUM = {"neggradplus": 0.0}
+CONSTANT_LR = {"delete", "badteacher", "neggradplus"}
+# NegGrad+ (SCRUB's train_negrad): per retain batch B_r (R drives the epoch), as many forget images from F read as an endless
+# stream in file order, restarted each epoch (the C# pairing; SCRUB cycles whole forget batches), forward B_r then B_f, loss
+# (1 - A) NLL(B_r) - A NLL(B_f), one backward; SGD without momentum or weight decay, lr 0.01 constant. A = 0.01 here (the
+# test passes the same), not the default 1e-4, so that the forget term moves the parameters measurably.
+NEGGRAD_ALPHA = 0.01
 # l1-sparse: MultiStepLR([91, 136], 0.1); the penalty weight alpha (1 - e / EPOCHS), alpha 0.05 here (the test passes the
 # same), not the default 1e-4, so that the penalty moves the parameters measurably in two epochs.
 L1_ALPHA = 0.05
@@ -189,7 +197,7 @@ def run(method, initial, pixels, dtype, measure=None):
     if method in ("cfk", "euk"):
         for name, p in model.named_parameters():
             p.requires_grad = name.startswith(TRAIN_LAST)
-    opt = torch.optim.SGD(params, lr=LR[method], momentum=0.9, weight_decay=WEIGHT_DECAY.get(method, 5e-4),
+    opt = torch.optim.SGD(params, lr=LR[method], momentum=MOMENTUM.get(method, 0.9), weight_decay=WEIGHT_DECAY.get(method, 5e-4),
                           nesterov=method in NESTEROV)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS, eta_min=0.01) if method == "ft"
              else torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0) if method in CONSTANT_LR
@@ -254,6 +262,21 @@ def run(method, initial, pixels, dtype, measure=None):
         return ([(forget, None, True)] if epoch < MSTEPS else []) + [(retain, None, False)]
 
     losses = []
+    if method == "neggradplus":
+        for epoch in range(EPOCHS):
+            model.train()
+            stream = 0  # each epoch's stream starts again (file order)
+            for b in batches(retain):
+                f = [forget[(stream + i) % len(forget)] for i in range(len(b))]
+                stream += len(b)
+                opt.zero_grad()
+                ce = nll(model(x_all[b]), y_all[b])
+                loss = (1 - NEGGRAD_ALPHA) * ce - NEGGRAD_ALPHA * nll(model(x_all[f]), y_all[f])
+                loss.backward()
+                opt.step()
+                losses.append(ce.item())
+            sched.step()
+        return model.state_dict(), losses
     for epoch in range(EPOCHS):
         model.train()
         for p_index, (indices, relabel, is_forget) in enumerate(passes(epoch)):
@@ -342,7 +365,7 @@ def main():
     torch.set_num_threads(2)
     torch.use_deterministic_algorithms(True)
     print(f"torch {torch.__version__}", file=sys.stderr)
-    methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub", "delete", "l1sparse", "cfk", "euk", "badteacher"]
+    methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub", "delete", "l1sparse", "cfk", "euk", "badteacher", "neggradplus"]
     model = ResNet18(WIDTH, CLASSES)
     init_hashed(model)
     hashed = {k: v.clone() for k, v in model.state_dict().items()}

@@ -45,10 +45,11 @@ public sealed class MethodFidelityTests(ITestOutputHelper output)
     [InlineData("cfk")]
     [InlineData("euk")]
     [InlineData("badteacher")]
+    [InlineData("neggrad+")]
     public void The_method_is_as_close_to_float64_PyTorch_as_PyTorch_fp32_is(string name)
     {
         var method = MethodRegistry.Find(name);
-        string file = $"method_{name}_w4_s16.safetensors";
+        string file = $"method_{name.Replace("+", "plus", StringComparison.Ordinal)}_w4_s16.safetensors";
         var f = FixtureFile.Open(file);
         var raw = WeightsFile.Load(Path.Combine(FixtureFile.Folder, file)).Tensors;
         double[] Doubles(string name)
@@ -66,6 +67,8 @@ public sealed class MethodFidelityTests(ITestOutputHelper output)
         var settings = method.Defaults with { Epochs = 2, BatchSize = 4, Shuffle = false, Augment = false };
         // l1-sparse: the script's penalty weight 0.05 (the default 1e-4 would hardly move the parameters in two epochs).
         if (method is L1Sparse) settings = settings.With("--l1-alpha", 0.05);
+        // NegGrad+: the script's forget weight 0.01 (the default 1e-4 would hardly show in two epochs).
+        if (method is NegGradPlus) settings = settings.With("--alpha", 0.01);
         // EU-k: the script's re-initialised layer4 convs and fc (the C# EU-k draws its own: EuKTests checks which tensors it
         // redraws), then EU-k's training, which is CF-k's loop on them.
         if (method is EuK)

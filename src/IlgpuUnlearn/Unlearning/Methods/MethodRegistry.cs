@@ -19,6 +19,7 @@ public static class MethodRegistry
         new CfK(),
         new EuK(),
         new BadTeacher(),
+        new NegGradPlus(),
     ];
 
     /// <summary>The method spelt <paramref name="optionName"/> (any case); ArgumentException listing the methods otherwise.</summary>
