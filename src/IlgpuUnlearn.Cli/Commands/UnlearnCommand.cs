@@ -14,10 +14,15 @@ namespace IlgpuUnlearn.Cli.Commands;
 [Verb("unlearn", HelpText = "Make a CIFAR-10 ResNet18 forget one class (or each class in turn) with AdvNegGrad (the card) or one of the Comparator's methods (--method), then report as the model card does.")]
 public sealed class UnlearnOptions
 {
-    [Option("method", Default = "advneggrad", HelpText = "The unlearning method: advneggrad (the model card), ft, ga, rl, salun, scrub (the Machine Unlearning " +
-        "Comparator's baselines) ... Every other default follows the method; the list after the options gives each method, its own options, " +
-        "its defaults and their sources.")]
-    public string Method { get; set; } = "advneggrad";
+    [Option("method", HelpText = "The unlearning method: advneggrad (the model card; the default), ft, ga, rl, salun, scrub (the Machine Unlearning " +
+        "Comparator's baselines), delete, l1sparse, cfk, euk, badteacher, neggrad+. Every other default follows the method; the list after the " +
+        "options gives each method, its own options, its defaults and their sources.")]
+    public string? Method { get; set; }
+
+    [Option("recipe", HelpText = "Start from a recipe instead of the method's defaults: a name (listed after the options: comparator, advneggrad-card, " +
+        "salun-card, cfk-card), a JSON file of settings with \"method\", or a run's manifest (<model>.manifest.json: replays its method settings). " +
+        "Options given on the command line still override it.")]
+    public string? Recipe { get; set; }
 
     [Option("forget-class", Required = true, HelpText = "The class to forget: 0-9, a class name (cat), or all (ten runs, ten models, one table).")]
     public string ForgetClass { get; set; } = "";

@@ -62,6 +62,27 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void A_recipe_sets_the_method_and_a_runs_manifest_replays_it()
+    {
+        string folder = files.NewFolder("method-recipe");
+        string first = Path.Combine(folder, "first.safetensors"), second = Path.Combine(folder, "second.safetensors");
+        string[] common = ["--forget-class", "3", "--weights", files.NarrowWeights, "--data", files.DataFolder, "--device", "cpu", "--bootstrap", "10"];
+        var run = CliProcess.Run(folder, ["unlearn", "--recipe", "salun-card", "--epochs", "1", "--max-steps", "1", "--batch-size", "4", "--out", first, .. common]);
+        output.WriteLine(run.ToString());
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string line = Assert.Single(run.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal));
+        Assert.Contains("SGD lr 0.01 momentum 0.9 weight decay 0.0005 Nesterov", line);
+        Assert.Contains("saliency threshold 0.1 over 5 forget batches, at most 1 step(s), recipe salun-card", line);
+
+        var replay = CliProcess.Run(folder, ["unlearn", "--recipe", first + ".manifest.json", "--out", second, .. common]);
+        output.WriteLine(replay.ToString());
+        Assert.True(replay.ExitCode == 0, replay.ToString());
+        string again = Assert.Single(replay.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal));
+        Assert.Equal(line[..line.IndexOf(", recipe", StringComparison.Ordinal)], again[..again.IndexOf(", recipe", StringComparison.Ordinal)]);
+        Assert.Equal(File.ReadAllBytes(first), File.ReadAllBytes(second));   // the same settings and seed give the same model
+    }
+
+    [Fact]
     public void ForgetAllRunsTheMethodForEveryClass()
     {
         string folder = files.NewFolder("method-all");
