@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace IlgpuUnlearn.Tests.Unlearning;
 
 /// <summary>
-/// Each Comparator method of <see cref="MethodRun"/> against PyTorch (Fixtures/method_{ft,ga,rl,salun,scrub}_w4_s16.safetensors
+/// Each method but AdvNegGrad (checked step by step elsewhere) against PyTorch (Fixtures/method_{name}_w4_s16.safetensors
 /// from make_method_fixtures.py, whose docstring writes each loop out): the method's defaults (UnlearningMethod.Defaults) with
 /// 2 epochs, batches of 4 and no shuffling, on 10 images of 3x16x16 (forget class 3: 3 images; retain: 7), width-4 ResNet18 from the
 /// hashed parameters, on the CPU. As in TrainFidelityTests, both fp32 results are judged by their distance from PyTorch's
@@ -26,6 +26,11 @@ namespace IlgpuUnlearn.Tests.Unlearning;
 /// of the value itself (GA's lr 1e-4 moves every parameter least, hence its 1.5e-2). What a wrong step does, measured with
 /// one setting changed by about 10%: FT lr 0.011: 0.53; GA lr 1.1e-4: 0.11 (7x); RL another label seed: 2.5; SalUn threshold
 /// 0.7: 1.0; SCRUB temperature 2.2: 0.13.</para>
+/// <para>The newer methods (ours, PyTorch fp32): DELETE 3.68e-2, 3.68e-2; l1-sparse (penalty weight 0.05) 2.47e-5, 2.59e-5;
+/// CF-k 5.20e-6, 5.20e-6; EU-k 2.96e-6, 2.55e-6; Bad Teacher 1.27e-2, 1.27e-2; NegGrad+ (forget weight 0.01) 1.55e-4, 1.55e-4;
+/// CF-k's and EU-k's 45 frozen tensors bit for bit. With one setting changed by 10%: DELETE lr: 0.11 (3.1x, the least margin:
+/// lr 1e-4 moves little); l1-sparse penalty 0.055: 0.25 (penalty 0: 1.7); CF-k lr: 0.43; EU-k lr: 0.15; Bad Teacher lr: 0.13;
+/// NegGrad+ lr: 0.45.</para>
 /// </summary>
 public sealed class MethodFidelityTests(ITestOutputHelper output)
 {
