@@ -14,10 +14,15 @@ namespace IlgpuUnlearn.Cli.Commands;
 [Verb("unlearn", HelpText = "Make a CIFAR-10 ResNet18 forget one class (or each class in turn) with AdvNegGrad (the card) or one of the Comparator's methods (--method), then report as the model card does.")]
 public sealed class UnlearnOptions
 {
-    [Option("method", Default = "advneggrad", HelpText = "The unlearning method: advneggrad (the model card), ft, ga, rl, salun, scrub (the Machine Unlearning " +
-        "Comparator's baselines), ssd, lfssd (Selective Synaptic Dampening and its label-free variant, no training) ... Every other default follows the method; the list after the options gives each method, its own options, " +
-        "its defaults and their sources.")]
-    public string Method { get; set; } = "advneggrad";
+    [Option("method", HelpText = "The unlearning method: advneggrad (the model card; the default), ft, ga, rl, salun, scrub (the Machine Unlearning " +
+        "Comparator's baselines), ssd, lfssd (Selective Synaptic Dampening and its label-free variant, no training), delete, l1sparse, cfk, euk, badteacher, neggrad+. Every other default follows the method; the list after the " +
+        "options gives each method, its own options, its defaults and their sources.")]
+    public string? Method { get; set; }
+
+    [Option("recipe", HelpText = "Start from a recipe instead of the method's defaults: a name (listed after the options: comparator, advneggrad-card, " +
+        "salun-card, cfk-card), a JSON file of settings with \"method\", or a run's manifest (<model>.manifest.json: replays its method settings). " +
+        "Options given on the command line still override it.")]
+    public string? Recipe { get; set; }
 
     [Option("forget-class", Required = true, HelpText = "The class to forget: 0-9, a class name (cat), or all (ten runs, ten models, one table).")]
     public string ForgetClass { get; set; } = "";
@@ -40,7 +45,7 @@ public sealed class UnlearnOptions
     [Option("out", HelpText = "Where to write the unlearned model (.pth or .safetensors); with --forget-class all, a folder. Default: cifar10_resnet18_{method}_{k}.pth in the current folder (AdvNegGrad, FT, GA, RL, SalUn, SCRUB).")]
     public string? Out { get; set; }
 
-    [Option("alpha", HelpText = "advneggrad only: weight of the forget loss, g = (1 - alpha) g_retain - alpha g_forget. Default: 0.15.")]
+    [Option("alpha", HelpText = "advneggrad and neggrad+ only: weight of the forget loss, g = (1 - alpha) g_retain - alpha g_forget. Default: 0.15 (advneggrad), 0.0001 (neggrad+).")]
     public float? Alpha { get; set; }
 
     [Option("card-update", HelpText = "advneggrad only: use the card's update line instead: g = g_retain - alpha g_forget.")]
@@ -111,6 +116,18 @@ public sealed class UnlearnOptions
 
     [Option("ssd-lambda", HelpText = "ssd, lfssd only: dampening constant lambda, a selected parameter is multiplied by min(1, lambda full importance / forget importance). Default: 1.")]
     public double? SsdLambda { get; set; }
+
+    [Option("l1-alpha", HelpText = "l1sparse only: weight of the l1 penalty in the first epoch, decaying linearly to 0. Default: 0.0001.")]
+    public double? L1Alpha { get; set; }
+
+    [Option("train-last", HelpText = "cfk and euk only: stages trained, counted from the end (1: layer4 and fc; 0: fc only); the rest is frozen. Default: 1.")]
+    public int? TrainLast { get; set; }
+
+    [Option("retain-fraction", HelpText = "badteacher only: the fraction of the retain set distilled with the forget set. Default: 0.3.")]
+    public double? RetainFraction { get; set; }
+
+    [Option("kl-temperature", HelpText = "badteacher only: the distillation temperature. Default: 1.")]
+    public double? KlTemperature { get; set; }
 
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }

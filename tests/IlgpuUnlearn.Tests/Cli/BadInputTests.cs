@@ -201,7 +201,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
             case "alpha with scrub":
                 options["--method"] = "scrub";
                 options["--alpha"] = "0.3";
-                mentions = ["--alpha applies to --method advneggrad only, not scrub"];
+                mentions = ["--alpha applies to --method advneggrad or neggrad+ only, not scrub"];
                 break;
             case "max steps 0":
                 options["--max-steps"] = "0";
