@@ -29,6 +29,15 @@ public sealed class BenchEvalOptions
     [Option("metrics", HelpText = "Also time the metrics (SVC attack on 20,000 images, loss attack, privacy score, 1000 bootstrap resamples) at CIFAR-10 sizes.")]
     public bool Metrics { get; set; }
 
+    [Option("metrics-only", HelpText = "With --metrics: skip the inference timing.")]
+    public bool MetricsOnly { get; set; }
+
+    [Option("svc-peer", HelpText = "With --metrics: after each SVC case run this scikit-learn peer script (bench/svc_peer.py) on the same features and print both times, the ratio, the efficacy and support-vector differences.")]
+    public string? SvcPeer { get; set; }
+
+    [Option("python", Default = "/usr/bin/python3", HelpText = "The python that runs --svc-peer (one with scikit-learn).")]
+    public string Python { get; set; } = "/usr/bin/python3";
+
     [Option("json", HelpText = "Also write the figures here (images_per_second, metrics_seconds, device).")]
     public string? Json { get; set; }
 }
@@ -38,7 +47,11 @@ internal static class BenchEvalCommand
     public static int Run(BenchEvalOptions o)
     {
         if (o.BatchSize < 1 || o.Steps < 1 || o.Warmup < 0) throw new UserError("--batch-size and --steps must be at least 1, --warmup at least 0");
+        if ((o.MetricsOnly || o.SvcPeer is not null) && !o.Metrics) throw new UserError("--metrics-only and --svc-peer need --metrics");
+        if (o.SvcPeer is not null && !File.Exists(o.SvcPeer)) throw new UserError($"--svc-peer {o.SvcPeer}: no such file");
         var figures = new Dictionary<string, object>();
+        Console.WriteLine($"cpu               {CpuModel()} ({Environment.ProcessorCount} logical CPUs)");
+        if (!o.MetricsOnly)
         using (var ops = DeviceChoice.Open(o.Device))
         {
             using var model = new ResNet18(ops, ResNet18Config.Cifar10, o.BatchSize);
@@ -71,6 +84,8 @@ internal static class BenchEvalCommand
         }
         if (o.Metrics)
         {
+            foreach (var svcCase in SvcBenchCases.All())
+                figures["svc_" + svcCase.Name] = SvcBenchCases.Run(svcCase, o.SvcPeer, o.Python);
             var (train, test, retrained) = SyntheticOutputs(trainMargin: 9, testMargin: 6);
             figures["svc_seconds"] = TimeSvc("SVC attack       ", train, test);
             // A collapsed model (features dead after a destructive unlearning run): most images get the same logits, so
@@ -136,7 +151,18 @@ internal static class BenchEvalCommand
         return new SampleOutputs(labels, logits, 10);
     }
 
-    static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+    /// <summary>The CPU's model name from /proc/cpuinfo (every benchmark prints it), or "unknown".</summary>
+    internal static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown" : line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { return "unknown"; }
+    }
+
+    internal static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -10,7 +10,8 @@ right on training images, less so on test images) go to mia_outputs.safetensors:
   retrained.logits           the same forget images through a "retrained" model (the privacy score's reference)
   loss.folds_train/test      scikit-learn's StratifiedShuffleSplit(n_splits=10, random_state=0) folds over the loss set
 mia_expected.json holds what scikit-learn / numpy compute from them:
-  SalUn / Unlearn-Sparse SVC_MIA ("confidence" = softmax(z)[y]): SVC(C=3, gamma="auto", kernel="rbf") fitted on members (1)
+  SalUn / Unlearn-Sparse SVC_MIA ("confidence" = softmax(z)[y], float32 from torch's softmax as their collect_prob holds
+  it): SVC(C=3, gamma="auto", kernel="rbf") fitted on members (1)
   and non-members (0); efficacy = share of forget images predicted 0; plus the decision function on the forget images.
   NeurIPS 2023 starting kit simple_mia: LogisticRegression() on per-sample cross-entropy, members = forget (1), non-members =
   the first NS test images (0), cross_val_score(accuracy) over the folds above; plus coef/intercept fitted on all of them.
@@ -25,6 +26,7 @@ import sys
 import numpy as np
 import scipy.stats
 import sklearn
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
 from sklearn.svm import SVC
@@ -74,14 +76,37 @@ def ce(z, y):
     return -np.log(true_prob(z, y))
 
 
+def torch_true_prob(z, y):
+    """softmax(z)[y] as SVC_MIA's collect_prob computes it: torch's float32 softmax, gathered, to numpy."""
+    p = torch.softmax(torch.from_numpy(z), dim=-1)
+    return torch.gather(p, 1, torch.from_numpy(y)[:, None])[:, 0].numpy()
+
+
 # SVC attack (SalUn MIA-efficacy)
-x_svc = np.concatenate([true_prob(members, members_y), true_prob(nonmembers, nonmembers_y)]).reshape(-1, 1)
+x_svc = np.concatenate([torch_true_prob(members, members_y), torch_true_prob(nonmembers, nonmembers_y)]).reshape(-1, 1)
 y_svc = np.concatenate([np.ones(M), np.zeros(N)])
 svc = SVC(C=3, gamma="auto", kernel="rbf").fit(x_svc, y_svc)
-targets = true_prob(forget, forget_y).reshape(-1, 1)
+targets = torch_true_prob(forget, forget_y).reshape(-1, 1)
 svc_pred = svc.predict(targets)
 svc_efficacy = float((svc_pred == 0).mean())
 svc_decision = svc.decision_function(targets)
+
+# The same attack on a confident model's outputs: most true-class probabilities are exactly 1.0f (margins near 24), so
+# points tie by the hundred; and on a constant model's (every feature equal: scikit-learn's decision is exactly 0, which
+# its predict calls a member, for equal counts; with more members than non-members every image is a member too).
+CM, CN, CF = 600, 500, 300
+conf_members_y, conf_nonmembers_y = retain_labels(CM), rng.integers(0, C, size=CN).astype(np.int64)
+conf_forget_y = np.full(CF, FORGET, dtype=np.int64)
+conf_members = draw(CM, conf_members_y, 24.0, 6.0)
+conf_nonmembers = draw(CN, conf_nonmembers_y, 16.0, 9.0)
+conf_forget = draw(CF, conf_forget_y, 8.0, 8.0)
+x_conf = np.concatenate([torch_true_prob(conf_members, conf_members_y), torch_true_prob(conf_nonmembers, conf_nonmembers_y)]).reshape(-1, 1)
+svc_conf = SVC(C=3, gamma="auto", kernel="rbf").fit(x_conf, np.concatenate([np.ones(CM), np.zeros(CN)]))
+conf_targets = torch_true_prob(conf_forget, conf_forget_y).reshape(-1, 1)
+constant = {}
+for m, n in [(100, 100), (100, 90)]:
+    svc_c = SVC(C=3, gamma="auto", kernel="rbf").fit(np.full((m + n, 1), 0.75), np.concatenate([np.ones(m), np.zeros(n)]))
+    constant[f"{m}_{n}"] = {"predict": float(svc_c.predict([[0.75]])[0]), "decision": float(svc_c.decision_function([[0.75]])[0])}
 
 # Loss attack (NeurIPS 2023 starting kit simple_mia)
 NS = F
@@ -133,6 +158,9 @@ write_safetensors(os.path.join(HERE, "mia_outputs.safetensors"), {
     "nonmembers.logits": nonmembers, "nonmembers.labels": nonmembers_y,
     "forget.logits": forget, "forget.labels": forget_y,
     "retrained.logits": retrained,
+    "confident_members.logits": conf_members, "confident_members.labels": conf_members_y,
+    "confident_nonmembers.logits": conf_nonmembers, "confident_nonmembers.labels": conf_nonmembers_y,
+    "confident_forget.logits": conf_forget, "confident_forget.labels": conf_forget_y,
     "loss.folds_train": np.stack([tr for tr, _ in folds]).astype(np.int64),
     "loss.folds_test": np.stack([te for _, te in folds]).astype(np.int64),
 })
@@ -141,6 +169,11 @@ expected = {
     "svc_efficacy": svc_efficacy,
     "svc_decision": svc_decision.tolist(),
     "svc_support_vectors": int(svc.support_.size),
+    "confident_svc_efficacy": float((svc_conf.predict(conf_targets) == 0).mean()),
+    "confident_svc_decision": svc_conf.decision_function(conf_targets).tolist(),
+    "confident_svc_support_vectors": int(svc_conf.support_.size),
+    "confident_at_one": int((x_conf == 1.0).sum()),
+    "constant_svc": constant,
     "loss_ns": NS,
     "loss_fold_accuracies": scores.tolist(),
     "loss_accuracy": float(scores.mean()),
