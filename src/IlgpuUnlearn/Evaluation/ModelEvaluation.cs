@@ -32,6 +32,10 @@ public sealed record EvaluationSettings
 /// Intervals: percentile bootstrap over images (seeded), resampling each class of each split on its own so that class sizes
 /// stay fixed; MIA-efficacy reuses the class-k resample with the fitted SVC fixed; the loss attack and the privacy score are
 /// recomputed (refit / re-swept) on up to <see cref="EvaluationSettings.AttackBootstrapReplicates"/> resamples.
+/// Not available (<see cref="MetricValue.Unavailable"/>, with the reason) rather than a number: a figure of the forget class
+/// (UA, SalUn_UA, TUA, MIA_efficacy, loss_MIA, FQS) over fewer than <see cref="MinimumForgetImages"/> images of its split,
+/// RA / TRA when a retain class has no image of that split (their mean over nine classes would silently be over fewer), and
+/// SalUn_RA / SalUn_TA / MIA_efficacy without retain-class or test images.
 /// </summary>
 public sealed class ModelEvaluation
 {
@@ -41,6 +45,9 @@ public sealed class ModelEvaluation
 
     /// <summary>The metric names in report order.</summary>
     public static readonly string[] MetricOrder = [UA, RA, TUA, TRA, SalUnUA, SalUnRA, SalUnTA, MiaEfficacy, LossMia, Fqs];
+
+    /// <summary>A share over fewer forget images than this is not a measurement (one image gives only 0 or 100).</summary>
+    public const int MinimumForgetImages = 2;
 
     /// <summary>SalUn's "Avg. Gap" averages the gaps of these four.</summary>
     public static readonly string[] AvgGapMetrics = [SalUnUA, SalUnRA, SalUnTA, MiaEfficacy];
@@ -111,8 +118,33 @@ public sealed class ModelEvaluation
             var retain = train.IndicesOfClass(k, equal: false);
             var members = retain.Take(Math.Min(retain.Length, test.Count)).Select(i => train.TrueClassProbability[i]).ToArray();
             var targets = _trainByClass[k].Select(i => train.TrueClassProbability[i]).ToArray();
-            if (members.Length > 0 && targets.Length > 0 && test.Count > 0)
+            if (members.Length > 0 && targets.Length >= MinimumForgetImages && test.Count > 0)
                 _svc = SvcMiaEfficacy.Compute(members, test.TrueClassProbability, targets, cancel);
+        }
+
+        /// <summary>Each figure that cannot be computed from these outputs, with the reason (see the class comment).</summary>
+        private Dictionary<string, string> Unavailable()
+        {
+            var why = new Dictionary<string, string>();
+            int forgetTrain = _trainByClass[_k].Length, forgetTest = _testByClass[_k].Length;
+            static string Few(int n, string split) =>
+                $"{n} {split} image{(n == 1 ? "" : "s")} of the forget class: a share needs at least {MinimumForgetImages}";
+            if (forgetTrain < MinimumForgetImages)
+                foreach (var name in new[] { UA, SalUnUA, MiaEfficacy, LossMia, Fqs }) why[name] = Few(forgetTrain, "training");
+            if (forgetTest < MinimumForgetImages) why[TUA] = Few(forgetTest, "test");
+            var emptyTrain = Enumerable.Range(0, _trainByClass.Length).Where(c => c != _k && _trainByClass[c].Length == 0).ToArray();
+            var emptyTest = Enumerable.Range(0, _testByClass.Length).Where(c => c != _k && _testByClass[c].Length == 0).ToArray();
+            if (emptyTrain.Length > 0) why[RA] = $"retain class{(emptyTrain.Length == 1 ? "" : "es")} {string.Join(", ", emptyTrain)} without a training image: RA is the mean over every retain class";
+            if (emptyTest.Length > 0) why[TRA] = $"retain class{(emptyTest.Length == 1 ? "" : "es")} {string.Join(", ", emptyTest)} without a test image: TRA is the mean over every retain class";
+            if (emptyTrain.Length == _trainByClass.Length - 1)
+            {
+                why[SalUnRA] = "no retain-class training image";
+                why.TryAdd(MiaEfficacy, "no retain-class training image to serve as a member");
+            }
+            if (emptyTest.Length == _testByClass.Length - 1) why[SalUnTA] = "no retain-class test image";
+            if (_test.Count == 0) why.TryAdd(MiaEfficacy, "no test image to serve as a non-member");
+            if (_test.Count < 2) why.TryAdd(LossMia, "fewer than 2 test images to serve as non-members");
+            return why;
         }
 
         public IEnumerable<(string, MetricValue)> Compute()
@@ -130,7 +162,10 @@ public sealed class ModelEvaluation
                 foreach (var (name, value) in Accuracies(train, test)) samples[name].Add(value);
                 if (forgetDraws.Count < _settings.AttackBootstrapReplicates) forgetDraws.Add(train[_k]);
             }
-            foreach (var (name, value) in point) yield return (name, With(value, samples[name]));
+            var unavailable = Unavailable();
+            foreach (var (name, value) in point)
+                yield return (name, unavailable.TryGetValue(name, out var why) ? MetricValue.Unavailable(why) : With(value, samples[name]));
+            if (_svc is null) yield return (MiaEfficacy, MetricValue.Unavailable(unavailable[MiaEfficacy]));
 
             // The loss attack: refit on resampled balanced sets (members and non-members resampled apart, splits kept).
             var forgetLosses = _trainByClass[_k].Select(i => _train.Loss[i]).ToArray();
@@ -149,9 +184,11 @@ public sealed class ModelEvaluation
                     replicatesOfLoss[r] = 100 * LossAttack.CrossValidatedAccuracy(draws[r].Select(i => x[i]).ToArray(), y, folds));
                 yield return (LossMia, With(value, replicatesOfLoss));
             }
+            else yield return (LossMia, MetricValue.Unavailable(unavailable[LossMia]));
 
             // The privacy score against the retrained model, paired resamples of the class-k training images.
-            if (_retrained is not null && _trainByClass[_k].Length > 0)
+            if (_retrained is not null && unavailable.TryGetValue(Fqs, out var fqsReason)) yield return (Fqs, MetricValue.Unavailable(fqsReason));
+            else if (_retrained is not null)
             {
                 var forget = _trainByClass[_k];
                 double[] ue = forget.Select(i => _train.Entropy(i, PrivacyScore.EntropyTemperature)).ToArray();
