@@ -44,8 +44,11 @@ internal static class SvcBenchCases
         return new SampleOutputs(labels, logits, 10).TrueClassProbability;
     }
 
-    /// <summary>Times ours (and the peer when given) on one case; prints one line; returns the figures.</summary>
-    public static Dictionary<string, object> Run(Case c, string? peer, string python)
+    /// <summary>
+    /// Times ours (and the peer when given) on one case, <paramref name="repeats"/> times alternated (ours, peer, ours, ...);
+    /// prints the figures; returns them (seconds are sums over the repeats, the ratio is of the sums).
+    /// </summary>
+    public static Dictionary<string, object> Run(Case c, string? peer, string python, int repeats)
     {
         var random = new Random(c.Name.Length * 7919 + c.Members);
         var members = Probabilities(random, c.Members, c.MemberMargin);
@@ -53,9 +56,18 @@ internal static class SvcBenchCases
         var targets = Probabilities(random, c.Targets, c.TargetMargin);
         int ones = members.Count(v => (float)v == 1f) + nonMembers.Count(v => (float)v == 1f);
 
-        var clock = Stopwatch.StartNew();
-        var ours = SvcMiaEfficacy.Compute(members, nonMembers, targets);
-        double seconds = clock.Elapsed.TotalSeconds;
+        double seconds = 0, peerSeconds = 0;
+        SvcMiaEfficacy ours = null!;
+        JsonElement p = default;
+        for (int r = 0; r < repeats; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            ours = SvcMiaEfficacy.Compute(members, nonMembers, targets);
+            seconds += clock.Elapsed.TotalSeconds;
+            if (peer is null) continue;
+            p = RunPeer(members, nonMembers, targets, peer, python);
+            peerSeconds += p.GetProperty("seconds").GetDouble();
+        }
         var figures = new Dictionary<string, object>
         {
             ["seconds"] = seconds,
@@ -65,27 +77,11 @@ internal static class SvcBenchCases
             ["training_points"] = members.Length + nonMembers.Length,
             ["at_one"] = ones,
         };
-        string line = Inv($"SVC {c.Name,-24} ours {seconds,6:F2} s ({ours.Classifier.Iterations:N0} it, {ours.Classifier.SupportVectorCount:N0} SVs, efficacy {100 * ours.Efficacy:F2}%; {ones:N0} of {members.Length + nonMembers.Length:N0} points at 1.0f)");
+        string line = Inv($"SVC {c.Name,-24} ours {seconds,6:F2} s{(repeats > 1 ? $" in {repeats} runs" : "")} ({ours.Classifier.Iterations:N0} it, {ours.Classifier.SupportVectorCount:N0} SVs, efficacy {100 * ours.Efficacy:F2}%; {ones:N0} of {members.Length + nonMembers.Length:N0} points at 1.0f)");
         if (peer is not null)
         {
-            var folder = Directory.CreateTempSubdirectory("svc-bench-");
-            try
             {
-                string features = Path.Combine(folder.FullName, "features.json"), result = Path.Combine(folder.FullName, "peer.json");
-                File.WriteAllText(features, JsonSerializer.Serialize(new Dictionary<string, double[]>
-                {
-                    ["members"] = members, ["non_members"] = nonMembers, ["targets"] = targets,
-                }));
-                var start = new ProcessStartInfo(python) { RedirectStandardError = true };
-                foreach (var a in new[] { peer, "--features", features, "--out", result }) start.ArgumentList.Add(a);
-                using (var process = Process.Start(start) ?? throw new UserError($"could not start {python}"))
-                {
-                    string err = process.StandardError.ReadToEnd();
-                    process.WaitForExit();
-                    if (process.ExitCode != 0) throw new UserError($"{peer} failed (exit {process.ExitCode}): {err.Trim()}");
-                }
-                var p = JsonDocument.Parse(File.ReadAllText(result)).RootElement;
-                double peerSeconds = p.GetProperty("seconds").GetDouble(), peerEfficacy = p.GetProperty("efficacy").GetDouble();
+                double peerEfficacy = p.GetProperty("efficacy").GetDouble();
                 int peerSv = p.GetProperty("support_vectors").GetInt32();
                 var values = p.GetProperty("distinct_targets").EnumerateArray().Select(e => e.GetDouble()).ToArray();
                 var decision = p.GetProperty("decision").EnumerateArray().Select(e => e.GetDouble()).ToArray();
@@ -96,12 +92,35 @@ internal static class SvcBenchCases
                 figures["peer_efficacy"] = peerEfficacy;
                 figures["peer_support_vectors"] = peerSv;
                 figures["decision_worst_difference"] = worst;
-                line += Inv($"\n    scikit-learn {p.GetProperty("sklearn").GetString()} {peerSeconds:F2} s ({peerSv:N0} SVs, efficacy {100 * peerEfficacy:F2}%): ratio ours/peer {seconds / peerSeconds:F3}x, efficacy difference {100 * (ours.Efficacy - peerEfficacy):+0.00;-0.00;0.00} pp, SV difference {ours.Classifier.SupportVectorCount - peerSv:+0;-0;0}, worst decision difference {worst:E1}");
+                line += Inv($"\n    scikit-learn {p.GetProperty("sklearn").GetString()} {peerSeconds:F2} s{(repeats > 1 ? $" in {repeats} runs" : "")} ({peerSv:N0} SVs, efficacy {100 * peerEfficacy:F2}%): ratio ours/peer {seconds / peerSeconds:F3}x, efficacy difference {100 * (ours.Efficacy - peerEfficacy):+0.00;-0.00;0.00} pp, SV difference {ours.Classifier.SupportVectorCount - peerSv:+0;-0;0}, worst decision difference {worst:E1}");
             }
-            finally { folder.Delete(recursive: true); }
         }
         Console.WriteLine(line);
         return figures;
+    }
+
+    /// <summary>Runs the peer on the same features (through a temporary folder) and returns its result object.</summary>
+    static JsonElement RunPeer(double[] members, double[] nonMembers, double[] targets, string peer, string python)
+    {
+        var folder = Directory.CreateTempSubdirectory("svc-bench-");
+        try
+        {
+            string features = Path.Combine(folder.FullName, "features.json"), result = Path.Combine(folder.FullName, "peer.json");
+            File.WriteAllText(features, JsonSerializer.Serialize(new Dictionary<string, double[]>
+            {
+                ["members"] = members, ["non_members"] = nonMembers, ["targets"] = targets,
+            }));
+            var start = new ProcessStartInfo(python) { RedirectStandardError = true };
+            foreach (var a in new[] { peer, "--features", features, "--out", result }) start.ArgumentList.Add(a);
+            using (var process = Process.Start(start) ?? throw new UserError($"could not start {python}"))
+            {
+                string err = process.StandardError.ReadToEnd();
+                process.WaitForExit();
+                if (process.ExitCode != 0) throw new UserError($"{peer} failed (exit {process.ExitCode}): {err.Trim()}");
+            }
+            return JsonDocument.Parse(File.ReadAllText(result)).RootElement.Clone();
+        }
+        finally { folder.Delete(recursive: true); }
     }
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

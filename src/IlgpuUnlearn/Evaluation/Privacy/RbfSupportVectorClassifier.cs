@@ -350,18 +350,21 @@ public sealed class RbfSupportVectorClassifier
             int active = _active;
             TensorPrimitives.MultiplyAdd(ki.AsSpan(0, active), di, f.AsSpan(0, active), f.AsSpan(0, active));
             TensorPrimitives.MultiplyAdd(kj.AsSpan(0, active), dj, f.AsSpan(0, active), f.AsSpan(0, active));
-            UpdateBoundedPart(i, wasUpperI);
-            UpdateBoundedPart(j, wasUpperJ);
+            UpdateBoundedPart(i, wasUpperI, _ki);
+            UpdateBoundedPart(j, wasUpperJ, _kj);
         }
 
-        /// <summary>F-bar follows a variable that reached or left its upper bound, over every position.</summary>
-        private void UpdateBoundedPart(int i, bool wasUpper)
+        /// <summary>
+        /// F-bar follows a variable that reached or left its upper bound, over every position. <paramref name="column"/>
+        /// holds K(x_i, .) over the active part already; only the inactive part is computed (into it: the caller is done with it).
+        /// </summary>
+        private void UpdateBoundedPart(int i, bool wasUpper, double[] column)
         {
             bool upper = AtUpper(i);
             if (upper == wasUpper) return;
-            Column(i, 0, _n, _scratch);
+            Column(i, _active, _n, column);
             double scale = (upper ? 1 : -1) * _bound[i] * _y[i];
-            TensorPrimitives.MultiplyAdd(_scratch, scale, _fBar, _fBar);
+            TensorPrimitives.MultiplyAdd(column, scale, _fBar, _fBar);
         }
 
         /// <summary>
