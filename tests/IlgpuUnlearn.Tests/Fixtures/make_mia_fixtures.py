@@ -94,6 +94,7 @@ svc_decision = svc.decision_function(targets)
 # The same attack on a confident model's outputs: most true-class probabilities are exactly 1.0f (margins near 24), so
 # points tie by the hundred; and on a constant model's (every feature equal: scikit-learn's decision is exactly 0, which
 # its predict calls a member, for equal counts; with more members than non-members every image is a member too).
+# (p0 and the CIFAR-10-size case below use the same float32 softmax.)
 CM, CN, CF = 600, 500, 300
 conf_members_y, conf_nonmembers_y = retain_labels(CM), rng.integers(0, C, size=CN).astype(np.int64)
 conf_forget_y = np.full(CF, FORGET, dtype=np.int64)
@@ -107,6 +108,15 @@ constant = {}
 for m, n in [(100, 100), (100, 90)]:
     svc_c = SVC(C=3, gamma="auto", kernel="rbf").fit(np.full((m + n, 1), 0.75), np.concatenate([np.ones(m), np.zeros(n)]))
     constant[f"{m}_{n}"] = {"predict": float(svc_c.predict([[0.75]])[0]), "decision": float(svc_c.decision_function([[0.75]])[0])}
+
+# CIFAR-10 size, confident (CifarSizeMetricsTests): members 9,900 at exactly 1.0f and 100 wrong images at p0 (true logit 0,
+# one other 5, the rest 0); non-members (the 10,000 test images) 9,080 at 1.0f and 920 at p0. scikit-learn's predictions at
+# the two values (the targets take only these two values).
+p0 = float(torch.softmax(torch.tensor([[0.0, 5.0] + [0.0] * 8]), dim=-1)[0, 0])
+x_big = np.concatenate([np.ones(9900), np.full(100, p0), np.ones(9080), np.full(920, p0)]).astype(np.float32).reshape(-1, 1)
+svc_big = SVC(C=3, gamma="auto", kernel="rbf").fit(x_big, np.concatenate([np.ones(10000), np.zeros(10000)]))
+cifar_size = {"p0": p0, "predict_at_one": float(svc_big.predict(np.array([[1.0]], dtype=np.float32))[0]),
+              "predict_at_p0": float(svc_big.predict(np.array([[p0]], dtype=np.float32))[0])}
 
 # Loss attack (NeurIPS 2023 starting kit simple_mia)
 NS = F
@@ -174,6 +184,7 @@ expected = {
     "confident_svc_support_vectors": int(svc_conf.support_.size),
     "confident_at_one": int((x_conf == 1.0).sum()),
     "constant_svc": constant,
+    "cifar_size_confident_svc": cifar_size,
     "loss_ns": NS,
     "loss_fold_accuracies": scores.tolist(),
     "loss_accuracy": float(scores.mean()),
