@@ -53,6 +53,9 @@ public sealed class EvalOptions
     [Option("method", Default = "evaluated", HelpText = "The method that made the model, as the report and the Comparator's JSON name it (e.g. AdvNegGrad).")]
     public string Method { get; set; } = "evaluated";
 
+    [Option("mia-split", Default = "salun", HelpText = MiaSplitNames.Help)]
+    public string MiaSplit { get; set; } = "salun";
+
     [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
     public int Bootstrap { get; set; }
 
@@ -146,7 +149,7 @@ internal static class EvalCommand
     static (RunPlan Plan, EvaluationSettings Settings) Plan(EvalOptions o)
     {
         PlanChecks.AtLeast(o.BatchSize, 1, "--batch-size");
-        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed);
+        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed, o.MiaSplit);
         var kind = PlanChecks.Dataset(o.Dataset);
         var names = DatasetLoader.ClassNames(kind);
         int[] classes = o.ForgetClass is null ? [] : PlanChecks.ForgetClasses(o.ForgetClass, names, allowAll: false);

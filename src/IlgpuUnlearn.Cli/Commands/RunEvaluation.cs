@@ -86,10 +86,11 @@ internal static class RunEvaluation
         return Forward(model, data, role + " model", cancel, label);
     }
 
-    public static EvaluationSettings Settings(int bootstrap, int seed)
+    public static EvaluationSettings Settings(int bootstrap, int seed, string miaSplit)
     {
         if (bootstrap < 0) throw new UserError($"--bootstrap must be 0 or more, got {bootstrap}");
-        return new EvaluationSettings { BootstrapReplicates = bootstrap, Seed = seed };
+        var split = MiaSplitNames.Parse(miaSplit) ?? throw new UserError($"--mia-split must be salun or whole-test, got '{miaSplit}'");
+        return new EvaluationSettings { BootstrapReplicates = bootstrap, Seed = seed, MiaSplit = split };
     }
 
     /// <summary>Keeps a report's lines together when several devices finish at once.</summary>

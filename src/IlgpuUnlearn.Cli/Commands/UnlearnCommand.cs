@@ -137,6 +137,9 @@ public sealed class UnlearnOptions
     [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
+    [Option("mia-split", Default = "salun", HelpText = MiaSplitNames.Help)]
+    public string MiaSplit { get; set; } = "salun";
+
     [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
     public int Bootstrap { get; set; }
 
@@ -340,7 +343,7 @@ internal static class UnlearnCommand
         PlanChecks.InputPath(o.Weights, "--weights");
         DataChoice.RequireWeights(kind, o.Weights);
         DataChoice.CheckNormalization(o.Mean, o.Std);
-        var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed ?? 0);
+        var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed ?? 0, o.MiaSplit);
         RunEvaluation.CheckRetrainedOption(o.Retrained);
         if (o.ReportJson is not null) PlanChecks.OutputFile(o.ReportJson, "--report-json");
 

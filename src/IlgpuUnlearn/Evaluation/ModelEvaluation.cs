@@ -14,6 +14,26 @@ public sealed record EvaluationSettings
 
     /// <summary>Seed of the bootstrap and of the loss attack's subsampling and splits.</summary>
     public int Seed { get; init; }
+
+    /// <summary>Which test images the SVC attack takes as non-members (and so how many members): see <see cref="Evaluation.MiaSplit"/>.</summary>
+    public MiaSplit MiaSplit { get; init; } = MiaSplit.SalUn;
+}
+
+/// <summary>
+/// The SVC attack's split (<see cref="SvcMiaEfficacy"/>). Both take the first n retain-class training images in file order as
+/// members (Unlearn-Sparse / SalUn main_forget.py: Subset(retain_dataset, range(len(test)))) and n test images as non-members.
+/// </summary>
+public enum MiaSplit
+{
+    /// <summary>
+    /// The default, as SalUn and Unlearn-Sparse run class-wise forgetting: their data code removes the forget class from the
+    /// test set (dataset.py: test_set.targets != class_to_replace), so the non-members are the retain-class test images and
+    /// n = |test without class k|. Default because MIA_efficacy is named after, and compared with, their figures.
+    /// </summary>
+    SalUn,
+
+    /// <summary>Every test image as a non-member (n = |test|): this tool's earlier split, and SalUn's for random-data forgetting, whose test set is not filtered.</summary>
+    WholeTest,
 }
 
 /// <summary>
@@ -24,8 +44,9 @@ public sealed record EvaluationSettings
 /// RA = mean of the nine other classes' training accuracies, TUA and TRA the same on the test set.</item>
 /// <item>SalUn's (Fan et al., ICLR 2024, OPTML-Group/Unlearn-Saliency): SalUn_UA = 100 - UA, SalUn_RA = training accuracy
 /// over the retain-class images pooled, SalUn_TA = test accuracy over the retain-class images pooled,
-/// MIA_efficacy = <see cref="SvcMiaEfficacy"/> (members: the first |test| retain-class training images in file order, as
-/// Unlearn-Sparse's Subset(retain, range(len(test))); non-members: the whole test set; targets: the class-k training images).</item>
+/// MIA_efficacy = <see cref="SvcMiaEfficacy"/> (members: the first n retain-class training images in file order, as
+/// Unlearn-Sparse's Subset(retain, range(len(test))); non-members: the n test images of the <see cref="MiaSplit"/>, by
+/// default the retain-class ones as SalUn's class-wise runs; targets: the class-k training images).</item>
 /// <item>loss_MIA = <see cref="LossAttack"/> accuracy (class-k training images against as many test images; 50 is ideal).</item>
 /// <item>FQS = <see cref="PrivacyScore"/> (0..1) against the retrained model's outputs on the class-k training images, when given.</item>
 /// </list>
@@ -116,10 +137,12 @@ public sealed class ModelEvaluation
             for (int p = 0; p < _trainByClass[k].Length; p++) _targetPosition[_trainByClass[k][p]] = p;
 
             var retain = train.IndicesOfClass(k, equal: false);
-            var members = retain.Take(Math.Min(retain.Length, test.Count)).Select(i => train.TrueClassProbability[i]).ToArray();
+            var nonMembers = (settings.MiaSplit == MiaSplit.SalUn ? test.IndicesOfClass(k, equal: false) : Enumerable.Range(0, test.Count).ToArray())
+                .Select(i => test.TrueClassProbability[i]).ToArray();
+            var members = retain.Take(Math.Min(retain.Length, nonMembers.Length)).Select(i => train.TrueClassProbability[i]).ToArray();
             var targets = _trainByClass[k].Select(i => train.TrueClassProbability[i]).ToArray();
-            if (members.Length > 0 && targets.Length >= MinimumForgetImages && test.Count > 0)
-                _svc = SvcMiaEfficacy.Compute(members, test.TrueClassProbability, targets, cancel);
+            if (members.Length > 0 && targets.Length >= MinimumForgetImages && nonMembers.Length > 0)
+                _svc = SvcMiaEfficacy.Compute(members, nonMembers, targets, cancel);
         }
 
         /// <summary>Each figure that cannot be computed from these outputs, with the reason (see the class comment).</summary>
@@ -142,7 +165,8 @@ public sealed class ModelEvaluation
                 why.TryAdd(MiaEfficacy, "no retain-class training image to serve as a member");
             }
             if (emptyTest.Length == _testByClass.Length - 1) why[SalUnTA] = "no retain-class test image";
-            if (_test.Count == 0) why.TryAdd(MiaEfficacy, "no test image to serve as a non-member");
+            if (_settings.MiaSplit == MiaSplit.SalUn ? emptyTest.Length == _testByClass.Length - 1 : _test.Count == 0)
+                why.TryAdd(MiaEfficacy, "no test image to serve as a non-member");
             if (_test.Count < 2) why.TryAdd(LossMia, "fewer than 2 test images to serve as non-members");
             return why;
         }

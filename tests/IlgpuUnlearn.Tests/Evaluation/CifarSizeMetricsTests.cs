@@ -52,8 +52,9 @@ public sealed class CifarSizeMetricsTests(Xunit.Abstractions.ITestOutputHelper o
         Assert.Equal(50.0, m[ModelEvaluation.TUA].Value, 1e-9);
         Assert.Equal(100 - meanRetainClass, m[ModelEvaluation.TRA].Value, 1e-9);
         Assert.Equal(100 - meanRetainClass, m[ModelEvaluation.SalUnTA].Value, 1e-9);
-        // MIA-efficacy. Members: the first 10,000 retain-class training images, classes 0 and 1: 9,900 at 1.0f, 100 at p0.
-        // Non-members: the test set, 9,080 at 1.0f and 920 at p0. scikit-learn's SVC on these features calls 1.0f a member
+        // MIA-efficacy, SalUn's split. Non-members: the 9,000 retain-class test images, 8,580 at 1.0f and 420 at p0. Members:
+        // the first 9,000 retain-class training images, classes 0 and 1: 8,900 at 1.0f, 100 at p0. scikit-learn's SVC on
+        // these features calls 1.0f a member
         // and p0 a non-member (mia_expected.json, cifar_size_confident_svc), so the efficacy is the forget images at p0:
         // 1,000 of 5,000.
         var sklearn = JsonDocument.Parse(File.ReadAllText(Path.Combine(FixtureFile.Folder, "mia_expected.json"))).RootElement.GetProperty("cifar_size_confident_svc");

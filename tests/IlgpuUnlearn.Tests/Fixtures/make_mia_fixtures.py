@@ -91,6 +91,19 @@ svc_pred = svc.predict(targets)
 svc_efficacy = float((svc_pred == 0).mean())
 svc_decision = svc.decision_function(targets)
 
+# SalUn's class-wise split as main_forget.py runs it: the data code drops the forget class from the test set, the members
+# are Subset(retain, range(len(test))), the first |test without k| retain images (here the members above, in order).
+keep = nonmembers_y != FORGET
+n_salun = int(keep.sum())
+x_salun = np.concatenate([torch_true_prob(members[:n_salun], members_y[:n_salun]), torch_true_prob(nonmembers[keep], nonmembers_y[keep])]).reshape(-1, 1)
+svc_salun = SVC(C=3, gamma="auto", kernel="rbf").fit(x_salun, np.concatenate([np.ones(n_salun), np.zeros(n_salun)]))
+svc_salun_efficacy = float((svc_salun.predict(targets) == 0).mean())
+svc_salun_decision = svc_salun.decision_function(targets)
+# The whole test set as non-members (random-data forgetting's split): members are the first |test| retain images.
+x_whole = np.concatenate([torch_true_prob(members[:N], members_y[:N]), torch_true_prob(nonmembers, nonmembers_y)]).reshape(-1, 1)
+svc_whole = SVC(C=3, gamma="auto", kernel="rbf").fit(x_whole, np.concatenate([np.ones(N), np.zeros(N)]))
+svc_whole_efficacy = float((svc_whole.predict(targets) == 0).mean())
+
 # The same attack on a confident model's outputs: most true-class probabilities are exactly 1.0f (margins near 24), so
 # points tie by the hundred; and on a constant model's (every feature equal: scikit-learn's decision is exactly 0, which
 # its predict calls a member, for equal counts; with more members than non-members every image is a member too).
@@ -109,12 +122,12 @@ for m, n in [(100, 100), (100, 90)]:
     svc_c = SVC(C=3, gamma="auto", kernel="rbf").fit(np.full((m + n, 1), 0.75), np.concatenate([np.ones(m), np.zeros(n)]))
     constant[f"{m}_{n}"] = {"predict": float(svc_c.predict([[0.75]])[0]), "decision": float(svc_c.decision_function([[0.75]])[0])}
 
-# CIFAR-10 size, confident (CifarSizeMetricsTests): members 9,900 at exactly 1.0f and 100 wrong images at p0 (true logit 0,
-# one other 5, the rest 0); non-members (the 10,000 test images) 9,080 at 1.0f and 920 at p0. scikit-learn's predictions at
-# the two values (the targets take only these two values).
+# CIFAR-10 size, confident (CifarSizeMetricsTests), SalUn's split: members 8,900 at exactly 1.0f and 100 wrong images at p0
+# (true logit 0, one other 5, the rest 0); non-members (the 9,000 retain-class test images) 8,580 at 1.0f and 420 at p0.
+# scikit-learn's predictions at the two values (the targets take only these two values).
 p0 = float(torch.softmax(torch.tensor([[0.0, 5.0] + [0.0] * 8]), dim=-1)[0, 0])
-x_big = np.concatenate([np.ones(9900), np.full(100, p0), np.ones(9080), np.full(920, p0)]).astype(np.float32).reshape(-1, 1)
-svc_big = SVC(C=3, gamma="auto", kernel="rbf").fit(x_big, np.concatenate([np.ones(10000), np.zeros(10000)]))
+x_big = np.concatenate([np.ones(8900), np.full(100, p0), np.ones(8580), np.full(420, p0)]).astype(np.float32).reshape(-1, 1)
+svc_big = SVC(C=3, gamma="auto", kernel="rbf").fit(x_big, np.concatenate([np.ones(9000), np.zeros(9000)]))
 cifar_size = {"p0": p0, "predict_at_one": float(svc_big.predict(np.array([[1.0]], dtype=np.float32))[0]),
               "predict_at_p0": float(svc_big.predict(np.array([[p0]], dtype=np.float32))[0])}
 
@@ -179,6 +192,10 @@ expected = {
     "svc_efficacy": svc_efficacy,
     "svc_decision": svc_decision.tolist(),
     "svc_support_vectors": int(svc.support_.size),
+    "svc_salun_split_n": n_salun,
+    "svc_salun_split_efficacy": svc_salun_efficacy,
+    "svc_salun_split_decision": svc_salun_decision.tolist(),
+    "svc_whole_test_split_efficacy": svc_whole_efficacy,
     "confident_svc_efficacy": float((svc_conf.predict(conf_targets) == 0).mean()),
     "confident_svc_decision": svc_conf.decision_function(conf_targets).tolist(),
     "confident_svc_support_vectors": int(svc_conf.support_.size),
