@@ -48,7 +48,8 @@ public enum MiaSplit
 /// Unlearn-Sparse's Subset(retain, range(len(test))); non-members: the n test images of the <see cref="MiaSplit"/>, by
 /// default the retain-class ones as SalUn's class-wise runs; targets: the class-k training images).</item>
 /// <item>loss_MIA = <see cref="LossAttack"/> accuracy (class-k training images against as many test images; 50 is ideal).</item>
-/// <item>FQS = <see cref="PrivacyScore"/> (0..1) against the retrained model's outputs on the class-k training images, when given.</item>
+/// <item>FQS = <see cref="PrivacyScore"/> (0..1) against the retrained model's outputs on the class-k training images, when given,
+/// rounded as the Comparator's attack code rounds (<see cref="PrivacyScore.ComputeAsComparator"/>); FQS_unrounded the same unrounded.</item>
 /// </list>
 /// Intervals: percentile bootstrap over images (seeded), resampling each class of each split on its own so that class sizes
 /// stay fixed; MIA-efficacy reuses the class-k resample with the fitted SVC fixed; the loss attack and the privacy score are
@@ -62,10 +63,10 @@ public sealed class ModelEvaluation
 {
     public const string UA = "UA", RA = "RA", TUA = "TUA", TRA = "TRA";
     public const string SalUnUA = "SalUn_UA", SalUnRA = "SalUn_RA", SalUnTA = "SalUn_TA", MiaEfficacy = "MIA_efficacy";
-    public const string LossMia = "loss_MIA", Fqs = "FQS";
+    public const string LossMia = "loss_MIA", Fqs = "FQS", FqsUnrounded = "FQS_unrounded";
 
     /// <summary>The metric names in report order.</summary>
-    public static readonly string[] MetricOrder = [UA, RA, TUA, TRA, SalUnUA, SalUnRA, SalUnTA, MiaEfficacy, LossMia, Fqs];
+    public static readonly string[] MetricOrder = [UA, RA, TUA, TRA, SalUnUA, SalUnRA, SalUnTA, MiaEfficacy, LossMia, Fqs, FqsUnrounded];
 
     /// <summary>A share over fewer forget images than this is not a measurement (one image gives only 0 or 100).</summary>
     public const int MinimumForgetImages = 2;
@@ -153,7 +154,7 @@ public sealed class ModelEvaluation
             static string Few(int n, string split) =>
                 $"{n} {split} image{(n == 1 ? "" : "s")} of the forget class: a share needs at least {MinimumForgetImages}";
             if (forgetTrain < MinimumForgetImages)
-                foreach (var name in new[] { UA, SalUnUA, MiaEfficacy, LossMia, Fqs }) why[name] = Few(forgetTrain, "training");
+                foreach (var name in new[] { UA, SalUnUA, MiaEfficacy, LossMia, Fqs, FqsUnrounded }) why[name] = Few(forgetTrain, "training");
             if (forgetTest < MinimumForgetImages) why[TUA] = Few(forgetTest, "test");
             var emptyTrain = Enumerable.Range(0, _trainByClass.Length).Where(c => c != _k && _trainByClass[c].Length == 0).ToArray();
             var emptyTest = Enumerable.Range(0, _testByClass.Length).Where(c => c != _k && _testByClass[c].Length == 0).ToArray();
@@ -211,7 +212,11 @@ public sealed class ModelEvaluation
             else yield return (LossMia, MetricValue.Unavailable(unavailable[LossMia]));
 
             // The privacy score against the retrained model, paired resamples of the class-k training images.
-            if (_retrained is not null && unavailable.TryGetValue(Fqs, out var fqsReason)) yield return (Fqs, MetricValue.Unavailable(fqsReason));
+            if (_retrained is not null && unavailable.TryGetValue(Fqs, out var fqsReason))
+            {
+                yield return (Fqs, MetricValue.Unavailable(fqsReason));
+                yield return (FqsUnrounded, MetricValue.Unavailable(fqsReason));
+            }
             else if (_retrained is not null)
             {
                 var forget = _trainByClass[_k];
@@ -219,15 +224,21 @@ public sealed class ModelEvaluation
                 double[] re = forget.Select(i => _retrained.Entropy(i, PrivacyScore.EntropyTemperature)).ToArray();
                 double[] uc = forget.Select(_train.LogitConfidence).ToArray();
                 double[] rc = forget.Select(_retrained.LogitConfidence).ToArray();
-                double value = PrivacyScore.Compute(ue, re, uc, rc);
+                double[] ue2 = PrivacyScore.RoundFeatures(ue), re2 = PrivacyScore.RoundFeatures(re);
+                double[] uc2 = PrivacyScore.RoundFeatures(uc), rc2 = PrivacyScore.RoundFeatures(rc);
+                double value = PrivacyScore.ComputeAsComparator(ue2, re2, uc2, rc2);
+                double unrounded = PrivacyScore.Compute(ue, re, uc, rc);
                 var fqsReplicates = new double[forgetDraws.Count];
+                var unroundedReplicates = new double[forgetDraws.Count];
                 Parallel.For(0, forgetDraws.Count, new ParallelOptions { CancellationToken = _cancel }, r =>
                 {
                     var p = forgetDraws[r].Select(i => _targetPosition[i]).ToArray();
-                    fqsReplicates[r] = PrivacyScore.Compute(p.Select(i => ue[i]).ToArray(), p.Select(i => re[i]).ToArray(),
-                        p.Select(i => uc[i]).ToArray(), p.Select(i => rc[i]).ToArray());
+                    static double[] Pick(double[] values, int[] at) => at.Select(i => values[i]).ToArray();
+                    fqsReplicates[r] = PrivacyScore.ComputeAsComparator(Pick(ue2, p), Pick(re2, p), Pick(uc2, p), Pick(rc2, p));
+                    unroundedReplicates[r] = PrivacyScore.Compute(Pick(ue, p), Pick(re, p), Pick(uc, p), Pick(rc, p));
                 });
                 yield return (Fqs, With(value, fqsReplicates));
+                yield return (FqsUnrounded, With(unrounded, unroundedReplicates));
             }
         }
 

@@ -13,7 +13,7 @@ public static class RunReportText
     /// <summary>Where each named metric comes from, for the table's second column.</summary>
     public static string SourceOf(string metric) => metric switch
     {
-        ModelEvaluation.UA or ModelEvaluation.RA or ModelEvaluation.TUA or ModelEvaluation.TRA or ModelEvaluation.Fqs => "Comparator",
+        ModelEvaluation.UA or ModelEvaluation.RA or ModelEvaluation.TUA or ModelEvaluation.TRA or ModelEvaluation.Fqs or ModelEvaluation.FqsUnrounded => "Comparator",
         ModelEvaluation.LossMia => "NeurIPS'23 kit / SCRUB",
         _ => "SalUn",
     };
@@ -30,7 +30,8 @@ public static class RunReportText
         ModelEvaluation.SalUnTA => "retain test acc, pooled (%)",
         ModelEvaluation.MiaEfficacy => "SVC: forget images called unseen (%)",
         ModelEvaluation.LossMia => "loss attack CV accuracy (%, 50 ideal)",
-        ModelEvaluation.Fqs => "privacy score vs retrained (1 ideal)",
+        ModelEvaluation.Fqs => "privacy score vs retrained (1 ideal), rounded as the Comparator",
+        ModelEvaluation.FqsUnrounded => "the same, nothing rounded",
         _ => metric,
     };
 
@@ -96,7 +97,7 @@ public static class RunReportText
         !v.IsAvailable ? "n/a" : v.HasInterval ? $"{Number(v.Value, metric)} [{Number(v.Low, metric)}, {Number(v.High, metric)}]" : Number(v.Value, metric);
 
     public static string Number(double value, string metric) =>
-        double.IsNaN(value) ? "n/a" : value.ToString(metric == ModelEvaluation.Fqs ? "F3" : "F2", CultureInfo.InvariantCulture);
+        double.IsNaN(value) ? "n/a" : value.ToString(metric == ModelEvaluation.Fqs ? "F3" : metric == ModelEvaluation.FqsUnrounded ? "F4" : "F2", CultureInfo.InvariantCulture);
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

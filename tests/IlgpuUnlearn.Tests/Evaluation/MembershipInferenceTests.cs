@@ -149,6 +149,14 @@ public sealed class MembershipInferenceTests(Xunit.Abstractions.ITestOutputHelpe
         Assert.Equal(attacks[2], PrivacyScore.BestAttack(uc, rc, PrivacyScore.ConfidenceRange), 12);
         Assert.Equal(attacks[3], PrivacyScore.BestAttack(rc, uc, PrivacyScore.ConfidenceRange), 12);
         Assert.Equal(Double("fqs"), PrivacyScore.Compute(ue, re, uc, rc), 12);
+        // The Comparator's rounding: features to 2 decimals, attacks and score to 3 (equal: the same decimal roundings).
+        var rounded = new[] { ue, re, uc, rc }.Select(v => PrivacyScore.RoundFeatures(v)).ToArray();
+        var attacksRounded = Doubles("fqs_attacks_comparator");
+        Assert.Equal(attacksRounded[0], PrivacyScore.BestAttack(rounded[0], rounded[1], PrivacyScore.EntropyRange, 3), 12);
+        Assert.Equal(attacksRounded[3], PrivacyScore.BestAttack(rounded[3], rounded[2], PrivacyScore.ConfidenceRange, 3), 12);
+        Assert.Equal(Double("fqs_comparator"), PrivacyScore.ComputeAsComparator(rounded[0], rounded[1], rounded[2], rounded[3]), 12);
+        Assert.Equal(2.67, PrivacyScore.RoundAsPython(2.675, 2)); // 2.675 is stored as 2.67499999...: Python's round(2.675, 2)
+        Assert.Equal(0.12, PrivacyScore.RoundAsPython(0.125, 2)); // an exact tie: half to even
         // Against itself nothing can be told apart.
         Assert.Equal(1.0, PrivacyScore.Compute(re, re, rc, rc), 12);
     }

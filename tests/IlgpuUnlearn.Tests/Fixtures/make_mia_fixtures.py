@@ -16,7 +16,8 @@ mia_expected.json holds what scikit-learn / numpy compute from them:
   NeurIPS 2023 starting kit simple_mia: LogisticRegression() on per-sample cross-entropy, members = forget (1), non-members =
   the first NS test images (0), cross_val_score(accuracy) over the folds above; plus coef/intercept fitted on all of them.
   Comparator privacy score: entropy of softmax(z/2) (scipy.stats.entropy) and log p_max - log(1 - p_max), 51 thresholds,
-  both directions, 1 - the largest attack (unrounded), written in numpy independently of the C#.
+  both directions, 1 - the largest attack (unrounded), written in numpy independently of the C#; and fqs_comparator, the
+  same with the Comparator's rounding (features to 2 decimals, attacks and score to 3).
 Run: /usr/bin/python3 make_mia_fixtures.py (Debian python3-sklearn, python3-scipy, python3-torch for the writer).
 """
 import json
@@ -152,7 +153,7 @@ def confidence(z):
     return np.log(pm) - np.log(1 - pm)
 
 
-def best_attack(pos, neg, lo, hi):
+def best_attack(pos, neg, lo, hi, round_attacks=False):
     pos, neg = np.clip(pos, lo, hi), np.clip(neg, lo, hi)
     best = 0.0
     delta, eps = 1e-5, 1e-10
@@ -167,7 +168,7 @@ def best_attack(pos, neg, lo, hi):
             sfp, sfn = np.clip(fpr, eps, 1 - delta - eps), np.clip(fnr, eps, 1 - delta - eps)
             e = max(0.0, min(np.log(1 - delta - sfp) - np.log(sfn), np.log(1 - delta - sfn) - np.log(sfp)))
             a = 1 - 2 ** (-e)
-        best = max(best, a)
+        best = max(best, round(a, 3) if round_attacks else a)
     return best
 
 
@@ -175,6 +176,12 @@ ue, re_ = entropy_t2(forget), entropy_t2(retrained)
 uc, rc = confidence(forget), confidence(retrained)
 attacks = [best_attack(ue, re_, 0, 2.5), best_attack(re_, ue, 0, 2.5), best_attack(uc, rc, -2.5, 10), best_attack(rc, uc, -2.5, 10)]
 fqs = 1 - max(attacks)
+# As the Comparator's attack code rounds: each feature to 2 decimals (Python's round), each attack to 3, the score to 3.
+r2 = lambda v: np.array([round(float(x), 2) for x in v])
+ue_r, re_r, uc_r, rc_r = r2(ue), r2(re_), r2(uc), r2(rc)
+attacks_rounded = [best_attack(ue_r, re_r, 0, 2.5, True), best_attack(re_r, ue_r, 0, 2.5, True),
+                   best_attack(uc_r, rc_r, -2.5, 10, True), best_attack(rc_r, uc_r, -2.5, 10, True)]
+fqs_comparator = round(1 - max(attacks_rounded), 3)
 
 write_safetensors(os.path.join(HERE, "mia_outputs.safetensors"), {
     "members.logits": members, "members.labels": members_y,
@@ -211,6 +218,8 @@ expected = {
     "confidence_unlearned": uc.tolist(),
     "fqs_attacks": attacks,
     "fqs": fqs,
+    "fqs_comparator": fqs_comparator,
+    "fqs_attacks_comparator": attacks_rounded,
 }
 with open(os.path.join(HERE, "mia_expected.json"), "w") as f:
     json.dump(expected, f, indent=1)
