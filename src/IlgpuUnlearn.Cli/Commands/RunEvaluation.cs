@@ -86,6 +86,27 @@ internal static class RunEvaluation
         return Forward(model, data, role + " model", cancel, label);
     }
 
+    /// <summary>
+    /// <see cref="ModelEvaluation.Compute"/> with its progress on stderr, adding one phase per part of the metrics
+    /// ("metrics base: SVC attack", ...) and one for what is left ("metrics base: accuracies and report") to
+    /// <paramref name="phases"/>, so that the parts add up to the whole.
+    /// </summary>
+    public static ModelEvaluation Metrics(string model, string role, SampleOutputs train, SampleOutputs test, int? forgetClass,
+        SampleOutputs? retrainedTrain, EvaluationSettings settings, CancellationToken cancel, string? label, List<PhaseRecord>? phases)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var evaluation = ModelEvaluation.Compute(model, role, train, test, forgetClass, retrainedTrain, settings, cancel,
+            ProgressLine.Metrics(role + " model", label));
+        ProgressLine.Finish();
+        double total = clock.Elapsed.TotalSeconds;
+        if (phases is not null)
+        {
+            foreach (var (part, seconds) in evaluation.Timings) phases.Add(new PhaseRecord($"metrics {role}: {part}", seconds));
+            phases.Add(new PhaseRecord($"metrics {role}: accuracies", Math.Max(0, total - evaluation.Timings.Sum(t => t.Seconds))));
+        }
+        return evaluation;
+    }
+
     public static EvaluationSettings Settings(int bootstrap, int seed, string miaSplit)
     {
         if (bootstrap < 0) throw new UserError($"--bootstrap must be 0 or more, got {bootstrap}");

@@ -245,7 +245,7 @@ internal static class UnlearnCommand
         string? retrainedPath = RunEvaluation.RetrainedPath(run.Options.Retrained, run.Options.Weights is not null, names[k], cancel);
         var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label);
         if (retrainedPath is not null) phases.Add(retrainedOutputs.Phase);
-        var baseEvaluation = ModelEvaluation.Compute(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+        var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
             RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation));
 
@@ -264,12 +264,10 @@ internal static class UnlearnCommand
         phases.Add(unlearned.Phase);
         var report = unlearned.Test.CardReport(k, names);
         ModelFiles.EnsureFinite(asWritten, report);
-        var metricsClock = Stopwatch.StartNew();
-        var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+        var evaluation = RunEvaluation.Metrics(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         var retrained = retrainedPath is null ? null
-            : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+            : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation, run.Options.CollapseThreshold);
-        phases.Add(new PhaseRecord("metrics", metricsClock.Elapsed.TotalSeconds));
 
         // Pictures and reports first, then the model, then the manifest that hashes them all.
         ReportOutputs.WriteClass(outputs, report, run.Written);

@@ -20,6 +20,13 @@ public sealed record EvaluationSettings
 }
 
 /// <summary>
+/// Progress of one part of a model's metrics: <see cref="Done"/> of <see cref="Total"/> units (bootstrap resamples, attack
+/// refits); <see cref="Total"/> 0 when the amount is not known ahead (the SVC attack: <see cref="Done"/> is its SMO
+/// iterations so far). Called from worker threads.
+/// </summary>
+public readonly record struct MetricsProgress(string Part, long Done, long Total);
+
+/// <summary>
 /// The SVC attack's split (<see cref="SvcMiaEfficacy"/>). Both take the first n retain-class training images in file order as
 /// members (Unlearn-Sparse / SalUn main_forget.py: Subset(retain_dataset, range(len(test)))) and n test images as non-members.
 /// </summary>
@@ -92,10 +99,19 @@ public sealed class ModelEvaluation
     [JsonPropertyName("metrics")]
     public Dictionary<string, MetricValue> Metrics { get; init; } = [];
 
-    /// <summary>Every figure of one model. <paramref name="retrainedTrain"/>: the retrained model's outputs on the same training images (for FQS).</summary>
+    /// <summary>Seconds each part of the metrics took (SVC attack, bootstrap, loss attack, privacy score), in order; not in the JSON.</summary>
+    [JsonIgnore]
+    public List<(string Part, double Seconds)> Timings { get; } = [];
+
+    /// <summary>
+    /// Every figure of one model. <paramref name="retrainedTrain"/>: the retrained model's outputs on the same training images
+    /// (for FQS). <paramref name="progress"/>, when given, hears each part's progress (<see cref="MetricsProgress"/>) at least
+    /// every few hundred milliseconds of work; <paramref name="cancel"/> is checked as often.
+    /// </summary>
     /// <exception cref="ArgumentException">Outputs of different class counts, or retrained outputs of other images.</exception>
+    /// <exception cref="OperationCanceledException">When <paramref name="cancel"/> is signalled.</exception>
     public static ModelEvaluation Compute(string model, string role, SampleOutputs train, SampleOutputs test, int? forgetClass,
-        SampleOutputs? retrainedTrain, EvaluationSettings settings, CancellationToken cancel = default)
+        SampleOutputs? retrainedTrain, EvaluationSettings settings, CancellationToken cancel = default, Action<MetricsProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(test);
@@ -111,7 +127,8 @@ public sealed class ModelEvaluation
         };
         if (forgetClass is int k)
         {
-            foreach (var (name, value) in new Figures(train, test, k, retrainedTrain, settings, cancel).Compute())
+            var figures = new Figures(train, test, k, retrainedTrain, settings, cancel, progress, evaluation.Timings);
+            foreach (var (name, value) in figures.Compute())
                 evaluation.Metrics[name] = value;
         }
         return evaluation;
@@ -125,13 +142,18 @@ public sealed class ModelEvaluation
         private readonly SampleOutputs? _retrained;
         private readonly EvaluationSettings _settings;
         private readonly CancellationToken _cancel;
+        private readonly Action<MetricsProgress> _progress;
+        private readonly List<(string, double)> _timings;
+        private readonly System.Diagnostics.Stopwatch _clock = new();
         private readonly int[][] _trainByClass, _testByClass;
         private readonly int[] _targetPosition;
         private readonly SvcMiaEfficacy? _svc;
 
-        public Figures(SampleOutputs train, SampleOutputs test, int k, SampleOutputs? retrained, EvaluationSettings settings, CancellationToken cancel)
+        public Figures(SampleOutputs train, SampleOutputs test, int k, SampleOutputs? retrained, EvaluationSettings settings, CancellationToken cancel,
+            Action<MetricsProgress>? progress, List<(string, double)> timings)
         {
             (_train, _test, _k, _retrained, _settings, _cancel) = (train, test, k, retrained, settings, cancel);
+            (_progress, _timings) = (progress ?? (_ => { }), timings);
             _trainByClass = Enumerable.Range(0, train.ClassCount).Select(c => train.IndicesOfClass(c)).ToArray();
             _testByClass = Enumerable.Range(0, test.ClassCount).Select(c => test.IndicesOfClass(c)).ToArray();
             _targetPosition = new int[train.Count];
@@ -143,7 +165,24 @@ public sealed class ModelEvaluation
             var members = retain.Take(Math.Min(retain.Length, nonMembers.Length)).Select(i => train.TrueClassProbability[i]).ToArray();
             var targets = _trainByClass[k].Select(i => train.TrueClassProbability[i]).ToArray();
             if (members.Length > 0 && targets.Length >= MinimumForgetImages && nonMembers.Length > 0)
-                _svc = SvcMiaEfficacy.Compute(members, nonMembers, targets, cancel);
+            {
+                _clock.Restart();
+                _svc = SvcMiaEfficacy.Compute(members, nonMembers, targets, cancel, iterations => _progress(new MetricsProgress(SvcPart, iterations, 0)));
+                _timings.Add((SvcPart, _clock.Elapsed.TotalSeconds));
+            }
+        }
+
+        const string SvcPart = "SVC attack", BootstrapPart = "bootstrap", LossPart = "loss attack", PrivacyPart = "privacy score";
+
+        /// <summary>Runs <paramref name="work"/>(r) for r in [0, count) on the thread pool, reporting progress as replicates finish.</summary>
+        private void ParallelReplicates(string part, int count, Action<int> work)
+        {
+            int done = 0;
+            Parallel.For(0, count, new ParallelOptions { CancellationToken = _cancel }, r =>
+            {
+                work(r);
+                _progress(new MetricsProgress(part, Interlocked.Increment(ref done), count));
+            });
         }
 
         /// <summary>Each figure that cannot be computed from these outputs, with the reason (see the class comment).</summary>
@@ -179,14 +218,21 @@ public sealed class ModelEvaluation
             var samples = point.Keys.ToDictionary(name => name, _ => new List<double>());
             var random = new Random(_settings.Seed);
             var forgetDraws = new List<int[]>();
+            _clock.Restart();
             for (int r = 0; r < replicates; r++)
             {
-                if ((r & 63) == 0) _cancel.ThrowIfCancellationRequested();
+                if ((r & 15) == 0)
+                {
+                    _cancel.ThrowIfCancellationRequested();
+                    _progress(new MetricsProgress(BootstrapPart, r, replicates));
+                }
                 var train = _trainByClass.Select(pool => Bootstrap.Resample(pool, random)).ToArray();
                 var test = _testByClass.Select(pool => Bootstrap.Resample(pool, random)).ToArray();
                 foreach (var (name, value) in Accuracies(train, test)) samples[name].Add(value);
                 if (forgetDraws.Count < _settings.AttackBootstrapReplicates) forgetDraws.Add(train[_k]);
             }
+            if (replicates > 0) _progress(new MetricsProgress(BootstrapPart, replicates, replicates));
+            _timings.Add((BootstrapPart, _clock.Elapsed.TotalSeconds));
             var unavailable = Unavailable();
             foreach (var (name, value) in point)
                 yield return (name, unavailable.TryGetValue(name, out var why) ? MetricValue.Unavailable(why) : With(value, samples[name]));
@@ -194,6 +240,7 @@ public sealed class ModelEvaluation
 
             // The loss attack: refit on resampled balanced sets (members and non-members resampled apart, splits kept).
             var forgetLosses = _trainByClass[_k].Select(i => _train.Loss[i]).ToArray();
+            _clock.Restart();
             if (forgetLosses.Length >= 2 && _test.Count >= 2)
             {
                 var (x, y) = LossAttack.BalancedSet(forgetLosses, _test.Loss, _settings.Seed);
@@ -205,8 +252,9 @@ public sealed class ModelEvaluation
                 var lossRandom = new Random(_settings.Seed + 1);
                 var replicatesOfLoss = new double[Math.Min(replicates, _settings.AttackBootstrapReplicates)];
                 var draws = replicatesOfLoss.Select(_ => Bootstrap.Resample(memberPool, lossRandom).Concat(Bootstrap.Resample(nonMemberPool, lossRandom)).ToArray()).ToArray();
-                Parallel.For(0, draws.Length, new ParallelOptions { CancellationToken = _cancel }, r =>
+                ParallelReplicates(LossPart, draws.Length, r =>
                     replicatesOfLoss[r] = 100 * LossAttack.CrossValidatedAccuracy(draws[r].Select(i => x[i]).ToArray(), y, folds));
+                _timings.Add((LossPart, _clock.Elapsed.TotalSeconds));
                 yield return (LossMia, With(value, replicatesOfLoss));
             }
             else yield return (LossMia, MetricValue.Unavailable(unavailable[LossMia]));
@@ -219,6 +267,7 @@ public sealed class ModelEvaluation
             }
             else if (_retrained is not null)
             {
+                _clock.Restart();
                 var forget = _trainByClass[_k];
                 double[] ue = forget.Select(i => _train.Entropy(i, PrivacyScore.EntropyTemperature)).ToArray();
                 double[] re = forget.Select(i => _retrained.Entropy(i, PrivacyScore.EntropyTemperature)).ToArray();
@@ -230,13 +279,14 @@ public sealed class ModelEvaluation
                 double unrounded = PrivacyScore.Compute(ue, re, uc, rc);
                 var fqsReplicates = new double[forgetDraws.Count];
                 var unroundedReplicates = new double[forgetDraws.Count];
-                Parallel.For(0, forgetDraws.Count, new ParallelOptions { CancellationToken = _cancel }, r =>
+                ParallelReplicates(PrivacyPart, forgetDraws.Count, r =>
                 {
                     var p = forgetDraws[r].Select(i => _targetPosition[i]).ToArray();
                     static double[] Pick(double[] values, int[] at) => at.Select(i => values[i]).ToArray();
                     fqsReplicates[r] = PrivacyScore.ComputeAsComparator(Pick(ue2, p), Pick(re2, p), Pick(uc2, p), Pick(rc2, p));
                     unroundedReplicates[r] = PrivacyScore.Compute(Pick(ue, p), Pick(re, p), Pick(uc, p), Pick(rc, p));
                 });
+                _timings.Add((PrivacyPart, _clock.Elapsed.TotalSeconds));
                 yield return (Fqs, With(value, fqsReplicates));
                 yield return (FqsUnrounded, With(unrounded, unroundedReplicates));
             }

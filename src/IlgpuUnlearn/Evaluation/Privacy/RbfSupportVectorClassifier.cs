@@ -63,9 +63,10 @@ public sealed class RbfSupportVectorClassifier
     /// of a_i being C w_i. Defaults C = 3 and tolerance 1e-3 are SalUn's SVC_MIA settings and scikit-learn's default tolerance.
     /// </summary>
     /// <exception cref="ArgumentException">Empty input, rows of unequal length, only one class, C &lt;= 0 or a weight &lt;= 0.</exception>
-    /// <exception cref="OperationCanceledException">When <paramref name="cancel"/> is signalled (checked every 256 iterations).</exception>
+    /// <exception cref="OperationCanceledException">When <paramref name="cancel"/> is signalled (checked every 256 iterations,
+    /// when <paramref name="iterations"/> also hears the count so far).</exception>
     public static RbfSupportVectorClassifier Fit(double[][] features, bool[] positive, double c = 3, double? gamma = null,
-        double tolerance = 1e-3, CancellationToken cancel = default, double[]? weights = null)
+        double tolerance = 1e-3, CancellationToken cancel = default, double[]? weights = null, Action<int>? iterations = null)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(positive);
@@ -79,7 +80,7 @@ public sealed class RbfSupportVectorClassifier
             throw new ArgumentException($"{weights.Length} weights for {n} samples; each must be positive and finite");
         double g = gamma ?? 1.0 / d;
         var solver = new SmoSolver(features, positive, weights, c, g);
-        solver.Solve(tolerance, cancel);
+        solver.Solve(tolerance, cancel, iterations);
         return solver.Result(features, weights, c, g);
     }
 
@@ -186,7 +187,7 @@ public sealed class RbfSupportVectorClassifier
             }
         }
 
-        public void Solve(double tolerance, CancellationToken cancel)
+        public void Solve(double tolerance, CancellationToken cancel, Action<int>? progress)
         {
             long maxIterations = Math.Max(10_000_000L, _n > int.MaxValue / 100 ? int.MaxValue : 100L * _n);
             int counter = Math.Min(_n, 1000) + 1;
@@ -197,7 +198,11 @@ public sealed class RbfSupportVectorClassifier
                     counter = Math.Min(_n, 1000);
                     Shrink(tolerance);
                 }
-                if ((Iterations & 255) == 0) cancel.ThrowIfCancellationRequested();
+                if ((Iterations & 255) == 0)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    progress?.Invoke(Iterations);
+                }
                 if (!SelectWorkingSet(tolerance, out int i, out int j))
                 {
                     // Optimal on the active set: check every variable before stopping.

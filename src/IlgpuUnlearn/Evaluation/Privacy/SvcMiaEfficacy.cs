@@ -30,10 +30,13 @@ public sealed class SvcMiaEfficacy
     /// <summary>The efficacy over a resample of the targets (indices into them), for the bootstrap.</summary>
     public double EfficacyOver(ReadOnlySpan<int> resample) => ShareOf(TargetCalledNonMember, resample.ToArray());
 
-    /// <summary>Fits the attack and predicts the targets. Each argument is one feature value per image.</summary>
+    /// <summary>
+    /// Fits the attack and predicts the targets. Each argument is one feature value per image. <paramref name="iterations"/>
+    /// hears the solver's iteration count every 256 iterations (see <see cref="RbfSupportVectorClassifier.Fit"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">No members, no non-members or no targets.</exception>
     public static SvcMiaEfficacy Compute(ReadOnlySpan<double> members, ReadOnlySpan<double> nonMembers, ReadOnlySpan<double> targets,
-        CancellationToken cancel = default)
+        CancellationToken cancel = default, Action<int>? iterations = null)
     {
         if (members.Length == 0 || nonMembers.Length == 0 || targets.Length == 0)
             throw new ArgumentException($"the SVC attack needs members ({members.Length}), non-members ({nonMembers.Length}) and targets ({targets.Length})");
@@ -50,7 +53,7 @@ public sealed class SvcMiaEfficacy
         var x = order.Select(p => new[] { p.Value }).ToArray();
         var y = order.Select(p => p.Member).ToArray();
         var weights = order.Select(p => (double)counts[p]).ToArray();
-        var svc = RbfSupportVectorClassifier.Fit(x, y, c: 3, gamma: null, cancel: cancel, weights: weights);
+        var svc = RbfSupportVectorClassifier.Fit(x, y, c: 3, gamma: null, cancel: cancel, weights: weights, iterations: iterations);
         // Each distinct target value is predicted once (a confident model's targets tie by the thousand).
         var t = new double[targets.Length];
         for (int i = 0; i < t.Length; i++) t[i] = (float)targets[i];
