@@ -87,23 +87,16 @@ internal static class RunEvaluation
     }
 
     /// <summary>
-    /// <see cref="ModelEvaluation.Compute"/> with its progress on stderr, adding one phase per part of the metrics
-    /// ("metrics base: SVC attack", ...) and one for what is left ("metrics base: accuracies and report") to
-    /// <paramref name="phases"/>, so that the parts add up to the whole.
+    /// <see cref="ModelEvaluation.Compute"/> with its progress on stderr; with a <paramref name="timeline"/>, closes the
+    /// phase as the metrics' parts ("metrics base: SVC attack", ...) and "metrics base: accuracies" for the rest.
     /// </summary>
     public static ModelEvaluation Metrics(string model, string role, SampleOutputs train, SampleOutputs test, int? forgetClass,
-        SampleOutputs? retrainedTrain, EvaluationSettings settings, CancellationToken cancel, string? label, List<PhaseRecord>? phases)
+        SampleOutputs? retrainedTrain, EvaluationSettings settings, CancellationToken cancel, string? label, PhaseTimeline? timeline)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         var evaluation = ModelEvaluation.Compute(model, role, train, test, forgetClass, retrainedTrain, settings, cancel,
             ProgressLine.Metrics(role + " model", label));
         ProgressLine.Finish();
-        double total = clock.Elapsed.TotalSeconds;
-        if (phases is not null)
-        {
-            foreach (var (part, seconds) in evaluation.Timings) phases.Add(new PhaseRecord($"metrics {role}: {part}", seconds));
-            phases.Add(new PhaseRecord($"metrics {role}: accuracies", Math.Max(0, total - evaluation.Timings.Sum(t => t.Seconds))));
-        }
+        timeline?.CloseAsParts(evaluation.Timings.Select(t => ($"metrics {role}: {t.Part}", t.Seconds)), $"metrics {role}: accuracies");
         return evaluation;
     }
 
