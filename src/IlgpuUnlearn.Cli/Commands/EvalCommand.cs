@@ -53,6 +53,9 @@ public sealed class EvalOptions
     [Option("method", Default = "evaluated", HelpText = "The method that made the model, as the report and the Comparator's JSON name it (e.g. AdvNegGrad).")]
     public string Method { get; set; } = "evaluated";
 
+    [Option("no-cache", HelpText = RunEvaluation.NoCacheHelp)]
+    public bool NoCache { get; set; }
+
     [Option("mia-split", Default = "salun", HelpText = MiaSplitNames.Help)]
     public string MiaSplit { get; set; } = "salun";
 
@@ -95,11 +98,11 @@ internal static class EvalCommand
             DeviceChoice.CheckMemory(plan.Devices, config, batch, training: false, "--batch-size");
             using var ops = DeviceChoice.Open(plan.Devices[0], plan.DefaultDevice);
             using var model = new ResNet18(ops, config, batch);
-            ModelFiles.Load(model, weights);
             string name = Path.GetFileName(path);
-            var (train, test, _) = RunEvaluation.Forward(model, data, name, cancel.Token);
-            var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token);
-            var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token);
+            var cache = RunEvaluation.Cache(o.NoCache);
+            var (train, test, _) = RunEvaluation.ForwardCached(model, path, data, name, cache, () => ModelFiles.Load(model, weights), cancel.Token);
+            var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token, null, cache);
+            var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token, null, cache);
 
             var evaluation = RunEvaluation.Metrics(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
             var baseEvaluation = o.Base is null ? null

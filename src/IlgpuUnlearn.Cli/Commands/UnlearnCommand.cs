@@ -137,6 +137,9 @@ public sealed class UnlearnOptions
     [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
+    [Option("no-cache", HelpText = RunEvaluation.NoCacheHelp)]
+    public bool NoCache { get; set; }
+
     [Option("mia-split", Default = "salun", HelpText = MiaSplitNames.Help)]
     public string MiaSplit { get; set; } = "salun";
 
@@ -222,8 +225,8 @@ internal static class UnlearnCommand
             {
                 forwarded = baseOutputs is null;
                 if (baseOutputs is { } known) return known;
-                ModelState.Load(model, BaseState);
-                baseOutputs = RunEvaluation.Forward(model, Data, "base model", cancel, label);
+                baseOutputs = RunEvaluation.ForwardCached(model, WeightsPath, Data, "base model", RunEvaluation.Cache(Options.NoCache),
+                    () => ModelState.Load(model, BaseState), cancel, label);
                 return baseOutputs.Value;
             }
         }
@@ -249,7 +252,7 @@ internal static class UnlearnCommand
         phases.Close(forwarded ? "forward base model" : "base model's outputs (forwarded by an earlier class)", forwarded ? baseOutputs.Phase.Images : null);
         string? retrainedPath = RunEvaluation.RetrainedPath(run.Options.Retrained, run.Options.Weights is not null, names[k], cancel);
         phases.Close("find the retrained reference");
-        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label);
+        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label, RunEvaluation.Cache(run.Options.NoCache));
         if (retrainedPath is not null) phases.Close("read and forward the retrained model", retrainedOutputs.Phase.Images);
         var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
