@@ -96,6 +96,10 @@ public sealed class UnlearnOptions
     [Option("saliency-batches", HelpText = "salun only: forget batches the saliency is measured on. Default: 5.")]
     public int? SaliencyBatches { get; set; }
 
+    [Option("freeze-masked", HelpText = "salun only: masked weights keep their value exactly (the mask applies to the whole update, weight decay and momentum included: " +
+        "SalUn's fix, OPTML-Group/Unlearn-Saliency#33). Default: off, the Comparator's, which masks only the gradient.")]
+    public bool FreezeMasked { get; set; }
+
     [Option("kd-temperature", HelpText = "scrub only: distillation temperature. Default: 2.")]
     public float? KdTemperature { get; set; }
 

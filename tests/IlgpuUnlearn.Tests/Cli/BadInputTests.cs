@@ -23,7 +23,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "download failed", "demo out under a file", "demo unknown device", "out folder that cannot be made",
-        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub",
+        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub", "lr with ssd",
     };
 
     /// <summary>The cases that must be refused before any data or weights are read.</summary>
@@ -34,7 +34,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "demo out under a file", "demo unknown device", "out folder that cannot be made",
-        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub",
+        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub", "lr with ssd",
     ];
 
     [Theory]
@@ -202,6 +202,11 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
                 options["--method"] = "scrub";
                 options["--alpha"] = "0.3";
                 mentions = ["--alpha applies to --method advneggrad or neggrad+ only, not scrub"];
+                break;
+            case "lr with ssd":
+                options["--method"] = "ssd";
+                options["--lr"] = "0.1";
+                mentions = ["--lr does not apply to --method ssd: ssd takes no optimiser step"];
                 break;
             case "max steps 0":
                 options["--max-steps"] = "0";
