@@ -36,7 +36,7 @@ public sealed class SalUn : UnlearningMethod
 
     public override string Describe(MethodSettings s) =>
         s.CommonText + string.Create(CultureInfo.InvariantCulture, $", saliency threshold {s["--saliency-threshold"]:R} over {(int)s["--saliency-batches"]} forget batches") +
-        (s["--freeze-masked"] != 0 ? ", masked weights frozen (whole update masked)" : ", gradient masked (weight decay and momentum still move masked weights)");
+        (s["--freeze-masked"] != 0 ? ", mask on the whole update (masked weights frozen)" : ", mask on the gradient (the Comparator's)");
 
     public override void Run(MethodLoop loop)
     {
