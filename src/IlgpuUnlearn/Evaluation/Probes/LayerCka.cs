@@ -1,0 +1,135 @@
+using System.Text.Json.Serialization;
+using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Model;
+
+namespace IlgpuUnlearn.Evaluation.Probes;
+
+/// <summary>One of the Comparator's four CKA splits: which images of which set.</summary>
+/// <param name="Name">train-forget, train-other, test-forget or test-other.</param>
+public sealed record CkaSplit(string Name, bool Train, int[] Indices);
+
+/// <summary>
+/// Linear CKA per stage of the unlearned model against one reference model (base or retrained), on the Comparator's four
+/// splits, as its "layer-wise similarity" view shows it (the diagonal of pytorch-cka's layer x layer matrix: each stage
+/// against the same stage). Values 0..1; null where a split has fewer than 4 images (the estimator needs n &gt; 3).
+/// </summary>
+public sealed record LayerCka
+{
+    [JsonPropertyName("reference")] public string Reference { get; init; } = "";
+    [JsonPropertyName("layers")] public IReadOnlyList<string> Layers { get; init; } = ResNet18.StageNames;
+    [JsonPropertyName("train_forget")] public double?[] TrainForget { get; init; } = [];
+    [JsonPropertyName("train_other")] public double?[] TrainOther { get; init; } = [];
+    [JsonPropertyName("test_forget")] public double?[] TestForget { get; init; } = [];
+    [JsonPropertyName("test_other")] public double?[] TestOther { get; init; } = [];
+    /// <summary>Images per split (train-forget, train-other, test-forget, test-other) that entered the estimate.</summary>
+    [JsonPropertyName("images")] public int[] Images { get; init; } = [];
+
+    /// <summary>The values of one split by its <see cref="CkaSplit.Name"/>.</summary>
+    public double?[] Of(string split) => split switch
+    {
+        "train-forget" => TrainForget, "train-other" => TrainOther, "test-forget" => TestForget, "test-other" => TestOther,
+        _ => throw new ArgumentException($"no CKA split '{split}'"),
+    };
+}
+
+/// <summary>
+/// The Unlearning Comparator's CKA (backend/app/utils/evaluation.py, calculate_cka_similarity, with pytorch-cka 1.0.1's
+/// compute_cka; see <see cref="MinibatchCka"/>): stages conv1, layer1.0 ... layer4.1, fc (<see cref="ResNet18.StageNames"/>),
+/// evaluation mode, no augmentation; the splits are the first len // 10 training images (in index order) of the forget class
+/// and of the other classes, and the first len // 2 test images of each (CIFAR-10: 500, 4,500, 500, 4,500); minibatches of
+/// <see cref="ComparatorBatch"/> images in order. Where the last minibatch of a split holds 3 or fewer images (pytorch-cka
+/// refuses such a batch; the Comparator's CIFAR-10 splits never have one) those images are left out and
+/// <see cref="LayerCka.Images"/> says so.
+/// Memory: one model's stage outputs of one minibatch (<see cref="ModelFeatures.Stages"/>: 1.2 GB at 1,000 CIFAR images,
+/// width 64) plus 10 Gram matrices for the unlearned and one reference model (2 x 80 MB). Time: one more evaluation forward of
+/// the split images per model (CIFAR-10: 10,000 images, a fifth of the training set) plus n^2 p multiply-adds per stage and
+/// minibatch for the Gram matrices (about half the forward's FLOPs at n = 1,000).
+/// </summary>
+public static class ComparatorCka
+{
+    /// <summary>The Comparator's DataLoader batch size for CKA (calculate_cka_similarity's batch_size=1000).</summary>
+    public const int ComparatorBatch = 1000;
+
+    /// <summary>The four splits for forget class <paramref name="forgetClass"/>, in the Comparator's order.</summary>
+    public static IReadOnlyList<CkaSplit> Splits(ImageDataset train, ImageDataset test, int forgetClass)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        int[] First(int[] indices, int divisor) => indices[..(indices.Length / divisor)];
+        return
+        [
+            new("train-forget", true, First(train.IndicesOfClass(forgetClass), 10)),
+            new("train-other", true, First(train.IndicesNotOfClass(forgetClass), 10)),
+            new("test-forget", false, First(test.IndicesOfClass(forgetClass), 2)),
+            new("test-other", false, First(test.IndicesNotOfClass(forgetClass), 2)),
+        ];
+    }
+
+    /// <summary>
+    /// CKA per stage of <paramref name="unlearned"/> against each of <paramref name="references"/> (name, model), all of one
+    /// shape. <paramref name="progress"/>(images done, total) after each minibatch of each model.
+    /// </summary>
+    /// <exception cref="ArgumentException">Models of different shapes, or images another shape than they take.</exception>
+    public static IReadOnlyList<LayerCka> Compute(ResNet18 unlearned, IReadOnlyList<(string Name, ResNet18 Model)> references,
+        ImageDataset train, ImageDataset test, int forgetClass, int batch = ComparatorBatch, CancellationToken cancel = default,
+        Action<long, long>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(unlearned);
+        ArgumentNullException.ThrowIfNull(references);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 4);
+        foreach (var (name, model) in references)
+            if (model.Config with { Normalization = unlearned.Config.Normalization } != unlearned.Config)
+                throw new ArgumentException($"the {name} model is {Shape(model.Config)}, the unlearned model {Shape(unlearned.Config)}");
+        int stages = ResNet18.StageNames.Count;
+        var sizes = Enumerable.Range(0, stages).Select(s => (int)unlearned.StageFeatureCount(s)).ToArray();
+        var splits = Splits(train, test, forgetClass);
+        var values = references.Select(_ => new double?[splits.Count][]).ToArray();
+        var used = new int[splits.Count];
+        long total = splits.Sum(s => (long)s.Indices.Length) * (1 + references.Count), done = 0;
+        for (int si = 0; si < splits.Count; si++)
+        {
+            var split = splits[si];
+            var data = split.Train ? train : test;
+            var accumulators = references.Select(_ => new MinibatchCka(stages)).ToArray();
+            for (int start = 0; start < split.Indices.Length; start += batch)
+            {
+                int n = Math.Min(batch, split.Indices.Length - start);
+                if (n <= 3) break;
+                used[si] += n;
+                var indices = split.Indices[start..(start + n)];
+                var grams = Grams(unlearned, data, indices, sizes, cancel);
+                progress?.Invoke(done += n, total);
+                for (int r = 0; r < references.Count; r++)
+                {
+                    var referenceGrams = Grams(references[r].Model, data, indices, sizes, cancel);
+                    for (int s = 0; s < stages; s++) accumulators[r].Add(s, referenceGrams[s], grams[s], n);
+                    progress?.Invoke(done += n, total);
+                }
+            }
+            for (int r = 0; r < references.Count; r++)
+                values[r][si] = accumulators[r].Values().Select(v => double.IsNaN(v) ? (double?)null : v).ToArray();
+        }
+        return references.Select((reference, r) => new LayerCka
+        {
+            Reference = reference.Name,
+            TrainForget = values[r][0], TrainOther = values[r][1], TestForget = values[r][2], TestOther = values[r][3],
+            Images = used,
+        }).ToList();
+    }
+
+    static string Shape(ResNet18Config c) => $"width {c.Width}, {c.InputChannels}x{c.ImageSize}x{c.ImageSize} input, {c.Classes} classes";
+
+    /// <summary>The centred Gram matrix of each stage of <paramref name="model"/> on the images.</summary>
+    static double[][] Grams(ResNet18 model, ImageDataset data, int[] indices, int[] sizes, CancellationToken cancel)
+    {
+        var features = ModelFeatures.Stages(model, data, indices, cancel);
+        var grams = new double[sizes.Length][];
+        for (int s = 0; s < sizes.Length; s++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            grams[s] = MinibatchCka.CentredGram(features[s], indices.Length, sizes[s]);
+            features[s] = []; // let the stage's outputs go as soon as their Gram matrix is formed
+        }
+        return grams;
+    }
+}
