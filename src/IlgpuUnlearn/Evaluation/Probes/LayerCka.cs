@@ -1,6 +1,8 @@
 using System.Text.Json.Serialization;
 using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Tensors;
+using IlgpuUnlearn.Weights.ResNet18;
 
 namespace IlgpuUnlearn.Evaluation.Probes;
 
@@ -63,6 +65,37 @@ public static class ComparatorCka
             new("test-forget", false, First(test.IndicesOfClass(forgetClass), 2)),
             new("test-other", false, First(test.IndicesNotOfClass(forgetClass), 2)),
         ];
+    }
+
+    /// <summary>
+    /// CKA per stage of the model <paramref name="judged"/> against each of <paramref name="references"/>, each loaded into its
+    /// own model of <paramref name="config"/> on <paramref name="ops"/> sized for <paramref name="forwardBatch"/> images
+    /// (so a model in use elsewhere is left alone; the arenas are 1 + references.Count times that of one model).
+    /// </summary>
+    public static IReadOnlyList<LayerCka> Compute(IOps ops, ResNet18Config config, ResNet18Weights judged,
+        IReadOnlyList<(string Name, ResNet18Weights Weights)> references, DatasetSplit data, int forgetClass, int forwardBatch,
+        CancellationToken cancel = default, Action<long, long>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(references);
+        ArgumentNullException.ThrowIfNull(data);
+        var models = new List<(string, ResNet18)>();
+        try
+        {
+            var model = new ResNet18(ops, config, forwardBatch);
+            models.Add(("judged", model));
+            ModelFiles.Load(model, judged);
+            foreach (var (name, weights) in references)
+            {
+                var reference = new ResNet18(ops, config, forwardBatch);
+                models.Add((name, reference));
+                ModelFiles.Load(reference, weights);
+            }
+            return Compute(model, models.Skip(1).ToList(), data.Train, data.Test, forgetClass, ComparatorBatch, cancel, progress);
+        }
+        finally
+        {
+            foreach (var (_, m) in models) m.Dispose();
+        }
     }
 
     /// <summary>

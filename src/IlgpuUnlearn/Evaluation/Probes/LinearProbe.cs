@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Model;
 
 namespace IlgpuUnlearn.Evaluation.Probes;
 
@@ -32,6 +34,19 @@ public sealed record LinearProbe
     /// <summary>L-BFGS iterations of the fit, and whether it met its tolerance.</summary>
     [JsonPropertyName("iterations")] public int Iterations { get; init; }
     [JsonPropertyName("converged")] public bool Converged { get; init; }
+
+    /// <summary>
+    /// The probe of <paramref name="model"/> as it is now: its penultimate features of both splits (one evaluation forward
+    /// of every image, <see cref="ModelFeatures.Penultimate"/>), fitted on the training split, scored on the test split.
+    /// </summary>
+    public static LinearProbe Measure(ResNet18 model, DatasetSplit data, int forgetClass, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        var train = ModelFeatures.Penultimate(model, data.Train, cancel);
+        var test = ModelFeatures.Penultimate(model, data.Test, cancel);
+        return Fit(train, data.Train.Labels, test, data.Test.Labels, model.Config.Classes, forgetClass, cancel);
+    }
 
     /// <summary>
     /// Fits the probe on <paramref name="trainFeatures"/> (n, d) with <paramref name="trainLabels"/> and scores it on the
