@@ -20,7 +20,7 @@ cka_w4_s16.safetensors  linear CKA per stage as the Unlearning Comparator report
                      summed over minibatches; CKA = hsic_xy / sqrt(hsic_xx hsic_yy) clamped to [0, 1]. Computed here in
                      float64 (model and inputs) with numpy, written from the formula, not with the package
                      (not installed here): "cka.base" and "cka.retrained" are (4 splits, 10 stages), model 1 = base or
-                     retrained, model 2 = unlearned, splits in the Comparator's order train-forget, train-other,
+                     retrained, model 2 = unlearned ("cka.base_retrained": base against retrained), splits in the Comparator's order train-forget, train-other,
                      test-forget, test-other. "pooled.unlearned" holds the unlearned model's 8w-d pooled features of the
                      test images (the probe's input).
 Run: /usr/bin/python3 tests/IlgpuUnlearn.Tests/Fixtures/make_probe_fixtures.py (Debian python3-sklearn, python3-torch).
@@ -167,7 +167,8 @@ def cka_fixture():
 
     splits = comparator_splits(train_labels, test_labels)
     results = {}
-    for reference in ("base", "retrained"):
+    for key, reference, other in (("base", "base", "unlearned"), ("retrained", "retrained", "unlearned"),
+                                  ("base_retrained", "base", "retrained")):
         table = np.zeros((4, len(STAGES)))
         for s, (split, indices) in enumerate(splits):
             pixels = train_pixels if split == "train" else test_pixels
@@ -179,7 +180,7 @@ def cka_fixture():
                 assert len(batch) > 3, "pytorch-cka refuses minibatches of 3 or fewer images"
                 x = normalise64(pixels[batch])
                 f1 = stage_features(doubles[reference], x)
-                f2 = stage_features(doubles["unlearned"], x)
+                f2 = stage_features(doubles[other], x)
                 for j, name in enumerate(STAGES):
                     k = f1[name] @ f1[name].T
                     l = f2[name] @ f2[name].T
@@ -189,8 +190,8 @@ def cka_fixture():
             denominator = np.sqrt(np.maximum(xx * yy, 0.0))
             denominator = np.where(denominator == 0, 1e-6, denominator)
             table[s] = np.clip(xy / denominator, 0.0, 1.0)
-        results[reference] = table
-        print(f"CKA {reference} vs unlearned (rows: train-forget, train-other, test-forget, test-other):")
+        results[key] = table
+        print(f"CKA {reference} vs {other} (rows: train-forget, train-other, test-forget, test-other):")
         print(np.array2string(table, precision=4, max_line_width=200))
 
     with torch.no_grad():
@@ -209,6 +210,7 @@ def cka_fixture():
     tensors["test.labels"] = test_labels
     tensors["cka.base"] = torch.from_numpy(results["base"])
     tensors["cka.retrained"] = torch.from_numpy(results["retrained"])
+    tensors["cka.base_retrained"] = torch.from_numpy(results["base_retrained"])
     tensors["cka.batch"] = np.array([BATCH, FORGET], dtype=np.int64)
     tensors["pooled.unlearned"] = pooled[0].float()
     write_safetensors(os.path.join(HERE, "cka_w4_s16.safetensors"), tensors)

@@ -11,12 +11,14 @@ namespace IlgpuUnlearn.Evaluation.Probes;
 public sealed record CkaSplit(string Name, bool Train, int[] Indices);
 
 /// <summary>
-/// Linear CKA per stage of the unlearned model against one reference model (base or retrained), on the Comparator's four
+/// Linear CKA per stage of one model against another (the unlearned model against the base or the retrained one), on the Comparator's four
 /// splits, as its "layer-wise similarity" view shows it (the diagonal of pytorch-cka's layer x layer matrix: each stage
 /// against the same stage). Values 0..1; null where a split has fewer than 4 images (the estimator needs n &gt; 3).
 /// </summary>
 public sealed record LayerCka
 {
+    /// <summary>The two models compared (their roles: unlearned, base, retrained); CKA is symmetric in them.</summary>
+    [JsonPropertyName("model")] public string Model { get; init; } = "";
     [JsonPropertyName("reference")] public string Reference { get; init; } = "";
     [JsonPropertyName("layers")] public IReadOnlyList<string> Layers { get; init; } = ResNet18.StageNames;
     [JsonPropertyName("train_forget")] public double?[] TrainForget { get; init; } = [];
@@ -68,11 +70,12 @@ public static class ComparatorCka
     }
 
     /// <summary>
-    /// CKA per stage of the model <paramref name="judged"/> against each of <paramref name="references"/>, each loaded into its
+    /// CKA per stage of every pair of <paramref name="judged"/> (named <paramref name="judgedName"/>) and
+    /// <paramref name="references"/> (see the other overload), each loaded into its
     /// own model of <paramref name="config"/> on <paramref name="ops"/> sized for <paramref name="forwardBatch"/> images
     /// (so a model in use elsewhere is left alone; the arenas are 1 + references.Count times that of one model).
     /// </summary>
-    public static IReadOnlyList<LayerCka> Compute(IOps ops, ResNet18Config config, ResNet18Weights judged,
+    public static IReadOnlyList<LayerCka> Compute(IOps ops, ResNet18Config config, string judgedName, ResNet18Weights judged,
         IReadOnlyList<(string Name, ResNet18Weights Weights)> references, DatasetSplit data, int forgetClass, int forwardBatch,
         CancellationToken cancel = default, Action<long, long>? progress = null)
     {
@@ -82,7 +85,7 @@ public static class ComparatorCka
         try
         {
             var model = new ResNet18(ops, config, forwardBatch);
-            models.Add(("judged", model));
+            models.Add((judgedName, model));
             ModelFiles.Load(model, judged);
             foreach (var (name, weights) in references)
             {
@@ -90,7 +93,7 @@ public static class ComparatorCka
                 models.Add((name, reference));
                 ModelFiles.Load(reference, weights);
             }
-            return Compute(model, models.Skip(1).ToList(), data.Train, data.Test, forgetClass, ComparatorBatch, cancel, progress);
+            return Compute(models, data.Train, data.Test, forgetClass, ComparatorBatch, cancel, progress);
         }
         finally
         {
@@ -99,53 +102,58 @@ public static class ComparatorCka
     }
 
     /// <summary>
-    /// CKA per stage of <paramref name="unlearned"/> against each of <paramref name="references"/> (name, model), all of one
-    /// shape. <paramref name="progress"/>(images done, total) after each minibatch of each model.
+    /// CKA per stage of every pair of <paramref name="models"/> (name, model; all of one shape): for models a, b, c the pairs
+    /// (a, b), (a, c), (b, c), each model's stage outputs formed once per minibatch. <paramref name="progress"/>(images done,
+    /// total) after each minibatch of each model.
     /// </summary>
-    /// <exception cref="ArgumentException">Models of different shapes, or images another shape than they take.</exception>
-    public static IReadOnlyList<LayerCka> Compute(ResNet18 unlearned, IReadOnlyList<(string Name, ResNet18 Model)> references,
+    /// <exception cref="ArgumentException">Fewer than two models, models of different shapes, or images another shape than they take.</exception>
+    public static IReadOnlyList<LayerCka> Compute(IReadOnlyList<(string Name, ResNet18 Model)> models,
         ImageDataset train, ImageDataset test, int forgetClass, int batch = ComparatorBatch, CancellationToken cancel = default,
         Action<long, long>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(unlearned);
-        ArgumentNullException.ThrowIfNull(references);
+        ArgumentNullException.ThrowIfNull(models);
+        if (models.Count < 2) throw new ArgumentException("CKA compares at least two models");
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 4);
-        foreach (var (name, model) in references)
-            if (model.Config with { Normalization = unlearned.Config.Normalization } != unlearned.Config)
-                throw new ArgumentException($"the {name} model is {Shape(model.Config)}, the unlearned model {Shape(unlearned.Config)}");
+        var first = models[0].Model.Config;
+        foreach (var (name, model) in models)
+            if (model.Config with { Normalization = first.Normalization } != first)
+                throw new ArgumentException($"the {name} model is {Shape(model.Config)}, the {models[0].Name} model {Shape(first)}");
         int stages = ResNet18.StageNames.Count;
-        var sizes = Enumerable.Range(0, stages).Select(s => (int)unlearned.StageFeatureCount(s)).ToArray();
+        var sizes = Enumerable.Range(0, stages).Select(s => (int)models[0].Model.StageFeatureCount(s)).ToArray();
+        var pairs = new List<(int A, int B)>();
+        for (int a = 0; a < models.Count; a++)
+            for (int b = a + 1; b < models.Count; b++) pairs.Add((a, b));
         var splits = Splits(train, test, forgetClass);
-        var values = references.Select(_ => new double?[splits.Count][]).ToArray();
+        var values = pairs.Select(_ => new double?[splits.Count][]).ToArray();
         var used = new int[splits.Count];
-        long total = splits.Sum(s => (long)s.Indices.Length) * (1 + references.Count), done = 0;
+        long total = splits.Sum(s => (long)s.Indices.Length) * models.Count, done = 0;
         for (int si = 0; si < splits.Count; si++)
         {
             var split = splits[si];
             var data = split.Train ? train : test;
-            var accumulators = references.Select(_ => new MinibatchCka(stages)).ToArray();
+            var accumulators = pairs.Select(_ => new MinibatchCka(stages)).ToArray();
             for (int start = 0; start < split.Indices.Length; start += batch)
             {
                 int n = Math.Min(batch, split.Indices.Length - start);
                 if (n <= 3) break;
                 used[si] += n;
                 var indices = split.Indices[start..(start + n)];
-                var grams = Grams(unlearned, data, indices, sizes, cancel);
-                progress?.Invoke(done += n, total);
-                for (int r = 0; r < references.Count; r++)
+                var grams = new double[models.Count][][];
+                for (int m = 0; m < models.Count; m++)
                 {
-                    var referenceGrams = Grams(references[r].Model, data, indices, sizes, cancel);
-                    for (int s = 0; s < stages; s++) accumulators[r].Add(s, referenceGrams[s], grams[s], n);
+                    grams[m] = Grams(models[m].Model, data, indices, sizes, cancel);
                     progress?.Invoke(done += n, total);
                 }
+                for (int p = 0; p < pairs.Count; p++)
+                    for (int s = 0; s < stages; s++) accumulators[p].Add(s, grams[pairs[p].A][s], grams[pairs[p].B][s], n);
             }
-            for (int r = 0; r < references.Count; r++)
-                values[r][si] = accumulators[r].Values().Select(v => double.IsNaN(v) ? (double?)null : v).ToArray();
+            for (int p = 0; p < pairs.Count; p++)
+                values[p][si] = accumulators[p].Values().Select(v => double.IsNaN(v) ? (double?)null : v).ToArray();
         }
-        return references.Select((reference, r) => new LayerCka
+        return pairs.Select((pair, p) => new LayerCka
         {
-            Reference = reference.Name,
-            TrainForget = values[r][0], TrainOther = values[r][1], TestForget = values[r][2], TestOther = values[r][3],
+            Model = models[pair.A].Name, Reference = models[pair.B].Name,
+            TrainForget = values[p][0], TrainOther = values[p][1], TestForget = values[p][2], TestOther = values[p][3],
             Images = used,
         }).ToList();
     }

@@ -40,13 +40,14 @@ public sealed class LayerCkaTests(ITestOutputHelper output)
         using var retrained = Model(ops, "retrained");
         var meta = Fixture.Longs("cka.batch");
         int batch = (int)meta[0], forget = (int)meta[1];
-        var results = ComparatorCka.Compute(unlearned, [("base", baseModel), ("retrained", retrained)], Images("train"), Images("test"), forget, batch);
+        var results = ComparatorCka.Compute([("unlearned", unlearned), ("base", baseModel), ("retrained", retrained)], Images("train"), Images("test"), forget, batch);
+        Assert.Equal(["unlearned/base", "unlearned/retrained", "base/retrained"], results.Select(r => r.Model + "/" + r.Reference));
 
         string[] splits = ["train-forget", "train-other", "test-forget", "test-other"];
         double worst = 0;
         foreach (var result in results)
         {
-            var expected = Fixture.Doubles("cka." + result.Reference);
+            var expected = Fixture.Doubles("cka." + (result.Model == "unlearned" ? result.Reference : "base_retrained"));
             for (int s = 0; s < splits.Length; s++)
             {
                 var values = result.Of(splits[s]);
