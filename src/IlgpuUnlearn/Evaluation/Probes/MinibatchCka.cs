@@ -17,12 +17,15 @@ namespace IlgpuUnlearn.Evaluation.Probes;
 /// value with far less cancellation in float32 (post-ReLU activations have large means). Memory: a Gram matrix is n x n
 /// doubles (8 MB at the Comparator's n = 1,000); forming it needs n x <see cref="GramChunk"/> floats (16 MB) and one n x n float
 /// product; the n x p features themselves are the caller's (see <see cref="ModelFeatures.Stages"/>).
-/// Cost: n^2 p multiply-adds per Gram (the CPU GEMM, float, 4,096 features at a time summed in double).
+/// Cost: about n^2 p / 2 multiply-adds per Gram (its upper triangle on the CPU GEMM, float, 4,096 features at a time summed
+/// in double).
 /// </summary>
 public sealed class MinibatchCka
 {
     /// <summary>Features per GEMM pass when forming a Gram matrix (then summed in double).</summary>
     public const int GramChunk = 4096;
+    /// <summary>Rows of the Gram matrix per GEMM call (a multiple of the micro-kernel's 8 rows).</summary>
+    const int RowBlock = 96;
 
     readonly double[] _xy, _xx, _yy;
     readonly int[] _batches;
@@ -120,15 +123,24 @@ public sealed class MinibatchCka
                 var dst = chunk.AsSpan(i * pc, pc);
                 for (int j = 0; j < pc; j++) dst[j] = (float)(row[j] - mean[j]);
             }
+            // K is symmetric: each block of rows [i0, i0 + mb) is multiplied with the columns from i0 on only (about half
+            // the products), and the lower triangle is mirrored at the end.
             fixed (float* a = chunk)
             fixed (float* c = product)
             {
-                float* packed = packedScratch.Get((long)CpuGemm.PaddedRows(n) * pc);
-                CpuGemm.PackA(a, pc, 1, n, pc, packed);
-                CpuGemm.Multiply(n, n, pc, packed, new TransposedRows(a, pc), GemmOutput.RowMajor(c, n));
+                for (int i0 = 0; i0 < n; i0 += RowBlock)
+                {
+                    int mb = Math.Min(RowBlock, n - i0);
+                    float* packed = packedScratch.Get((long)CpuGemm.PaddedRows(mb) * pc);
+                    CpuGemm.PackA(a + (long)i0 * pc, pc, 1, mb, pc, packed);
+                    CpuGemm.Multiply(mb, n - i0, pc, packed, new TransposedRows(a + (long)i0 * pc, pc), GemmOutput.RowMajor(c + (long)i0 * n + i0, n));
+                }
             }
-            for (long i = 0; i < gram.Length; i++) gram[i] += product[i];
+            for (int i = 0; i < n; i++)
+                for (int j = i; j < n; j++) gram[(long)i * n + j] += product[(long)i * n + j];
         }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++) gram[(long)i * n + j] = gram[(long)j * n + i];
         return gram;
     }
 
