@@ -44,10 +44,11 @@ public sealed record LayerCka
 /// <see cref="ComparatorBatch"/> images in order. Where the last minibatch of a split holds 3 or fewer images (pytorch-cka
 /// refuses such a batch; the Comparator's CIFAR-10 splits never have one) those images are left out and
 /// <see cref="LayerCka.Images"/> says so.
-/// Memory: one model's stage outputs of one minibatch (<see cref="ModelFeatures.Stages"/>: 1.2 GB at 1,000 CIFAR images,
-/// width 64) plus 10 Gram matrices for the unlearned and one reference model (2 x 80 MB). Time: one more evaluation forward of
-/// the split images per model (CIFAR-10: 10,000 images, a fifth of the training set) plus n^2 p multiply-adds per stage and
-/// minibatch for the Gram matrices (about half the forward's FLOPs at n = 1,000).
+/// Memory: one model's stage outputs of one minibatch at a time (<see cref="ModelFeatures.Stages"/>: 1.25 GB at 1,000 CIFAR
+/// images of the width-64 network, 0.97 GB for the grey 28x28 one) plus the 10 Gram matrices of every model compared
+/// (80 MB per model at n = 1,000: 240 MB for unlearned, base and retrained). Time: one more evaluation forward of the split
+/// images per model (CIFAR-10: 10,000 images, a sixth of both splits; Fashion-MNIST: 11,000) plus about n p / 2
+/// multiply-adds per image for the Gram matrices (1,000 x 311,306 / 2 = 156 M for CIFAR, 28% of the forward's 0.56 G).
 /// </summary>
 public static class ComparatorCka
 {

@@ -32,9 +32,9 @@ public static class ModelFeatures
     /// Every stage's output (<see cref="ResNet18.StageNames"/>) of the images <paramref name="indices"/> of
     /// <paramref name="data"/>, in that order: one array per stage, (indices.Length, <see cref="ResNet18.StageFeatureCount"/>)
     /// row per image, each row the stage's (C, H, W) output flattened as PyTorch's flatten(1) does.
-    /// Memory: indices.Length x the sum of the stage sizes floats; per image 304,138 floats (1.22 MB) for the full-width
-    /// CIFAR network (conv1 and layer1 64x32x32 each, layer2 128x16x16, layer3 256x8x8, layer4 512x4x4, fc 10), 243,338
-    /// (0.97 MB) for the grey 28x28 one; so 1.2 GB for the Comparator's CKA minibatch of 1,000 CIFAR images.
+    /// Memory: indices.Length x the sum of the stage sizes floats; per image 311,306 floats (1.25 MB) for the full-width
+    /// CIFAR network (conv1 and layer1 64x32x32 each, layer2 128x16x16, layer3 256x8x8, layer4 512x4x4, fc 10), 242,186
+    /// (0.97 MB) for the grey 28x28 one; so 1.25 GB for the Comparator's CKA minibatch of 1,000 CIFAR images.
     /// </summary>
     /// <exception cref="ArgumentException">Images of another shape than the model takes, or an index outside the data.</exception>
     public static float[][] Stages(ResNet18 model, ImageDataset data, int[] indices, CancellationToken cancel = default)
