@@ -7,21 +7,29 @@ namespace IlgpuUnlearn.Evaluation.Probes;
 public static class BelowLogitsText
 {
     /// <summary>
-    /// The probe table (one row per model with a probe) and the CKA table (one row per pair of models and split, one column
-    /// per stage, three decimals as the Comparator rounds them); empty when there is neither.
+    /// The probe and relearn table (one row per model with either) and the CKA table (one row per pair of models and split,
+    /// one column per stage, three decimals as the Comparator rounds them); empty when there is none of them.
     /// </summary>
-    public static string Format(IReadOnlyList<(string Role, string Model, LinearProbe? Probe)> models, IReadOnlyList<LayerCka> cka)
+    public static string Format(IReadOnlyList<(string Role, string Model, LinearProbe? Probe, RelearnTime? Relearn)> models, IReadOnlyList<LayerCka> cka)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(cka);
         var text = new StringBuilder();
-        if (models.Any(m => m.Probe is not null))
+        if (models.Any(m => m.Probe is not null || m.Relearn is not null))
         {
-            text.Append("linear probe: multinomial logistic regression (L2, C = 1, standardised) on the frozen penultimate features, fitted on the training split; test accuracy %\n\n");
-            text.Append("| model | role | probe forget | probe retain | fit |\n|---|---|---|---|---|\n");
-            foreach (var (role, model, probe) in models)
-                if (probe is not null)
-                    text.Append(Inv($"| {model} | {role} | {ModelCardTable.Accuracy(probe.ForgetAccuracy)} | {ModelCardTable.Accuracy(probe.RetainAccuracy)} | {probe.Iterations} L-BFGS iterations{(probe.Converged ? "" : ", NOT converged")} |\n"));
+            text.Append("linear probe: multinomial logistic regression (L2, C = 1, standardised) on the frozen penultimate features, fitted on the training split, test accuracy %; ");
+            text.Append("relearn: SGD steps on a few forget-class training images until the forget-class test accuracy reaches the target\n\n");
+            text.Append("| model | role | probe forget | probe retain | relearn steps |\n|---|---|---|---|---|\n");
+            foreach (var (role, model, probe, relearn) in models)
+            {
+                if (probe is null && relearn is null) continue;
+                string forget = probe is null ? "-" : ModelCardTable.Accuracy(probe.ForgetAccuracy) + (probe.Converged ? "" : " (fit not converged)");
+                string retain = probe is null ? "-" : ModelCardTable.Accuracy(probe.RetainAccuracy);
+                string steps = relearn is null ? "-" : relearn.Steps is int s
+                    ? Inv($"{s} (to {relearn.TargetAccuracy:F1}%, {relearn.Images} images)")
+                    : Inv($"> {relearn.MaxSteps} (never {relearn.TargetAccuracy:F1}%)");
+                text.Append($"| {model} | {role} | {forget} | {retain} | {steps} |\n");
+            }
             text.Append('\n');
         }
         if (cka.Count > 0)
