@@ -69,7 +69,7 @@ public sealed record Verdict
 
     /// <summary>Judges <paramref name="model"/> (with its probe, where computed) against the retrained model's figures.</summary>
     public static Verdict Judge(ModelEvaluation model, ModelEvaluation? retrained, LinearProbe? probe, LinearProbe? retrainedProbe,
-        IReadOnlyList<CollapsedClass> collapsed, VerdictThresholds? thresholds = null)
+        IReadOnlyList<CollapsedClass> collapsed, VerdictThresholds? thresholds = null, RelearnTime? relearn = null, RelearnTime? retrainedRelearn = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(collapsed);
@@ -109,6 +109,12 @@ public sealed record Verdict
                 Points("probe_retain_accuracy", probe.RetainAccuracy, retrainedProbe.RetainAccuracy, "", damage);
             }
             else notJudged.Add("linear probe: not computed for both this and the retrained model");
+            // Relearn steps are shown beside the retrained model's, not judged: no published threshold says how many fewer
+            // steps mean a hidden class.
+            if (relearn?.Steps is int steps && retrainedRelearn?.Steps is int retrainedSteps)
+                Add("relearn_steps", steps, retrainedSteps, false, "", "");
+            else if (relearn is not null || retrainedRelearn is not null)
+                notJudged.Add("relearn_steps: not reached (or not measured) for both this and the retrained model within their step limits");
         }
 
         bool underForgotten = figures.Any(f => f.Reading == "under-forgotten");
