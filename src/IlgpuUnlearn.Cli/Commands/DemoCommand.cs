@@ -5,6 +5,7 @@ using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Training;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
@@ -125,10 +126,9 @@ internal static class DemoCommand
         var before = ReportOutputs.Evaluate(model, data.Test, k, cancel);
 
         // 2. AdvNegGrad with the card's settings, one epoch.
-        var card = new AdvNegGradSettings();
-        Console.Error.WriteLine($"unlearning class {k} ({train.ClassNames[k]}) with AdvNegGrad: {card}");
-        var schedule = new UnlearningSchedule { BatchSize = o.BatchSize, Seed = o.Seed, Augment = false };
-        UnlearningRun.Run(model, train, k, card, schedule, p => ProgressLine.Show(p), cancel);
+        var card = new AdvNegGrad().Defaults with { BatchSize = o.BatchSize, Seed = o.Seed, Augment = false };
+        Console.Error.WriteLine($"unlearning class {k} ({train.ClassNames[k]}) with {card}");
+        MethodRun.Run(model, train, k, card, p => ProgressLine.Show(p), cancel);
         ProgressLine.Finish();
         var after = ReportOutputs.Evaluate(model, data.Test, k, cancel);
         string outPath = outputs.Model!, modelName = Path.GetFileName(outPath);
