@@ -63,6 +63,22 @@ public sealed class ModelEvaluation
     [JsonPropertyName("metrics")]
     public Dictionary<string, MetricValue> Metrics { get; init; } = [];
 
+    /// <summary>The linear probe of the model's penultimate features (Probes/LinearProbe), where computed.</summary>
+    [JsonPropertyName("linear_probe"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Probes.LinearProbe? LinearProbe { get; set; }
+
+    /// <summary>The model's relearn time (Probes/RelearnTime), where computed.</summary>
+    [JsonPropertyName("relearn"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Probes.RelearnTime? Relearn { get; set; }
+
+    /// <summary>Linear CKA per stage of this model against each other model of the run, where computed.</summary>
+    [JsonPropertyName("cka"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Probes.LayerCka[]? Cka { get; set; }
+
+    /// <summary>The model judged against the retrained model (null for the retrained model itself, and without a forget class).</summary>
+    [JsonPropertyName("verdict"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Verdict? Verdict { get; set; }
+
     /// <summary>Every figure of one model. <paramref name="retrainedTrain"/>: the retrained model's outputs on the same training images (for FQS).</summary>
     /// <exception cref="ArgumentException">Outputs of different class counts, or retrained outputs of other images.</exception>
     public static ModelEvaluation Compute(string model, string role, SampleOutputs train, SampleOutputs test, int? forgetClass,

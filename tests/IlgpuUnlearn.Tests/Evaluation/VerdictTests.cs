@@ -86,4 +86,55 @@ public sealed class VerdictTests
         Assert.True(collapsed.RetainDamage);
         Assert.StartsWith("collapsed: car", collapsed.Line);
     }
+
+    [Fact]
+    public void TheRunReportCarriesProbesCkaRelearnAndVerdictsThroughJsonAndTheConsole()
+    {
+        static ModelEvaluation As(ModelEvaluation m, string role, string file) => new()
+        {
+            Model = file, Role = role, Metrics = m.Metrics,
+            Train = new SplitMetrics { PerClassAccuracy = new double[10], PerClassCount = new int[10] },
+            Test = new SplitMetrics { ForgetLoss = m.Test.ForgetLoss, PerClassAccuracy = Enumerable.Repeat(90.0, 10).ToArray(), PerClassCount = new int[10] },
+        };
+        var unlearned = As(Model(0, 0, 93, 100, 6), "unlearned", "u.pth");
+        var baseModel = As(Model(99, 98, 95, 2, 0.1), "base", "b.pth");
+        var retrained = As(Retrained, "retrained", "r.pth");
+        var below = new BelowLogits();
+        below.Probes["unlearned"] = Probe(82, 90);
+        below.Probes["retrained"] = Probe(31, 91);
+        below.Relearn["unlearned"] = new RelearnTime { Steps = 2, MaxSteps = 50, TargetAccuracy = 45, AccuracyByStep = [0, 20, 60], Images = 50, EvaluationImages = 250 };
+        below.Cka.Add(new LayerCka { Model = "unlearned", Reference = "base", TrainForget = [.. Enumerable.Repeat<double?>(0.9, 10)],
+            TrainOther = [.. Enumerable.Repeat<double?>(0.95, 10)], TestForget = [.. Enumerable.Repeat<double?>(null, 10)],
+            TestOther = [.. Enumerable.Repeat<double?>(0.97, 10)], Images = [500, 4500, 2, 4500] });
+        var report = RunReport.Create("ft", "u.pth", 3, Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray(), null,
+            unlearned, baseModel, retrained, new EvaluationSettings { BootstrapReplicates = 0 }, below: below);
+
+        Assert.True(report.Evaluation.Verdict!.UnderForgotten);
+        Assert.True(report.Base!.Verdict!.UnderForgotten); // the base model remembers the class
+        Assert.Null(report.Retrained!.Verdict);             // the reference is not judged against itself
+        Assert.Single(report.Base.Cka!);                    // the one pair it is part of
+        Assert.Null(report.Base.LinearProbe);
+
+        var back = RunReportJson.ReadAll(WriteTemp(RunReportJson.Serialize(report)))[0];
+        Assert.Equal(82, back.Evaluation.LinearProbe!.ForgetAccuracy);
+        Assert.Equal(2, back.Evaluation.Relearn!.Steps);
+        Assert.Null(back.Evaluation.Cka![0].TestForget[0]);
+        Assert.Equal(0.97, back.Evaluation.Cka[0].TestOther[9]);
+        Assert.Equal(report.Evaluation.Verdict.Line, back.Evaluation.Verdict!.Line);
+        Assert.Equal(report.Evaluation.Verdict.Figures, back.Evaluation.Verdict.Figures);
+
+        string text = RunReportText.Format(report);
+        Assert.Contains("| u.pth | unlearned | 82.00 | 90.00 | 2 (to 45.0%, 50 images) |", text);
+        Assert.Contains("| unlearned / base | test-forget | 2 | - |", text);
+        Assert.Contains("verdict, unlearned model (against the retrained model; far: 5 points, forget loss 2x): under-forgotten: probe_forget_accuracy 82.0%", text);
+        Assert.Contains("verdict, base model", text);
+        Assert.DoesNotContain("verdict, retrained model", text);
+    }
+
+    static string WriteTemp(string json)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"i19-report-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
 }
