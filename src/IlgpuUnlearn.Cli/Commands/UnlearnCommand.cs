@@ -133,6 +133,9 @@ public sealed class UnlearnOptions
     [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
+    [Option("below-logits", Default = "probe,relearn,cka", HelpText = RunEvaluation.BelowLogitsHelp)]
+    public string BelowLogits { get; set; } = "probe,relearn,cka";
+
     [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
     public int Bootstrap { get; set; }
 
@@ -261,8 +264,12 @@ internal static class UnlearnCommand
         var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
         var retrained = retrainedPath is null ? null
             : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
-        var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation, run.Options.CollapseThreshold);
         phases.Add(new PhaseRecord("metrics", metricsClock.Elapsed.TotalSeconds));
+        var below = RunEvaluation.ComputeBelowLogits(model.Ops, model.Config, run.Data, k, RunEvaluation.ParseBelowLogits(run.Options.BelowLogits),
+            [("unlearned", asWritten), ("base", run.Template), ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath))],
+            baseEvaluation.Test.ForgetAccuracy, cancel, label, phases);
+        var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation,
+            run.Options.CollapseThreshold, below);
 
         // Pictures and reports first, then the model, then the manifest that hashes them all.
         ReportOutputs.WriteClass(outputs, report, run.Written);
@@ -305,7 +312,7 @@ internal static class UnlearnCommand
             {
                 ["forget_class"] = Inv($"{k}"), ["dataset"] = o.Dataset, ["steps_taken"] = Inv($"{steps}"),
                 ["limit"] = o.Limit is { } l ? Inv($"{l}") : "none", ["mean"] = o.Mean ?? "default", ["std"] = o.Std ?? "default",
-                ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
+                ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"), ["below_logits"] = o.BelowLogits,
                 ["retrained"] = o.Retrained,
             },
         };
@@ -338,6 +345,7 @@ internal static class UnlearnCommand
         DataChoice.CheckNormalization(o.Mean, o.Std);
         var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed ?? 0);
         RunEvaluation.CheckRetrainedOption(o.Retrained);
+        RunEvaluation.ParseBelowLogits(o.BelowLogits);
         if (o.ReportJson is not null) PlanChecks.OutputFile(o.ReportJson, "--report-json");
 
         string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
