@@ -242,8 +242,9 @@ internal static class UnlearnCommand
         var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label);
         if (retrainedPath is not null) phases.Add(retrainedOutputs.Phase);
         var baseEvaluation = ModelEvaluation.Compute(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
-        RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
-            RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation));
+        var baseReport = RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation);
+        baseReport.Evaluation.Verdict = null; // judged against the retrained model in the run's report, after unlearning
+        RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName, baseReport);
 
         // The method and its settings: "forgetting class 3 (cat) with SCRUB: 5 epoch(s) ...".
         Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {run.Method.Name}: {run.Method}");
