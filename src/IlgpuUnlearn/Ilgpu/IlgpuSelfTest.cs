@@ -107,6 +107,7 @@ public static class IlgpuSelfTest
         {
             Report(CheckFlat(c, shapes.FlatLength));
             Report(CheckMultiply(c, shapes.FlatLength));
+            Report(CheckAddScaledSign(c, shapes.FlatLength));
             Report(CheckOptimizer(c, shapes.FlatLength, clip: 0.5f, nesterov: true));
         }
 
@@ -285,6 +286,21 @@ public static class IlgpuSelfTest
         yield return c.Compare("BatchNormBackward dx", shape, dx, BatchNormTolerance);
         yield return c.Compare("BatchNormBackward dgamma", shape, dgamma, BatchNormTolerance);
         yield return c.Compare("BatchNormBackward dbeta", shape, dbeta, BatchNormTolerance);
+
+        // Evaluation mode with gradients: the running statistics as saved statistics, the forward through BatchNormApply,
+        // then the backward with fixed statistics.
+        c.Test.BatchNormEvalStatistics(s.C, runningMean.Test, runningVar.Test, eps, saveMean.Test, saveInvStd.Test);
+        c.Reference.BatchNormEvalStatistics(s.C, runningMean.Ref, runningVar.Ref, eps, saveMean.Ref, saveInvStd.Ref);
+        yield return c.Compare("BatchNormEvalStatistics mean", shape, saveMean, BatchNormTolerance);
+        yield return c.Compare("BatchNormEvalStatistics invStd", shape, saveInvStd, BatchNormTolerance);
+        c.Test.BatchNormApply(s, x.Test, gamma.Test, beta.Test, saveMean.Test, saveInvStd.Test, recomputed.Test);
+        c.Reference.BatchNormEvalForward(s, x.Ref, gamma.Ref, beta.Ref, runningMean.Ref, runningVar.Ref, eps, recomputed.Ref);
+        yield return c.Compare("BatchNormApply of EvalStatistics = BatchNormEvalForward", shape, recomputed, BatchNormTolerance);
+        c.Test.BatchNormEvalBackward(s, x.Test, dy.Test, gamma.Test, saveMean.Test, saveInvStd.Test, dx.Test, dgamma.Test, dbeta.Test);
+        c.Reference.BatchNormEvalBackward(s, x.Ref, dy.Ref, gamma.Ref, saveMean.Ref, saveInvStd.Ref, dx.Ref, dgamma.Ref, dbeta.Ref);
+        yield return c.Compare("BatchNormEvalBackward dx", shape, dx, BatchNormTolerance);
+        yield return c.Compare("BatchNormEvalBackward dgamma", shape, dgamma, BatchNormTolerance);
+        yield return c.Compare("BatchNormEvalBackward dbeta", shape, dbeta, BatchNormTolerance);
     }
 
     /// <summary>Gives every channel its own offset and spread, as real activations have.</summary>
@@ -391,6 +407,18 @@ public static class IlgpuSelfTest
         c.Reference.KlDivergence(n, classes, student.Ref, teacher.Ref, temperature, scale, loss.Ref, dStudent.Ref, accumulate);
         yield return c.Compare("KlDivergence loss", shape, loss, HeadTolerance);
         yield return c.Compare("KlDivergence dstudent", shape, dStudent, HeadTolerance);
+    }
+
+    /// <summary>g += scale sign(p) over a flat buffer, with some p exactly 0 (sign 0).</summary>
+    public static IEnumerable<OpComparison> CheckAddScaledSign(OpComparer c, long length)
+    {
+        var g = c.Uniform(length, -1e-2f, 1e-2f);
+        var values = c.RandomFloats(length);
+        for (long i = 0; i < length; i += 7) values[i] = 0f;
+        var p = c.Upload(values);
+        c.Test.AddScaledSign(g.Test, p.Test, 3e-4f);
+        c.Reference.AddScaledSign(g.Ref, p.Ref, 3e-4f);
+        yield return c.Compare("AddScaledSign", $"{length}", g, ElementwiseTolerance);
     }
 
     /// <summary>y = a * b, then the mask in place (g = g * mask with a 0/1 mask), over a flat buffer.</summary>
