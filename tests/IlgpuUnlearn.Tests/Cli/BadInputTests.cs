@@ -37,6 +37,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "lr schedule with advneggrad",
     ];
 
+    [Trait("Category", "Slow")]
     [Theory]
     [MemberData(nameof(Cases))]
     public void IsRefusedOnOneLineWithoutWritingAModel(string name)

@@ -66,6 +66,7 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         Assert.Equal(new[] { 2, 1, 3, 3 }, conv1.Shape);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void EvalReadsAGreyNetworkNativelyWithItsOwnNormalisation()
     {

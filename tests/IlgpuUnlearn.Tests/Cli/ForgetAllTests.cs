@@ -32,6 +32,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         return new Run(result, folder, models, json);
     });
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void AllOnTwoDevicesWritesEveryClassAndTheCardsTable()
     {
@@ -56,6 +57,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Equal(Enumerable.Range(0, 10), reports.Select(r => r.ForgetClass));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void EachClassOfAParallelRunIsWhatThatClassAloneGives()
     {
@@ -76,6 +78,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.False(expected["fc.weight"].Bytes.SequenceEqual(IlgpuUnlearn.Weights.WeightsFile.Load(files.NarrowWeights).Tensors["fc.weight"].Bytes));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void CtrlCSaysWhatWasWrittenAndResumeFinishesTheRun()
     {

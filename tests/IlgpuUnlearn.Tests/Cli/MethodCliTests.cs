@@ -13,6 +13,7 @@ namespace IlgpuUnlearn.Tests.Cli;
 [Collection(CliCollection.Name)]
 public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper output)
 {
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData("ft", "FT", "lr 0.01", "schedule cosine:1:0.01")]
     [InlineData("ga", "GA", "lr 0.0001", "clip 100")]

@@ -55,6 +55,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.Equal(files.TestLabels.Length, report.Evaluation.Test.Images);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void ManifestVerifiesAndTwoRunsGiveTheSameBytes()
     {
@@ -116,6 +117,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.Equal("ilgpu-unlearn: error: nothing.json: no such run report", Assert.Single(missing.StderrLines));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void EvalWithoutAForgetClassAndInTheComparatorsSchema()
     {

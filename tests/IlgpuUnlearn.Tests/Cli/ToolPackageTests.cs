@@ -13,6 +13,7 @@ namespace IlgpuUnlearn.Tests.Cli;
 [Collection(CliCollection.Name)]
 public sealed class ToolPackageTests(ITestOutputHelper output)
 {
+    [Trait("Category", "Slow")]
     [Fact]
     public void PacksAsAToolThatInstallsAndRuns()
     {

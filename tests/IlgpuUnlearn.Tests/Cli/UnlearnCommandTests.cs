@@ -59,6 +59,7 @@ public sealed class UnlearnCommandTests(TinyCifarFiles files, ITestOutputHelper 
         return run;
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void UnlearnWritesTheParametersPyTorchReaches()
     {

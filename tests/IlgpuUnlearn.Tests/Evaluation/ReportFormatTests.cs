@@ -30,25 +30,36 @@ public class ReportFormatTests
         Assert.Equal(3, table.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
-    [Fact]
-    public void MatchesEveryRowOfTheCardWhenPresent()
+    /// <summary>The ten rows of the model card's table (jaeunglee/resnet18-cifar10-unlearning, its "Evaluation Report"),
+    /// copied here as the card prints them: formatting the same figures gives the same text.</summary>
+    [Theory]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_0.pth | Airplane | 0.0 (28.448) | 90.52 (0.631) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_1.pth | Automobile | 0.0 (31.394) | 91.27 (0.516) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_2.pth | Bird | 0.0 (30.110) | 92.72 (0.475) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_3.pth | Cat | 0.0 (26.171) | 92.44 (0.512) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_4.pth | Deer | 0.0 (27.805) | 91.19 (0.561) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_5.pth | Dog | 0.0 (28.574) | 92.81 (0.456) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_6.pth | Frog | 0.0 (28.360) | 92.18 (0.486) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_7.pth | Horse | 0.0 (32.505) | 92.89 (0.401) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_8.pth | Ship | 0.0 (29.307) | 91.34 (0.543) |")]
+    [InlineData("| cifar10_resnet18_AdvNegGrad_9.pth | Truck | 0.0 (28.959) | 92.47 (0.474) |")]
+    public void MatchesEveryRowOfTheCard(string row)
     {
-        string card = "/work/shared/reference/model-card.txt";
-        if (!File.Exists(card)) return;   // the card is a reference file outside the repository
-        var rows = File.ReadAllLines(card).Select(l => l.StartsWith("| | ", StringComparison.Ordinal) && l.TrimEnd().Length > 6 ? l.TrimEnd()[4..^2] : l)
-            .Where(l => l.StartsWith("| cifar10_resnet18_AdvNegGrad_", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(10, rows.Length);
-        foreach (string row in rows)
-        {
-            var cells = row.Split('|', StringSplitOptions.TrimEntries);
-            int k = int.Parse(cells[1]["cifar10_resnet18_AdvNegGrad_".Length..^4], System.Globalization.CultureInfo.InvariantCulture);
-            double Num(string s) => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
-            var forget = cells[3].Split(' ');
-            var retain = cells[4].Split(' ');
-            var report = CardLike(Num(forget[0]), Num(forget[1].Trim('(', ')')), Num(retain[0]), Num(retain[1].Trim('(', ')')), k);
-            Assert.Equal(row, ModelCardTable.Row(report));
-        }
-        Assert.Contains(ModelCardTable.RuleLine, File.ReadAllText(card));
+        var cells = row.Split('|', StringSplitOptions.TrimEntries);
+        int k = int.Parse(cells[1]["cifar10_resnet18_AdvNegGrad_".Length..^4], System.Globalization.CultureInfo.InvariantCulture);
+        double Num(string s) => double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+        var forget = cells[3].Split(' ');
+        var retain = cells[4].Split(' ');
+        var report = CardLike(Num(forget[0]), Num(forget[1].Trim('(', ')')), Num(retain[0]), Num(retain[1].Trim('(', ')')), k);
+        Assert.Equal(row, ModelCardTable.Row(report));
+    }
+
+    /// <summary>The card's header and rule lines, as it prints them.</summary>
+    [Fact]
+    public void HeaderIsTheCards()
+    {
+        Assert.Equal("| Model | Forget Class | Forget class acc(loss) | Retain class acc(loss) |", ModelCardTable.HeaderLine);
+        Assert.Equal("|--------------------------------|--------------|-------------------------|-------------------------|", ModelCardTable.RuleLine);
     }
 
     [Fact]

@@ -69,6 +69,7 @@ public sealed class RunReportTests
         Assert.True(double.IsNaN(e.Train.ForgetAccuracy) && double.IsNaN(e.Test.RetainAccuracy));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void BootstrapIntervalsHaveTheBinomialWidthAndAreSeeded()
     {
