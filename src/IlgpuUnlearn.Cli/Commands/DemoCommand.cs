@@ -41,6 +41,9 @@ public sealed class DemoOptions
     [Option("seed", Default = 1, HelpText = "Seed of the data, the initialisation and the shuffles.")]
     public int Seed { get; set; }
 
+    [Option("force", HelpText = PlanChecks.ForceHelp + " A second demo into the same --out needs it.")]
+    public bool Force { get; set; }
+
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 }
@@ -73,7 +76,10 @@ internal static class DemoCommand
         string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
         string outPath = Path.Combine(o.Out, ModelCardTable.ModelName(k, name));
         foreach (var file in new[] { basePath, outPath, Path.Combine(o.Out, "report.json"), Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png") })
+        {
             if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
+            PlanChecks.NotReplacing(file, "in --out", o.Force);
+        }
         var outputs = new ClassOutputs(k, outPath, Path.Combine(o.Out, "report.json"), [Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png")]);
 
         var clock = Stopwatch.StartNew();

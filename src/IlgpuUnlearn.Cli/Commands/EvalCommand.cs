@@ -67,6 +67,9 @@ public sealed class EvalOptions
 
     [Option("limit", HelpText = "Evaluate at most N images of each split: the first N/10 of each class. For a quick trial.")]
     public int? Limit { get; set; }
+
+    [Option("force", HelpText = PlanChecks.ForceHelp)]
+    public bool Force { get; set; }
 }
 
 /// <summary>
@@ -160,8 +163,12 @@ internal static class EvalCommand
         DataChoice.CheckNormalization(o.Mean, o.Std);
         RunEvaluation.CheckRetrainedOption(o.Retrained);
         string[] pictures = o.Confusion is null ? [] : [PlanChecks.OutputFile(o.Confusion, "--confusion", PlanChecks.PictureExtensions)];
-        foreach (var (option, file) in new[] { ("--json", o.Json), ("--report-json", o.ReportJson), ("--comparator-json", o.ComparatorJson) })
-            if (file is not null) PlanChecks.OutputFile(file, option);
+        foreach (var (option, file) in new[] { ("--json", o.Json), ("--report-json", o.ReportJson), ("--comparator-json", o.ComparatorJson), ("--confusion", o.Confusion) })
+        {
+            if (file is null) continue;
+            PlanChecks.OutputFile(file, option);
+            PlanChecks.NotReplacing(file, option, o.Force);
+        }
         var plan = new RunPlan
         {
             Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names,

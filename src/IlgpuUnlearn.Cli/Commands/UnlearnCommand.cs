@@ -128,8 +128,11 @@ public sealed class UnlearnOptions
     [Option("max-steps", HelpText = "Stop after N unlearning steps in all (a quick trial; the card runs a whole epoch).")]
     public int? MaxSteps { get; set; }
 
-    [Option("resume", HelpText = "Skip the classes whose model and report are already written (continues an interrupted --forget-class all).")]
+    [Option("resume", HelpText = "Skip the classes whose model and report are already written (continues an interrupted --forget-class all); their manifests must record the same options.")]
     public bool Resume { get; set; }
+
+    [Option("force", HelpText = PlanChecks.ForceHelp)]
+    public bool Force { get; set; }
 
     [Option("retrained", Default = "auto", HelpText = RunEvaluation.RetrainedHelp)]
     public string Retrained { get; set; } = "auto";
@@ -162,6 +165,7 @@ internal static class UnlearnCommand
             {
                 var done = plan.Classes[i];
                 if (!plan.Resume || !done.Done) continue;
+                CheckResumable(done, o, method);
                 Console.Error.WriteLine($"class {done.ForgetClass} ({plan.ClassNames[done.ForgetClass]}): {done.Model} is written (--resume), skipped");
                 if (done.Report is not null) reports[i] = ReportOutputs.ReadBack(done.Report, done.Model);
             }
@@ -305,15 +309,10 @@ internal static class UnlearnCommand
             Device = device,
             Machine = Inv($"{Environment.MachineName}, {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}"),
             CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            Settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["forget_class"] = Inv($"{k}"), ["dataset"] = o.Dataset, ["steps_taken"] = Inv($"{steps}"),
-                ["limit"] = o.Limit is { } l ? Inv($"{l}") : "none", ["mean"] = o.Mean ?? "default", ["std"] = o.Std ?? "default",
-                ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
-                ["retrained"] = o.Retrained,
-            },
+            Settings = RunSettings(o, run.Method),
         };
-        foreach (var (key, value) in run.Method.Settings()) manifest.Settings[key] = value;
+        manifest.Settings["forget_class"] = Inv($"{k}");
+        manifest.Settings["steps_taken"] = Inv($"{steps}");
         manifest.Inputs.AddRange(FileDigest.Records("weights", run.WeightsPath, folder));
         if (run.DataPath is not null) manifest.Inputs.AddRange(FileDigest.Records("data", run.DataPath, folder));
         if (retrainedPath is not null) manifest.Inputs.AddRange(FileDigest.Records("retrained", retrainedPath, folder));
@@ -323,6 +322,55 @@ internal static class UnlearnCommand
         manifest.Phases.AddRange(phases);
         RunManifestJson.Write(manifestPath, manifest);
         return manifestPath;
+    }
+
+    /// <summary>The settings a manifest records that are the same for every class of a run (every option that changes a result).</summary>
+    static SortedDictionary<string, string> RunSettings(UnlearnOptions o, MethodChoice method)
+    {
+        static string Inv(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["dataset"] = o.Dataset, ["limit"] = o.Limit is { } l ? Inv($"{l}") : "none", ["mean"] = o.Mean ?? "default", ["std"] = o.Std ?? "default",
+            ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
+            ["retrained"] = o.Retrained,
+        };
+        foreach (var (key, value) in method.Settings()) settings[key] = value;
+        return settings;
+    }
+
+    /// <summary>
+    /// --resume keeps a written class only when its manifest records this run's options (as train --resume requires its
+    /// checkpoint's recipe): every setting but the class and the steps taken, and the SHA-256 of --weights. The batch size is
+    /// the one exception where --limit is given: a batch larger than the subset runs as the whole subset, and the manifest
+    /// records that smaller batch.
+    /// </summary>
+    static void CheckResumable(ClassOutputs done, UnlearnOptions o, MethodChoice method)
+    {
+        string model = done.Model!, manifestPath = RunManifestJson.PathFor(model);
+        string again = "delete its files to run the class again, or rerun without --resume (and with --force) to run every class again";
+        if (!File.Exists(manifestPath))
+            throw new UserError($"--resume: {model} has no manifest ({manifestPath}) to check its options against; {again}");
+        RunManifest manifest;
+        try { manifest = RunManifestJson.Read(manifestPath); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException)
+        { throw new UserError($"--resume: {manifestPath}: cannot read it ({UserFacing.Message(e)}); {again}"); }
+        var now = RunSettings(o, method);
+        var differences = new List<string>();
+        foreach (string key in now.Keys.Union(manifest.Settings.Keys).Where(key => key is not ("forget_class" or "steps_taken")).Order(StringComparer.Ordinal))
+        {
+            string? before = manifest.Settings.GetValueOrDefault(key), after = now.GetValueOrDefault(key);
+            if (before == after) continue;
+            if (key == "batch_size" && o.Limit is not null && int.TryParse(before, out int b) && int.TryParse(after, out int a) && b < a) continue;
+            differences.Add($"{key} {before ?? "(not set)"} -> {after ?? "(not set)"}");
+        }
+        if (o.Weights is not null)
+        {
+            var recorded = manifest.Inputs.FirstOrDefault(i => i.Role == "weights");
+            if (recorded is not null && recorded.Sha256 != FileDigest.Sha256(o.Weights))
+                differences.Add($"--weights {o.Weights} is not the file the class was unlearned from ({recorded.Path})");
+        }
+        if (differences.Count > 0)
+            throw new UserError($"--resume: {model} was made with other options ({string.Join("; ", differences)}); use the same options, or {again}");
     }
 
     /// <summary>Every check, before anything is loaded: options, class names, devices, and every output location (folders created).</summary>
@@ -366,6 +414,19 @@ internal static class UnlearnCommand
             outputs.Add(new ClassOutputs(classes[0], model, o.Json, [picture]));
         }
         if (o.Json is not null) PlanChecks.OutputFile(o.Json, "--json");
+        // Nothing is replaced unasked; with --resume a finished class is kept and an unfinished one's leftovers are replaced.
+        if (!o.Resume)
+        {
+            foreach (var c in outputs)
+            {
+                PlanChecks.NotReplacing(c.Model!, several ? "a model in --out" : "--out", o.Force);
+                if (c.Report is not null) PlanChecks.NotReplacing(c.Report, several ? "a report in --out" : "--json", o.Force);
+                foreach (var picture in c.Pictures) PlanChecks.NotReplacing(picture, "--confusion", o.Force);
+                PlanChecks.NotReplacing(RunReportPath(o, c.Model!, c.ForgetClass, several), "--report-json", o.Force);
+                PlanChecks.NotReplacing(RunManifestJson.PathFor(c.Model!), "the manifest beside --out", o.Force);
+            }
+            if (several && o.Json is not null) PlanChecks.NotReplacing(o.Json, "--json", o.Force);
+        }
 
         var plan = new RunPlan
         {

@@ -184,7 +184,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.True(File.Exists(Path.Combine(folder, "cache", "ilgpu-unlearn", "resnet18_cifar10_no_cat.pth")));
         Assert.Equal("resnet18_cifar10_no_cat.pth", RunReportJson.ReadAll(Path.Combine(folder, "r.json"))[0].Retrained!.Model);
-        var second = CliProcess.Run(folder, environment, args);
+        var second = CliProcess.Run(folder, environment, [.. args, "--force"]);   // r.json exists: replacing it is asked for
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Equal(1, server.RequestCount);
     }
