@@ -63,7 +63,7 @@ internal static class DemoCommand
             throw new UserError("--dataset: the demo runs on fashion-mnist or synthetic; for CIFAR-10 use ilgpu-unlearn unlearn");
         if (o.Data is not null && kind != DatasetKind.FashionMnist)
             throw new UserError("--data: only --dataset fashion-mnist reads files");
-        PlanChecks.InputPath(o.Data, "--data");
+        DataChoice.CheckDataPath(kind, o.Data);
         string name = kind == DatasetKind.Synthetic ? "synthetic" : "fashion-mnist";
         var classNames = kind == DatasetKind.Synthetic ? SyntheticDataset.ClassNames : FashionMnist.ClassNames;
         int k = PlanChecks.ForgetClasses(o.ForgetClass, classNames, allowAll: false)[0];

@@ -86,8 +86,10 @@ internal static class EvalCommand
         var written = new WrittenFiles();
         try
         {
-            var data = DataChoice.LoadData(plan, cancel.Token);
+            // The weights first: a wrong file fails in a second, not after the data (or its download).
             var (weights, path) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
+            DataChoice.CheckWeightsFitDataset(weights, path, plan.Dataset, plan.ClassNames.Count);
+            var data = DataChoice.LoadData(plan, cancel.Token);
             (data, var config) = DataChoice.FitModel(data, weights, path, plan.Mean, plan.Std);
             string? retrainedPath = k is int kk ? RunEvaluation.RetrainedPath(o.Retrained, o.Weights is not null, data.Test.ClassNames[kk], cancel.Token) : null;
 

@@ -173,8 +173,10 @@ internal static class UnlearnCommand
             if (toRun.Count > 0)
             {
                 var clock = Stopwatch.StartNew();
-                var data = DataChoice.LoadData(plan, cancel.Token, out string? dataPath);
+                // The weights first: a wrong file fails in a second, not after the data (or its download).
                 var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
+                DataChoice.CheckWeightsFitDataset(weights, weightsPath, plan.Dataset, plan.ClassNames.Count);
+                var data = DataChoice.LoadData(plan, cancel.Token, out string? dataPath);
                 (data, var config) = DataChoice.FitModel(data, weights, weightsPath, plan.Mean, plan.Std);
                 var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());
                 int batch = Math.Min(method.BatchSize, data.Train.Count), evalBatch = Math.Min(o.EvalBatchSize, data.Test.Count);
