@@ -17,6 +17,8 @@ internal static class DataChoice
     public const string StdHelp = "The per-channel standard deviations that go with --mean (or a preset name)";
     public const string WeightsHelp = "The model to start from (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +
         "Default: the base model jaeunglee/resnet18-cifar10-unlearning (resnet18_cifar10_full.pth), downloaded once into the cache";
+    public const string EvalWeightsHelp = "The model to evaluate (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +
+        "Default: the base model jaeunglee/resnet18-cifar10-unlearning (resnet18_cifar10_full.pth), downloaded once into the cache";
     public const string LimitHelp = "Use at most N images of each split (train and test): the first N/10 of each class. For a quick trial.";
 
     /// <summary>

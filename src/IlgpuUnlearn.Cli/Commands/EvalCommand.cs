@@ -11,7 +11,7 @@ namespace IlgpuUnlearn.Cli.Commands;
     "the NeurIPS 2023 kit's loss attack) with 95% bootstrap intervals, against the base and retrained models when given. " + RunEvaluation.MetricsHelp)]
 public sealed class EvalOptions
 {
-    [Option("weights", HelpText = DataChoice.WeightsHelp)]
+    [Option("weights", HelpText = DataChoice.EvalWeightsHelp)]
     public string? Weights { get; set; }
 
     [Option("forget-class", HelpText = "The class that was forgotten: 0-9 or a class name. Without it, per-class accuracy and loss only.")]
@@ -94,7 +94,7 @@ internal static class EvalCommand
             string? retrainedPath = k is int kk ? RunEvaluation.RetrainedPath(o.Retrained, o.Weights is not null, data.Test.ClassNames[kk], cancel.Token) : null;
 
             int batch = Math.Min(o.BatchSize, Math.Max(data.Train.Count, data.Test.Count));
-            DeviceChoice.CheckMemory(plan.Devices, config, batch, training: false, "--batch-size");
+            DeviceChoice.CheckMemory(plan.Devices, config, batch, training: false, "--batch-size", typed: o.BatchSize, what: $"evaluation batch {batch} (--batch-size)");
             using var ops = DeviceChoice.Open(plan.Devices[0], plan.DefaultDevice);
             using var model = new ResNet18(ops, config, batch);
             ModelFiles.Load(model, weights);

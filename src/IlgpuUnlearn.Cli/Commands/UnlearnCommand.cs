@@ -181,7 +181,9 @@ internal static class UnlearnCommand
                 var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());
                 int batch = Math.Min(method.BatchSize, data.Train.Count), evalBatch = Math.Min(o.EvalBatchSize, data.Test.Count);
                 int maxBatch = Math.Max(batch, evalBatch);
-                DeviceChoice.CheckMemory(plan.Devices, config, maxBatch, training: true, batch >= evalBatch ? "--batch-size" : "--eval-batch-size");
+                DeviceChoice.CheckMemory(plan.Devices, config, maxBatch, training: true, batch >= evalBatch ? "--batch-size" : "--eval-batch-size",
+                    typed: batch >= evalBatch ? method.BatchSize : o.EvalBatchSize,
+                    what: $"training batch {batch} (--batch-size) and evaluation batch {evalBatch} (--eval-batch-size), the network sized for {maxBatch},");
                 // A set smaller than --batch-size (a --limit trial) is one batch.
                 var run = new ClassRun(data, baseState, weights, method.WithBatchSize(batch), written, o, evaluationSettings,
                     weightsPath, dataPath, new PhaseRecord("load data and weights", clock.Elapsed.TotalSeconds), plan.Classes.Count > 1);
@@ -307,7 +309,7 @@ internal static class UnlearnCommand
         var manifest = new RunManifest
         {
             Version = RunEvaluation.Version,
-            Command = ["unlearn", .. Environment.GetCommandLineArgs().Skip(1)],
+            Command = [.. Environment.GetCommandLineArgs().Skip(1)],   // [0] is the program; the verb is [1]
             Device = device,
             Machine = Inv($"{Environment.MachineName}, {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}"),
             CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),

@@ -52,7 +52,9 @@ public static class RunReportText
                             $"{AccLoss(m.Test.ForgetAccuracy, m.Test.ForgetLoss)} | {AccLoss(m.Test.RetainAccuracy, m.Test.RetainLoss)} |\n");
             text.Append('\n');
 
-            text.Append($"metrics with 95% bootstrap intervals ({report.BootstrapReplicates} resamples, seed {report.Seed})\n\n");
+            text.Append(report.BootstrapReplicates > 0
+                ? $"metrics with 95% bootstrap intervals ({report.BootstrapReplicates} resamples, seed {report.Seed})\n\n"
+                : "metrics, point values (--bootstrap 0: no intervals)\n\n");
             text.Append("| metric | source | meaning | " + string.Join(" | ", models.Select(m => m.Role)) + (report.Retrained is null ? "" : " | gap") + " |\n");
             text.Append("|---|---|---|" + string.Concat(models.Select(_ => "---|")) + (report.Retrained is null ? "" : "---|") + "\n");
             foreach (var name in ModelEvaluation.MetricOrder)
