@@ -41,6 +41,9 @@ public sealed class DemoOptions
     [Option("seed", Default = 1, HelpText = "Seed of the data, the initialisation and the shuffles.")]
     public int Seed { get; set; }
 
+    [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
+    public int Bootstrap { get; set; }
+
     [Option("force", HelpText = PlanChecks.ForceHelp + " A second demo into the same --out needs it.")]
     public bool Force { get; set; }
 
@@ -75,7 +78,7 @@ internal static class DemoCommand
         PlanChecks.OutputFolder(o.Out, "--out");
         string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
         string outPath = Path.Combine(o.Out, ModelCardTable.ModelName(k, name));
-        foreach (var file in new[] { basePath, outPath, Path.Combine(o.Out, "report.json"), Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png") })
+        foreach (var file in new[] { basePath, outPath, Path.Combine(o.Out, "report.json"), Path.ChangeExtension(outPath, ".report.json"), Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png") })
         {
             if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
             PlanChecks.NotReplacing(file, "in --out", o.Force);
@@ -128,7 +131,9 @@ internal static class DemoCommand
         var weights = ModelFiles.Canonical(model);
         weights.Save(basePath);
         written.Add(basePath);
-        var before = ReportOutputs.Evaluate(model, data.Test, k, cancel);
+        // Both splits, once each, for the card's row and the run report's metrics (the membership attacks need the training images).
+        var baseOutputs = RunEvaluation.Forward(model, data, "base model", cancel);
+        var before = baseOutputs.Test.CardReport(k, train.ClassNames);
 
         // 2. AdvNegGrad with the card's settings, one epoch.
         var card = new AdvNegGradSettings();
@@ -136,9 +141,18 @@ internal static class DemoCommand
         var schedule = new UnlearningSchedule { BatchSize = o.BatchSize, Seed = o.Seed, Augment = false };
         UnlearningRun.Run(model, train, k, card, schedule, p => ProgressLine.Show(p), cancel);
         ProgressLine.Finish();
-        var after = ReportOutputs.Evaluate(model, data.Test, k, cancel);
-        string outPath = outputs.Model!, modelName = Path.GetFileName(outPath);
+        var unlearnedOutputs = RunEvaluation.Forward(model, data, "unlearned model", cancel);
+        var after = unlearnedOutputs.Test.CardReport(k, train.ClassNames);
+        string outPath = outputs.Model!, modelName = Path.GetFileName(outPath), runReportPath = Path.ChangeExtension(outPath, ".report.json");
+        // The run report unlearn writes: UA, RA, TUA, TRA, SalUn's figures, MIA-efficacy and the loss attack with their
+        // intervals, for the base and the unlearned model (no retrained model here, so no gap, Avg. Gap or FQS).
+        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed);
+        var baseEvaluation = ModelEvaluation.Compute(Path.GetFileName(basePath), "base", baseOutputs.Train, baseOutputs.Test, k, null, settings, cancel);
+        var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearnedOutputs.Train, unlearnedOutputs.Test, k, null, settings, cancel);
+        var runReport = RunReport.Create("AdvNegGrad", modelName, k, train.ClassNames, after, evaluation, baseEvaluation, null, settings);
         ReportOutputs.WriteClass(outputs, after, written);
+        RunReportJson.Write(runReportPath, [runReport]);
+        written.Add(runReportPath);
         ModelFiles.Save(model, weights, outPath);
         written.Add(outPath);
 
@@ -146,6 +160,9 @@ internal static class DemoCommand
         Console.WriteLine("before unlearning (base model) and after:");
         Console.WriteLine(ModelCardTable.Table([(before, Path.GetFileName(basePath)), (after, modelName)]));
         ReportOutputs.PrintDetails(after);
+        Console.WriteLine();
+        RunEvaluation.Print(runReport);
+        Console.Error.WriteLine($"run report: {Path.GetFullPath(runReportPath)}");
         Console.Error.WriteLine($"models: {Path.GetFullPath(basePath)}, {Path.GetFullPath(outPath)}");
         Console.Error.WriteLine($"done in {clock.Elapsed.TotalSeconds:F0} s");
         return 0;

@@ -32,7 +32,7 @@ public sealed class EvalOptions
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 
-    [Option("json", HelpText = "Write the card's report (test set) as JSON here (needs --forget-class).")]
+    [Option("json", HelpText = "Write the card's report (test set) as JSON here; without --forget-class, the accuracy and loss over each split and per class.")]
     public string? Json { get; set; }
 
     [Option("report-json", HelpText = "Write the whole run report (both splits, every metric and interval, base/retrained, gaps) as JSON here; `ilgpu-unlearn report` merges such files. " + RunEvaluation.MetricsHelp)]
@@ -123,6 +123,12 @@ internal static class EvalCommand
                 ReportOutputs.WriteClass(plan.Classes[0], card, written);
             }
             RunEvaluation.Print(report);
+            if (card is null && o.Json is not null)
+            {
+                RunReportJson.WriteEvaluation(o.Json, evaluation);
+                written.Add(o.Json);
+                Console.Error.WriteLine($"report: {Path.GetFullPath(o.Json)}");
+            }
             if (o.ReportJson is not null)
             {
                 RunReportJson.Write(o.ReportJson, [report]);
@@ -155,8 +161,8 @@ internal static class EvalCommand
         var kind = PlanChecks.Dataset(o.Dataset);
         var names = DatasetLoader.ClassNames(kind);
         int[] classes = o.ForgetClass is null ? [] : PlanChecks.ForgetClasses(o.ForgetClass, names, allowAll: false);
-        if (o.ForgetClass is null && (o.Json ?? o.Confusion ?? o.ComparatorJson) is not null)
-            throw new UserError("--json, --confusion and --comparator-json need --forget-class");
+        if (o.ForgetClass is null && (o.Confusion ?? o.ComparatorJson) is not null)
+            throw new UserError("--confusion and --comparator-json need --forget-class");
         var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: false);
         DataChoice.CheckData(kind, o.Data);
         PlanChecks.InputPath(o.Weights, "--weights");

@@ -72,7 +72,18 @@ public static class RunReportText
                 text.Append("no retrained reference: no gap, Avg. Gap or FQS (give --retrained FILE or --retrained published)\n");
         }
 
+        else
+        {
+            // No forget class: every image counts alike; accuracy and mean loss over each split, then per class below.
+            text.Append("accuracy % (mean loss) on both splits\n\n| model | role | train | test |\n|---|---|---|---|\n");
+            foreach (var m in models)
+                text.Append($"| {m.Model} | {m.Role} | {AccLoss(m.Train.Accuracy, m.Train.Loss)} | {AccLoss(m.Test.Accuracy, m.Test.Loss)} |\n");
+        }
+
         text.Append('\n');
+        if (report.ForgetClass is null)
+            foreach (var (split, metrics) in new[] { ("train", report.Evaluation.Train), ("test", report.Evaluation.Test) })
+                text.Append($"per-class {split} loss: ").Append(string.Join("  ", report.ClassNames.Select((name, i) => $"{name} {ModelCardTable.Loss(metrics.PerClassLoss[i])}"))).Append('\n');
         foreach (var (split, metrics) in new[] { ("train", report.Evaluation.Train), ("test", report.Evaluation.Test) })
             text.Append($"per-class {split} accuracy (%): ").Append(string.Join("  ", report.ClassNames.Select((name, i) => $"{name} {ModelCardTable.Accuracy(metrics.PerClassAccuracy[i])}"))).Append('\n');
 
