@@ -78,12 +78,15 @@ internal static class DemoCommand
         PlanChecks.OutputFolder(o.Out, "--out");
         string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
         string outPath = Path.Combine(o.Out, ModelCardTable.ModelName(k, name));
-        foreach (var file in new[] { basePath, outPath, Path.Combine(o.Out, "report.json"), Path.ChangeExtension(outPath, ".report.json"), Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png") })
+        // Named as unlearn names its outputs: the model, and beside it <model>.card.json, .report.json, .confusion.svg/.png.
+        string[] pictures = [Path.ChangeExtension(outPath, ".confusion.svg"), Path.ChangeExtension(outPath, ".confusion.png")];
+        string cardPath = Path.ChangeExtension(outPath, ".card.json");
+        foreach (var file in (string[])[basePath, outPath, cardPath, Path.ChangeExtension(outPath, ".report.json"), .. pictures])
         {
             if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
             PlanChecks.NotReplacing(file, "in --out", o.Force);
         }
-        var outputs = new ClassOutputs(k, outPath, Path.Combine(o.Out, "report.json"), [Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png")]);
+        var outputs = new ClassOutputs(k, outPath, cardPath, pictures);
 
         var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();

@@ -108,7 +108,7 @@ internal static class TrainCommand
         int? limit = DataChoice.CheckLimit(o.Limit, names.Count);
 
         // Every output is known and checked before the data is read.
-        string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
+        string dataset = o.Dataset.ToLowerInvariant();
         // The names the published models have: resnet18_cifar10_full.pth, resnet18_cifar10_no_cat.pth.
         string outPath = o.Out ?? $"resnet18_{dataset}_{(exclude is { } k ? $"no_{FileNamePart(names[k])}" : "full")}.pth";
         string stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, Path.GetFileNameWithoutExtension(outPath));

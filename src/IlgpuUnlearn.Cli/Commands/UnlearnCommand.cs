@@ -137,7 +137,7 @@ public sealed class UnlearnOptions
     [Option("retrained", Default = "auto", HelpText = RunEvaluation.RetrainedHelp)]
     public string Retrained { get; set; } = "auto";
 
-    [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model. " + RunEvaluation.MetricsHelp)]
+    [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: the model's name with .report.json for .pth; with all, one per model. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
     [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
@@ -294,9 +294,9 @@ internal static class UnlearnCommand
         return report;
     }
 
-    /// <summary>The run report's path: --report-json (with _k before the extension when a run has several classes), else &lt;model&gt;.report.json.</summary>
+    /// <summary>The run report's path: --report-json (with _k before the extension when a run has several classes), else the model's name with .report.json for its extension.</summary>
     static string RunReportPath(UnlearnOptions o, string modelPath, int k, bool several) =>
-        o.ReportJson is null ? modelPath + ".report.json" : several ? ReportOutputs.WithSuffix(o.ReportJson, $"_{k}") : o.ReportJson;
+        o.ReportJson is null ? Path.ChangeExtension(modelPath, ".report.json") : several ? ReportOutputs.WithSuffix(o.ReportJson, $"_{k}") : o.ReportJson;
 
     /// <summary>The run manifest beside the model: hashes of inputs and outputs, every setting, device, version, phases.</summary>
     static string WriteManifest(ClassRun run, string device, int k, int steps, string? retrainedPath, string modelPath, string reportPath,
@@ -396,7 +396,9 @@ internal static class UnlearnCommand
         RunEvaluation.CheckRetrainedOption(o.Retrained);
         if (o.ReportJson is not null) PlanChecks.OutputFile(o.ReportJson, "--report-json");
 
-        string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
+        // Every output is named after its model: <dataset>_resnet18_<Method>_<k>.pth and beside it <same>.card.json,
+        // .report.json, .manifest.json, .confusion.svg (README, "Output files"); the dataset as --dataset names it.
+        string dataset = o.Dataset.ToLowerInvariant();
         var outputs = new List<ClassOutputs>();
         if (several)
         {
@@ -408,7 +410,7 @@ internal static class UnlearnCommand
             {
                 string model = Path.Combine(folder, ModelCardTable.ModelName(k, dataset, method: method.Name));
                 string picture = o.Confusion is null ? Path.ChangeExtension(model, ".confusion.svg") : ReportOutputs.WithSuffix(o.Confusion, $"_{k}");
-                outputs.Add(new ClassOutputs(k, model, Path.ChangeExtension(model, ".json"), [picture]));
+                outputs.Add(new ClassOutputs(k, model, Path.ChangeExtension(model, ".card.json"), [picture]));
             }
         }
         else

@@ -60,7 +60,8 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         Assert.Matches(@"\| fashion-mnist_resnet18_AdvNegGrad_3\.pth \| Dress \| [\d.]+ \(\d+\.\d{3}\) \| [\d.]+ \(\d+\.\d{3}\) \|", demo.Result.Stdout);
         // The unlearned model's row once: in the before-and-after table, not again above its per-class figures.
         Assert.Single(demo.Result.Stdout.Split('\n'), l => l.StartsWith("| fashion-mnist_resnet18_AdvNegGrad_3.pth | Dress |", StringComparison.Ordinal));
-        foreach (var file in new[] { "fashion-mnist_resnet18_AdvNegGrad_3.pth", "report.json", "confusion.svg", "confusion.png" })
+        foreach (var file in new[] { "fashion-mnist_resnet18_AdvNegGrad_3.pth", "fashion-mnist_resnet18_AdvNegGrad_3.card.json", "fashion-mnist_resnet18_AdvNegGrad_3.report.json",
+            "fashion-mnist_resnet18_AdvNegGrad_3.confusion.svg", "fashion-mnist_resnet18_AdvNegGrad_3.confusion.png" })
             Assert.True(File.Exists(Path.Combine(demo.Folder, "out", file)), file);
         var conv1 = WeightsFile.Load(demo.BaseModel).Tensors["conv1.weight"];
         Assert.Equal(new[] { 2, 1, 3, 3 }, conv1.Shape);

@@ -42,7 +42,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         {
             string model = Path.Combine(run.Models, ModelCardTable.ModelName(k));
             Assert.True(File.Exists(model), $"no {model}");
-            Assert.True(File.Exists(Path.ChangeExtension(model, ".json")), $"no report next to {model}");
+            Assert.True(File.Exists(Path.ChangeExtension(model, ".card.json")), $"no report next to {model}");
             Assert.True(File.Exists(Path.ChangeExtension(model, ".confusion.svg")), $"no picture next to {model}");
         }
         // Both devices took classes, each line labelled with its device.
@@ -107,7 +107,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Equal(onDisk, named);
         var done = onDisk.Where(f => f.EndsWith(".pth", StringComparison.Ordinal)).ToList();
         Assert.InRange(done.Count, 1, 9);
-        Assert.All(done, m => Assert.Contains(Path.ChangeExtension(m, ".json"), onDisk));
+        Assert.All(done, m => Assert.Contains(Path.ChangeExtension(m, ".card.json"), onDisk));
         Assert.False(File.Exists(json));
 
         var resumed = CliProcess.Run(folder, [.. args, "--resume"]);

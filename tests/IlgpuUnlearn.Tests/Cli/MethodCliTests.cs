@@ -33,7 +33,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: ", StringComparison.Ordinal) && l.Contains(setting, StringComparison.Ordinal)
             && l.Contains(other, StringComparison.Ordinal) && l.Contains("seed 2048", StringComparison.Ordinal));
 
-        var reports = RunReportJson.ReadAll(model + ".report.json");
+        var reports = RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"));
         Assert.Equal(name, Assert.Single(reports).Method);
         string manifest = File.ReadAllText(Directory.GetFiles(folder, "*manifest*.json").Single());
         Assert.Contains($"\"method\": \"{name}\"", manifest);
@@ -69,7 +69,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         {
             string model = Path.Combine(models, $"cifar10_resnet18_GA_{k}.pth");
             Assert.True(File.Exists(model), $"{model} is not written");
-            Assert.Equal("GA", Assert.Single(RunReportJson.ReadAll(model + ".report.json")).Method);
+            Assert.Equal("GA", Assert.Single(RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"))).Method);
         }
         Assert.Contains("| cifar10_resnet18_GA_9.pth |", result.Stdout);
     }

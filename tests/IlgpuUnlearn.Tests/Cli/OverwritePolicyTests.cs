@@ -32,8 +32,8 @@ public sealed class OverwritePolicyTests(TinyCifarFiles files, ITestOutputHelper
             "unlearn --out" => (unlearn, Existing(model)),
             "unlearn --json" => ([.. unlearn, "--json", Existing(Path.Combine(folder, "r.json"))], Path.Combine(folder, "r.json")),
             "unlearn --confusion" => (unlearn, Existing(Path.Combine(folder, "out.confusion.svg"))),
-            "unlearn --report-json" => (unlearn, Existing(model + ".report.json")),
-            "unlearn manifest" => (unlearn, Existing(model + ".manifest.json")),
+            "unlearn --report-json" => (unlearn, Existing(Path.ChangeExtension(model, ".report.json"))),
+            "unlearn manifest" => (unlearn, Existing(Path.ChangeExtension(model, ".manifest.json"))),
             "unlearn all model" => (["unlearn", "--forget-class", "all", "--weights", files.Weights, "--data", files.DataFolder, "--device", "cpu", "--out", folder],
                 Existing(Path.Combine(folder, "cifar10_resnet18_AdvNegGrad_7.pth"))),
             "eval --json" or "eval --report-json" or "eval --comparator-json" =>

@@ -20,7 +20,7 @@ public sealed class ResumeOptionsTests(TinyCifarFiles files, ITestOutputHelper o
         string model = Path.Combine(models, ModelCardTable.ModelName(3));
         string[] common = ["--weights", files.NarrowWeights, "--data", files.DataFolder, "--no-shuffle", "--augment", "none", "--batch-size", "1",
             "--device", "cpu", "--max-steps", "1", "--bootstrap", "0"];
-        var first = CliProcess.Run(folder, ["unlearn", "--forget-class", "3", .. common, "--out", model, "--json", Path.ChangeExtension(model, ".json")]);
+        var first = CliProcess.Run(folder, ["unlearn", "--forget-class", "3", .. common, "--out", model, "--json", Path.ChangeExtension(model, ".card.json")]);
         output.WriteLine(first.ToString());
         Assert.True(first.ExitCode == 0, first.ToString());
         var before = Directory.GetFiles(models).Order().ToArray();
@@ -33,7 +33,7 @@ public sealed class ResumeOptionsTests(TinyCifarFiles files, ITestOutputHelper o
         Assert.Equal(before, Directory.GetFiles(models).Order().ToArray());
 
         // Its manifest gone, the class cannot be checked: refused too, naming the manifest.
-        File.Delete(model + ".manifest.json");
+        File.Delete(Path.ChangeExtension(model, ".manifest.json"));
         var unchecked_ = CliProcess.Run(folder, ["unlearn", "--forget-class", "all", .. common, "--out", models, "--resume"]);
         output.WriteLine(unchecked_.ToString());
         Assert.Equal(1, unchecked_.ExitCode);

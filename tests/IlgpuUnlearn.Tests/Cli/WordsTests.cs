@@ -81,7 +81,7 @@ public sealed class WordsTests(TinyCifarFiles files, ITestOutputHelper output)
         Assert.Contains(result.StderrLines, l => l.StartsWith("memory: training batch 2 (--batch-size) and evaluation batch 7 (--eval-batch-size), the network sized for 7, needs ", StringComparison.Ordinal));
         Assert.Contains("metrics, point values (--bootstrap 0: no intervals)", result.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("bootstrap intervals", result.Stdout, StringComparison.Ordinal);
-        var manifest = RunManifestJson.Read(model + ".manifest.json");
+        var manifest = RunManifestJson.Read(Path.ChangeExtension(model, ".manifest.json"));
         Assert.Equal("unlearn", manifest.Command[0]);
         Assert.Single(manifest.Command, a => a == "unlearn");
         Assert.Equal("--forget-class", manifest.Command[1]);
