@@ -1,6 +1,7 @@
 using CommandLine;
 using CommandLine.Text;
 using IlgpuUnlearn.Cli.Commands;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Cli;
 
@@ -55,11 +56,12 @@ public static class Program
         }
         var help = HelpText.AutoBuild(parsed, h =>
         {
-            h.Heading = "ilgpu-unlearn: AdvNegGrad (and the Comparator's FT, GA, RL, SalUn, SCRUB) machine unlearning for a CIFAR-10 ResNet18, on CUDA (ILGPU) or the CPU";
+            h.Heading = $"ilgpu-unlearn: machine unlearning ({string.Join(", ", MethodRegistry.All.Select(m => m.Name))}) for a CIFAR-10 ResNet18, on CUDA (ILGPU) or the CPU";
             h.Copyright = "";
             h.AddDashesToOption = true;
             h.AdditionalNewLineAfterOption = false;
             h.MaximumDisplayWidth = 110;
+            if (parsed.TypeInfo.Current == typeof(UnlearnOptions)) h.AddPostOptionsLines(MethodChoice.HelpLines());
             return h;
         }, e => e, verbsIndex: true);
         (asked ? Console.Out : Console.Error).WriteLine(help);

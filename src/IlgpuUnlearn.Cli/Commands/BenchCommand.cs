@@ -4,6 +4,7 @@ using CommandLine;
 using IlgpuUnlearn.Cpu;
 using IlgpuUnlearn.IO;
 using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Tensors;
 using IlgpuUnlearn.Unlearning;
 
 namespace IlgpuUnlearn.Cli.Commands;
@@ -47,9 +48,9 @@ internal static class BenchCommand
         for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(10);
         ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
         // Plain SGD as the peer runs it: Nesterov momentum and weight decay, no clipping.
-        var settings = new AdvNegGradSettings { Clip = 0 };
+        var settings = new SgdUpdate(0.1f, 0.9f, 5e-4f, Nesterov: true, Clip: 0);
 
-        // With --augment each step draws new crop/flip parameters, as an epoch of `train` does (TrainingEpoch).
+        // With --augment each step draws new crop/flip parameters, as an epoch of `train` does (EpochBatches).
         var augmentRandom = new Data.DeterministicRandom(1);
         var shifts = new int[o.Augment ? o.BatchSize * Data.Augmentation.ParametersPerImage : 0];
         HostBatch Batch()
@@ -58,12 +59,12 @@ internal static class BenchCommand
             return new HostBatch(pixels, labels, shifts, o.BatchSize);
         }
 
-        for (int i = 0; i < o.Warmup; i++) step.Train(Batch(), settings);
+        for (int i = 0; i < o.Warmup; i++) step.Step(Batch(), BatchLoss.Descent, settings);
         ops.Synchronize();
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < o.Steps; i++)
         {
-            var r = step.Train(Batch(), settings);
+            var r = step.Step(Batch(), BatchLoss.Descent, settings);
             Console.Error.Write($"\rstep {i + 1}/{o.Steps}  loss {r.RetainLoss:F4}  {(i + 1) * o.BatchSize / clock.Elapsed.TotalSeconds:F1} images/s   ");
         }
         ops.Synchronize();

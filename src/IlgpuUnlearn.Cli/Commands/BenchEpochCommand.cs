@@ -6,6 +6,7 @@ using IlgpuUnlearn.Data;
 using IlgpuUnlearn.IO;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
@@ -47,18 +48,18 @@ internal static class BenchEpochCommand
         using var model = new ResNet18(ops, ResNet18Config.Cifar10, batch);
         ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
         // Same walk as the peer: file order, no augmentation.
-        var schedule = new UnlearningSchedule { BatchSize = model.MaxBatch, Shuffle = false, Augment = false, MaxSteps = o.Steps };
+        var card = new AdvNegGrad().Defaults with { BatchSize = model.MaxBatch, Shuffle = false, Augment = false, MaxSteps = o.Steps };
 
         // One untimed step first: kernel compilation and JIT, as the peer's warm-up step.
         if (o.Warmup > 0)
         {
-            UnlearningRun.Run(model, data, 0, new AdvNegGradSettings(), schedule with { MaxSteps = o.Warmup });
+            MethodRun.Run(model, data, 0, card with { MaxSteps = o.Warmup });
             ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
         }
         ops.Synchronize();
 
         var clock = Stopwatch.StartNew();
-        int steps = UnlearningRun.Run(model, data, 0, new AdvNegGradSettings(), schedule, p => ProgressLine.Show(p));
+        int steps = MethodRun.Run(model, data, 0, card, p => ProgressLine.Show(p)).Steps;
         ops.Synchronize();
         double seconds = clock.Elapsed.TotalSeconds;
         ProgressLine.Finish();

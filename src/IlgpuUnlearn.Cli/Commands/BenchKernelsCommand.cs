@@ -194,8 +194,8 @@ internal static class BenchKernelsCommand
         var (ms, runs) = Time(ops, () => ops.SumOfSquares(g.All, sum.All), o);
         yield return new Measurement("optimizer", "sum of squares", "-", shape, ms, runs, bytes / (ms * 1e-3) / 1e9, "GB/s");
         // Tiny steps so that repeated runs keep the parameters finite.
-        var settings = new SgdSettings(1f, 1e-6f, 0.9f, 5e-4f, true, FirstStep: false);
-        (ms, runs) = Time(ops, () => ops.ClipAndSgdStep(p.All, g.All, m.All, sum.All, settings), o);
+        var settings = new SgdUpdate(1e-6f, 0.9f, 5e-4f, true, 1f);
+        (ms, runs) = Time(ops, () => ops.ClipAndSgdStep(p.All, g.All, m.All, sum.All, settings, firstStep: false), o);
         // read p, g, m; write p, m
         yield return new Measurement("optimizer", "clip + sgd step", "-", shape, ms, runs, 5 * bytes / (ms * 1e-3) / 1e9, "GB/s");
     }

@@ -5,6 +5,7 @@ using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Training;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
@@ -139,10 +140,9 @@ internal static class DemoCommand
         var before = baseOutputs.Test.CardReport(k, train.ClassNames);
 
         // 2. AdvNegGrad with the card's settings, one epoch.
-        var card = new AdvNegGradSettings();
-        Console.Error.WriteLine($"unlearning class {k} ({train.ClassNames[k]}) with AdvNegGrad: {card}");
-        var schedule = new UnlearningSchedule { BatchSize = o.BatchSize, Seed = o.Seed, Augment = false };
-        UnlearningRun.Run(model, train, k, card, schedule, p => ProgressLine.Show(p), cancel);
+        var card = new AdvNegGrad().Defaults with { BatchSize = o.BatchSize, Seed = o.Seed, Augment = false };
+        Console.Error.WriteLine($"unlearning class {k} ({train.ClassNames[k]}) with {card}");
+        MethodRun.Run(model, train, k, card, p => ProgressLine.Show(p), cancel);
         ProgressLine.Finish();
         var unlearnedOutputs = RunEvaluation.Forward(model, data, "unlearned model", cancel);
         var after = unlearnedOutputs.Test.CardReport(k, train.ClassNames);

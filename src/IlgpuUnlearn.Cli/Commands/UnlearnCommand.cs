@@ -14,13 +14,9 @@ namespace IlgpuUnlearn.Cli.Commands;
 [Verb("unlearn", HelpText = "Make a CIFAR-10 ResNet18 forget one class (or each class in turn) with AdvNegGrad (the card) or one of the Comparator's methods (--method), then report as the model card does.")]
 public sealed class UnlearnOptions
 {
-    [Option("method", Default = "advneggrad", HelpText = "advneggrad (the model card), or one of the Machine Unlearning Comparator's baselines: " +
-        "ft (fine-tune on the retain set), ga (gradient ascent on the forget set), rl (random labels for the forget set), " +
-        "salun (RL on the most salient 75% of the weights), scrub (distillation from the original model). " +
-        "Every other default follows the method (see each option; README, Methods), as the Comparator sets it " +
-        "(github.com/gnueaj/Machine-Unlearning-Comparator): epochs, lr and batch size from frontend/src/utils/config/unlearning.ts; " +
-        "momentum, weight decay, seed 2048, clip 100 and the multistep milestones from backend/app/config/settings.py; the rest " +
-        "from backend/app/services/unlearn_<M>.py and backend/app/threads/unlearn_<M>_thread.py.")]
+    [Option("method", Default = "advneggrad", HelpText = "The unlearning method: advneggrad (the model card), ft, ga, rl, salun, scrub (the Machine Unlearning " +
+        "Comparator's baselines) ... Every other default follows the method; the list after the options gives each method, its own options, " +
+        "its defaults and their sources.")]
     public string Method { get; set; } = "advneggrad";
 
     [Option("forget-class", Required = true, HelpText = "The class to forget: 0-9, a class name (cat), or all (ten runs, ten models, one table).")]
@@ -50,14 +46,14 @@ public sealed class UnlearnOptions
     [Option("card-update", HelpText = "advneggrad only: use the card's update line instead: g = g_retain - alpha g_forget.")]
     public bool CardUpdate { get; set; }
 
-    [Option("clip", HelpText = "Global gradient-norm clipping threshold (0: no clipping). Default: the method's (advneggrad 0.5, ft 0, ga 100, rl 0, salun 100, scrub 1).")]
+    [Option("clip", HelpText = "Global gradient-norm clipping threshold (0: no clipping). Default: the method's (listed after the options).")]
     public float? Clip { get; set; }
 
-    [Option("lr", HelpText = "Learning rate. Default: the method's (advneggrad 0.1, ft 0.01, ga 0.0001, rl 0.001, salun 0.001, scrub 0.01).")]
+    [Option("lr", HelpText = "Learning rate. Default: the method's (listed after the options).")]
     public float? LearningRate { get; set; }
 
-    [Option("lr-schedule", HelpText = "Not for advneggrad (the card's cosine, T_max 200). Stepped per epoch: cosine[:T_MAX[:ETA_MIN]], multistep:M1,M2,...:GAMMA " +
-        "or constant. Default: the method's (ft cosine:EPOCHS:0.01, ga rl salun scrub multistep:80,120:0.2).")]
+    [Option("lr-schedule", HelpText = "Stepped per epoch: cosine[:T_MAX[:ETA_MIN]], multistep:M1,M2,...:GAMMA or constant. " +
+        "Default: the method's (advneggrad cosine:200, the card's; ft cosine:EPOCHS:0.01; the others multistep:80,120:0.2; listed after the options).")]
     public string? LearningRateSchedule { get; set; }
 
     [Option("momentum", HelpText = "SGD momentum. Default: 0.9 (every method).")]
@@ -66,27 +62,27 @@ public sealed class UnlearnOptions
     [Option("weight-decay", HelpText = "Weight decay, on every parameter. Default: 5e-4 (every method).")]
     public float? WeightDecay { get; set; }
 
-    [Option("nesterov", HelpText = "Nesterov momentum. Default: the method's (advneggrad on, the others off).")]
+    [Option("nesterov", HelpText = "Nesterov momentum. Default: the method's (listed after the options).")]
     public bool Nesterov { get; set; }
 
     [Option("no-nesterov", HelpText = "Plain momentum instead of Nesterov.")]
     public bool NoNesterov { get; set; }
 
-    [Option("epochs", HelpText = "Epochs. Default: the method's (advneggrad 1, ft 10, ga 7, rl 3, salun 5, scrub 5).")]
+    [Option("epochs", HelpText = "Epochs. Default: the method's (listed after the options).")]
     public int? Epochs { get; set; }
 
     [Option("batch-size", HelpText = "Images per step (advneggrad: retain images, and as many forget images). Lower it if the device runs out of memory. " +
-        "Default: the method's (advneggrad 2500, ft 128, ga 256, rl 64, salun 128, scrub 128).")]
+        "Default: the method's (listed after the options).")]
     public int? BatchSize { get; set; }
 
-    [Option("seed", HelpText = "Seed of the shuffles, the augmentation and the random labels. Default: the method's (advneggrad 0, the others 2048, the Comparator's UNLEARN_SEED).")]
+    [Option("seed", HelpText = "Seed of the shuffles, the augmentation and the random labels. Default: the method's (advneggrad 0, the Comparator's methods 2048, its UNLEARN_SEED; listed after the options).")]
     public int? Seed { get; set; }
 
     [Option("no-shuffle", HelpText = "Keep file order (every set), for runs compared bit for bit.")]
     public bool NoShuffle { get; set; }
 
     [Option("augment", HelpText = "crop-flip (random 32 crop of the 4-padded image, random horizontal flip: the base model's training) or none. " +
-        "Default: the method's (advneggrad crop-flip, the others none).")]
+        "Default: the method's (advneggrad crop-flip, the others none; listed after the options).")]
     public string? Augment { get; set; }
 
     [Option("saliency-threshold", HelpText = "salun only: the fraction of the weights updated, those with the largest mean |gradient| of the forget loss. Default: 0.75.")]
@@ -254,11 +250,11 @@ internal static class UnlearnCommand
         RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
             RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation));
 
-        // AdvNegGrad's line as it always was ("forgetting class 3 (cat): alpha 0.15 ..."); a method's names it ("... with SCRUB: 5 epoch(s) ...").
-        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}){(run.Method.Comparator is null ? "" : $" with {run.Method.Name}")}: {run.Method}");
+        // The method and its settings: "forgetting class 3 (cat) with SCRUB: 5 epoch(s) ...".
+        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {run.Method.Name}: {run.Method}");
         ModelState.Load(model, run.BaseState);
         var unlearnClock = Stopwatch.StartNew();
-        var (stepsTaken, images) = run.Method.Run(model, run.Data.Train, k, run.BaseState, p => ProgressLine.Show(p, label), cancel);
+        var (stepsTaken, images) = run.Method.Run(model, run.Data.Train, k, p => ProgressLine.Show(p, label), cancel);
         ProgressLine.Finish();
         double unlearnSeconds = unlearnClock.Elapsed.TotalSeconds;
         phases.Add(new PhaseRecord("unlearning", unlearnSeconds, images, images / Math.Max(unlearnSeconds, 1e-9)));
@@ -338,7 +334,7 @@ internal static class UnlearnCommand
             ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
             ["retrained"] = o.Retrained,
         };
-        foreach (var (key, value) in method.Settings()) settings[key] = value;
+        foreach (var (key, value) in method.ManifestEntries()) settings[key] = value;
         return settings;
     }
 

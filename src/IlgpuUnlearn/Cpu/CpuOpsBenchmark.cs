@@ -81,12 +81,12 @@ public static unsafe class CpuOpsBenchmark
         using (var m = ops.Allocate<float>(parameterCount))
         using (var sumOfSquares = ops.Allocate<float>(1))
         {
-            var settings = new SgdSettings(0.5f, 0.1f, 0.9f, 5e-4f, true, false);
+            var settings = new SgdUpdate(0.1f, 0.9f, 5e-4f, true, 0.5f);
             double optimiser = Best(repeats, () =>
             {
                 ops.CombineGradients(g.All, g2.All, 0.85f, -0.15f, g.All);
                 ops.SumOfSquares(g.All, sumOfSquares.All);
-                ops.ClipAndSgdStep(p.All, g.All, m.All, sumOfSquares.All, settings);
+                ops.ClipAndSgdStep(p.All, g.All, m.All, sumOfSquares.All, settings, firstStep: false);
             });
             total += optimiser;
             output.WriteLine($"optimiser over {parameterCount} parameters (combine, sum of squares, clip + SGD): {optimiser * 1e3:F1} ms");

@@ -60,7 +60,7 @@ internal static unsafe class CpuOptimizer
     /// g' = g min(1, clip / (sqrt(sumOfSquares) + 1e-6)) (no clipping when clip &lt;= 0); d = g' + wd p;
     /// m = d on the first step, else mu m + d; d = d + mu m (Nesterov) or d = m; p = p - lr d.
     /// </summary>
-    public static void ClipAndSgdStep(float* p, float* g, float* m, long length, float sumOfSquares, SgdSettings s)
+    public static void ClipAndSgdStep(float* p, float* g, float* m, long length, float sumOfSquares, SgdUpdate s, bool firstStep)
     {
         float clipScale = s.Clip > 0 ? MathF.Min(1f, s.Clip / (MathF.Sqrt(sumOfSquares) + 1e-6f)) : 1f;
         CpuParallel.ForRanges(length, MinChunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
@@ -75,7 +75,7 @@ internal static unsafe class CpuOptimizer
                 long k = start + i;
                 var pv = Vector512.Load(p + k);
                 var d = Vector512.FusedMultiplyAdd(wdV, pv, Vector512.Load(g + k) * clipV);
-                var mv = s.FirstStep ? d : Vector512.FusedMultiplyAdd(muV, Vector512.Load(m + k), d);
+                var mv = firstStep ? d : Vector512.FusedMultiplyAdd(muV, Vector512.Load(m + k), d);
                 Vector512.Store(mv, m + k);
                 d = s.Nesterov ? Vector512.FusedMultiplyAdd(muV, mv, d) : mv;
                 Vector512.Store(pv - lrV * d, p + k);
@@ -84,7 +84,7 @@ internal static unsafe class CpuOptimizer
             {
                 long k = start + i;
                 float d = MathF.FusedMultiplyAdd(s.WeightDecay, p[k], g[k] * clipScale);
-                float mv = s.FirstStep ? d : MathF.FusedMultiplyAdd(s.Momentum, m[k], d);
+                float mv = firstStep ? d : MathF.FusedMultiplyAdd(s.Momentum, m[k], d);
                 m[k] = mv;
                 d = s.Nesterov ? MathF.FusedMultiplyAdd(s.Momentum, mv, d) : mv;
                 p[k] -= s.LearningRate * d;

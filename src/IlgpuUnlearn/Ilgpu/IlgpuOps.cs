@@ -488,12 +488,12 @@ public sealed class IlgpuOps : IOps
         finalSum(Config(plan.Launches[1]), partials, (int)plan.ScratchFloats, 1f, View(result.At(0, 1)));
     }
 
-    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdSettings settings)
+    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep)
     {
         var plan = planner.ClipAndSgdStep(p, g, m, sumOfSquares);
         if (plan.Launches.Count == 0)
             return;
-        var step = new SgdStep(settings.Clip, settings.LearningRate, settings.Momentum, settings.WeightDecay, settings.Nesterov, settings.FirstStep);
+        var step = new SgdStep(update.Clip, update.LearningRate, update.Momentum, update.WeightDecay, update.Nesterov, firstStep);
         sgdStep(plan.Launches[0].Grid.X, View(p), View(g), View(m), View(sumOfSquares.At(0, 1)), step);
     }
 

@@ -441,11 +441,11 @@ public static class IlgpuSelfTest
         for (int step = 0; step < 2; step++)
         {
             var g = c.Uniform(length, -1e-2f, 1e-2f);
-            var settings = new SgdSettings(clip, 0.1f, 0.9f, 5e-4f, nesterov, FirstStep: step == 0);
+            var settings = new SgdUpdate(0.1f, 0.9f, 5e-4f, nesterov, clip);
             c.Test.SumOfSquares(g.Test, sum.Test);
             c.Reference.SumOfSquares(g.Ref, sum.Ref);
-            c.Test.ClipAndSgdStep(p.Test, g.Test, m.Test, sum.Test, settings);
-            c.Reference.ClipAndSgdStep(p.Ref, g.Ref, m.Ref, sum.Ref, settings);
+            c.Test.ClipAndSgdStep(p.Test, g.Test, m.Test, sum.Test, settings, firstStep: step == 0);
+            c.Reference.ClipAndSgdStep(p.Ref, g.Ref, m.Ref, sum.Ref, settings, firstStep: step == 0);
             yield return c.Compare($"ClipAndSgdStep p (step {step + 1})", shape, p, ReductionTolerance);
             yield return c.Compare($"ClipAndSgdStep m (step {step + 1})", shape, m, ReductionTolerance);
         }

@@ -123,7 +123,7 @@ public sealed class PlanningOps : IOps
 
     public void SumOfSquares(Slice<float> g, Slice<float> result) => Record(Planner.SumOfSquares(g, result));
 
-    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdSettings settings)
+    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep)
         => Record(Planner.ClipAndSgdStep(p, g, m, sumOfSquares));
 
     public void Dispose()

@@ -1,5 +1,6 @@
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Ilgpu;
 
@@ -20,7 +21,9 @@ public static class StepPlanning
         var labels = Enumerable.Range(0, batch).Select(i => i % config.Classes).ToArray();
         var augment = new int[3 * batch];
         var images = new HostBatch(pixels, labels, augment, batch);
-        step.Unlearn(images, images, new AdvNegGradSettings());
+        var card = new AdvNegGrad().Defaults;
+        var (retainScale, forgetScale) = AdvNegGrad.Scales(card);
+        step.Unlearn(images, images, retainScale, forgetScale, card.UpdateAt(0));
         model.Forward(Math.Min(batch, 500), training: false);
         return ops.Plans;
     }

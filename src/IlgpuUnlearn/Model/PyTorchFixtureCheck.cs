@@ -1,6 +1,7 @@
 using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Tensors;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Model;
 
@@ -99,12 +100,13 @@ public static class PyTorchFixtureCheck
         using var model = new ResNet18(ops, ConfigOf(f), maxBatch: 2);
         ModelState.Load(model, FixtureState(f, "init.", model.Layout));
         using var step = new TrainingStep(ops, model);
-        var settings = new AdvNegGradSettings();
+        var card = new AdvNegGrad().Defaults;
+        var (retainScale, forgetScale) = AdvNegGrad.Scales(card);
         for (int s = 1; s <= 2; s++)
         {
             var forget = new HostBatch(f.Bytes($"step{s}.forget_pixels"), f.Longs($"step{s}.forget_labels").Select(l => (int)l).ToArray(), [], 2);
             var retain = new HostBatch(f.Bytes($"step{s}.retain_pixels"), f.Longs($"step{s}.retain_labels").Select(l => (int)l).ToArray(), [], 2);
-            var result = step.Unlearn(forget, retain, settings);
+            var result = step.Unlearn(forget, retain, retainScale, forgetScale, card.UpdateAt(0));
             results.Add(Close($"step {s}: forget loss, retain loss, gradient norm", f.Floats($"step{s}.losses"),
                 [result.ForgetLoss ?? float.NaN, result.RetainLoss, result.GradientNorm], StepLossesRelative, StepLossesAbsolute));
         }

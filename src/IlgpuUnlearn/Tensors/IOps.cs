@@ -145,8 +145,6 @@ public interface IOps : IDisposable
     /// g' = g * min(1, clip / (sqrt(sumOfSquares) + 1e-6)) (no clipping when clip &lt;= 0); d = g' + wd p;
     /// m = d on the first step, else mu m + d; d = d + mu m when Nesterov, else d = m; p = p - lr d.
     /// </summary>
-    void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdSettings settings);
+    /// <param name="firstStep">The first step of a run: m = d, as torch.optim.SGD initialises its momentum buffer.</param>
+    void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep);
 }
-
-/// <summary>Settings of one SGD step (PyTorch's torch.optim.SGD semantics, plus global-norm clipping).</summary>
-public readonly record struct SgdSettings(float Clip, float LearningRate, float Momentum, float WeightDecay, bool Nesterov, bool FirstStep);

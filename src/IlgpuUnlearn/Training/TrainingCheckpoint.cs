@@ -11,7 +11,7 @@ namespace IlgpuUnlearn.Training;
 /// Everything a training run needs to continue bit for bit after <see cref="EpochsDone"/> epochs: the model's state dict
 /// (parameters, BatchNorm running statistics, num_batches_tracked), the SGD momentum buffer (flat, the layout's parameter
 /// order) and the number of steps taken (the first step initialises momentum), the recipe, and the log so far. The data
-/// order and augmentation of epoch e depend only on (seed, e) (<see cref="TrainingEpoch"/>), so the epoch count is the
+/// order and augmentation of epoch e depend only on (seed, e) (<see cref="Data.EpochBatches"/>), so the epoch count is the
 /// random state. Stored as safetensors (readable by PyTorch's safetensors): "model.&lt;name&gt;", "optimizer.momentum_buffer",
 /// "trainer.progress" (epochs done, steps, training images, width, image size, classes) and "trainer.recipe",
 /// "trainer.log" (UTF-8 text as uint8).

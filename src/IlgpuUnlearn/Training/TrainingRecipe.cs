@@ -1,4 +1,4 @@
-using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Training;
 
@@ -30,21 +30,19 @@ public sealed record TrainingRecipe
 
     public LearningRateSchedule EffectiveSchedule => Schedule ?? new LearningRateSchedule.Cosine(Epochs);
 
-    /// <summary>The optimiser settings of epoch <paramref name="epoch"/> (0-based): the scheduled rate, no forget term.</summary>
-    public AdvNegGradSettings OptimizerAt(int epoch) => new()
+    /// <summary>The recipe as the shared loop's settings (<see cref="PlainTraining"/>: descent on every training image).</summary>
+    public MethodSettings Settings => new()
     {
-        Alpha = 0, Clip = Clip, Momentum = Momentum, WeightDecay = WeightDecay, Nesterov = Nesterov,
-        LearningRate = (float)EffectiveSchedule.RateAt(LearningRate, epoch), // in double from the base rate, rounded once, as torch does
+        Method = PlainTraining.Instance, Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, Momentum = Momentum,
+        WeightDecay = WeightDecay, Nesterov = Nesterov, Clip = Clip, Schedule = EffectiveSchedule, Seed = Seed, Shuffle = Shuffle, Augment = Augment,
     };
 
     /// <summary>Throws ArgumentException naming the option that is out of range.</summary>
     public void Validate(int classCount)
     {
         static void Check(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
-        Check(Epochs >= 1, $"--epochs must be at least 1, got {Epochs}");
-        Check(BatchSize >= 1, $"--batch-size must be at least 1, got {BatchSize}");
         Check(ExcludeClass is not { } k || (k >= 0 && k < classCount), $"--exclude-class {ExcludeClass} is outside 0..{classCount - 1}");
-        new AdvNegGradSettings { Alpha = 0, Clip = Clip, LearningRate = (float)LearningRate, Momentum = Momentum, WeightDecay = WeightDecay, Nesterov = Nesterov }.Validate();
+        Settings.Validate();
     }
 
     /// <summary>One line for logs and checkpoints; two recipes with the same text train the same way.</summary>

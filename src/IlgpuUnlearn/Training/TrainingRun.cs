@@ -3,12 +3,14 @@ using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Training;
 
 /// <summary>
-/// Trains a ResNet18 with a <see cref="TrainingRecipe"/>: per epoch e, the batches of <see cref="TrainingEpoch"/>, one
-/// <see cref="TrainingStep.Train"/> each (forward and backward in training mode, SGD with the epoch's scheduled rate),
+/// Trains a ResNet18 with a <see cref="TrainingRecipe"/> on the methods' loop (<see cref="MethodLoop"/>, <see cref="PlainTraining"/>):
+/// per epoch e, the batches of <see cref="EpochBatches"/>, one <see cref="TrainingStep.Step"/> each (forward and backward in
+/// training mode, descent on the NLL, SGD with the epoch's scheduled rate),
 /// then the test set in evaluation mode, then <c>epochDone</c> with the epoch's record and a checkpoint of the state after it.
 /// </summary>
 public static class TrainingRun
@@ -29,63 +31,41 @@ public static class TrainingRun
         if (train.ClassCount != model.Config.Classes)
             throw new ArgumentException($"{train.Name} has {train.ClassCount} classes, the model {model.Config.Classes}");
         if (recipe.BatchSize > model.MaxBatch) throw new ArgumentException($"batch size {recipe.BatchSize} exceeds the model's {model.MaxBatch}");
-        var indices = TrainingEpoch.TrainingIndices(train, recipe.ExcludeClass);
+        var indices = EpochBatches.TrainingIndices(train, recipe.ExcludeClass);
         if (indices.Length == 0) throw new ArgumentException($"{train.Name} has no image to train on");
 
-        using var step = new TrainingStep(model.Ops, model);
+        var settings = recipe.Settings;
+        using var loop = new MethodLoop(model, train, recipe.ExcludeClass ?? -1, settings, progress, cancel)
+        {
+            Stopping = "stopping (the last checkpoint is kept; try a lower --lr)",
+        };
         var history = new List<EpochRecord>();
         int firstEpoch = 0;
         if (resumeFrom is { } c)
         {
             CheckResumable(c, model, recipe, indices.Length);
             ModelState.Load(model, c.State);
-            step.RestoreOptimizer(c.Momentum, c.Steps);
+            loop.Step.RestoreOptimizer(c.Momentum, c.Steps);
             history.AddRange(c.History);
             firstEpoch = c.EpochsDone;
         }
         int lastEpoch = Math.Min(recipe.Epochs, stopAfterEpochs ?? recipe.Epochs);
-        int stepsPerEpoch = (indices.Length + recipe.BatchSize - 1) / recipe.BatchSize;
-        long totalSteps = (long)(lastEpoch - firstEpoch) * stepsPerEpoch, taken = 0, images = 0;
-        var pixels = new byte[(long)recipe.BatchSize * train.ImageSize];
-        var labels = new int[recipe.BatchSize];
-        var clock = Stopwatch.StartNew();
-
-        for (int epoch = firstEpoch; epoch < lastEpoch; epoch++)
+        var epochClock = Stopwatch.StartNew();
+        loop.Epochs(_ => PlainTraining.Passes(loop), firstEpoch, lastEpoch, (epoch, meanLoss) =>
         {
-            var epochClock = Stopwatch.StartNew();
-            var settings = recipe.OptimizerAt(epoch);
-            var batches = TrainingEpoch.Batches(indices, recipe.BatchSize, recipe.Seed, epoch, recipe.Shuffle, recipe.Augment);
-            double lossSum = 0;
-            for (int b = 0; b < batches.Count; b++)
-            {
-                cancel.ThrowIfCancellationRequested();
-                var batch = batches[b];
-                int n = batch.Indices.Length;
-                train.GatherImages(batch.Indices, pixels.AsSpan(0, n * train.ImageSize));
-                train.GatherLabels(batch.Indices, labels.AsSpan(0, n));
-                var r = step.Train(new HostBatch(pixels.AsSpan(0, n * train.ImageSize), labels.AsSpan(0, n), batch.Augmentation, n), settings);
-                if (!r.IsFinite)
-                    throw new NonFiniteLossException($"epoch {epoch + 1} step {b + 1}: loss {r.RetainLoss}, gradient norm {r.GradientNorm}; " +
-                        "stopping (the last checkpoint is kept; try a lower --lr)");
-                lossSum += (double)r.RetainLoss * n;
-                taken++;
-                images += n;
-                double seconds = clock.Elapsed.TotalSeconds;
-                progress?.Invoke(new StepProgress(epoch + 1, recipe.Epochs, b + 1, batches.Count, r, images / seconds, clock.Elapsed,
-                    TimeSpan.FromSeconds(seconds / taken * (totalSteps - taken)), Pass: "training"));
-            }
             var (testLoss, testAccuracy, excluded, others) = test is null ? default : Evaluate(model, test, recipe.ExcludeClass, cancel);
-            var record = new EpochRecord(epoch + 1, recipe.EffectiveSchedule.RateAt(recipe.LearningRate, epoch), lossSum / indices.Length,
+            var record = new EpochRecord(epoch + 1, recipe.EffectiveSchedule.RateAt(recipe.LearningRate, epoch), meanLoss,
                 test is null ? null : testLoss, test is null ? null : testAccuracy, excluded, others, Math.Round(epochClock.Elapsed.TotalSeconds, 3));
             history.Add(record);
             if (epochDone is not null)
             {
                 var momentum = new float[model.Layout.ParameterCount];
-                model.Ops.Download(step.Momentum, momentum);
-                epochDone(record, new TrainingCheckpoint(recipe.ToString(), epoch + 1, step.Steps, indices.Length, model.Config,
+                model.Ops.Download(loop.Step.Momentum, momentum);
+                epochDone(record, new TrainingCheckpoint(recipe.ToString(), epoch + 1, loop.Step.Steps, indices.Length, model.Config,
                     ModelState.Read(model), momentum, history.ToArray()));
             }
-        }
+            epochClock.Restart();
+        });
         return history;
     }
 

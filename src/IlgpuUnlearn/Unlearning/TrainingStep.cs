@@ -14,12 +14,6 @@ public readonly record struct StepResult(float? ForgetLoss, float RetainLoss, fl
 }
 
 /// <summary>
-/// One SGD update as torch.optim.SGD does it (lr, momentum, weight decay on every parameter, Nesterov or plain), after
-/// global-norm clipping to <see cref="Clip"/> as torch.nn.utils.clip_grad_norm_ does (0: none).
-/// </summary>
-public readonly record struct SgdUpdate(float LearningRate, float Momentum, float WeightDecay, bool Nesterov, float Clip);
-
-/// <summary>
 /// What a step minimises on one batch of N images with logits s (N, C) and labels y:
 /// <c>NllScale * (1/N) sum_n -log softmax(s_n)[y_n]</c> (1: descent, GA's -1: ascent, 0: the NLL is only measured), plus,
 /// with a <see cref="Teacher"/> (run in evaluation mode on the same images, logits t),
@@ -32,10 +26,10 @@ public sealed record BatchLoss(float NllScale, ResNet18? Teacher = null, float T
 }
 
 /// <summary>
-/// One optimisation step of a <see cref="ResNet18"/> on the device, following ALGORITHM.md:
-/// forward + backward of the forget batch (its gradient kept apart), forward + backward of the retain batch,
-/// g = retainScale g_r + forgetScale g_f, one global-norm reduction, then one fused clip + weight decay + (Nesterov)
-/// momentum + SGD pass over the flat buffers. With no forget batch it is a plain (clipped) SGD training step.
+/// One optimisation step of a <see cref="ResNet18"/> on the device (docs/methods.md): <see cref="Unlearn"/> (AdvNegGrad's:
+/// forward + backward of the forget batch, its gradient kept apart, forward + backward of the retain batch,
+/// g = retainScale g_r + forgetScale g_f) or <see cref="Step"/> (every other method's, and training's: one batch, one loss),
+/// then one global-norm reduction and one fused clip + weight decay + (Nesterov) momentum + SGD pass over the flat buffers.
 /// </summary>
 public sealed class TrainingStep : IDisposable
 {
@@ -84,24 +78,19 @@ public sealed class TrainingStep : IDisposable
     /// One AdvNegGrad step: ascent on the forget batch, descent on the retain batch. <paramref name="cancel"/> is checked
     /// between layers (OperationCanceledException; the parameters are then unchanged, the running statistics may not be).
     /// </summary>
-    public StepResult Unlearn(HostBatch forget, HostBatch retain, AdvNegGradSettings settings, CancellationToken cancel = default)
+    /// <param name="retainScale">The factor of g_r (AdvNegGrad: 1 - alpha, or 1 in the card's form).</param>
+    /// <param name="forgetScale">The factor of g_f (AdvNegGrad: -alpha).</param>
+    public StepResult Unlearn(HostBatch forget, HostBatch retain, float retainScale, float forgetScale, SgdUpdate update, CancellationToken cancel = default)
     {
         gradForget ??= ops.Allocate<float>(model.Layout.ParameterCount);
         ForwardBackward(forget, 0, gradForget.All, cancel);
         ForwardBackward(retain, 1, gradRetain.All, cancel);
-        ops.CombineGradients(gradRetain.All, gradForget.All, settings.RetainScale, settings.ForgetScale, gradRetain.All);
-        return Update(settings, hasForget: true);
-    }
-
-    /// <summary>One plain training step on a batch (descent on its loss), with the same clipping and optimiser.</summary>
-    public StepResult Train(HostBatch batch, AdvNegGradSettings settings, CancellationToken cancel = default)
-    {
-        ForwardBackward(batch, 1, gradRetain.All, cancel);
-        return Update(settings, hasForget: false);
+        ops.CombineGradients(gradRetain.All, gradForget.All, retainScale, forgetScale, gradRetain.All);
+        return Update(update, hasForget: true);
     }
 
     /// <summary>
-    /// One step of an unlearning method (Unlearning/Methods): training-mode forward of <paramref name="batch"/> (its labels as
+    /// One step of a method (Unlearning/Methods) or of training (<see cref="BatchLoss.Descent"/>): training-mode forward of <paramref name="batch"/> (its labels as
     /// given: RL and SalUn relabel on the host), the gradient of <paramref name="loss"/>, optionally multiplied elementwise by
     /// <paramref name="gradientFactor"/> (flat, parameter order: SalUn's 0/1 mask, SCRUB's inverse Fisher), then one
     /// <see cref="SgdUpdate"/>. With <paramref name="trackingForward"/>, one more training-mode forward of the same images after
@@ -188,9 +177,6 @@ public sealed class TrainingStep : IDisposable
         model.Backward(n, gradients, cancel);
     }
 
-    StepResult Update(AdvNegGradSettings settings, bool hasForget) =>
-        Update(new SgdUpdate(settings.LearningRate, settings.Momentum, settings.WeightDecay, settings.Nesterov, settings.Clip), hasForget);
-
     /// <summary>
     /// One global-norm reduction of <see cref="Gradient"/>, then one fused clip + weight decay + momentum + SGD pass
     /// (<see cref="IOps.ClipAndSgdStep"/>); reads back the losses and the norm before clipping.
@@ -200,7 +186,7 @@ public sealed class TrainingStep : IDisposable
         var sumOfSquares = scalars.At(2, 1);
         ops.SumOfSquares(gradRetain.All, sumOfSquares);
         ops.ClipAndSgdStep(model.Parameters.All, gradRetain.All, momentum.All, sumOfSquares,
-            new SgdSettings(update.Clip, update.LearningRate, update.Momentum, update.WeightDecay, update.Nesterov, FirstStep: steps == 0));
+            update, firstStep: steps == 0);
         steps++;
         ops.Download<float>(scalars.All, scalarsHost);
         return new StepResult(hasForget ? scalarsHost[0] : null, scalarsHost[1], MathF.Sqrt(scalarsHost[2]));

@@ -23,7 +23,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "download failed", "demo out under a file", "demo unknown device", "out folder that cannot be made",
-        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "lr schedule with advneggrad",
+        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub",
     };
 
     /// <summary>The cases that must be refused before any data or weights are read.</summary>
@@ -34,7 +34,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "device before data", "gpu index that is not here", "limit below the class count", "max steps 0", "unknown dataset",
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "demo out under a file", "demo unknown device", "out folder that cannot be made",
-        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "lr schedule with advneggrad",
+        "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub",
     ];
 
     [Trait("Category", "Slow")]
@@ -199,9 +199,10 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
                 options["--saliency-threshold"] = "2";
                 mentions = ["--saliency-threshold must be in [0, 1], got 2"];
                 break;
-            case "lr schedule with advneggrad":
-                options["--lr-schedule"] = "constant";
-                mentions = ["--lr-schedule is not for advneggrad"];
+            case "alpha with scrub":
+                options["--method"] = "scrub";
+                options["--alpha"] = "0.3";
+                mentions = ["--alpha applies to --method advneggrad only, not scrub"];
                 break;
             case "max steps 0":
                 options["--max-steps"] = "0";

@@ -3,6 +3,7 @@ using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tests.Support;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 using Xunit.Abstractions;
 
 namespace IlgpuUnlearn.Tests.Cli;
@@ -37,16 +38,18 @@ public sealed class TinyDatasetTests(TinyCifarFiles files, ITestOutputHelper out
     public void TheEpochIsTheScriptsPlan()
     {
         var train = Cifar10BinaryReader.LoadTrain(files.DataFolder);
-        var plan = EpochPlan.Create(train, TinyCifarFiles.ForgetClass, batchSize: 4, seed: 0, shuffle: false, augment: false);
+        int k = TinyCifarFiles.ForgetClass;
+        // AdvNegGrad's batching without shuffling: the retain set in batches of 4, the forget set as an endless stream.
+        var batches = EpochBatches.Of(train.IndicesNotOfClass(k), 4, seed: 0, epoch: 0, shuffle: false, augment: false);
+        var stream = new EpochBatches.Stream(train.IndicesOfClass(k), seed: 0, epoch: 0, shuffle: false, augment: false);
         // Labels 3,0,1,3,2,4,3,5,6,3,7,8,3,9,1,3,0,3: retain = the others in file order, forget = the 3s in file order.
         int[][] retain = [[1, 2, 4, 5], [7, 8, 10, 11], [13, 14, 16]];
         int[][] forget = [[0, 3, 6, 9], [12, 15, 17, 0], [3, 6, 9]];
-        Assert.Equal(3, plan.Steps.Count);
+        Assert.Equal(3, batches.Count);
         for (int s = 0; s < 3; s++)
         {
-            Assert.Equal(retain[s], plan.Steps[s].RetainIndices.ToArray());
-            Assert.Equal(forget[s], plan.Steps[s].ForgetIndices.ToArray());
-            Assert.Equal(retain[s].Length, plan.Steps[s].BatchSize);
+            Assert.Equal(retain[s], batches[s].Indices);
+            Assert.Equal(forget[s], stream.Next(batches[s].Indices.Length).Indices);
         }
     }
 
@@ -58,8 +61,8 @@ public sealed class TinyDatasetTests(TinyCifarFiles files, ITestOutputHelper out
         using var model = new ResNet18(ops, ResNet18Config.Cifar10, maxBatch: 4);
         ModelState.Load(model, files.Initial);
         var results = new List<StepResult>();
-        int steps = UnlearningRun.Run(model, train, TinyCifarFiles.ForgetClass, new AdvNegGradSettings(),
-            new UnlearningSchedule { BatchSize = 4, Shuffle = false, Augment = false }, p => results.Add(p.Result));
+        int steps = MethodRun.Run(model, train, TinyCifarFiles.ForgetClass,
+            new AdvNegGrad().Defaults with { BatchSize = 4, Shuffle = false, Augment = false }, p => results.Add(p.Result)).Steps;
         Assert.Equal(3, steps);
         var expected = files.Fixture.Floats("steps.losses");
         var actual = results.SelectMany(r => new[] { r.ForgetLoss ?? float.NaN, r.RetainLoss, r.GradientNorm }).ToArray();

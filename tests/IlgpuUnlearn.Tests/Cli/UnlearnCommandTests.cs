@@ -150,7 +150,7 @@ public sealed class UnlearnCommandTests(TinyCifarFiles files, ITestOutputHelper 
     {
         var lines = Succeeded(Unlearn()).Result.StderrLines;
         Assert.Contains($"data: {Path.GetFullPath(files.DataFolder)}", lines);
-        Assert.Contains("forgetting class 3 (cat): alpha 0.15 (g = (1 - alpha) g_retain - alpha g_forget), clip 0.5, lr 0.1, " +
+        Assert.Contains("forgetting class 3 (cat) with AdvNegGrad: alpha 0.15 (g = (1 - alpha) g_retain - alpha g_forget), clip 0.5, lr 0.1, " +
                         "Nesterov momentum 0.9, weight decay 0.0005; 1 epoch(s) of batch 4", lines);
         Assert.DoesNotContain(lines, l => l.Contains("Settings {", StringComparison.Ordinal));
     }

@@ -8,7 +8,7 @@ public sealed class CpuOptimizerTests(ITestOutputHelper output)
     // p = (1, -2), g = (0.3, 0.4) so |g| = 0.5, m = (0.1, -0.1), lr 0.1, mu 0.9, wd 0.01.
     private static readonly float[] P = { 1f, -2f }, G = { 0.3f, 0.4f }, M = { 0.1f, -0.1f };
 
-    private (float[] P, float[] M) Step(SgdSettings settings)
+    private (float[] P, float[] M) Step((SgdUpdate Update, bool FirstStep) settings)
     {
         using var t = new CpuTestSupport(output);
         var p = t.Buffer(P);
@@ -17,7 +17,7 @@ public sealed class CpuOptimizerTests(ITestOutputHelper output)
         var sumOfSquares = t.Zeros(1);
         t.Ops.SumOfSquares(g, sumOfSquares);
         t.AssertClose("sum of squares", CpuTestSupport.Read(sumOfSquares), new[] { 0.25 }, 1e-7, 1e-6);
-        t.Ops.ClipAndSgdStep(p, g, m, sumOfSquares, settings);
+        t.Ops.ClipAndSgdStep(p, g, m, sumOfSquares, settings.Update, settings.FirstStep);
         return (CpuTestSupport.Read(p), CpuTestSupport.Read(m));
     }
 
@@ -25,7 +25,7 @@ public sealed class CpuOptimizerTests(ITestOutputHelper output)
     public void FirstNesterovStepWithInactiveClip()
     {
         // clip 1 > |g|: g' = g. d = g + wd p = (0.31, 0.38); m = d; d = d + 0.9 m = (0.589, 0.722); p = (0.9411, -2.0722).
-        var (p, m) = Step(new SgdSettings(1f, 0.1f, 0.9f, 0.01f, Nesterov: true, FirstStep: true));
+        var (p, m) = Step((new SgdUpdate(0.1f, 0.9f, 0.01f, Nesterov: true, Clip: 1f), true));
         using var t = new CpuTestSupport(output);
         t.AssertClose("p", p, new[] { 0.9411, -2.0722 }, 1e-6, 1e-6);
         t.AssertClose("m", m, new[] { 0.31, 0.38 }, 1e-6, 1e-6);
@@ -36,7 +36,7 @@ public sealed class CpuOptimizerTests(ITestOutputHelper output)
     {
         // clip 0.25: g' = g 0.25 / (0.5 + 1e-6) = (0.15, 0.2) (times 0.999998). d = g' + wd p = (0.16, 0.18);
         // m = 0.9 (0.1, -0.1) + d = (0.25, 0.09); d = d + 0.9 m = (0.385, 0.261); p = (0.9615, -2.0261).
-        var (p, m) = Step(new SgdSettings(0.25f, 0.1f, 0.9f, 0.01f, Nesterov: true, FirstStep: false));
+        var (p, m) = Step((new SgdUpdate(0.1f, 0.9f, 0.01f, Nesterov: true, Clip: 0.25f), false));
         using var t = new CpuTestSupport(output);
         t.AssertClose("p", p, new[] { 0.9615, -2.0261 }, 1e-6, 1e-6);
         t.AssertClose("m", m, new[] { 0.25, 0.09 }, 1e-6, 1e-6);
@@ -46,7 +46,7 @@ public sealed class CpuOptimizerTests(ITestOutputHelper output)
     public void LaterPlainMomentumStepWithoutClip()
     {
         // clip 0 (off): d = g + wd p = (0.31, 0.38); m = 0.9 (0.1, -0.1) + d = (0.4, 0.29); d = m; p = (0.96, -2.029).
-        var (p, m) = Step(new SgdSettings(0f, 0.1f, 0.9f, 0.01f, Nesterov: false, FirstStep: false));
+        var (p, m) = Step((new SgdUpdate(0.1f, 0.9f, 0.01f, Nesterov: false, Clip: 0f), false));
         using var t = new CpuTestSupport(output);
         t.AssertClose("p", p, new[] { 0.96, -2.029 }, 1e-6, 1e-6);
         t.AssertClose("m", m, new[] { 0.4, 0.29 }, 1e-6, 1e-6);
@@ -71,8 +71,8 @@ public sealed class CpuOptimizerTests(ITestOutputHelper output)
         t.Ops.SumOfSquares(g, sumOfSquares);
         double ss = combined.Sum(v => v * v);
         t.AssertClose("sum of squares", CpuTestSupport.Read(sumOfSquares), new[] { ss }, 0, 1e-6);
-        var settings = new SgdSettings(0.5f, 0.1f, 0.9f, 5e-4f, Nesterov: true, FirstStep: false);
-        t.Ops.ClipAndSgdStep(p, g, m, sumOfSquares, settings);
+        var settings = (Update: new SgdUpdate(0.1f, 0.9f, 5e-4f, Nesterov: true, Clip: 0.5f), FirstStep: false);
+        t.Ops.ClipAndSgdStep(p, g, m, sumOfSquares, settings.Update, settings.FirstStep);
         double clip = Math.Min(1, 0.5 / (Math.Sqrt(ss) + 1e-6));
         var expectedP = new double[length];
         var expectedM = new double[length];

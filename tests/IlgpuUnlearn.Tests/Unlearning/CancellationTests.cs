@@ -2,6 +2,7 @@ using IlgpuUnlearn.Cpu;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tensors;
 using IlgpuUnlearn.Unlearning;
+using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Tests.Unlearning;
 
@@ -73,8 +74,8 @@ public sealed class CancellationTests
         public void CombineGradients(Slice<float> gRetain, Slice<float> gForget, float retainScale, float forgetScale, Slice<float> g)
         { Hit(nameof(CombineGradients)); inner.CombineGradients(gRetain, gForget, retainScale, forgetScale, g); }
         public void SumOfSquares(Slice<float> g, Slice<float> result) { Hit(nameof(SumOfSquares)); inner.SumOfSquares(g, result); }
-        public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdSettings settings)
-        { Hit(nameof(ClipAndSgdStep)); inner.ClipAndSgdStep(p, g, m, sumOfSquares, settings); }
+        public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep)
+        { Hit(nameof(ClipAndSgdStep)); inner.ClipAndSgdStep(p, g, m, sumOfSquares, update, firstStep); }
         public void Dispose() { }
     }
 
@@ -100,7 +101,8 @@ public sealed class CancellationTests
         int[] forgetLabels = [0, 0], retainLabels = [1, 2];
 
         Assert.Throws<OperationCanceledException>(() => step.Unlearn(
-            new HostBatch(pixels, forgetLabels, [], 2), new HostBatch(pixels, retainLabels, [], 2), new AdvNegGradSettings(), source.Token));
+            new HostBatch(pixels, forgetLabels, [], 2), new HostBatch(pixels, retainLabels, [], 2), 0.85f, -0.15f,
+            new AdvNegGrad().Defaults.UpdateAt(0), source.Token));
 
         Assert.True(source.IsCancellationRequested, $"the {op} call {call} never came ({proxy.Calls} calls)");
         // One block's backward is at most 17 op calls (a downsample block: 2 ReLU, 3 BatchNorm backward, 1 apply, 1 ReLU

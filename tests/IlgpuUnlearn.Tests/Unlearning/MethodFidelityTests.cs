@@ -11,7 +11,7 @@ namespace IlgpuUnlearn.Tests.Unlearning;
 
 /// <summary>
 /// Each Comparator method of <see cref="MethodRun"/> against PyTorch (Fixtures/method_{ft,ga,rl,salun,scrub}_w4_s16.safetensors
-/// from make_method_fixtures.py, whose docstring writes each loop out): the method's defaults (MethodSettings.Defaults) with
+/// from make_method_fixtures.py, whose docstring writes each loop out): the method's defaults (UnlearningMethod.Defaults) with
 /// 2 epochs, batches of 4 and no shuffling, on 10 images of 3x16x16 (forget class 3: 3 images; retain: 7), width-4 ResNet18 from the
 /// hashed parameters, on the CPU. As in TrainFidelityTests, both fp32 results are judged by their distance from PyTorch's
 /// float64 run: per parameter tensor, max |value - fp64 value| over the tensor's largest change max |fp64 - initial|, the
@@ -35,14 +35,15 @@ public sealed class MethodFidelityTests(ITestOutputHelper output)
     const double StatsFloor = 1e-5;
 
     [Theory]
-    [InlineData(UnlearningMethod.FT)]
-    [InlineData(UnlearningMethod.GA)]
-    [InlineData(UnlearningMethod.RL)]
-    [InlineData(UnlearningMethod.SalUn)]
-    [InlineData(UnlearningMethod.SCRUB)]
-    public void The_method_is_as_close_to_float64_PyTorch_as_PyTorch_fp32_is(UnlearningMethod method)
+    [InlineData("ft")]
+    [InlineData("ga")]
+    [InlineData("rl")]
+    [InlineData("salun")]
+    [InlineData("scrub")]
+    public void The_method_is_as_close_to_float64_PyTorch_as_PyTorch_fp32_is(string name)
     {
-        string file = $"method_{method.OptionName()}_w4_s16.safetensors";
+        var method = MethodRegistry.Find(name);
+        string file = $"method_{name}_w4_s16.safetensors";
         var f = FixtureFile.Open(file);
         var raw = WeightsFile.Load(Path.Combine(FixtureFile.Folder, file)).Tensors;
         double[] Doubles(string name)
@@ -57,23 +58,21 @@ public sealed class MethodFidelityTests(ITestOutputHelper output)
         var config = new ResNet18Config(4, 16, 10);
         var layout = new ResNet18Layout(config);
         var initial = HashedParameters.State(layout);
-        var settings = MethodSettings.Defaults(method) with { Epochs = 2, BatchSize = 4, Shuffle = false };
+        var settings = method.Defaults with { Epochs = 2, BatchSize = 4, Shuffle = false };
         const int forgetClass = 3;
 
         using var ops = new CpuOps();
         using var model = new ResNet18(ops, config, settings.BatchSize);
-        using var teacher = method == UnlearningMethod.SCRUB ? new ResNet18(ops, config, settings.BatchSize) : null;
-        if (teacher is not null) ModelState.Load(teacher, initial);
-        if (method == UnlearningMethod.SalUn)
+        if (method is SalUn)
         {
             ModelState.Load(model, initial);
             using var step = new TrainingStep(ops, model);
-            var mask = MethodRun.SaliencyMask(step, model, train, train.IndicesOfClass(forgetClass), settings);
+            var mask = SalUn.Mask(step, model, train, train.IndicesOfClass(forgetClass), settings);
             Assert.Equal(f.Longs("mask.count")[0], (long)mask.Sum());
         }
         ModelState.Load(model, initial);
         var losses = new List<float>();
-        MethodRun.Run(model, train, forgetClass, settings, teacher, p => losses.Add(p.Result.RetainLoss));
+        MethodRun.Run(model, train, forgetClass, settings, p => losses.Add(p.Result.RetainLoss));
         var after = ModelState.Read(model);
 
         double ours = 0, theirs = 0, oursStats = 0, theirsStats = 0;

@@ -1,38 +1,84 @@
+using System.Globalization;
+using IlgpuUnlearn.Training;
+
 namespace IlgpuUnlearn.Unlearning.Methods;
 
 /// <summary>
-/// The unlearning methods of <c>unlearn --method</c>: the model card's AdvNegGrad, and the five baselines of the Machine
-/// Unlearning Comparator (github.com/gnueaj/Machine-Unlearning-Comparator, backend/app/services/unlearn_{FT,GA,RL,SalUn,SCRUB}.py
-/// and backend/app/threads/unlearn_*_thread.py).
+/// One unlearning method of <c>unlearn --method</c>: its names, where its defaults come from, its defaults, its own settings
+/// (<see cref="Parameters"/>) and its loop (<see cref="Run"/>, on the shared <see cref="MethodLoop"/>). A method is one file
+/// deriving from this class plus one line in <see cref="MethodRegistry"/>; docs/methods.md writes each one's equations out.
 /// </summary>
-public enum UnlearningMethod
+public abstract class UnlearningMethod
 {
-    /// <summary>The model card's method (ALGORITHM.md): per step a retain and a forget batch, g = (1 - alpha) g_r - alpha g_f.</summary>
-    AdvNegGrad,
-    /// <summary>Fine-tuning: descent on the retain set only.</summary>
-    FT,
-    /// <summary>Gradient ascent: ascent on the forget set only.</summary>
-    GA,
-    /// <summary>Random labels: descent on retain and forget set together, the forget images relabelled with random other classes.</summary>
-    RL,
-    /// <summary>Saliency unlearning: RL restricted to the parameters with the largest forget-loss gradients.</summary>
-    SalUn,
-    /// <summary>SCRUB: distillation from the original model, away from it on the forget set and towards it on the retain set.</summary>
-    SCRUB,
+    /// <summary>As reports, manifests and file names write it: AdvNegGrad, FT, SalUn, DELETE ...</summary>
+    public abstract string Name { get; }
+
+    /// <summary>The <c>--method</c> spelling (lower case).</summary>
+    public virtual string OptionName => Name.ToLowerInvariant();
+
+    /// <summary>What the method does, in a few words, for --help and README.</summary>
+    public abstract string Summary { get; }
+
+    /// <summary>Where the method and its defaults come from (paper, repository and files).</summary>
+    public abstract string Source { get; }
+
+    /// <summary>The method's settings as its source sets them.</summary>
+    public abstract MethodSettings Defaults { get; }
+
+    /// <summary>The method's own settings beyond the optimiser and the data order (command-line options, manifest keys).</summary>
+    public virtual IReadOnlyList<MethodParameter> Parameters => [];
+
+    /// <summary>The schedule when none is given (stepped per epoch): MultiStepLR([80, 120], 0.2) unless the method says otherwise.</summary>
+    public virtual LearningRateSchedule DefaultSchedule(int epochs) => new LearningRateSchedule.MultiStep([80, 120], 0.2);
+
+    /// <summary>Whether the method reads the retain set / the forget set (a run without one is refused).</summary>
+    public virtual bool NeedsRetain => true;
+    public virtual bool NeedsForget => true;
+
+    /// <summary>The settings in words, without the method's name: the common part, then the method's own settings.</summary>
+    public virtual string Describe(MethodSettings s)
+    {
+        string own = string.Join(", ", Parameters.Select(p => $"{p.Option.TrimStart('-').Replace('-', ' ')} {p.Format(s[p.Option])}"));
+        return s.CommonText + (own.Length == 0 ? "" : ", " + own);
+    }
+
+    /// <summary>Runs the method on <see cref="MethodLoop.Model"/> (holding the original model when called).</summary>
+    public abstract void Run(MethodLoop loop);
+
+    public MethodParameter Parameter(string option) =>
+        Parameters.FirstOrDefault(p => p.Option == option) ?? throw new ArgumentException($"{option} is not a setting of {Name}");
+
+    public override string ToString() => Name;
 }
 
-public static class UnlearningMethods
+/// <summary>
+/// One of a method's own settings: its option (<c>--alpha</c>), default, help text, and the range it must lie in
+/// (<paramref name="Rule"/> in words, <paramref name="IsValid"/> as a test). <paramref name="Whole"/>: a whole number;
+/// <paramref name="Flag"/>: a switch (0 off, 1 on). Kept as a double: a float setting converts back exactly.
+/// </summary>
+public sealed record MethodParameter(string Option, double Default, string Help, string Rule, Func<double, bool> IsValid,
+    bool Whole = false, bool Flag = false)
 {
-    public static readonly UnlearningMethod[] All = Enum.GetValues<UnlearningMethod>();
+    /// <summary>The manifest key: the option without dashes, words joined by '_' (saliency_threshold).</summary>
+    public string Key => Option.TrimStart('-').Replace('-', '_');
 
-    /// <summary>The command-line spelling: advneggrad, ft, ga, rl, salun, scrub.</summary>
-    public static string OptionName(this UnlearningMethod method) => method.ToString().ToLowerInvariant();
+    public string Format(double value) => Flag ? (value != 0 ? "True" : "False")
+        : Whole ? ((long)value).ToString(CultureInfo.InvariantCulture) : value.ToString("R", CultureInfo.InvariantCulture);
 
-    /// <summary>Reads a method's command-line name (any case); ArgumentException listing the methods otherwise.</summary>
-    public static UnlearningMethod Parse(string text)
+    /// <summary>ArgumentException "--x must be RULE, got V" when out of range.</summary>
+    public void Check(double value)
     {
-        foreach (var m in All)
-            if (string.Equals(m.OptionName(), text.Trim(), StringComparison.OrdinalIgnoreCase)) return m;
-        throw new ArgumentException($"--method '{text}': use one of {string.Join(", ", All.Select(m => m.OptionName()))}");
+        bool ok = double.IsFinite(value) && (!Whole || Math.Floor(value) == value) && IsValid(value);
+        if (!ok) throw new ArgumentException($"{Option} must be {Rule}, got {Format(value)}");
     }
+
+    public static MethodParameter Fraction(string option, double @default, string help) =>
+        new(option, @default, help, "in [0, 1]", v => v >= 0 && v <= 1);
+    public static MethodParameter Positive(string option, double @default, string help) =>
+        new(option, @default, help, "> 0", v => v > 0);
+    public static MethodParameter NonNegative(string option, double @default, string help) =>
+        new(option, @default, help, ">= 0", v => v >= 0);
+    public static MethodParameter Count(string option, double @default, string help, int min = 1) =>
+        new(option, @default, help, min == 0 ? ">= 0" : $"at least {min}", v => v >= min, Whole: true);
+    public static MethodParameter Switch(string option, string help) => new(option, 0, help, "0 or 1", v => v is 0 or 1, Flag: true);
 }
