@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares, on this machine, what the GPU machine needs to run scripts/gpu-check.sh: it has python3 with torch but no .NET.
 #   .gpu/app/                    a framework-dependent Release build of the CLI (ilgpu-unlearn.dll, no native host)
-#   .gpu/dotnet-runtime.tar.xz   this machine's .NET runtime (host + Microsoft.NETCore.App, no SDK), about 27 MB
+#   .gpu/dotnet-runtime.tar.xz   this machine's .NET runtime (host + Microsoft.NETCore.App, no SDK; scripts/pack-dotnet-runtime.sh),
+#                                about 30 MB
 #   .gpu/build.txt               the commit and time it was built from (gpu-check.sh copies it into its results)
 # .gpu/ must be ignored by git (.git/info/exclude) and named in the device call's `carry`: the call then carries the working
 # tree (tracked and untracked-but-not-ignored files, the PyTorch fixtures included) plus .gpu, 64 MiB at most together.
@@ -22,9 +23,7 @@ mkdir -p .gpu
 dotnet publish src/IlgpuUnlearn.Cli -c Release -o .gpu/app --nologo -v q -p:UseAppHost=false
 [ -f .gpu/app/ilgpu-unlearn.dll ] || { echo "gpu-prepare: publish left no .gpu/app/ilgpu-unlearn.dll" >&2; exit 1; }
 
-pack=../shared/tools/pack-dotnet-runtime.sh
-[ -f "$pack" ] || pack=/work/shared/tools/pack-dotnet-runtime.sh
-bash "$pack" .gpu
+bash scripts/pack-dotnet-runtime.sh .gpu/app/ilgpu-unlearn.runtimeconfig.json .gpu
 framework=$(sed -n 's/.*"version": "\([0-9.]*\)".*/\1/p' .gpu/app/ilgpu-unlearn.runtimeconfig.json | head -n 1)
 packed=$(cat .gpu/dotnet-runtime.version)
 if [ "${framework%%.*}" != "${packed%%.*}" ]; then

@@ -72,6 +72,15 @@ def epoch_figures(d, step):
     }
 
 
+def lines(work, name):
+    """The lines of a text file in WORK_DIR, or None when it is not there."""
+    try:
+        with open(os.path.join(work, name)) as f:
+            return [line.rstrip("\n") for line in f]
+    except OSError:
+        return None
+
+
 def main():
     work, result_path = sys.argv[1], sys.argv[2]
     quiet = "--quiet" in sys.argv[3:]
@@ -102,6 +111,7 @@ def main():
         "gpu": info.get("gpu"),
         "mode": info.get("mode"),
         "info": info,
+        "diagnosis": lines(work, "diagnose.txt"),
         "correctness": {
             "network_vs_pytorch_passed": get(fixtures, "passed"),
             "network_vs_pytorch": fixture_checks,
@@ -149,6 +159,8 @@ def main():
         return {True: "passed", False: "FAILED", None: "did not run"}[v]
 
     print(f"GPU: {result['gpu']}   ({info.get('mode')}; {info.get('build', '')})")
+    usable = [line for line in result["diagnosis"] or [] if line.startswith("usable CUDA GPUs: ")]
+    print(f"diagnosis: {usable[-1] if usable else 'did not run'}")
     print(f"network vs PyTorch fixtures: {ok(get(fixtures, 'passed'))}"
           + "".join(f"\n  {c['check']}: {ok(c['passed'])} (worst: {c['closest_to_tolerance']}, {num(c['use_of_tolerance'], '.3f')} of its tolerance)" for c in fixture_checks))
     ops_batch = f" (batch {ops.get('batch_size')})" if ops else ""

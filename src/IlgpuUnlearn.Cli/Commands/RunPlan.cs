@@ -114,7 +114,7 @@ internal static class PlanChecks
             var missing = specs.FirstOrDefault(s => s.Kind == DeviceKind.Cuda && s.Index >= count);
             if (missing.Kind == DeviceKind.Cuda && missing.Index >= count)
                 throw new UserError(count == 0
-                    ? $"--device {missing}: no CUDA GPU found (no NVIDIA driver, or none visible); use --device cpu"
+                    ? $"--device {missing}: no CUDA GPU found (no NVIDIA driver, or none visible; ilgpu-unlearn devices --diagnose says which); use --device cpu"
                     : $"--device {missing}: there {(count == 1 ? "is 1 CUDA GPU (cuda:0)" : $"are {count} CUDA GPUs (cuda:0 to cuda:{count - 1})")}");
         }
         return (specs, false);

@@ -34,6 +34,9 @@ public sealed class SelfTestOptions
     [Option("skip-fixtures", HelpText = "Leave out the network against the PyTorch fixtures (only the op checks).")]
     public bool SkipFixtures { get; set; }
 
+    [Option("skip-versions", HelpText = "Check only the kernel versions the program runs, not every other version bench-kernels times (a quicker op check, e.g. on ilgpu-cpu).")]
+    public bool SkipVersions { get; set; }
+
     [Option("json", HelpText = "Also write every result to this JSON file.")]
     public string? Json { get; set; }
 }
@@ -59,7 +62,7 @@ internal static class SelfTestCommand
             if (ops is CpuOps)
                 Console.WriteLine("note: the CPU path against itself proves the command, not the kernels (use --device cuda or ilgpu-cpu)");
             var shapes = SelfTestShapes.ResNet18(o.BatchSize, o.Width, o.ImageSize,
-                new ResNet18Layout(new ResNet18Config(o.Width, o.ImageSize)).ParameterCount);
+                new ResNet18Layout(new ResNet18Config(o.Width, o.ImageSize)).ParameterCount) with { EveryVersion = !o.SkipVersions };
             var lines = new LineRecorder(Console.Out);
             var clock = Stopwatch.StartNew();
             int result = IlgpuSelfTest.Run(ops, reference, lines, shapes);
@@ -68,7 +71,7 @@ internal static class SelfTestCommand
             passed &= opsPassed;
             report["ops"] = new Dictionary<string, object>
             {
-                ["reference"] = reference.Name, ["width"] = o.Width, ["image_size"] = o.ImageSize, ["passed"] = opsPassed,
+                ["reference"] = reference.Name, ["width"] = o.Width, ["image_size"] = o.ImageSize, ["every_version"] = !o.SkipVersions, ["passed"] = opsPassed,
                 ["checks"] = lines.Lines.Count(IsComparisonLine), ["failed"] = lines.Lines.Count(l => l.StartsWith("FAIL", StringComparison.Ordinal)),
                 ["seconds"] = clock.Elapsed.TotalSeconds, ["lines"] = lines.Lines,
             };

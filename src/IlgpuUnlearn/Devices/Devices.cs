@@ -97,9 +97,15 @@ public static class Devices
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
-    /// <summary>An ILGPU context with what the kernels need: the Algorithms library (precise exp/log on the GPU) and O2.</summary>
+    /// <summary>
+    /// An ILGPU context with what the kernels need: the Algorithms library (precise exp/log on the GPU) and O2. Every context of
+    /// the program is made here, so the driver resolver (<see cref="DriverLibraries.Install"/>: libcuda.so.1, never the
+    /// toolkit's stub) is in place before ILGPU first looks for a driver.
+    /// </summary>
     public static Context CreateContext(bool cuda, bool cpu)
-        => Context.Create(builder =>
+    {
+        DriverLibraries.Install();
+        return Context.Create(builder =>
         {
             if (cuda)
                 builder.Cuda();
@@ -107,6 +113,7 @@ public static class Devices
                 builder.CPU(CPUDevice.Nvidia);
             builder.EnableAlgorithms().Optimize(OptimizationLevel.O2);
         });
+    }
 
     /// <summary>The ILGPU ops on the CPU accelerator (warp 32, up to 1024 threads a group, as on a GPU).</summary>
     public static IlgpuOps OpenIlgpuCpu(IlgpuOpsOptions? options = null)
@@ -140,7 +147,7 @@ public static class Devices
         {
             var gpus = context.GetCudaDevices();
             if (gpus.Count == 0)
-                throw new DeviceUnavailableException("No CUDA GPU found (no NVIDIA driver, or no device visible). Use --device cpu.");
+                throw new DeviceUnavailableException("No CUDA GPU found (no NVIDIA driver, or no device visible; ilgpu-unlearn devices --diagnose says which). Use --device cpu.");
             if (deviceIndex < 0 || deviceIndex >= gpus.Count)
                 throw new DeviceUnavailableException($"There {(gpus.Count == 1 ? "is 1 CUDA GPU (cuda:0)" : $"are {gpus.Count} CUDA GPUs (cuda:0 to cuda:{gpus.Count - 1})")}; cuda:{deviceIndex} does not exist.");
             var accelerator = gpus[deviceIndex].CreateCudaAccelerator(context);

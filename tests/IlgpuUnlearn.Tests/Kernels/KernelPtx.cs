@@ -51,10 +51,11 @@ internal static class KernelPtx
     public static int MaxThreadsPerGroup(MethodInfo kernel)
         => kernel.DeclaringType!.GetField("Threads", BindingFlags.Public | BindingFlags.Static) is { IsLiteral: true } f ? (int)f.GetRawConstantValue()! : 1024;
 
-    public static PTXBackend Backend(Context context, CudaArchitecture architecture)
-        => new(context, architecture, CudaInstructionSet.ISA_80, null!);
+    /// <summary>A PTX backend for <paramref name="architecture"/> writing PTX ISA <paramref name="instructionSet"/> (8.0 when not named).</summary>
+    public static PTXBackend Backend(Context context, CudaArchitecture architecture, CudaInstructionSet? instructionSet = null)
+        => new(context, architecture, instructionSet ?? CudaInstructionSet.ISA_80, null!);
 
-    /// <summary>The PTX of one kernel (PTX ISA 8.0, as ILGPU emits it for a current driver).</summary>
+    /// <summary>The PTX of one kernel, at the backend's PTX ISA version.</summary>
     public static string Compile(PTXBackend backend, MethodInfo kernel)
     {
         var entry = ImplicitlyGrouped(kernel)

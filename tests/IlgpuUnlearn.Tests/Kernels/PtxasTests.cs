@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using ILGPU.Runtime.Cuda;
 using IlgpuUnlearn.Ilgpu;
+using IlgpuUnlearn.Kernels;
 using Xunit.Abstractions;
 
 namespace IlgpuUnlearn.Tests.Kernels;
@@ -13,10 +14,12 @@ namespace IlgpuUnlearn.Tests.Kernels;
 /// on a real device. Fails on an assembler error, any register spill or local memory (stack frame, lmem), a kernel whose registers
 /// x threads per group exceed 65,536, or registers above the kernel's figure in <see cref="PtxasFigures"/>; prints registers,
 /// shared memory and theoretical occupancy per kernel and architecture.
-/// ptxas comes from Debian's nvidia-cuda-toolkit 11.8 (scripts/fetch-ptxas.sh puts it in .ptxas/bin; ILGPU_UNLEARN_PTXAS names
-/// another). That ptxas accepts PTX ISA up to 7.8 and ILGPU emits ISA 8.0, so for this check only the <c>.version 8.0</c> line is
-/// lowered to 7.8; nothing in our PTX needs 8.0 (ptxas would reject an instruction its ISA lacks, which fails the test).
-/// Without ptxas the test fails (CI runs the script first); a developer without it runs scripts/fetch-ptxas.sh once.
+/// The PTX is what ILGPU 1.5.3 writes for a CUDA 12.9-13.x driver (the lent GPUs run 13.0): <c>.version 8.8</c>. ptxas comes from
+/// Debian trixie's nvidia-cuda-toolkit 12.4 (scripts/fetch-ptxas.sh puts it in .ptxas/bin; ILGPU_UNLEARN_PTXAS names another) and
+/// reads PTX ISA up to 8.4, so only the <c>.version 8.8</c> line is lowered to 8.4 for it; an instruction 8.4 lacks would still
+/// fail the test. The TF32 tensor-core kernel, whose inline PTX (mma.sync) ILGPU passes through untouched, is also assembled
+/// exactly as ILGPU writes it at ISA 8.4, for sm_80 and sm_90, and its machine code must hold the tensor-core instruction.
+/// Without ptxas (12.4 or newer) the tests fail (CI runs the script first); a developer without it runs scripts/fetch-ptxas.sh once.
 /// </summary>
 [Collection(IlgpuCpuCollection.Name)]
 public sealed partial class PtxasTests(IlgpuCpuFixture fixture, ITestOutputHelper output)
@@ -39,6 +42,42 @@ public sealed partial class PtxasTests(IlgpuCpuFixture fixture, ITestOutputHelpe
     [GeneratedRegex(@"(\d+) bytes (stack frame|spill stores|spill loads|lmem)")]
     private static partial Regex LocalMemory();
 
+    /// <summary>What ILGPU 1.5.3 emits under a CUDA 12.9 to 13.x driver (its newest PTX ISA; CudaVersions.xml: 8.8 needs 12.9).</summary>
+    private static readonly CudaInstructionSet DriverIsa = CudaInstructionSet.ISA_88;
+
+    /// <summary>
+    /// The newest PTX ISA a ptxas reads, by its CUDA release (PTX ISA reference, "Release notes": ISA 8.4 came with CUDA 12.4,
+    /// 8.5 with 12.5 and 12.6, 8.6 with 12.7, 8.7 with 12.8, 8.8 with 12.9, 9.0 with 13.0); null for releases before 12.4.
+    /// </summary>
+    public static (int Major, int Minor)? ReadableIsa(int cudaMajor, int cudaMinor) => (cudaMajor, cudaMinor) switch
+    {
+        (12, 4) => (8, 4),
+        (12, 5) or (12, 6) => (8, 5),
+        (12, 7) => (8, 6),
+        (12, 8) => (8, 7),
+        (12, 9) => (8, 8),
+        ( >= 13, _) => (9, 0),
+        _ => null,
+    };
+
+    [GeneratedRegex(@"release (\d+)\.(\d+),")]
+    private static partial Regex CudaRelease();
+
+    /// <summary>ptxas and the newest PTX ISA it reads; fails the test with what to do when there is none, or it is older than 12.4.</summary>
+    private static (string Path, string Version, int Major, int Minor) RequirePtxas()
+    {
+        string ptxas = FindPtxas() ?? throw new InvalidOperationException(
+            "ptxas not found: run scripts/fetch-ptxas.sh once (it puts NVIDIA's PTX assembler into .ptxas/bin), or set ILGPU_UNLEARN_PTXAS");
+        string version = Run(ptxas, "--version").Output.Trim().Split('\n')[^1].Trim();
+        var release = CudaRelease().Match(Run(ptxas, "--version").Output);
+        var isa = release.Success
+            ? ReadableIsa(int.Parse(release.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(release.Groups[2].Value, CultureInfo.InvariantCulture))
+            : null;
+        if (isa is null)
+            throw new InvalidOperationException($"{ptxas} ({version}) is older than CUDA 12.4 and cannot read PTX ISA 8.4: run scripts/fetch-ptxas.sh again");
+        return (ptxas, version, isa.Value.Major, isa.Value.Minor);
+    }
+
     /// <summary>ptxas: ILGPU_UNLEARN_PTXAS, else .ptxas/bin/ptxas in the repository.</summary>
     public static string? FindPtxas()
     {
@@ -56,30 +95,33 @@ public sealed partial class PtxasTests(IlgpuCpuFixture fixture, ITestOutputHelpe
     [Fact]
     public void EveryKernelAssemblesWithoutSpillsForSm80Sm86Sm90()
     {
-        string ptxas = FindPtxas() ?? throw new InvalidOperationException(
-            "ptxas not found: run scripts/fetch-ptxas.sh once (it puts NVIDIA's PTX assembler into .ptxas/bin), or set ILGPU_UNLEARN_PTXAS");
+        var (ptxas, version, readMajor, readMinor) = RequirePtxas();
+        string emitted = $"\n.version {DriverIsa.Major}.{DriverIsa.Minor}\n";
+        // Lowered only where this ptxas cannot read what ILGPU writes (8.8 -> 8.4 for 12.4).
+        bool lower = (readMajor, readMinor).CompareTo((DriverIsa.Major, DriverIsa.Minor)) < 0;
+        string assembled = lower ? $"\n.version {readMajor}.{readMinor}\n" : emitted;
         string dir = Directory.CreateTempSubdirectory("ilgpu-unlearn-ptxas-").FullName;
         var failures = new List<string>();
         try
         {
-            output.WriteLine($"{Run(ptxas, "--version").Output.Trim().Split('\n')[^1]}; PTX .version 8.0 lowered to 7.8 for it");
+            output.WriteLine($"ptxas {version}; PTX {emitted.Trim()} {(lower ? $"lowered to {assembled.Trim()} for it" : "assembled as written")}");
             output.WriteLine($"{"kernel",-52} {"arch",-5} {"regs",4} {"smem",6} {"threads",7} {"occupancy",9}");
             // Compile here (ILGPU), assemble in parallel (ptxas is most of the time), report in order.
             var jobs = new List<(string Kernel, MethodInfo Method, int Arch, string File)>();
             for (int arch = 0; arch < Architectures.Length; arch++)
             {
-                using var backend = KernelPtx.Backend(fixture.Context, Architectures[arch].Architecture);
+                using var backend = KernelPtx.Backend(fixture.Context, Architectures[arch].Architecture, DriverIsa);
                 foreach (var kernel in KernelPtx.AllKernels())
                 {
                     string kernelName = KernelPtx.Describe(kernel);
                     string ptx = KernelPtx.Compile(backend, kernel);
-                    if (!ptx.Contains("\n.version 8.0\n", StringComparison.Ordinal))
+                    if (!ptx.Contains(emitted, StringComparison.Ordinal))
                     {
-                        failures.Add($"{kernelName} {Architectures[arch].Name}: no .version 8.0 line to lower");
+                        failures.Add($"{kernelName} {Architectures[arch].Name}: no {emitted.Trim()} line");
                         continue;
                     }
                     string file = Path.Combine(dir, $"{jobs.Count}.ptx");
-                    File.WriteAllText(file, ptx.Replace("\n.version 8.0\n", "\n.version 7.8\n", StringComparison.Ordinal));
+                    File.WriteAllText(file, ptx.Replace(emitted, assembled, StringComparison.Ordinal));
                     jobs.Add((kernelName, kernel, arch, file));
                 }
             }
@@ -125,6 +167,66 @@ public sealed partial class PtxasTests(IlgpuCpuFixture fixture, ITestOutputHelpe
         foreach (var f in failures)
             output.WriteLine("FAIL " + f);
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
+    /// <summary>
+    /// The TF32 tensor-core GEMM (inline PTX: cvt.rna.tf32.f32 and mma.sync m16n8k8) exactly as ILGPU writes it, with no edit,
+    /// at the newest PTX ISA this ptxas reads (8.4), through ptxas for sm_80 and sm_90; nvdisasm (fetched beside ptxas) shows the
+    /// machine code, which must hold as many tensor-core HMMA.1688.F32.TF32 instructions as the PTX has mma.sync, with no spills.
+    /// </summary>
+    [Fact]
+    public void Tf32KernelAssemblesAsWrittenIntoTensorCoreInstructionsForSm80AndSm90()
+    {
+        var (ptxas, version, readMajor, readMinor) = RequirePtxas();
+        string nvdisasm = Path.Combine(Path.GetDirectoryName(ptxas)!, "nvdisasm");
+        Assert.True(File.Exists(nvdisasm), $"{nvdisasm} not found: scripts/fetch-ptxas.sh puts it beside ptxas");
+        var isa = CudaInstructionSet.ISA_84;
+        Assert.True((isa.Major, isa.Minor).CompareTo((readMajor, readMinor)) <= 0, $"ptxas {version} reads PTX ISA {readMajor}.{readMinor} only");
+        var variants = KernelPtx.AllKernels().Where(k => k.DeclaringType == typeof(ImplicitGemmTensorCore) && k.Name == nameof(ImplicitGemmTensorCore.Tf32)).ToArray();
+        Assert.True(variants.Length >= 3, $"only {variants.Length} TF32 kernels");
+        string dir = Directory.CreateTempSubdirectory("ilgpu-unlearn-tf32-").FullName;
+        try
+        {
+            foreach (var (arch, name) in new[] { (CudaArchitecture.SM_80, "sm_80"), (CudaArchitecture.SM_90, "sm_90") })
+            {
+                using var backend = KernelPtx.Backend(fixture.Context, arch, isa);
+                foreach (var kernel in variants)
+                {
+                    string kernelName = KernelPtx.Describe(kernel);
+                    string ptx = KernelPtx.Compile(backend, kernel);
+                    Assert.Contains($"\n.version {isa.Major}.{isa.Minor}\n", ptx);
+                    string file = Path.Combine(dir, $"{name}-{kernel.GetGenericArguments()[0].Name}.ptx");
+                    File.WriteAllText(file, ptx);
+                    Assert.Equal(ptx, File.ReadAllText(file));   // what ptxas reads is ILGPU's text, byte for byte
+                    var (exit, log) = Run(ptxas, $"-arch={name} -v \"{file}\" -o \"{file}.cubin\"");
+                    Assert.True(exit == 0, $"{kernelName} {name}: ptxas exit {exit}: {log.Trim()}");
+                    foreach (Match m in LocalMemory().Matches(log))
+                        Assert.True(m.Groups[1].Value == "0", $"{kernelName} {name}: {m.Value}");
+                    var (disExit, sass) = Run(nvdisasm, $"\"{file}.cubin\"");
+                    Assert.True(disExit == 0, $"{kernelName} {name}: nvdisasm exit {disExit}: {sass.Trim()}");
+                    int mma = Regex.Matches(ptx, @"\bmma\.sync\.aligned\.m16n8k8\.row\.col\.f32\.tf32\.tf32\.f32\b").Count;
+                    int hmma = Regex.Matches(sass, @"\bHMMA\.1688\.F32\.TF32\b").Count;
+                    output.WriteLine($"{kernelName,-52} {name}: {mma} mma.sync in the PTX, {hmma} HMMA.1688.F32.TF32 in the machine code");
+                    Assert.True(mma >= 4, $"{kernelName}: the PTX has {mma} mma.sync");
+                    Assert.True(hmma >= mma, $"{kernelName} {name}: {hmma} HMMA.1688.F32.TF32 for {mma} mma.sync");
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(12, 4, 8, 4)]
+    [InlineData(12, 6, 8, 5)]
+    [InlineData(12, 9, 8, 8)]
+    [InlineData(13, 0, 9, 0)]
+    public void KnowsWhichPtxIsaEachPtxasReads(int cudaMajor, int cudaMinor, int isaMajor, int isaMinor)
+    {
+        Assert.Equal((isaMajor, isaMinor), ReadableIsa(cudaMajor, cudaMinor));
+        Assert.Null(ReadableIsa(11, 8));
     }
 
     /// <summary>
