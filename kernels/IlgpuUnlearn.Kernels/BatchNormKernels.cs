@@ -75,6 +75,28 @@ public static class BatchNormKernels
     }
 
     /// <summary>
+    /// Evaluation mode with gradients, thread c: the running statistics as fixed statistics, saveMean[c] = runningMean[c],
+    /// saveInvStd[c] = 1 / sqrt(runningVar[c] + eps); nothing is updated. <see cref="TrainNormalize"/> with them is the forward.
+    /// </summary>
+    public static void EvalStatistics(Index1D c, ArrayView<float> runningMean, ArrayView<float> runningVar, float eps,
+        ArrayView<float> saveMean, ArrayView<float> saveInvStd)
+    {
+        saveMean[c] = runningMean[c];
+        saveInvStd[c] = 1f / MathF.Sqrt(runningVar[c] + eps);
+    }
+
+    /// <summary>
+    /// Backward of the evaluation-mode forward (fixed statistics): dx = gamma[c] saveInvStd[c] dy; one thread per element.
+    /// dgamma and dbeta come from the training backward's reductions, which do not depend on how the statistics were made.
+    /// </summary>
+    public static void EvalBackwardInput(Index1D i, ArrayView<float> dy, BatchNormGeometry g, ArrayView<float> gamma,
+        ArrayView<float> saveInvStd, ArrayView<float> dx)
+    {
+        int c = g.Channel(i);
+        dx[i] = gamma[c] * saveInvStd[c] * dy[i];
+    }
+
+    /// <summary>
     /// Backward reductions, group c: dbeta[c] = sum dy, dgamma[c] = sum dy xhat, xhat = (x - mean) invStd.
     /// </summary>
     public static void BackwardReduce(ArrayView<float> x, ArrayView<float> dy, BatchNormGeometry g,

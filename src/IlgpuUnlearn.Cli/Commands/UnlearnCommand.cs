@@ -15,7 +15,7 @@ namespace IlgpuUnlearn.Cli.Commands;
 public sealed class UnlearnOptions
 {
     [Option("method", Default = "advneggrad", HelpText = "The unlearning method: advneggrad (the model card), ft, ga, rl, salun, scrub (the Machine Unlearning " +
-        "Comparator's baselines) ... Every other default follows the method; the list after the options gives each method, its own options, " +
+        "Comparator's baselines), ssd, lfssd (Selective Synaptic Dampening and its label-free variant, no training) ... Every other default follows the method; the list after the options gives each method, its own options, " +
         "its defaults and their sources.")]
     public string Method { get; set; } = "advneggrad";
 
@@ -105,6 +105,12 @@ public sealed class UnlearnOptions
 
     [Option("fisher-samples", HelpText = "scrub only: retain samples the Fisher information is measured on. Default: 1000.")]
     public int? FisherSamples { get; set; }
+
+    [Option("ssd-alpha", HelpText = "ssd, lfssd only: selection weighting alpha, a parameter is dampened where its forget importance exceeds alpha times its full importance. Default: 10.")]
+    public double? SsdAlpha { get; set; }
+
+    [Option("ssd-lambda", HelpText = "ssd, lfssd only: dampening constant lambda, a selected parameter is multiplied by min(1, lambda full importance / forget importance). Default: 1.")]
+    public double? SsdLambda { get; set; }
 
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }

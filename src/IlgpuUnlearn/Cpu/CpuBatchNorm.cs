@@ -120,6 +120,50 @@ internal static unsafe class CpuBatchNorm
         }
     }
 
+    /// <summary>saveMean = runningMean, saveInvStd = 1 / sqrt(runningVar + eps) (in fp64, rounded once), per channel.</summary>
+    public static void EvalStatistics(int channels, float* runningMean, float* runningVar, float eps, float* saveMean, float* saveInvStd)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            saveMean[c] = runningMean[c];
+            saveInvStd[c] = (float)(1.0 / Math.Sqrt(runningVar[c] + (double)eps));
+        }
+    }
+
+    /// <summary>
+    /// Backward with fixed statistics: dbeta = sum dy, dgamma = sum dy (x - mean) invStd, dx = gamma invStd dy per channel
+    /// (the statistics are constants here, so none of the training backward's mean terms).
+    /// </summary>
+    public static void EvalBackward(BatchNormShape s, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
+        float* dx, float* dgamma, float* dbeta)
+    {
+        CpuParallel.For(s.C, c => EvalBackwardChannel(s, c, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void EvalBackwardChannel(BatchNormShape s, int c, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
+        float* dx, float* dgamma, float* dbeta)
+    {
+        float mean = saveMean[c];
+        double invStd = saveInvStd[c];
+        double sumDy = 0, sumDyCentered = 0;
+        for (int n = 0; n < s.N; n++)
+        {
+            long row = ((long)n * s.C + c) * s.HW;
+            var (rowDy, rowDyCentered) = RowSumAndDot(dy + row, x + row, s.HW, mean);
+            sumDy += rowDy;
+            sumDyCentered += rowDyCentered;
+        }
+        dbeta[c] = (float)sumDy;
+        dgamma[c] = (float)(sumDyCentered * invStd);
+        float a = (float)(gamma[c] * invStd);
+        for (int n = 0; n < s.N; n++)
+        {
+            long row = ((long)n * s.C + c) * s.HW;
+            RowScaleShift(dy + row, dx + row, s.HW, a, 0f);
+        }
+    }
+
     // ---- row kernels: one row of HW contiguous values ----------------------------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

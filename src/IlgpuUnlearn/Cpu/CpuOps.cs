@@ -148,6 +148,28 @@ public sealed unsafe class CpuOps : IOps
             Pointer(dx), Pointer(dgamma), Pointer(dbeta));
     }
 
+    public void BatchNormEvalStatistics(int channels, Slice<float> runningMean, Slice<float> runningVar, float eps,
+        Slice<float> saveMean, Slice<float> saveInvStd)
+    {
+        foreach (var (slice, name) in new[] { (runningMean, nameof(runningMean)), (runningVar, nameof(runningVar)),
+                     (saveMean, nameof(saveMean)), (saveInvStd, nameof(saveInvStd)) })
+            RequireLength(slice.Length, channels, name);
+        CpuBatchNorm.EvalStatistics(channels, Pointer(runningMean), Pointer(runningVar), eps, Pointer(saveMean), Pointer(saveInvStd));
+    }
+
+    public void BatchNormEvalBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
+    {
+        RequireLength(x.Length, s.Length, nameof(x));
+        RequireLength(dy.Length, s.Length, nameof(dy));
+        RequireLength(dx.Length, s.Length, nameof(dx));
+        foreach (var (slice, name) in new[] { (gamma, nameof(gamma)), (saveMean, nameof(saveMean)), (saveInvStd, nameof(saveInvStd)),
+                     (dgamma, nameof(dgamma)), (dbeta, nameof(dbeta)) })
+            RequireLength(slice.Length, s.C, name);
+        CpuBatchNorm.EvalBackward(s, Pointer(x), Pointer(dy), Pointer(gamma), Pointer(saveMean), Pointer(saveInvStd),
+            Pointer(dx), Pointer(dgamma), Pointer(dbeta));
+    }
+
     // ---- elementwise ----------------------------------------------------------------------------
 
     public void ReluForward(Slice<float> x, Slice<float> y)

@@ -43,6 +43,8 @@ public sealed class IlgpuOps : IOps
     private readonly Action<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> bnNormalize;
     private readonly Action<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>> bnEval;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> bnBackwardInput;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>> bnEvalStatistics;
+    private readonly Action<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>> bnEvalBackwardInput;
     private readonly Action<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>> convForwardNaive;
     private readonly Action<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>> convBackwardInputNaive;
     private readonly Action<Index1D, ConvGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>> convBackwardWeightNaive;
@@ -95,6 +97,8 @@ public sealed class IlgpuOps : IOps
         bnNormalize = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.TrainNormalize);
         bnEval = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>>(BatchNormKernels.EvalForward);
         bnBackwardInput = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.BackwardInput);
+        bnEvalStatistics = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float, ArrayView<float>, ArrayView<float>>(BatchNormKernels.EvalStatistics);
+        bnEvalBackwardInput = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.EvalBackwardInput);
         sumSplits = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, int, int, ArrayView<float>>(Conv2dKernels.SumSplits);
         partialSums = a.LoadStreamKernel<ArrayView<float>, int, int, ArrayView<float>>(ReductionKernels.PartialSums);
         finalSum = a.LoadStreamKernel<ArrayView<float>, int, float, ArrayView<float>>(ReductionKernels.FinalSum);
@@ -384,6 +388,33 @@ public sealed class IlgpuOps : IOps
             bnMergeBackwardReduce(l[1].Grid.X, partials, l[0].Grid.X, View(dgamma), View(dbeta));
         }
         bnBackwardInput(l[^1].Grid.X, View(x), View(dy), g, View(gamma), View(saveMean), View(saveInvStd), View(dgamma), View(dbeta), View(dx));
+    }
+
+    public void BatchNormEvalStatistics(int channels, Slice<float> runningMean, Slice<float> runningVar, float eps,
+        Slice<float> saveMean, Slice<float> saveInvStd)
+    {
+        foreach (var l in planner.BatchNormEvalStatistics(channels, runningMean, runningVar, saveMean, saveInvStd).Launches)
+            bnEvalStatistics(l.Grid.X, View(runningMean), View(runningVar), eps, View(saveMean), View(saveInvStd));
+    }
+
+    public void BatchNormEvalBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
+    {
+        var plan = planner.BatchNormEvalBackward(s, x, dy, dx, gamma, saveMean, saveInvStd, dgamma, dbeta);
+        if (plan.Launches.Count == 0)
+            return;
+        var g = new BatchNormGeometry(s.N, s.C, s.HW);
+        var l = plan.Launches;
+        // The same dgamma/dbeta reductions as the training backward (they read only x, dy and the saved statistics).
+        if (plan.ScratchFloats == 0)
+            bnBackwardReduce(Config(l[0]), View(x), View(dy), g, View(saveMean), View(saveInvStd), View(dgamma), View(dbeta));
+        else
+        {
+            var partials = Scratch(plan.ScratchFloats);
+            bnChunkBackwardReduce(Config(l[0]), View(x), View(dy), g, View(saveMean), View(saveInvStd), l[0].Argument, partials);
+            bnMergeBackwardReduce(l[1].Grid.X, partials, l[0].Grid.X, View(dgamma), View(dbeta));
+        }
+        bnEvalBackwardInput(l[^1].Grid.X, View(dy), g, View(gamma), View(saveInvStd), View(dx));
     }
 
     /// <summary>Chunks per channel of the batch-norm reductions and the values per chunk (see <see cref="LaunchPlanner"/>).</summary>

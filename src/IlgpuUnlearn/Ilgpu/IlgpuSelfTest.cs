@@ -285,6 +285,21 @@ public static class IlgpuSelfTest
         yield return c.Compare("BatchNormBackward dx", shape, dx, BatchNormTolerance);
         yield return c.Compare("BatchNormBackward dgamma", shape, dgamma, BatchNormTolerance);
         yield return c.Compare("BatchNormBackward dbeta", shape, dbeta, BatchNormTolerance);
+
+        // Evaluation mode with gradients: the running statistics as saved statistics, the forward through BatchNormApply,
+        // then the backward with fixed statistics.
+        c.Test.BatchNormEvalStatistics(s.C, runningMean.Test, runningVar.Test, eps, saveMean.Test, saveInvStd.Test);
+        c.Reference.BatchNormEvalStatistics(s.C, runningMean.Ref, runningVar.Ref, eps, saveMean.Ref, saveInvStd.Ref);
+        yield return c.Compare("BatchNormEvalStatistics mean", shape, saveMean, BatchNormTolerance);
+        yield return c.Compare("BatchNormEvalStatistics invStd", shape, saveInvStd, BatchNormTolerance);
+        c.Test.BatchNormApply(s, x.Test, gamma.Test, beta.Test, saveMean.Test, saveInvStd.Test, recomputed.Test);
+        c.Reference.BatchNormEvalForward(s, x.Ref, gamma.Ref, beta.Ref, runningMean.Ref, runningVar.Ref, eps, recomputed.Ref);
+        yield return c.Compare("BatchNormApply of EvalStatistics = BatchNormEvalForward", shape, recomputed, BatchNormTolerance);
+        c.Test.BatchNormEvalBackward(s, x.Test, dy.Test, gamma.Test, saveMean.Test, saveInvStd.Test, dx.Test, dgamma.Test, dbeta.Test);
+        c.Reference.BatchNormEvalBackward(s, x.Ref, dy.Ref, gamma.Ref, saveMean.Ref, saveInvStd.Ref, dx.Ref, dgamma.Ref, dbeta.Ref);
+        yield return c.Compare("BatchNormEvalBackward dx", shape, dx, BatchNormTolerance);
+        yield return c.Compare("BatchNormEvalBackward dgamma", shape, dgamma, BatchNormTolerance);
+        yield return c.Compare("BatchNormEvalBackward dbeta", shape, dbeta, BatchNormTolerance);
     }
 
     /// <summary>Gives every channel its own offset and spread, as real activations have.</summary>

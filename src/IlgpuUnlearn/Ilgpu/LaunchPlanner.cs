@@ -241,6 +241,28 @@ public sealed class LaunchPlanner
             nameof(BatchNormKernels.MergeBackwardReduce), nameof(BatchNormKernels.BackwardInput));
     }
 
+    /// <summary>Evaluation mode with gradients: the running statistics as saved statistics, one thread per channel.</summary>
+    public OpPlan BatchNormEvalStatistics(int channels, params ReadOnlySpan<Slice<float>> perChannel)
+    {
+        const string op = "BatchNormEvalStatistics";
+        Require(channels > 0, $"{op}: {channels} channels");
+        foreach (var c in perChannel)
+            Require(c.Length == channels, $"{op}: a per-channel slice has {c.Length} elements, not {channels}");
+        return PerElement(op, $"C {channels}", BatchNorm(nameof(BatchNormKernels.EvalStatistics)), channels);
+    }
+
+    /// <summary>The training backward's dgamma/dbeta reductions, then dx = gamma invStd dy, one thread per element.</summary>
+    public OpPlan BatchNormEvalBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> dx, params ReadOnlySpan<Slice<float>> perChannel)
+    {
+        const string op = "BatchNormEvalBackward";
+        CheckBatchNorm(op, s, x, dy, perChannel);
+        Require(dx.Length == s.Length, $"{op}: dx has {dx.Length} elements, {s} needs {s.Length}");
+        if (s.Length == 0)
+            return OpPlan.Empty(op, s.ToString());
+        return Reduction(op, s, nameof(BatchNormKernels.BackwardReduce), nameof(BatchNormKernels.ChunkBackwardReduce),
+            nameof(BatchNormKernels.MergeBackwardReduce), nameof(BatchNormKernels.EvalBackwardInput));
+    }
+
     /// <summary>
     /// A batch-norm pass: the per-channel reduction (grid C of ReductionGroupSize threads), or with chunks the chunked reduction
     /// (grid (chunks, C), argument chunkLength) into 2 C chunks floats of scratch and the merge over C; then the elementwise kernel.

@@ -94,6 +94,14 @@ public sealed class PlanningOps : IOps
         Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
         => Record(Planner.BatchNormBackward(s, x, dy, dx, gamma, saveMean, saveInvStd, dgamma, dbeta));
 
+    public void BatchNormEvalStatistics(int channels, Slice<float> runningMean, Slice<float> runningVar, float eps,
+        Slice<float> saveMean, Slice<float> saveInvStd)
+        => Record(Planner.BatchNormEvalStatistics(channels, runningMean, runningVar, saveMean, saveInvStd));
+
+    public void BatchNormEvalBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
+        => Record(Planner.BatchNormEvalBackward(s, x, dy, dx, gamma, saveMean, saveInvStd, dgamma, dbeta));
+
     public void ReluForward(Slice<float> x, Slice<float> y) => Record(Planner.ReluForward(x, y));
 
     public void ReluBackward(Slice<float> y, Slice<float> dy, Slice<float> dx) => Record(Planner.ReluBackward(y, dy, dx));

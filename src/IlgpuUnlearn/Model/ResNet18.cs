@@ -9,7 +9,7 @@ namespace IlgpuUnlearn.Model;
 /// gradients are written into any flat buffer of the same length passed to <see cref="Backward"/>, so the unlearning step
 /// can keep the forget and the retain gradients apart. Activations live in an arena sized once for <see cref="MaxBatch"/>.
 ///
-/// What a training-mode <see cref="Forward"/> keeps for <see cref="Backward"/> (one tensor per BatchNorm + ReLU pair):
+/// What a training-mode <see cref="Forward(int, BatchNormMode, CancellationToken)"/> keeps for <see cref="Backward"/> (one tensor per BatchNorm + ReLU pair):
 /// the stem conv's output; per block the two conv outputs (the BatchNorm inputs) and the block output (the ReLU mask of
 /// the sum, and the next block's input); the BatchNorm batch statistics. The backward pass recomputes the rest from
 /// them with the saved statistics, exactly as the forward computed it (<see cref="IOps.BatchNormApply"/>): the inner
@@ -26,6 +26,8 @@ public sealed class ResNet18 : IDisposable
     readonly IOps ops;
     readonly ActivationArena arena;
     readonly Network net;
+    /// <summary>The mode of the last forward, which <see cref="Backward"/> differentiates.</summary>
+    BatchNormMode lastForward = BatchNormMode.Evaluation;
 
     public ResNet18(IOps ops, ResNet18Config config, int maxBatch)
     {
@@ -84,9 +86,9 @@ public sealed class ResNet18 : IDisposable
     /// <summary>num_batches_tracked of each BatchNorm, in state-dict order; counted on the host.</summary>
     public long[] BatchesTracked { get; }
 
-    /// <summary>The normalised input batch (N, C, S, S), C = <see cref="ResNet18Config.InputChannels"/>; fill it with <see cref="IOps.LoadImages"/> before <see cref="Forward"/>.</summary>
+    /// <summary>The normalised input batch (N, C, S, S), C = <see cref="ResNet18Config.InputChannels"/>; fill it with <see cref="IOps.LoadImages"/> before <see cref="Forward(int, BatchNormMode, CancellationToken)"/>.</summary>
     public Slice<float> Input => net.Input;
-    /// <summary>(N, classes) after <see cref="Forward"/>.</summary>
+    /// <summary>(N, classes) after <see cref="Forward(int, BatchNormMode, CancellationToken)"/>.</summary>
     public Slice<float> Logits => net.Logits;
     /// <summary>(N, classes): the loss gradient that <see cref="Backward"/> starts from (written by <see cref="IOps.SoftmaxNllLoss"/>).</summary>
     public Slice<float> DLogits => net.DLogits;
@@ -98,28 +100,38 @@ public sealed class ResNet18 : IDisposable
     public Slice<float> RunningStatView(TensorSpec spec) => RunningStats.All.At(spec.Offset, spec.Length);
 
     /// <summary>
-    /// Logits (n, classes) of the first n images of <see cref="Input"/>. In training mode BatchNorm uses the batch statistics,
-    /// updates the running statistics and saves what <see cref="Backward"/> needs; otherwise it uses the running statistics.
-    /// <paramref name="cancel"/> is checked between blocks (OperationCanceledException; the running statistics may then
-    /// be partly updated).
+    /// Logits (n, classes) of the first n images of <see cref="Input"/>: <see cref="BatchNormMode.Training"/> when
+    /// <paramref name="training"/>, else <see cref="BatchNormMode.Evaluation"/>.
     /// </summary>
-    public void Forward(int n, bool training, CancellationToken cancel = default)
+    public void Forward(int n, bool training, CancellationToken cancel = default) =>
+        Forward(n, training ? BatchNormMode.Training : BatchNormMode.Evaluation, cancel);
+
+    /// <summary>
+    /// Logits (n, classes) of the first n images of <see cref="Input"/>, every BatchNorm in <paramref name="mode"/>: in training
+    /// mode BatchNorm uses the batch statistics, updates the running statistics and saves what <see cref="Backward"/> needs; in
+    /// evaluation mode it uses the running statistics, and with gradients keeps them as the saved statistics for
+    /// <see cref="Backward"/>. <paramref name="cancel"/> is checked between blocks (OperationCanceledException; the running
+    /// statistics may then be partly updated).
+    /// </summary>
+    public void Forward(int n, BatchNormMode mode, CancellationToken cancel = default)
     {
         CheckBatch(n);
+        lastForward = mode;
+        bool training = mode == BatchNormMode.Training;
         int s = Config.ImageSize, w = Config.Width;
         var x = Input.At(0, (long)n * Config.InputChannels * s * s);
         // The stem output lives in the second block's output region until the first block has read it (it is recomputed
         // for the backward pass).
         var a1 = net.Blocks[1].Output.At(0, net.StemLength(n));
         ops.Conv2dForward(net.StemConv.Shape(n, s, s), x, P(net.StemConv.Weight), net.StemConvOut(n));
-        BatchNormForward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), a1, training);
+        BatchNormForward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), a1, mode);
         ops.ReluForward(a1, a1);
 
         var a = a1;
         for (int b = 0; b < net.Blocks.Length; b++)
         {
             cancel.ThrowIfCancellationRequested();
-            a = net.Blocks[b].Forward(this, n, a, b + 1 < net.Blocks.Length ? net.Blocks[b + 1].Output : null, training);
+            a = net.Blocks[b].Forward(this, n, a, b + 1 < net.Blocks.Length ? net.Blocks[b + 1].Output : null, mode);
         }
 
         int features = 8 * w;
@@ -131,14 +143,18 @@ public sealed class ResNet18 : IDisposable
     }
 
     /// <summary>
-    /// Gradients of the loss whose logit gradient is in <see cref="DLogits"/> (first n rows), for the last training-mode
-    /// <see cref="Forward"/> of n images, written into <paramref name="gradients"/> (laid out like <see cref="Parameters"/>).
-    /// The activations saved by that forward are consumed: a second Backward needs a new training Forward.
-    /// <paramref name="cancel"/> is checked between blocks (OperationCanceledException).
+    /// Gradients of the loss whose logit gradient is in <see cref="DLogits"/> (first n rows), for the last
+    /// <see cref="Forward(int, BatchNormMode, CancellationToken)"/> of n images in <see cref="BatchNormMode.Training"/> or
+    /// <see cref="BatchNormMode.EvaluationWithGradients"/> (each BatchNorm differentiated as that forward computed it), written
+    /// into <paramref name="gradients"/> (laid out like <see cref="Parameters"/>). The activations saved by that forward are
+    /// consumed: a second Backward needs a new Forward. <paramref name="cancel"/> is checked between blocks (OperationCanceledException).
     /// </summary>
+    /// <exception cref="InvalidOperationException">The last forward was in <see cref="BatchNormMode.Evaluation"/>, which keeps nothing.</exception>
     public void Backward(int n, Slice<float> gradients, CancellationToken cancel = default)
     {
         CheckBatch(n);
+        if (lastForward == BatchNormMode.Evaluation)
+            throw new InvalidOperationException("Backward after an evaluation-mode forward: use BatchNormMode.EvaluationWithGradients or Training");
         if (gradients.Length != Layout.ParameterCount)
             throw new ArgumentException($"the gradient buffer holds {gradients.Length} values, the model has {Layout.ParameterCount}");
         int w = Config.Width, s = Config.ImageSize, features = 8 * w;
@@ -185,25 +201,42 @@ public sealed class ResNet18 : IDisposable
     Slice<float> P(TensorSpec spec) => ParameterView(spec);
     static Slice<float> G(Slice<float> gradients, TensorSpec spec) => gradients.At(spec.Offset, spec.Length);
 
-    void BatchNormForward(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> y, bool training)
+    void BatchNormForward(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> y, BatchNormMode mode)
     {
-        if (training)
-            ops.BatchNormTrainForward(shape, x, P(bn.Gamma), P(bn.Beta), RunningStatView(bn.RunningMean), RunningStatView(bn.RunningVar),
-                BatchNormLayer.Momentum, BatchNormLayer.Eps, y, bn.SaveMean, bn.SaveInvStd);
-        else
-            ops.BatchNormEvalForward(shape, x, P(bn.Gamma), P(bn.Beta), RunningStatView(bn.RunningMean), RunningStatView(bn.RunningVar),
-                BatchNormLayer.Eps, y);
+        switch (mode)
+        {
+            case BatchNormMode.Training:
+                ops.BatchNormTrainForward(shape, x, P(bn.Gamma), P(bn.Beta), RunningStatView(bn.RunningMean), RunningStatView(bn.RunningVar),
+                    BatchNormLayer.Momentum, BatchNormLayer.Eps, y, bn.SaveMean, bn.SaveInvStd);
+                break;
+            case BatchNormMode.Evaluation:
+                ops.BatchNormEvalForward(shape, x, P(bn.Gamma), P(bn.Beta), RunningStatView(bn.RunningMean), RunningStatView(bn.RunningVar),
+                    BatchNormLayer.Eps, y);
+                break;
+            default:
+                // The running statistics become the saved ones, so the backward's recomputation (BatchNormApply) and its
+                // derivative read the same fixed statistics this forward used.
+                ops.BatchNormEvalStatistics(bn.Channels, RunningStatView(bn.RunningMean), RunningStatView(bn.RunningVar), BatchNormLayer.Eps,
+                    bn.SaveMean, bn.SaveInvStd);
+                ops.BatchNormApply(shape, x, P(bn.Gamma), P(bn.Beta), bn.SaveMean, bn.SaveInvStd, y);
+                break;
+        }
     }
 
-    /// <summary>y = relu(bn(x)) as the last training forward computed it, from its saved statistics.</summary>
+    /// <summary>y = relu(bn(x)) as the last training (or evaluation-with-gradients) forward computed it, from its saved statistics.</summary>
     void RecomputeBatchNormRelu(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> y)
     {
         ops.BatchNormApply(shape, x, P(bn.Gamma), P(bn.Beta), bn.SaveMean, bn.SaveInvStd, y);
         ops.ReluForward(y, y);
     }
 
-    void BatchNormBackward(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> dy, Slice<float> dx, Slice<float> gradients) =>
-        ops.BatchNormBackward(shape, x, dy, P(bn.Gamma), bn.SaveMean, bn.SaveInvStd, dx, G(gradients, bn.Gamma), G(gradients, bn.Beta));
+    void BatchNormBackward(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> dy, Slice<float> dx, Slice<float> gradients)
+    {
+        if (lastForward == BatchNormMode.EvaluationWithGradients)
+            ops.BatchNormEvalBackward(shape, x, dy, P(bn.Gamma), bn.SaveMean, bn.SaveInvStd, dx, G(gradients, bn.Gamma), G(gradients, bn.Beta));
+        else
+            ops.BatchNormBackward(shape, x, dy, P(bn.Gamma), bn.SaveMean, bn.SaveInvStd, dx, G(gradients, bn.Gamma), G(gradients, bn.Beta));
+    }
 
     public void Dispose()
     {
@@ -319,7 +352,7 @@ public sealed class ResNet18 : IDisposable
         /// output region, not yet written) holds the downsample shortcut meanwhile; the inner ReLU output is kept in this
         /// block's output region until conv2 has read it.
         /// </summary>
-        public Slice<float> Forward(ResNet18 m, int n, Slice<float> x, Slice<float>? nextOutput, bool training)
+        public Slice<float> Forward(ResNet18 m, int n, Slice<float> x, Slice<float>? nextOutput, BatchNormMode mode)
         {
             var ops = m.ops;
             long length = Length(n);
@@ -330,15 +363,15 @@ public sealed class ResNet18 : IDisposable
             var r1 = y;
 
             ops.Conv2dForward(conv1.Shape(n, inSize, inSize), x, m.P(conv1.Weight), c1);
-            m.BatchNormForward(bn1, bnShape, c1, r1, training);
+            m.BatchNormForward(bn1, bnShape, c1, r1, mode);
             ops.ReluForward(r1, r1);
             ops.Conv2dForward(conv2.Shape(n, outSize, outSize), r1, m.P(conv2.Weight), c2);
-            m.BatchNormForward(bn2, bnShape, c2, y, training);
+            m.BatchNormForward(bn2, bnShape, c2, y, mode);
             if (downsampleConv is not null)
             {
                 var shortcut = nextOutput!.Value.At(0, length);
                 ops.Conv2dForward(downsampleConv.Shape(n, inSize, inSize), x, m.P(downsampleConv.Weight), shortcut);
-                m.BatchNormForward(downsampleBn!, bnShape, shortcut, shortcut, training);
+                m.BatchNormForward(downsampleBn!, bnShape, shortcut, shortcut, mode);
                 ops.Add(y, shortcut, y);
             }
             else
@@ -350,7 +383,7 @@ public sealed class ResNet18 : IDisposable
         }
 
         /// <summary>
-        /// Backward of the last training forward. The gradient at the block output is in <paramref name="d"/>, which the
+        /// Backward of the last training (or evaluation-with-gradients) forward. The gradient at the block output is in <paramref name="d"/>, which the
         /// block may then overwrite (it holds at least the input length); <paramref name="free"/> holds at least the output
         /// length. Writes this block's parameter gradients and leaves the gradient at the input in <see cref="ConvOuts"/>.
         /// <paramref name="xFull"/> is the block input (the previous block's output); null for the first block, whose input
@@ -410,7 +443,7 @@ public sealed class ResNet18 : IDisposable
         }
     }
 
-    /// <summary>The stem output relu(bn1(conv1(x))) of the last training forward, recomputed into <paramref name="region"/>.</summary>
+    /// <summary>The stem output relu(bn1(conv1(x))) of the last forward that kept its statistics, recomputed into <paramref name="region"/>.</summary>
     Slice<float> RecomputeStemOutput(int n, Slice<float> region)
     {
         int s = Config.ImageSize;

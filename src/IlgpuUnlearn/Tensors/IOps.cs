@@ -78,6 +78,24 @@ public interface IOps : IDisposable
     void BatchNormBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
         Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta);
 
+    /// <summary>
+    /// Evaluation mode with gradients (PyTorch's <c>model.eval()</c> then <c>loss.backward()</c>), first half: the running
+    /// statistics as the fixed statistics of an affine normalisation, saveMean = runningMean and
+    /// saveInvStd = 1 / sqrt(runningVar + eps) (C each); nothing is updated. <see cref="BatchNormApply"/> with them is then the
+    /// forward, y = gamma (x - runningMean) / sqrt(runningVar + eps) + beta, and <see cref="BatchNormEvalBackward"/> its backward.
+    /// </summary>
+    /// <exception cref="ArgumentException">A slice is not <paramref name="channels"/> long.</exception>
+    void BatchNormEvalStatistics(int channels, Slice<float> runningMean, Slice<float> runningVar, float eps,
+        Slice<float> saveMean, Slice<float> saveInvStd);
+
+    /// <summary>
+    /// Backward of the evaluation-mode forward y = gamma (x - mean) invStd + beta with fixed (running) statistics, which do not
+    /// depend on the batch: dbeta = sum dy, dgamma = sum dy xhat with xhat = (x - mean) invStd (sums over N and HW, C each),
+    /// dx = gamma invStd dy (N, C, HW). mean and invStd are what <see cref="BatchNormEvalStatistics"/> wrote. dx may be dy.
+    /// </summary>
+    void BatchNormEvalBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta);
+
     // ---- elementwise --------------------------------------------------------------------------
 
     /// <summary>y = max(x, 0). y may be x.</summary>

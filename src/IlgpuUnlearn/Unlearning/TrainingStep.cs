@@ -59,6 +59,9 @@ public sealed class TrainingStep : IDisposable
         augment = ops.Allocate<int>((long)model.MaxBatch * 3);
     }
 
+    /// <summary>The model this step computes on.</summary>
+    public ResNet18 Model => model;
+
     /// <summary>Steps taken so far (the first one initialises the momentum buffer, as torch.optim.SGD does).</summary>
     public long Steps => steps;
 
@@ -115,20 +118,34 @@ public sealed class TrainingStep : IDisposable
     }
 
     /// <summary>
-    /// The gradient of the batch's mean NLL (training-mode forward, so BatchNorm uses the batch statistics and moves its
-    /// running statistics: the caller restores them) downloaded into <paramref name="gradient"/> (flat, parameter order);
-    /// no update. SalUn's saliency and SCRUB's Fisher information accumulate these on the host, once per run.
+    /// The gradient of a loss of the batch with the model in evaluation mode, as PyTorch's <c>model.eval()</c> then
+    /// <c>loss.backward()</c> computes it (<see cref="BatchNormMode.EvaluationWithGradients"/>: BatchNorm on its running
+    /// statistics, which stay as they are), downloaded into <paramref name="gradient"/> (flat, parameter order); no update.
+    /// Returns the loss. SalUn's saliency, SCRUB's Fisher information and SSD's importances accumulate these on the host, once
+    /// per run. The loss of N images with logits s (N, C) and labels y:
+    /// <list type="bullet">
+    /// <item><see cref="GradientLoss.MeanNll"/>: (1/N) sum_n -log softmax(s_n)[y_n] (PyTorch's CrossEntropyLoss).</item>
+    /// <item><see cref="GradientLoss.MeanSquaredLogitNorm"/>: (1/N) sum_n ||s_n||^2, labels unused (LFSSD's label-free loss,
+    /// <c>torch.norm(out, p="fro", dim=1).pow(2).mean()</c>); dL/ds = 2 s / N.</item>
+    /// </list>
     /// </summary>
-    public float BatchGradient(HostBatch batch, Span<float> gradient, CancellationToken cancel = default)
+    public float BatchGradient(HostBatch batch, Span<float> gradient, GradientLoss loss = GradientLoss.MeanNll, CancellationToken cancel = default)
     {
-        int n = batch.Count;
+        int n = batch.Count, classes = model.Config.Classes;
         LoadBatch(batch);
-        model.Forward(n, training: true, cancel);
-        ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), 1f, scalars.At(1, 1), model.DLogitsOf(n));
+        model.Forward(n, BatchNormMode.EvaluationWithGradients, cancel);
+        var logits = model.LogitsOf(n);
+        if (loss == GradientLoss.MeanNll)
+            ops.SoftmaxNllLoss(n, classes, logits, labels.At(0, n), 1f, scalars.At(1, 1), model.DLogitsOf(n));
+        else
+        {
+            ops.SumOfSquares(logits, scalars.At(1, 1));
+            ops.CombineGradients(logits, logits, 2f / n, 0f, model.DLogitsOf(n));
+        }
         model.Backward(n, gradRetain.All, cancel);
         ops.Download<float>(gradRetain.All, gradient);
         ops.Download<float>(scalars.All, scalarsHost);
-        return scalarsHost[1];
+        return loss == GradientLoss.MeanNll ? scalarsHost[1] : scalarsHost[1] / n;
     }
 
     /// <summary>Checks a batch, uploads its bytes and labels, and puts its normalised (augmented) images in the model's input.</summary>

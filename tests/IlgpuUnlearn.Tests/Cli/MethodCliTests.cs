@@ -39,6 +39,28 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains($"\"method\": \"{name}\"", manifest);
     }
 
+    /// <summary>SSD and LFSSD take no step: their own options reach the settings line and the manifest, the report names them.</summary>
+    [Theory]
+    [InlineData("ssd", "SSD", "squared gradients of the mean cross-entropy")]
+    [InlineData("lfssd", "LFSSD", "mean squared logit norm, no labels")]
+    public void SynapticDampeningRunsFromTheCommandLine(string option, string name, string importance)
+    {
+        string folder = files.NewFolder($"method-{option}");
+        var result = CliProcess.Run(folder, "unlearn", "--method", option, "--forget-class", "3", "--weights", files.NarrowWeights,
+            "--data", files.DataFolder, "--batch-size", "4", "--ssd-alpha", "5", "--device", "cpu", "--bootstrap", "10");
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string model = Path.Combine(folder, $"cifar10_resnet18_{name}_3.pth");
+        Assert.True(File.Exists(model), $"{model} is not written");
+        Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: no training;", StringComparison.Ordinal)
+            && l.Contains(importance, StringComparison.Ordinal) && l.Contains("batches of 4", StringComparison.Ordinal)
+            && l.Contains("alpha 5, lambda 1", StringComparison.Ordinal));
+        Assert.Equal(name, Assert.Single(RunReportJson.ReadAll(model + ".report.json")).Method);
+        string manifest = File.ReadAllText(Directory.GetFiles(folder, "*manifest*.json").Single());
+        Assert.Contains($"\"method\": \"{name}\"", manifest);
+        Assert.Contains("\"ssd_alpha\": \"5\"", manifest);
+    }
+
     [Fact]
     public void OptionsOverrideTheMethodsDefaults()
     {

@@ -20,9 +20,13 @@ labels LABELS), forget class 3: the forget set F is images 0, 3, 6 (one batch of
   scrub  Fisher f = sum over R's batches (until >= 1000 samples: all 7) of g^2 / samples; per epoch F with loss
          -0.5 KD (gradient times 1 / (f + 1e-8)), then R with 0.5 KD + 1.0 NLL, KD = F.kl_div(log_softmax(s/2),
          softmax(t/2), 'batchmean') * 4 with t the initial model in eval mode; clip 1; lr 0.01, MultiStepLR.
-SalUn's saliency and SCRUB's Fisher are measured in training mode (BatchNorm on batch statistics) and the running
-statistics restored afterwards, as MethodRun does (the Comparator measures them in eval mode; ResNet18.Backward needs a
-training-mode forward). Random labels: MethodRun's, from the C# DeterministicRandom (xoshiro256** seeded by SplitMix64,
+SalUn's saliency and SCRUB's Fisher are measured with the model in eval mode (BatchNorm on its running statistics, which
+stay as they are), as the Comparator does and MethodRun does (BatchNormMode.EvaluationWithGradients). For these two the
+hashed running statistics are replaced by the statistics of the image set itself (calibrated(): one float64 training-mode
+forward of all 10 images with momentum 1, rounded to float32; stored as init.<bn>.running_mean / running_var): init_hashed's
+statistics do not match the activations, so in eval mode whole channels stay below zero at their ReLU and a quarter of the
+parameters get no gradient at all, which leaves SalUn's threshold at 0 (a mask of every parameter) and the runs badly
+conditioned. Random labels: MethodRun's, from the C# DeterministicRandom (xoshiro256** seeded by SplitMix64,
 ported below) with seed 2048, stream (epoch, 31 + 8 * pass); for each image to relabel, c = NextInt(9), c + 1 if c >= 3.
 
 Conditioning, as make_train_fixtures.py explains: a run is only a fair yardstick when it is well conditioned, so the image
@@ -33,7 +37,7 @@ of a tensor's change); for SalUn also the saliency's gap at
 the threshold (between the int(0.75 P)-th and the next largest) must be above 1e-4 relative, so that no rounding moves a
 parameter in or out of the mask.
 
-Tensors per file: data.labels, data.streams; conditioning.spread; after32.<name> (float32), after64.<name> (float64) for
+Tensors per file: data.labels, data.streams; conditioning.spread; salun, scrub: init.<bn>.running_mean / running_var; after32.<name> (float32), after64.<name> (float64) for
 every float tensor of the state dict after the run; after32.<bn>.num_batches_tracked; losses32 / losses64 (each step's
 NLL); salun: mask.count (parameters in the mask, float64 run).
 """
@@ -66,6 +70,7 @@ CLIP = {"ft": 0.0, "ga": 100.0, "rl": 0.0, "salun": 100.0, "scrub": 1.0}
 SALIENCY_THRESHOLD, SALIENCY_BATCHES = 0.75, 5
 KD_T, SCRUB_ALPHA, SCRUB_GAMMA, MSTEPS, FISHER_SAMPLES = 2.0, 0.5, 1.0, 100, 1000
 RELABEL_STREAM = 31
+CALIBRATED = {"salun", "scrub"}   # measured in eval mode: running statistics of the image set (calibrated())
 
 
 # ---- the C# DeterministicRandom (src/IlgpuUnlearn/Data/DeterministicRandom.cs), in exact 64-bit arithmetic -------------
@@ -139,12 +144,24 @@ def kd(student, teacher):
     return F.kl_div(F.log_softmax(student / KD_T, dim=1), F.softmax(teacher / KD_T, dim=1), reduction="batchmean") * KD_T ** 2
 
 
-def kept_statistics(model):
-    return {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches_tracked" in k}
+def calibrated(initial, pixels):
+    """initial with each BatchNorm's running statistics set to those of the images (see the docstring)."""
+    model = ResNet18(WIDTH, CLASSES)
+    model.load_state_dict(initial)
+    model = model.double().train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 1.0
+    with torch.no_grad():
+        model(normalise(pixels).double())
+    state = model.state_dict()
+    return {k: state[k].float() if "running" in k else v.clone() for k, v in initial.items()}
 
 
 def gradients_of(model, x, y):
-    """Training-mode forward and backward of the mean NLL; the flat gradient (parameter order)."""
+    """Eval-mode forward and backward of the mean NLL (the Comparator's model.eval() before measuring); the flat gradient
+    (parameter order)."""
+    model.eval()
     model.zero_grad()
     nll(model(x), y).backward()
     return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
@@ -165,8 +182,6 @@ def run(method, initial, pixels, dtype, measure=None):
 
     factor = None
     if method == "salun":
-        kept = kept_statistics(model)
-        model.train()
         total, count = None, 0
         for b in batches(forget)[:SALIENCY_BATCHES]:
             g = gradients_of(model, x_all[b], y_all[b]).abs()
@@ -180,12 +195,9 @@ def run(method, initial, pixels, dtype, measure=None):
         if measure is not None:
             measure["gap"] = ((top[k - 1] - top[k]) / top[k - 1]).item()
             measure["count"] = int(factor.sum().item())
-        model.load_state_dict({**model.state_dict(), **kept})
     teacher = None
     if method == "scrub":
         teacher = copy.deepcopy(model).eval()
-        kept = kept_statistics(model)
-        model.train()
         fisher, samples = None, 0
         for b in batches(retain):
             if samples >= FISHER_SAMPLES:
@@ -194,7 +206,6 @@ def run(method, initial, pixels, dtype, measure=None):
             fisher = g if fisher is None else fisher + g
             samples += len(b)
         factor = 1.0 / (fisher / samples + 1e-8)
-        model.load_state_dict({**model.state_dict(), **kept})
 
     def passes(epoch):
         """(indices, relabel: None / 'forget-class' / 'every', forget pass?) in MethodRun's order."""
@@ -265,7 +276,7 @@ def conditioning(method, initial, pixels):
     """The float64 spread under perturbed initial parameters (stops past the limit); SalUn's mask gap."""
     measure = {}
     reference, _ = run(method, initial, pixels, torch.float64, measure)
-    if method == "salun" and measure["gap"] <= MASK_GAP:
+    if method == "salun" and not measure["gap"] > MASK_GAP:   # (a NaN gap, 0 / 0, fails too)
         return float("inf"), measure
     g = torch.Generator().manual_seed(1)
     spread = 0.0
@@ -285,17 +296,18 @@ def main():
     methods = sys.argv[1:] or ["ft", "ga", "rl", "salun", "scrub"]
     model = ResNet18(WIDTH, CLASSES)
     init_hashed(model)
-    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    hashed = {k: v.clone() for k, v in model.state_dict().items()}
     for method in methods:
         for best in range(6000, 6400, 20):
-            spread, measure = conditioning(method, initial, images([best + i for i in range(len(LABELS))]))
+            pixels = images([best + i for i in range(len(LABELS))])
+            initial = calibrated(hashed, pixels) if method in CALIBRATED else hashed
+            spread, measure = conditioning(method, initial, pixels)
             print(f"{method}: image streams from {best}: float64 spread {spread:.2e} {measure}", file=sys.stderr)
             if spread <= SPREAD_LIMIT[method]:
                 break
         else:
             sys.exit(f"{method}: no well-conditioned image set among the candidates")
         streams = [best + i for i in range(len(LABELS))]
-        pixels = images(streams)
         after32, losses32 = run(method, initial, pixels, torch.float32)
         after64, losses64 = run(method, initial, pixels, torch.float64)
         worst, where = distance(after32, after64, initial)
@@ -307,6 +319,10 @@ def main():
             "losses64": torch.tensor(losses64, dtype=torch.float64),
             "conditioning.spread": torch.tensor([spread], dtype=torch.float64),
         }
+        if method in CALIBRATED:
+            for name, t in initial.items():
+                if "running" in name:
+                    out[f"init.{name}"] = t.clone()
         if method == "salun":
             out["mask.count"] = torch.tensor([measure["count"]], dtype=torch.int64)
         for name, t in after32.items():

@@ -198,6 +198,31 @@ public sealed class LaunchPlanTests(ITestOutputHelper output)
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
     }
 
+    /// <summary>
+    /// A gradient in evaluation mode (SalUn's saliency, SCRUB's Fisher information, SSD's importances) of the full-width network at
+    /// the card's batch: every BatchNorm's statistics kernel over C threads, its backward the training backward's reductions (chunked
+    /// at this size) and the per-element dx kernel; every launch within CUDA's limits; no running statistic is planned to move.
+    /// </summary>
+    [Theory]
+    [InlineData("sm_80")]
+    [InlineData("sm_90")]
+    public void EvaluationModeGradientPlansWithinCudaLimits(string device)
+    {
+        using var ops = new PlanningOps(Device(device));
+        using var model = new ResNet18(ops, ResNet18Config.Cifar10, 2500);
+        using var g = ops.Allocate<float>(model.Layout.ParameterCount);
+        model.Forward(2500, BatchNormMode.EvaluationWithGradients);
+        model.Backward(2500, g.All);
+
+        Assert.Equal(20, ops.Plans.Count(p => p.Op == "BatchNormEvalStatistics"));
+        Assert.Equal(20, ops.Plans.Count(p => p.Op == "BatchNormEvalBackward"));
+        Assert.DoesNotContain(ops.Plans, p => p.Op is "BatchNormTrainForward" or "BatchNormBackward" or "BatchNormEvalForward");
+        var stem = ops.Plans.First(p => p.Op == "BatchNormEvalBackward" && p.Shape == new BatchNormShape(2500, 64, 1024).ToString());
+        Assert.Equal("BatchNormKernels.EvalBackwardInput", stem.Launches[^1].Kernel);
+        var failures = LimitFailures(ops.Plans.SelectMany(p => p.Launches.Select(l => (p, l))));
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+    }
+
     /// <summary>The ILGPU path refuses what the CPU path refuses: an empty batch, a temperature not finite and positive, wrong lengths.</summary>
     [Fact]
     public void DistillationAndMaskRefuseBadArguments()

@@ -42,6 +42,8 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
         Assert.Contains("ImplicitGemmTensorCore.Tf32<BackwardInputPhaseGemm>", names);
         Assert.Contains("BatchNormKernels.ChunkStatistics", names);
         Assert.Contains("BatchNormKernels.MergeBackwardReduce", names);
+        Assert.Contains("BatchNormKernels.EvalStatistics", names);
+        Assert.Contains("BatchNormKernels.EvalBackwardInput", names);
         Assert.Contains("LossKernels.KlDivergencePerSample", names);
         Assert.Contains("ElementwiseKernels.Multiply", names);
         Assert.True(names.Count >= 40, $"only {names.Count} kernels found");

@@ -54,6 +54,12 @@ public sealed class CancellationTests
         public void BatchNormBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma, Slice<float> saveMean,
             Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
         { Hit(nameof(BatchNormBackward)); inner.BatchNormBackward(s, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta); }
+        public void BatchNormEvalStatistics(int channels, Slice<float> runningMean, Slice<float> runningVar, float eps,
+            Slice<float> saveMean, Slice<float> saveInvStd)
+        { Hit(nameof(BatchNormEvalStatistics)); inner.BatchNormEvalStatistics(channels, runningMean, runningVar, eps, saveMean, saveInvStd); }
+        public void BatchNormEvalBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma, Slice<float> saveMean,
+            Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
+        { Hit(nameof(BatchNormEvalBackward)); inner.BatchNormEvalBackward(s, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta); }
         public void ReluForward(Slice<float> x, Slice<float> y) { Hit(nameof(ReluForward)); inner.ReluForward(x, y); }
         public void ReluBackward(Slice<float> y, Slice<float> dy, Slice<float> dx) { Hit(nameof(ReluBackward)); inner.ReluBackward(y, dy, dx); }
         public void Add(Slice<float> a, Slice<float> b, Slice<float> y) { Hit(nameof(Add)); inner.Add(a, b, y); }

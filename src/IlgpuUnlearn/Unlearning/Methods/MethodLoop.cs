@@ -64,6 +64,10 @@ public sealed class MethodLoop : IDisposable
     public int Taken { get; private set; }
     /// <summary>Images forwarded and backpropagated by the steps (a paired step counts both batches).</summary>
     public long Images { get; private set; }
+    /// <summary>Counts <paramref name="images"/> forwarded and backpropagated outside <see cref="Epochs"/> (a method that measures
+    /// gradients and takes no step, as SSD).</summary>
+    public void CountMeasured(long images) => Images += images;
+
     /// <summary>What the error says after the losses when a loss is not finite.</summary>
     public string Stopping { get; init; } = "stopping without writing a model (try a lower --lr)";
 

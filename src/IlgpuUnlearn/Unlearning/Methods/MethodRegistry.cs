@@ -14,6 +14,8 @@ public static class MethodRegistry
         new RandomLabels(),
         new SalUn(),
         new Scrub(),
+        new Ssd(),
+        new Lfssd(),
     ];
 
     /// <summary>The method spelt <paramref name="optionName"/> (any case); ArgumentException listing the methods otherwise.</summary>

@@ -44,7 +44,7 @@ public sealed class SalUn : UnlearningMethod
     /// <summary>
     /// SalUn's mask (threads/unlearn_SalUn_thread.py, _compute_gradient_saliency): s = (sum over the first B batches of F of
     /// |g_b|) / B in float32, g_b the gradient of batch b's mean NLL (the sign of the Comparator's -NLL does not matter under
-    /// |.|); q = floor(threshold * P) of the P parameters (a global threshold, not per tensor); the mask is 1 where s &gt;= the
+    /// |.|), measured in evaluation mode as the Comparator does (<see cref="GradientMeasure"/>); q = floor(threshold * P) of the P parameters (a global threshold, not per tensor); the mask is 1 where s &gt;= the
     /// q-th largest s (ties included, as the Comparator's <c>&gt;=</c> does), 0 elsewhere; all 0 when q = 0. On the host, once.
     /// </summary>
     public static float[] Mask(TrainingStep step, ResNet18 model, Data.ImageDataset train, int[] forget, MethodSettings settings,
@@ -54,13 +54,12 @@ public sealed class SalUn : UnlearningMethod
         var sum = new float[p];
         var g = new float[p];
         int batches = 0;
-        using (new GradientMeasure.KeptStatistics(model))
-            foreach (var batch in GradientMeasure.Batches(forget, settings, SaliencyStream).Take((int)settings["--saliency-batches"]))
-            {
-                GradientMeasure.GradientOf(step, train, batch, g, cancel);
-                for (long i = 0; i < p; i++) sum[i] += MathF.Abs(g[i]);
-                batches++;
-            }
+        foreach (var batch in GradientMeasure.Batches(forget, settings, SaliencyStream).Take((int)settings["--saliency-batches"]))
+        {
+            GradientMeasure.GradientOf(step, train, batch, g, cancel);
+            for (long i = 0; i < p; i++) sum[i] += MathF.Abs(g[i]);
+            batches++;
+        }
         for (long i = 0; i < p; i++) sum[i] /= batches;
         long q = (long)(settings["--saliency-threshold"] * p);
         var mask = new float[p];

@@ -50,7 +50,8 @@ public sealed class Scrub : UnlearningMethod
 
     /// <summary>
     /// SCRUB's gradient factor (threads/unlearn_SCRUB_thread.py, _compute_fisher_information): f = (sum over whole batches of R,
-    /// until at least --fisher-samples samples, of g_b^2) / samples, in float32; returns 1 / (f + 1e-8). On the host, once.
+    /// until at least --fisher-samples samples, of g_b^2) / samples, in float32, measured in evaluation mode as the Comparator does
+    /// (<see cref="GradientMeasure"/>); returns 1 / (f + 1e-8). On the host, once.
     /// </summary>
     public static float[] InverseFisher(TrainingStep step, ResNet18 model, Data.ImageDataset train, int[] retain, MethodSettings settings,
         CancellationToken cancel = default)
@@ -59,14 +60,13 @@ public sealed class Scrub : UnlearningMethod
         var fisher = new float[p];
         var g = new float[p];
         int samples = 0, wanted = (int)settings["--fisher-samples"];
-        using (new GradientMeasure.KeptStatistics(model))
-            foreach (var batch in GradientMeasure.Batches(retain, settings, FisherStream))
-            {
-                if (samples >= wanted) break;
-                GradientMeasure.GradientOf(step, train, batch, g, cancel);
-                for (long i = 0; i < p; i++) fisher[i] += g[i] * g[i];
-                samples += batch.Indices.Length;
-            }
+        foreach (var batch in GradientMeasure.Batches(retain, settings, FisherStream))
+        {
+            if (samples >= wanted) break;
+            GradientMeasure.GradientOf(step, train, batch, g, cancel);
+            for (long i = 0; i < p; i++) fisher[i] += g[i] * g[i];
+            samples += batch.Indices.Length;
+        }
         var inverse = new float[p];
         for (long i = 0; i < p; i++) inverse[i] = 1f / (fisher[i] / samples + 1e-8f);
         return inverse;
