@@ -55,7 +55,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: no training;", StringComparison.Ordinal)
             && l.Contains(importance, StringComparison.Ordinal) && l.Contains("batches of 4", StringComparison.Ordinal)
             && l.Contains("alpha 5, lambda 1", StringComparison.Ordinal));
-        Assert.Equal(name, Assert.Single(RunReportJson.ReadAll(model + ".report.json")).Method);
+        Assert.Equal(name, Assert.Single(RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"))).Method);
         string manifest = File.ReadAllText(Directory.GetFiles(folder, "*manifest*.json").Single());
         Assert.Contains($"\"method\": \"{name}\"", manifest);
         Assert.Contains("\"ssd_alpha\": \"5\"", manifest);
