@@ -9,7 +9,7 @@ data sizes, timed the same way, so the two can be compared as a ratio measured i
          rate following CosineAnnealingLR; --batch-size defaults to the recipe's 128. The peer of `ilgpu-unlearn bench --augment`.
   eval:  evaluation-mode inference (BatchNorm running statistics, no gradients) of --batch-size images, --steps timed
          batches after --warmup untimed ones: the peer of `ilgpu-unlearn bench-eval`.
-  epoch: one AdvNegGrad epoch exactly as ALGORITHM.md says (forget forward/backward, retain forward/backward,
+  epoch: one AdvNegGrad epoch exactly as docs/methods.md says (AdvNegGrad) (forget forward/backward, retain forward/backward,
          g = (1 - alpha) g_r - alpha g_f, global-norm clip 0.5, SGD lr 0.1 momentum 0.9 wd 5e-4 Nesterov) on random
          CIFAR-sized uint8 data (--retain images of 9 classes, --forget images of one), normalised on the device.
 

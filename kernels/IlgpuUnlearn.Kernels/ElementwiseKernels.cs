@@ -14,6 +14,13 @@ public static class ElementwiseKernels
     /// <summary>y[i] = a[i] * b[i] (SalUn's gradient mask g = g * mask; y may be a or b).</summary>
     public static void Multiply(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y) => y[i] = a[i] * b[i];
 
+    /// <summary>g[i] = g[i] + scale sign(p[i]), sign(0) = 0 (l1-sparse unlearning's penalty gradient).</summary>
+    public static void AddScaledSign(Index1D i, ArrayView<float> g, ArrayView<float> p, float scale)
+    {
+        float v = p[i];
+        g[i] = g[i] + (v > 0 ? scale : v < 0 ? -scale : 0f);
+    }
+
     /// <summary>g[i] = retainScale gRetain[i] + forgetScale gForget[i] (g may alias either input).</summary>
     public static void CombineGradients(Index1D i, ArrayView<float> gRetain, ArrayView<float> gForget,
         float retainScale, float forgetScale, ArrayView<float> g)

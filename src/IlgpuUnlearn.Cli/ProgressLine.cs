@@ -38,6 +38,34 @@ internal static class ProgressLine
     }
 
     /// <summary>
+    /// A listener for one model's metrics: "metrics of the base model: bootstrap 300/1000  ETA 0m05s", or for a part of
+    /// unknown length (the SVC attack) "metrics of the base model: SVC attack, 12,288 SMO iterations  0m04s".
+    /// </summary>
+    public static Action<IlgpuUnlearn.Evaluation.MetricsProgress> Metrics(string what, string? label = null)
+    {
+        string part = "";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var gate = new object();
+        return p =>
+        {
+            lock (gate)
+            {
+                if (p.Part != part) { part = p.Part; clock.Restart(); }
+                var elapsed = clock.Elapsed;
+                if (p.Total <= 0)
+                {
+                    Write($"metrics of the {what}: {p.Part}, {p.Done:N0} SMO iterations  {Format(elapsed)}", last: false, label);
+                    return;
+                }
+                // ETA from the rate so far; none before the first unit is done (and at most 100 days, to stay a TimeSpan).
+                string eta = p.Done == 0 ? "-"
+                    : Format(TimeSpan.FromSeconds(Math.Min(8.64e6, (p.Total - p.Done) * elapsed.TotalSeconds / p.Done)));
+                Write($"metrics of the {what}: {p.Part} {p.Done}/{p.Total}  ETA {eta}", last: p.Done == p.Total, label);
+            }
+        };
+    }
+
+    /// <summary>
     /// Ends an in-place line so that what follows starts on a fresh one; the next sequence of lines (the steps after an
     /// evaluation, say) starts with its first line shown.
     /// </summary>

@@ -29,6 +29,21 @@ public sealed class BenchEvalOptions
     [Option("metrics", HelpText = "Also time the metrics (SVC attack on 20,000 images, loss attack, privacy score, 1000 bootstrap resamples) at CIFAR-10 sizes.")]
     public bool Metrics { get; set; }
 
+    [Option("metrics-only", HelpText = "With --metrics: skip the inference timing.")]
+    public bool MetricsOnly { get; set; }
+
+    [Option("svc-peer", HelpText = "With --metrics: after each SVC case run this scikit-learn peer script (bench/svc_peer.py) on the same features and print both times, the ratio, the efficacy and support-vector differences.")]
+    public string? SvcPeer { get; set; }
+
+    [Option("svc-cases", HelpText = "With --metrics: only these SVC cases (comma-separated: cifar10_confident, cifar10_mediocre, fashion_mnist_confident, fashion_mnist_mediocre; default all).")]
+    public string? SvcCases { get; set; }
+
+    [Option("svc-repeats", Default = 1, HelpText = "With --metrics: time each SVC case this many times, ours and the peer alternated; the ratio is of the sums.")]
+    public int SvcRepeats { get; set; } = 1;
+
+    [Option("python", Default = "/usr/bin/python3", HelpText = "The python that runs --svc-peer (one with scikit-learn).")]
+    public string Python { get; set; } = "/usr/bin/python3";
+
     [Option("json", HelpText = "Also write the figures here (images_per_second, metrics_seconds, device).")]
     public string? Json { get; set; }
 }
@@ -38,7 +53,20 @@ internal static class BenchEvalCommand
     public static int Run(BenchEvalOptions o)
     {
         if (o.BatchSize < 1 || o.Steps < 1 || o.Warmup < 0) throw new UserError("--batch-size and --steps must be at least 1, --warmup at least 0");
+        if ((o.MetricsOnly || o.SvcPeer is not null) && !o.Metrics) throw new UserError("--metrics-only and --svc-peer need --metrics");
+        if (o.SvcPeer is not null && !File.Exists(o.SvcPeer)) throw new UserError($"--svc-peer {o.SvcPeer}: no such file");
+        if (o.SvcRepeats < 1) throw new UserError("--svc-repeats must be at least 1");
+        var svcCases = SvcBenchCases.All().ToArray();
+        if (o.SvcCases is not null)
+        {
+            var names = o.SvcCases.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var unknown = names.Where(n => svcCases.All(c => c.Name != n)).ToArray();
+            if (unknown.Length > 0) throw new UserError($"--svc-cases: no case named {string.Join(", ", unknown)} (cases: {string.Join(", ", svcCases.Select(c => c.Name))})");
+            svcCases = svcCases.Where(c => names.Contains(c.Name)).ToArray();
+        }
         var figures = new Dictionary<string, object>();
+        Console.WriteLine($"cpu               {CpuModel()} ({Environment.ProcessorCount} logical CPUs)");
+        if (!o.MetricsOnly)
         using (var ops = DeviceChoice.Open(o.Device))
         {
             using var model = new ResNet18(ops, ResNet18Config.Cifar10, o.BatchSize);
@@ -71,6 +99,8 @@ internal static class BenchEvalCommand
         }
         if (o.Metrics)
         {
+            foreach (var svcCase in svcCases)
+                figures["svc_" + svcCase.Name] = SvcBenchCases.Run(svcCase, o.SvcPeer, o.Python, o.SvcRepeats);
             var (train, test, retrained) = SyntheticOutputs(trainMargin: 9, testMargin: 6);
             figures["svc_seconds"] = TimeSvc("SVC attack       ", train, test);
             // A collapsed model (features dead after a destructive unlearning run): most images get the same logits, so
@@ -136,7 +166,18 @@ internal static class BenchEvalCommand
         return new SampleOutputs(labels, logits, 10);
     }
 
-    static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+    /// <summary>The CPU's model name from /proc/cpuinfo (every benchmark prints it), or "unknown".</summary>
+    internal static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown" : line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { return "unknown"; }
+    }
+
+    internal static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
     static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

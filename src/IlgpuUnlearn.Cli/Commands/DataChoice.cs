@@ -100,7 +100,7 @@ internal static class DataChoice
 
     /// <summary>
     /// The network <paramref name="weights"/> is and the data as it reads them: input channels from conv1.weight, image size
-    /// from the data; grey images padded to 3x32x32 for a model that reads colour (ALGORITHM.md "Data"); the normalisation
+    /// from the data; grey images padded to 3x32x32 for a model that reads colour (docs/methods.md); the normalisation
     /// from --mean/--std, else fashion-mnist's for grey images and cifar10's for colour ones. Prints both; refuses data the
     /// model cannot read.
     /// </summary>

@@ -53,6 +53,12 @@ public sealed class EvalOptions
     [Option("method", Default = "evaluated", HelpText = "The method that made the model, as the report and the Comparator's JSON name it (e.g. AdvNegGrad).")]
     public string Method { get; set; } = "evaluated";
 
+    [Option("no-cache", HelpText = RunEvaluation.NoCacheHelp)]
+    public bool NoCache { get; set; }
+
+    [Option("mia-split", Default = "salun", HelpText = MiaSplitNames.Help)]
+    public string MiaSplit { get; set; } = "salun";
+
     [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
     public int Bootstrap { get; set; }
 
@@ -97,17 +103,17 @@ internal static class EvalCommand
             DeviceChoice.CheckMemory(plan.Devices, config, batch, training: false, "--batch-size", typed: o.BatchSize, what: $"evaluation batch {batch} (--batch-size)");
             using var ops = DeviceChoice.Open(plan.Devices[0], plan.DefaultDevice);
             using var model = new ResNet18(ops, config, batch);
-            ModelFiles.Load(model, weights);
             string name = Path.GetFileName(path);
-            var (train, test, _) = RunEvaluation.Forward(model, data, name, cancel.Token);
-            var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token);
-            var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token);
+            var cache = RunEvaluation.Cache(o.NoCache);
+            var (train, test, _) = RunEvaluation.ForwardCached(model, path, data, name, cache, () => ModelFiles.Load(model, weights), cancel.Token);
+            var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token, null, cache);
+            var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token, null, cache);
 
-            var evaluation = ModelEvaluation.Compute(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token);
+            var evaluation = RunEvaluation.Metrics(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
             var baseEvaluation = o.Base is null ? null
-                : ModelEvaluation.Compute(Path.GetFileName(o.Base), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token);
+                : RunEvaluation.Metrics(Path.GetFileName(o.Base), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
             var retrained = retrainedPath is null ? null
-                : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token);
+                : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
             var card = k is int f ? test.CardReport(f, data.Test.ClassNames) : null;
             var report = RunReport.Create(o.Method, name, k, data.Test.ClassNames, card, evaluation, baseEvaluation, retrained, settings, o.CollapseThreshold);
 
@@ -157,7 +163,7 @@ internal static class EvalCommand
     static (RunPlan Plan, EvaluationSettings Settings) Plan(EvalOptions o)
     {
         PlanChecks.AtLeast(o.BatchSize, 1, "--batch-size");
-        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed);
+        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed, o.MiaSplit);
         var kind = PlanChecks.Dataset(o.Dataset);
         var names = DatasetLoader.ClassNames(kind);
         int[] classes = o.ForgetClass is null ? [] : PlanChecks.ForgetClasses(o.ForgetClass, names, allowAll: false);

@@ -26,7 +26,8 @@ internal sealed record MethodChoice(MethodSettings Settings)
 
     /// <summary>The settings in words, without the method's name.</summary>
     public override string ToString() =>
-        Settings.Method.Describe(Settings) + (Settings.MaxSteps is { } s ? $", at most {s} step(s)" : "");
+        Settings.Method.Describe(Settings) + (Settings.MaxSteps is { } s ? $", at most {s} step(s)" : "") +
+        (Settings.Recipe is { } r ? $", recipe {r}" : "");
 
     /// <summary>Runs the method on <paramref name="model"/> (loaded with the base model). Returns the steps and the images forwarded and backpropagated.</summary>
     public (int Steps, long Images) Run(ResNet18 model, ImageDataset train, int k, Action<StepProgress> progress, CancellationToken cancel) =>
@@ -38,6 +39,8 @@ internal sealed record MethodChoice(MethodSettings Settings)
     /// <summary>For --help: each method, what it does, its own options and defaults, and where they come from.</summary>
     public static IEnumerable<string> HelpLines()
     {
+        yield return "Recipes (--recipe NAME, or a recipe file or a run's manifest):";
+        foreach (var r in Recipe.BuiltIn) yield return $"  {r.Name}{(r.Method is null ? "" : $" (--method {r.Method})")}: {r.Source}.";
         yield return "Methods (--method; every default follows the method, each option overrides one):";
         foreach (var m in MethodRegistry.All)
         {
@@ -77,15 +80,24 @@ internal sealed record MethodChoice(MethodSettings Settings)
     public static MethodChoice FromOptions(UnlearnOptions o)
     {
         UnlearningMethod method;
-        try { method = MethodRegistry.Find(o.Method); }
+        Recipe? recipe;
+        try
+        {
+            recipe = o.Recipe is { } r ? Recipe.Load(r) : null;
+            method = MethodRegistry.Find(o.Method ?? recipe?.Method ?? "advneggrad");
+        }
         catch (ArgumentException e) { throw new UserError(e.Message); }
-        var d = method.Defaults;
+        if (recipe is { Method: { } owner } && method.OptionName != owner)
+            throw new UserError($"--recipe {recipe.Name} is for --method {owner}, not {method.OptionName}");
+        if (recipe is { Method: null } && !Comparator.Methods.Contains(method.OptionName))
+            throw new UserError($"--recipe {recipe.Name} is for the Comparator's methods (ft, ga, rl, salun, scrub), not {method.OptionName}");
+        var d = recipe?.Apply(method.Defaults) ?? method.Defaults;
         var values = d.Values;
         foreach (var (option, property) in MethodOptions())
         {
             if (ValueOf(property.GetValue(o)) is not { } value) continue;
             if (!method.Parameters.Any(p => p.Option == option))
-                throw new UserError($"{option} applies to --method {MethodRegistry.OwnerOf(option)!.OptionName} only, not {method.OptionName}");
+                throw new UserError($"{option} applies to --method {string.Join(" or ", MethodRegistry.All.Where(m => m.Parameters.Any(p => p.Option == option)).Select(m => m.OptionName))} only, not {method.OptionName}");
             values = values.SetItem(option, value);
         }
         if (o.Nesterov && o.NoNesterov) throw new UserError("--nesterov and --no-nesterov contradict each other");
@@ -102,9 +114,9 @@ internal sealed record MethodChoice(MethodSettings Settings)
             Epochs = epochs, BatchSize = PlanChecks.AtLeast(o.BatchSize ?? d.BatchSize, 1, "--batch-size"),
             LearningRate = ValueOf(o.LearningRate) ?? d.LearningRate, Momentum = o.Momentum ?? d.Momentum, WeightDecay = o.WeightDecay ?? d.WeightDecay,
             Nesterov = o.Nesterov || (d.Nesterov && !o.NoNesterov), Clip = o.Clip ?? d.Clip,
-            Schedule = o.LearningRateSchedule is { } text ? LearningRateSchedule.Parse(text, epochs) : null,
+            Schedule = o.LearningRateSchedule is { } text ? LearningRateSchedule.Parse(text, epochs) : d.Schedule,
             Seed = o.Seed ?? d.Seed, Shuffle = !o.NoShuffle, Augment = augment ?? d.Augment,
-            MaxSteps = o.MaxSteps is { } ms ? PlanChecks.AtLeast(ms, 1, "--max-steps") : null, Values = values,
+            MaxSteps = o.MaxSteps is { } ms ? PlanChecks.AtLeast(ms, 1, "--max-steps") : d.MaxSteps, Values = values,
         };
         settings.Validate();
         return new MethodChoice(settings);

@@ -27,7 +27,10 @@ internal static class ReportCommand
 {
     public static int Run(ReportOptions o)
     {
-        var files = o.Runs.ToList();
+        // A file named twice (or by two paths) is one set of runs.
+        var files = o.Runs.DistinctBy(Path.GetFullPath).ToList();
+        foreach (var twice in o.Runs.GroupBy(Path.GetFullPath).Where(g => g.Count() > 1))
+            Console.Error.WriteLine($"{twice.First()}: given {twice.Count()} times, counted once");
         foreach (var f in files) if (!File.Exists(f)) throw new UserError($"{f}: no such run report");
         if (o.Svg is not null && !o.Svg.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
             throw new UserError($"--svg {o.Svg}: the chart is an SVG picture; give a name ending in .svg");
@@ -40,7 +43,10 @@ internal static class ReportCommand
         var runs = files.SelectMany(RunReportJson.ReadAll).ToList();
         if (!runs.Any(r => r.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
         var comparison = new RunComparison(runs);
-        string markdown = "## The model card's table\n\n" + comparison.CardTable() + "\n## Methods x metrics (mean over runs)\n\n" + comparison.MethodTableMarkdown();
+        var mixed = comparison.MixedGroups();
+        foreach (var line in mixed) Console.Error.WriteLine("WARNING: " + line);
+        string markdown = "## The model card's table\n\n" + comparison.CardTable() + "\n## Methods x metrics (mean over runs)\n\n" + comparison.MethodTableMarkdown() +
+            string.Concat(mixed.Select(line => "\nWARNING: " + line + "\n"));
         Console.WriteLine(markdown);
         Console.Error.WriteLine($"{runs.Count} run{(runs.Count == 1 ? "" : "s")} from {files.Count} file{(files.Count == 1 ? "" : "s")}");
         foreach (var (what, file, text) in new[] { ("markdown", o.Markdown, (Func<string>)(() => markdown)), ("csv", o.Csv, comparison.Csv), ("svg", o.Svg, comparison.Svg) })

@@ -73,23 +73,76 @@ internal static class RunEvaluation
         if (!File.Exists(option)) throw new UserError($"--retrained {option}: no such file (or use published, none, auto)");
     }
 
-    /// <summary>Loads <paramref name="path"/> into <paramref name="model"/> (which must have its width and classes) and forwards both splits.</summary>
+    /// <summary>Loads <paramref name="path"/> into <paramref name="model"/> (which must have its width and classes) and forwards both splits (or reads the outputs from <paramref name="cache"/>).</summary>
     public static (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) ForwardFile(ResNet18 model, string path, DatasetSplit data, string role,
-        CancellationToken cancel, string? label = null)
+        CancellationToken cancel, string? label = null, SampleOutputsCache? cache = null)
     {
-        var weights = ModelFiles.Read(path);
-        if (weights.Width != model.Config.Width || weights.NumClasses != model.Config.Classes || weights.InputChannels != model.Config.InputChannels)
-            throw new UserError($"{path}: the {role} model is a width-{weights.Width} ResNet18 with {weights.NumClasses} classes and {weights.InputChannels}-channel input; " +
-                $"the model judged is width {model.Config.Width} with {model.Config.Classes} and {model.Config.InputChannels}");
-        ModelFiles.Load(model, weights);
         Console.Error.WriteLine($"{role} model: {Path.GetFullPath(path)}");
-        return Forward(model, data, role + " model", cancel, label);
+        return ForwardCached(model, path, data, role + " model", cache, () =>
+        {
+            var weights = ModelFiles.Read(path);
+            if (weights.Width != model.Config.Width || weights.NumClasses != model.Config.Classes || weights.InputChannels != model.Config.InputChannels)
+                throw new UserError($"{path}: the {role} model is a width-{weights.Width} ResNet18 with {weights.NumClasses} classes and {weights.InputChannels}-channel input; " +
+                    $"the model judged is width {model.Config.Width} with {model.Config.Classes} and {model.Config.InputChannels}");
+            ModelFiles.Load(model, weights);
+        }, cancel, label);
     }
 
-    public static EvaluationSettings Settings(int bootstrap, int seed)
+    /// <summary>The outputs cache of a run: none with --no-cache, else the default folder.</summary>
+    public static SampleOutputsCache? Cache(bool noCache) => noCache ? null : new SampleOutputsCache(SampleOutputsCache.DefaultFolder());
+
+    public const string NoCacheHelp = "Forward every model, neither reading nor keeping per-sample outputs in the cache (~/.cache/ilgpu-unlearn/outputs, keyed by the model file's SHA-256, the data, the normalisation and the device).";
+
+    /// <summary>
+    /// The outputs of the model file <paramref name="modelPath"/> on both splits: from <paramref name="cache"/> when it has
+    /// them, else <paramref name="load"/> (puts the file's weights into <paramref name="model"/>) and <see cref="Forward"/>,
+    /// kept in the cache afterwards (a cache that cannot be written is said once, not fatal).
+    /// </summary>
+    public static (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) ForwardCached(ResNet18 model, string modelPath, DatasetSplit data, string what,
+        SampleOutputsCache? cache, Action load, CancellationToken cancel, string? label = null)
+    {
+        if (cache is null)
+        {
+            load();
+            return Forward(model, data, what, cancel, label);
+        }
+        var clock = Stopwatch.StartNew();
+        string key = SampleOutputsCache.Key(Manifest.FileDigest.Sha256(modelPath), model.Config, model.Ops.Name, data);
+        cancel.ThrowIfCancellationRequested();
+        if (cache.TryRead(key) is { } kept)
+        {
+            Console.Error.WriteLine($"{(label is null ? "" : $"[{label}] ")}{what}: outputs from the cache ({cache.PathFor(key)}; --no-cache forwards again)");
+            return (kept.Train, kept.Test, new PhaseRecord($"cached outputs of {what}", clock.Elapsed.TotalSeconds));
+        }
+        load();
+        var result = Forward(model, data, what, cancel, label);
+        try { cache.Write(key, result.Train, result.Test); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"outputs cache: {cache.Folder} cannot be written ({e.Message}); going on without it");
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="ModelEvaluation.Compute"/> with its progress on stderr; with a <paramref name="timeline"/>, closes the
+    /// phase as the metrics' parts ("metrics base: SVC attack", ...) and "metrics base: accuracies" for the rest.
+    /// </summary>
+    public static ModelEvaluation Metrics(string model, string role, SampleOutputs train, SampleOutputs test, int? forgetClass,
+        SampleOutputs? retrainedTrain, EvaluationSettings settings, CancellationToken cancel, string? label, PhaseTimeline? timeline)
+    {
+        var evaluation = ModelEvaluation.Compute(model, role, train, test, forgetClass, retrainedTrain, settings, cancel,
+            ProgressLine.Metrics(role + " model", label));
+        ProgressLine.Finish();
+        timeline?.CloseAsParts(evaluation.Timings.Select(t => ($"metrics {role}: {t.Part}", t.Seconds)), $"metrics {role}: accuracies");
+        return evaluation;
+    }
+
+    public static EvaluationSettings Settings(int bootstrap, int seed, string miaSplit)
     {
         if (bootstrap < 0) throw new UserError($"--bootstrap must be 0 or more, got {bootstrap}");
-        return new EvaluationSettings { BootstrapReplicates = bootstrap, Seed = seed };
+        var split = MiaSplitNames.Parse(miaSplit) ?? throw new UserError($"--mia-split must be salun or whole-test, got '{miaSplit}'");
+        return new EvaluationSettings { BootstrapReplicates = bootstrap, Seed = seed, MiaSplit = split };
     }
 
     /// <summary>Keeps a report's lines together when several devices finish at once.</summary>

@@ -14,10 +14,15 @@ namespace IlgpuUnlearn.Cli.Commands;
 [Verb("unlearn", HelpText = "Make a CIFAR-10 ResNet18 forget one class (or each class in turn) with AdvNegGrad (the card) or one of the Comparator's methods (--method), then report as the model card does.")]
 public sealed class UnlearnOptions
 {
-    [Option("method", Default = "advneggrad", HelpText = "The unlearning method: advneggrad (the model card), ft, ga, rl, salun, scrub (the Machine Unlearning " +
-        "Comparator's baselines), ssd, lfssd (Selective Synaptic Dampening and its label-free variant, no training) ... Every other default follows the method; the list after the options gives each method, its own options, " +
-        "its defaults and their sources.")]
-    public string Method { get; set; } = "advneggrad";
+    [Option("method", HelpText = "The unlearning method: advneggrad (the model card; the default), ft, ga, rl, salun, scrub (the Machine Unlearning " +
+        "Comparator's baselines), ssd, lfssd (Selective Synaptic Dampening and its label-free variant, no training), delete, l1sparse, cfk, euk, badteacher, neggrad+. Every other default follows the method; the list after the " +
+        "options gives each method, its own options, its defaults and their sources.")]
+    public string? Method { get; set; }
+
+    [Option("recipe", HelpText = "Start from a recipe instead of the method's defaults: a name (listed after the options: comparator, advneggrad-card, " +
+        "salun-card, cfk-card), a JSON file of settings with \"method\", or a run's manifest (<model>.manifest.json: replays its method settings). " +
+        "Options given on the command line still override it.")]
+    public string? Recipe { get; set; }
 
     [Option("forget-class", Required = true, HelpText = "The class to forget: 0-9, a class name (cat), or all (ten runs, ten models, one table).")]
     public string ForgetClass { get; set; } = "";
@@ -40,7 +45,7 @@ public sealed class UnlearnOptions
     [Option("out", HelpText = "Where to write the unlearned model (.pth or .safetensors); with --forget-class all, a folder. Default: cifar10_resnet18_{method}_{k}.pth in the current folder (AdvNegGrad, FT, GA, RL, SalUn, SCRUB).")]
     public string? Out { get; set; }
 
-    [Option("alpha", HelpText = "advneggrad only: weight of the forget loss, g = (1 - alpha) g_retain - alpha g_forget. Default: 0.15.")]
+    [Option("alpha", HelpText = "advneggrad and neggrad+ only: weight of the forget loss, g = (1 - alpha) g_retain - alpha g_forget. Default: 0.15 (advneggrad), 0.0001 (neggrad+).")]
     public float? Alpha { get; set; }
 
     [Option("card-update", HelpText = "advneggrad only: use the card's update line instead: g = g_retain - alpha g_forget.")]
@@ -112,6 +117,18 @@ public sealed class UnlearnOptions
     [Option("ssd-lambda", HelpText = "ssd, lfssd only: dampening constant lambda, a selected parameter is multiplied by min(1, lambda full importance / forget importance). Default: 1.")]
     public double? SsdLambda { get; set; }
 
+    [Option("l1-alpha", HelpText = "l1sparse only: weight of the l1 penalty in the first epoch, decaying linearly to 0. Default: 0.0001.")]
+    public double? L1Alpha { get; set; }
+
+    [Option("train-last", HelpText = "cfk and euk only: stages trained, counted from the end (1: layer4 and fc; 0: fc only); the rest is frozen. Default: 1.")]
+    public int? TrainLast { get; set; }
+
+    [Option("retain-fraction", HelpText = "badteacher only: the fraction of the retain set distilled with the forget set. Default: 0.3.")]
+    public double? RetainFraction { get; set; }
+
+    [Option("kl-temperature", HelpText = "badteacher only: the distillation temperature. Default: 1.")]
+    public double? KlTemperature { get; set; }
+
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }
 
@@ -142,6 +159,12 @@ public sealed class UnlearnOptions
     [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: the model's name with .report.json for .pth; with all, one per model. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
+    [Option("no-cache", HelpText = RunEvaluation.NoCacheHelp)]
+    public bool NoCache { get; set; }
+
+    [Option("mia-split", Default = "salun", HelpText = MiaSplitNames.Help)]
+    public string MiaSplit { get; set; } = "salun";
+
     [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
     public int Bootstrap { get; set; }
 
@@ -157,6 +180,7 @@ internal static class UnlearnCommand
 {
     public static int Run(UnlearnOptions o)
     {
+        var timeline = PhaseTimeline.FromProcessStart();
         var (plan, method, evaluationSettings) = Plan(o);
         using var cancel = new Cancellation();
         var written = new WrittenFiles();
@@ -174,7 +198,7 @@ internal static class UnlearnCommand
             var toRun = plan.Classes.Select((outputs, index) => (Index: index, Outputs: outputs)).Where(c => plan.ToRun.Contains(c.Outputs)).ToList();
             if (toRun.Count > 0)
             {
-                var clock = Stopwatch.StartNew();
+                timeline.Close("start-up and checks");
                 // The weights first: a wrong file fails in a second, not after the data (or its download).
                 var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
                 DataChoice.CheckWeightsFitDataset(weights, weightsPath, plan.Dataset, plan.ClassNames.Count);
@@ -187,8 +211,9 @@ internal static class UnlearnCommand
                     typed: batch >= evalBatch ? method.BatchSize : o.EvalBatchSize,
                     what: $"training batch {batch} (--batch-size) and evaluation batch {evalBatch} (--eval-batch-size), the network sized for {maxBatch},");
                 // A set smaller than --batch-size (a --limit trial) is one batch.
+                timeline.Close("load data and weights");
                 var run = new ClassRun(data, baseState, weights, method.WithBatchSize(batch), written, o, evaluationSettings,
-                    weightsPath, dataPath, new PhaseRecord("load data and weights", clock.Elapsed.TotalSeconds), plan.Classes.Count > 1);
+                    weightsPath, dataPath, timeline, plan.Classes.Count > 1);
                 DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, toRun, ops => new ResNet18(ops, config, maxBatch),
                     (model, job, label, token) => reports[job.Index] = UnlearnClass(model, job.Outputs, run, label, token),
                     cancel.Token);
@@ -216,18 +241,19 @@ internal static class UnlearnCommand
     /// <summary>What every class of a run shares: the data, the base model's values (never changed), the file template, the settings.</summary>
     sealed record ClassRun(DatasetSplit Data, IReadOnlyDictionary<string, float[]> BaseState, Weights.ResNet18.ResNet18Weights Template,
         MethodChoice Method, WrittenFiles Written, UnlearnOptions Options, EvaluationSettings Evaluation,
-        string WeightsPath, string? DataPath, PhaseRecord LoadPhase, bool Several)
+        string WeightsPath, string? DataPath, PhaseTimeline Loaded, bool Several)
     {
         (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase)? baseOutputs;
 
         /// <summary>The base model's outputs on both splits, forwarded once per run (by the first class that needs them).</summary>
-        public (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) BaseOutputs(ResNet18 model, string? label, CancellationToken cancel)
+        public (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) BaseOutputs(ResNet18 model, string? label, CancellationToken cancel, out bool forwarded)
         {
             lock (BaseState)
             {
+                forwarded = baseOutputs is null;
                 if (baseOutputs is { } known) return known;
-                ModelState.Load(model, BaseState);
-                baseOutputs = RunEvaluation.Forward(model, Data, "base model", cancel, label);
+                baseOutputs = RunEvaluation.ForwardCached(model, WeightsPath, Data, "base model", RunEvaluation.Cache(Options.NoCache),
+                    () => ModelState.Load(model, BaseState), cancel, label);
                 return baseOutputs.Value;
             }
         }
@@ -244,49 +270,49 @@ internal static class UnlearnCommand
         string? label = device is null ? null : $"{device} class {k}";
         string prefix = label is null ? "" : $"[{label}] ";
         string modelPath = outputs.Model!, modelName = Path.GetFileName(modelPath), baseName = Path.GetFileName(run.WeightsPath);
-        var phases = new List<PhaseRecord> { run.LoadPhase };
+        // Every second from the process start to this class's manifest is in one of its phases.
+        var phases = run.Loaded.Fork();
+        phases.Close(run.Several ? "open the device, build the model, earlier classes on it" : "open the device and build the model");
 
         // The references: the base model (once per run) and the model retrained without class k (when there is one).
-        var baseOutputs = run.BaseOutputs(model, label, cancel);
-        phases.Add(baseOutputs.Phase);
+        var baseOutputs = run.BaseOutputs(model, label, cancel, out bool forwarded);
+        phases.Close(forwarded ? "forward base model" : "base model's outputs (forwarded by an earlier class)", forwarded ? baseOutputs.Phase.Images : null);
         string? retrainedPath = RunEvaluation.RetrainedPath(run.Options.Retrained, run.Options.Weights is not null, names[k], cancel);
-        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label);
-        if (retrainedPath is not null) phases.Add(retrainedOutputs.Phase);
-        var baseEvaluation = ModelEvaluation.Compute(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+        phases.Close("find the retrained reference");
+        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label, RunEvaluation.Cache(run.Options.NoCache));
+        if (retrainedPath is not null) phases.Close("read and forward the retrained model", retrainedOutputs.Phase.Images);
+        var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
             RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation));
 
         // The method and its settings: "forgetting class 3 (cat) with SCRUB: 5 epoch(s) ...".
         Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {run.Method.Name}: {run.Method}");
         ModelState.Load(model, run.BaseState);
-        var unlearnClock = Stopwatch.StartNew();
+        phases.Close("print the base model's report");
         var (stepsTaken, images) = run.Method.Run(model, run.Data.Train, k, p => ProgressLine.Show(p, label), cancel);
         ProgressLine.Finish();
-        double unlearnSeconds = unlearnClock.Elapsed.TotalSeconds;
-        phases.Add(new PhaseRecord("unlearning", unlearnSeconds, images, images / Math.Max(unlearnSeconds, 1e-9)));
+        phases.Close("unlearning", images);
 
         // Evaluate exactly what is written (float16 weights stay float16), and refuse a model that is not finite.
         var asWritten = ModelFiles.RoundToFile(model, run.Template);
         var unlearned = RunEvaluation.Forward(model, run.Data, "unlearned model", cancel, label);
-        phases.Add(unlearned.Phase);
+        phases.Close("round to the file's dtypes and forward the unlearned model", unlearned.Phase.Images);
         var report = unlearned.Test.CardReport(k, names);
         ModelFiles.EnsureFinite(asWritten, report);
-        var metricsClock = Stopwatch.StartNew();
-        var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+        var evaluation = RunEvaluation.Metrics(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         var retrained = retrainedPath is null ? null
-            : ModelEvaluation.Compute(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel);
+            : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation, run.Options.CollapseThreshold);
-        phases.Add(new PhaseRecord("metrics", metricsClock.Elapsed.TotalSeconds));
 
         // Pictures and reports first, then the model, then the manifest that hashes them all.
         ReportOutputs.WriteClass(outputs, report, run.Written);
         string reportPath = RunReportPath(run.Options, modelPath, k, run.Several);
         RunReportJson.Write(reportPath, [runReport]);
         run.Written.Add(reportPath);
-        var saveClock = Stopwatch.StartNew();
+        phases.Close("write the report and pictures");
         asWritten.Save(modelPath);
         run.Written.Add(modelPath);
-        phases.Add(new PhaseRecord("save model", saveClock.Elapsed.TotalSeconds));
+        phases.Close("save model");
         string manifestPath = WriteManifest(run, model.Ops.Name, k, stepsTaken, retrainedPath, modelPath, reportPath, outputs.Pictures, phases);
         run.Written.Add(manifestPath);
 
@@ -302,14 +328,21 @@ internal static class UnlearnCommand
 
     /// <summary>The run manifest beside the model: hashes of inputs and outputs, every setting, device, version, phases.</summary>
     static string WriteManifest(ClassRun run, string device, int k, int steps, string? retrainedPath, string modelPath, string reportPath,
-        IReadOnlyList<string> pictures, List<PhaseRecord> phases)
+        IReadOnlyList<string> pictures, PhaseTimeline phases)
     {
         var o = run.Options;
         string manifestPath = RunManifestJson.PathFor(modelPath);
         string folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath)) ?? ".";
         static string Inv(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
+        var inputs = FileDigest.Records("weights", run.WeightsPath, folder).ToList();
+        if (run.DataPath is not null) inputs.AddRange(FileDigest.Records("data", run.DataPath, folder));
+        if (retrainedPath is not null) inputs.AddRange(FileDigest.Records("retrained", retrainedPath, folder));
+        var outputs = new List<FileRecord> { FileDigest.Record("model", modelPath, folder), FileDigest.Record("report", reportPath, folder) };
+        foreach (var picture in pictures.Where(File.Exists)) outputs.Add(FileDigest.Record("confusion", picture, folder));
+        phases.Close("hash inputs and outputs for the manifest");
         var manifest = new RunManifest
         {
+            WallSeconds = phases.WallSeconds,
             Version = RunEvaluation.Version,
             Command = [.. Environment.GetCommandLineArgs().Skip(1)],   // [0] is the program; the verb is [1]
             Device = device,
@@ -319,13 +352,9 @@ internal static class UnlearnCommand
         };
         manifest.Settings["forget_class"] = Inv($"{k}");
         manifest.Settings["steps_taken"] = Inv($"{steps}");
-        manifest.Inputs.AddRange(FileDigest.Records("weights", run.WeightsPath, folder));
-        if (run.DataPath is not null) manifest.Inputs.AddRange(FileDigest.Records("data", run.DataPath, folder));
-        if (retrainedPath is not null) manifest.Inputs.AddRange(FileDigest.Records("retrained", retrainedPath, folder));
-        manifest.Outputs.Add(FileDigest.Record("model", modelPath, folder));
-        manifest.Outputs.Add(FileDigest.Record("report", reportPath, folder));
-        foreach (var picture in pictures.Where(File.Exists)) manifest.Outputs.Add(FileDigest.Record("confusion", picture, folder));
-        manifest.Phases.AddRange(phases);
+        manifest.Inputs.AddRange(inputs);
+        manifest.Outputs.AddRange(outputs);
+        manifest.Phases.AddRange(phases.Phases);
         RunManifestJson.Write(manifestPath, manifest);
         return manifestPath;
     }
@@ -394,7 +423,7 @@ internal static class UnlearnCommand
         PlanChecks.InputPath(o.Weights, "--weights");
         DataChoice.RequireWeights(kind, o.Weights);
         DataChoice.CheckNormalization(o.Mean, o.Std);
-        var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed ?? 0);
+        var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed ?? 0, o.MiaSplit);
         RunEvaluation.CheckRetrainedOption(o.Retrained);
         if (o.ReportJson is not null) PlanChecks.OutputFile(o.ReportJson, "--report-json");
 

@@ -46,6 +46,19 @@ internal static unsafe class CpuElementwise
     /// y = a * b; y may be a or b (each vector is loaded before it is stored). Over the flat gradient (11M floats): all cores,
     /// Vector512.
     /// </summary>
+    /// <summary>g = g + scale sign(p), sign(0) = 0 (the l1 penalty's gradient).</summary>
+    public static void AddScaledSign(float* g, float* p, float scale, long length)
+    {
+        CpuParallel.ForRanges(length, MinChunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
+        {
+            for (long i = start; i < start + count; i++)
+            {
+                float v = p[i];
+                g[i] += v > 0 ? scale : v < 0 ? -scale : 0f;
+            }
+        });
+    }
+
     public static void Multiply(float* a, float* b, float* y, long length)
     {
         CpuParallel.ForRanges(length, MinChunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>

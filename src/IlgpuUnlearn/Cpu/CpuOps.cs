@@ -199,6 +199,12 @@ public sealed unsafe class CpuOps : IOps
         CpuElementwise.Multiply(Pointer(a), Pointer(b), Pointer(y), a.Length);
     }
 
+    public void AddScaledSign(Slice<float> g, Slice<float> p, float scale)
+    {
+        RequireLength(p.Length, g.Length, nameof(p));
+        CpuElementwise.AddScaledSign(Pointer(g), Pointer(p), scale, g.Length);
+    }
+
     // ---- head -----------------------------------------------------------------------------------
 
     public void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y)

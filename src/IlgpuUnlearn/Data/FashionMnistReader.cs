@@ -3,7 +3,7 @@ namespace IlgpuUnlearn.Data;
 /// <summary>
 /// Loads Fashion-MNIST as it is, 1x28x28 grey images (what native Fashion-MNIST networks read), and makes the 3x32x32
 /// images a CIFAR network reads from them (<see cref="PadToRgb(DatasetSplit)"/>: zero-padded by 2 pixels on every side,
-/// the grey value copied to R, G and B; ALGORITHM.md "Data").
+/// the grey value copied to R, G and B; docs/methods.md).
 /// </summary>
 public static class FashionMnistReader
 {

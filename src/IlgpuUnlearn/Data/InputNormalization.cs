@@ -15,7 +15,7 @@ public sealed record InputNormalization(string Name, float[] Mean, float[] Std, 
 {
     /// <summary>
     /// CIFAR-10's training-set mean with the standard deviations the base model (and kuangliu/pytorch-cifar, which its
-    /// training follows) was trained with; ALGORITHM.md "Data". The sample std of CIFAR-10's pixels is (0.2470, 0.2435, 0.2616).
+    /// training follows) was trained with; docs/methods.md. The sample std of CIFAR-10's pixels is (0.2470, 0.2435, 0.2616).
     /// </summary>
     public static InputNormalization Cifar10 { get; } = new("cifar10", [0.4914f, 0.4822f, 0.4465f], [0.2023f, 0.1994f, 0.2010f],
         "the card's base model training");

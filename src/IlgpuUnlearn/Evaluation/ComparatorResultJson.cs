@@ -13,7 +13,9 @@ namespace IlgpuUnlearn.Evaluation;
 /// RTE in seconds, rounded to 0.1), accs and t_accs (per-class accuracy, fractions), label_dist and t_label_dist
 /// ({"gt_i": share of class-i images predicted as each class}), conf_dist and t_conf_dist ({"gt_i": mean softmax
 /// probability of each class over class-i images}). A figure that cannot be filled (FQS without a retrained model, RTE
-/// when unknown) is "N/A", as the Comparator writes it. Its UMAP points, CKA and attack histograms are not produced.
+/// when unknown, a figure that is not available: see <see cref="MetricValue.Unavailable"/>) is "N/A", as the Comparator
+/// writes it; a per-class entry of a class with no image in that split is null, never 0. Its UMAP points, CKA and attack
+/// histograms are not produced.
 /// </summary>
 public static class ComparatorResultJson
 {
@@ -33,13 +35,13 @@ public static class ComparatorResultJson
             w.WriteString("Type", "Unlearned");
             w.WriteString("Model", report.ModelName);
             w.WriteString("Method", report.Method);
-            w.WriteNumber("UA", Round3(ua));
-            w.WriteNumber("RA", Round3(ra));
-            w.WriteNumber("TUA", Round3(tua));
-            w.WriteNumber("TRA", Round3(tra));
-            w.WriteNumber("PA", Round3(((1 - ua) + (1 - tua) + ra + tra) / 4));
+            WriteFigure(w, "UA", ua);
+            WriteFigure(w, "RA", ra);
+            WriteFigure(w, "TUA", tua);
+            WriteFigure(w, "TRA", tra);
+            WriteFigure(w, "PA", ((1 - ua) + (1 - tua) + ra + tra) / 4);
             if (runtimeSeconds is double rte) w.WriteNumber("RTE", Math.Round(rte, 1)); else w.WriteString("RTE", "N/A");
-            if (m.TryGetValue(ModelEvaluation.Fqs, out var fqs)) w.WriteNumber("FQS", Round3(fqs.Value)); else w.WriteString("FQS", "N/A");
+            WriteFigure(w, "FQS", m.TryGetValue(ModelEvaluation.Fqs, out var fqs) ? fqs.Value : double.NaN);
             WriteArray(w, "accs", report.Evaluation.Train.PerClassAccuracy.Select(a => a / 100));
             WriteArray(w, "t_accs", report.Evaluation.Test.PerClassAccuracy.Select(a => a / 100));
             var (labelDist, confDist) = Distributions(train);
@@ -56,7 +58,7 @@ public static class ComparatorResultJson
     public static void Write(string path, RunReport report, SampleOutputs train, SampleOutputs test, double? runtimeSeconds) =>
         AtomicFile.WriteAllText(path, Serialize(report, train, test, runtimeSeconds) + "\n");
 
-    /// <summary>Per true class: the share predicted as each class, and the mean softmax probability of each class.</summary>
+    /// <summary>Per true class: the share predicted as each class, and the mean softmax probability of each class (NaN for a class with no image).</summary>
     public static (double[][] Labels, double[][] Confidence) Distributions(SampleOutputs outputs)
     {
         int c = outputs.ClassCount;
@@ -75,18 +77,30 @@ public static class ComparatorResultJson
         for (int y = 0; y < c; y++)
             for (int j = 0; j < c; j++)
             {
-                labels[y][j] = count[y] == 0 ? 0 : labels[y][j] / count[y];
-                confidence[y][j] = count[y] == 0 ? 0 : confidence[y][j] / count[y];
+                labels[y][j] = count[y] == 0 ? double.NaN : labels[y][j] / count[y];
+                confidence[y][j] = count[y] == 0 ? double.NaN : confidence[y][j] / count[y];
             }
         return (labels, confidence);
     }
 
-    private static double Round3(double v) => double.IsFinite(v) ? Math.Round(v, 3, MidpointRounding.ToEven) : 0;
+    private static double Round3(double v) => Math.Round(v, 3, MidpointRounding.ToEven);
 
+    /// <summary>A headline figure rounded to 3 decimals, or "N/A" when it cannot be computed.</summary>
+    private static void WriteFigure(Utf8JsonWriter w, string name, double v)
+    {
+        if (double.IsFinite(v)) w.WriteNumber(name, Round3(v));
+        else w.WriteString(name, "N/A");
+    }
+
+    /// <summary>Per-class values rounded to 3 decimals; null for a class with no image.</summary>
     private static void WriteArray(Utf8JsonWriter w, string name, IEnumerable<double> values)
     {
         w.WriteStartArray(name);
-        foreach (var v in values) w.WriteNumberValue(Round3(v));
+        foreach (var v in values)
+        {
+            if (double.IsFinite(v)) w.WriteNumberValue(Round3(v));
+            else w.WriteNullValue();
+        }
         w.WriteEndArray();
     }
 

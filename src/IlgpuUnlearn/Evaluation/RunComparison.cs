@@ -54,6 +54,25 @@ public sealed class RunComparison
             Mean(g.Item3))).ToList();
     }
 
+    /// <summary>
+    /// One line per method whose runs (averaged together in the method table) differ in image counts (training / test
+    /// images evaluated) or in the SVC attack's split, naming each variant and how many runs have it: such means mix
+    /// different measurements. Empty when every method's runs agree.
+    /// </summary>
+    public IReadOnlyList<string> MixedGroups()
+    {
+        var lines = new List<string>();
+        foreach (var method in _runs.GroupBy(r => r.Method))
+        {
+            var variants = method.GroupBy(r => (r.Evaluation.Train.Images, r.Evaluation.Test.Images, r.MiaSplit)).ToList();
+            if (variants.Count < 2) continue;
+            lines.Add($"the {method.Key} runs differ and their means mix them: " + string.Join("; ", variants.Select(v =>
+                $"{v.Count()} run{(v.Count() == 1 ? "" : "s")} with {v.Key.Item1:N0} training + {v.Key.Item2:N0} test images" +
+                (v.Key.MiaSplit is { Length: > 0 } split ? $", mia split {split}" : ""))));
+        }
+        return lines;
+    }
+
     /// <summary>The card's table: one row per run (its test-set figures), in method and class order.</summary>
     public string CardTable() =>
         ModelCardTable.Table(_runs.Where(r => r.Card is not null).Select(r => (r.Card!, (string?)r.ModelName)));

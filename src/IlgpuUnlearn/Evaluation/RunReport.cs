@@ -61,6 +61,10 @@ public sealed class RunReport
     [JsonPropertyName("seed")]
     public int Seed { get; init; }
 
+    /// <summary>The SVC attack's split: "salun" (retain-class test images as non-members) or "whole-test"; see <see cref="Evaluation.MiaSplit"/>.</summary>
+    [JsonPropertyName("mia_split")]
+    public string MiaSplit { get; init; } = "";
+
     /// <summary>Puts the parts together and computes the gaps and the collapse guard.</summary>
     public static RunReport Create(string method, string modelName, int? forgetClass, IReadOnlyList<string> classNames, UnlearningReport? card,
         ModelEvaluation evaluation, ModelEvaluation? baseEvaluation, ModelEvaluation? retrained, EvaluationSettings settings,
@@ -94,7 +98,7 @@ public sealed class RunReport
             Method = method, ModelName = modelName, ForgetClass = forgetClass, ClassNames = [.. classNames], Card = card,
             Evaluation = evaluation, Base = baseEvaluation, Retrained = retrained, Gap = gap, AvgGap = avgGap,
             CollapseThreshold = collapseThreshold, CollapsedClasses = [.. collapsed],
-            BootstrapReplicates = settings.BootstrapReplicates, Seed = settings.Seed,
+            BootstrapReplicates = settings.BootstrapReplicates, Seed = settings.Seed, MiaSplit = MiaSplitNames.Name(settings.MiaSplit),
         };
     }
 }
@@ -106,3 +110,14 @@ public sealed record CollapsedClass(
     [property: JsonPropertyName("base_test_accuracy")] double BaseAccuracy,
     [property: JsonPropertyName("test_accuracy")] double Accuracy,
     [property: JsonPropertyName("drop")] double Drop);
+
+/// <summary>The names of <see cref="MiaSplit"/> on the command line and in the JSON.</summary>
+public static class MiaSplitNames
+{
+    public const string Help = "Non-members of the SVC attack (MIA_efficacy): salun (default: the retain-class test images, as SalUn's class-wise runs remove the forget class from the test set) or whole-test (every test image).";
+
+    public static string Name(MiaSplit split) => split == Evaluation.MiaSplit.SalUn ? "salun" : "whole-test";
+
+    /// <summary>The split named <paramref name="name"/>, or null when there is none.</summary>
+    public static MiaSplit? Parse(string name) => name switch { "salun" => Evaluation.MiaSplit.SalUn, "whole-test" => Evaluation.MiaSplit.WholeTest, _ => null };
+}

@@ -13,7 +13,7 @@ public static class RunReportText
     /// <summary>Where each named metric comes from, for the table's second column.</summary>
     public static string SourceOf(string metric) => metric switch
     {
-        ModelEvaluation.UA or ModelEvaluation.RA or ModelEvaluation.TUA or ModelEvaluation.TRA or ModelEvaluation.Fqs => "Comparator",
+        ModelEvaluation.UA or ModelEvaluation.RA or ModelEvaluation.TUA or ModelEvaluation.TRA or ModelEvaluation.Fqs or ModelEvaluation.FqsUnrounded => "Comparator",
         ModelEvaluation.LossMia => "NeurIPS'23 kit / SCRUB",
         _ => "SalUn",
     };
@@ -30,7 +30,8 @@ public static class RunReportText
         ModelEvaluation.SalUnTA => "retain test acc, pooled (%)",
         ModelEvaluation.MiaEfficacy => "SVC: forget images called unseen (%)",
         ModelEvaluation.LossMia => "loss attack CV accuracy (%, 50 ideal)",
-        ModelEvaluation.Fqs => "privacy score vs retrained (1 ideal)",
+        ModelEvaluation.Fqs => "privacy score vs retrained (1 ideal), rounded as the Comparator",
+        ModelEvaluation.FqsUnrounded => "the same, nothing rounded",
         _ => metric,
     };
 
@@ -66,8 +67,12 @@ public static class RunReportText
                 text.Append(" |\n");
             }
             text.Append('\n');
+            foreach (var name in ModelEvaluation.MetricOrder)
+                foreach (var m in models)
+                    if (m.Metrics.TryGetValue(name, out var v) && v.NotAvailable is string why)
+                        text.Append($"n/a: {name} of the {m.Role} model: {why}\n");
             if (report.Retrained is not null)
-                text.Append(Inv($"Avg. Gap (SalUn: mean |model - retrained| over UA, RA, TA, MIA-efficacy): {report.AvgGap:F2}\n"));
+                text.Append(Inv($"Avg. Gap (SalUn: mean |model - retrained| over UA, RA, TA, MIA-efficacy): {(double.IsNaN(report.AvgGap) ? "n/a (a figure is not available)" : report.AvgGap.ToString("F2", CultureInfo.InvariantCulture))}\n"));
             else if (!report.Evaluation.Metrics.ContainsKey(ModelEvaluation.Fqs))
                 text.Append("no retrained reference: no gap, Avg. Gap or FQS (give --retrained FILE or --retrained published)\n");
         }
@@ -102,10 +107,10 @@ public static class RunReportText
 
     /// <summary>"12.34 [11.02, 13.80]"; FQS with three decimals.</summary>
     public static string WithInterval(MetricValue v, string metric) =>
-        v.HasInterval ? $"{Number(v.Value, metric)} [{Number(v.Low, metric)}, {Number(v.High, metric)}]" : Number(v.Value, metric);
+        !v.IsAvailable ? "n/a" : v.HasInterval ? $"{Number(v.Value, metric)} [{Number(v.Low, metric)}, {Number(v.High, metric)}]" : Number(v.Value, metric);
 
     public static string Number(double value, string metric) =>
-        value.ToString(metric == ModelEvaluation.Fqs ? "F3" : "F2", CultureInfo.InvariantCulture);
+        double.IsNaN(value) ? "n/a" : value.ToString(metric == ModelEvaluation.Fqs ? "F3" : metric == ModelEvaluation.FqsUnrounded ? "F4" : "F2", CultureInfo.InvariantCulture);
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -33,7 +33,7 @@ public sealed class SampleOutputs
             var z = Logits(i);
             Loss[i] = NegativeLogLikelihood.Of(z, labels[i]);
             Predicted[i] = NegativeLogLikelihood.ArgMax(z);
-            TrueClassProbability[i] = Math.Exp(-Loss[i]);
+            TrueClassProbability[i] = Float32Softmax(z, labels[i]);
         }
     }
 
@@ -58,8 +58,23 @@ public sealed class SampleOutputs
     /// <summary>Arg-max class (the first on ties).</summary>
     public int[] Predicted { get; }
 
-    /// <summary>softmax(z)[label]: the "confidence" feature of SalUn's / Unlearn-Sparse's SVC_MIA.</summary>
+    /// <summary>
+    /// softmax(z)[label] computed in float32 as torch's softmax does (exp(z - max z) / sum, float arithmetic): the
+    /// "confidence" feature of SalUn's / Unlearn-Sparse's SVC_MIA, whose collect_prob keeps torch's float32 probabilities.
+    /// The float rounding matters: a true-class probability within 6e-8 of 1 is exactly 1 there (a confident model's
+    /// images tie by the thousand), where the double value exp(-loss) rounded to float would reach 1 only within 3e-8.
+    /// Agrees with torch to about one float32 ulp (its vectorised exp and summation order differ).
+    /// </summary>
     public double[] TrueClassProbability { get; }
+
+    private static double Float32Softmax(ReadOnlySpan<float> z, int label)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float v in z) max = MathF.Max(max, v);
+        float sum = 0;
+        foreach (float v in z) sum += MathF.Exp(v - max);
+        return MathF.Exp(z[label] - max) / sum;
+    }
 
     public bool Correct(int i) => Predicted[i] == _labels[i];
 

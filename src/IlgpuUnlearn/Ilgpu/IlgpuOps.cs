@@ -27,6 +27,7 @@ public sealed class IlgpuOps : IOps
     private readonly Action<Index1D, ArrayView<float>, float> fill;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> add;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> multiply;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, float> addScaledSign;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>> combineGradients;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>> reluForward;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> reluBackward;
@@ -81,6 +82,7 @@ public sealed class IlgpuOps : IOps
         fill = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementwiseKernels.Fill);
         add = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Add);
         multiply = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.Multiply);
+        addScaledSign = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float>(ElementwiseKernels.AddScaledSign);
         combineGradients = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float, float, ArrayView<float>>(ElementwiseKernels.CombineGradients);
         reluForward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(ReluKernels.Forward);
         reluBackward = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ReluKernels.Backward);
@@ -444,6 +446,12 @@ public sealed class IlgpuOps : IOps
     {
         foreach (var l in planner.Multiply(a, b, y).Launches)
             multiply(l.Grid.X, View(a), View(b), View(y));
+    }
+
+    public void AddScaledSign(Slice<float> g, Slice<float> p, float scale)
+    {
+        foreach (var l in planner.AddScaledSign(g, p).Launches)
+            addScaledSign(l.Grid.X, View(g), View(p), scale);
     }
 
     // ---- head ---------------------------------------------------------------------------------

@@ -107,6 +107,7 @@ public static class IlgpuSelfTest
         {
             Report(CheckFlat(c, shapes.FlatLength));
             Report(CheckMultiply(c, shapes.FlatLength));
+            Report(CheckAddScaledSign(c, shapes.FlatLength));
             Report(CheckOptimizer(c, shapes.FlatLength, clip: 0.5f, nesterov: true));
         }
 
@@ -406,6 +407,18 @@ public static class IlgpuSelfTest
         c.Reference.KlDivergence(n, classes, student.Ref, teacher.Ref, temperature, scale, loss.Ref, dStudent.Ref, accumulate);
         yield return c.Compare("KlDivergence loss", shape, loss, HeadTolerance);
         yield return c.Compare("KlDivergence dstudent", shape, dStudent, HeadTolerance);
+    }
+
+    /// <summary>g += scale sign(p) over a flat buffer, with some p exactly 0 (sign 0).</summary>
+    public static IEnumerable<OpComparison> CheckAddScaledSign(OpComparer c, long length)
+    {
+        var g = c.Uniform(length, -1e-2f, 1e-2f);
+        var values = c.RandomFloats(length);
+        for (long i = 0; i < length; i += 7) values[i] = 0f;
+        var p = c.Upload(values);
+        c.Test.AddScaledSign(g.Test, p.Test, 3e-4f);
+        c.Reference.AddScaledSign(g.Ref, p.Ref, 3e-4f);
+        yield return c.Compare("AddScaledSign", $"{length}", g, ElementwiseTolerance);
     }
 
     /// <summary>y = a * b, then the mask in place (g = g * mask with a 0/1 mask), over a flat buffer.</summary>

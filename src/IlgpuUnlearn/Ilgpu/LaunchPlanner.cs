@@ -330,6 +330,12 @@ public sealed class LaunchPlanner
         return PerElement("Add", $"[{a.Length}]", nameof(ElementwiseKernels) + "." + nameof(ElementwiseKernels.Add), a.Length);
     }
 
+    public OpPlan AddScaledSign(Slice<float> g, Slice<float> p)
+    {
+        Require(g.Length == p.Length, "AddScaledSign: g and p differ in length");
+        return PerElement("AddScaledSign", $"[{g.Length}]", nameof(ElementwiseKernels) + "." + nameof(ElementwiseKernels.AddScaledSign), g.Length);
+    }
+
     public OpPlan Multiply(Slice<float> a, Slice<float> b, Slice<float> y)
     {
         Require(a.Length == b.Length && b.Length == y.Length, "Multiply: a, b and y differ in length");

@@ -109,6 +109,7 @@ public sealed class PlanningOps : IOps
     public void Add(Slice<float> a, Slice<float> b, Slice<float> y) => Record(Planner.Add(a, b, y));
 
     public void Multiply(Slice<float> a, Slice<float> b, Slice<float> y) => Record(Planner.Multiply(a, b, y));
+    public void AddScaledSign(Slice<float> g, Slice<float> p, float scale) => Record(Planner.AddScaledSign(g, p));
 
     public void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y) => Record(Planner.GlobalAvgPoolForward(n, c, hw, x, y));
 

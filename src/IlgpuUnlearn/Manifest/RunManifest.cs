@@ -45,6 +45,10 @@ public sealed class RunManifest
     [JsonPropertyName("outputs")]
     public List<FileRecord> Outputs { get; init; } = [];
 
+    /// <summary>Seconds from the process start to the manifest (the phases add up to it; the manifest's own write, milliseconds, comes after).</summary>
+    [JsonPropertyName("wall_seconds")]
+    public double WallSeconds { get; init; }
+
     [JsonPropertyName("phases")]
     public List<PhaseRecord> Phases { get; init; } = [];
 }

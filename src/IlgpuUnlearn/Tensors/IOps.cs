@@ -110,6 +110,12 @@ public interface IOps : IDisposable
     /// </summary>
     /// <exception cref="ArgumentException">b or y differs in length from a.</exception>
     void Multiply(Slice<float> a, Slice<float> b, Slice<float> y);
+    /// <summary>
+    /// g = g + scale * sign(p), elementwise over flat buffers of one length, sign(0) = 0: the gradient of scale * ||p||_1 as
+    /// PyTorch's autograd gives it for torch.linalg.norm(p, ord=1), added to g (l1-sparse unlearning's penalty).
+    /// </summary>
+    /// <exception cref="ArgumentException">p differs in length from g.</exception>
+    void AddScaledSign(Slice<float> g, Slice<float> p, float scale);
 
     // ---- head ---------------------------------------------------------------------------------
 

@@ -18,8 +18,14 @@ public readonly record struct StepResult(float? ForgetLoss, float RetainLoss, fl
 /// <c>NllScale * (1/N) sum_n -log softmax(s_n)[y_n]</c> (1: descent, GA's -1: ascent, 0: the NLL is only measured), plus,
 /// with a <see cref="Teacher"/> (run in evaluation mode on the same images, logits t),
 /// <c>KlScale * T^2/N sum_n KL(softmax(t_n/T) || softmax(s_n/T))</c> (PyTorch's F.kl_div(..., 'batchmean') * T^2).
+/// <see cref="HideTrueClass"/>: each image's true-class teacher logit is set to -1e10 before the softmax (DELETE's target).
+/// <see cref="ForgetTeacher"/>: the images labelled <see cref="ForgetClass"/> take their t from this second teacher instead
+/// (Bad Teacher's incompetent teacher). Both edit the (N, C) teacher logits on the host: one small read-back and upload per step.
+/// <see cref="L1"/>: plus <c>L1 * ||theta||_1</c> over every parameter (l1-sparse), whose gradient L1 sign(theta) is added
+/// on the device (<see cref="Tensors.IOps.AddScaledSign"/>).
 /// </summary>
-public sealed record BatchLoss(float NllScale, ResNet18? Teacher = null, float Temperature = 1, float KlScale = 0)
+public sealed record BatchLoss(float NllScale, ResNet18? Teacher = null, float Temperature = 1, float KlScale = 0,
+    bool HideTrueClass = false, ResNet18? ForgetTeacher = null, int ForgetClass = -1, float L1 = 0)
 {
     public static readonly BatchLoss Descent = new(1f);
     public static readonly BatchLoss Ascent = new(-1f);
@@ -65,6 +71,18 @@ public sealed class TrainingStep : IDisposable
     /// <summary>Steps taken so far (the first one initialises the momentum buffer, as torch.optim.SGD does).</summary>
     public long Steps => steps;
 
+    /// <summary>
+    /// The flat offset of the first parameter the update touches (0: all). The parameters before it are frozen, as PyTorch's
+    /// <c>requires_grad = False</c> leaves them: no update, no weight decay, no momentum, not in the clipping norm; the
+    /// backward still computes their gradients (CF-k and EU-k train a suffix of the state-dict order: the last stages and fc).
+    /// </summary>
+    public long FirstTrainable
+    {
+        get;
+        set => field = value >= 0 && value < model.Layout.ParameterCount ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), $"{value} is outside the {model.Layout.ParameterCount} parameters");
+    }
+
     /// <summary>The momentum buffer, flat like the parameters.</summary>
     public Slice<float> Momentum => momentum.All;
 
@@ -83,11 +101,15 @@ public sealed class TrainingStep : IDisposable
     /// </summary>
     /// <param name="retainScale">The factor of g_r (AdvNegGrad: 1 - alpha, or 1 in the card's form).</param>
     /// <param name="forgetScale">The factor of g_f (AdvNegGrad: -alpha).</param>
-    public StepResult Unlearn(HostBatch forget, HostBatch retain, float retainScale, float forgetScale, SgdUpdate update, CancellationToken cancel = default)
+    /// <param name="retainFirst">Forward the retain batch first (NegGrad+ as SCRUB's code runs it: the running statistics see
+    /// retain then forget); AdvNegGrad forwards the forget batch first.</param>
+    public StepResult Unlearn(HostBatch forget, HostBatch retain, float retainScale, float forgetScale, SgdUpdate update, CancellationToken cancel = default,
+        bool retainFirst = false)
     {
         gradForget ??= ops.Allocate<float>(model.Layout.ParameterCount);
+        if (retainFirst) ForwardBackward(retain, 1, gradRetain.All, cancel);
         ForwardBackward(forget, 0, gradForget.All, cancel);
-        ForwardBackward(retain, 1, gradRetain.All, cancel);
+        if (!retainFirst) ForwardBackward(retain, 1, gradRetain.All, cancel);
         ops.CombineGradients(gradRetain.All, gradForget.All, retainScale, forgetScale, gradRetain.All);
         return Update(update, hasForget: true);
     }
@@ -104,13 +126,18 @@ public sealed class TrainingStep : IDisposable
     {
         int n = batch.Count;
         LoadBatch(batch);
-        if (loss.Teacher is { } teacher) LoadTeacher(teacher, batch);
+        if (loss.Teacher is { } teacher)
+        {
+            LoadTeacher(teacher, batch);
+            if (loss.HideTrueClass || loss.ForgetTeacher is not null) EditTeacherLogits(loss, teacher, batch);
+        }
         model.Forward(n, training: true, cancel);
         ops.SoftmaxNllLoss(n, model.Config.Classes, model.LogitsOf(n), labels.At(0, n), loss.NllScale, scalars.At(1, 1), model.DLogitsOf(n));
         if (loss.Teacher is { } t)
             ops.KlDivergence(n, model.Config.Classes, model.LogitsOf(n), t.LogitsOf(n), loss.Temperature, loss.KlScale,
                 scalars.At(3, 1), model.DLogitsOf(n), accumulate: true);
         model.Backward(n, gradRetain.All, cancel);
+        if (loss.L1 != 0) ops.AddScaledSign(gradRetain.All, model.Parameters.All, loss.L1);
         if (gradientFactor is { } factor) ops.Multiply(gradRetain.All, factor, gradRetain.All);
         var result = Update(update, hasForget: false);
         if (trackingForward) model.Forward(n, training: true, cancel);
@@ -185,6 +212,25 @@ public sealed class TrainingStep : IDisposable
         teacher.Forward(n, training: false);
     }
 
+    /// <summary>The host edits of <see cref="BatchLoss"/>: the forget teacher's rows for the forget-class images, then the true class hidden.</summary>
+    void EditTeacherLogits(BatchLoss loss, ResNet18 teacher, HostBatch batch)
+    {
+        int n = batch.Count, classes = model.Config.Classes;
+        var logits = new float[n * classes];
+        ops.Download<float>(teacher.LogitsOf(n), logits);
+        if (loss.ForgetTeacher is { } other)
+        {
+            LoadTeacher(other, batch);
+            var otherLogits = new float[n * classes];
+            ops.Download<float>(other.LogitsOf(n), otherLogits);
+            for (int i = 0; i < n; i++)
+                if (batch.Labels[i] == loss.ForgetClass) otherLogits.AsSpan(i * classes, classes).CopyTo(logits.AsSpan(i * classes, classes));
+        }
+        if (loss.HideTrueClass)
+            for (int i = 0; i < n; i++) logits[i * classes + batch.Labels[i]] = -1e10f;
+        ops.Upload<float>(logits, teacher.LogitsOf(n));
+    }
+
     void ForwardBackward(HostBatch batch, int lossSlot, Slice<float> gradients, CancellationToken cancel)
     {
         int n = batch.Count;
@@ -201,8 +247,9 @@ public sealed class TrainingStep : IDisposable
     StepResult Update(SgdUpdate update, bool hasForget)
     {
         var sumOfSquares = scalars.At(2, 1);
-        ops.SumOfSquares(gradRetain.All, sumOfSquares);
-        ops.ClipAndSgdStep(model.Parameters.All, gradRetain.All, momentum.All, sumOfSquares,
+        long first = FirstTrainable, count = model.Layout.ParameterCount - first;
+        ops.SumOfSquares(gradRetain.At(first, count), sumOfSquares);
+        ops.ClipAndSgdStep(model.Parameters.At(first, count), gradRetain.At(first, count), momentum.At(first, count), sumOfSquares,
             update, firstStep: steps == 0);
         steps++;
         ops.Download<float>(scalars.All, scalarsHost);

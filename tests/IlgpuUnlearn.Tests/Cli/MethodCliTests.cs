@@ -20,7 +20,13 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
     [InlineData("rl", "RL", "lr 0.001", "no clipping")]
     [InlineData("salun", "SalUn", "saliency threshold 0.75", "clip 100")]
     [InlineData("scrub", "SCRUB", "alpha 0.5 gamma 1 T 2 msteps 100", "clip 1,")]
-    public void EachMethodWritesAModelAndAReportNamingIt(string option, string name, string setting, string other)
+    [InlineData("delete", "DELETE", "lr 0.0001 momentum 0.9 weight decay 0,", "schedule constant", "seed 0")]
+    [InlineData("l1sparse", "l1-sparse", "l1 alpha 0.0001", "schedule multistep:91,136:0.1", "seed 2")]
+    [InlineData("cfk", "CF-k", "train last 1", "Nesterov, schedule cosine:200", "seed 0")]
+    [InlineData("euk", "EU-k", "train last 1", "augment crop-flip", "seed 0")]
+    [InlineData("badteacher", "BadTeacher", "retain fraction 0.3, kl temperature 1", "weight decay 0,", "seed 0")]
+    [InlineData("neggrad+", "NegGrad+", "seed 0, alpha 0.0001", "SGD lr 0.01 momentum 0 weight decay 0,", "schedule constant")]
+    public void EachMethodWritesAModelAndAReportNamingIt(string option, string name, string setting, string other, string seed = "seed 2048")
     {
         string folder = files.NewFolder($"method-{option}");
         var result = CliProcess.Run(folder, "unlearn", "--method", option, "--forget-class", "3", "--weights", files.NarrowWeights,
@@ -31,7 +37,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.True(File.Exists(model), $"{model} is not written");
         Assert.NotEmpty(WeightsFile.Load(model).Tensors);
         Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: ", StringComparison.Ordinal) && l.Contains(setting, StringComparison.Ordinal)
-            && l.Contains(other, StringComparison.Ordinal) && l.Contains("seed 2048", StringComparison.Ordinal));
+            && l.Contains(other, StringComparison.Ordinal) && l.Contains(seed, StringComparison.Ordinal));
 
         var reports = RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"));
         Assert.Equal(name, Assert.Single(reports).Method);
@@ -76,6 +82,27 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains(result.StderrLines, l => l.Contains("with SCRUB: 2 epoch(s), batch 4, SGD lr 0.002", StringComparison.Ordinal)
             && l.Contains("schedule multistep:1:0.5, clip 5,", StringComparison.Ordinal) && l.Contains("seed 7", StringComparison.Ordinal)
             && l.Contains("alpha 0.25 gamma 2 T 4 msteps 1, Fisher from 4 retain samples", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_recipe_sets_the_method_and_a_runs_manifest_replays_it()
+    {
+        string folder = files.NewFolder("method-recipe");
+        string first = Path.Combine(folder, "first.safetensors"), second = Path.Combine(folder, "second.safetensors");
+        string[] common = ["--forget-class", "3", "--weights", files.NarrowWeights, "--data", files.DataFolder, "--device", "cpu", "--bootstrap", "10"];
+        var run = CliProcess.Run(folder, ["unlearn", "--recipe", "salun-card", "--epochs", "1", "--max-steps", "1", "--batch-size", "4", "--out", first, .. common]);
+        output.WriteLine(run.ToString());
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string line = Assert.Single(run.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal));
+        Assert.Contains("SGD lr 0.01 momentum 0.9 weight decay 0.0005 Nesterov", line);
+        Assert.Contains("saliency threshold 0.1 over 5 forget batches, at most 1 step(s), recipe salun-card", line);
+
+        var replay = CliProcess.Run(folder, ["unlearn", "--recipe", first + ".manifest.json", "--out", second, .. common]);
+        output.WriteLine(replay.ToString());
+        Assert.True(replay.ExitCode == 0, replay.ToString());
+        string again = Assert.Single(replay.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal));
+        Assert.Equal(line[..line.IndexOf(", recipe", StringComparison.Ordinal)], again[..again.IndexOf(", recipe", StringComparison.Ordinal)]);
+        Assert.Equal(File.ReadAllBytes(first), File.ReadAllBytes(second));   // the same settings and seed give the same model
     }
 
     [Fact]

@@ -72,6 +72,17 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.Contains('+', manifest.Version);                               // version+commit
         var unlearning = manifest.Phases.Single(p => p.Name == "unlearning");
         Assert.True(unlearning.Seconds > 0 && unlearning.ImagesPerSecond > 0);
+        // Every second from the process start to the manifest is in a phase: consecutive intervals, so the sum is the wall
+        // time up to rounding (1e-6 s); start-up, loading and each model's metrics parts are named.
+        Assert.Equal(manifest.WallSeconds, manifest.Phases.Sum(p => p.Seconds), 1e-6);
+        Assert.True(manifest.WallSeconds > unlearning.Seconds);
+        Assert.Equal("start-up and checks", manifest.Phases[0].Name);
+        Assert.Contains(manifest.Phases, p => p.Name == "load data and weights");
+        foreach (var role in new[] { "base", "unlearned", "retrained" })
+        {
+            Assert.Contains(manifest.Phases, p => p.Name == $"metrics {role}: SVC attack");
+            Assert.Contains(manifest.Phases, p => p.Name == $"metrics {role}: bootstrap");
+        }
 
         // Same inputs and settings on the same device: the same model bytes (the .safetensors writer has no timestamps).
         var secondManifest = RunManifestJson.Read(RunManifestJson.PathFor(second.Model));

@@ -52,6 +52,22 @@ public sealed class CpuElementwiseTests(ITestOutputHelper output)
     [InlineData(1)]
     [InlineData(17)]
     [InlineData(300_007)]
+    public void AddScaledSignAddsTheL1Gradient(int length)
+    {
+        using var t = new CpuTestSupport(output);
+        var rng = new Random(17);
+        float[] g = CpuTestSupport.Random(rng, length, 1f), p = CpuTestSupport.Random(rng, length, 2f);
+        for (int i = 0; i < length; i += 5) p[i] = 0f;   // sign(0) = 0, as torch.linalg.norm(ord=1)'s gradient
+        var expected = g.Select((v, i) => v + (p[i] > 0 ? 0.25f : p[i] < 0 ? -0.25f : 0f)).ToArray();
+        var sg = t.Buffer(g);
+        t.Ops.AddScaledSign(sg, t.Buffer(p), 0.25f);
+        t.AssertClose("g + 0.25 sign(p)", CpuTestSupport.Read(sg), expected, 0, 0);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(300_007)]
     public void MultiplyElementwiseAndInPlace(int length)
     {
         using var t = new CpuTestSupport(output);

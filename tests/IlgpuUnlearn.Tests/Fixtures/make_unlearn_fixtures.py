@@ -13,7 +13,7 @@ The data set is tiny and defined here, so that the C# test can write the same CI
 The network is the full-width (64) CIFAR ResNet18 with init_hashed() parameters (make_model_fixtures.py), which the C#
 tests recompute (HashValues.State), so no weights are committed.
 
-The run is what `ilgpu-unlearn unlearn --forget-class 3 --no-shuffle --augment none --batch-size 4` does (ALGORITHM.md):
+The run is what `ilgpu-unlearn unlearn --forget-class 3 --no-shuffle --augment none --batch-size 4` does (docs/methods.md, AdvNegGrad):
 retain set in file order cut into batches of 4, 4, 3 (the last one partial); the forget set (7 images) read in file order
 as a stream that restarts when it runs out (4, then 3 + the first again, then 3); one AdvNegGrad step per batch with
 alpha 0.15, clip 0.5, SGD lr 0.1 momentum 0.9 weight decay 5e-4 Nesterov (the cosine schedule leaves lr at 0.1 in epoch 1).
@@ -55,7 +55,7 @@ def images(streams):
 
 
 def plan(labels, forget_class, batch):
-    """Steps of (forget indices, retain indices): ALGORITHM.md's epoch without shuffling."""
+    """Steps of (forget indices, retain indices): the AdvNegGrad epoch of docs/methods.md without shuffling."""
     retain = [i for i, y in enumerate(labels) if y != forget_class]
     forget = [i for i, y in enumerate(labels) if y == forget_class]
     steps, nxt = [], 0

@@ -190,6 +190,15 @@ public sealed class OpKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper out
     [Theory]
     [InlineData(1)]
     [InlineData(5003)]
+    public void AddScaledSign(int length)
+    {
+        using var c = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckAddScaledSign(c, length));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5003)]
     public void CombineSumOfSquaresFill(int length)
     {
         using var c = Comparer();

@@ -46,6 +46,7 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
         Assert.Contains("BatchNormKernels.EvalBackwardInput", names);
         Assert.Contains("LossKernels.KlDivergencePerSample", names);
         Assert.Contains("ElementwiseKernels.Multiply", names);
+        Assert.Contains("ElementwiseKernels.AddScaledSign", names);
         Assert.True(names.Count >= 40, $"only {names.Count} kernels found");
     }
 

@@ -26,6 +26,7 @@ internal static class PtxasFigures
         ["Conv2dKernels.ForwardNaive"] = (27, 0),
         ["Conv2dKernels.SumSplits"] = (14, 0),
         ["ElementwiseKernels.Add"] = (12, 0),
+        ["ElementwiseKernels.AddScaledSign"] = (10, 0),
         ["ElementwiseKernels.CombineGradients"] = (14, 0),
         ["ElementwiseKernels.Fill"] = (10, 0),
         ["ElementwiseKernels.Multiply"] = (12, 0),

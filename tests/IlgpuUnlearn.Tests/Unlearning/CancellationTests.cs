@@ -64,6 +64,7 @@ public sealed class CancellationTests
         public void ReluBackward(Slice<float> y, Slice<float> dy, Slice<float> dx) { Hit(nameof(ReluBackward)); inner.ReluBackward(y, dy, dx); }
         public void Add(Slice<float> a, Slice<float> b, Slice<float> y) { Hit(nameof(Add)); inner.Add(a, b, y); }
         public void Multiply(Slice<float> a, Slice<float> b, Slice<float> y) { Hit(nameof(Multiply)); inner.Multiply(a, b, y); }
+        public void AddScaledSign(Slice<float> g, Slice<float> p, float scale) { Hit(nameof(AddScaledSign)); inner.AddScaledSign(g, p, scale); }
         public void GlobalAvgPoolForward(int n, int c, int hw, Slice<float> x, Slice<float> y)
         { Hit(nameof(GlobalAvgPoolForward)); inner.GlobalAvgPoolForward(n, c, hw, x, y); }
         public void GlobalAvgPoolBackward(int n, int c, int hw, Slice<float> dy, Slice<float> dx)

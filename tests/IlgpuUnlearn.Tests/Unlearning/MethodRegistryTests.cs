@@ -37,3 +37,47 @@ public sealed class MethodRegistryTests
         Assert.Equal("--alpha must be in [0, 1], got 1.5", Assert.Throws<ArgumentException>(bad.Validate).Message);
     }
 }
+
+/// <summary><see cref="Recipe"/>: a published recipe's values over the method's defaults, a file and a manifest read back, and
+/// a wrong value named with its recipe and key.</summary>
+public sealed class RecipeTests
+{
+    [Fact]
+    public void The_salun_card_sets_its_published_values_over_salun_defaults()
+    {
+        var recipe = Recipe.Load("salun-card");
+        var s = recipe.Apply(MethodRegistry.Find(recipe.Method!).Defaults);
+        Assert.Equal((0.01, 0.9f, 5e-4f, true, 8, 512, 0.1), (s.LearningRate, s.Momentum, s.WeightDecay, s.Nesterov, s.Epochs, s.BatchSize, s["--saliency-threshold"]));
+        Assert.Equal(100f, s.Clip);   // not stated by the card: salun's
+        Assert.Equal("salun-card", s.Recipe);
+        s.Validate();
+    }
+
+    [Fact]
+    public void A_manifests_method_settings_replay_and_a_bad_value_is_named()
+    {
+        var original = MethodRegistry.Find("scrub").Defaults.With("--kd-temperature", 3) with { Epochs = 2, LearningRate = 0.002, Seed = 7 };
+        string folder = Directory.CreateTempSubdirectory().FullName;
+        try
+        {
+            string path = Path.Combine(folder, "run.manifest.json");
+            var manifest = new IlgpuUnlearn.Manifest.RunManifest();
+            foreach (var (k, v) in original.ManifestEntries()) manifest.Settings[k] = v;
+            manifest.Settings["forget_class"] = "3";
+            IlgpuUnlearn.Manifest.RunManifestJson.Write(path, manifest);
+            var recipe = Recipe.Load(path);
+            Assert.Equal("scrub", recipe.Method);
+            var replayed = recipe.Apply(MethodRegistry.Find("scrub").Defaults);
+            Assert.Equal(original.ManifestEntries().Where(e => e.Key != "recipe"), replayed.ManifestEntries().Where(e => e.Key != "recipe"));
+
+            string bad = Path.Combine(folder, "bad.json");
+            File.WriteAllText(bad, """{"method": "ft", "lr": "fast"}""");
+            var e = Assert.Throws<ArgumentException>(() => Recipe.Load(bad).Apply(MethodRegistry.Find("ft").Defaults));
+            Assert.Equal($"recipe {bad}: lr \"fast\" is not a number", e.Message);
+            File.WriteAllText(bad, """{"lr": 0.1}""");
+            Assert.Contains("names no \"method\"", Assert.Throws<ArgumentException>(() => Recipe.Load(bad)).Message);
+            Assert.Contains("neither a recipe", Assert.Throws<ArgumentException>(() => Recipe.Load(Path.Combine(folder, "missing"))).Message);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+}

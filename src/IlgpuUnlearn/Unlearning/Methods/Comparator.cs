@@ -11,6 +11,9 @@ public static class Comparator
 {
     public const int Seed = 2048;
 
+    /// <summary>The option names of the Comparator's methods.</summary>
+    public static readonly IReadOnlyList<string> Methods = ["ft", "ga", "rl", "salun", "scrub"];
+
     public static string Source(string method) =>
         $"Machine Unlearning Comparator (github.com/gnueaj/Machine-Unlearning-Comparator): frontend/src/utils/config/unlearning.ts, " +
         $"backend/app/config/settings.py, backend/app/services/unlearn_{method}.py, backend/app/threads/unlearn_{method}_thread.py";

@@ -31,6 +31,8 @@ public sealed record MethodSettings
     public bool Augment { get; init; }
     /// <summary>Stop after this many steps in all (a quick trial, a benchmark); null runs every epoch.</summary>
     public int? MaxSteps { get; init; }
+    /// <summary>The recipe the settings came from (<see cref="Methods.Recipe"/>), null for the method's defaults.</summary>
+    public string? Recipe { get; init; }
     /// <summary>The method's own settings given explicitly, by option (--alpha); the others take their defaults.</summary>
     public ImmutableDictionary<string, double> Values { get; init; } = ImmutableDictionary<string, double>.Empty;
 
@@ -95,8 +97,9 @@ public sealed record MethodSettings
         yield return ("shuffle", Inv($"{Shuffle}"));
         yield return ("augment", Augment ? "crop-flip" : "none");
         foreach (var p in Method.Parameters) yield return (p.Key, p.Format(this[p.Option]));
+        yield return ("recipe", Recipe ?? "none");
     }
 
     /// <summary>One line for logs: "SCRUB: 5 epoch(s), batch 128, ...".</summary>
-    public override string ToString() => $"{Method.Name}: {Method.Describe(this)}";
+    public override string ToString() => $"{Method.Name}: {Method.Describe(this)}{(Recipe is null ? "" : $", recipe {Recipe}")}";
 }

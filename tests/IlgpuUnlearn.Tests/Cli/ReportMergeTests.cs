@@ -1,0 +1,49 @@
+using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Tests.Data;
+
+namespace IlgpuUnlearn.Tests.Cli;
+
+/// <summary>
+/// `report` counts a file given twice once, and says when runs it averages differ in image counts (the means would mix
+/// different measurements), naming the counts. Synthetic reports; the CLI runs as a process (no model, a second or two).
+/// </summary>
+public sealed class ReportMergeTests
+{
+    /// <summary>A run of method GA on forget class 0 of three classes, with this many training and test images.</summary>
+    static RunReport Run(string model, int trainImages, int testImages)
+    {
+        var random = new Random(trainImages);
+        SampleOutputs Outputs(int n)
+        {
+            var labels = Enumerable.Range(0, n).Select(i => i % 3).ToArray();
+            return new SampleOutputs(labels, labels.SelectMany(y => Enumerable.Range(0, 3).Select(c => (float)(random.NextDouble() + (c == y ? 1 : 0)))).ToArray(), 3);
+        }
+        var settings = new EvaluationSettings { BootstrapReplicates = 0 };
+        var evaluation = ModelEvaluation.Compute(model, "unlearned", Outputs(trainImages), Outputs(testImages), 0, null, settings);
+        return RunReport.Create("GA", model, 0, ["a", "b", "c"], null, evaluation, null, null, settings);
+    }
+
+    [Fact]
+    public void AFileTwiceCountsOnceAndMixedCountsAreNamed()
+    {
+        using var folder = new TempFolder();
+        string a = Path.Combine(folder.Path, "a.report.json"), b = Path.Combine(folder.Path, "b.report.json");
+        RunReportJson.Write(a, [Run("a.safetensors", 60, 30)]);
+        RunReportJson.Write(b, [Run("b.safetensors", 90, 30)]);
+
+        var result = CliProcess.Run(folder.Path, "report", a, "a.report.json", b);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("given 2 times, counted once", result.Stderr);
+        Assert.Contains("2 runs from 2 files", result.Stderr);
+        Assert.Contains("| GA | 2 |", result.Stdout);
+        string warning = "the GA runs differ and their means mix them: 1 run with 60 training + 30 test images, mia split salun; 1 run with 90 training + 30 test images, mia split salun";
+        Assert.Contains("WARNING: " + warning, result.Stderr);
+        Assert.Contains("WARNING: " + warning, result.Stdout);
+
+        // The same counts: no warning.
+        var same = CliProcess.Run(folder.Path, "report", a, a);
+        Assert.True(same.ExitCode == 0, same.ToString());
+        Assert.Contains("| GA | 1 |", same.Stdout);
+        Assert.DoesNotContain("WARNING", same.Stderr);
+    }
+}
