@@ -149,7 +149,7 @@ internal static class DemoCommand
         string outPath = outputs.Model!, modelName = Path.GetFileName(outPath), runReportPath = Path.ChangeExtension(outPath, ".report.json");
         // The run report unlearn writes: UA, RA, TUA, TRA, SalUn's figures, MIA-efficacy and the loss attack with their
         // intervals, for the base and the unlearned model (no retrained model here, so no gap, Avg. Gap or FQS).
-        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed);
+        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed, "salun");
         var baseEvaluation = ModelEvaluation.Compute(Path.GetFileName(basePath), "base", baseOutputs.Train, baseOutputs.Test, k, null, settings, cancel);
         var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearnedOutputs.Train, unlearnedOutputs.Test, k, null, settings, cancel);
         var runReport = RunReport.Create("AdvNegGrad", modelName, k, train.ClassNames, after, evaluation, baseEvaluation, null, settings);
