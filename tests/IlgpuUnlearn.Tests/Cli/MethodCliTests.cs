@@ -97,7 +97,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains("SGD lr 0.01 momentum 0.9 weight decay 0.0005 Nesterov", line);
         Assert.Contains("saliency threshold 0.1 over 5 forget batches, at most 1 step(s), recipe salun-card", line);
 
-        var replay = CliProcess.Run(folder, ["unlearn", "--recipe", first + ".manifest.json", "--out", second, .. common]);
+        var replay = CliProcess.Run(folder, ["unlearn", "--recipe", Path.ChangeExtension(first, ".manifest.json"), "--out", second, .. common]);
         output.WriteLine(replay.ToString());
         Assert.True(replay.ExitCode == 0, replay.ToString());
         string again = Assert.Single(replay.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal));
