@@ -13,6 +13,7 @@ namespace IlgpuUnlearn.Tests.Cli;
 [Collection(CliCollection.Name)]
 public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper output)
 {
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData("ft", "FT", "lr 0.01", "schedule cosine:1:0.01")]
     [InlineData("ga", "GA", "lr 0.0001", "clip 100")]
@@ -38,7 +39,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: ", StringComparison.Ordinal) && l.Contains(setting, StringComparison.Ordinal)
             && l.Contains(other, StringComparison.Ordinal) && l.Contains(seed, StringComparison.Ordinal));
 
-        var reports = RunReportJson.ReadAll(model + ".report.json");
+        var reports = RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"));
         Assert.Equal(name, Assert.Single(reports).Method);
         string manifest = File.ReadAllText(Directory.GetFiles(folder, "*manifest*.json").Single());
         Assert.Contains($"\"method\": \"{name}\"", manifest);
@@ -60,7 +61,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: no training;", StringComparison.Ordinal)
             && l.Contains(importance, StringComparison.Ordinal) && l.Contains("batches of 4", StringComparison.Ordinal)
             && l.Contains("alpha 5, lambda 1", StringComparison.Ordinal));
-        Assert.Equal(name, Assert.Single(RunReportJson.ReadAll(model + ".report.json")).Method);
+        Assert.Equal(name, Assert.Single(RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"))).Method);
         string manifest = File.ReadAllText(Directory.GetFiles(folder, "*manifest*.json").Single());
         Assert.Contains($"\"method\": \"{name}\"", manifest);
         Assert.Contains("\"ssd_alpha\": \"5\"", manifest);
@@ -127,7 +128,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains("SGD lr 0.01 momentum 0.9 weight decay 0.0005 Nesterov", line);
         Assert.Contains("saliency threshold 0.1 over 5 forget batches, mask on the gradient (the Comparator's), at most 1 step(s), recipe salun-card", line);
 
-        var replay = CliProcess.Run(folder, ["unlearn", "--recipe", first + ".manifest.json", "--out", second, .. common]);
+        var replay = CliProcess.Run(folder, ["unlearn", "--recipe", Path.ChangeExtension(first, ".manifest.json"), "--out", second, .. common]);
         output.WriteLine(replay.ToString());
         Assert.True(replay.ExitCode == 0, replay.ToString());
         string again = Assert.Single(replay.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal));
@@ -148,7 +149,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         {
             string model = Path.Combine(models, $"cifar10_resnet18_GA_{k}.pth");
             Assert.True(File.Exists(model), $"{model} is not written");
-            Assert.Equal("GA", Assert.Single(RunReportJson.ReadAll(model + ".report.json")).Method);
+            Assert.Equal("GA", Assert.Single(RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"))).Method);
         }
         Assert.Contains("| cifar10_resnet18_GA_9.pth |", result.Stdout);
     }

@@ -46,6 +46,7 @@ public sealed class OpKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper out
     }
 
     /// <summary>The chunked reductions (3 chunks per channel, fewer when a channel holds fewer values; chunks of unequal length).</summary>
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(1, 3, 5)]
     [InlineData(3, 7, 9)]
