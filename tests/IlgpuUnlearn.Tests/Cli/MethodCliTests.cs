@@ -99,7 +99,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains(result.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal)
             && l.Contains("saliency threshold 0 over 5 forget batches, mask on the whole update (masked weights frozen)", StringComparison.Ordinal));
-        Assert.Contains("\"freeze_masked\": \"True\"", File.ReadAllText(frozen + ".manifest.json"));
+        Assert.Contains("\"freeze_masked\": \"True\"", File.ReadAllText(Path.ChangeExtension(frozen, ".manifest.json")));
         var input = WeightsFile.Load(files.NarrowWeights).Tensors;
         var output1 = WeightsFile.Load(frozen).Tensors;
         int compared = 0;
