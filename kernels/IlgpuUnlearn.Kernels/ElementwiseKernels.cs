@@ -17,8 +17,10 @@ public static class ElementwiseKernels
     /// <summary>g[i] = g[i] + scale sign(p[i]), sign(0) = 0 (l1-sparse unlearning's penalty gradient).</summary>
     public static void AddScaledSign(Index1D i, ArrayView<float> g, ArrayView<float> p, float scale)
     {
-        float v = p[i];
-        g[i] = g[i] + (v > 0 ? scale : v < 0 ? -scale : 0f);
+        // The element from the grid, not i: the branch on p's sign must not come out as bra.uni (see ElementIndex).
+        int e = ElementIndex.Of(i);
+        float v = p[e];
+        g[e] = g[e] + (v > 0 ? scale : v < 0 ? -scale : 0f);
     }
 
     /// <summary>g[i] = retainScale gRetain[i] + forgetScale gForget[i] (g may alias either input).</summary>

@@ -68,6 +68,9 @@ public sealed class EvalOptions
     [Option("collapse-threshold", Default = RunReport.DefaultCollapseThreshold, HelpText = RunEvaluation.CollapseHelp)]
     public double CollapseThreshold { get; set; }
 
+    [Option("below-logits", Default = "probe,relearn,cka", HelpText = RunEvaluation.BelowLogitsHelp)]
+    public string BelowLogits { get; set; } = "probe,relearn,cka";
+
     [Option("batch-size", Default = 500, HelpText = "Images per batch.")]
     public int BatchSize { get; set; }
 
@@ -110,7 +113,10 @@ internal static class EvalCommand
             var retrained = retrainedPath is null ? null
                 : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
             var card = k is int f ? test.CardReport(f, data.Test.ClassNames) : null;
-            var report = RunReport.Create(o.Method, name, k, data.Test.ClassNames, card, evaluation, baseEvaluation, retrained, settings, o.CollapseThreshold);
+            var below = k is int kb ? RunEvaluation.ComputeBelowLogits(ops, config, data, kb, RunEvaluation.ParseBelowLogits(o.BelowLogits),
+                [("evaluated", weights), ("base", o.Base is null ? null : ModelFiles.Read(o.Base)), ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath))],
+                baseEvaluation?.Test.ForgetAccuracy, cancel.Token) : null;
+            var report = RunReport.Create(o.Method, name, k, data.Test.ClassNames, card, evaluation, baseEvaluation, retrained, settings, o.CollapseThreshold, below);
 
             if (card is not null)
             {
@@ -165,6 +171,7 @@ internal static class EvalCommand
         DataChoice.RequireWeights(kind, o.Weights);
         DataChoice.CheckNormalization(o.Mean, o.Std);
         RunEvaluation.CheckRetrainedOption(o.Retrained);
+        RunEvaluation.ParseBelowLogits(o.BelowLogits);
         string[] pictures = o.Confusion is null ? [] : [PlanChecks.OutputFile(o.Confusion, "--confusion", PlanChecks.PictureExtensions)];
         foreach (var (option, file) in new[] { ("--json", o.Json), ("--report-json", o.ReportJson), ("--comparator-json", o.ComparatorJson) })
             if (file is not null) PlanChecks.OutputFile(file, option);

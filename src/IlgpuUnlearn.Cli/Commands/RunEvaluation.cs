@@ -4,8 +4,11 @@ using System.Reflection;
 using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Download;
 using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Evaluation.Probes;
 using IlgpuUnlearn.Manifest;
 using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Tensors;
+using IlgpuUnlearn.Weights.ResNet18;
 using IlgpuUnlearn.Unlearning;
 
 namespace IlgpuUnlearn.Cli.Commands;
@@ -25,6 +28,46 @@ internal static class RunEvaluation
     public const string MetricsHelp = "Metrics: Comparator UA/RA/TUA/TRA/FQS (gnueaj/Machine-Unlearning-Comparator), SalUn UA/RA/TA and MIA-efficacy " +
         "(OPTML-Group/Unlearn-Saliency, SVC_MIA: RBF SVC C=3 gamma auto on the true-class probability), the loss attack of the NeurIPS 2023 " +
         "unlearning challenge's starting kit and SCRUB (logistic regression, 10 stratified splits).";
+
+    public const string BelowLogitsHelp = "With a forget class, the figures below the logits, comma-separated: probe (a linear probe on the penultimate " +
+        "features, fitted on the training split), relearn (SGD steps on 1% of the forget class until half the base model's forget test accuracy), " +
+        "cka (linear CKA per stage between every two models on the Comparator's splits); 'none' for none. Each model's verdict against the " +
+        "retrained model is always given.";
+
+    /// <summary>--below-logits: the parts to compute, or null for none.</summary>
+    public static BelowLogitsSettings? ParseBelowLogits(string value)
+    {
+        var parts = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => p.ToLowerInvariant()).ToArray();
+        if (parts is ["none"]) return null;
+        foreach (var part in parts)
+            if (part is not ("probe" or "relearn" or "cka"))
+                throw new UserError($"--below-logits {value}: '{part}' is not one of probe, relearn, cka (or none)");
+        if (parts.Length == 0) throw new UserError("--below-logits: give probe, relearn, cka or none");
+        return new BelowLogitsSettings { Probe = parts.Contains("probe"), Cka = parts.Contains("cka"), Relearn = parts.Contains("relearn") ? new RelearnSettings() : null };
+    }
+
+    /// <summary>
+    /// The probes, relearn times and CKA of the run's models (role, weights; the first is the judged model; a null weights
+    /// entry is left out), each loaded into models of their own on <paramref name="ops"/>; the parts close the current phase of
+    /// <paramref name="timeline"/>. Null without settings.
+    /// </summary>
+    public static BelowLogits? ComputeBelowLogits(IOps ops, ResNet18Config config, DatasetSplit data, int forgetClass, BelowLogitsSettings? settings,
+        IReadOnlyList<(string Role, ResNet18Weights? Weights)> models, double? baseForgetAccuracy, CancellationToken cancel, string? label = null,
+        PhaseTimeline? timeline = null)
+    {
+        if (settings is null) return null;
+        string prefix = label is null ? "" : $"[{label}] ";
+        var given = models.Where(m => m.Weights is not null).Select(m => (m.Role, m.Weights!)).ToList();
+        string lastPart = "";
+        var below = BelowLogits.Compute(ops, config, given, data, forgetClass, baseForgetAccuracy, settings, cancel, (part, done, total) =>
+        {
+            if (part != lastPart) { ProgressLine.Finish(); Console.Error.WriteLine($"{prefix}{part}"); lastPart = part; }
+        });
+        foreach (var (part, seconds, _) in below.Times)
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{prefix}{part}: {seconds:F1} s"));
+        timeline?.CloseAsParts(below.Times.Select(t => (t.Part, t.Seconds)), "below the logits: loading the models");
+        return below;
+    }
 
     /// <summary>The program's version with the commit it was built from (1.0.0+sha).</summary>
     public static string Version =>

@@ -156,6 +156,9 @@ public sealed class UnlearnOptions
     [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
+    [Option("below-logits", Default = "probe,relearn,cka", HelpText = RunEvaluation.BelowLogitsHelp)]
+    public string BelowLogits { get; set; } = "probe,relearn,cka";
+
     [Option("no-cache", HelpText = RunEvaluation.NoCacheHelp)]
     public bool NoCache { get; set; }
 
@@ -274,8 +277,9 @@ internal static class UnlearnCommand
         var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label, RunEvaluation.Cache(run.Options.NoCache));
         if (retrainedPath is not null) phases.Close("read and forward the retrained model", retrainedOutputs.Phase.Images);
         var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
-        RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName,
-            RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation));
+        var baseReport = RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation);
+        baseReport.Evaluation.Verdict = null; // judged against the retrained model in the run's report, after unlearning
+        RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName, baseReport);
 
         // The method and its settings: "forgetting class 3 (cat) with SCRUB: 5 epoch(s) ...".
         Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {run.Method.Name}: {run.Method}");
@@ -294,7 +298,11 @@ internal static class UnlearnCommand
         var evaluation = RunEvaluation.Metrics(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         var retrained = retrainedPath is null ? null
             : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
-        var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation, run.Options.CollapseThreshold);
+        var below = RunEvaluation.ComputeBelowLogits(model.Ops, model.Config, run.Data, k, RunEvaluation.ParseBelowLogits(run.Options.BelowLogits),
+            [("unlearned", asWritten), ("base", run.Template), ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath))],
+            baseEvaluation.Test.ForgetAccuracy, cancel, label, phases);
+        var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation,
+            run.Options.CollapseThreshold, below);
 
         // Pictures and reports first, then the model, then the manifest that hashes them all.
         ReportOutputs.WriteClass(outputs, report, run.Written);
@@ -344,7 +352,7 @@ internal static class UnlearnCommand
             {
                 ["forget_class"] = Inv($"{k}"), ["dataset"] = o.Dataset, ["steps_taken"] = Inv($"{steps}"),
                 ["limit"] = o.Limit is { } l ? Inv($"{l}") : "none", ["mean"] = o.Mean ?? "default", ["std"] = o.Std ?? "default",
-                ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
+                ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"), ["below_logits"] = o.BelowLogits,
                 ["retrained"] = o.Retrained,
             },
         };
@@ -373,6 +381,7 @@ internal static class UnlearnCommand
         DataChoice.CheckNormalization(o.Mean, o.Std);
         var evaluation = RunEvaluation.Settings(o.Bootstrap, o.Seed ?? 0, o.MiaSplit);
         RunEvaluation.CheckRetrainedOption(o.Retrained);
+        RunEvaluation.ParseBelowLogits(o.BelowLogits);
         if (o.ReportJson is not null) PlanChecks.OutputFile(o.ReportJson, "--report-json");
 
         string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);

@@ -99,6 +99,22 @@ public sealed class ModelEvaluation
     [JsonPropertyName("metrics")]
     public Dictionary<string, MetricValue> Metrics { get; init; } = [];
 
+    /// <summary>The linear probe of the model's penultimate features (Probes/LinearProbe), where computed.</summary>
+    [JsonPropertyName("linear_probe"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Probes.LinearProbe? LinearProbe { get; set; }
+
+    /// <summary>The model's relearn time (Probes/RelearnTime), where computed.</summary>
+    [JsonPropertyName("relearn"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Probes.RelearnTime? Relearn { get; set; }
+
+    /// <summary>Linear CKA per stage of this model against each other model of the run, where computed.</summary>
+    [JsonPropertyName("cka"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Probes.LayerCka[]? Cka { get; set; }
+
+    /// <summary>The model judged against the retrained model (null for the retrained model itself, and without a forget class).</summary>
+    [JsonPropertyName("verdict"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Verdict? Verdict { get; set; }
+
     /// <summary>Seconds each part of the metrics took (SVC attack, bootstrap, loss attack, privacy score), in order; not in the JSON.</summary>
     [JsonIgnore]
     public List<(string Part, double Seconds)> Timings { get; } = [];

@@ -65,10 +65,14 @@ public sealed class RunReport
     [JsonPropertyName("mia_split")]
     public string MiaSplit { get; init; } = "";
 
-    /// <summary>Puts the parts together and computes the gaps and the collapse guard.</summary>
+    /// <summary>
+    /// Puts the parts together and computes the gaps, the collapse guard and, with a forget class, each model's verdict
+    /// against the retrained model. <paramref name="below"/>: the probes, relearn times and CKA of the run's models, keyed by
+    /// their <see cref="ModelEvaluation.Role"/>; they are attached to each model's evaluation.
+    /// </summary>
     public static RunReport Create(string method, string modelName, int? forgetClass, IReadOnlyList<string> classNames, UnlearningReport? card,
         ModelEvaluation evaluation, ModelEvaluation? baseEvaluation, ModelEvaluation? retrained, EvaluationSettings settings,
-        double collapseThreshold = DefaultCollapseThreshold)
+        double collapseThreshold = DefaultCollapseThreshold, Probes.BelowLogits? below = null)
     {
         ArgumentNullException.ThrowIfNull(evaluation);
         ArgumentNullException.ThrowIfNull(settings);
@@ -93,6 +97,15 @@ public sealed class RunReport
                     collapsed.Add(new CollapsedClass(c, classNames[c], before[c], now[c], before[c] - now[c]));
             }
         }
+        AttachBelowLogits(below, evaluation, baseEvaluation, retrained);
+        if (forgetClass is not null)
+        {
+            evaluation.Verdict = Verdict.Judge(evaluation, retrained, evaluation.LinearProbe, retrained?.LinearProbe, collapsed,
+                relearn: evaluation.Relearn, retrainedRelearn: retrained?.Relearn);
+            if (baseEvaluation is not null)
+                baseEvaluation.Verdict = Verdict.Judge(baseEvaluation, retrained, baseEvaluation.LinearProbe, retrained?.LinearProbe, [],
+                    relearn: baseEvaluation.Relearn, retrainedRelearn: retrained?.Relearn);
+        }
         return new RunReport
         {
             Method = method, ModelName = modelName, ForgetClass = forgetClass, ClassNames = [.. classNames], Card = card,
@@ -100,6 +113,20 @@ public sealed class RunReport
             CollapseThreshold = collapseThreshold, CollapsedClasses = [.. collapsed],
             BootstrapReplicates = settings.BootstrapReplicates, Seed = settings.Seed, MiaSplit = MiaSplitNames.Name(settings.MiaSplit),
         };
+    }
+
+    /// <summary>Each model's probe, relearn time and the CKA pairs it is part of, by role.</summary>
+    static void AttachBelowLogits(Probes.BelowLogits? below, params ModelEvaluation?[] models)
+    {
+        if (below is null) return;
+        foreach (var m in models)
+        {
+            if (m is null) continue;
+            if (below.Probes.TryGetValue(m.Role, out var probe)) m.LinearProbe = probe;
+            if (below.Relearn.TryGetValue(m.Role, out var relearn)) m.Relearn = relearn;
+            var pairs = below.Cka.Where(c => c.Model == m.Role || c.Reference == m.Role).ToArray();
+            if (pairs.Length > 0) m.Cka = pairs;
+        }
     }
 }
 

@@ -73,6 +73,13 @@ public static class RunReportText
                 text.Append(Inv($"Avg. Gap (SalUn: mean |model - retrained| over UA, RA, TA, MIA-efficacy): {(double.IsNaN(report.AvgGap) ? "n/a (a figure is not available)" : report.AvgGap.ToString("F2", CultureInfo.InvariantCulture))}\n"));
             else if (!report.Evaluation.Metrics.ContainsKey(ModelEvaluation.Fqs))
                 text.Append("no retrained reference: no gap, Avg. Gap or FQS (give --retrained FILE or --retrained published)\n");
+
+            var pairs = models.SelectMany(m => m.Cka ?? []).DistinctBy(c => (c.Model, c.Reference)).ToList();
+            string below = Probes.BelowLogitsText.Format(models.Select(m => (m.Role, m.Model, m.LinearProbe, m.Relearn)).ToList(), pairs);
+            if (below.Length > 0) text.Append('\n').Append(below);
+            foreach (var m in models)
+                if (m.Verdict is { } verdict)
+                    text.Append(Inv($"verdict, {m.Role} model (against the retrained model; far: {verdict.AccuracyThreshold:G} points, forget loss {verdict.LossThreshold:G}x): {verdict.Line}\n"));
         }
 
         text.Append('\n');

@@ -27,6 +27,9 @@ public sealed class PyTorchFixture
 
     public float[] Floats(string name) => Get(name, TensorDType.Float32).ToFloat32();
     public long[] Longs(string name) => Get(name, TensorDType.Int64).ToInt64();
+    /// <summary>An F64 tensor's values (references computed in double).</summary>
+    public double[] Doubles(string name) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(Get(name, TensorDType.Float64).Data.AsSpan()).ToArray();
     public byte[] Bytes(string name) => Get(name, TensorDType.UInt8).Data;
 
     StoredTensor Get(string name, TensorDType? dtype)

@@ -113,7 +113,46 @@ public sealed class ResNet18 : IDisposable
     /// <see cref="Backward"/>. <paramref name="cancel"/> is checked between blocks (OperationCanceledException; the running
     /// statistics may then be partly updated).
     /// </summary>
-    public void Forward(int n, BatchNormMode mode, CancellationToken cancel = default)
+    public void Forward(int n, BatchNormMode mode, CancellationToken cancel = default) => Forward(n, mode, null, cancel);
+
+    /// <summary>
+    /// The stages whose outputs <see cref="ForwardReadingStages"/> hands out, named as the Unlearning Comparator's CKA hooks
+    /// name the torchvision modules (backend/app/utils/evaluation.py): conv1 (the stem conv's output, before bn1), the eight
+    /// blocks' outputs (after their final ReLU), fc (the logits).
+    /// </summary>
+    public static readonly IReadOnlyList<string> StageNames =
+        ["conv1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1", "fc"];
+
+    /// <summary>Values per image of stage <paramref name="stage"/> (an index into <see cref="StageNames"/>): C x H x W of its output.</summary>
+    public long StageFeatureCount(int stage)
+    {
+        if ((uint)stage >= (uint)StageNames.Count) throw new ArgumentOutOfRangeException(nameof(stage), $"stage {stage} is not one of the {StageNames.Count}");
+        if (stage == 0) return net.StemLength(1);
+        if (stage == StageNames.Count - 1) return Config.Classes;
+        return net.Blocks[stage - 1].OutputLength(1);
+    }
+
+    /// <summary>
+    /// An evaluation-mode <see cref="Forward"/> of the first n images of <see cref="Input"/> that calls
+    /// <paramref name="stage"/>(index into <see cref="StageNames"/>, output (n, <see cref="StageFeatureCount"/>) row per image)
+    /// as soon as each stage's output is computed; the slice is overwritten later in the pass, so read it inside the call.
+    /// The pass itself is exactly <see cref="Forward"/>'s (same ops, same regions), so logits and <see cref="PooledOf"/>
+    /// are as after Forward.
+    /// </summary>
+    public void ForwardReadingStages(int n, Action<int, Slice<float>> stage, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(stage);
+        Forward(n, BatchNormMode.Evaluation, stage, cancel);
+    }
+
+    /// <summary>(n, 8 x width): the pooled penultimate features of the last forward, the fc layer's input.</summary>
+    public Slice<float> PooledOf(int n)
+    {
+        CheckBatch(n);
+        return net.Pooled.At(0, (long)n * 8 * Config.Width);
+    }
+
+    void Forward(int n, BatchNormMode mode, Action<int, Slice<float>>? stages, CancellationToken cancel)
     {
         CheckBatch(n);
         lastForward = mode;
@@ -124,6 +163,7 @@ public sealed class ResNet18 : IDisposable
         // for the backward pass).
         var a1 = net.Blocks[1].Output.At(0, net.StemLength(n));
         ops.Conv2dForward(net.StemConv.Shape(n, s, s), x, P(net.StemConv.Weight), net.StemConvOut(n));
+        stages?.Invoke(0, net.StemConvOut(n));
         BatchNormForward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), a1, mode);
         ops.ReluForward(a1, a1);
 
@@ -132,12 +172,14 @@ public sealed class ResNet18 : IDisposable
         {
             cancel.ThrowIfCancellationRequested();
             a = net.Blocks[b].Forward(this, n, a, b + 1 < net.Blocks.Length ? net.Blocks[b + 1].Output : null, mode);
+            stages?.Invoke(b + 1, a);
         }
 
         int features = 8 * w;
         var pool = net.Pooled.At(0, (long)n * features);
         ops.GlobalAvgPoolForward(n, features, net.FinalSize * net.FinalSize, a, pool);
         ops.LinearForward(new LinearShape(n, features, Config.Classes), pool, P(net.FcWeight), P(net.FcBias), LogitsOf(n));
+        stages?.Invoke(net.Blocks.Length + 1, LogitsOf(n));
         if (training)
             for (int i = 0; i < BatchesTracked.Length; i++) BatchesTracked[i]++;
     }
@@ -344,6 +386,7 @@ public sealed class ResNet18 : IDisposable
         public Slice<float> ConvOuts { get; } = convOuts;
 
         long Length(int n) => (long)n * channels * outSize * outSize;
+        public long OutputLength(int n) => Length(n);
         Slice<float> Conv1Out(int n) => ConvOuts.At(0, Length(n));
         Slice<float> Conv2Out(int n) => ConvOuts.At(Length(n), Length(n));
 

@@ -103,7 +103,7 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
     public static TheoryData<string> Refusals => new()
     {
         "no weights for fashion-mnist", "grey model on colour data", "three-channel normalisation for a grey model", "mean without std",
-        "std of zero", "unknown preset",
+        "std of zero", "unknown preset", "unknown figure below the logits",
     };
 
     [Theory]
@@ -141,6 +141,10 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
                 args = EvalArgs("--mean", "cifar100");
                 mentions = ["--mean 'cifar100'", "neither a number nor a preset", "fashion-mnist"];
                 break;
+            case "unknown figure below the logits":
+                args = EvalArgs("--below-logits", "probe,svd");
+                mentions = ["--below-logits probe,svd", "'svd' is not one of probe, relearn, cka"];
+                break;
             default:
                 throw new ArgumentException(name);
         }
@@ -157,5 +161,44 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
 
         string[] EvalArgs(params string[] more) =>
             ["eval", "--weights", greyModel, "--dataset", "fashion-mnist", "--data", Shipped, "--forget-class", "3", "--device", "cpu", "--json", json, .. more];
+    }
+
+    /// <summary>
+    /// eval with the same grey model as the judged, base and retrained model: the report carries a probe and a relearn time
+    /// per model, CKA 1 at every stage of every pair (a model against itself), and a verdict of "close to retraining".
+    /// </summary>
+    [Fact]
+    public void EvalReportsTheFiguresBelowTheLogitsAndTheVerdict()
+    {
+        var demo = GreyDemo();
+        string folder = files.NewFolder("eval-below-logits");
+        string json = Path.Combine(folder, "run.json");
+        var result = Eval(folder, demo.BaseModel, Shipped, "--base", demo.BaseModel, "--retrained", demo.BaseModel, "--report-json", json,
+            "--bootstrap", "0");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var report = IlgpuUnlearn.Evaluation.RunReportJson.ReadAll(json)[0];
+        foreach (var m in new[] { report.Evaluation, report.Base!, report.Retrained! })
+        {
+            Assert.NotNull(m.LinearProbe);
+            Assert.NotNull(m.Relearn);
+            Assert.Equal(2, m.Cka!.Length);
+            foreach (var pair in m.Cka)
+                foreach (var split in new[] { "train-forget", "train-other", "test-forget", "test-other" })
+                    foreach (var v in pair.Of(split).Where(v => v is not null))
+                        Assert.Equal(1.0, v!.Value, 5); // fp32 Gram matrices of the same outputs
+        }
+        // The same model everywhere: the probes agree, the relearn target (half the base's accuracy) is met at once.
+        Assert.Equal(report.Base!.LinearProbe!.ForgetAccuracy, report.Evaluation.LinearProbe!.ForgetAccuracy);
+        Assert.Equal(0, report.Evaluation.Relearn!.Steps);
+        Assert.StartsWith("close to retraining", report.Evaluation.Verdict!.Line, StringComparison.Ordinal);
+        Assert.Null(report.Retrained!.Verdict);
+        Assert.Contains("| evaluated / base | test-other |", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("verdict, evaluated model (against the retrained model; far: 5 points, forget loss 2x): close to retraining", result.Stdout, StringComparison.Ordinal);
+
+        var none = Eval(files.NewFolder("eval-below-none"), demo.BaseModel, Shipped, "--below-logits", "none", "--bootstrap", "0");
+        Assert.True(none.ExitCode == 0, none.ToString());
+        Assert.DoesNotContain("linear probe", none.Stdout, StringComparison.Ordinal);
+        Assert.Contains("verdict, evaluated model", none.Stdout, StringComparison.Ordinal);
+        Assert.Contains("not judged against retraining", none.Stdout, StringComparison.Ordinal);
     }
 }

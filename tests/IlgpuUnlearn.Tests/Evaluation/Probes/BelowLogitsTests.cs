@@ -1,0 +1,55 @@
+using IlgpuUnlearn.Cpu;
+using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Evaluation.Probes;
+using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Tests.Support;
+using IlgpuUnlearn.Weights.ResNet18;
+using Xunit.Abstractions;
+
+namespace IlgpuUnlearn.Tests.Evaluation.Probes;
+
+/// <summary>The run's composite: a probe per model and CKA per pair, each model loaded from its weights into models of its own.</summary>
+public sealed class BelowLogitsTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void ProbesEveryModelAndComparesEveryPairFromWeights()
+    {
+        var f = FixtureFile.Open("cka_w4_s16.safetensors");
+        string[] names = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
+        ImageDataset Images(string split) => new("fixture " + split, f.Bytes(split + ".pixels"),
+            f.Longs(split + ".labels").Select(v => (byte)v).ToArray(), 3, 16, 16, names);
+        var data = new DatasetSplit(Images("train"), Images("test"));
+        var config = new ResNet18Config(Width: 4, ImageSize: 16);
+        using var ops = new CpuOps();
+        using var holder = new ResNet18(ops, config, maxBatch: 5);
+        var models = new List<(string, IlgpuUnlearn.Weights.ResNet18.ResNet18Weights)>();
+        foreach (var role in new[] { "unlearned", "base", "retrained" })
+        {
+            ModelState.Load(holder, PyTorchFixtureCheck.FixtureState(f, role + ".", holder.Layout));
+            models.Add((role, ModelFiles.Canonical(holder)));
+        }
+        var result = BelowLogits.Compute(ops, config, models, data, forgetClass: 3, baseForgetAccuracy: 40,
+            new BelowLogitsSettings { ForwardBatch = 7, Relearn = new RelearnSettings { ImageFraction = 0.1, MaxSteps = 2 } });
+
+        Assert.Equal(["unlearned", "base", "retrained"], result.Probes.Keys);
+        Assert.All(result.Probes.Values, p => Assert.InRange(p.ForgetAccuracy, 0, 100));
+        Assert.Equal(["unlearned/base", "unlearned/retrained", "base/retrained"], result.Cka.Select(c => c.Model + "/" + c.Reference));
+        Assert.Equal(["unlearned", "base", "retrained"], result.Relearn.Keys);
+        Assert.All(result.Relearn.Values, r => Assert.Equal(20, r.TargetAccuracy, 12));
+        Assert.Equal(7, result.Times.Count);
+
+        // The same CKA as the models compared directly (the Comparator's minibatch of 1,000 holds each split whole here).
+        using var a = new ResNet18(ops, config, 5);
+        using var b = new ResNet18(ops, config, 5);
+        ModelFiles.Load(a, models[0].Item2);
+        ModelFiles.Load(b, models[1].Item2);
+        var direct = ComparatorCka.Compute([("unlearned", a), ("base", b)], data.Train, data.Test, 3);
+        Assert.Equal(direct[0].TestOther, result.Cka[0].TestOther);
+
+        var text = BelowLogitsText.Format(models.Select(m => (m.Item1, m.Item1 + ".pth", (LinearProbe?)result.Probes[m.Item1], (RelearnTime?)result.Relearn[m.Item1])).ToList(), result.Cka);
+        output.WriteLine(text);
+        Assert.Contains("| unlearned.pth | unlearned | ", text);
+        Assert.Contains("| base / retrained | test-other | 53 | ", text);
+    }
+}
