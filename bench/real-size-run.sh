@@ -4,13 +4,15 @@
 # the retrained reference and every metric on the WHOLE data set (70,000 images per model: base, unlearned, retrained),
 # --no-cache so every model is forwarded. Writes $OUT/ours.json: the train runs' wall times and the unlearn manifest's
 # phases (consecutive, adding up to its wall_seconds), and prints them.
-#   [WIDTH=64] [TRAIN_LIMIT=2560] [TRAIN_EPOCHS=1] [UNLEARN_STEPS=2] [FORGET=3] [OUT=dir] bench/real-size-run.sh
+#   [WIDTH=64] [TRAIN_LIMIT=2560] [TRAIN_EPOCHS=1] [UNLEARN_STEPS=2] [FORGET=3] [BELOW_LOGITS=probe,relearn,cka] [OUT=dir] bench/real-size-run.sh
+# BELOW_LOGITS is unlearn's --below-logits (the figures below the logits have no peer; `none` leaves them out).
 # The full-width job as the issue asks (what the defaults run): WIDTH=64 bench/real-size-run.sh
 # Bounded on a CPU: TRAIN_LIMIT images per epoch for each base (`train --limit`), UNLEARN_STEPS steps of 2,500 + 2,500
 # images (`unlearn --max-steps`); the evaluation is never bounded. TRAIN_LIMIT=0 trains on all 60,000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 width=${WIDTH:-64}; limit=${TRAIN_LIMIT:-2560}; epochs=${TRAIN_EPOCHS:-1}; steps=${UNLEARN_STEPS:-2}; k=${FORGET:-3}
+below=${BELOW_LOGITS:-probe,relearn,cka}
 out=${OUT:-$(mktemp -d)}; mkdir -p "$out"
 data=${DATA:-/usr/share/datasets/fashion-mnist}
 python=/usr/bin/python3; [ -x "$python" ] || python=python3
@@ -28,7 +30,7 @@ t1=$(now)
   --exclude-class "$k" --out "$out/retrained.pth"
 t2=$(now)
 "$app" unlearn --dataset fashion-mnist --data "$data" --weights "$out/base.pth" --retrained "$out/retrained.pth" --forget-class "$k" \
-  --device cpu --max-steps "$steps" --no-cache --out "$out/unlearned.pth" --report-json "$out/unlearned.report.json"
+  --device cpu --max-steps "$steps" --no-cache --below-logits "$below" --out "$out/unlearned.pth" --report-json "$out/unlearned.report.json"
 "$python" - "$out" "$t0" "$t1" "$t2" "$width" "$limit" "$epochs" "$steps" "$k" <<'PY'
 import json, os, sys
 out, t0, t1, t2 = sys.argv[1], *map(float, sys.argv[2:5])

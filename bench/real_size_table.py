@@ -10,9 +10,10 @@ import os
 import re
 import sys
 
+BELOW = "below the logits (linear probe, relearn time, CKA)"
 ROWS = ["load (start-up, data, model)", "train base", "train retrained", "unlearning steps", "forward base (70,000)",
         "forward retrained (70,000)", "forward unlearned (70,000)", "metrics: SVC attack", "metrics: loss attack",
-        "metrics: bootstrap", "metrics: privacy score", "metrics: accuracies", "other (reports, pictures, save, hashes)"]
+        "metrics: bootstrap", "metrics: privacy score", "metrics: accuracies", BELOW, "other (reports, pictures, save, hashes)"]
 
 
 def row(name):
@@ -31,6 +32,8 @@ def row(name):
         return "forward retrained (70,000)"
     if "unlearned model" in name or name == "forward unlearned":
         return "forward unlearned (70,000)"
+    if name.startswith(("linear probe", "relearn ", "linear CKA", "below the logits")):
+        return BELOW
     m = re.match(r"metrics \w+: (.*)", name)
     if m:
         return f"metrics: {m.group(1)}"
@@ -84,6 +87,10 @@ def main():
         m = seconds(data, is_metrics)
         print(f"metrics share, {side}: {100 * m / seconds(data, not_training):.1f}% of the unlearn run, "
               f"{100 * m / data['wall_seconds']:.1f}% of the whole job")
+    below = seconds(ours, lambda n: row(n) == BELOW)
+    if below > 0:   # issue 19's figures below the logits (no peer); the metrics above are the attacks, bootstrap and FQS
+        m = seconds(ours, is_metrics) + below
+        print(f"metrics share with the figures below the logits, ours: {100 * m / seconds(ours, not_training):.1f}% of the unlearn run")
     report = json.load(open(os.path.join(folder, "unlearned.report.json")))
     ours_metrics = {"base": report["base"], "unlearned": report["evaluation"], "retrained": report["retrained"]}
     models = peer.get("models", "the peer's own")
