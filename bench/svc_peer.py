@@ -20,6 +20,19 @@ import sklearn
 from sklearn.svm import SVC
 
 
+def svc_mia(members, non_members, targets):
+    """SalUn's SVC_MIA on true-class probabilities (each a sequence, rounded to float32 as SalUn holds them): the fitted
+    SVC, its prediction on each target (1: member) and the efficacy, the share of targets predicted 0 (0..1)."""
+    members = np.asarray(members, dtype=np.float64).astype(np.float32)
+    non_members = np.asarray(non_members, dtype=np.float64).astype(np.float32)
+    targets = np.asarray(targets, dtype=np.float64).astype(np.float32).reshape(-1, 1)
+    x = np.concatenate([members, non_members]).reshape(-1, 1)
+    y = np.concatenate([np.ones(len(members)), np.zeros(len(non_members))])
+    svc = SVC(C=3, gamma="auto", kernel="rbf").fit(x, y)
+    predicted = svc.predict(targets)
+    return float((predicted == 0).mean()), svc, predicted
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--features", required=True)
@@ -27,19 +40,14 @@ def main():
     a = p.parse_args()
     with open(a.features) as f:
         data = json.load(f)
-    members = np.asarray(data["members"], dtype=np.float64).astype(np.float32)
-    non_members = np.asarray(data["non_members"], dtype=np.float64).astype(np.float32)
     targets = np.asarray(data["targets"], dtype=np.float64).astype(np.float32).reshape(-1, 1)
-    x = np.concatenate([members, non_members]).reshape(-1, 1)
-    y = np.concatenate([np.ones(len(members)), np.zeros(len(non_members))])
     start = time.perf_counter()
-    svc = SVC(C=3, gamma="auto", kernel="rbf").fit(x, y)
-    predicted = svc.predict(targets)
+    efficacy, svc, _ = svc_mia(data["members"], data["non_members"], targets)
     seconds = time.perf_counter() - start
     distinct = np.unique(targets[:, 0])
     result = {
         "seconds": seconds,
-        "efficacy": float((predicted == 0).mean()),
+        "efficacy": efficacy,
         "support_vectors": int(svc.support_.size),
         "iterations": int(np.sum(svc.n_iter_)) if hasattr(svc, "n_iter_") else None,
         "sklearn": sklearn.__version__,
