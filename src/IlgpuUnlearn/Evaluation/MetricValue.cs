@@ -21,5 +21,6 @@ public sealed record MetricValue(
     [JsonIgnore]
     public bool IsAvailable => NotAvailable is null;
 
+    [JsonIgnore]
     public bool HasInterval => !double.IsNaN(Low) && !double.IsNaN(High);
 }

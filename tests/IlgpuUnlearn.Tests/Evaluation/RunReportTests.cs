@@ -110,6 +110,21 @@ public sealed class RunReportTests
         Assert.Equal(report.AvgGap, back.AvgGap);
         Assert.Equal(report.Evaluation.Metrics[ModelEvaluation.RA], back.Evaluation.Metrics[ModelEvaluation.RA]);
         Assert.Equal(report.Retrained!.Test.PerClassAccuracy, back.Retrained!.Test.PerClassAccuracy);
+
+        // Every key is snake_case, as the Comparator's and SalUn's files are (a computed property once leaked as "HasInterval").
+        var keys = new List<string>();
+        void Collect(System.Text.Json.JsonElement e)
+        {
+            if (e.ValueKind == System.Text.Json.JsonValueKind.Object)
+                foreach (var p in e.EnumerateObject()) { keys.Add(p.Name); Collect(p.Value); }
+            else if (e.ValueKind == System.Text.Json.JsonValueKind.Array)
+                foreach (var item in e.EnumerateArray()) Collect(item);
+        }
+        using (var doc = System.Text.Json.JsonDocument.Parse(RunReportJson.Serialize([report]))) Collect(doc.RootElement);
+        Assert.NotEmpty(keys);
+        // Metric names (UA, RA, MIA_efficacy, ...) are dictionary keys named as the field names them; property names are not.
+        var metricNames = report.Evaluation.Metrics.Keys.ToHashSet();
+        Assert.DoesNotContain(keys, k => !metricNames.Contains(k) && k.Any(char.IsUpper) && !k.All(c => char.IsUpper(c) || char.IsDigit(c) || c == '_'));
     }
 
     [Fact]
