@@ -23,4 +23,4 @@ for m in advneggrad ft ga rl salun scrub; do
   [ -f "$out/$m.pth" ] || timed "unlearn $m" "$app" unlearn "${common[@]}" --limit "$unlearn_limit" --method "$m" --weights "$out/base.pth" \
     --retrained "$out/retrained.pth" --forget-class "$forget" --out "$out/$m.pth"
 done
-"$app" report "$out"/*.pth.report.json --markdown "$out/table.md" --csv "$out/table.csv"
+"$app" report "$out"/*.report.json --markdown "$out/table.md" --csv "$out/table.csv"

@@ -29,6 +29,29 @@ public static class OptimizerKernels
         d = step.Nesterov != 0 ? d + step.Momentum * momentum : momentum;
         p[i] = param - step.LearningRate * d;
     }
+
+    /// <summary>
+    /// <see cref="ClipAndSgdStep"/> over the elements whose <paramref name="mask"/> is not 0; where it is 0 the parameter keeps its
+    /// value bit for bit and the momentum becomes 0 (weight decay and momentum do not move it: SalUn's hard mask,
+    /// OPTML-Group/Unlearn-Saliency#33, which restores the masked weights and zeroes their momentum after each step). The same
+    /// arithmetic as <see cref="ClipAndSgdStep"/>; the element comes from <see cref="ElementIndex"/> because the kernel branches on it.
+    /// </summary>
+    public static void MaskedClipAndSgdStep(Index1D i, ArrayView<float> p, ArrayView<float> g, ArrayView<float> m,
+        ArrayView<float> sumOfSquares, ArrayView<float> mask, SgdStep step)
+    {
+        int e = ElementIndex.Of(i);
+        float scale = 1f;
+        if (step.Clip > 0f)
+            scale = MathF.Min(1f, step.Clip / (MathF.Sqrt(sumOfSquares[0]) + 1e-6f));
+
+        float param = p[e];
+        float d = scale * g[e] + step.WeightDecay * param;
+        float momentum = step.FirstStep != 0 ? d : step.Momentum * m[e] + d;
+        d = step.Nesterov != 0 ? d + step.Momentum * momentum : momentum;
+        bool frozen = mask[e] == 0f;
+        m[e] = frozen ? 0f : momentum;
+        p[e] = frozen ? param : param - step.LearningRate * d;
+    }
 }
 
 /// <summary>The scalar settings of one SGD step as a kernel argument (flags as ints).</summary>

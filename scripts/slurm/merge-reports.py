@@ -3,7 +3,7 @@
 
     python3 scripts/slurm/merge-reports.py OUTDIR
 
-Reads OUTDIR/NAME_K.json (K the class; each one report as `ilgpu-unlearn unlearn --json` writes it), prints the card's table in
+Reads OUTDIR/NAME_K.card.json (K the class; each one report as `ilgpu-unlearn unlearn --json` writes it), prints the card's table in
 class order and writes OUTDIR/all.json: the reports as one array, as `unlearn --forget-class all --json` writes it.
 Says which classes are missing and exits 1 if any is. Standard library only.
 """
@@ -20,13 +20,13 @@ def accuracy(percent):
 
 def main(folder):
     reports = {}
-    for path in glob.glob(os.path.join(folder, "*_*.json")):
-        match = re.fullmatch(r".+_(\d+)\.json", os.path.basename(path))
+    for path in glob.glob(os.path.join(folder, "*_*.card.json")):
+        match = re.fullmatch(r".+_(\d+)\.card\.json", os.path.basename(path))
         if match:
             with open(path, encoding="utf-8") as f:
-                reports[int(match.group(1))] = (json.load(f), os.path.basename(path)[:-len(".json")] + ".pth")
+                reports[int(match.group(1))] = (json.load(f), os.path.basename(path)[:-len(".card.json")] + ".pth")
     if not reports:
-        print(f"merge-reports: no NAME_K.json report in {folder}", file=sys.stderr)
+        print(f"merge-reports: no NAME_K.card.json report in {folder}", file=sys.stderr)
         return 1
     classes = len(reports[min(reports)][0]["class_names"])
     print("| Model | Forget Class | Forget class acc(loss) | Retain class acc(loss) |")

@@ -93,11 +93,11 @@ base=$work/base/fashion-mnist_resnet18_base.pth
 
 echo "sbatch --array=0-9 --wait forget-all.sbatch (one class per task)"
 cd "$work"
-ILGPU_UNLEARN=$program MODEL_NAME=fashionmnist_resnet18_AdvNegGrad sbatch --wait --array=0-9 --cpus-per-task=1 --export=ALL "$repo/scripts/slurm/forget-all.sbatch" \
+ILGPU_UNLEARN=$program MODEL_NAME=fashion-mnist_resnet18_AdvNegGrad sbatch --wait --array=0-9 --cpus-per-task=1 --export=ALL "$repo/scripts/slurm/forget-all.sbatch" \
     "$work/runs" --dataset fashion-mnist --data "$data" --weights "$base" --batch-size 300 --device cpu
 echo "array done; per-task logs: $work/ilgpu-unlearn-*.out"
 
 python3 "$repo/scripts/slurm/merge-reports.py" "$work/runs" | tee "$work/table.md"
-rows=$(grep -c '^| fashionmnist_resnet18_AdvNegGrad_[0-9]\.pth |' "$work/table.md")
+rows=$(grep -c '^| fashion-mnist_resnet18_AdvNegGrad_[0-9]\.pth |' "$work/table.md")
 [[ $rows == 10 ]] || { echo "expected 10 rows in the table, got $rows" >&2; exit 1; }
 echo "ok: ten array tasks, ten reports, one table ($work/table.md, $work/runs/all.json)"

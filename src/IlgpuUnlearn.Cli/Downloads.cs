@@ -6,7 +6,8 @@ namespace IlgpuUnlearn.Cli;
 internal static class Downloads
 {
     /// <summary>The cached file of <paramref name="source"/>, downloaded first when missing; a failure says how to go on offline.</summary>
-    public static string Ensure(DownloadSource source, CancellationToken cancel)
+    /// <param name="byDownloadVerb">The download verb asks: its hint names no option of the other verbs (it takes none).</param>
+    public static string Ensure(DownloadSource source, CancellationToken cancel, bool byDownloadVerb = false)
     {
         using var downloader = new FileDownloader();
         try
@@ -15,9 +16,14 @@ internal static class Downloads
         }
         catch (DownloadException e)
         {
-            throw new UserError($"download failed: {e.Message}; {OfflineHint(source, downloader.CacheFolder)}");
+            throw new UserError($"download failed: {e.Message}; {(byDownloadVerb ? CacheHint(source, downloader.CacheFolder) : OfflineHint(source, downloader.CacheFolder))}");
         }
     }
+
+    /// <summary>For the download verb: "to fill the cache without this network, copy … into …, or set ILGPU_UNLEARN_MIRROR …".</summary>
+    public static string CacheHint(DownloadSource source, string cacheFolder) =>
+        $"to fill the cache without this network, copy {source.FileName} (from a machine that has it) into {cacheFolder}, " +
+        $"or set {FileDownloader.MirrorVariable}=http://host/folder/ to a server that has it";
 
     /// <summary>"to continue offline, pass --data …, copy … into the cache, or set ILGPU_UNLEARN_MIRROR …".</summary>
     public static string OfflineHint(DownloadSource source, string cacheFolder)

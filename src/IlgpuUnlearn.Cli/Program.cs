@@ -49,9 +49,8 @@ public static class Program
         if (!asked && !errors.Any(e => e.Tag == ErrorType.NoVerbSelectedError))
         {
             // A bad option or value: say what is wrong on one line and where the options are listed, not the whole help.
-            var sentences = SentenceBuilder.Create();
-            string what = string.Join(" ", errors.Select(e => sentences.FormatError(e)).Where(m => m.Length > 0).Distinct());
             string verb = parsed.TypeInfo.Current.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v, ..] ? " " + v.Name : "";
+            string what = ParserErrors.Describe(errors, verb.Length > 0 ? parsed.TypeInfo.Current : null, verb.Trim());
             Console.Error.WriteLine($"ilgpu-unlearn: error: {what} (ilgpu-unlearn{verb} --help lists the {(verb.Length > 0 ? "options" : "verbs")})");
             return 2;
         }

@@ -42,6 +42,7 @@ public class BadInputTests
         return writer.SetItemsFromMark().Stop().ToArray();
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData("dtypes.pth")]
     [InlineData("dtypes_legacy.pth")]

@@ -72,6 +72,7 @@ public class TorchWriterTests
 /// </summary>
 public class PyTorchRoundTripTests
 {
+    [Trait("Category", "Slow")]
     [Fact]
     public void ConverterOutputLoadsInPyTorchWithEqualValuesNamesAndDTypes()
     {

@@ -18,5 +18,9 @@ public sealed record LoadedWeights(StateDict Tensors, WeightsFileFormat Format, 
     public LoadedWeights(ExtractedStateDict found, WeightsFileFormat format)
         : this(found.Tensors, format, found.WrapperKey, found.StrippedPrefix, found.Warnings)
     {
+        LeftOut = found.LeftOut;
     }
+
+    /// <summary>The checkpoint's entries beside the state dict ('epoch', 'optimizer', ...), which a state dict alone leaves out.</summary>
+    public IReadOnlyList<string> LeftOut { get; init; } = [];
 }

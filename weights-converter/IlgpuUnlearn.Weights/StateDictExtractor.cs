@@ -82,7 +82,30 @@ public static class StateDictExtractor
             warnings.RemoveRange(MaximumWarnings, more);
             warnings.Add($"and {more} more skipped entries");
         }
-        return new ExtractedStateDict(tensors, wrapperKey, stripped, warnings);
+        return new ExtractedStateDict(tensors, wrapperKey, stripped, warnings) { LeftOut = LeftOut(top, wrapperKey) };
+    }
+
+    /// <summary>
+    /// The checkpoint's entries beside the state dict ('epoch', 'optimizer', 'best_acc' when it is under 'state_dict'), with
+    /// their places: every key of each dict on the way to the state dict that is not on that way. Empty for a bare state dict.
+    /// </summary>
+    private static IReadOnlyList<string> LeftOut(PickleDict top, string? wrapperKey)
+    {
+        var left = new List<string>();
+        if (wrapperKey is null) return left;
+        PickleDict dict = top;
+        string prefix = "";
+        foreach (string step in wrapperKey.Split('.'))
+        {
+            foreach ((object? key, _) in dict)
+            {
+                if (key is not string name || name != step) left.Add(prefix + PlaceOf(key));
+            }
+            if (!dict.TryGetText(step, out object? inner) || inner is not PickleDict next) break;
+            dict = next;
+            prefix += step + ".";
+        }
+        return left;
     }
 
     /// <summary>What a file (or a checkpoint key) holding an object instead of a state dict is, and what to do.</summary>
@@ -232,4 +255,8 @@ public static class StateDictExtractor
 /// <param name="WrapperKey">The checkpoint key that held the state dict ('state_dict', 'model', ...), or null.</param>
 /// <param name="StrippedPrefix">The wrapper prefix removed from every key ('module.', '_orig_mod.', both), or "".</param>
 /// <param name="Warnings">What was skipped, each with its place in the file, one line each.</param>
-public sealed record ExtractedStateDict(StateDict Tensors, string? WrapperKey, string StrippedPrefix, IReadOnlyList<string> Warnings);
+public sealed record ExtractedStateDict(StateDict Tensors, string? WrapperKey, string StrippedPrefix, IReadOnlyList<string> Warnings)
+{
+    /// <summary>The checkpoint's entries beside the state dict (its places, e.g. "epoch", "optimizer"); empty for a bare state dict.</summary>
+    public IReadOnlyList<string> LeftOut { get; init; } = [];
+}

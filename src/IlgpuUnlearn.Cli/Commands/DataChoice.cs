@@ -17,6 +17,8 @@ internal static class DataChoice
     public const string StdHelp = "The per-channel standard deviations that go with --mean (or a preset name)";
     public const string WeightsHelp = "The model to start from (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +
         "Default: the base model jaeunglee/resnet18-cifar10-unlearning (resnet18_cifar10_full.pth), downloaded once into the cache";
+    public const string EvalWeightsHelp = "The model to evaluate (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +
+        "Default: the base model jaeunglee/resnet18-cifar10-unlearning (resnet18_cifar10_full.pth), downloaded once into the cache";
     public const string LimitHelp = "Use at most N images of each split (train and test): the first N/10 of each class. For a quick trial.";
 
     /// <summary>
@@ -25,11 +27,41 @@ internal static class DataChoice
     /// </summary>
     public static string? CheckData(DatasetKind kind, string? path)
     {
-        PlanChecks.InputPath(path, "--data");
+        CheckDataPath(kind, path);
         if (path is null && kind == DatasetKind.FashionMnist && !Directory.Exists(FashionMnist.DebianFolder))
             throw new UserError($"--dataset fashion-mnist needs --data FOLDER (its four IDX files, or torchvision's root holding FashionMNIST/raw/); " +
                                 $"Debian's {FashionMnist.DebianFolder} is not here (apt-get install dataset-fashion-mnist)");
         return path;
+    }
+
+    /// <summary>
+    /// --data exists and is what the dataset reads: Fashion-MNIST a folder (of its IDX files); CIFAR-10 a folder or a .tar.gz
+    /// archive. A file where a folder is expected is one line that says so and names the folder that holds it.
+    /// </summary>
+    public static void CheckDataPath(DatasetKind kind, string? path)
+    {
+        PlanChecks.InputPath(path, "--data");
+        if (path is null || !File.Exists(path)) return;
+        string folder = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        if (kind == DatasetKind.FashionMnist)
+            throw new UserError($"--data {path} is a file; with --dataset fashion-mnist, --data names the folder of its four IDX files " +
+                                $"({FashionMnist.TrainImagesFile}, ...), here perhaps {folder}");
+        if (kind == DatasetKind.Cifar10 && !path.EndsWith(".tar.gz", StringComparison.OrdinalIgnoreCase) && !path.EndsWith(".tgz", StringComparison.OrdinalIgnoreCase))
+            throw new UserError($"--data {path} is a file but not a .tar.gz archive; CIFAR-10's --data is a folder (cifar-10-batches-bin/, " +
+                                $"cifar-10-batches-py/, or one holding them; here perhaps {folder}) or cifar-10-binary.tar.gz / cifar-10-python.tar.gz");
+    }
+
+    /// <summary>
+    /// What <see cref="FitModel"/> checks that the dataset's kind alone decides, run right after the weights are read and
+    /// before the data is: the number of classes, and a grey model given colour data.
+    /// </summary>
+    public static void CheckWeightsFitDataset(ResNet18Weights weights, string path, DatasetKind kind, int classCount)
+    {
+        if (weights.NumClasses != classCount)
+            throw new UserError($"--weights {path}: the model has {weights.NumClasses} classes, the data {classCount}");
+        if (weights.InputChannels == 1 && kind != DatasetKind.FashionMnist)
+            throw new UserError($"--weights {path}: the model reads 1-channel images (conv1.weight is {weights.Width}x1x3x3), " +
+                $"--dataset {(kind == DatasetKind.Cifar10 ? "cifar10" : "synthetic")} holds 3-channel ones");
     }
 
     /// <summary>The plan's data (CIFAR-10 downloaded when no --data), cut to --limit; says which file or folder was read.</summary>

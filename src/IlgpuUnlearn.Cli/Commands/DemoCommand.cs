@@ -42,6 +42,12 @@ public sealed class DemoOptions
     [Option("seed", Default = 1, HelpText = "Seed of the data, the initialisation and the shuffles.")]
     public int Seed { get; set; }
 
+    [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]
+    public int Bootstrap { get; set; }
+
+    [Option("force", HelpText = PlanChecks.ForceHelp + " A second demo into the same --out needs it.")]
+    public bool Force { get; set; }
+
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 }
@@ -61,7 +67,7 @@ internal static class DemoCommand
             throw new UserError("--dataset: the demo runs on fashion-mnist or synthetic; for CIFAR-10 use ilgpu-unlearn unlearn");
         if (o.Data is not null && kind != DatasetKind.FashionMnist)
             throw new UserError("--data: only --dataset fashion-mnist reads files");
-        PlanChecks.InputPath(o.Data, "--data");
+        DataChoice.CheckDataPath(kind, o.Data);
         string name = kind == DatasetKind.Synthetic ? "synthetic" : "fashion-mnist";
         var classNames = kind == DatasetKind.Synthetic ? SyntheticDataset.ClassNames : FashionMnist.ClassNames;
         int k = PlanChecks.ForgetClasses(o.ForgetClass, classNames, allowAll: false)[0];
@@ -73,9 +79,15 @@ internal static class DemoCommand
         PlanChecks.OutputFolder(o.Out, "--out");
         string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
         string outPath = Path.Combine(o.Out, ModelCardTable.ModelName(k, name));
-        foreach (var file in new[] { basePath, outPath, Path.Combine(o.Out, "report.json"), Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png") })
+        // Named as unlearn names its outputs: the model, and beside it <model>.card.json, .report.json, .confusion.svg/.png.
+        string[] pictures = [Path.ChangeExtension(outPath, ".confusion.svg"), Path.ChangeExtension(outPath, ".confusion.png")];
+        string cardPath = Path.ChangeExtension(outPath, ".card.json");
+        foreach (var file in (string[])[basePath, outPath, cardPath, Path.ChangeExtension(outPath, ".report.json"), .. pictures])
+        {
             if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
-        var outputs = new ClassOutputs(k, outPath, Path.Combine(o.Out, "report.json"), [Path.Combine(o.Out, "confusion.svg"), Path.Combine(o.Out, "confusion.png")]);
+            PlanChecks.NotReplacing(file, "in --out", o.Force);
+        }
+        var outputs = new ClassOutputs(k, outPath, cardPath, pictures);
 
         var clock = Stopwatch.StartNew();
         using var cancel = new Cancellation();
@@ -123,16 +135,27 @@ internal static class DemoCommand
         var weights = ModelFiles.Canonical(model);
         weights.Save(basePath);
         written.Add(basePath);
-        var before = ReportOutputs.Evaluate(model, data.Test, k, cancel);
+        // Both splits, once each, for the card's row and the run report's metrics (the membership attacks need the training images).
+        var baseOutputs = RunEvaluation.Forward(model, data, "base model", cancel);
+        var before = baseOutputs.Test.CardReport(k, train.ClassNames);
 
         // 2. AdvNegGrad with the card's settings, one epoch.
         var card = new AdvNegGrad().Defaults with { BatchSize = o.BatchSize, Seed = o.Seed, Augment = false };
         Console.Error.WriteLine($"unlearning class {k} ({train.ClassNames[k]}) with {card}");
         MethodRun.Run(model, train, k, card, p => ProgressLine.Show(p), cancel);
         ProgressLine.Finish();
-        var after = ReportOutputs.Evaluate(model, data.Test, k, cancel);
-        string outPath = outputs.Model!, modelName = Path.GetFileName(outPath);
+        var unlearnedOutputs = RunEvaluation.Forward(model, data, "unlearned model", cancel);
+        var after = unlearnedOutputs.Test.CardReport(k, train.ClassNames);
+        string outPath = outputs.Model!, modelName = Path.GetFileName(outPath), runReportPath = Path.ChangeExtension(outPath, ".report.json");
+        // The run report unlearn writes: UA, RA, TUA, TRA, SalUn's figures, MIA-efficacy and the loss attack with their
+        // intervals, for the base and the unlearned model (no retrained model here, so no gap, Avg. Gap or FQS).
+        var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed, "salun");
+        var baseEvaluation = ModelEvaluation.Compute(Path.GetFileName(basePath), "base", baseOutputs.Train, baseOutputs.Test, k, null, settings, cancel);
+        var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearnedOutputs.Train, unlearnedOutputs.Test, k, null, settings, cancel);
+        var runReport = RunReport.Create("AdvNegGrad", modelName, k, train.ClassNames, after, evaluation, baseEvaluation, null, settings);
         ReportOutputs.WriteClass(outputs, after, written);
+        RunReportJson.Write(runReportPath, [runReport]);
+        written.Add(runReportPath);
         ModelFiles.Save(model, weights, outPath);
         written.Add(outPath);
 
@@ -140,6 +163,9 @@ internal static class DemoCommand
         Console.WriteLine("before unlearning (base model) and after:");
         Console.WriteLine(ModelCardTable.Table([(before, Path.GetFileName(basePath)), (after, modelName)]));
         ReportOutputs.PrintDetails(after);
+        Console.WriteLine();
+        RunEvaluation.Print(runReport);
+        Console.Error.WriteLine($"run report: {Path.GetFullPath(runReportPath)}");
         Console.Error.WriteLine($"models: {Path.GetFullPath(basePath)}, {Path.GetFullPath(outPath)}");
         Console.Error.WriteLine($"done in {clock.Elapsed.TotalSeconds:F0} s");
         return 0;

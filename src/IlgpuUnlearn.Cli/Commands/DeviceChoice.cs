@@ -19,10 +19,14 @@ internal static class DeviceChoice
 
     /// <summary>
     /// Says how much memory a model sized for <paramref name="batch"/> images needs on each device of a run
-    /// (<see cref="MemoryPlan.For"/>), and refuses, naming <paramref name="option"/> and the largest batch that fits, when that
-    /// is more than a device has. Devices that share the host's memory (cpu, ilgpu-cpu) share what it has.
+    /// (<see cref="MemoryPlan.For"/>), and refuses, naming <paramref name="option"/> with the value the user typed and the
+    /// largest batch that fits, when that is more than a device has. Devices that share the host's memory (cpu, ilgpu-cpu)
+    /// share what it has.
     /// </summary>
-    public static void CheckMemory(IReadOnlyList<DeviceSpec> devices, ResNet18Config config, int batch, bool training, string option)
+    /// <param name="typed">The value of <paramref name="option"/> as given, when the run cut it to the set's size (default: <paramref name="batch"/>).</param>
+    /// <param name="what">The batches in words for the memory line ("training batch 128 and evaluation batch 500"); default "batch N".</param>
+    public static void CheckMemory(IReadOnlyList<DeviceSpec> devices, ResNet18Config config, int batch, bool training, string option,
+        int? typed = null, string? what = null)
     {
         int onHost = devices.Count(d => d.Kind != DeviceKind.Cuda);
         foreach (var device in devices.Distinct())
@@ -30,11 +34,12 @@ internal static class DeviceChoice
             long? available = device.Kind == DeviceKind.Cuda ? null : MemoryPlan.AvailableBytes(device) / onHost;
             var need = MemoryPlan.For(config, batch, training, device, available);
             string where = onHost > 1 && device.Kind != DeviceKind.Cuda ? $"each of the {onHost} {device} devices" : device.ToString();
+            string asTyped = typed is { } t && t != batch ? $"{t} (a batch of {batch}, the whole set)" : $"{batch}";
             if (!need.Fits)
-                throw new UserError($"{option} {batch} needs {MemoryNeed.Gb(need.TotalBytes)} of memory on {where}, which has " +
+                throw new UserError($"{option} {asTyped} needs {MemoryNeed.Gb(need.TotalBytes)} of memory on {where}, which has " +
                     $"{MemoryNeed.Gb(need.AvailableBytes)} available; " +
                     (need.LargestBatch > 0 ? $"the largest batch that fits is {need.LargestBatch}" : "not even a batch of 1 fits"));
-            Console.Error.WriteLine($"memory: batch {batch} needs {need} on {where}");
+            Console.Error.WriteLine($"memory: {what ?? $"batch {batch}"} needs {need} on {where}");
         }
     }
 

@@ -25,7 +25,7 @@ internal static class DownloadCommand
             foreach (var source in sources)
             {
                 bool cached = downloader.IsCached(source);
-                string path = Downloads.Ensure(source, cancel.Token);
+                string path = Downloads.Ensure(source, cancel.Token, byDownloadVerb: true);
                 if (!cached) fetched.Add(path);
                 Console.WriteLine($"{(cached ? "cached" : "downloaded")}: {path}");
             }

@@ -11,7 +11,7 @@ namespace IlgpuUnlearn.Cli.Commands;
     "the NeurIPS 2023 kit's loss attack) with 95% bootstrap intervals, against the base and retrained models when given. " + RunEvaluation.MetricsHelp)]
 public sealed class EvalOptions
 {
-    [Option("weights", HelpText = DataChoice.WeightsHelp)]
+    [Option("weights", HelpText = DataChoice.EvalWeightsHelp)]
     public string? Weights { get; set; }
 
     [Option("forget-class", HelpText = "The class that was forgotten: 0-9 or a class name. Without it, per-class accuracy and loss only.")]
@@ -32,7 +32,7 @@ public sealed class EvalOptions
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 
-    [Option("json", HelpText = "Write the card's report (test set) as JSON here (needs --forget-class).")]
+    [Option("json", HelpText = "Write the card's report (test set) as JSON here; without --forget-class, the accuracy and loss over each split and per class.")]
     public string? Json { get; set; }
 
     [Option("report-json", HelpText = "Write the whole run report (both splits, every metric and interval, base/retrained, gaps) as JSON here; `ilgpu-unlearn report` merges such files. " + RunEvaluation.MetricsHelp)]
@@ -76,6 +76,9 @@ public sealed class EvalOptions
 
     [Option("limit", HelpText = "Evaluate at most N images of each split: the first N/10 of each class. For a quick trial.")]
     public int? Limit { get; set; }
+
+    [Option("force", HelpText = PlanChecks.ForceHelp)]
+    public bool Force { get; set; }
 }
 
 /// <summary>
@@ -92,13 +95,15 @@ internal static class EvalCommand
         var written = new WrittenFiles();
         try
         {
-            var data = DataChoice.LoadData(plan, cancel.Token);
+            // The weights first: a wrong file fails in a second, not after the data (or its download).
             var (weights, path) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
+            DataChoice.CheckWeightsFitDataset(weights, path, plan.Dataset, plan.ClassNames.Count);
+            var data = DataChoice.LoadData(plan, cancel.Token);
             (data, var config) = DataChoice.FitModel(data, weights, path, plan.Mean, plan.Std);
             string? retrainedPath = k is int kk ? RunEvaluation.RetrainedPath(o.Retrained, o.Weights is not null, data.Test.ClassNames[kk], cancel.Token) : null;
 
             int batch = Math.Min(o.BatchSize, Math.Max(data.Train.Count, data.Test.Count));
-            DeviceChoice.CheckMemory(plan.Devices, config, batch, training: false, "--batch-size");
+            DeviceChoice.CheckMemory(plan.Devices, config, batch, training: false, "--batch-size", typed: o.BatchSize, what: $"evaluation batch {batch} (--batch-size)");
             using var ops = DeviceChoice.Open(plan.Devices[0], plan.DefaultDevice);
             using var model = new ResNet18(ops, config, batch);
             string name = Path.GetFileName(path);
@@ -133,6 +138,12 @@ internal static class EvalCommand
                 ReportOutputs.WriteClass(plan.Classes[0], card, written);
             }
             RunEvaluation.Print(report);
+            if (card is null && o.Json is not null)
+            {
+                RunReportJson.WriteEvaluation(o.Json, evaluation);
+                written.Add(o.Json);
+                Console.Error.WriteLine($"report: {Path.GetFullPath(o.Json)}");
+            }
             if (o.ReportJson is not null)
             {
                 RunReportJson.Write(o.ReportJson, [report]);
@@ -165,8 +176,8 @@ internal static class EvalCommand
         var kind = PlanChecks.Dataset(o.Dataset);
         var names = DatasetLoader.ClassNames(kind);
         int[] classes = o.ForgetClass is null ? [] : PlanChecks.ForgetClasses(o.ForgetClass, names, allowAll: false);
-        if (o.ForgetClass is null && (o.Json ?? o.Confusion ?? o.ComparatorJson) is not null)
-            throw new UserError("--json, --confusion and --comparator-json need --forget-class");
+        if (o.ForgetClass is null && (o.Confusion ?? o.ComparatorJson) is not null)
+            throw new UserError("--confusion and --comparator-json need --forget-class");
         var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: false);
         DataChoice.CheckData(kind, o.Data);
         PlanChecks.InputPath(o.Weights, "--weights");
@@ -176,8 +187,12 @@ internal static class EvalCommand
         RunEvaluation.CheckRetrainedOption(o.Retrained);
         RunEvaluation.ParseBelowLogits(o.BelowLogits);
         string[] pictures = o.Confusion is null ? [] : [PlanChecks.OutputFile(o.Confusion, "--confusion", PlanChecks.PictureExtensions)];
-        foreach (var (option, file) in new[] { ("--json", o.Json), ("--report-json", o.ReportJson), ("--comparator-json", o.ComparatorJson) })
-            if (file is not null) PlanChecks.OutputFile(file, option);
+        foreach (var (option, file) in new[] { ("--json", o.Json), ("--report-json", o.ReportJson), ("--comparator-json", o.ComparatorJson), ("--confusion", o.Confusion) })
+        {
+            if (file is null) continue;
+            PlanChecks.OutputFile(file, option);
+            PlanChecks.NotReplacing(file, option, o.Force);
+        }
         var plan = new RunPlan
         {
             Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names,

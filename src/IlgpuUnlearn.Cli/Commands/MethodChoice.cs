@@ -59,6 +59,13 @@ internal sealed record MethodChoice(MethodSettings Settings)
             .Where(x => x.Attribute is not null && MethodRegistry.OwnerOf("--" + x.Attribute.LongName) is not null)
             .Select(x => ("--" + x.Attribute!.LongName, x.Property));
 
+    /// <summary>The long names (--lr) of the options that hold a value (always so for those with a parser default) or a switch that is on.</summary>
+    static IEnumerable<string> GivenOptions(UnlearnOptions o) =>
+        typeof(UnlearnOptions).GetProperties()
+            .Select(p => (Value: p.GetValue(o), Attribute: p.GetCustomAttribute<OptionAttribute>()))
+            .Where(x => x.Attribute is not null && x.Value is not (null or false))
+            .Select(x => "--" + x.Attribute!.LongName);
+
     /// <summary>A given option's value as a double (null: not given); a float converts through its shortest text (0.15f is 0.15).</summary>
     static double? ValueOf(object? value) => value switch
     {
@@ -91,6 +98,8 @@ internal sealed record MethodChoice(MethodSettings Settings)
             throw new UserError($"--recipe {recipe.Name} is for --method {owner}, not {method.OptionName}");
         if (recipe is { Method: null } && !Comparator.Methods.Contains(method.OptionName))
             throw new UserError($"--recipe {recipe.Name} is for the Comparator's methods (ft, ga, rl, salun, scrub), not {method.OptionName}");
+        if (!method.TakesOptimizerStep && GivenOptions(o).FirstOrDefault(UnlearningMethod.StepOptions.Contains) is { } stepOption)
+            throw new UserError($"{stepOption} does not apply to --method {method.OptionName}: {method.OptionName} takes no optimiser step");
         var d = recipe?.Apply(method.Defaults) ?? method.Defaults;
         var values = d.Values;
         foreach (var (option, property) in MethodOptions())

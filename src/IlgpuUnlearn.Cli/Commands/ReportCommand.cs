@@ -18,6 +18,9 @@ public sealed class ReportOptions
 
     [Option("svg", HelpText = "Draw the methods' mean metrics as a grouped bar chart here (SVG).")]
     public string? Svg { get; set; }
+
+    [Option("force", HelpText = PlanChecks.ForceHelp)]
+    public bool Force { get; set; }
 }
 
 internal static class ReportCommand
@@ -32,7 +35,11 @@ internal static class ReportCommand
         if (o.Svg is not null && !o.Svg.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
             throw new UserError($"--svg {o.Svg}: the chart is an SVG picture; give a name ending in .svg");
         foreach (var (option, file) in new[] { ("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg) })
-            if (file is not null) PlanChecks.OutputFile(file, option);
+        {
+            if (file is null) continue;
+            PlanChecks.OutputFile(file, option);
+            PlanChecks.NotReplacing(file, option, o.Force);
+        }
         var runs = files.SelectMany(RunReportJson.ReadAll).ToList();
         if (!runs.Any(r => r.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
         var comparison = new RunComparison(runs);

@@ -146,6 +146,19 @@ internal static class PlanChecks
         return path;
     }
 
+    /// <summary>
+    /// The overwrite policy of every verb: an output that exists is refused unless --force, before any work, so that no run
+    /// replaces a file without being asked to (a refusal costs a rerun; a silent replacement can cost a trained model).
+    /// </summary>
+    /// <param name="what">What the file is, as the user knows it: the option that names it, or "written beside --out".</param>
+    public static void NotReplacing(string path, string what, bool force)
+    {
+        if (!force && File.Exists(path))
+            throw new UserError($"{path} exists ({what}): add --force to replace it, or name another file");
+    }
+
+    public const string ForceHelp = "Replace output files that exist (without it, an existing output stops the run before it starts).";
+
     /// <summary>A folder the run will write into: created when missing, then proven writable by creating and deleting a file.</summary>
     public static string OutputFolder(string folder, string option, string? named = null)
     {

@@ -76,6 +76,9 @@ public sealed class TrainOptions
     [Option("curves", HelpText = "Loss and accuracy curves, SVG. Default: <out>.curves.svg.")]
     public string? Curves { get; set; }
 
+    [Option("force", HelpText = "Start afresh over an existing checkpoint, and replace an existing model, log or curves (without it, either stops the run before it starts).")]
+    public bool Force { get; set; }
+
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 }
@@ -104,18 +107,8 @@ internal static class TrainCommand
         int? exclude = o.ExcludeClass is null ? null : ParseClass(o.ExcludeClass, names);
         int? limit = DataChoice.CheckLimit(o.Limit, names.Count);
 
-        using var cancel = new Cancellation();
-        var data = DataChoice.LoadData(new RunPlan { Dataset = kind, DataPath = o.Data, ClassNames = names, Classes = [], Devices = devices, Limit = limit }, cancel.Token);
-        var train = data.Train;
-        var recipe = new TrainingRecipe
-        {
-            Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Momentum = o.Momentum, WeightDecay = o.WeightDecay,
-            Nesterov = !o.NoNesterov, Clip = o.Clip, Schedule = schedule, Shuffle = !o.NoShuffle, Augment = augment, Seed = o.Seed, ExcludeClass = exclude,
-        };
-        try { recipe.Validate(train.ClassCount); }
-        catch (ArgumentException e) { throw new UserError(e.Message); }
-
-        string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
+        // Every output is known and checked before the data is read.
+        string dataset = o.Dataset.ToLowerInvariant();
         // The names the published models have: resnet18_cifar10_full.pth, resnet18_cifar10_no_cat.pth.
         string outPath = o.Out ?? $"resnet18_{dataset}_{(exclude is { } k ? $"no_{FileNamePart(names[k])}" : "full")}.pth";
         string stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, Path.GetFileNameWithoutExtension(outPath));
@@ -126,13 +119,30 @@ internal static class TrainCommand
         {
             if (!File.Exists(checkpointPath)) throw new UserError($"--resume: no checkpoint at {checkpointPath} (give --checkpoint)");
             resumeFrom = TrainingCheckpoint.Load(checkpointPath);
-            Console.Error.WriteLine($"resuming from {checkpointPath}: {resumeFrom.EpochsDone} of {recipe.Epochs} epochs done");
+            Console.Error.WriteLine($"resuming from {checkpointPath}: {resumeFrom.EpochsDone} of {o.Epochs} epochs done");
         }
-        else if (File.Exists(checkpointPath))
+        else if (File.Exists(checkpointPath) && !o.Force)
         {
-            throw new UserError($"{checkpointPath} exists: add --resume to continue that run, or delete it (or choose --checkpoint) to start afresh");
+            throw new UserError($"{checkpointPath} exists: add --resume to continue that run, or --force to start afresh over it (or choose --checkpoint)");
+        }
+        else
+        {
+            // A fresh run replaces nothing unasked: the model, log and curves of another run stay unless --force.
+            foreach (var (path, what) in new[] { (outPath, "--out"), (logPath, "--log"), (curvesPath, "--curves") })
+                PlanChecks.NotReplacing(path, what, o.Force);
         }
         foreach (var path in new[] { outPath, checkpointPath, logPath, curvesPath }) CheckWritable(path);
+
+        using var cancel = new Cancellation();
+        var data = DataChoice.LoadData(new RunPlan { Dataset = kind, DataPath = o.Data, ClassNames = names, Classes = [], Devices = devices, Limit = limit }, cancel.Token);
+        var train = data.Train;
+        var recipe = new TrainingRecipe
+        {
+            Epochs = o.Epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, Momentum = o.Momentum, WeightDecay = o.WeightDecay,
+            Nesterov = !o.NoNesterov, Clip = o.Clip, Schedule = schedule, Shuffle = !o.NoShuffle, Augment = augment, Seed = o.Seed, ExcludeClass = exclude,
+        };
+        try { recipe.Validate(train.ClassCount); }
+        catch (ArgumentException e) { throw new UserError(e.Message); }
 
         // Grey images train a 1-channel network with Fashion-MNIST's normalisation, colour ones CIFAR-10's.
         var config = new ResNet18Config(o.Width, train.Height, train.ClassCount, train.Channels) { Normalization = InputNormalization.DefaultFor(train.Channels) };

@@ -96,6 +96,10 @@ public sealed class UnlearnOptions
     [Option("saliency-batches", HelpText = "salun only: forget batches the saliency is measured on. Default: 5.")]
     public int? SaliencyBatches { get; set; }
 
+    [Option("freeze-masked", HelpText = "salun only: masked weights keep their value exactly (the mask applies to the whole update, weight decay and momentum included: " +
+        "SalUn's fix, OPTML-Group/Unlearn-Saliency#33). Default: off, the Comparator's, which masks only the gradient.")]
+    public bool FreezeMasked { get; set; }
+
     [Option("kd-temperature", HelpText = "scrub only: distillation temperature. Default: 2.")]
     public float? KdTemperature { get; set; }
 
@@ -147,13 +151,16 @@ public sealed class UnlearnOptions
     [Option("max-steps", HelpText = "Stop after N unlearning steps in all (a quick trial; the card runs a whole epoch).")]
     public int? MaxSteps { get; set; }
 
-    [Option("resume", HelpText = "Skip the classes whose model and report are already written (continues an interrupted --forget-class all).")]
+    [Option("resume", HelpText = "Skip the classes whose model and report are already written (continues an interrupted --forget-class all); their manifests must record the same options.")]
     public bool Resume { get; set; }
+
+    [Option("force", HelpText = PlanChecks.ForceHelp)]
+    public bool Force { get; set; }
 
     [Option("retrained", Default = "auto", HelpText = RunEvaluation.RetrainedHelp)]
     public string Retrained { get; set; } = "auto";
 
-    [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: <out>.report.json; with all, one per model. " + RunEvaluation.MetricsHelp)]
+    [Option("report-json", HelpText = "Where to write the whole run report (both splits, base/unlearned/retrained, every metric with its interval, gaps). Default: the model's name with .report.json for .pth; with all, one per model. " + RunEvaluation.MetricsHelp)]
     public string? ReportJson { get; set; }
 
     [Option("below-logits", Default = "probe,relearn,cka", HelpText = RunEvaluation.BelowLogitsHelp)]
@@ -191,6 +198,7 @@ internal static class UnlearnCommand
             {
                 var done = plan.Classes[i];
                 if (!plan.Resume || !done.Done) continue;
+                CheckResumable(done, o, method);
                 Console.Error.WriteLine($"class {done.ForgetClass} ({plan.ClassNames[done.ForgetClass]}): {done.Model} is written (--resume), skipped");
                 if (done.Report is not null) reports[i] = ReportOutputs.ReadBack(done.Report, done.Model);
             }
@@ -198,13 +206,17 @@ internal static class UnlearnCommand
             if (toRun.Count > 0)
             {
                 timeline.Close("start-up and checks");
-                var data = DataChoice.LoadData(plan, cancel.Token, out string? dataPath);
+                // The weights first: a wrong file fails in a second, not after the data (or its download).
                 var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
+                DataChoice.CheckWeightsFitDataset(weights, weightsPath, plan.Dataset, plan.ClassNames.Count);
+                var data = DataChoice.LoadData(plan, cancel.Token, out string? dataPath);
                 (data, var config) = DataChoice.FitModel(data, weights, weightsPath, plan.Mean, plan.Std);
                 var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());
                 int batch = Math.Min(method.BatchSize, data.Train.Count), evalBatch = Math.Min(o.EvalBatchSize, data.Test.Count);
                 int maxBatch = Math.Max(batch, evalBatch);
-                DeviceChoice.CheckMemory(plan.Devices, config, maxBatch, training: true, batch >= evalBatch ? "--batch-size" : "--eval-batch-size");
+                DeviceChoice.CheckMemory(plan.Devices, config, maxBatch, training: true, batch >= evalBatch ? "--batch-size" : "--eval-batch-size",
+                    typed: batch >= evalBatch ? method.BatchSize : o.EvalBatchSize,
+                    what: $"training batch {batch} (--batch-size) and evaluation batch {evalBatch} (--eval-batch-size), the network sized for {maxBatch},");
                 // A set smaller than --batch-size (a --limit trial) is one batch.
                 timeline.Close("load data and weights");
                 var run = new ClassRun(data, baseState, weights, method.WithBatchSize(batch), written, o, evaluationSettings,
@@ -326,9 +338,9 @@ internal static class UnlearnCommand
         return report;
     }
 
-    /// <summary>The run report's path: --report-json (with _k before the extension when a run has several classes), else &lt;model&gt;.report.json.</summary>
+    /// <summary>The run report's path: --report-json (with _k before the extension when a run has several classes), else the model's name with .report.json for its extension.</summary>
     static string RunReportPath(UnlearnOptions o, string modelPath, int k, bool several) =>
-        o.ReportJson is null ? modelPath + ".report.json" : several ? ReportOutputs.WithSuffix(o.ReportJson, $"_{k}") : o.ReportJson;
+        o.ReportJson is null ? Path.ChangeExtension(modelPath, ".report.json") : several ? ReportOutputs.WithSuffix(o.ReportJson, $"_{k}") : o.ReportJson;
 
     /// <summary>The run manifest beside the model: hashes of inputs and outputs, every setting, device, version, phases.</summary>
     static string WriteManifest(ClassRun run, string device, int k, int steps, string? retrainedPath, string modelPath, string reportPath,
@@ -348,24 +360,68 @@ internal static class UnlearnCommand
         {
             WallSeconds = phases.WallSeconds,
             Version = RunEvaluation.Version,
-            Command = ["unlearn", .. Environment.GetCommandLineArgs().Skip(1)],
+            Command = [.. Environment.GetCommandLineArgs().Skip(1)],   // [0] is the program; the verb is [1]
             Device = device,
             Machine = Inv($"{Environment.MachineName}, {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}"),
             CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            Settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["forget_class"] = Inv($"{k}"), ["dataset"] = o.Dataset, ["steps_taken"] = Inv($"{steps}"),
-                ["limit"] = o.Limit is { } l ? Inv($"{l}") : "none", ["mean"] = o.Mean ?? "default", ["std"] = o.Std ?? "default",
-                ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"), ["below_logits"] = o.BelowLogits,
-                ["retrained"] = o.Retrained,
-            },
+            Settings = RunSettings(o, run.Method),
         };
-        foreach (var (key, value) in run.Method.ManifestEntries()) manifest.Settings[key] = value;
+        manifest.Settings["forget_class"] = Inv($"{k}");
+        manifest.Settings["steps_taken"] = Inv($"{steps}");
         manifest.Inputs.AddRange(inputs);
         manifest.Outputs.AddRange(outputs);
         manifest.Phases.AddRange(phases.Phases);
         RunManifestJson.Write(manifestPath, manifest);
         return manifestPath;
+    }
+
+    /// <summary>The settings a manifest records that are the same for every class of a run (every option that changes a result).</summary>
+    static SortedDictionary<string, string> RunSettings(UnlearnOptions o, MethodChoice method)
+    {
+        static string Inv(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["dataset"] = o.Dataset, ["limit"] = o.Limit is { } l ? Inv($"{l}") : "none", ["mean"] = o.Mean ?? "default", ["std"] = o.Std ?? "default",
+            ["eval_batch_size"] = Inv($"{o.EvalBatchSize}"), ["bootstrap"] = Inv($"{o.Bootstrap}"), ["collapse_threshold"] = Inv($"{o.CollapseThreshold}"),
+            ["below_logits"] = o.BelowLogits, ["retrained"] = o.Retrained,
+        };
+        foreach (var (key, value) in method.ManifestEntries()) settings[key] = value;
+        return settings;
+    }
+
+    /// <summary>
+    /// --resume keeps a written class only when its manifest records this run's options (as train --resume requires its
+    /// checkpoint's recipe): every setting but the class and the steps taken, and the SHA-256 of --weights. The batch size is
+    /// the one exception where --limit is given: a batch larger than the subset runs as the whole subset, and the manifest
+    /// records that smaller batch.
+    /// </summary>
+    static void CheckResumable(ClassOutputs done, UnlearnOptions o, MethodChoice method)
+    {
+        string model = done.Model!, manifestPath = RunManifestJson.PathFor(model);
+        string again = "delete its files to run the class again, or rerun without --resume (and with --force) to run every class again";
+        if (!File.Exists(manifestPath))
+            throw new UserError($"--resume: {model} has no manifest ({manifestPath}) to check its options against; {again}");
+        RunManifest manifest;
+        try { manifest = RunManifestJson.Read(manifestPath); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException)
+        { throw new UserError($"--resume: {manifestPath}: cannot read it ({UserFacing.Message(e)}); {again}"); }
+        var now = RunSettings(o, method);
+        var differences = new List<string>();
+        foreach (string key in now.Keys.Union(manifest.Settings.Keys).Where(key => key is not ("forget_class" or "steps_taken")).Order(StringComparer.Ordinal))
+        {
+            string? before = manifest.Settings.GetValueOrDefault(key), after = now.GetValueOrDefault(key);
+            if (before == after) continue;
+            if (key == "batch_size" && o.Limit is not null && int.TryParse(before, out int b) && int.TryParse(after, out int a) && b < a) continue;
+            differences.Add($"{key} {before ?? "(not set)"} -> {after ?? "(not set)"}");
+        }
+        if (o.Weights is not null)
+        {
+            var recorded = manifest.Inputs.FirstOrDefault(i => i.Role == "weights");
+            if (recorded is not null && recorded.Sha256 != FileDigest.Sha256(o.Weights))
+                differences.Add($"--weights {o.Weights} is not the file the class was unlearned from ({recorded.Path})");
+        }
+        if (differences.Count > 0)
+            throw new UserError($"--resume: {model} was made with other options ({string.Join("; ", differences)}); use the same options, or {again}");
     }
 
     /// <summary>Every check, before anything is loaded: options, class names, devices, and every output location (folders created).</summary>
@@ -388,7 +444,9 @@ internal static class UnlearnCommand
         RunEvaluation.ParseBelowLogits(o.BelowLogits);
         if (o.ReportJson is not null) PlanChecks.OutputFile(o.ReportJson, "--report-json");
 
-        string dataset = o.Dataset.ToLowerInvariant().Replace("-", "", StringComparison.Ordinal);
+        // Every output is named after its model: <dataset>_resnet18_<Method>_<k>.pth and beside it <same>.card.json,
+        // .report.json, .manifest.json, .confusion.svg (README, "Output files"); the dataset as --dataset names it.
+        string dataset = o.Dataset.ToLowerInvariant();
         var outputs = new List<ClassOutputs>();
         if (several)
         {
@@ -400,7 +458,7 @@ internal static class UnlearnCommand
             {
                 string model = Path.Combine(folder, ModelCardTable.ModelName(k, dataset, method: method.Name));
                 string picture = o.Confusion is null ? Path.ChangeExtension(model, ".confusion.svg") : ReportOutputs.WithSuffix(o.Confusion, $"_{k}");
-                outputs.Add(new ClassOutputs(k, model, Path.ChangeExtension(model, ".json"), [picture]));
+                outputs.Add(new ClassOutputs(k, model, Path.ChangeExtension(model, ".card.json"), [picture]));
             }
         }
         else
@@ -410,6 +468,19 @@ internal static class UnlearnCommand
             outputs.Add(new ClassOutputs(classes[0], model, o.Json, [picture]));
         }
         if (o.Json is not null) PlanChecks.OutputFile(o.Json, "--json");
+        // Nothing is replaced unasked; with --resume a finished class is kept and an unfinished one's leftovers are replaced.
+        if (!o.Resume)
+        {
+            foreach (var c in outputs)
+            {
+                PlanChecks.NotReplacing(c.Model!, several ? "a model in --out" : "--out", o.Force);
+                if (c.Report is not null) PlanChecks.NotReplacing(c.Report, several ? "a report in --out" : "--json", o.Force);
+                foreach (var picture in c.Pictures) PlanChecks.NotReplacing(picture, "--confusion", o.Force);
+                PlanChecks.NotReplacing(RunReportPath(o, c.Model!, c.ForgetClass, several), "--report-json", o.Force);
+                PlanChecks.NotReplacing(RunManifestJson.PathFor(c.Model!), "the manifest beside --out", o.Force);
+            }
+            if (several && o.Json is not null) PlanChecks.NotReplacing(o.Json, "--json", o.Force);
+        }
 
         var plan = new RunPlan
         {

@@ -280,12 +280,15 @@ public sealed unsafe class CpuOps : IOps
         Span(result)[0] = CpuOptimizer.SumOfSquares(Pointer(g), g.Length);
     }
 
-    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep)
+    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep,
+        Slice<float>? updateMask = null)
     {
         RequireLength(g.Length, p.Length, nameof(g));
         RequireLength(m.Length, p.Length, nameof(m));
+        if (updateMask is { } u) RequireLength(u.Length, p.Length, nameof(updateMask));
         if (sumOfSquares.Length < 1) throw new ArgumentException("sumOfSquares needs one element", nameof(sumOfSquares));
-        CpuOptimizer.ClipAndSgdStep(Pointer(p), Pointer(g), Pointer(m), p.Length, Span(sumOfSquares)[0], update, firstStep);
+        CpuOptimizer.ClipAndSgdStep(Pointer(p), Pointer(g), Pointer(m), updateMask is { } mask ? Pointer(mask) : null, p.Length,
+            Span(sumOfSquares)[0], update, firstStep);
     }
 
     public void Dispose() => _conv.Dispose();

@@ -58,9 +58,10 @@ internal static unsafe class CpuOptimizer
 
     /// <summary>
     /// g' = g min(1, clip / (sqrt(sumOfSquares) + 1e-6)) (no clipping when clip &lt;= 0); d = g' + wd p;
-    /// m = d on the first step, else mu m + d; d = d + mu m (Nesterov) or d = m; p = p - lr d.
+    /// m = d on the first step, else mu m + d; d = d + mu m (Nesterov) or d = m; p = p - lr d. Where <paramref name="mask"/> (null:
+    /// none) is 0, p keeps its value bit for bit and m becomes 0 (SalUn's hard mask, <see cref="IOps.ClipAndSgdStep"/>).
     /// </summary>
-    public static void ClipAndSgdStep(float* p, float* g, float* m, long length, float sumOfSquares, SgdUpdate s, bool firstStep)
+    public static void ClipAndSgdStep(float* p, float* g, float* m, float* mask, long length, float sumOfSquares, SgdUpdate s, bool firstStep)
     {
         float clipScale = s.Clip > 0 ? MathF.Min(1f, s.Clip / (MathF.Sqrt(sumOfSquares) + 1e-6f)) : 1f;
         CpuParallel.ForRanges(length, MinChunk, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, count) =>
@@ -76,13 +77,25 @@ internal static unsafe class CpuOptimizer
                 var pv = Vector512.Load(p + k);
                 var d = Vector512.FusedMultiplyAdd(wdV, pv, Vector512.Load(g + k) * clipV);
                 var mv = firstStep ? d : Vector512.FusedMultiplyAdd(muV, Vector512.Load(m + k), d);
-                Vector512.Store(mv, m + k);
                 d = s.Nesterov ? Vector512.FusedMultiplyAdd(muV, mv, d) : mv;
-                Vector512.Store(pv - lrV * d, p + k);
+                var next = pv - lrV * d;
+                if (mask != null)
+                {
+                    var frozen = Vector512.Equals(Vector512.Load(mask + k), Vector512<float>.Zero);
+                    mv = Vector512.ConditionalSelect(frozen, Vector512<float>.Zero, mv);
+                    next = Vector512.ConditionalSelect(frozen, pv, next);
+                }
+                Vector512.Store(mv, m + k);
+                Vector512.Store(next, p + k);
             }
             for (; i < count; i++)
             {
                 long k = start + i;
+                if (mask != null && mask[k] == 0f)
+                {
+                    m[k] = 0f;
+                    continue;
+                }
                 float d = MathF.FusedMultiplyAdd(s.WeightDecay, p[k], g[k] * clipScale);
                 float mv = firstStep ? d : MathF.FusedMultiplyAdd(s.Momentum, m[k], d);
                 m[k] = mv;

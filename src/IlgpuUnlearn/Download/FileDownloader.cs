@@ -129,7 +129,7 @@ public sealed class FileDownloader : IDisposable
             DeleteQuietly(temporary);
             if (e is DownloadException or OperationCanceledException) throw;
             if (e is HttpRequestException or IOException)
-                throw new DownloadException($"{address}: download failed ({e.Message})", e) { Address = address };
+                throw new DownloadException($"{address}: {e.Message}", e) { Address = address };
             throw;
         }
     }

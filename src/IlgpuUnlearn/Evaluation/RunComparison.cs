@@ -11,9 +11,15 @@ namespace IlgpuUnlearn.Evaluation;
 /// </summary>
 public sealed class RunComparison
 {
-    /// <summary>The metrics the picture shows (all in percent).</summary>
+    /// <summary>The metrics the picture shows, in the report's order: percentages, FQS (0-1) drawn times 100, then the Avg. Gap (points).</summary>
     public static readonly string[] PictureMetrics =
-        [ModelEvaluation.SalUnUA, ModelEvaluation.SalUnRA, ModelEvaluation.SalUnTA, ModelEvaluation.MiaEfficacy, ModelEvaluation.TUA, ModelEvaluation.TRA, ModelEvaluation.LossMia];
+    [
+        ModelEvaluation.UA, ModelEvaluation.RA, ModelEvaluation.TUA, ModelEvaluation.TRA, ModelEvaluation.SalUnUA, ModelEvaluation.SalUnRA,
+        ModelEvaluation.SalUnTA, ModelEvaluation.MiaEfficacy, ModelEvaluation.LossMia, ModelEvaluation.Fqs, AvgGapName,
+    ];
+
+    /// <summary>The picture's and tables' name of SalUn's Avg. Gap.</summary>
+    public const string AvgGapName = "Avg. Gap";
 
     private readonly List<RunReport> _runs;
 
@@ -101,35 +107,47 @@ public sealed class RunComparison
         return text.ToString();
     }
 
-    /// <summary>A grouped bar chart: one group per metric of <see cref="PictureMetrics"/>, one bar per method (its mean, 0-100%).</summary>
+    /// <summary>
+    /// A grouped bar chart: one group per metric of <see cref="PictureMetrics"/> that some method has, one bar per method
+    /// (its mean over runs, on a 0-100 axis; FQS times 100), under a title naming the data and the forget class(es).
+    /// </summary>
     public string Svg()
     {
         var rows = MethodRows();
-        var metrics = PictureMetrics.Where(m => rows.Any(r => !double.IsNaN(r.Means[m]))).ToArray();
+        double Value(int r, string metric) => PictureValue(rows[r], metric);
+        var metrics = ShownMetrics();
         string[] colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
-        const int left = 50, top = 30, plotHeight = 260, barWidth = 14, gapBetween = 18;
-        int groupWidth = rows.Count * barWidth + gapBetween;
-        int width = left + metrics.Length * groupWidth + 20, height = top + plotHeight + 60 + 18 * rows.Count;
+        const int left = 50, top = 48, plotHeight = 260, barWidth = 14, right = 20;
+        const double charWidth = 7;   // an upper bound of a sans-serif character's advance at font size 11, in pixels
+        string Label(string m) => m == ModelEvaluation.Fqs ? "FQS x100" : m;
+        // Each group is wide enough for its bars and for its label, with room between labels.
+        int groupWidth = (int)Math.Ceiling(Math.Max(rows.Count * barWidth + 18, metrics.Select(m => Label(m).Length * charWidth + 12).DefaultIfEmpty(0).Max()));
+        string title = Title();
+        string subtitle = "mean over runs per method; % (FQS x100; Avg. Gap: mean |model - retrained|, points)";
+        int width = (int)Math.Ceiling(Math.Max(left + metrics.Length * groupWidth + right, 2 * 10 + Math.Max(title.Length * 8.5, subtitle.Length * charWidth)));
+        int height = top + plotHeight + 60 + 18 * rows.Count;
         var svg = new StringBuilder();
-        svg.Append(Inv($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n"));
+        svg.Append(Inv($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"11\">\n"));
         svg.Append(Inv($"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n"));
-        svg.Append(Inv($"<text x=\"{left}\" y=\"18\" font-size=\"13\">Mean over runs per method (%)</text>\n"));
+        svg.Append(Inv($"<text x=\"10\" y=\"18\" font-size=\"13\" font-weight=\"bold\">{WebUtility.HtmlEncode(title)}</text>\n"));
+        svg.Append(Inv($"<text x=\"10\" y=\"34\">{WebUtility.HtmlEncode(subtitle)}</text>\n"));
         for (int tick = 0; tick <= 100; tick += 25)
         {
             double y = top + plotHeight - tick / 100.0 * plotHeight;
-            svg.Append(Inv($"<line x1=\"{left}\" y1=\"{y:F1}\" x2=\"{width - 10}\" y2=\"{y:F1}\" stroke=\"#ddd\"/><text x=\"{left - 6}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{tick}</text>\n"));
+            svg.Append(Inv($"<line x1=\"{left}\" y1=\"{y:F1}\" x2=\"{width - right}\" y2=\"{y:F1}\" stroke=\"#ddd\"/><text x=\"{left - 6}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{tick}</text>\n"));
         }
         for (int g = 0; g < metrics.Length; g++)
         {
-            double x0 = left + g * groupWidth + gapBetween / 2.0;
+            double x0 = left + g * groupWidth + (groupWidth - rows.Count * barWidth) / 2.0;
             for (int r = 0; r < rows.Count; r++)
             {
-                double v = rows[r].Means[metrics[g]];
+                double v = Value(r, metrics[g]);
                 if (double.IsNaN(v)) continue;
                 double h = Math.Clamp(v, 0, 100) / 100 * plotHeight;
-                svg.Append(Inv($"<rect x=\"{x0 + r * barWidth:F1}\" y=\"{top + plotHeight - h:F1}\" width=\"{barWidth - 2}\" height=\"{h:F1}\" fill=\"{colours[r % colours.Length]}\"><title>{WebUtility.HtmlEncode(rows[r].Method)} {metrics[g]}: {v:F2}</title></rect>\n"));
+                string shown = metrics[g] == ModelEvaluation.Fqs ? (v / 100).ToString("F3", CultureInfo.InvariantCulture) : v.ToString("F2", CultureInfo.InvariantCulture);
+                svg.Append(Inv($"<rect x=\"{x0 + r * barWidth:F1}\" y=\"{top + plotHeight - h:F1}\" width=\"{barWidth - 2}\" height=\"{h:F1}\" fill=\"{colours[r % colours.Length]}\"><title>{WebUtility.HtmlEncode(rows[r].Method)} {metrics[g]}: {shown}</title></rect>\n"));
             }
-            svg.Append(Inv($"<text x=\"{x0 + rows.Count * barWidth / 2.0:F1}\" y=\"{top + plotHeight + 16}\" text-anchor=\"middle\">{metrics[g]}</text>\n"));
+            svg.Append(Inv($"<text x=\"{left + g * groupWidth + groupWidth / 2.0:F1}\" y=\"{top + plotHeight + 16}\" text-anchor=\"middle\">{WebUtility.HtmlEncode(Label(metrics[g]))}</text>\n"));
         }
         for (int r = 0; r < rows.Count; r++)
         {
@@ -138,6 +156,33 @@ public sealed class RunComparison
         }
         svg.Append("</svg>\n");
         return svg.ToString();
+    }
+
+    /// <summary>A method's bar for <paramref name="metric"/>: its mean (FQS times 100; the Avg. Gap from the row), NaN where it has none.</summary>
+    public static double PictureValue((string Method, int Runs, Dictionary<string, double> Means, double AvgGap) row, string metric) =>
+        metric == AvgGapName ? row.AvgGap : metric == ModelEvaluation.Fqs ? row.Means[metric] * 100 : row.Means[metric];
+
+    /// <summary>The metrics of <see cref="PictureMetrics"/> that at least one method has: the picture's groups.</summary>
+    public string[] ShownMetrics()
+    {
+        var rows = MethodRows();
+        return PictureMetrics.Where(m => rows.Any(r => !double.IsNaN(PictureValue(r, m)))).ToArray();
+    }
+
+    /// <summary>"Unlearning on Fashion-MNIST, forget class 3 (Dress)": the data the runs share (by their class names) and their forget class(es).</summary>
+    public string Title()
+    {
+        var names = _runs[0].ClassNames;
+        string data = names.SequenceEqual(Data.Cifar10.ClassNames) ? "CIFAR-10"
+            : names.SequenceEqual(Data.FashionMnist.ClassNames) ? "Fashion-MNIST"
+            : names.SequenceEqual(Data.SyntheticDataset.ClassNames) ? "synthetic shapes"
+            : $"{names.Length} classes ({string.Join(", ", names.Take(3))}, ...)";
+        if (_runs.Any(r => !r.ClassNames.SequenceEqual(names))) data += " and other data";
+        var classes = _runs.Select(r => r.ForgetClass!.Value).Distinct().Order().ToList();
+        string forget = classes.Count == 1 ? $"forget class {classes[0]} ({names[classes[0]]})"
+            : classes.Count == names.Length ? $"forget classes 0-{names.Length - 1} (each in turn)"
+            : "forget classes " + string.Join(", ", classes.Select(k => $"{k} ({names[k]})"));
+        return $"Unlearning on {data}, {forget}";
     }
 
     private static string[] UsedMetrics(IReadOnlyList<(string, int, Dictionary<string, double> Means, double)> rows) =>

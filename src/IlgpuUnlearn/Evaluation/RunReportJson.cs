@@ -15,6 +15,10 @@ public static class RunReportJson
     public static string Serialize(IReadOnlyList<RunReport> reports) =>
         reports.Count == 1 ? Serialize(reports[0]) : JsonSerializer.Serialize(reports.ToArray(), RunReportJsonContext.Default.RunReportArray);
 
+    /// <summary>One model's figures alone (eval --json without a forget class: overall and per-class accuracy and loss on both splits).</summary>
+    public static void WriteEvaluation(string path, ModelEvaluation evaluation) =>
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(evaluation, RunReportJsonContext.Default.ModelEvaluation) + "\n");
+
     /// <summary>Writes one report (or an array for several) atomically.</summary>
     public static void Write(string path, IReadOnlyList<RunReport> reports) => AtomicFile.WriteAllText(path, Serialize(reports) + "\n");
 
@@ -40,7 +44,8 @@ public static class RunReportJson
     }
 }
 
-[JsonSourceGenerationOptions(WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSourceGenerationOptions(WriteIndented = true, Converters = [typeof(NaNAsNullJsonConverter)])]
 [JsonSerializable(typeof(RunReport))]
 [JsonSerializable(typeof(RunReport[]))]
+[JsonSerializable(typeof(ModelEvaluation))]
 internal sealed partial class RunReportJsonContext : JsonSerializerContext;

@@ -53,7 +53,9 @@ public static class RunReportText
                             $"{AccLoss(m.Test.ForgetAccuracy, m.Test.ForgetLoss)} | {AccLoss(m.Test.RetainAccuracy, m.Test.RetainLoss)} |\n");
             text.Append('\n');
 
-            text.Append($"metrics with 95% bootstrap intervals ({report.BootstrapReplicates} resamples, seed {report.Seed})\n\n");
+            text.Append(report.BootstrapReplicates > 0
+                ? $"metrics with 95% bootstrap intervals ({report.BootstrapReplicates} resamples, seed {report.Seed})\n\n"
+                : "metrics, point values (--bootstrap 0: no intervals)\n\n");
             text.Append("| metric | source | meaning | " + string.Join(" | ", models.Select(m => m.Role)) + (report.Retrained is null ? "" : " | gap") + " |\n");
             text.Append("|---|---|---|" + string.Concat(models.Select(_ => "---|")) + (report.Retrained is null ? "" : "---|") + "\n");
             foreach (var name in ModelEvaluation.MetricOrder)
@@ -82,7 +84,18 @@ public static class RunReportText
                     text.Append(Inv($"verdict, {m.Role} model (against the retrained model; far: {verdict.AccuracyThreshold:G} points, forget loss {verdict.LossThreshold:G}x): {verdict.Line}\n"));
         }
 
+        else
+        {
+            // No forget class: every image counts alike; accuracy and mean loss over each split, then per class below.
+            text.Append("accuracy % (mean loss) on both splits\n\n| model | role | train | test |\n|---|---|---|---|\n");
+            foreach (var m in models)
+                text.Append($"| {m.Model} | {m.Role} | {AccLoss(m.Train.Accuracy, m.Train.Loss)} | {AccLoss(m.Test.Accuracy, m.Test.Loss)} |\n");
+        }
+
         text.Append('\n');
+        if (report.ForgetClass is null)
+            foreach (var (split, metrics) in new[] { ("train", report.Evaluation.Train), ("test", report.Evaluation.Test) })
+                text.Append($"per-class {split} loss: ").Append(string.Join("  ", report.ClassNames.Select((name, i) => $"{name} {ModelCardTable.Loss(metrics.PerClassLoss[i])}"))).Append('\n');
         foreach (var (split, metrics) in new[] { ("train", report.Evaluation.Train), ("test", report.Evaluation.Test) })
             text.Append($"per-class {split} accuracy (%): ").Append(string.Join("  ", report.ClassNames.Select((name, i) => $"{name} {ModelCardTable.Accuracy(metrics.PerClassAccuracy[i])}"))).Append('\n');
 

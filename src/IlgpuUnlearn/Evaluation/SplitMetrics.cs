@@ -4,12 +4,21 @@ namespace IlgpuUnlearn.Evaluation;
 
 /// <summary>
 /// One model on one split (train or test): accuracy (%) and mean per-sample NLL per class, and, with a forget class, on
-/// the forget class and on the other classes pooled (the card's two figures). Values over no images are NaN.
+/// the forget class and on the other classes pooled (the card's two figures); and over every image (accuracy, loss).
+/// Values over no images, and the forget/retain figures without a forget class, are NaN (null in JSON).
 /// </summary>
 public sealed class SplitMetrics
 {
     [JsonPropertyName("images")]
     public int Images { get; init; }
+
+    /// <summary>Accuracy over every image of the split (%).</summary>
+    [JsonPropertyName("accuracy")]
+    public double Accuracy { get; init; } = double.NaN;
+
+    /// <summary>Mean per-sample NLL over every image of the split.</summary>
+    [JsonPropertyName("loss")]
+    public double Loss { get; init; } = double.NaN;
 
     [JsonPropertyName("per_class_count")]
     public int[] PerClassCount { get; init; } = [];
@@ -54,8 +63,12 @@ public sealed class SplitMetrics
             accuracy[c] = Percent(correct[c], count[c]);
             meanLoss[c] = count[c] == 0 ? double.NaN : loss[c] / count[c];
         }
+        double overallAccuracy = Percent(correct.Sum(), outputs.Count), overallLoss = outputs.Count == 0 ? double.NaN : loss.Sum() / outputs.Count;
         if (forgetClass is not int k)
-            return new SplitMetrics { Images = outputs.Count, PerClassCount = count, PerClassAccuracy = accuracy, PerClassLoss = meanLoss };
+            return new SplitMetrics
+            {
+                Images = outputs.Count, PerClassCount = count, PerClassAccuracy = accuracy, PerClassLoss = meanLoss, Accuracy = overallAccuracy, Loss = overallLoss,
+            };
         long retainCount = 0, retainCorrect = 0;
         double retainLoss = 0;
         for (int c = 0; c < classes; c++)
@@ -67,7 +80,7 @@ public sealed class SplitMetrics
         }
         return new SplitMetrics
         {
-            Images = outputs.Count, PerClassCount = count, PerClassAccuracy = accuracy, PerClassLoss = meanLoss,
+            Images = outputs.Count, PerClassCount = count, PerClassAccuracy = accuracy, PerClassLoss = meanLoss, Accuracy = overallAccuracy, Loss = overallLoss,
             ForgetAccuracy = accuracy[k], ForgetLoss = meanLoss[k],
             RetainAccuracy = Percent(retainCorrect, retainCount),
             RetainLoss = retainCount == 0 ? double.NaN : retainLoss / retainCount,

@@ -21,8 +21,8 @@ public static class UnlearningReportJson
 }
 
 /// <summary>
-/// Indented output; NaN (a class with no test images) is written as the string "NaN" rather than failing.
+/// Indented output; NaN (a class with no test images) is written as null (<see cref="NaNAsNullJsonConverter"/>).
 /// </summary>
-[JsonSourceGenerationOptions(WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSourceGenerationOptions(WriteIndented = true, Converters = [typeof(NaNAsNullJsonConverter)])]
 [JsonSerializable(typeof(UnlearningReport))]
 internal sealed partial class UnlearningReportJsonContext : JsonSerializerContext;

@@ -40,6 +40,7 @@ public sealed class IlgpuOps : IOps
     private readonly Action<Index1D, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>> softmaxNll;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, float, float, int, ArrayView<float>, ArrayView<float>> klDivergence;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdStep> sgdStep;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdStep> maskedSgdStep;
     private readonly Action<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, int, ChannelNormalisation, ArrayView<float>> loadImages;
     private readonly Action<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>> bnNormalize;
     private readonly Action<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>> bnEval;
@@ -95,6 +96,7 @@ public sealed class IlgpuOps : IOps
         softmaxNll = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, int, float, ArrayView<float>, ArrayView<float>>(LossKernels.SoftmaxNllPerSample);
         klDivergence = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, float, float, int, ArrayView<float>, ArrayView<float>>(LossKernels.KlDivergencePerSample);
         sgdStep = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdStep>(OptimizerKernels.ClipAndSgdStep);
+        maskedSgdStep = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdStep>(OptimizerKernels.MaskedClipAndSgdStep);
         loadImages = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<int>, int, int, int, int, ChannelNormalisation, ArrayView<float>>(InputKernels.LoadImages);
         bnNormalize = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(BatchNormKernels.TrainNormalize);
         bnEval = a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, BatchNormGeometry, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ArrayView<float>>(BatchNormKernels.EvalForward);
@@ -527,13 +529,17 @@ public sealed class IlgpuOps : IOps
         finalSum(Config(plan.Launches[1]), partials, (int)plan.ScratchFloats, 1f, View(result.At(0, 1)));
     }
 
-    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep)
+    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep,
+        Slice<float>? updateMask = null)
     {
-        var plan = planner.ClipAndSgdStep(p, g, m, sumOfSquares);
+        var plan = planner.ClipAndSgdStep(p, g, m, sumOfSquares, updateMask);
         if (plan.Launches.Count == 0)
             return;
         var step = new SgdStep(update.Clip, update.LearningRate, update.Momentum, update.WeightDecay, update.Nesterov, firstStep);
-        sgdStep(plan.Launches[0].Grid.X, View(p), View(g), View(m), View(sumOfSquares.At(0, 1)), step);
+        if (updateMask is { } mask)
+            maskedSgdStep(plan.Launches[0].Grid.X, View(p), View(g), View(m), View(sumOfSquares.At(0, 1)), View(mask), step);
+        else
+            sgdStep(plan.Launches[0].Grid.X, View(p), View(g), View(m), View(sumOfSquares.At(0, 1)), step);
     }
 
     // ---- helpers ------------------------------------------------------------------------------

@@ -109,6 +109,7 @@ public static class IlgpuSelfTest
             Report(CheckMultiply(c, shapes.FlatLength));
             Report(CheckAddScaledSign(c, shapes.FlatLength));
             Report(CheckOptimizer(c, shapes.FlatLength, clip: 0.5f, nesterov: true));
+            Report(CheckOptimizer(c, shapes.FlatLength, clip: 0.5f, nesterov: true, masked: true));
         }
 
         if (shapes.EveryVersion && gpu is IlgpuOps ilgpu)
@@ -459,21 +460,23 @@ public static class IlgpuSelfTest
         yield return c.Compare("Fill", $"{length}", g, ElementwiseTolerance);
     }
 
-    /// <summary>Two steps (first, then with momentum) of clip + weight decay + momentum + SGD.</summary>
-    public static IEnumerable<OpComparison> CheckOptimizer(OpComparer c, long length, float clip, bool nesterov)
+    /// <summary>Two steps (first, then with momentum) of clip + weight decay + momentum + SGD; <paramref name="masked"/>: with an
+    /// update mask of about half zeros (SalUn's hard mask, the MaskedClipAndSgdStep kernel).</summary>
+    public static IEnumerable<OpComparison> CheckOptimizer(OpComparer c, long length, float clip, bool nesterov, bool masked = false)
     {
-        string shape = $"{length} clip {clip} nesterov {nesterov}";
+        string shape = $"{length} clip {clip} nesterov {nesterov}{(masked ? " masked" : "")}";
         var p = c.Uniform(length, -0.5f, 0.5f);
         var m = c.Uniform(length);
         var sum = c.Zeros(1);
+        OpComparer.Pair<float>? mask = masked ? c.Upload(c.RandomFloats(length, 0f, 1f).Select(v => v < 0.5f ? 0f : 1f).ToArray()) : null;
         for (int step = 0; step < 2; step++)
         {
             var g = c.Uniform(length, -1e-2f, 1e-2f);
             var settings = new SgdUpdate(0.1f, 0.9f, 5e-4f, nesterov, clip);
             c.Test.SumOfSquares(g.Test, sum.Test);
             c.Reference.SumOfSquares(g.Ref, sum.Ref);
-            c.Test.ClipAndSgdStep(p.Test, g.Test, m.Test, sum.Test, settings, firstStep: step == 0);
-            c.Reference.ClipAndSgdStep(p.Ref, g.Ref, m.Ref, sum.Ref, settings, firstStep: step == 0);
+            c.Test.ClipAndSgdStep(p.Test, g.Test, m.Test, sum.Test, settings, firstStep: step == 0, mask?.Test);
+            c.Reference.ClipAndSgdStep(p.Ref, g.Ref, m.Ref, sum.Ref, settings, firstStep: step == 0, mask?.Ref);
             yield return c.Compare($"ClipAndSgdStep p (step {step + 1})", shape, p, ReductionTolerance);
             yield return c.Compare($"ClipAndSgdStep m (step {step + 1})", shape, m, ReductionTolerance);
         }

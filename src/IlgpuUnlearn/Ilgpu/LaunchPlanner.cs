@@ -459,11 +459,13 @@ public sealed class LaunchPlanner
         return new(op, $"[{g.Length}]", launches, groups);
     }
 
-    public OpPlan ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares)
+    public OpPlan ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, Slice<float>? updateMask = null)
     {
         Require(p.Length == g.Length && g.Length == m.Length, "ClipAndSgdStep: p, g and m differ in length");
+        Require(updateMask is not { } u || u.Length == p.Length, "ClipAndSgdStep: the update mask and p differ in length");
         Require(sumOfSquares.Length >= 1, "ClipAndSgdStep: sumOfSquares needs one element");
-        return PerElement("ClipAndSgdStep", $"[{p.Length}]", nameof(OptimizerKernels) + "." + nameof(OptimizerKernels.ClipAndSgdStep), p.Length);
+        string kernel = updateMask is null ? nameof(OptimizerKernels.ClipAndSgdStep) : nameof(OptimizerKernels.MaskedClipAndSgdStep);
+        return PerElement("ClipAndSgdStep", $"[{p.Length}]{(updateMask is null ? "" : " masked")}", nameof(OptimizerKernels) + "." + kernel, p.Length);
     }
 
     // ---- helpers ------------------------------------------------------------------------------

@@ -132,8 +132,9 @@ public sealed class PlanningOps : IOps
 
     public void SumOfSquares(Slice<float> g, Slice<float> result) => Record(Planner.SumOfSquares(g, result));
 
-    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep)
-        => Record(Planner.ClipAndSgdStep(p, g, m, sumOfSquares));
+    public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep,
+        Slice<float>? updateMask = null)
+        => Record(Planner.ClipAndSgdStep(p, g, m, sumOfSquares, updateMask));
 
     public void Dispose()
     {

@@ -22,6 +22,7 @@ public sealed class RunManifest
     [JsonPropertyName("version")]
     public string Version { get; init; } = "";
 
+    /// <summary>The command line as typed after the program's name: the verb, then its arguments (["unlearn", "--forget-class", "3"]).</summary>
     [JsonPropertyName("command")]
     public string[] Command { get; init; } = [];
 

@@ -5,10 +5,11 @@ using IlgpuUnlearn.IO;
 
 namespace IlgpuUnlearn.Manifest;
 
-/// <summary><see cref="RunManifest"/> as JSON; the manifest of model M is M.manifest.json.</summary>
+/// <summary><see cref="RunManifest"/> as JSON; the manifest of model X.pth is X.manifest.json (<see cref="PathFor"/>).</summary>
 public static class RunManifestJson
 {
-    public static string PathFor(string modelPath) => modelPath + ".manifest.json";
+    /// <summary>The manifest beside a model: its name with the extension replaced (X.pth -> X.manifest.json), as every output beside a model is named.</summary>
+    public static string PathFor(string modelPath) => Path.ChangeExtension(modelPath, ".manifest.json");
 
     /// <summary>Indented; '+' and other characters left as they are (the version reads 1.0.0+commit).</summary>
     private static readonly RunManifestJsonContext Writing = new(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });

@@ -170,5 +170,9 @@ public interface IOps : IDisposable
     /// m = d on the first step, else mu m + d; d = d + mu m when Nesterov, else d = m; p = p - lr d.
     /// </summary>
     /// <param name="firstStep">The first step of a run: m = d, as torch.optim.SGD initialises its momentum buffer.</param>
-    void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep);
+    /// <param name="updateMask">Null: every element is updated. Else (same length): where it is 0 the parameter keeps its value
+    /// bit for bit and the momentum is set to 0, as SalUn's hard mask does (OPTML-Group/Unlearn-Saliency#33: the masked weights
+    /// restored and their momentum zeroed after each step); elsewhere the update above.</param>
+    void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep,
+        Slice<float>? updateMask = null);
 }

@@ -9,12 +9,14 @@ namespace IlgpuUnlearn.Training;
 /// </summary>
 public static class TrainingCurveSvg
 {
-    const int PanelWidth = 420, PanelHeight = 280, Margin = 56, Top = 50;
+    /// <summary>Panel size; the left margin of each panel (its y labels); the gap right of the last panel (half its last x label and more).</summary>
+    const int PanelWidth = 420, PanelHeight = 280, Margin = 56, Top = 50, RightMargin = 30, PanelGap = 20;
     static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
 
     public static string Render(IReadOnlyList<EpochRecord> history, string title)
     {
-        int width = 2 * (PanelWidth + Margin) + 20, height = Top + PanelHeight + 70;
+        double rightPanel = 2 * Margin + PanelWidth + PanelGap;
+        int width = (int)rightPanel + PanelWidth + RightMargin, height = Top + PanelHeight + 70;
         var root = new XElement(Svg + "svg", new XAttribute("width", width), new XAttribute("height", height),
             new XAttribute("viewBox", $"0 0 {width} {height}"), new XAttribute("font-family", "DejaVu Sans, Helvetica, Arial, sans-serif"));
         root.Add(new XElement(Svg + "rect", new XAttribute("width", width), new XAttribute("height", height), new XAttribute("fill", "white")));
@@ -35,7 +37,7 @@ public static class TrainingCurveSvg
             ("excluded class", "#d62728", history.Where(h => h.ExcludedClassTestAccuracy.HasValue).Select(h => (h.Epoch, h.ExcludedClassTestAccuracy!.Value)).ToList()),
             ("other classes", "#1f77b4", history.Where(h => h.OtherClassesTestAccuracy.HasValue).Select(h => (h.Epoch, h.OtherClassesTestAccuracy!.Value)).ToList()),
         };
-        Panel(root, 2 * Margin + PanelWidth + 20, "test accuracy (%)", epochs, 0, 100, accuracies.Where(a => a.Item3.Count > 0).ToList());
+        Panel(root, rightPanel, "test accuracy (%)", epochs, 0, 100, accuracies.Where(a => a.Item3.Count > 0).ToList());
         return new XDocument(root).ToString();
     }
 
@@ -51,7 +53,7 @@ public static class TrainingCurveSvg
             double v = yMin + (yMax - yMin) * t / 4;
             root.Add(Text(left - 6, Y(v) + 4, v.ToString(yMax >= 10 ? "F0" : "F2", CultureInfo.InvariantCulture), 11, "end"));
         }
-        foreach (int e in new[] { 1, (epochs + 1) / 2, epochs }.Distinct())
+        foreach (int e in EpochTicks(epochs))
             root.Add(Text(X(e), Top + PanelHeight + 16, e.ToString(CultureInfo.InvariantCulture), 11, "middle"));
         root.Add(Text(left + PanelWidth / 2.0, Top + PanelHeight + 34, "epoch", 12, "middle"));
         root.Add(Text(left + PanelWidth / 2.0, Top - 8, label, 13, "middle"));
@@ -67,6 +69,25 @@ public static class TrainingCurveSvg
                 new XAttribute("y2", F(ly - 4)), new XAttribute("stroke", colour), new XAttribute("stroke-width", 2)));
             root.Add(Text(lx + 26, ly, name, 11, "start"));
         }
+    }
+
+    /// <summary>
+    /// The epochs labelled on the x axis: every epoch up to 10; beyond, 1 and the multiples of a step of 1, 2 or 5 times a
+    /// power of ten that gives at most 10 labels, and the last epoch unless a label is already near it. Evenly spaced, none skipped.
+    /// </summary>
+    public static IReadOnlyList<int> EpochTicks(int epochs)
+    {
+        if (epochs <= 10) return Enumerable.Range(1, Math.Max(1, epochs)).ToList();
+        int step = 1;
+        for (int scale = 1; ; scale *= 10)
+        {
+            step = new[] { 1, 2, 5 }.Select(m => m * scale).FirstOrDefault(s => epochs / s <= 9);
+            if (step > 0) break;
+        }
+        var ticks = new List<int> { 1 };
+        for (int e = step; e <= epochs; e += step) ticks.Add(e);
+        if (epochs - ticks[^1] >= step / 2.0) ticks.Add(epochs);
+        return ticks;
     }
 
     static XElement Text(double x, double y, string text, int size, string anchor, string weight = "normal") =>

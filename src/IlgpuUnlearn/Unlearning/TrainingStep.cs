@@ -120,9 +120,11 @@ public sealed class TrainingStep : IDisposable
     /// <paramref name="gradientFactor"/> (flat, parameter order: SalUn's 0/1 mask, SCRUB's inverse Fisher), then one
     /// <see cref="SgdUpdate"/>. With <paramref name="trackingForward"/>, one more training-mode forward of the same images after
     /// the update (SalUn's accuracy tracking in the Comparator, which moves the BatchNorm running statistics once more).
+    /// <paramref name="updateMask"/> (flat, parameter order; null: none): where it is 0 the update leaves the parameter exactly as
+    /// it is and zeroes its momentum, weight decay and momentum included (SalUn's hard mask, <see cref="IOps.ClipAndSgdStep"/>).
     /// </summary>
     public StepResult Step(HostBatch batch, BatchLoss loss, SgdUpdate update, Slice<float>? gradientFactor = null,
-        bool trackingForward = false, CancellationToken cancel = default)
+        bool trackingForward = false, CancellationToken cancel = default, Slice<float>? updateMask = null)
     {
         int n = batch.Count;
         LoadBatch(batch);
@@ -139,7 +141,7 @@ public sealed class TrainingStep : IDisposable
         model.Backward(n, gradRetain.All, cancel);
         if (loss.L1 != 0) ops.AddScaledSign(gradRetain.All, model.Parameters.All, loss.L1);
         if (gradientFactor is { } factor) ops.Multiply(gradRetain.All, factor, gradRetain.All);
-        var result = Update(update, hasForget: false);
+        var result = Update(update, hasForget: false, updateMask);
         if (trackingForward) model.Forward(n, training: true, cancel);
         return loss.Teacher is null ? result : result with { Distillation = scalarsHost[3] };
     }
@@ -244,13 +246,13 @@ public sealed class TrainingStep : IDisposable
     /// One global-norm reduction of <see cref="Gradient"/>, then one fused clip + weight decay + momentum + SGD pass
     /// (<see cref="IOps.ClipAndSgdStep"/>); reads back the losses and the norm before clipping.
     /// </summary>
-    StepResult Update(SgdUpdate update, bool hasForget)
+    StepResult Update(SgdUpdate update, bool hasForget, Slice<float>? updateMask = null)
     {
         var sumOfSquares = scalars.At(2, 1);
         long first = FirstTrainable, count = model.Layout.ParameterCount - first;
         ops.SumOfSquares(gradRetain.At(first, count), sumOfSquares);
         ops.ClipAndSgdStep(model.Parameters.At(first, count), gradRetain.At(first, count), momentum.At(first, count), sumOfSquares,
-            update, firstStep: steps == 0);
+            update, firstStep: steps == 0, updateMask is { } mask ? mask.At(first, count) : null);
         steps++;
         ops.Download<float>(scalars.All, scalarsHost);
         return new StepResult(hasForget ? scalarsHost[0] : null, scalarsHost[1], MathF.Sqrt(scalarsHost[2]));

@@ -59,13 +59,30 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         Assert.Matches(@"\| fashion-mnist_resnet18_base\.pth \| Dress \| \d+\.\d+ \(\d+\.\d{3}\) \| \d+\.\d+ \(\d+\.\d{3}\) \|", demo.Result.Stdout);
         Assert.Matches(@"\| fashion-mnist_resnet18_AdvNegGrad_3\.pth \| Dress \| [\d.]+ \(\d+\.\d{3}\) \| [\d.]+ \(\d+\.\d{3}\) \|", demo.Result.Stdout);
         // The unlearned model's row once: in the before-and-after table, not again above its per-class figures.
-        Assert.Single(demo.Result.Stdout.Split('\n'), l => l.StartsWith("| fashion-mnist_resnet18_AdvNegGrad_3.pth |", StringComparison.Ordinal));
-        foreach (var file in new[] { "fashion-mnist_resnet18_AdvNegGrad_3.pth", "report.json", "confusion.svg", "confusion.png" })
+        Assert.Single(demo.Result.Stdout.Split('\n'), l => l.StartsWith("| fashion-mnist_resnet18_AdvNegGrad_3.pth | Dress |", StringComparison.Ordinal));
+        foreach (var file in new[] { "fashion-mnist_resnet18_AdvNegGrad_3.pth", "fashion-mnist_resnet18_AdvNegGrad_3.card.json", "fashion-mnist_resnet18_AdvNegGrad_3.report.json",
+            "fashion-mnist_resnet18_AdvNegGrad_3.confusion.svg", "fashion-mnist_resnet18_AdvNegGrad_3.confusion.png" })
             Assert.True(File.Exists(Path.Combine(demo.Folder, "out", file)), file);
         var conv1 = WeightsFile.Load(demo.BaseModel).Tensors["conv1.weight"];
         Assert.Equal(new[] { 2, 1, 3, 3 }, conv1.Shape);
     }
 
+    /// <summary>The demo's run report carries what README says every report has: the unlearning metrics and both attacks, for the base and the unlearned model.</summary>
+    [Fact]
+    public void TheDemosRunReportHasTheAttackFigures()
+    {
+        var demo = GreyDemo();
+        string path = Path.Combine(demo.Folder, "out", "fashion-mnist_resnet18_AdvNegGrad_3.report.json");
+        var report = Assert.Single(IlgpuUnlearn.Evaluation.RunReportJson.ReadAll(path));
+        Assert.Equal(3, report.ForgetClass);
+        foreach (var evaluation in new[] { report.Evaluation, report.Base! })
+            foreach (var metric in new[] { "UA", "RA", "TUA", "TRA", "SalUn_UA", "SalUn_RA", "SalUn_TA", "MIA_efficacy", "loss_MIA" })
+                Assert.True(double.IsFinite(evaluation.Metrics[metric].Value), $"{evaluation.Role} {metric}");
+        Assert.Contains("| MIA_efficacy | SalUn |", demo.Result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("| loss_MIA |", demo.Result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Trait("Category", "Slow")]
     [Fact]
     public void EvalReadsAGreyNetworkNativelyWithItsOwnNormalisation()
     {

@@ -32,6 +32,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         return new Run(result, folder, models, json);
     });
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void AllOnTwoDevicesWritesEveryClassAndTheCardsTable()
     {
@@ -41,7 +42,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         {
             string model = Path.Combine(run.Models, ModelCardTable.ModelName(k));
             Assert.True(File.Exists(model), $"no {model}");
-            Assert.True(File.Exists(Path.ChangeExtension(model, ".json")), $"no report next to {model}");
+            Assert.True(File.Exists(Path.ChangeExtension(model, ".card.json")), $"no report next to {model}");
             Assert.True(File.Exists(Path.ChangeExtension(model, ".confusion.svg")), $"no picture next to {model}");
         }
         // Both devices took classes, each line labelled with its device.
@@ -56,6 +57,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Equal(Enumerable.Range(0, 10), reports.Select(r => r.ForgetClass));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void EachClassOfAParallelRunIsWhatThatClassAloneGives()
     {
@@ -76,6 +78,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.False(expected["fc.weight"].Bytes.SequenceEqual(IlgpuUnlearn.Weights.WeightsFile.Load(files.NarrowWeights).Tensors["fc.weight"].Bytes));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void CtrlCSaysWhatWasWrittenAndResumeFinishesTheRun()
     {
@@ -104,7 +107,7 @@ public sealed class ForgetAllTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Equal(onDisk, named);
         var done = onDisk.Where(f => f.EndsWith(".pth", StringComparison.Ordinal)).ToList();
         Assert.InRange(done.Count, 1, 9);
-        Assert.All(done, m => Assert.Contains(Path.ChangeExtension(m, ".json"), onDisk));
+        Assert.All(done, m => Assert.Contains(Path.ChangeExtension(m, ".card.json"), onDisk));
         Assert.False(File.Exists(json));
 
         var resumed = CliProcess.Run(folder, [.. args, "--resume"]);

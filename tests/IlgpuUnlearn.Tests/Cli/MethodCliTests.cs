@@ -13,6 +13,7 @@ namespace IlgpuUnlearn.Tests.Cli;
 [Collection(CliCollection.Name)]
 public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper output)
 {
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData("ft", "FT", "lr 0.01", "schedule cosine:1:0.01")]
     [InlineData("ga", "GA", "lr 0.0001", "clip 100")]
@@ -38,7 +39,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: ", StringComparison.Ordinal) && l.Contains(setting, StringComparison.Ordinal)
             && l.Contains(other, StringComparison.Ordinal) && l.Contains(seed, StringComparison.Ordinal));
 
-        var reports = RunReportJson.ReadAll(model + ".report.json");
+        var reports = RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"));
         Assert.Equal(name, Assert.Single(reports).Method);
         string manifest = File.ReadAllText(Directory.GetFiles(folder, "*manifest*.json").Single());
         Assert.Contains($"\"method\": \"{name}\"", manifest);
@@ -60,7 +61,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.Contains(result.StderrLines, l => l.Contains($"with {name}: no training;", StringComparison.Ordinal)
             && l.Contains(importance, StringComparison.Ordinal) && l.Contains("batches of 4", StringComparison.Ordinal)
             && l.Contains("alpha 5, lambda 1", StringComparison.Ordinal));
-        Assert.Equal(name, Assert.Single(RunReportJson.ReadAll(model + ".report.json")).Method);
+        Assert.Equal(name, Assert.Single(RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"))).Method);
         string manifest = File.ReadAllText(Directory.GetFiles(folder, "*manifest*.json").Single());
         Assert.Contains($"\"method\": \"{name}\"", manifest);
         Assert.Contains("\"ssd_alpha\": \"5\"", manifest);
@@ -83,6 +84,37 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
             && l.Contains("alpha 0.25 gamma 2 T 4 msteps 1, Fisher from 4 retain samples", StringComparison.Ordinal));
     }
 
+    /// <summary>salun --saliency-threshold 0 --freeze-masked from the command line: the settings line and the manifest say it, and
+    /// the written model holds every parameter's bytes as the input had them (the running statistics may move: training-mode
+    /// forwards); without the switch (the Comparator's) weight decay moves fc.weight.</summary>
+    [Fact]
+    public void SalUnWithAZeroThresholdAndFrozenMaskWritesTheInputsParameters()
+    {
+        string folder = files.NewFolder("method-salun-frozen");
+        string frozen = Path.Combine(folder, "frozen.safetensors"), comparator = Path.Combine(folder, "comparator.safetensors");
+        string[] common = ["unlearn", "--method", "salun", "--saliency-threshold", "0", "--forget-class", "3", "--weights", files.NarrowWeights,
+            "--data", files.DataFolder, "--epochs", "1", "--max-steps", "2", "--batch-size", "4", "--device", "cpu", "--bootstrap", "10"];
+        var result = CliProcess.Run(folder, [.. common, "--freeze-masked", "--out", frozen]);
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains(result.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal)
+            && l.Contains("saliency threshold 0 over 5 forget batches, mask on the whole update (masked weights frozen)", StringComparison.Ordinal));
+        Assert.Contains("\"freeze_masked\": \"True\"", File.ReadAllText(frozen + ".manifest.json"));
+        var input = WeightsFile.Load(files.NarrowWeights).Tensors;
+        var output1 = WeightsFile.Load(frozen).Tensors;
+        int compared = 0;
+        foreach (var (name, tensor) in input.Where(t => !t.Key.Contains("running_", StringComparison.Ordinal) && !t.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)))
+        {
+            Assert.True(tensor.Bytes.SequenceEqual(output1[name].Bytes), $"{name} changed");
+            compared++;
+        }
+        Assert.True(compared > 50, $"{compared} parameter tensors");
+
+        var moved = CliProcess.Run(folder, [.. common, "--out", comparator]);
+        Assert.True(moved.ExitCode == 0, moved.ToString());
+        Assert.False(input["fc.weight"].Bytes.SequenceEqual(WeightsFile.Load(comparator).Tensors["fc.weight"].Bytes), "weight decay did not move fc.weight");
+    }
+
     [Fact]
     public void A_recipe_sets_the_method_and_a_runs_manifest_replays_it()
     {
@@ -94,9 +126,9 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         Assert.True(run.ExitCode == 0, run.ToString());
         string line = Assert.Single(run.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal));
         Assert.Contains("SGD lr 0.01 momentum 0.9 weight decay 0.0005 Nesterov", line);
-        Assert.Contains("saliency threshold 0.1 over 5 forget batches, at most 1 step(s), recipe salun-card", line);
+        Assert.Contains("saliency threshold 0.1 over 5 forget batches, mask on the gradient (the Comparator's), at most 1 step(s), recipe salun-card", line);
 
-        var replay = CliProcess.Run(folder, ["unlearn", "--recipe", first + ".manifest.json", "--out", second, .. common]);
+        var replay = CliProcess.Run(folder, ["unlearn", "--recipe", Path.ChangeExtension(first, ".manifest.json"), "--out", second, .. common]);
         output.WriteLine(replay.ToString());
         Assert.True(replay.ExitCode == 0, replay.ToString());
         string again = Assert.Single(replay.StderrLines, l => l.Contains("with SalUn: ", StringComparison.Ordinal));
@@ -117,7 +149,7 @@ public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper outpu
         {
             string model = Path.Combine(models, $"cifar10_resnet18_GA_{k}.pth");
             Assert.True(File.Exists(model), $"{model} is not written");
-            Assert.Equal("GA", Assert.Single(RunReportJson.ReadAll(model + ".report.json")).Method);
+            Assert.Equal("GA", Assert.Single(RunReportJson.ReadAll(Path.ChangeExtension(model, ".report.json"))).Method);
         }
         Assert.Contains("| cifar10_resnet18_GA_9.pth |", result.Stdout);
     }

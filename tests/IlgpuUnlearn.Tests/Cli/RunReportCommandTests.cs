@@ -38,7 +38,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.Contains("| UA | Comparator |", stdout);
         Assert.Contains("Avg. Gap", stdout);
 
-        var report = Assert.Single(RunReportJson.ReadAll(run.Model + ".report.json"));
+        var report = Assert.Single(RunReportJson.ReadAll(Path.ChangeExtension(run.Model, ".report.json")));
         Assert.Equal(3, report.ForgetClass);
         Assert.Equal("AdvNegGrad", report.Method);
         Assert.NotNull(report.Base);
@@ -55,6 +55,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.Equal(files.TestLabels.Length, report.Evaluation.Test.Images);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void ManifestVerifiesAndTwoRunsGiveTheSameBytes()
     {
@@ -97,7 +98,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         var bytes = File.ReadAllBytes(Path.Combine(copy, "unlearned.safetensors"));
         bytes[^1] ^= 1;
         File.WriteAllBytes(Path.Combine(copy, "unlearned.safetensors"), bytes);
-        var bad = CliProcess.Run(copy, "verify", Path.Combine(copy, "unlearned.safetensors.manifest.json"));
+        var bad = CliProcess.Run(copy, "verify", Path.Combine(copy, "unlearned.manifest.json"));
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("MISMATCH model", bad.Stdout);
     }
@@ -107,9 +108,9 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
     {
         var run = Unlearn("a");
         string folder = files.NewFolder("report-merge");
-        var result = CliProcess.Run(folder, "report", run.Model + ".report.json", "--csv", "runs.csv", "--svg", "runs.svg", "--markdown", "runs.md");
+        var result = CliProcess.Run(folder, "report", Path.ChangeExtension(run.Model, ".report.json"), "--csv", "runs.csv", "--svg", "runs.svg", "--markdown", "runs.md");
         Assert.True(result.ExitCode == 0, result.ToString());
-        var report = RunReportJson.ReadAll(run.Model + ".report.json")[0];
+        var report = RunReportJson.ReadAll(Path.ChangeExtension(run.Model, ".report.json"))[0];
         Assert.Contains(ModelCardTable.HeaderLine, result.Stdout);
         Assert.Contains(ModelCardTable.Row(report.Card!, "unlearned.safetensors"), result.Stdout);
         Assert.Contains("| AdvNegGrad | 1 |", result.Stdout);
@@ -127,6 +128,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.Equal("ilgpu-unlearn: error: nothing.json: no such run report", Assert.Single(missing.StderrLines));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void EvalWithoutAForgetClassAndInTheComparatorsSchema()
     {
@@ -193,7 +195,7 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.True(File.Exists(Path.Combine(folder, "cache", "ilgpu-unlearn", "resnet18_cifar10_no_cat.pth")));
         Assert.Equal("resnet18_cifar10_no_cat.pth", RunReportJson.ReadAll(Path.Combine(folder, "r.json"))[0].Retrained!.Model);
-        var second = CliProcess.Run(folder, environment, args);
+        var second = CliProcess.Run(folder, environment, [.. args, "--force"]);   // r.json exists: replacing it is asked for
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Equal(1, server.RequestCount);
     }

@@ -13,10 +13,11 @@ namespace IlgpuUnlearn.Tests.Cli;
 [Collection(CliCollection.Name)]
 public sealed class ToolPackageTests(ITestOutputHelper output)
 {
+    [Trait("Category", "Slow")]
     [Fact]
     public void PacksAsAToolThatInstallsAndRuns()
     {
-        string root = RepositoryRoot();
+        string root = IlgpuUnlearn.Tests.Support.Repository.Root;
         string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Debug" : "Release";
         using var temp = new TempFolder();
         string packages = Path.Combine(temp.Path, "packages"), tools = Path.Combine(temp.Path, "tools");
@@ -58,12 +59,5 @@ public sealed class ToolPackageTests(ITestOutputHelper output)
         output.WriteLine($"{program} {string.Join(' ', args)}: exit {process.ExitCode}\n{stdout.Result}{stderr.Result}");
         Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {process.ExitCode}\n{stdout.Result}{stderr.Result}");
         return stdout.Result;
-    }
-
-    static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "IlgpuUnlearn.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no IlgpuUnlearn.sln above {AppContext.BaseDirectory}");
     }
 }

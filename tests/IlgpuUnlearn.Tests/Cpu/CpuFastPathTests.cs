@@ -54,6 +54,7 @@ public sealed unsafe class CpuFastPathTests(ITestOutputHelper output)
         { 70, 8, 4, 4, 16, 3, 1, 1 },     // many images: the weight gradient takes them in several groups
     };
 
+    [Trait("Category", "Slow")]
     [Theory]
     [MemberData(nameof(LayerSizedShapes))]
     public void ConvolutionsMatchReferenceAtLayerSizes(int n, int cin, int h, int w, int cout, int k, int stride, int pad)

@@ -85,4 +85,54 @@ public sealed class CpuOptimizerTests(ITestOutputHelper output)
         t.AssertClose("p", CpuTestSupport.Read(p), expectedP, 1e-6, 1e-6);
         t.AssertClose("m", CpuTestSupport.Read(m), expectedM, 1e-6, 1e-6);
     }
+
+    /// <summary>
+    /// The update mask (SalUn's hard mask): where it is 0 the parameter keeps its bits and the momentum becomes 0, with weight
+    /// decay, momentum and Nesterov on; elsewhere the step is bit for bit the unmasked one (each element's arithmetic is its own,
+    /// so no tolerance is needed). Long enough for several chunks and a tail off the vector width; a second step checks that a
+    /// zeroed momentum does not bring a masked weight back.
+    /// </summary>
+    [Fact]
+    public void MaskedElementsKeepTheirBitsAndTheRestStepAsUnmasked()
+    {
+        const int length = 300_007;
+        using var t = new CpuTestSupport(output);
+        var rng = new Random(17);
+        float[] pv = CpuTestSupport.Random(rng, length), gv = CpuTestSupport.Random(rng, length), mv = CpuTestSupport.Random(rng, length);
+        float[] maskValues = Enumerable.Range(0, length).Select(_ => rng.Next(2) == 0 ? 0f : 1f).ToArray();
+        var pMasked = t.Buffer(pv);
+        var mMasked = t.Buffer(mv);
+        var pPlain = t.Buffer(pv);
+        var mPlain = t.Buffer(mv);
+        var g = t.Buffer(gv);
+        var mask = t.Buffer(maskValues);
+        var sumOfSquares = t.Zeros(1);
+        t.Ops.SumOfSquares(g, sumOfSquares);
+        var update = new SgdUpdate(0.1f, 0.9f, 5e-4f, Nesterov: true, Clip: 0.5f);
+        for (int step = 0; step < 2; step++)
+        {
+            t.Ops.ClipAndSgdStep(pMasked, g, mMasked, sumOfSquares, update, firstStep: step == 0, updateMask: mask);
+            t.Ops.ClipAndSgdStep(pPlain, g, mPlain, sumOfSquares, update, firstStep: step == 0);
+        }
+        float[] p = CpuTestSupport.Read(pMasked), m = CpuTestSupport.Read(mMasked), plainP = CpuTestSupport.Read(pPlain), plainM = CpuTestSupport.Read(mPlain);
+        int frozen = 0, moved = 0;
+        for (int i = 0; i < length; i++)
+        {
+            if (maskValues[i] == 0f)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(p[i]) == BitConverter.SingleToInt32Bits(pv[i]), $"masked p[{i}] moved: {pv[i]:R} -> {p[i]:R}");
+                Assert.True(m[i] == 0f, $"masked m[{i}] = {m[i]:R}");
+                frozen++;
+            }
+            else
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(p[i]) == BitConverter.SingleToInt32Bits(plainP[i]), $"p[{i}]: {p[i]:R}, unmasked step {plainP[i]:R}");
+                Assert.True(BitConverter.SingleToInt32Bits(m[i]) == BitConverter.SingleToInt32Bits(plainM[i]), $"m[{i}]: {m[i]:R}, unmasked step {plainM[i]:R}");
+                if (p[i] != pv[i]) moved++;
+            }
+        }
+        output.WriteLine($"{frozen} masked elements kept, {moved} of {length - frozen} others moved");
+        Assert.InRange(frozen, length / 3, 2 * length / 3);
+        Assert.True(moved > (length - frozen) * 9 / 10, $"only {moved} unmasked elements moved");
+    }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using IlgpuUnlearn.Data;
+using IlgpuUnlearn.Tests.Support;
 
 namespace IlgpuUnlearn.Tests.Data;
 
@@ -166,11 +167,10 @@ public class FashionMnistReaderTests
         Assert.Contains(FashionMnist.TrainImagesFile, e.Message);
     }
 
-    [Fact]
+    [FashionMnistInstalledFact]
     public void ReadsTheRealFilesWhenInstalled()
     {
         string folder = FashionMnist.DebianFolder;
-        if (!File.Exists(Path.Combine(folder, FashionMnist.TestImagesFile))) return;   // only where dataset-fashion-mnist is installed
         var test = FashionMnistReader.Load(Path.Combine(folder, FashionMnist.TestImagesFile), Path.Combine(folder, FashionMnist.TestLabelsFile), "fashion-mnist test");
         Assert.Equal(10_000, test.Count);
         Assert.All(test.CountPerClass(), n => Assert.Equal(1_000, n));

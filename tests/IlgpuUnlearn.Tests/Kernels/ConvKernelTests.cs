@@ -28,6 +28,7 @@ public sealed class ConvKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper o
         { 2, 1, 9, 9, 3, 3, 1, 1 },     // one input channel: the stem of a grey-image (Fashion-MNIST) network
     };
 
+    [Trait("Category", "Slow")]
     [Theory]
     [MemberData(nameof(Shapes))]
     public void TiledMatchesCpu(int n, int cin, int h, int w, int cout, int k, int stride, int pad)
@@ -122,6 +123,7 @@ public sealed class ConvKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper o
     /// gives errors of the order of the values themselves. Shapes (tiny: the CPU accelerator runs the 256-thread groups slowly):
     /// K not a multiple of 8 or of the 16-deep k-tile, M and N smaller than the tile, stride 2 phases, the weight gradient in 2 splits.
     /// </summary>
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(1, 2, 5, 5, 3, 3, 2, 1, 0)]   // stride 2: four phase GEMMs of 1, 2, 2 and 4 taps; K = 18, two k-tiles
     [InlineData(2, 2, 4, 4, 3, 3, 1, 1, 2)]   // the weight gradient's K = 32 pixels in 2 splits

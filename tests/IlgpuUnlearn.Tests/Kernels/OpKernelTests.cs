@@ -46,6 +46,7 @@ public sealed class OpKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper out
     }
 
     /// <summary>The chunked reductions (3 chunks per channel, fewer when a channel holds fewer values; chunks of unequal length).</summary>
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(1, 3, 5)]
     [InlineData(3, 7, 9)]
@@ -212,6 +213,50 @@ public sealed class OpKernelTests(IlgpuCpuFixture fixture, ITestOutputHelper out
     {
         using var c = Comparer();
         Expect.AllPass(output, IlgpuSelfTest.CheckOptimizer(c, length, clip, nesterov));
+        using var masked = Comparer();
+        Expect.AllPass(output, IlgpuSelfTest.CheckOptimizer(masked, length, clip, nesterov, masked: true));
+    }
+
+    /// <summary>The MaskedClipAndSgdStep kernel on ILGPU's CPU accelerator: where the mask is 0 the parameter keeps its bits and
+    /// the momentum is 0 after two steps with weight decay and Nesterov momentum (exact: the kernel writes the value it read).</summary>
+    [Fact]
+    public void MaskedClipAndSgdStepKeepsMaskedParametersBitForBit()
+    {
+        const int length = 5003;
+        var ops = fixture.Tiled;
+        var rng = new Random(21);
+        float[] pv = CpuTestSupport.Random(rng, length), gv = CpuTestSupport.Random(rng, length);
+        float[] maskValues = Enumerable.Range(0, length).Select(i => i % 3 == 0 ? 1f : 0f).ToArray();
+        using var p = ops.Allocate<float>(length);
+        using var g = ops.Allocate<float>(length);
+        using var m = ops.Allocate<float>(length);
+        using var mask = ops.Allocate<float>(length);
+        using var sum = ops.Allocate<float>(1);
+        ops.Upload<float>(pv, p.All);
+        ops.Upload<float>(gv, g.All);
+        ops.Upload<float>(maskValues, mask.All);
+        ops.SumOfSquares(g.All, sum.All);
+        var update = new SgdUpdate(0.1f, 0.9f, 5e-4f, Nesterov: true, Clip: 0f);
+        for (int step = 0; step < 2; step++)
+            ops.ClipAndSgdStep(p.All, g.All, m.All, sum.All, update, firstStep: step == 0, updateMask: mask.All);
+        var after = new float[length];
+        var momentum = new float[length];
+        ops.Download<float>(p.All, after);
+        ops.Download<float>(m.All, momentum);
+        int kept = 0, moved = 0;
+        for (int i = 0; i < length; i++)
+        {
+            if (maskValues[i] == 0f)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(after[i]) == BitConverter.SingleToInt32Bits(pv[i]), $"masked p[{i}] moved: {pv[i]:R} -> {after[i]:R}");
+                Assert.True(momentum[i] == 0f, $"masked m[{i}] = {momentum[i]:R}");
+                kept++;
+            }
+            else if (after[i] != pv[i]) moved++;
+        }
+        output.WriteLine($"{kept} masked parameters kept, {moved} of {length - kept} others moved");
+        Assert.Equal(length - length / 3 - 1, kept);
+        Assert.Equal(length - kept, moved);
     }
 
     /// <summary>The loss and the squared norm are exact on simple inputs (not only equal to the CPU path).</summary>

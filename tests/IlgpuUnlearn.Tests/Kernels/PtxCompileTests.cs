@@ -37,6 +37,7 @@ public sealed class PtxCompileTests(IlgpuCpuFixture fixture, ITestOutputHelper o
         Assert.Contains("Conv2dKernels.BackwardWeightNaive", names);
         Assert.Contains("ImplicitGemm.Tiled<BackwardWeightGemm>", names);
         Assert.Contains("OptimizerKernels.ClipAndSgdStep", names);
+        Assert.Contains("OptimizerKernels.MaskedClipAndSgdStep", names);
         Assert.Contains("ReductionKernels.PartialSums", names);
         Assert.Contains("ImplicitGemmWide.Tiled128<ForwardGemm>", names);
         Assert.Contains("ImplicitGemmTensorCore.Tf32<BackwardInputPhaseGemm>", names);

@@ -54,6 +54,7 @@ internal static class PtxasFigures
         ["LossKernels.KlDivergencePerSample"] = (29, 0),
         ["LossKernels.SoftmaxNllPerSample"] = (18, 0),
         ["OptimizerKernels.ClipAndSgdStep"] = (16, 0),
+        ["OptimizerKernels.MaskedClipAndSgdStep"] = (16, 0),
         ["PoolKernels.GlobalAvgBackward"] = (18, 0),
         ["PoolKernels.GlobalAvgForward"] = (16, 0),
         ["ReductionKernels.FinalSum"] = (13, 128),

@@ -7,6 +7,7 @@ namespace IlgpuUnlearn.Tests.Kernels;
 [Collection(IlgpuCpuCollection.Name)]
 public sealed class SelfTestTests(IlgpuCpuFixture fixture, ITestOutputHelper output)
 {
+    [Trait("Category", "Slow")]
     [Fact]
     public void PassesOnAReducedResNet18()
     {
@@ -19,6 +20,7 @@ public sealed class SelfTestTests(IlgpuCpuFixture fixture, ITestOutputHelper out
     }
 
     /// <summary>Every kernel version that runs here (all but TF32) on every layer shape of a width-2 ResNet18 at batch 2 (batch 1 would leave one value per channel in the last batch norm).</summary>
+    [Trait("Category", "Slow")]
     [Fact]
     public void EveryKernelVersionPassesOnATinyResNet18()
     {

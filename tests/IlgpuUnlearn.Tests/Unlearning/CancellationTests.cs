@@ -81,8 +81,9 @@ public sealed class CancellationTests
         public void CombineGradients(Slice<float> gRetain, Slice<float> gForget, float retainScale, float forgetScale, Slice<float> g)
         { Hit(nameof(CombineGradients)); inner.CombineGradients(gRetain, gForget, retainScale, forgetScale, g); }
         public void SumOfSquares(Slice<float> g, Slice<float> result) { Hit(nameof(SumOfSquares)); inner.SumOfSquares(g, result); }
-        public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep)
-        { Hit(nameof(ClipAndSgdStep)); inner.ClipAndSgdStep(p, g, m, sumOfSquares, update, firstStep); }
+        public void ClipAndSgdStep(Slice<float> p, Slice<float> g, Slice<float> m, Slice<float> sumOfSquares, SgdUpdate update, bool firstStep,
+            Slice<float>? updateMask = null)
+        { Hit(nameof(ClipAndSgdStep)); inner.ClipAndSgdStep(p, g, m, sumOfSquares, update, firstStep, updateMask); }
         public void Dispose() { }
     }
 

@@ -1,3 +1,6 @@
+using System.Reflection;
+using CommandLine;
+using IlgpuUnlearn.Cli;
 using IlgpuUnlearn.Cli.Commands;
 using IlgpuUnlearn.Unlearning.Methods;
 
@@ -26,6 +29,33 @@ public sealed class MethodRegistryTests
     [Fact]
     public void Every_methods_own_setting_has_a_command_line_option() =>
         Assert.Empty(MethodChoice.OptionsWithoutProperty());
+
+    /// <summary>SSD and LFSSD take no optimiser step: each optimiser option given (as the parser would set it) is refused with
+    /// one message naming it; every name in <see cref="UnlearningMethod.StepOptions"/> is a real unlearn option (the list cannot
+    /// go stale), and a method that takes steps accepts the same option.</summary>
+    [Theory]
+    [InlineData("ssd")]
+    [InlineData("lfssd")]
+    public void A_method_without_an_optimiser_step_refuses_every_step_option(string method)
+    {
+        var properties = typeof(UnlearnOptions).GetProperties()
+            .Where(p => p.GetCustomAttribute<OptionAttribute>() is not null)
+            .ToDictionary(p => "--" + p.GetCustomAttribute<OptionAttribute>()!.LongName);
+        Assert.Equal(9, UnlearningMethod.StepOptions.Count);
+        foreach (string option in UnlearningMethod.StepOptions)
+        {
+            Assert.True(properties.TryGetValue(option, out var property), $"{option} is not an unlearn option");
+            var o = new UnlearnOptions { Method = method };
+            var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            property.SetValue(o, type == typeof(bool) ? true : type == typeof(string) ? "constant" : Convert.ChangeType(1, type));
+            var e = Assert.Throws<UserError>(() => MethodChoice.FromOptions(o));
+            Assert.Equal($"{option} does not apply to --method {method}: {method} takes no optimiser step", e.Message);
+        }
+        Assert.Equal(0.5, MethodChoice.FromOptions(new UnlearnOptions { Method = "ft", LearningRate = 0.5f }).Settings.LearningRate);
+        // Its own options and the batch size are still taken.
+        var ssd = MethodChoice.FromOptions(new UnlearnOptions { Method = method, BatchSize = 8, SsdAlpha = 5 }).Settings;
+        Assert.Equal((8, 5.0), (ssd.BatchSize, ssd["--ssd-alpha"]));
+    }
 
     [Fact]
     public void An_unknown_method_names_the_known_ones_and_a_foreign_setting_is_refused()

@@ -16,7 +16,7 @@ public static class WeightsCommandLine
     public const int UsageError = 2;
 
     public const string Usage =
-        "usage: weights-converter convert IN OUT   (formats from the extensions: .pth/.pt, .safetensors)\n" +
+        "usage: weights-converter convert IN OUT [--force]   (formats from the extensions: .pth/.pt, .safetensors; --force replaces an existing OUT)\n" +
         "       weights-converter inspect FILE     (one line per tensor: name, dtype, shape, sum)";
 
     public static int Run(string[] args, TextWriter output, TextWriter error)
@@ -26,7 +26,9 @@ public static class WeightsCommandLine
         {
             return args switch
             {
-                ["convert", string input, string outputPath] => RunConvert(input, outputPath, output, error),
+                ["convert", string input, string outputPath] => RunConvert(input, outputPath, false, output, error),
+                ["convert", string input, string outputPath, "--force"] => RunConvert(input, outputPath, true, output, error),
+                ["convert", "--force", string input, string outputPath] => RunConvert(input, outputPath, true, output, error),
                 ["inspect", string path] => RunInspect(path, output, error),
                 ["bench-read", string path] => RunBenchRead(path, 10, output),
                 ["bench-read", string path, string repeats] when int.TryParse(repeats, CultureInfo.InvariantCulture, out int count) && count > 0
@@ -68,10 +70,18 @@ public static class WeightsCommandLine
         }
     }
 
-    private static int RunConvert(string input, string outputPath, TextWriter output, TextWriter error)
+    private static int RunConvert(string input, string outputPath, bool force, TextWriter output, TextWriter error)
     {
-        ConvertReport report = WeightsConverter.Convert(input, outputPath);
+        ConvertReport report = WeightsConverter.Convert(input, outputPath, force);
         WriteWarnings(input, report.Warnings, error);
+        if (WeightsConverter.LeftOutLine(report) is { } leftOut)
+        {
+            error.WriteLine($"note: {OneLine(leftOut)}");
+        }
+        if (report.Replaced)
+        {
+            error.WriteLine($"note: replaced {OneLine(outputPath)} (--force)");
+        }
         output.WriteLine($"wrote {report.TensorCount} tensors from {report.InputPath} ({report.InputFormat}) to {report.OutputPath} ({report.OutputFormat})");
         return Success;
     }

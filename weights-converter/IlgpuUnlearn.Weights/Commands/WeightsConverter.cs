@@ -14,7 +14,10 @@ public sealed record TensorSummary(string Name, TensorDType DType, int[] Shape, 
 public sealed record InspectReport(string Path, WeightsFileFormat Format, string? WrapperKey, string StrippedPrefix, IReadOnlyList<TensorSummary> Tensors, IReadOnlyList<string> Warnings);
 
 /// <summary>What `convert` did.</summary>
-public sealed record ConvertReport(string InputPath, WeightsFileFormat InputFormat, string OutputPath, WeightsFileFormat OutputFormat, int TensorCount, IReadOnlyList<string> Warnings);
+/// <param name="LeftOut">The checkpoint's entries beside the state dict that the output does not hold ('epoch', 'optimizer', ...).</param>
+/// <param name="Replaced">Whether an existing output file was replaced (only with force).</param>
+public sealed record ConvertReport(string InputPath, WeightsFileFormat InputFormat, string OutputPath, WeightsFileFormat OutputFormat, int TensorCount,
+    IReadOnlyList<string> Warnings, IReadOnlyList<string> LeftOut, bool Replaced);
 
 /// <summary>The `convert` and `inspect` commands as library calls (the main program's verbs call these).</summary>
 public static class WeightsConverter
@@ -23,14 +26,60 @@ public static class WeightsConverter
     /// Reads <paramref name="inputPath"/> (.pth zip or legacy, or .safetensors) and writes its state dict to
     /// <paramref name="outputPath"/> in the format of its extension (.pth/.pt: torch zip, .safetensors), with the
     /// same keys (wrapper prefixes 'module.' and '_orig_mod.' removed, a checkpoint wrapper dropped) and dtypes. The output is written atomically.
+    /// Before anything is read: the output must not be the input (the same path, a symbolic or a hard link), must not exist
+    /// unless <paramref name="force"/>, and its folder must take a new file; each failure is an <see cref="IOException"/>
+    /// naming the file.
     /// </summary>
-    public static ConvertReport Convert(string inputPath, string outputPath)
+    public static ConvertReport Convert(string inputPath, string outputPath, bool force = false)
     {
         WeightsFileFormat outputFormat = WeightsFile.FormatFromExtension(outputPath);
+        if (!File.Exists(inputPath))
+        {
+            throw new IOException($"{inputPath}: no such file");
+        }
+        if (FileIdentity.Same(inputPath, outputPath))
+        {
+            throw new IOException($"{outputPath} is the input file itself ({inputPath}, the same file or a link to it): converting would replace it; name another output");
+        }
+        bool replaced = File.Exists(outputPath);
+        if (replaced && !force)
+        {
+            throw new IOException($"{outputPath} exists: add --force to replace it, or name another output");
+        }
+        if (Directory.Exists(outputPath))
+        {
+            throw new IOException($"{outputPath} is a folder; name the output file");
+        }
+        CheckWritable(outputPath);
         LoadedWeights loaded = WeightsFile.Load(inputPath);
         WeightsFile.Save(outputPath, loaded.Tensors, outputFormat);
-        return new ConvertReport(inputPath, loaded.Format, outputPath, outputFormat, loaded.Tensors.Count, loaded.Warnings);
+        return new ConvertReport(inputPath, loaded.Format, outputPath, outputFormat, loaded.Tensors.Count, loaded.Warnings, loaded.LeftOut, replaced);
     }
+
+    /// <summary>Proves the output's folder takes a new file (created and deleted), so that a bad output fails before the read.</summary>
+    private static void CheckWritable(string outputPath)
+    {
+        string folder = Path.GetDirectoryName(Path.GetFullPath(outputPath)) ?? ".";
+        if (!Directory.Exists(folder))
+        {
+            throw new IOException($"{outputPath}: the folder {folder} does not exist");
+        }
+        string probe = Path.Combine(folder, $".{Path.GetFileName(outputPath)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (UnauthorizedAccessException)
+        {
+            throw new IOException($"{outputPath}: cannot write into {folder} (permission denied)");
+        }
+    }
+
+    /// <summary>The line convert prints about what the output leaves out of a checkpoint, or null when it leaves out nothing.</summary>
+    public static string? LeftOutLine(ConvertReport report) => report.LeftOut.Count == 0 ? null
+        : $"{report.OutputPath} holds the state dict only; left out of {report.InputPath}: {string.Join(", ", report.LeftOut)}";
 
     /// <summary>Reads a file and summarises each tensor.</summary>
     public static InspectReport Inspect(string path)

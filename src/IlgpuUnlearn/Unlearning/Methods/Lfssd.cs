@@ -12,6 +12,8 @@ public sealed class Lfssd : UnlearningMethod
     public override string Source => $"Foster et al., arXiv 2402.19308; {Ssd.Repository}: README (LFSSD), src/ssd.py, src/forget_full_class_main.py (alpha 10, lambda 1, batch 64)";
     public override MethodSettings Defaults => Ssd.SynapticDefaults(this);
 
+    public override bool TakesOptimizerStep => false;
+
     public override IReadOnlyList<MethodParameter> Parameters { get; } = Ssd.SynapticParameters();
 
     public override string Describe(MethodSettings s) => Ssd.SynapticDescription(s, "absolute gradients of the mean squared logit norm, no labels");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using IlgpuUnlearn.Model;
+using IlgpuUnlearn.Tensors;
 
 namespace IlgpuUnlearn.Unlearning.Methods;
 
@@ -10,6 +11,11 @@ namespace IlgpuUnlearn.Unlearning.Methods;
 /// clipped to 100; after each update one more training-mode forward of the batch (the Comparator's accuracy tracking, which
 /// moves the BatchNorm running statistics). Defaults: 5 epochs, lr 1e-3, batch 128 (<see cref="Comparator"/>); saliency
 /// threshold 0.75 over 5 forget batches, grad_clip 100 (services/unlearn_SalUn.py, threads/unlearn_SalUn_thread.py).
+/// The Comparator masks only the gradient (_apply_saliency_mask_to_gradients before optimizer.step(), SGD with momentum 0.9 and
+/// weight decay 5e-4), so weight decay and momentum still move the masked weights; that is the default. <c>--freeze-masked</c>
+/// masks the whole update instead: a masked weight keeps its value bit for bit and its momentum is 0, as SalUn's own code does
+/// since its fix for weight decay (OPTML-Group/Unlearn-Saliency#33, unlearn/RL.py: masked weights restored to their start and
+/// their momentum buffer multiplied by the mask after each optimizer.step()).
 /// </summary>
 public sealed class SalUn : UnlearningMethod
 {
@@ -24,20 +30,24 @@ public sealed class SalUn : UnlearningMethod
     [
         MethodParameter.Fraction("--saliency-threshold", 0.75, "the fraction of the weights updated, those with the largest mean |gradient| of the forget loss"),
         MethodParameter.Count("--saliency-batches", 5, "forget batches the saliency is averaged over"),
+        MethodParameter.Switch("--freeze-masked", "masked weights keep their value exactly: the mask applies to the whole update, weight decay " +
+            "and momentum included (SalUn's fix, OPTML-Group/Unlearn-Saliency#33); off, the Comparator's: only the gradient is masked"),
     ];
 
     public override string Describe(MethodSettings s) =>
-        s.CommonText + string.Create(CultureInfo.InvariantCulture, $", saliency threshold {s["--saliency-threshold"]:R} over {(int)s["--saliency-batches"]} forget batches");
+        s.CommonText + string.Create(CultureInfo.InvariantCulture, $", saliency threshold {s["--saliency-threshold"]:R} over {(int)s["--saliency-batches"]} forget batches") +
+        (s["--freeze-masked"] != 0 ? ", mask on the whole update (masked weights frozen)" : ", mask on the gradient (the Comparator's)");
 
     public override void Run(MethodLoop loop)
     {
         using var mask = loop.Model.Ops.Allocate<float>(loop.Model.Layout.ParameterCount);
         loop.Model.Ops.Upload<float>(Mask(loop.Step, loop.Model, loop.Train, loop.Forget, loop.Settings, loop.Cancel), mask.All);
         var factor = mask.All;
+        Slice<float>? frozen = loop.Settings["--freeze-masked"] != 0 ? factor : null;
         loop.Epochs(e =>
         [
-            new Pass(loop.Forget, (b, _, u) => loop.Step.Step(b, BatchLoss.Descent, u, factor, trackingForward: true, loop.Cancel), "forget", Relabel.Every),
-            new Pass(loop.Retain, (b, _, u) => loop.Step.Step(b, BatchLoss.Descent, u, factor, trackingForward: true, loop.Cancel), "retain"),
+            new Pass(loop.Forget, (b, _, u) => loop.Step.Step(b, BatchLoss.Descent, u, factor, trackingForward: true, loop.Cancel, frozen), "forget", Relabel.Every),
+            new Pass(loop.Retain, (b, _, u) => loop.Step.Step(b, BatchLoss.Descent, u, factor, trackingForward: true, loop.Cancel, frozen), "retain"),
         ]);
     }
 

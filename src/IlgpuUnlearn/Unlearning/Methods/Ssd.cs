@@ -7,7 +7,7 @@ namespace IlgpuUnlearn.Unlearning.Methods;
 /// no training; importances of the forget set and of the whole training set in evaluation mode, then every parameter much more
 /// important to the forget set dampened (<see cref="SynapticDampening"/>). Defaults from src/forget_full_class_main.py:
 /// selection_weighting (alpha) 10, dampening_constant (lambda) 1, batch 64 (<c>-b</c>); the loaders keep file order and do not
-/// augment. The optimiser settings are not used.
+/// augment. It takes no optimiser step: the optimiser's options are refused (<see cref="UnlearningMethod.StepOptions"/>).
 /// </summary>
 public sealed class Ssd : UnlearningMethod
 {
@@ -18,6 +18,8 @@ public sealed class Ssd : UnlearningMethod
     public override string Source => $"Foster et al., AAAI 2024; {Repository}: src/ssd.py, src/forget_full_class_strategies.py (ssd_tuning), " +
                                       "src/forget_full_class_main.py (alpha 10, lambda 1, batch 64)";
     public override MethodSettings Defaults => SynapticDefaults(this);
+
+    public override bool TakesOptimizerStep => false;
 
     public override IReadOnlyList<MethodParameter> Parameters { get; } = SynapticParameters();
 

@@ -31,6 +31,16 @@ public abstract class UnlearningMethod
     /// <summary>The schedule when none is given (stepped per epoch): MultiStepLR([80, 120], 0.2) unless the method says otherwise.</summary>
     public virtual LearningRateSchedule DefaultSchedule(int epochs) => new LearningRateSchedule.MultiStep([80, 120], 0.2);
 
+    /// <summary>
+    /// Whether the method takes optimiser steps (false: SSD, LFSSD, which only measure gradients and edit the weights). A method
+    /// that takes none ignores the optimiser's settings, so the command line refuses each of <see cref="StepOptions"/> for it.
+    /// </summary>
+    public virtual bool TakesOptimizerStep => true;
+
+    /// <summary>The common options that set the optimiser, its schedule or the number of steps (meaningless without a step).</summary>
+    public static readonly IReadOnlyList<string> StepOptions =
+        ["--epochs", "--lr", "--lr-schedule", "--momentum", "--weight-decay", "--nesterov", "--no-nesterov", "--clip", "--max-steps"];
+
     /// <summary>Whether the method reads the retain set / the forget set (a run without one is refused).</summary>
     public virtual bool NeedsRetain => true;
     public virtual bool NeedsForget => true;

@@ -1,0 +1,95 @@
+using System.Reflection;
+using CommandLine;
+using CommandLine.Text;
+
+namespace IlgpuUnlearn.Cli;
+
+/// <summary>
+/// The command-line parser's errors in a user's words, for one line: a missing argument by its name ("convert needs IN
+/// and OUT"), a misspelt option with the nearest real one ("unknown option --foget-class; did you mean --forget-class?"),
+/// and the parser's own sentence for the rest.
+/// </summary>
+internal static class ParserErrors
+{
+    /// <summary>What is wrong, for the verb whose options class is <paramref name="verbType"/> (null: no verb was recognised).</summary>
+    public static string Describe(IEnumerable<Error> errors, Type? verbType, string verb)
+    {
+        var list = errors.ToList();
+        var options = verbType is null ? [] : verbType.GetProperties().Select(p => p.GetCustomAttribute<OptionAttribute>())
+            .Where(a => a is not null).Select(a => a!.LongName).ToList();
+        var values = verbType is null ? [] : verbType.GetProperties().Select(p => p.GetCustomAttribute<ValueAttribute>())
+            .Where(a => a is not null).Select(a => a!).OrderBy(a => a.Index).ToList();
+        var unknown = list.OfType<UnknownOptionError>().Select(u => u.Token).ToList();
+        var parts = new List<string>();
+        var sentences = SentenceBuilder.Create();
+        bool missingValues = false;
+        foreach (var error in list)
+        {
+            switch (error)
+            {
+                case UnknownOptionError u:
+                    string? near = Nearest(u.Token, options);
+                    parts.Add($"unknown option {Dashes(u.Token)}" + (near is null ? "" : $"; did you mean --{near}?"));
+                    break;
+                case MissingRequiredOptionError m when m.NameInfo.LongName.Length == 0 && m.NameInfo.ShortName.Length == 0:
+                case SequenceOutOfRangeError s when s.NameInfo.LongName.Length == 0 && s.NameInfo.ShortName.Length == 0:
+                    missingValues = true;
+                    break;
+                case MissingRequiredOptionError m:
+                    // "--foget-class" typed for a required --forget-class: the suggestion says it; no second sentence.
+                    if (unknown.Any(t => Nearest(t, [m.NameInfo.LongName]) is not null)) break;
+                    parts.Add($"--{m.NameInfo.LongName} is missing (it is required)");
+                    break;
+                default:
+                    string sentence = sentences.FormatError(error);
+                    if (sentence.Length > 0) parts.Add(sentence.TrimEnd('.'));
+                    break;
+            }
+        }
+        if (missingValues)
+        {
+            var required = values.Where(v => v.Required || v.Min > 0).Select(v => v.MetaName + (v.Min > 0 ? "..." : "")).ToList();
+            string usage = string.Join(" ", values.Select(v => v.Required || v.Min > 0 ? v.MetaName + (v.Min > 0 ? "..." : "") : $"[{v.MetaName}]"));
+            parts.Insert(0, $"{verb} needs {Join(required)} (usage: ilgpu-unlearn {verb} {usage} [options])");
+        }
+        return string.Join("; ", parts.Distinct());
+    }
+
+    static string Dashes(string token) => token.StartsWith('-') ? token : (token.Length == 1 ? "-" : "--") + token;
+
+    static string Join(IReadOnlyList<string> names) => names.Count switch
+    {
+        0 => "an argument",
+        1 => names[0],
+        _ => string.Join(", ", names.Take(names.Count - 1)) + " and " + names[^1],
+    };
+
+    /// <summary>The option a typo most likely meant: within two edits (or a prefix of at least 3 letters), nearest first.</summary>
+    internal static string? Nearest(string typed, IEnumerable<string> options)
+    {
+        typed = typed.TrimStart('-');
+        return options.Where(o => o.Length > 0)
+            .Select(o => (Option: o, Distance: typed.Length >= 3 && o.StartsWith(typed, StringComparison.Ordinal) ? 0 : Edits(typed, o)))
+            .Where(c => c.Distance <= 2)
+            .OrderBy(c => c.Distance).ThenBy(c => c.Option, StringComparer.Ordinal)
+            .Select(c => c.Option).FirstOrDefault();
+    }
+
+    /// <summary>Levenshtein distance: insertions, deletions and substitutions.</summary>
+    static int Edits(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.Length];
+    }
+}
