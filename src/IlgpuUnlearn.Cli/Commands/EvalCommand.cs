@@ -108,9 +108,11 @@ internal static class EvalCommand
             using var model = new ResNet18(ops, config, batch);
             string name = Path.GetFileName(path);
             var cache = RunEvaluation.Cache(o.NoCache);
-            var (train, test, _) = RunEvaluation.ForwardCached(model, path, data, name, cache, () => ModelFiles.Load(model, weights), cancel.Token);
-            var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token, null, cache);
-            var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token, null, cache);
+            var belowSettings = k is null ? null : RunEvaluation.ParseBelowLogits(o.BelowLogits);
+            bool features = RunEvaluation.KeepsFeatures(belowSettings, k);
+            var (train, test, _) = RunEvaluation.ForwardCached(model, path, data, name, cache, () => ModelFiles.Load(model, weights), cancel.Token, null, features);
+            var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token, null, cache, features);
+            var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token, null, cache, features);
 
             var evaluation = RunEvaluation.Metrics(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
             var baseEvaluation = o.Base is null ? null
@@ -118,8 +120,9 @@ internal static class EvalCommand
             var retrained = retrainedPath is null ? null
                 : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
             var card = k is int f ? test.CardReport(f, data.Test.ClassNames) : null;
-            var below = k is int kb ? RunEvaluation.ComputeBelowLogits(ops, config, data, kb, RunEvaluation.ParseBelowLogits(o.BelowLogits),
-                [("evaluated", weights), ("base", o.Base is null ? null : ModelFiles.Read(o.Base)), ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath))],
+            var below = k is int kb ? RunEvaluation.ComputeBelowLogits(ops, config, data, kb, belowSettings,
+                [("evaluated", weights, train, test), ("base", o.Base is null ? null : ModelFiles.Read(o.Base), baseOutputs.Train, baseOutputs.Test),
+                 ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath), retrainedOutputs.Train, retrainedOutputs.Test)],
                 baseEvaluation?.Test.ForgetAccuracy, cancel.Token) : null;
             var report = RunReport.Create(o.Method, name, k, data.Test.ClassNames, card, evaluation, baseEvaluation, retrained, settings, o.CollapseThreshold, below);
 

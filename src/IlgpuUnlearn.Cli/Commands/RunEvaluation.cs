@@ -46,23 +46,30 @@ internal static class RunEvaluation
         return new BelowLogitsSettings { Probe = parts.Contains("probe"), Cka = parts.Contains("cka"), Relearn = parts.Contains("relearn") ? new RelearnSettings() : null };
     }
 
+    /// <summary>Whether a run with --below-logits <paramref name="settings"/> and forget class <paramref name="forgetClass"/>
+    /// keeps the pooled features in its evaluation outputs: only for the linear probe.</summary>
+    public static bool KeepsFeatures(BelowLogitsSettings? settings, int? forgetClass) => forgetClass is not null && settings?.Probe == true;
+
     /// <summary>
-    /// The probes, relearn times and CKA of the run's models (role, weights; the first is the judged model; a null weights
-    /// entry is left out), each loaded into models of their own on <paramref name="ops"/>; the parts close the current phase of
-    /// <paramref name="timeline"/>. Null without settings.
+    /// The probes, relearn times and CKA of the run's models (role, weights, the evaluation outputs of both splits; the first
+    /// is the judged model; a null weights entry is left out), each loaded into models of their own on <paramref name="ops"/>
+    /// where a part forwards (the probe does not where the outputs carry the pooled features); the parts close the current
+    /// phase of <paramref name="timeline"/>. Null without settings.
     /// </summary>
     public static BelowLogits? ComputeBelowLogits(IOps ops, ResNet18Config config, DatasetSplit data, int forgetClass, BelowLogitsSettings? settings,
-        IReadOnlyList<(string Role, ResNet18Weights? Weights)> models, double? baseForgetAccuracy, CancellationToken cancel, string? label = null,
-        PhaseTimeline? timeline = null)
+        IReadOnlyList<(string Role, ResNet18Weights? Weights, SampleOutputs? Train, SampleOutputs? Test)> models, double? baseForgetAccuracy,
+        CancellationToken cancel, string? label = null, PhaseTimeline? timeline = null)
     {
         if (settings is null) return null;
         string prefix = label is null ? "" : $"[{label}] ";
         var given = models.Where(m => m.Weights is not null).Select(m => (m.Role, m.Weights!)).ToList();
+        var outputs = models.Where(m => m.Weights is not null && m.Train is not null && m.Test is not null)
+            .ToDictionary(m => m.Role, m => (m.Train!, m.Test!));
         string lastPart = "";
         var below = BelowLogits.Compute(ops, config, given, data, forgetClass, baseForgetAccuracy, settings, cancel, (part, done, total) =>
         {
             if (part != lastPart) { ProgressLine.Finish(); Console.Error.WriteLine($"{prefix}{part}"); lastPart = part; }
-        });
+        }, outputs);
         foreach (var (part, seconds, _) in below.Times)
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{prefix}{part}: {seconds:F1} s"));
         timeline?.CloseAsParts(below.Times.Select(t => (t.Part, t.Seconds)), "below the logits: loading the models");
@@ -73,16 +80,16 @@ internal static class RunEvaluation
     public static string Version =>
         typeof(RunEvaluation).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
-    /// <summary>Both splits through the model as it is now: outputs and the phase's time.</summary>
+    /// <summary>Both splits through the model as it is now: outputs (with the pooled features when <paramref name="features"/>) and the phase's time.</summary>
     /// <param name="label">Names the device and class on the progress line when several devices run at once.</param>
     public static (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) Forward(ResNet18 model, DatasetSplit data, string what,
-        CancellationToken cancel, string? label = null)
+        CancellationToken cancel, string? label = null, bool features = false)
     {
         var clock = Stopwatch.StartNew();
         long images = data.Train.Count + data.Test.Count;
         Console.Error.WriteLine($"{(label is null ? "" : $"[{label}] ")}evaluating {what} on both splits");
-        var train = Predictor.Outputs(model, data.Train, cancel, (done, _) => ProgressLine.ShowEvaluation(done, (int)images, clock.Elapsed, label));
-        var test = Predictor.Outputs(model, data.Test, cancel, (done, _) => ProgressLine.ShowEvaluation(data.Train.Count + done, (int)images, clock.Elapsed, label));
+        var train = Predictor.Outputs(model, data.Train, cancel, (done, _) => ProgressLine.ShowEvaluation(done, (int)images, clock.Elapsed, label), features);
+        var test = Predictor.Outputs(model, data.Test, cancel, (done, _) => ProgressLine.ShowEvaluation(data.Train.Count + done, (int)images, clock.Elapsed, label), features);
         ProgressLine.Finish();
         double seconds = clock.Elapsed.TotalSeconds;
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -118,7 +125,7 @@ internal static class RunEvaluation
 
     /// <summary>Loads <paramref name="path"/> into <paramref name="model"/> (which must have its width and classes) and forwards both splits (or reads the outputs from <paramref name="cache"/>).</summary>
     public static (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) ForwardFile(ResNet18 model, string path, DatasetSplit data, string role,
-        CancellationToken cancel, string? label = null, SampleOutputsCache? cache = null)
+        CancellationToken cancel, string? label = null, SampleOutputsCache? cache = null, bool features = false)
     {
         Console.Error.WriteLine($"{role} model: {Path.GetFullPath(path)}");
         return ForwardCached(model, path, data, role + " model", cache, () =>
@@ -128,7 +135,7 @@ internal static class RunEvaluation
                 throw new UserError($"{path}: the {role} model is a width-{weights.Width} ResNet18 with {weights.NumClasses} classes and {weights.InputChannels}-channel input; " +
                     $"the model judged is width {model.Config.Width} with {model.Config.Classes} and {model.Config.InputChannels}");
             ModelFiles.Load(model, weights);
-        }, cancel, label);
+        }, cancel, label, features);
     }
 
     /// <summary>The outputs cache of a run: none with --no-cache, else the default folder.</summary>
@@ -139,26 +146,28 @@ internal static class RunEvaluation
     /// <summary>
     /// The outputs of the model file <paramref name="modelPath"/> on both splits: from <paramref name="cache"/> when it has
     /// them, else <paramref name="load"/> (puts the file's weights into <paramref name="model"/>) and <see cref="Forward"/>,
-    /// kept in the cache afterwards (a cache that cannot be written is said once, not fatal).
+    /// kept in the cache afterwards (a cache that cannot be written is said once, not fatal). With <paramref name="features"/>
+    /// the outputs carry the pooled penultimate features (for the linear probe), and a cached file without them is forwarded
+    /// again and replaced.
     /// </summary>
     public static (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) ForwardCached(ResNet18 model, string modelPath, DatasetSplit data, string what,
-        SampleOutputsCache? cache, Action load, CancellationToken cancel, string? label = null)
+        SampleOutputsCache? cache, Action load, CancellationToken cancel, string? label = null, bool features = false)
     {
         if (cache is null)
         {
             load();
-            return Forward(model, data, what, cancel, label);
+            return Forward(model, data, what, cancel, label, features);
         }
         var clock = Stopwatch.StartNew();
         string key = SampleOutputsCache.Key(Manifest.FileDigest.Sha256(modelPath), model.Config, model.Ops.Name, data);
         cancel.ThrowIfCancellationRequested();
-        if (cache.TryRead(key) is { } kept)
+        if (cache.TryRead(key, features) is { } kept)
         {
             Console.Error.WriteLine($"{(label is null ? "" : $"[{label}] ")}{what}: outputs from the cache ({cache.PathFor(key)}; --no-cache forwards again)");
             return (kept.Train, kept.Test, new PhaseRecord($"cached outputs of {what}", clock.Elapsed.TotalSeconds));
         }
         load();
-        var result = Forward(model, data, what, cancel, label);
+        var result = Forward(model, data, what, cancel, label, features);
         try { cache.Write(key, result.Train, result.Test); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

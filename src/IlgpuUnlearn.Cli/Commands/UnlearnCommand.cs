@@ -252,6 +252,9 @@ internal static class UnlearnCommand
     {
         (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase)? baseOutputs;
 
+        /// <summary>Whether the evaluation outputs keep the pooled features: only for --below-logits' linear probe.</summary>
+        public bool KeepsFeatures => RunEvaluation.KeepsFeatures(RunEvaluation.ParseBelowLogits(Options.BelowLogits), 0);
+
         /// <summary>The base model's outputs on both splits, forwarded once per run (by the first class that needs them).</summary>
         public (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase) BaseOutputs(ResNet18 model, string? label, CancellationToken cancel, out bool forwarded)
         {
@@ -260,7 +263,7 @@ internal static class UnlearnCommand
                 forwarded = baseOutputs is null;
                 if (baseOutputs is { } known) return known;
                 baseOutputs = RunEvaluation.ForwardCached(model, WeightsPath, Data, "base model", RunEvaluation.Cache(Options.NoCache),
-                    () => ModelState.Load(model, BaseState), cancel, label);
+                    () => ModelState.Load(model, BaseState), cancel, label, KeepsFeatures);
                 return baseOutputs.Value;
             }
         }
@@ -286,7 +289,7 @@ internal static class UnlearnCommand
         phases.Close(forwarded ? "forward base model" : "base model's outputs (forwarded by an earlier class)", forwarded ? baseOutputs.Phase.Images : null);
         string? retrainedPath = RunEvaluation.RetrainedPath(run.Options.Retrained, run.Options.Weights is not null, names[k], cancel);
         phases.Close("find the retrained reference");
-        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label, RunEvaluation.Cache(run.Options.NoCache));
+        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label, RunEvaluation.Cache(run.Options.NoCache), run.KeepsFeatures);
         if (retrainedPath is not null) phases.Close("read and forward the retrained model", retrainedOutputs.Phase.Images);
         var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         var baseReport = RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation);
@@ -303,7 +306,7 @@ internal static class UnlearnCommand
 
         // Evaluate exactly what is written (float16 weights stay float16), and refuse a model that is not finite.
         var asWritten = ModelFiles.RoundToFile(model, run.Template);
-        var unlearned = RunEvaluation.Forward(model, run.Data, "unlearned model", cancel, label);
+        var unlearned = RunEvaluation.Forward(model, run.Data, "unlearned model", cancel, label, run.KeepsFeatures);
         phases.Close("round to the file's dtypes and forward the unlearned model", unlearned.Phase.Images);
         var report = unlearned.Test.CardReport(k, names);
         ModelFiles.EnsureFinite(asWritten, report);
@@ -311,7 +314,8 @@ internal static class UnlearnCommand
         var retrained = retrainedPath is null ? null
             : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         var below = RunEvaluation.ComputeBelowLogits(model.Ops, model.Config, run.Data, k, RunEvaluation.ParseBelowLogits(run.Options.BelowLogits),
-            [("unlearned", asWritten), ("base", run.Template), ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath))],
+            [("unlearned", asWritten, unlearned.Train, unlearned.Test), ("base", run.Template, baseOutputs.Train, baseOutputs.Test),
+             ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath), retrainedOutputs.Train, retrainedOutputs.Test)],
             baseEvaluation.Test.ForgetAccuracy, cancel, label, phases);
         var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation,
             run.Options.CollapseThreshold, below);

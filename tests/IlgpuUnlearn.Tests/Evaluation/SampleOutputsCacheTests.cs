@@ -15,6 +15,14 @@ public sealed class SampleOutputsCacheTests
         return new SampleOutputs(labels, Enumerable.Range(0, n * 10).Select(_ => (float)random.NextDouble()).ToArray(), 10);
     }
 
+    static SampleOutputs WithFeatures(int n, int seed, int d)
+    {
+        var random = new Random(seed);
+        var plain = Outputs(n, seed);
+        return new SampleOutputs(plain.Labels.ToArray(), plain.AllLogits.ToArray(), 10,
+            Enumerable.Range(0, n * d).Select(_ => (float)random.NextDouble()).ToArray(), d);
+    }
+
     static DatasetSplit Data(byte pixel)
     {
         ImageDataset Split(int n) => new("t", Enumerable.Repeat(pixel, n * 3 * 4 * 4).ToArray(), Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray(), 3, 4, 4, Cifar10.ClassNames);
@@ -67,5 +75,50 @@ public sealed class SampleOutputsCacheTests
         Assert.Equal(whole, File.ReadAllBytes(cache.PathFor(key)));
         Assert.Single(Directory.GetFiles(folder.Path));
         Assert.NotNull(cache.TryRead(key));
+    }
+
+    [Fact]
+    public void FeaturesComeBackWhenAskedForAndAFileWithoutThemIsAMissForTheProbe()
+    {
+        using var folder = new TempFolder();
+        var cache = new SampleOutputsCache(folder.Path);
+        string key = new('d', 64);
+        var (train, test) = (WithFeatures(20, 5, 8), WithFeatures(10, 6, 8));
+        cache.Write(key, train, test);
+        var back = cache.TryRead(key, features: true) ?? throw new Xunit.Sdk.XunitException("written outputs not found");
+        Assert.Equal(8, back.Train.FeatureWidth);
+        Assert.Equal(train.Features.ToArray(), back.Train.Features.ToArray());
+        Assert.Equal(test.Features.ToArray(), back.Test.Features.ToArray());
+        Assert.Equal(test.AllLogits.ToArray(), back.Test.AllLogits.ToArray());
+        // Not asked for: the same outputs without the features (nothing kept in memory for them).
+        var plain = cache.TryRead(key) ?? throw new Xunit.Sdk.XunitException("written outputs not found");
+        Assert.False(plain.Train.HasFeatures);
+        Assert.Equal(train.AllLogits.ToArray(), plain.Train.AllLogits.ToArray());
+
+        // A file written without features serves the metrics but not the probe (which then forwards and rewrites it).
+        cache.Write(key, Outputs(20, 1), Outputs(10, 2));
+        Assert.NotNull(cache.TryRead(key));
+        Assert.Null(cache.TryRead(key, features: true));
+    }
+
+    [Fact]
+    public void AVersionOneFileIsIgnoredNotMisread()
+    {
+        // Version 1's layout (a 20-byte header without the feature width, labels and logits, SHA-256), checksum intact.
+        using var folder = new TempFolder();
+        var cache = new SampleOutputsCache(folder.Path);
+        string key = new('e', 64);
+        var (train, test) = (Outputs(20, 1), Outputs(10, 2));
+        var body = new List<byte>();
+        foreach (int v in new[] { 0x4F535549, 1, 10, train.Count, test.Count }) body.AddRange(BitConverter.GetBytes(v));
+        foreach (var split in new[] { train, test })
+        {
+            foreach (int y in split.Labels) body.AddRange(BitConverter.GetBytes(y));
+            foreach (float z in split.AllLogits) body.AddRange(BitConverter.GetBytes(z));
+        }
+        var bytes = body.Concat(System.Security.Cryptography.SHA256.HashData(body.ToArray())).ToArray();
+        File.WriteAllBytes(cache.PathFor(key), bytes);
+        Assert.Null(cache.TryRead(key));
+        Assert.Null(cache.TryRead(key, features: true));
     }
 }

@@ -45,11 +45,13 @@ public sealed class BelowLogits
     /// Computes the figures of <paramref name="models"/> (role, weights; all of <paramref name="config"/>'s shape) for
     /// forget class <paramref name="forgetClass"/>. <paramref name="baseForgetAccuracy"/>: the base model's forget-class test
     /// accuracy (%), the relearn target's reference (no relearn time without it). <paramref name="progress"/>(part, done,
-    /// total) as the work goes.
+    /// total) as the work goes. <paramref name="outputs"/>: each role's evaluation outputs on both splits (the same images
+    /// as <paramref name="data"/>'s); where they carry the pooled features (<see cref="SampleOutputs.HasFeatures"/>), the
+    /// probe fits on those (<see cref="LinearProbe.Of"/>) and forwards nothing, else it forwards both splits itself.
     /// </summary>
     public static BelowLogits Compute(IOps ops, ResNet18Config config, IReadOnlyList<(string Role, ResNet18Weights Weights)> models,
         DatasetSplit data, int forgetClass, double? baseForgetAccuracy, BelowLogitsSettings settings, CancellationToken cancel = default,
-        Action<string, long, long>? progress = null)
+        Action<string, long, long>? progress = null, IReadOnlyDictionary<string, (SampleOutputs Train, SampleOutputs Test)>? outputs = null)
     {
         ArgumentNullException.ThrowIfNull(models);
         ArgumentNullException.ThrowIfNull(data);
@@ -57,16 +59,28 @@ public sealed class BelowLogits
         var result = new BelowLogits();
         if (settings.Probe)
         {
-            using var model = new ResNet18(ops, config, settings.ForwardBatch);
-            foreach (var (role, weights) in models)
+            ResNet18? model = null;
+            try
             {
-                var clock = Stopwatch.StartNew();
-                ModelFiles.Load(model, weights);
-                progress?.Invoke($"linear probe of the {role} model", 0, 1);
-                result.Probes[role] = LinearProbe.Measure(model, data, forgetClass, cancel);
-                progress?.Invoke($"linear probe of the {role} model", 1, 1);
-                result.Times.Add(($"linear probe {role}", clock.Elapsed.TotalSeconds, data.Train.Count + data.Test.Count));
+                foreach (var (role, weights) in models)
+                {
+                    var clock = Stopwatch.StartNew();
+                    progress?.Invoke($"linear probe of the {role} model", 0, 1);
+                    long forwarded = 0;
+                    if (outputs is not null && outputs.TryGetValue(role, out var kept) && kept.Train.HasFeatures && kept.Test.HasFeatures)
+                        result.Probes[role] = LinearProbe.Of(kept.Train, kept.Test, forgetClass, cancel);
+                    else
+                    {
+                        model ??= new ResNet18(ops, config, settings.ForwardBatch);
+                        ModelFiles.Load(model, weights);
+                        result.Probes[role] = LinearProbe.Measure(model, data, forgetClass, cancel);
+                        forwarded = data.Train.Count + data.Test.Count;
+                    }
+                    progress?.Invoke($"linear probe of the {role} model", 1, 1);
+                    result.Times.Add(($"linear probe {role}", clock.Elapsed.TotalSeconds, forwarded));
+                }
             }
+            finally { model?.Dispose(); }
         }
         if (settings.Relearn is { } recipe && baseForgetAccuracy is double reference)
         {

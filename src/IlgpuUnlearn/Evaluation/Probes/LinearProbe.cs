@@ -36,8 +36,32 @@ public sealed record LinearProbe
     [JsonPropertyName("converged")] public bool Converged { get; init; }
 
     /// <summary>
-    /// The probe of <paramref name="model"/> as it is now: its penultimate features of both splits (one evaluation forward
-    /// of every image, <see cref="ModelFeatures.Penultimate"/>), fitted on the training split, scored on the test split.
+    /// The probe from the pooled features that the evaluation pass kept with its per-sample outputs
+    /// (<see cref="SampleOutputs.Features"/>): no forward of its own. The same figures as <see cref="Measure"/> on the model
+    /// that gave the outputs (the features are the same pass's; see the class's tests).
+    /// </summary>
+    /// <exception cref="ArgumentException">Outputs without features, or of other images than <paramref name="forgetClass"/>'s classes.</exception>
+    public static LinearProbe Of(SampleOutputs train, SampleOutputs test, int forgetClass, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        if (!train.HasFeatures || !test.HasFeatures) throw new ArgumentException("the outputs carry no penultimate features (forward them with features)");
+        if (train.FeatureWidth != test.FeatureWidth || train.ClassCount != test.ClassCount)
+            throw new ArgumentException($"training features of width {train.FeatureWidth} and {train.ClassCount} classes, test features of {test.FeatureWidth} and {test.ClassCount}");
+        return Fit(train.Features, Bytes(train.Labels), test.Features, Bytes(test.Labels), train.ClassCount, forgetClass, cancel);
+    }
+
+    static byte[] Bytes(ReadOnlySpan<int> labels)
+    {
+        var bytes = new byte[labels.Length];
+        for (int i = 0; i < bytes.Length; i++) bytes[i] = checked((byte)labels[i]);
+        return bytes;
+    }
+
+    /// <summary>
+    /// The probe of <paramref name="model"/> as it is now: its penultimate features of both splits (an evaluation forward
+    /// of every image of its own, <see cref="ModelFeatures.Penultimate"/>), fitted on the training split, scored on the test
+    /// split. Where the evaluation pass's outputs carry the features, <see cref="Of"/> gives the same without the forward.
     /// </summary>
     public static LinearProbe Measure(ResNet18 model, DatasetSplit data, int forgetClass, CancellationToken cancel = default)
     {

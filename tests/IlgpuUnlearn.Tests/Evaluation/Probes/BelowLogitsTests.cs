@@ -52,4 +52,33 @@ public sealed class BelowLogitsTests(ITestOutputHelper output)
         Assert.Contains("| unlearned.pth | unlearned | ", text);
         Assert.Contains("| base / retrained | test-other | 53 | ", text);
     }
+
+    [Fact]
+    public void ProbeFitsOnTheEvaluationOutputsFeaturesAndForwardsNothing()
+    {
+        var f = FixtureFile.Open("cka_w4_s16.safetensors");
+        string[] names = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
+        ImageDataset Images(string split) => new("fixture " + split, f.Bytes(split + ".pixels"),
+            f.Longs(split + ".labels").Select(v => (byte)v).ToArray(), 3, 16, 16, names);
+        var data = new DatasetSplit(Images("train"), Images("test"));
+        var config = new ResNet18Config(Width: 4, ImageSize: 16);
+        using var ops = new CpuOps();
+        using var evaluated = new ResNet18(ops, config, maxBatch: 5);
+        ModelState.Load(evaluated, PyTorchFixtureCheck.FixtureState(f, "retrained.", evaluated.Layout));
+        var models = new List<(string, ResNet18Weights)> { ("retrained", ModelFiles.Canonical(evaluated)) };
+        var outputs = new Dictionary<string, (SampleOutputs, SampleOutputs)>
+        {
+            ["retrained"] = (IlgpuUnlearn.Unlearning.Predictor.Outputs(evaluated, data.Train, features: true),
+                IlgpuUnlearn.Unlearning.Predictor.Outputs(evaluated, data.Test, features: true)),
+        };
+        var settings = new BelowLogitsSettings { ForwardBatch = 7, Relearn = null, Cka = false };
+        var kept = BelowLogits.Compute(ops, config, models, data, forgetClass: 3, baseForgetAccuracy: null, settings, outputs: outputs);
+        var forwarded = BelowLogits.Compute(ops, config, models, data, forgetClass: 3, baseForgetAccuracy: null, settings);
+
+        Assert.Equal(0, kept.Times.Single().Images);                                  // no forward for the probe
+        Assert.Equal(data.Train.Count + data.Test.Count, forwarded.Times.Single().Images);
+        Assert.Equal(forwarded.Probes["retrained"].ClassAccuracy, kept.Probes["retrained"].ClassAccuracy);   // exact
+        Assert.Equal(forwarded.Probes["retrained"].ForgetAccuracy, kept.Probes["retrained"].ForgetAccuracy);
+        Assert.Equal(forwarded.Probes["retrained"].Iterations, kept.Probes["retrained"].Iterations);
+    }
 }
