@@ -107,6 +107,8 @@ public sealed class EvaluationFeaturesOnCpuPath : EvaluationFeaturesTests
     public void ProbeRefusesOutputsWithoutFeaturesOnTheCpuPath() => ProbeRefusesOutputsWithoutFeatures();
 }
 
+/// <summary>The same checks through the ILGPU kernels on ILGPU's CPU accelerator (an emulator: 50 s for 9 images under load).</summary>
+[Trait("Category", "Slow")]
 [Collection(IlgpuCpuCollection.Name)]
 public sealed class EvaluationFeaturesOnIlgpuCpuAccelerator(IlgpuCpuFixture kernels) : EvaluationFeaturesTests
 {
