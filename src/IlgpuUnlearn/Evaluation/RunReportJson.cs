@@ -26,6 +26,7 @@ public static class RunReportJson
     /// <exception cref="InvalidDataException">Not a report or an array of reports (the message names the file).</exception>
     public static RunReport[] ReadAll(string path)
     {
+        NotJson(path);
         string text = File.ReadAllText(path);
         try
         {
@@ -39,8 +40,29 @@ public static class RunReportJson
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not an ilgpu-unlearn run report ({e.Message})", e);
+            // The parser's sentence names its internals (LineNumber, BytePositionInLine); say where in the user's words.
+            string where = e.LineNumber is { } line ? $" at line {line + 1}" : "";
+            throw new InvalidDataException($"{path}: not an ilgpu-unlearn run report (its JSON is broken or has other fields{where})", e);
         }
+    }
+
+    /// <summary>
+    /// Refuses a file whose first byte (after blanks and a UTF-8 byte-order mark) cannot start a JSON value, naming
+    /// its first bytes in hex: "PK" (50 4B) is a zip, as a PyTorch .pth is. Reads at most 64 bytes.
+    /// </summary>
+    static void NotJson(string path)
+    {
+        var head = new byte[64];
+        int n;
+        using (var stream = File.OpenRead(path)) n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        int i = n >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF ? 3 : 0;
+        while (i < n && head[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') i++;
+        // Any byte that can start a JSON value goes on to the parser (which says what a report lacks); the rest is not JSON.
+        if (i < n && (head[i] is (byte)'{' or (byte)'[' or (byte)'"' or (byte)'-' or (byte)'t' or (byte)'f' or (byte)'n' || char.IsAsciiDigit((char)head[i]))) return;
+        if (i >= n) throw new InvalidDataException($"{path}: is not a JSON run report (it is empty)");
+        string bytes = Convert.ToHexString(head, i, Math.Min(2, n - i)).Insert(2, " ").Trim();
+        string guess = n - i >= 2 && head[i] == (byte)'P' && head[i + 1] == (byte)'K' ? ": a zip/.pth?" : "";
+        throw new InvalidDataException($"{path}: is not a JSON run report (it starts with bytes {bytes}{guess})");
     }
 }
 

@@ -24,6 +24,20 @@ public sealed class ReportMergeTests
     }
 
     [Fact]
+    public void APthIsRefusedAsNotJsonWithoutTheParsersWords()
+    {
+        using var folder = new TempFolder();
+        string pth = Path.Combine(folder.Path, "model.pth");
+        File.WriteAllBytes(pth, [0x50, 0x4B, 0x03, 0x04, 0, 0, 0, 0]);   // a zip's local-file header, as torch.save writes
+
+        var result = CliProcess.Run(folder.Path, "report", "model.pth");
+        Assert.Equal(1, result.ExitCode);
+        string line = Assert.Single(result.StderrLines);
+        Assert.Equal("ilgpu-unlearn: error: model.pth: is not a JSON run report (it starts with bytes 50 4B: a zip/.pth?)", line);
+        Assert.DoesNotContain("LineNumber", result.Stderr);
+    }
+
+    [Fact]
     public void AFileTwiceCountsOnceAndMixedCountsAreNamed()
     {
         using var folder = new TempFolder();
