@@ -40,8 +40,8 @@ internal static class ReportCommand
             PlanChecks.OutputFile(file, option);
             PlanChecks.NotReplacing(file, option, o.Force);
         }
-        var runs = files.SelectMany(RunReportJson.ReadAll).ToList();
-        if (!runs.Any(r => r.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
+        var runs = files.SelectMany(f => RunReportJson.ReadAll(f).Select(r => (Run: r, Source: f))).ToList();
+        if (!runs.Any(r => r.Run.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
         var comparison = new RunComparison(runs);
         var mixed = comparison.MixedGroups();
         foreach (var line in mixed) Console.Error.WriteLine("WARNING: " + line);

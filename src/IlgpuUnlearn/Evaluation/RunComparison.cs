@@ -23,59 +23,93 @@ public sealed class RunComparison
 
     private readonly List<RunReport> _runs;
 
+    /// <summary>Where each run was read from (its report file), to tell apart card rows whose model names are the same.</summary>
+    private readonly Dictionary<RunReport, string> _sources = new(ReferenceEqualityComparer.Instance);
+
     public RunComparison(IEnumerable<RunReport> runs)
     {
         _runs = [.. runs.Where(r => r.ForgetClass is not null).OrderBy(r => r.Method, StringComparer.Ordinal).ThenBy(r => r.ForgetClass)];
         if (_runs.Count == 0) throw new ArgumentException("no run with a forget class to compare");
     }
 
-    /// <summary>One row per method: its name, the number of runs, the mean of each metric (NaN where no run has it), the mean Avg. Gap.</summary>
-    public IReadOnlyList<(string Method, int Runs, Dictionary<string, double> Means, double AvgGap)> MethodRows()
+    /// <summary>Runs with the report file each came from (shown in the card table where two rows' model names are the same).</summary>
+    public RunComparison(IEnumerable<(RunReport Run, string Source)> runs) : this(runs.Select(r => r.Run).ToList())
     {
-        var groups = new List<(string, List<ModelEvaluation>, List<double>)>();
-        // The base and retrained models of one forget class, evaluated again by every run of that class, count once.
-        var seen = new HashSet<(string Method, string Model, int? ForgetClass)>();
-        void Add(string method, ModelEvaluation evaluation, double avgGap, int? onceForClass)
-        {
-            var group = groups.FirstOrDefault(g => g.Item1 == method);
-            if (group.Item1 is null) groups.Add(group = (method, [], []));
-            if (onceForClass is not null && !seen.Add((method, evaluation.Model, onceForClass))) return;
-            group.Item2.Add(evaluation);
-            if (!double.IsNaN(avgGap)) group.Item3.Add(avgGap);
-        }
-        foreach (var r in _runs)
-        {
-            if (r.Base is not null) Add("base", r.Base, double.NaN, r.ForgetClass);
-            Add(r.Method, r.Evaluation, r.AvgGap, null);
-            if (r.Retrained is not null) Add("retrained", r.Retrained, 0, r.ForgetClass);
-        }
-        return groups.Select(g => (g.Item1, g.Item2.Count,
-            ModelEvaluation.MetricOrder.ToDictionary(name => name, name => Mean(g.Item2.Where(e => e.Metrics.ContainsKey(name)).Select(e => e.Metrics[name].Value))),
-            Mean(g.Item3))).ToList();
+        foreach (var (run, source) in runs) _sources[run] = source;
     }
 
     /// <summary>
-    /// One line per method whose runs (averaged together in the method table) differ in image counts (training / test
-    /// images evaluated) or in the SVC attack's split, naming each variant and how many runs have it: such means mix
-    /// different measurements. Empty when every method's runs agree.
+    /// Each model evaluation the method table averages, under its method's name ("base" and "retrained" for those models).
+    /// The base and retrained models of one forget class, evaluated again by every run of that class, count once: the same
+    /// model file name on the same number of training and test images is taken to be the same model.
+    /// </summary>
+    private List<(string Method, ModelEvaluation Evaluation, double AvgGap, string MiaSplit)> Evaluations()
+    {
+        var list = new List<(string, ModelEvaluation, double, string)>();
+        var seen = new HashSet<(string Method, string Model, int? ForgetClass, int Train, int Test)>();
+        void Add(string method, ModelEvaluation evaluation, double avgGap, string split, int? onceForClass)
+        {
+            if (onceForClass is not null && !seen.Add((method, evaluation.Model, onceForClass, evaluation.Train.Images, evaluation.Test.Images))) return;
+            list.Add((method, evaluation, avgGap, split));
+        }
+        foreach (var r in _runs)
+        {
+            if (r.Base is not null) Add("base", r.Base, double.NaN, r.MiaSplit, r.ForgetClass);
+            Add(r.Method, r.Evaluation, r.AvgGap, r.MiaSplit, null);
+            if (r.Retrained is not null) Add("retrained", r.Retrained, 0, r.MiaSplit, r.ForgetClass);
+        }
+        return list;
+    }
+
+    /// <summary>One row per method: its name, the number of runs, the mean of each metric (NaN where no run has it), the mean Avg. Gap.</summary>
+    public IReadOnlyList<(string Method, int Runs, Dictionary<string, double> Means, double AvgGap)> MethodRows() =>
+        Evaluations().GroupBy(e => e.Method).Select(g => (g.Key, g.Count(),
+            ModelEvaluation.MetricOrder.ToDictionary(name => name, name => Mean(g.Where(e => e.Evaluation.Metrics.ContainsKey(name)).Select(e => e.Evaluation.Metrics[name].Value))),
+            Mean(g.Select(e => e.AvgGap)))).ToList();
+
+    /// <summary>
+    /// One line per method (the base and retrained models included) whose runs, averaged together in the method table,
+    /// differ in image counts (training / test images evaluated) or in the SVC attack's split, naming each variant and how
+    /// many runs have it (for the base and retrained models: how many models, by file name): such means mix different
+    /// measurements. Empty when every method's runs agree.
     /// </summary>
     public IReadOnlyList<string> MixedGroups()
     {
         var lines = new List<string>();
-        foreach (var method in _runs.GroupBy(r => r.Method))
+        foreach (var method in Evaluations().GroupBy(e => e.Method))
         {
-            var variants = method.GroupBy(r => (r.Evaluation.Train.Images, r.Evaluation.Test.Images, r.MiaSplit)).ToList();
+            var variants = method.GroupBy(e => (e.Evaluation.Train.Images, e.Evaluation.Test.Images, e.MiaSplit)).ToList();
             if (variants.Count < 2) continue;
-            lines.Add($"the {method.Key} runs differ and their means mix them: " + string.Join("; ", variants.Select(v =>
-                $"{v.Count()} run{(v.Count() == 1 ? "" : "s")} with {v.Key.Item1:N0} training + {v.Key.Item2:N0} test images" +
+            bool models = method.Key is "base" or "retrained";
+            lines.Add($"the {method.Key} {(models ? "models" : "runs")} differ and their means mix them: " + string.Join("; ", variants.Select(v =>
+                $"{v.Count()} {(models ? "model" : "run")}{(v.Count() == 1 ? "" : "s")}" +
+                (models ? " (" + string.Join(", ", v.Select(e => e.Evaluation.Model).Distinct()) + ")" : "") +
+                $" with {v.Key.Item1:N0} training + {v.Key.Item2:N0} test images" +
                 (v.Key.MiaSplit is { Length: > 0 } split ? $", mia split {split}" : ""))));
         }
         return lines;
     }
 
     /// <summary>The card's table: one row per run (its test-set figures), in method and class order.</summary>
-    public string CardTable() =>
-        ModelCardTable.Table(_runs.Where(r => r.Card is not null).Select(r => (r.Card!, (string?)r.ModelName)));
+    /// <remarks>
+    /// Rows whose model names are the same (two runs that wrote the same file name) are told apart by the report file each
+    /// came from, "model.pth (a.report.json)", or by their place in the list where that is the same too.
+    /// </remarks>
+    public string CardTable()
+    {
+        var rows = _runs.Where(r => r.Card is not null).ToList();
+        var twice = rows.GroupBy(r => r.ModelName).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet();
+        string Label(RunReport r)
+        {
+            if (!twice.Contains(r.ModelName)) return r.ModelName;
+            var same = rows.Where(o => o.ModelName == r.ModelName).ToList();
+            string? source = _sources.GetValueOrDefault(r);
+            return source is not null && same.Count(o => _sources.GetValueOrDefault(o) == source) == 1
+                ? $"{r.ModelName} ({source})"
+                : $"{r.ModelName} (run {rows.IndexOf(r) + 1}{(source is null ? "" : " of " + source)})";
+        }
+        return ModelCardTable.Table(rows.Select(r => (r.Card!, (string?)Label(r))));
+    }
 
     public string MethodTableMarkdown()
     {

@@ -23,6 +23,51 @@ public sealed class ReportMergeTests
         return RunReport.Create("GA", model, 0, ["a", "b", "c"], null, evaluation, null, null, settings);
     }
 
+    /// <summary>A GA run on forget class 0 with its card row and a base model named <paramref name="baseModel"/>, both on this many images.</summary>
+    static RunReport RunWithBase(string model, string baseModel, int trainImages, int testImages)
+    {
+        var random = new Random(trainImages);
+        SampleOutputs Outputs(int n)
+        {
+            var labels = Enumerable.Range(0, n).Select(i => i % 3).ToArray();
+            return new SampleOutputs(labels, labels.SelectMany(y => Enumerable.Range(0, 3).Select(c => (float)(random.NextDouble() + (c == y ? 1 : 0)))).ToArray(), 3);
+        }
+        var settings = new EvaluationSettings { BootstrapReplicates = 0 };
+        var evaluation = ModelEvaluation.Compute(model, "unlearned", Outputs(trainImages), Outputs(testImages), 0, null, settings);
+        var baseEvaluation = ModelEvaluation.Compute(baseModel, "base", Outputs(trainImages), Outputs(testImages), 0, null, settings);
+        var card = new UnlearningReport { ForgetClass = 0, ForgetAccuracy = 1, ForgetLoss = 2, RetainAccuracy = 90, RetainLoss = 0.5, ClassNames = ["a", "b", "c"] };
+        return RunReport.Create("GA", model, 0, ["a", "b", "c"], card, evaluation, baseEvaluation, null, settings);
+    }
+
+    [Fact]
+    public void DifferentBasesCountApartAndRowsOfOneModelNameNameTheirReports()
+    {
+        // Two GA runs whose base models differ (a --limit trial and a longer one): the base is counted twice, the warning
+        // names both bases; both runs wrote model.pth, so each card row names the report it came from.
+        using var folder = new TempFolder();
+        string a = Path.Combine(folder.Path, "a.report.json"), b = Path.Combine(folder.Path, "b.report.json");
+        RunReportJson.Write(a, [RunWithBase("model.pth", "base.pth", 60, 30)]);
+        RunReportJson.Write(b, [RunWithBase("model.pth", "base.pth", 90, 30)]);
+
+        var result = CliProcess.Run(folder.Path, "report", "a.report.json", "b.report.json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("| base | 2 |", result.Stdout);
+        Assert.Contains("WARNING: the base models differ and their means mix them: 1 model (base.pth) with 60 training + 30 test images, mia split salun; " +
+                        "1 model (base.pth) with 90 training + 30 test images, mia split salun", result.Stderr);
+        Assert.Contains("| model.pth (a.report.json) | A |", result.Stdout);
+        Assert.Contains("| model.pth (b.report.json) | A |", result.Stdout);
+
+        // One base on the same images, evaluated again by a second run: counted once, no warning about it, and rows of
+        // different model names keep the card's plain name.
+        string c = Path.Combine(folder.Path, "c.report.json");
+        RunReportJson.Write(c, [RunWithBase("other.pth", "base.pth", 60, 30)]);
+        var same = CliProcess.Run(folder.Path, "report", "a.report.json", "c.report.json");
+        Assert.True(same.ExitCode == 0, same.ToString());
+        Assert.Contains("| base | 1 |", same.Stdout);
+        Assert.DoesNotContain("WARNING", same.Stderr);
+        Assert.Contains("| model.pth | A |", same.Stdout);
+    }
+
     [Fact]
     public void APthIsRefusedAsNotJsonWithoutTheParsersWords()
     {
