@@ -7,12 +7,17 @@ namespace IlgpuUnlearn.Cli;
 /// <summary>
 /// The command-line parser's errors in a user's words, for one line: a missing argument by its name ("convert needs IN
 /// and OUT"), a misspelt option with the nearest real one ("unknown option --foget-class; did you mean --forget-class?"),
-/// and the parser's own sentence for the rest.
+/// a misspelt verb with the nearest real one, a value of the wrong kind by what was typed ("--limit abc: expected a whole
+/// number"), an option given without its value, and the parser's own sentence for the rest.
 /// </summary>
 internal static class ParserErrors
 {
-    /// <summary>What is wrong, for the verb whose options class is <paramref name="verbType"/> (null: no verb was recognised).</summary>
-    public static string Describe(IEnumerable<Error> errors, Type? verbType, string verb)
+    /// <summary>
+    /// What is wrong, for the verb whose options class is <paramref name="verbType"/> (null: no verb was recognised).
+    /// <paramref name="args"/>: the command line as typed (for the values the parser's errors do not carry);
+    /// <paramref name="verbs"/>: every verb's name (for a misspelt verb's suggestion).
+    /// </summary>
+    public static string Describe(IEnumerable<Error> errors, Type? verbType, string verb, IReadOnlyList<string> args, IEnumerable<string> verbs)
     {
         var list = errors.ToList();
         var options = verbType is null ? [] : verbType.GetProperties().Select(p => p.GetCustomAttribute<OptionAttribute>())
@@ -27,6 +32,17 @@ internal static class ParserErrors
         {
             switch (error)
             {
+                case BadVerbSelectedError b:
+                    string? nearVerb = Nearest(b.Token, verbs);
+                    parts.Add($"unknown verb {b.Token}" + (nearVerb is null ? "" : $"; did you mean {nearVerb}?"));
+                    break;
+                case BadFormatConversionError f when f.NameInfo.LongName.Length > 0:
+                    string typed = TypedValue(args, f.NameInfo.LongName) is { } t ? " " + t : "";
+                    parts.Add($"--{f.NameInfo.LongName}{typed}: expected {Kind(verbType?.GetProperties().FirstOrDefault(p => p.GetCustomAttribute<OptionAttribute>()?.LongName == f.NameInfo.LongName)?.PropertyType)}");
+                    break;
+                case MissingValueOptionError v when v.NameInfo.LongName.Length > 0:
+                    parts.Add($"--{v.NameInfo.LongName} is given without its value");
+                    break;
                 case UnknownOptionError u:
                     string? near = Nearest(u.Token, options);
                     parts.Add($"unknown option {Dashes(u.Token)}" + (near is null ? "" : $"; did you mean --{near}?"));
@@ -38,6 +54,12 @@ internal static class ParserErrors
                 case MissingRequiredOptionError m:
                     // "--foget-class" typed for a required --forget-class: the suggestion says it; no second sentence.
                     if (unknown.Any(t => Nearest(t, [m.NameInfo.LongName]) is not null)) break;
+                    // "--forget-class" typed last, with nothing after it: the value is what is missing, not the option.
+                    if (args.Any(a => a == "--" + m.NameInfo.LongName || a.StartsWith($"--{m.NameInfo.LongName}=", StringComparison.Ordinal)))
+                    {
+                        parts.Add($"--{m.NameInfo.LongName} is given without its value");
+                        break;
+                    }
                     parts.Add($"--{m.NameInfo.LongName} is missing (it is required)");
                     break;
                 default:
@@ -53,6 +75,27 @@ internal static class ParserErrors
             parts.Insert(0, $"{verb} needs {Join(required)} (usage: ilgpu-unlearn {verb} {usage} [options])");
         }
         return string.Join("; ", parts.Distinct());
+    }
+
+    /// <summary>The value typed for --<paramref name="name"/> ("--limit abc" or "--limit=abc"), null where none can be found.</summary>
+    static string? TypedValue(IReadOnlyList<string> args, string name)
+    {
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] == "--" + name) return i + 1 < args.Count ? args[i + 1] : null;
+            if (args[i].StartsWith($"--{name}=", StringComparison.Ordinal)) return args[i][(name.Length + 3)..];
+        }
+        return null;
+    }
+
+    /// <summary>The kind of value an option of this type takes, in words: "a whole number", "a number", "one of a, b".</summary>
+    static string Kind(Type? type)
+    {
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(uint) || type == typeof(ulong)) return "a whole number";
+        if (type == typeof(double) || type == typeof(float) || type == typeof(decimal)) return "a number";
+        if (type is { IsEnum: true }) return "one of " + string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant()));
+        return "a value of another kind";
     }
 
     static string Dashes(string token) => token.StartsWith('-') ? token : (token.Length == 1 ? "-" : "--") + token;

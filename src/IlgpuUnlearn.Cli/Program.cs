@@ -40,17 +40,18 @@ public static class Program
             (BenchEvalOptions o) => Run(() => BenchEvalCommand.Run(o)),
             (PlanOptions o) => Run(() => PlanCommand.Run(o)),
             (TrainOptions o) => Run(() => TrainCommand.Run(o)),
-            errors => ShowHelp(parsed, errors));
+            errors => ShowHelp(parsed, errors, args));
     }
 
-    static int ShowHelp(ParserResult<object> parsed, IEnumerable<Error> errors)
+    static int ShowHelp(ParserResult<object> parsed, IEnumerable<Error> errors, string[] args)
     {
         bool asked = errors.Any(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError);
         if (!asked && !errors.Any(e => e.Tag == ErrorType.NoVerbSelectedError))
         {
             // A bad option or value: say what is wrong on one line and where the options are listed, not the whole help.
             string verb = parsed.TypeInfo.Current.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v, ..] ? " " + v.Name : "";
-            string what = ParserErrors.Describe(errors, verb.Length > 0 ? parsed.TypeInfo.Current : null, verb.Trim());
+            var verbs = parsed.TypeInfo.Choices.SelectMany(t => t.GetCustomAttributes(typeof(VerbAttribute), false).OfType<VerbAttribute>()).Select(v => v.Name);
+            string what = ParserErrors.Describe(errors, verb.Length > 0 ? parsed.TypeInfo.Current : null, verb.Trim(), args, verbs);
             Console.Error.WriteLine($"ilgpu-unlearn: error: {what} (ilgpu-unlearn{verb} --help lists the {(verb.Length > 0 ? "options" : "verbs")})");
             return 2;
         }

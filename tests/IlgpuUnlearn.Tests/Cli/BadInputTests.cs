@@ -245,7 +245,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
             }
             case "batch size banana":
                 options["--batch-size"] = "banana";
-                mentions = ["'batch-size'", "bad format", "--help"];
+                mentions = ["--batch-size banana: expected a whole number", "--help"];
                 exitCode = 2;
                 break;
             case "unknown option":

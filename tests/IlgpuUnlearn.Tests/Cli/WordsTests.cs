@@ -21,6 +21,10 @@ public sealed class WordsTests(TinyCifarFiles files, ITestOutputHelper output)
     [InlineData("unknown option --foget-class; did you mean --forget-class?", "unlearn", "--foget-class", "3")]
     [InlineData("unknown option --bootstap; did you mean --bootstrap?", "eval", "--bootstap", "0")]
     [InlineData("--forget-class is missing (it is required)", "unlearn")]
+    [InlineData("--forget-class is given without its value", "unlearn", "--forget-class")]
+    [InlineData("unknown verb unlern; did you mean unlearn?", "unlern", "--forget-class", "3")]
+    [InlineData("--limit abc: expected a whole number", "unlearn", "--forget-class", "3", "--limit", "abc")]
+    [InlineData("--limit 1.5: expected a whole number", "eval", "m.pth", "--limit=1.5")]
     public void ParserErrorsAreOneLineNamingWhatIsWrong(string expected, params string[] args)
     {
         string folder = files.NewFolder("words");
