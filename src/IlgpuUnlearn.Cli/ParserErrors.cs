@@ -36,6 +36,11 @@ internal static class ParserErrors
                     string? nearVerb = Nearest(b.Token, verbs);
                     parts.Add($"unknown verb {b.Token}" + (nearVerb is null ? "" : $"; did you mean {nearVerb}?"));
                     break;
+                case BadFormatConversionError f when f.NameInfo.LongName.Length > 0 && TypedValue(args, f.NameInfo.LongName) is { } next
+                                                      && next.StartsWith("--", StringComparison.Ordinal):
+                    // "--limit --device cpu": the parser took the next option for the value.
+                    parts.Add($"--{f.NameInfo.LongName} is given without its value");
+                    break;
                 case BadFormatConversionError f when f.NameInfo.LongName.Length > 0:
                     string typed = TypedValue(args, f.NameInfo.LongName) is { } t ? " " + t : "";
                     parts.Add($"--{f.NameInfo.LongName}{typed}: expected {Kind(verbType?.GetProperties().FirstOrDefault(p => p.GetCustomAttribute<OptionAttribute>()?.LongName == f.NameInfo.LongName)?.PropertyType)}");
@@ -75,6 +80,24 @@ internal static class ParserErrors
             parts.Insert(0, $"{verb} needs {Join(required)} (usage: ilgpu-unlearn {verb} {usage} [options])");
         }
         return string.Join("; ", parts.Distinct());
+    }
+
+    /// <summary>
+    /// The first option of <paramref name="verbType"/> that takes a value but was typed last or right before another
+    /// "--" option ("eval m.pth --limit"): the parser lets such an option drop out unseen. Null when every one has a value.
+    /// </summary>
+    public static string? ValuelessOption(Type verbType, IReadOnlyList<string> args)
+    {
+        var takesValue = verbType.GetProperties().Where(p => p.PropertyType != typeof(bool) && p.PropertyType != typeof(bool?))
+            .Select(p => p.GetCustomAttribute<OptionAttribute>()?.LongName).Where(n => n is { Length: > 0 }).ToHashSet();
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] == "--") break;
+            if (args[i].StartsWith("--", StringComparison.Ordinal) && takesValue.Contains(args[i][2..])
+                && (i + 1 == args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+                return args[i][2..];
+        }
+        return null;
     }
 
     /// <summary>The value typed for --<paramref name="name"/> ("--limit abc" or "--limit=abc"), null where none can be found.</summary>

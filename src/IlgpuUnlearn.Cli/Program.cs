@@ -23,6 +23,12 @@ public static class Program
         var parser = new Parser(s => { s.HelpWriter = null; s.CaseInsensitiveEnumValues = true; s.AutoVersion = false; });
         var parsed = parser.ParseArguments<DemoOptions, UnlearnOptions, EvalOptions, DownloadOptions, ConvertOptions, InspectOptions,
             DevicesOptions, BenchOptions, BenchEpochOptions, SelfTestOptions, BenchKernelsOptions, VerifyOptions, ReportOptions, BenchEvalOptions, PlanOptions, TrainOptions>(args);
+        if (parsed.Tag == ParserResultType.Parsed && ParserErrors.ValuelessOption(parsed.TypeInfo.Current, args) is { } valueless)
+        {
+            string verbName = parsed.TypeInfo.Current.GetCustomAttributes(typeof(VerbAttribute), false) is [VerbAttribute v, ..] ? v.Name : "";
+            Console.Error.WriteLine($"ilgpu-unlearn: error: --{valueless} is given without its value (ilgpu-unlearn {verbName} --help lists the options)");
+            return 2;
+        }
         return parsed.MapResult(
             (DemoOptions o) => Run(() => DemoCommand.Run(o)),
             (UnlearnOptions o) => Run(() => UnlearnCommand.Run(o)),

@@ -22,6 +22,8 @@ public sealed class WordsTests(TinyCifarFiles files, ITestOutputHelper output)
     [InlineData("unknown option --bootstap; did you mean --bootstrap?", "eval", "--bootstap", "0")]
     [InlineData("--forget-class is missing (it is required)", "unlearn")]
     [InlineData("--forget-class is given without its value", "unlearn", "--forget-class")]
+    [InlineData("--limit is given without its value", "eval", "m.pth", "--limit")]
+    [InlineData("--limit is given without its value", "eval", "m.pth", "--limit", "--device", "cpu")]
     [InlineData("unknown verb unlern; did you mean unlearn?", "unlern", "--forget-class", "3")]
     [InlineData("--limit abc: expected a whole number", "unlearn", "--forget-class", "3", "--limit", "abc")]
     [InlineData("--limit 1.5: expected a whole number", "eval", "m.pth", "--limit=1.5")]
