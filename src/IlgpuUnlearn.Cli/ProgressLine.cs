@@ -54,7 +54,9 @@ internal static class ProgressLine
                 var elapsed = clock.Elapsed;
                 if (p.Total <= 0)
                 {
-                    Write($"metrics of the {what}: {p.Part}, {p.Done:N0} SMO iterations  {Format(elapsed)}", last: false, label);
+                    // Off a terminal the lines are thinned out, so the part's end is always shown: where it stopped, and when.
+                    Write($"metrics of the {what}: {p.Part}, {p.Done:N0} SMO iterations  {Format(elapsed)}{(p.Finished ? ", done" : "")}",
+                        last: p.Finished, label);
                     return;
                 }
                 // ETA from the rate so far; none before the first unit is done (and at most 100 days, to stay a TimeSpan).

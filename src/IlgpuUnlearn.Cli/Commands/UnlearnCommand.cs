@@ -42,7 +42,7 @@ public sealed class UnlearnOptions
     [Option("std", HelpText = DataChoice.StdHelp)]
     public string? Std { get; set; }
 
-    [Option("out", HelpText = "Where to write the unlearned model (.pth or .safetensors); with --forget-class all, a folder. Default: cifar10_resnet18_{method}_{k}.pth in the current folder (AdvNegGrad, FT, GA, RL, SalUn, SCRUB).")]
+    [Option("out", HelpText = "Where to write the unlearned model (.pth or .safetensors); with --forget-class all, a folder. Default: <dataset>_resnet18_<Method>_<k>.pth in the current folder, e.g. cifar10_resnet18_AdvNegGrad_3.pth or fashion-mnist_resnet18_SCRUB_3.pth (the method as the list after the options names it).")]
     public string? Out { get; set; }
 
     [Option("alpha", HelpText = "advneggrad and neggrad+ only: weight of the forget loss, g = (1 - alpha) g_retain - alpha g_forget. Default: 0.15 (advneggrad), 0.0001 (neggrad+).")]

@@ -22,9 +22,10 @@ public sealed record EvaluationSettings
 /// <summary>
 /// Progress of one part of a model's metrics: <see cref="Done"/> of <see cref="Total"/> units (bootstrap resamples, attack
 /// refits); <see cref="Total"/> 0 when the amount is not known ahead (the SVC attack: <see cref="Done"/> is its SMO
-/// iterations so far). Called from worker threads.
+/// iterations so far). <see cref="Finished"/>: the part has ended at <see cref="Done"/> (the SVC attack's last report). Called
+/// from worker threads.
 /// </summary>
-public readonly record struct MetricsProgress(string Part, long Done, long Total);
+public readonly record struct MetricsProgress(string Part, long Done, long Total, bool Finished = false);
 
 /// <summary>
 /// The SVC attack's split (<see cref="SvcMiaEfficacy"/>). Both take the first n retain-class training images in file order as
@@ -184,6 +185,7 @@ public sealed class ModelEvaluation
             {
                 _clock.Restart();
                 _svc = SvcMiaEfficacy.Compute(members, nonMembers, targets, cancel, iterations => _progress(new MetricsProgress(SvcPart, iterations, 0)));
+                _progress(new MetricsProgress(SvcPart, _svc.Classifier.Iterations, 0, Finished: true));
                 _timings.Add((SvcPart, _clock.Elapsed.TotalSeconds));
             }
         }

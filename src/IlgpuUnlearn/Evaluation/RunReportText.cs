@@ -81,7 +81,9 @@ public static class RunReportText
             if (below.Length > 0) text.Append('\n').Append(below);
             foreach (var m in models)
                 if (m.Verdict is { } verdict)
-                    text.Append(Inv($"verdict, {m.Role} model (against the retrained model; far: {verdict.AccuracyThreshold:G} points, forget loss {verdict.LossThreshold:G}x): {verdict.Line}\n"));
+                    text.Append(report.Retrained is null
+                        ? $"verdict, {m.Role} model: {verdict.Line}\n"
+                        : Inv($"verdict, {m.Role} model (against the retrained model; far: {verdict.AccuracyThreshold:G} points, forget loss {verdict.LossThreshold:G}x): {verdict.Line}\n"));
         }
 
         else

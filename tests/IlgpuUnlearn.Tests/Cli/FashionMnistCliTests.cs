@@ -211,6 +211,9 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         Assert.Null(report.Retrained!.Verdict);
         Assert.Contains("| evaluated / base | test-other |", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("verdict, evaluated model (against the retrained model; far: 5 points, forget loss 2x): close to retraining", result.Stdout, StringComparison.Ordinal);
+        // Off a terminal the SVC attack's progress ends with the iterations it took, not only its first line ("0 SMO iterations").
+        Assert.Contains(result.StderrLines, l => System.Text.RegularExpressions.Regex.Match(l, @"^metrics of the evaluated model: SVC attack, ([\d,]+) SMO iterations") is { Success: true } m
+            && int.Parse(m.Groups[1].Value.Replace(",", "", StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture) > 0);
 
         var none = Eval(files.NewFolder("eval-below-none"), demo.BaseModel, Shipped, "--below-logits", "none", "--bootstrap", "0");
         Assert.True(none.ExitCode == 0, none.ToString());

@@ -129,6 +129,13 @@ public sealed class VerdictTests
         Assert.Contains("verdict, unlearned model (against the retrained model; far: 5 points, forget loss 2x): under-forgotten: probe_forget_accuracy 82.0%", text);
         Assert.Contains("verdict, base model", text);
         Assert.DoesNotContain("verdict, retrained model", text);
+
+        // Without a retrained model the line does not claim to be judged against one (it said both at once).
+        var alone = RunReport.Create("ft", "u.pth", 3, Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray(), null,
+            unlearned, baseModel, null, new EvaluationSettings { BootstrapReplicates = 0 });
+        string aloneText = RunReportText.Format(alone);
+        Assert.Contains("verdict, unlearned model: not judged against retraining (no retrained model)", aloneText);
+        Assert.DoesNotContain("against the retrained model;", aloneText);
     }
 
     static string WriteTemp(string json)
