@@ -93,7 +93,12 @@ internal sealed record MethodChoice(MethodSettings Settings)
             recipe = o.Recipe is { } r ? Recipe.Load(r) : null;
             method = MethodRegistry.Find(o.Method ?? recipe?.Method ?? "advneggrad");
         }
-        catch (ArgumentException e) { throw new UserError(e.Message); }
+        catch (ArgumentException e)
+        {
+            // A misspelt method gets the nearest name, as a misspelt option does.
+            string? meant = o.Method is { } typed ? ParserErrors.Nearest(typed.ToLowerInvariant(), MethodRegistry.All.Select(m => m.OptionName)) : null;
+            throw new UserError(meant is null ? e.Message : $"{e.Message}; did you mean {meant}?");
+        }
         if (recipe is { Method: { } owner } && method.OptionName != owner)
             throw new UserError($"--recipe {recipe.Name} is for --method {owner}, not {method.OptionName}");
         if (recipe is { Method: null } && !Comparator.Methods.Contains(method.OptionName))

@@ -24,6 +24,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "download failed", "demo out under a file", "demo unknown device", "out folder that cannot be made",
         "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub", "lr with ssd",
+        "method sccrub",
     };
 
     /// <summary>The cases that must be refused before any data or weights are read.</summary>
@@ -35,6 +36,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "demo out under a file", "demo unknown device", "out folder that cannot be made",
         "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub", "lr with ssd",
+        "method sccrub",
     ];
 
     [Trait("Category", "Slow")]
@@ -183,6 +185,10 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
             case "method banana":
                 options["--method"] = "banana";
                 mentions = ["--method 'banana'", "advneggrad, ft, ga, rl, salun, scrub"];
+                break;
+            case "method sccrub":
+                options["--method"] = "sccrub";
+                mentions = ["--method 'sccrub'", "did you mean scrub?"];
                 break;
             case "kd temperature with ft":
                 options["--method"] = "ft";
