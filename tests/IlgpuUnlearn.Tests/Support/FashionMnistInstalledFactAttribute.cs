@@ -4,7 +4,7 @@ namespace IlgpuUnlearn.Tests.Support;
 
 /// <summary>
 /// A test on Debian's real Fashion-MNIST files (<c>dataset-fashion-mnist</c>, in /usr/share/datasets/fashion-mnist). Where
-/// they are not installed the test is reported as skipped with that reason (never as passed); <c>scripts/test.sh</c>, the
+/// they are not installed the test is reported as skipped with that reason (never as passed); <c>scripts/test-setup.sh</c>, the
 /// README's test command, installs them, so there it runs.
 /// </summary>
 public sealed class FashionMnistInstalledFactAttribute : FactAttribute
@@ -13,6 +13,6 @@ public sealed class FashionMnistInstalledFactAttribute : FactAttribute
     {
         string[] files = [FashionMnist.TrainImagesFile, FashionMnist.TrainLabelsFile, FashionMnist.TestImagesFile, FashionMnist.TestLabelsFile];
         if (!files.All(f => File.Exists(Path.Combine(FashionMnist.DebianFolder, f))))
-            Skip = $"Debian's dataset-fashion-mnist is not installed in {FashionMnist.DebianFolder} (bash scripts/test.sh installs it)";
+            Skip = $"Debian's dataset-fashion-mnist is not installed in {FashionMnist.DebianFolder} (bash scripts/test-setup.sh installs it)";
     }
 }

@@ -5,7 +5,7 @@ using System.IO.Compression;
 namespace IlgpuUnlearn.Tests.Support;
 
 /// <summary>
-/// An SVG picture as a renderer draws it: rsvg-convert (librsvg, Debian's librsvg2-bin, which scripts/test.sh installs) turns
+/// An SVG picture as a renderer draws it: rsvg-convert (librsvg, Debian's librsvg2-bin, which scripts/test-setup.sh installs) turns
 /// it into a PNG, read here into pixels, so that a test can check where ink fell (what is cut at the picture's edge).
 /// </summary>
 internal sealed class RenderedPicture
@@ -31,7 +31,7 @@ internal sealed class RenderedPicture
             }
             catch (System.ComponentModel.Win32Exception)
             {
-                throw new InvalidOperationException("rsvg-convert not found: bash scripts/test.sh installs it (Debian's librsvg2-bin)");
+                throw new InvalidOperationException("rsvg-convert not found: bash scripts/test-setup.sh installs it (Debian's librsvg2-bin)");
             }
             string errors = process.StandardError.ReadToEnd();
             process.WaitForExit();

@@ -5,7 +5,7 @@ internal static class Repository
 {
     public static string Root { get; } = FindRoot();
 
-    /// <summary>A file of the repository by its path from the root, '/'-separated (<c>scripts/test.sh</c>).</summary>
+    /// <summary>A file of the repository by its path from the root, '/'-separated (<c>scripts/test-setup.sh</c>).</summary>
     public static string File(string relative) => Path.Combine([Root, .. relative.Split('/')]);
 
     static string FindRoot()

@@ -39,7 +39,7 @@ public sealed partial class SuiteRulesTests
         Assert.True(found.Count == 0, "tests that time themselves: " + string.Join(", ", found));
     }
 
-    /// <summary>The tests README and scripts/test.sh name as slow carry the trait that <c>--filter "Category!=Slow"</c> leaves out.</summary>
+    /// <summary>The tests README and scripts/test-setup.sh name as slow carry the trait that <c>--filter "Category!=Slow"</c> leaves out.</summary>
     [Fact]
     public void TheSlowTestsAreTaggedSo()
     {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The test command (README's, and what .ci/run runs): installs what the tests need on this machine when it is missing,
-# then runs every test of IlgpuUnlearn.sln. Arguments go to `dotnet test`:
-#   bash scripts/test.sh                                   every test
-#   bash scripts/test.sh --filter "Category!=Slow"         the fast ones only (slow tests carry [Trait("Category", "Slow")])
+# The first half of the test command (README's, and what .ci/run runs): installs what the tests need on this machine
+# when it is missing; `dotnet test` follows it:
+#   bash scripts/test-setup.sh && dotnet test IlgpuUnlearn.sln -c Release                          every test
+#   bash scripts/test-setup.sh && dotnet test IlgpuUnlearn.sln -c Release --filter "Category!=Slow" the fast ones only
 # What it installs (Debian; root, or sudo for apt-get), each only when missing:
 #   python3-torch          the converter's round-trip test loads what the converter writes with PyTorch (TorchWriterTests)
 #   dataset-fashion-mnist  the tests on the real Fashion-MNIST files (reader, the normalisation preset's statistics)
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v dotnet >/dev/null 2>&1; then
-  echo "scripts/test.sh: dotnet not found: install the .NET 10 SDK (https://dotnet.microsoft.com/download), then run this again" >&2
+  echo "scripts/test-setup.sh: dotnet not found: install the .NET 10 SDK (https://dotnet.microsoft.com/download), then run this again" >&2
   exit 1
 fi
 missing=()
@@ -24,11 +24,10 @@ command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "scripts/test.sh: installing ${missing[*]}"
+  echo "scripts/test-setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -E"
   $sudo apt-get update -q
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 bash scripts/fetch-ptxas.sh
-exec dotnet test IlgpuUnlearn.sln -c Release "$@"
