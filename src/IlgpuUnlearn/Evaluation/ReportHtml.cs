@@ -136,13 +136,15 @@ public static class ReportHtml
         page.Append(table.Retrained is null
             ? "; no retrained model in these reports, so no distances (every figure's target is the retrained model's)."
             : Inv($"; below it the distance to the retrained model's mean (value − retrained), red where a percentage is more than {far:G} points away (the verdict's threshold)."));
-        page.Append(Inv($" {MethodTable.CkaBase} / {MethodTable.CkaRetrained}: linear CKA at {MethodTable.CkaStage} on the {MethodTable.CkaSplit} images; ≥: some run did not relearn within its step limit. Hover a header for its meaning.</p>\n"));
+        if (table.Figures.Intersect(MethodTable.BelowLogitsFigures).Any())
+            page.Append(Inv($" {MethodTable.CkaBase} / {MethodTable.CkaRetrained}: linear CKA at {MethodTable.CkaStage} on the {MethodTable.CkaSplit} images; ≥: some run did not relearn within its step limit."));
+        page.Append(" Hover a header for its meaning.</p>\n");
         Figure(page, "The methods' means (%, FQS x100)", comparison.Svg(), wide: true);
     }
 
     static void Verdicts(StringBuilder page, IReadOnlyList<RunReport> runs)
     {
-        page.Append("<ul class=\"verdicts\">\n");
+        var items = new StringBuilder();
         // Per forget class: its base model's verdict once (by file name), then each run's.
         var judged = runs.GroupBy(r => r.ForgetClass).OrderBy(g => g.Key).SelectMany(g =>
             g.Where(r => r.Base is not null).DistinctBy(r => r.Base!.Model).Select(r => (r, r.Base!, $"base ({r.Base!.Model})"))
@@ -155,11 +157,11 @@ public static class ReportHtml
             if (v.OverForgotten) tags.Add("<span class=\"tag over\">over-forgotten</span>");
             if (v.RetainDamage) tags.Add("<span class=\"tag damage\">retain damage</span>");
             if (tags.Count == 0) tags.Add(r.Retrained is null ? "<span class=\"tag none\">not judged</span>" : "<span class=\"tag ok\">close to retraining</span>");
-            page.Append(Inv($"<li><b>{Esc(label)}</b>, forget class {r.ForgetClass} ({Esc(r.ClassNames[r.ForgetClass!.Value])}): {string.Join(" ", tags)}<br>{Esc(v.Line)}"));
-            if (v.NotJudged.Length > 0) page.Append($"<br><span class=\"note\">not judged: {Esc(string.Join("; ", v.NotJudged))}</span>");
-            page.Append("</li>\n");
+            items.Append(Inv($"<li><b>{Esc(label)}</b>, forget class {r.ForgetClass} ({Esc(r.ClassNames[r.ForgetClass!.Value])}): {string.Join(" ", tags)}<br>{Esc(v.Line)}"));
+            if (v.NotJudged.Length > 0) items.Append($"<br><span class=\"note\">not judged: {Esc(string.Join("; ", v.NotJudged))}</span>");
+            items.Append("</li>\n");
         }
-        page.Append("</ul>\n");
+        if (items.Length > 0) page.Append("<ul class=\"verdicts\">\n").Append(items).Append("</ul>\n");
         var thresholds = runs.Select(r => r.Evaluation.Verdict).FirstOrDefault(v => v is not null);
         if (thresholds is null) page.Append("<p class=\"absent\">No verdict in these reports (they were made without a forget class or before verdicts were written).</p>\n");
         else page.Append(Inv($"<p class=\"note\">Far: a percentage more than {thresholds.AccuracyThreshold:G} points from the retrained model's, the forget-class test loss more than {thresholds.LossThreshold:G}x the retrained model's (see README).</p>\n"));
@@ -232,7 +234,7 @@ public static class ReportHtml
         var all = classes.SelectMany(c => c.Models.Select(m => (c.ForgetClass, m))).ToList();
         if (!all.Any(x => x.m.Evaluation.LinearProbe is not null || x.m.Evaluation.Relearn is not null))
         {
-            page.Append("<p class=\"absent\">These reports carry no linear probe or relearn time (run with --below-logits).</p>\n");
+            page.Append("<p class=\"absent\">These reports carry no linear probe or relearn time (made with --below-logits none, or before these figures were added).</p>\n");
             return;
         }
         page.Append("<div class=\"scroll\"><table>\n<thead><tr><th>forget class</th><th>model</th><th>file</th><th>probe forget acc (%)</th><th>probe retain acc (%)</th><th>probe fit</th><th>relearn steps</th><th>relearn target (%)</th><th>relearn images</th></tr></thead>\n<tbody>\n");
@@ -267,7 +269,7 @@ public static class ReportHtml
         var withCka = runs.Where(r => r.Evaluation.Cka is { Length: > 0 }).ToList();
         if (withCka.Count == 0)
         {
-            page.Append("<p class=\"absent\">These reports carry no CKA (run with --below-logits).</p>\n");
+            page.Append("<p class=\"absent\">These reports carry no CKA (made with --below-logits none or without cka, or before it was added).</p>\n");
             return;
         }
         page.Append("<p class=\"note\">Linear CKA of each stage's output (1: the same representation up to rotation and scale), on the Comparator's splits. "
