@@ -64,11 +64,12 @@ public sealed class RunComparison
         return list;
     }
 
-    /// <summary>One row per method: its name, the number of runs, the mean of each metric (NaN where no run has it), the mean Avg. Gap.</summary>
+    /// <summary>
+    /// One row per method of <see cref="Table"/> (for the bar chart): its name, the number of runs, the mean of each metric
+    /// (NaN where no run has it), the mean Avg. Gap.
+    /// </summary>
     public IReadOnlyList<(string Method, int Runs, Dictionary<string, double> Means, double AvgGap)> MethodRows() =>
-        Evaluations().GroupBy(e => e.Method).Select(g => (g.Key, g.Count(),
-            ModelEvaluation.MetricOrder.ToDictionary(name => name, name => Mean(g.Where(e => e.Evaluation.Metrics.ContainsKey(name)).Select(e => e.Evaluation.Metrics[name].Value))),
-            Mean(g.Select(e => e.AvgGap)))).ToList();
+        Table().Rows.Select(r => (r.Method, r.Runs, ModelEvaluation.MetricOrder.ToDictionary(name => name, name => r[name].Value), r[AvgGapName].Value)).ToList();
 
     /// <summary>
     /// The method x metric table every renderer draws: per method the mean of each figure over its runs
