@@ -110,7 +110,8 @@ public static class ReportHtml
     static void MethodTableHtml(StringBuilder page, MethodTable table, RunComparison comparison)
     {
         page.Append("<div class=\"scroll\"><table class=\"methods\">\n<thead><tr><th>method</th><th>runs</th>");
-        foreach (var f in table.Figures) page.Append($"<th title=\"{Esc(MethodTable.Meaning(f))}\">{Esc(f)}</th>");
+        // Headers may break after an underscore (SalUn_<wbr>UA), so that the table fits a page's width.
+        foreach (var f in table.Figures) page.Append($"<th title=\"{Esc(MethodTable.Meaning(f))}\">{Esc(f).Replace("_", "_<wbr>", StringComparison.Ordinal)}</th>");
         page.Append("</tr></thead>\n<tbody>\n");
         double far = new VerdictThresholds().AccuracyPoints;
         foreach (var row in table.Rows)
@@ -328,7 +329,8 @@ public static class ReportHtml
     const string Css = """
         body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1280px; padding: 0 16px; color: #222; }
         h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 32px; }
-        table { border-collapse: collapse; font-size: 12px; } th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; vertical-align: top; }
+        table { border-collapse: collapse; font-size: 12px; } th, td { border: 1px solid #ddd; padding: 3px 5px; text-align: right; vertical-align: top; }
+        table.methods { font-size: 11.5px; } table.methods th, table.methods td { padding: 2px 4px; }
         thead th { background: #f4f4f4; text-align: center; } tbody th { text-align: left; white-space: nowrap; }
         tr.reference { background: #eef7ee; } tr.base { background: #f6f6f6; }
         td span { display: block; } .v { font-weight: 600; } .ci { color: #555; font-size: 10px; } .d { color: #666; font-size: 10px; }
