@@ -72,7 +72,7 @@ public static class ReportHtml
                 return;
             }
             page.Append("<div class=\"grid\">\n");
-            foreach (var (caption, svg) in trainingCurves) Figure(page, caption, svg, wide: true);
+            foreach (var (caption, svg) in trainingCurves) page.Append($"<figure class=\"half\">{StripDeclaration(svg)}<figcaption>{Esc(caption)}</figcaption></figure>\n");
             page.Append("</div>\n");
         });
         page.Append("<footer>Made by ilgpu-unlearn report; every picture is inline SVG, the page loads nothing else.</footer>\n</body>\n</html>\n");
@@ -339,7 +339,7 @@ public static class ReportHtml
         .note { color: #555; font-size: 12px; } .absent { color: #777; font-style: italic; } .warning { color: #b35900; font-weight: bold; }
         .grid { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
         figure { margin: 0; border: 1px solid #e5e5e5; padding: 6px; background: white; max-width: 420px; }
-        figure.wide { max-width: 100%; }
+        figure.wide { max-width: 100%; } figure.half { max-width: calc(50% - 20px); }
         figure svg { max-width: 100%; height: auto; display: block; }
         figcaption { font-size: 11px; color: #555; margin-top: 4px; }
         ul.verdicts { font-size: 13px; padding-left: 18px; } ul.verdicts li { margin-bottom: 8px; }
