@@ -80,7 +80,7 @@ public static class ReportHtml
     }
 
     /// <summary>A forget class's models: the base, each run's judged model, the retrained model (each once, by file name), with a label and colour.</summary>
-    sealed record ClassModel(string Label, string Colour, ModelEvaluation Evaluation, RunReport Run);
+    sealed record ClassModel(string Label, string Colour, ModelEvaluation Evaluation);
 
     static List<(int ForgetClass, List<ClassModel> Models)> ClassModels(IReadOnlyList<RunReport> runs, MethodTable table)
     {
@@ -90,21 +90,21 @@ public static class ReportHtml
         {
             var models = new List<ClassModel>();
             foreach (var b in group.Where(r => r.Base is not null).DistinctBy(r => r.Base!.Model))
-                models.Add(new ClassModel(Distinct(group, b, "base", r => r.Base), BaseColour, b.Base!, b));
+                models.Add(new ClassModel(RoleLabel(group, b, "base", r => r.Base), BaseColour, b.Base!));
             foreach (var r in group)
             {
                 bool twice = group.Count(o => o.Method == r.Method) > 1;
-                models.Add(new ClassModel(twice ? $"{r.Method} ({r.ModelName})" : r.Method, MethodColours[Math.Max(0, methods.IndexOf(r.Method)) % MethodColours.Length], r.Evaluation, r));
+                models.Add(new ClassModel(twice ? $"{r.Method} ({r.ModelName})" : r.Method, MethodColours[Math.Max(0, methods.IndexOf(r.Method)) % MethodColours.Length], r.Evaluation));
             }
             foreach (var t in group.Where(r => r.Retrained is not null).DistinctBy(r => r.Retrained!.Model))
-                models.Add(new ClassModel(Distinct(group, t, "retrained", r => r.Retrained), RetrainedColour, t.Retrained!, t));
+                models.Add(new ClassModel(RoleLabel(group, t, "retrained", r => r.Retrained), RetrainedColour, t.Retrained!));
             list.Add((group.Key, models));
         }
         return list;
     }
 
     /// <summary>"base", or "base (file.pth)" where one class has several base (or retrained) models.</summary>
-    static string Distinct(IEnumerable<RunReport> group, RunReport run, string role, Func<RunReport, ModelEvaluation?> model) =>
+    static string RoleLabel(IEnumerable<RunReport> group, RunReport run, string role, Func<RunReport, ModelEvaluation?> model) =>
         group.Select(model).Where(m => m is not null).Select(m => m!.Model).Distinct().Count() > 1 ? $"{role} ({model(run)!.Model})" : role;
 
     static void MethodTableHtml(StringBuilder page, MethodTable table, RunComparison comparison)
