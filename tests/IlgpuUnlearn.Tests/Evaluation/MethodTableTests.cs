@@ -41,6 +41,45 @@ public sealed class MethodTableTests
         Assert.Contains("\\begin{tabular}{l r r r}", latex, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The table as LaTeX reads it: pdflatex (Debian's texlive-latex-base, booktabs from texlive-latex-recommended, which
+    /// scripts/test-setup.sh installs) typesets a document holding it, a method named with every special character, and stops
+    /// on the first error (-halt-on-error): a character left unescaped (an &amp; too many, a stray $ or #, an unmatched brace)
+    /// fails the run. A fifth of a second.
+    /// </summary>
+    [Fact]
+    public void LatexTableTypesetsWithPdflatex()
+    {
+        var figures = new Dictionary<string, MethodFigure> { [ModelEvaluation.UA] = new(12.345), [MethodTable.RelearnSteps] = new(50, AtLeast: true), [ModelEvaluation.SalUnTA] = new(80, 70, 90) };
+        var retrained = new Dictionary<string, MethodFigure> { [ModelEvaluation.UA] = new(0), [MethodTable.RelearnSteps] = new(9), [ModelEvaluation.SalUnTA] = new(85) };
+        var table = new MethodTable([new MethodRow("GA & FT_v2 100% #1 {x} ~^\\ <a>|b $", 2, figures), new MethodRow("retrained", 1, retrained)], "95% t interval over seeds");
+        using var temp = new IlgpuUnlearn.Tests.Data.TempFolder();
+        File.WriteAllText(temp.File("t.tex"), "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" +
+            MethodTableLatex.Render(table, "Caption_with 50% & #specials {}") + "\\end{document}\n");
+        var start = new System.Diagnostics.ProcessStartInfo("pdflatex", ["-interaction=nonstopmode", "-halt-on-error", "t.tex"])
+        {
+            // pdflatex writes its messages and its errors to stdout (and the .log); stderr is left to the console.
+            WorkingDirectory = temp.Path, RedirectStandardOutput = true, UseShellExecute = false,
+        };
+        System.Diagnostics.Process process;
+        try
+        {
+            process = System.Diagnostics.Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            throw new InvalidOperationException("pdflatex not found: bash scripts/test-setup.sh installs it (Debian's texlive-latex-base, texlive-latex-recommended)");
+        }
+        using (process)
+        {
+            string log = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"pdflatex failed (exit {process.ExitCode}):\n{log}");
+            Assert.DoesNotContain(log.Split('\n'), l => l.StartsWith('!'));
+        }
+        Assert.True(new FileInfo(temp.File("t.pdf")).Length > 0);
+    }
+
     /// <summary>How many times <paramref name="c"/> appears not preceded by a backslash.</summary>
     static int UnescapedCount(string line, char c) => line.Where((ch, i) => ch == c && (i == 0 || line[i - 1] != '\\')).Count();
 
