@@ -97,7 +97,7 @@ internal static class EvalCommand
         {
             // The weights first: a wrong file fails in a second, not after the data (or its download).
             var (weights, path) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
-            DataChoice.CheckWeightsFitDataset(weights, path, plan.Dataset, plan.ClassNames.Count);
+            DataChoice.CheckWeightsFitDataset(weights, path, plan.Dataset, plan.ClassNames.Count, plan.Mean, plan.Std);
             var data = DataChoice.LoadData(plan, cancel.Token);
             (data, var config) = DataChoice.FitModel(data, weights, path, plan.Mean, plan.Std);
             string? retrainedPath = k is int kk ? RunEvaluation.RetrainedPath(o.Retrained, o.Weights is not null, data.Test.ClassNames[kk], cancel.Token) : null;

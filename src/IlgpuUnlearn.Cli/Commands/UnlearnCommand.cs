@@ -208,7 +208,7 @@ internal static class UnlearnCommand
                 timeline.Close("start-up and checks");
                 // The weights first: a wrong file fails in a second, not after the data (or its download).
                 var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
-                DataChoice.CheckWeightsFitDataset(weights, weightsPath, plan.Dataset, plan.ClassNames.Count);
+                DataChoice.CheckWeightsFitDataset(weights, weightsPath, plan.Dataset, plan.ClassNames.Count, plan.Mean, plan.Std);
                 var data = DataChoice.LoadData(plan, cancel.Token, out string? dataPath);
                 (data, var config) = DataChoice.FitModel(data, weights, weightsPath, plan.Mean, plan.Std);
                 var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());

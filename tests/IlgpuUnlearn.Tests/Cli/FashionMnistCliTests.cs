@@ -119,7 +119,8 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
 
     public static TheoryData<string> Refusals => new()
     {
-        "no weights for fashion-mnist", "grey model on colour data", "three-channel normalisation for a grey model", "mean without std",
+        "no weights for fashion-mnist", "grey model on colour data", "three-channel normalisation for a grey model",
+        "three custom values for a grey model", "mean without std",
         "std of zero", "unknown preset", "unknown figure below the logits",
     };
 
@@ -144,7 +145,14 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
                 break;
             case "three-channel normalisation for a grey model":
                 args = EvalArgs("--mean", "cifar10");
-                mentions = ["cifar10 has 3 values", "1-channel images"];
+                mentions = ["--mean cifar10: 3 values per statistic", $"--weights {greyModel} reads 1-channel images", "conv1.weight is 2x1x3x3",
+                    "give 1 value to --mean and --std", "fashion-mnist, mnist, half, none"];
+                break;
+            case "three custom values for a grey model":
+                // unlearn as well as eval; numbers as well as a preset.
+                args = ["unlearn", "--weights", greyModel, "--dataset", "fashion-mnist", "--data", Shipped, "--forget-class", "3", "--device", "cpu",
+                    "--json", json, "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25"];
+                mentions = ["--mean 0.5,0.5,0.5 --std 0.25,0.25,0.25: 3 values per statistic", "reads 1-channel images", "give 1 value"];
                 break;
             case "mean without std":
                 args = EvalArgs("--mean", "0.5");
@@ -175,6 +183,8 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         Assert.DoesNotContain(result.StderrLines, l => Regex.IsMatch(l, @"^\s+at \S") || l.Contains("Exception", StringComparison.Ordinal));
         Assert.False(File.Exists(json));
         Assert.False(Directory.Exists(Path.Combine(folder, "cache")), "nothing was downloaded");
+        // Before any work: the data was never read (its "data:" line comes first when it is).
+        Assert.DoesNotContain(result.StderrLines, l => l.StartsWith("data:", StringComparison.Ordinal));
 
         string[] EvalArgs(params string[] more) =>
             ["eval", "--weights", greyModel, "--dataset", "fashion-mnist", "--data", Shipped, "--forget-class", "3", "--device", "cpu", "--json", json, .. more];
