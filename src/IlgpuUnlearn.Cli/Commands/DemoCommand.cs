@@ -151,6 +151,7 @@ internal static class DemoCommand
         // intervals, for the base and the unlearned model (no retrained model here, so no gap, Avg. Gap or FQS).
         var settings = RunEvaluation.Settings(o.Bootstrap, o.Seed, "salun");
         var baseEvaluation = ModelEvaluation.Compute(Path.GetFileName(basePath), "base", baseOutputs.Train, baseOutputs.Test, k, null, settings, cancel);
+        baseEvaluation.Sha256 = Manifest.FileDigest.Sha256(basePath);
         var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearnedOutputs.Train, unlearnedOutputs.Test, k, null, settings, cancel);
         var runReport = RunReport.Create("AdvNegGrad", modelName, k, train.ClassNames, after, evaluation, baseEvaluation, null, settings);
         ReportOutputs.WriteClass(outputs, after, written);

@@ -114,11 +114,11 @@ internal static class EvalCommand
             var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token, null, cache, features);
             var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token, null, cache, features);
 
-            var evaluation = RunEvaluation.Metrics(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
+            var evaluation = RunEvaluation.Metrics(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token, null, null, path);
             var baseEvaluation = o.Base is null ? null
-                : RunEvaluation.Metrics(Path.GetFileName(o.Base), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
+                : RunEvaluation.Metrics(Path.GetFileName(o.Base), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null, o.Base);
             var retrained = retrainedPath is null ? null
-                : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
+                : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null, retrainedPath);
             var card = k is int f ? test.CardReport(f, data.Test.ClassNames) : null;
             var below = k is int kb ? RunEvaluation.ComputeBelowLogits(ops, config, data, kb, belowSettings,
                 [("evaluated", weights, train, test), ("base", o.Base is null ? null : ModelFiles.Read(o.Base), baseOutputs.Train, baseOutputs.Test),

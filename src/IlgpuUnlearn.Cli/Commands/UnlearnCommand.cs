@@ -291,7 +291,7 @@ internal static class UnlearnCommand
         phases.Close("find the retrained reference");
         var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label, RunEvaluation.Cache(run.Options.NoCache), run.KeepsFeatures);
         if (retrainedPath is not null) phases.Close("read and forward the retrained model", retrainedOutputs.Phase.Images);
-        var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
+        var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases, run.WeightsPath);
         var baseReport = RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation);
         baseReport.Evaluation.Verdict = null; // judged against the retrained model in the run's report, after unlearning
         RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName, baseReport);
@@ -312,7 +312,7 @@ internal static class UnlearnCommand
         ModelFiles.EnsureFinite(asWritten, report);
         var evaluation = RunEvaluation.Metrics(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
         var retrained = retrainedPath is null ? null
-            : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
+            : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases, retrainedPath);
         var below = RunEvaluation.ComputeBelowLogits(model.Ops, model.Config, run.Data, k, RunEvaluation.ParseBelowLogits(run.Options.BelowLogits),
             [("unlearned", asWritten, unlearned.Train, unlearned.Test), ("base", run.Template, baseOutputs.Train, baseOutputs.Test),
              ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath), retrainedOutputs.Train, retrainedOutputs.Test)],

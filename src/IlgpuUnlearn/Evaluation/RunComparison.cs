@@ -41,7 +41,8 @@ public sealed class RunComparison
     /// <summary>
     /// Each model evaluation the method table averages, under its method's name ("base" and "retrained" for those models).
     /// The base and retrained models of one forget class, evaluated again by every run of that class, count once: the same
-    /// model file name on the same number of training and test images is taken to be the same model.
+    /// model file (by the SHA-256 the report records; by its name in reports without one) on the same number of training
+    /// and test images is taken to be the same model. Two files of one name with different weights count twice.
     /// </summary>
     private List<(string Method, ModelEvaluation Evaluation, double AvgGap, string MiaSplit)> Evaluations()
     {
@@ -49,7 +50,8 @@ public sealed class RunComparison
         var seen = new HashSet<(string Method, string Model, int? ForgetClass, int Train, int Test)>();
         void Add(string method, ModelEvaluation evaluation, double avgGap, string split, int? onceForClass)
         {
-            if (onceForClass is not null && !seen.Add((method, evaluation.Model, onceForClass, evaluation.Train.Images, evaluation.Test.Images))) return;
+            string identity = evaluation.Sha256 is { Length: > 0 } sha ? "sha256:" + sha : "name:" + evaluation.Model;
+            if (onceForClass is not null && !seen.Add((method, identity, onceForClass, evaluation.Train.Images, evaluation.Test.Images))) return;
             list.Add((method, evaluation, avgGap, split));
         }
         foreach (var r in _runs)

@@ -75,6 +75,7 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         string path = Path.Combine(demo.Folder, "out", "fashion-mnist_resnet18_AdvNegGrad_3.report.json");
         var report = Assert.Single(IlgpuUnlearn.Evaluation.RunReportJson.ReadAll(path));
         Assert.Equal(3, report.ForgetClass);
+        Assert.Equal(IlgpuUnlearn.Manifest.FileDigest.Sha256(demo.BaseModel), report.Base!.Sha256);
         foreach (var evaluation in new[] { report.Evaluation, report.Base! })
             foreach (var metric in new[] { "UA", "RA", "TUA", "TRA", "SalUn_UA", "SalUn_RA", "SalUn_TA", "MIA_efficacy", "loss_MIA" })
                 Assert.True(double.IsFinite(evaluation.Metrics[metric].Value), $"{evaluation.Role} {metric}");
@@ -204,8 +205,10 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
             "--bootstrap", "0");
         Assert.True(result.ExitCode == 0, result.ToString());
         var report = IlgpuUnlearn.Evaluation.RunReportJson.ReadAll(json)[0];
+        string sha256 = IlgpuUnlearn.Manifest.FileDigest.Sha256(demo.BaseModel);
         foreach (var m in new[] { report.Evaluation, report.Base!, report.Retrained! })
         {
+            Assert.Equal(sha256, m.Sha256);   // each model file's content, which `report` counts base and retrained models by
             Assert.NotNull(m.LinearProbe);
             Assert.NotNull(m.Relearn);
             Assert.Equal(2, m.Cka!.Length);

@@ -53,6 +53,11 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         // Both splits: the tiny set's training images are all counted.
         Assert.Equal(files.TrainLabels.Length, report.Evaluation.Train.Images);
         Assert.Equal(files.TestLabels.Length, report.Evaluation.Test.Images);
+        // The base and retrained files' SHA-256 (what `report` counts them by); the unlearned model's file came after.
+        string weightsSha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(files.Weights)));
+        Assert.Equal(weightsSha256, report.Base!.Sha256);
+        Assert.Equal(weightsSha256, report.Retrained!.Sha256);
+        Assert.Null(report.Evaluation.Sha256);
     }
 
     [Trait("Category", "Slow")]
