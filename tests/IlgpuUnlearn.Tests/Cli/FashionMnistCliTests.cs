@@ -1,4 +1,6 @@
 using System.Text.RegularExpressions;
+using IlgpuUnlearn.Cli.Commands;
+using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Weights;
 using Xunit.Abstractions;
 
@@ -65,6 +67,42 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
             Assert.True(File.Exists(Path.Combine(demo.Folder, "out", file)), file);
         var conv1 = WeightsFile.Load(demo.BaseModel).Tensors["conv1.weight"];
         Assert.Equal(new[] { 2, 1, 3, 3 }, conv1.Shape);
+    }
+
+    /// <summary>
+    /// Retain classes that collapsed are named under the before-and-after table, whose retain column (a mean) hides them;
+    /// on the synthetic shapes, with the reason. None collapsed: nothing is said.
+    /// </summary>
+    [Fact]
+    public void TheCollapseNoteNamesEachCollapsedRetainClass()
+    {
+        CollapsedClass[] collapsed = [new(2, "diagonal", 100, 44, 56), new(7, "ring", 98, 0, 98)];
+        var synthetic = DemoCommand.CollapseNote(collapsed, 10, 9, IlgpuUnlearn.Data.DatasetKind.Synthetic);
+        Assert.Equal(2, synthetic.Count);
+        Assert.Equal("WARNING: unlearning collapsed 2 of the 9 retain classes (test accuracy more than 10 points below the base model's): " +
+            "diagonal 44.0% (base 100.0%), ring 0.0% (base 98.0%); the retain accuracy in the table is the mean over all 9.", synthetic[0]);
+        Assert.Contains("BatchNorm", synthetic[1], StringComparison.Ordinal);
+        var grey = DemoCommand.CollapseNote(collapsed, 10, 9, IlgpuUnlearn.Data.DatasetKind.FashionMnist);
+        Assert.Equal([synthetic[0]], grey);
+        Assert.Empty(DemoCommand.CollapseNote([], 10, 9, IlgpuUnlearn.Data.DatasetKind.Synthetic));
+    }
+
+    /// <summary>Each demo prints the note its own run report calls for, right under the before-and-after table.</summary>
+    [Theory]
+    [InlineData("fashion-mnist")]
+    [InlineData("synthetic")]
+    public void TheDemoSaysUnderItsTableWhichRetainClassesCollapsed(string dataset)
+    {
+        var demo = dataset == "synthetic" ? ColourDemo() : GreyDemo();
+        string report = Path.Combine(demo.Folder, "out", $"{dataset}_resnet18_AdvNegGrad_3.report.json");
+        var run = Assert.Single(IlgpuUnlearn.Evaluation.RunReportJson.ReadAll(report));
+        var kind = dataset == "synthetic" ? IlgpuUnlearn.Data.DatasetKind.Synthetic : IlgpuUnlearn.Data.DatasetKind.FashionMnist;
+        var note = DemoCommand.CollapseNote(run.CollapsedClasses, run.CollapseThreshold, 9, kind);
+        var stdout = demo.Result.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        int tableEnd = stdout.FindIndex(l => l.StartsWith($"| {dataset}_resnet18_AdvNegGrad_3.pth |", StringComparison.Ordinal));
+        Assert.True(tableEnd > 0, demo.Result.Stdout);
+        Assert.Equal(note, stdout.Skip(tableEnd + 1).SkipWhile(l => l.Length == 0).Take(note.Count));
+        Assert.Equal(note.Count > 0, demo.Result.Stdout.Contains("WARNING: unlearning collapsed", StringComparison.Ordinal));
     }
 
     /// <summary>The demo's run report carries what README says every report has: the unlearning metrics and both attacks, for the base and the unlearned model.</summary>
