@@ -222,7 +222,7 @@ internal static class UnlearnCommand
                 var run = new ClassRun(data, baseState, weights, method.WithBatchSize(batch), written, o, evaluationSettings,
                     weightsPath, dataPath, timeline, plan.Classes.Count > 1);
                 DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, toRun, ops => new ResNet18(ops, config, maxBatch),
-                    (model, job, label, token) => reports[job.Index] = UnlearnClass(model, job.Outputs, run, label, token),
+                    (model, job, device, label, token) => reports[job.Index] = UnlearnClass(model, job.Outputs, run, device, label, token),
                     cancel.Token);
             }
 
@@ -273,7 +273,7 @@ internal static class UnlearnCommand
     /// Unlearns one class from the base model, evaluates the base, unlearned and retrained models on both splits (one forward
     /// pass each), writes the class's pictures and reports, then its model, then its manifest; returns the card's report.
     /// </summary>
-    static UnlearningReport UnlearnClass(ResNet18 model, ClassOutputs outputs, ClassRun run, string? device, CancellationToken cancel)
+    static UnlearningReport UnlearnClass(ResNet18 model, ClassOutputs outputs, ClassRun run, DeviceSpec spec, string? device, CancellationToken cancel)
     {
         int k = outputs.ForgetClass;
         var names = run.Data.Train.ClassNames;
@@ -329,7 +329,7 @@ internal static class UnlearnCommand
         asWritten.Save(modelPath);
         run.Written.Add(modelPath);
         phases.Close("save model");
-        string manifestPath = WriteManifest(run, model.Ops.Name, k, stepsTaken, retrainedPath, modelPath, reportPath, outputs.Pictures, phases);
+        string manifestPath = WriteManifest(run, DeviceChoice.Describe(spec, model.Ops), k, stepsTaken, retrainedPath, modelPath, reportPath, outputs.Pictures, phases);
         run.Written.Add(manifestPath);
 
         ReportOutputs.Print(report, modelName, $"model: {Path.GetFullPath(modelPath)}", $"run report: {Path.GetFullPath(reportPath)}",

@@ -73,6 +73,9 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.Single(manifest.Inputs, r => r.Role == "retrained");
         Assert.Equal(["model", "report", "confusion"], manifest.Outputs.Select(r => r.Role));
         Assert.Equal("3", manifest.Settings["forget_class"]);
+        // The device as the run's "device:" line names it: the device resolved, then what the device reports.
+        Assert.StartsWith("cpu: cpu (", manifest.Device, StringComparison.Ordinal);
+        Assert.Contains($"device: {manifest.Device}", first.Result.StderrLines);
         Assert.Equal("none", manifest.Settings["augment"]);
         Assert.Contains('+', manifest.Version);                               // version+commit
         var unlearning = manifest.Phases.Single(p => p.Name == "unlearning");
