@@ -7,8 +7,8 @@ using IlgpuUnlearn.Model;
 namespace IlgpuUnlearn.Cli.Commands;
 
 [Verb("eval", HelpText = "Evaluate a model on the training and test sets: the model card's forget/retain accuracy and loss, per-class accuracy, " +
-    "confusion matrix, and with --forget-class the unlearning metrics (Comparator UA/RA/TUA/TRA/FQS, SalUn UA/RA/TA and MIA-efficacy, " +
-    "the NeurIPS 2023 kit's loss attack) with 95% bootstrap intervals, against the base and retrained models when given. " + RunEvaluation.MetricsHelp)]
+    "confusion matrix, and with --forget-class the unlearning metrics with 95% bootstrap intervals, against the base and retrained models when given. " +
+    RunEvaluation.MetricsHelp)]
 public sealed class EvalOptions
 {
     [Option("weights", HelpText = DataChoice.EvalWeightsHelp)]

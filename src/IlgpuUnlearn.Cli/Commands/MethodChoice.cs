@@ -47,7 +47,8 @@ internal sealed record MethodChoice(MethodSettings Settings)
             var d = m.Defaults;
             yield return $"  {m.OptionName}: {m.Summary}.";
             yield return $"      defaults: {m.Describe(d)}.";
-            foreach (var p in m.Parameters) yield return $"      {p.Option}: {p.Help} (default {p.Format(p.Default)}).";
+            // A switch's default in words ("off"), not the manifest's "False".
+            foreach (var p in m.Parameters) yield return $"      {p.Option}: {p.Help} (default {(p.Flag ? (p.Default != 0 ? "on" : "off") : p.Format(p.Default))}).";
             yield return $"      source: {m.Source}.";
         }
     }

@@ -11,7 +11,7 @@ using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
-[Verb("unlearn", HelpText = "Make a CIFAR-10 ResNet18 forget one class (or each class in turn) with AdvNegGrad (the card) or one of the Comparator's methods (--method), then report as the model card does.")]
+[Verb("unlearn", HelpText = "Make a ResNet18 (CIFAR-10 or Fashion-MNIST) forget one class (or each class in turn) with AdvNegGrad (the model card's method, the default) or another method (--method), then report as the model card does.")]
 public sealed class UnlearnOptions
 {
     [Option("method", HelpText = "The unlearning method: advneggrad (the model card; the default), ft, ga, rl, salun, scrub (the Machine Unlearning " +
@@ -136,7 +136,7 @@ public sealed class UnlearnOptions
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }
 
-    [Option("json", HelpText = "Write the report(s) as JSON here.")]
+    [Option("json", HelpText = "Write the model card's report (test set: forget and retain accuracy and loss, per-class accuracy, confusion matrix; an array with all) as JSON here. The whole run report is --report-json's.")]
     public string? Json { get; set; }
 
     [Option("confusion", HelpText = "Draw the confusion matrix here (.svg or .png; with all, one per class). Default: next to the model, as .svg.")]

@@ -141,7 +141,7 @@ public sealed record CollapsedClass(
 /// <summary>The names of <see cref="MiaSplit"/> on the command line and in the JSON.</summary>
 public static class MiaSplitNames
 {
-    public const string Help = "Non-members of the SVC attack (MIA_efficacy): salun (default: the retain-class test images, as SalUn's class-wise runs remove the forget class from the test set) or whole-test (every test image).";
+    public const string Help = "Non-members of the SVC attack (MIA_efficacy): salun (the retain-class test images, as SalUn's class-wise runs remove the forget class from the test set) or whole-test (every test image).";
 
     public static string Name(MiaSplit split) => split == Evaluation.MiaSplit.SalUn ? "salun" : "whole-test";
 
