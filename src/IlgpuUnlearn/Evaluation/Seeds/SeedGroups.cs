@@ -26,7 +26,9 @@ public static class SeedGroups
         yield return ("images", Inv($"{run.Evaluation.Train.Images} training + {run.Evaluation.Test.Images} test"));
         yield return ("mia split", run.MiaSplit);
         yield return ("bootstrap", Inv($"{run.BootstrapReplicates}"));
-        foreach (var (key, value) in SharedSettings(run)) yield return (key, value);
+        // The recorded settings; the method is named above.
+        foreach (var (key, value) in SharedSettings(run))
+            if (key != "method") yield return (key, value);
     }
 
     /// <summary>The run's recorded settings without the seed.</summary>
