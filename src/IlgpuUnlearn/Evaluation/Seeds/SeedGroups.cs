@@ -18,17 +18,21 @@ public static class SeedGroups
     }
 
     /// <summary>Each part of <see cref="KeyOf"/> with its name, for saying what differs.</summary>
-    static IEnumerable<(string Key, string Value)> Describe(RunReport run)
+    static List<(string Key, string Value)> Describe(RunReport run)
     {
         static string Inv(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
-        yield return ("method", run.Method);
-        yield return ("forget class", Inv($"{run.ForgetClass}"));
-        yield return ("images", Inv($"{run.Evaluation.Train.Images} training + {run.Evaluation.Test.Images} test"));
-        yield return ("mia split", run.MiaSplit);
-        yield return ("bootstrap", Inv($"{run.BootstrapReplicates}"));
-        // The recorded settings; the method is named above.
+        var parts = new List<(string Key, string Value)>
+        {
+            ("method", run.Method),
+            ("forget class", Inv($"{run.ForgetClass}")),
+            ("images", Inv($"{run.Evaluation.Train.Images} training + {run.Evaluation.Test.Images} test")),
+            ("mia split", run.MiaSplit),
+            ("bootstrap", Inv($"{run.BootstrapReplicates}")),
+        };
+        // Then the recorded settings, but for those named above (method, bootstrap).
         foreach (var (key, value) in SharedSettings(run))
-            if (key != "method") yield return (key, value);
+            if (!parts.Any(p => p.Key == key)) parts.Add((key, value));
+        return parts;
     }
 
     /// <summary>The run's recorded settings without the seed.</summary>
