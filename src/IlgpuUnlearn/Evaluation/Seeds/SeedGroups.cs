@@ -28,6 +28,8 @@ public static class SeedGroups
             ("images", Inv($"{run.Evaluation.Train.Images} training + {run.Evaluation.Test.Images} test")),
             ("mia split", run.MiaSplit),
             ("bootstrap", Inv($"{run.BootstrapReplicates}")),
+            ("base model", run.Base is { } b ? Inv($"{b.Model} ({b.Train.Images} training + {b.Test.Images} test images)") : "none"),
+            ("retrained model", run.Retrained?.Model ?? "none"),
         };
         // Then the recorded settings, but for those named above (method, bootstrap).
         foreach (var (key, value) in SharedSettings(run))
@@ -56,8 +58,9 @@ public static class SeedGroups
 
     /// <summary>
     /// The sets of runs (with a forget class) that differ only in their seed and hold at least two seeds, in method and class
-    /// order, each merged (<see cref="SeedsReport.Merge"/>); and one warning per method and class whose runs differ in more
-    /// than the seed (naming what differs; each variant is merged on its own) or give one seed twice (the first counted).
+    /// order, each merged (<see cref="SeedsReport.Merge"/>); and, for a method and class that has such a set, one warning when
+    /// its runs differ in more than the seed (naming what differs; each variant is merged on its own) and one per seed given
+    /// twice (the first counted). Runs of a method and class that all share one seed are no seeds to merge: no warning.
     /// </summary>
     public static (IReadOnlyList<SeedsReport> Merged, IReadOnlyList<string> Warnings) Find(IEnumerable<(RunReport Run, string Source)> runs)
     {
@@ -68,6 +71,7 @@ public static class SeedGroups
         foreach (var methodClass in withClass.GroupBy(r => (r.Run.Method, r.Run.ForgetClass!.Value)).OrderBy(g => g.Key.Method, StringComparer.Ordinal).ThenBy(g => g.Key.Value))
         {
             var variants = methodClass.GroupBy(r => KeyOf(r.Run)).ToList();
+            if (!variants.Any(v => v.Select(r => r.Run.Seed).Distinct().Count() > 1)) continue;
             string what = $"{methodClass.Key.Method} on class {methodClass.Key.Value}";
             if (variants.Count > 1)
                 warnings.Add($"seeds: the {what} runs differ in more than their seed ({Difference(variants[0].First().Run, variants[1].First().Run)}); " +

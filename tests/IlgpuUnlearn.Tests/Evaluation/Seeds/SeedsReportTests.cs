@@ -92,6 +92,35 @@ public sealed class SeedsReportTests
         Assert.Equal(2, warnings.Count);
     }
 
+    /// <summary>Runs that all share one seed (two GA runs of other settings, say) are no seeds: nothing merged, nothing warned.</summary>
+    [Fact]
+    public void RunsOfOneSeedAreNoSeedsToMerge()
+    {
+        var (merged, warnings) = SeedGroups.Find([(Run(0, 10, 6, 14, 80, 2), "a.json"), (Run(0, 50, 46, 54, 80, 2, lr: "0.1"), "b.json"), (Run(0, 11, 6, 14, 80, 2), "c.json")]);
+        Assert.Empty(merged);
+        Assert.Empty(warnings);
+    }
+
+    /// <summary>Seeds unlearned from other base models are not seeds of one run: kept apart, and the warning names the bases.</summary>
+    [Fact]
+    public void OtherBaseModelsAreKeptApart()
+    {
+        RunReport WithBase(RunReport r, string model)
+        {
+            r = Run(r.Seed, r.Evaluation.Metrics[ModelEvaluation.UA].Value, 0, 0, 80, 2);
+            return new RunReport
+            {
+                Method = r.Method, ModelName = r.ModelName, ForgetClass = r.ForgetClass, ClassNames = r.ClassNames, Seed = r.Seed, MiaSplit = r.MiaSplit,
+                BootstrapReplicates = r.BootstrapReplicates, Settings = r.Settings, Evaluation = r.Evaluation, Retrained = r.Retrained,
+                Base = new ModelEvaluation { Model = model, Role = "base", Train = new SplitMetrics { Images = 400 }, Test = new SplitMetrics { Images = 40 } },
+            };
+        }
+        var (merged, warnings) = SeedGroups.Find([(WithBase(Run(0, 10, 0, 0, 80, 2), "a.pth"), "a"), (WithBase(Run(1, 20, 0, 0, 80, 2), "a.pth"), "b"),
+            (WithBase(Run(2, 90, 0, 0, 80, 2), "other.pth"), "c")]);
+        Assert.Equal(15, Assert.Single(merged).Figure(ModelEvaluation.UA)!.Seeds.Mean, 12);
+        Assert.Contains("base model a.pth (400 training + 40 test images) / other.pth (400 training + 40 test images)", Assert.Single(warnings), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void JsonAndCsvKeepEveryFigure()
     {
