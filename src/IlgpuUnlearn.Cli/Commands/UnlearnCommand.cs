@@ -205,8 +205,9 @@ internal static class UnlearnCommand
                 if (!plan.Resume || !done.Done) continue;
                 CheckResumable(done, o, JobMethod(method, done));
                 Console.Error.WriteLine($"class {done.ForgetClass} ({plan.ClassNames[done.ForgetClass]}){SeedWords(done)}: {done.Model} is written (--resume), skipped");
-                if (done.Report is not null) reports[i] = ReportOutputs.ReadBack(done.Report, done.Model);
                 if (plan.SeedsReports is not null) runReports[i] = ReadRunReportBack(RunReportPath(o, done.Model!, done.ForgetClass, plan.Classes.Select(c => c.ForgetClass).Distinct().Count() > 1, done.Seed), done.Model!);
+                // The card's report from its file, else (one class without --json) from the run report read back for the seeds.
+                reports[i] = done.Report is not null ? ReportOutputs.ReadBack(done.Report, done.Model) : runReports[i]?.Card;
             }
             var toRun = plan.Classes.Select((outputs, index) => (Index: index, Outputs: outputs)).Where(c => plan.ToRun.Contains(c.Outputs)).ToList();
             if (toRun.Count > 0)

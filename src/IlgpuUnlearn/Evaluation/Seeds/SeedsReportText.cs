@@ -47,7 +47,9 @@ public static class SeedsReportText
         }
         var v = report.Verdicts;
         if (v.Judged > 0)
-            text.Append(Inv($"\nverdicts over seeds: under-forgotten {v.UnderForgotten} of {v.Judged}, over-forgotten {v.OverForgotten} of {v.Judged}, retain damage {v.RetainDamage} of {v.Judged}\n"));
+            text.Append(retrained
+                ? Inv($"\nverdicts over seeds: under-forgotten {v.UnderForgotten} of {v.Judged}, over-forgotten {v.OverForgotten} of {v.Judged}, retain damage {v.RetainDamage} of {v.Judged}\n")
+                : Inv($"\nverdicts over seeds (no retrained model: under- and over-forgetting not judged): retain damage (collapse guard) {v.RetainDamage} of {v.Judged}\n"));
         if (report.Seeds.Length < 2) text.Append("\none seed: no interval over seeds (it needs at least 2)\n");
         return text.ToString();
     }
