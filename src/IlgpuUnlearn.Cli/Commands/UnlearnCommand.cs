@@ -227,7 +227,8 @@ internal static class UnlearnCommand
                 // A set smaller than --batch-size (a --limit trial) is one batch.
                 timeline.Close("load data and weights");
                 var run = new ClassRun(data, baseState, weights, method.WithBatchSize(batch), written, o, evaluationSettings,
-                    weightsPath, dataPath, timeline, plan.Classes.Select(c => c.ForgetClass).Distinct().Count() > 1);
+                    weightsPath, dataPath, timeline, plan.Classes.Select(c => c.ForgetClass).Distinct().Count() > 1,
+                    toRun.GroupBy(j => j.Outputs.ForgetClass).ToDictionary(g => g.Key, g => g.Count()));
                 DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, toRun, ops => new ResNet18(ops, config, maxBatch),
                     (model, job, label, token) => (reports[job.Index], runReports[job.Index]) = UnlearnClass(model, job.Outputs, run, label, token),
                     cancel.Token);
@@ -293,12 +294,15 @@ internal static class UnlearnCommand
     }
 
     /// <summary>What every class of a run shares: the data, the base model's values (never changed), the file template, the settings.</summary>
+    /// <param name="JobsPerClass">How many jobs (seeds) of each class this run has to do: the retrained outputs of a class are
+    /// kept until its last job has taken them.</param>
     sealed record ClassRun(DatasetSplit Data, IReadOnlyDictionary<string, float[]> BaseState, Weights.ResNet18.ResNet18Weights Template,
         MethodChoice Method, WrittenFiles Written, UnlearnOptions Options, EvaluationSettings Evaluation,
-        string WeightsPath, string? DataPath, PhaseTimeline Loaded, bool Several)
+        string WeightsPath, string? DataPath, PhaseTimeline Loaded, bool Several, IReadOnlyDictionary<int, int> JobsPerClass)
     {
         (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase)? baseOutputs;
-        readonly Dictionary<int, (string? Path, SampleOutputs? Train, SampleOutputs? Test, PhaseRecord Phase, bool Forwarded)> retrained = [];
+        readonly Dictionary<int, Lazy<RetrainedReference>> retrained = [];
+        readonly Dictionary<int, int> retrainedUsesLeft = new(JobsPerClass);
 
         /// <summary>Whether the evaluation outputs keep the pooled features: only for --below-logits' linear probe.</summary>
         public bool KeepsFeatures => RunEvaluation.KeepsFeatures(RunEvaluation.ParseBelowLogits(Options.BelowLogits), 0);
@@ -318,26 +322,35 @@ internal static class UnlearnCommand
 
         /// <summary>
         /// The retrained reference of class <paramref name="k"/> and its outputs on both splits, found and forwarded (or read from
-        /// the outputs cache) by the first seed of the class that needs them and kept for the others; null path for none.
+        /// the outputs cache) by the first job (seed) of the class and kept for its other seeds, then let go. Classes on other
+        /// devices are not held up: each class waits only for its own reference.
         /// </summary>
-        public (string? Path, SampleOutputs? Train, SampleOutputs? Test, PhaseRecord Phase, bool Forwarded) RetrainedOutputs(
-            ResNet18 model, int k, string? label, CancellationToken cancel)
+        public RetrainedReference RetrainedOutputs(ResNet18 model, int k, string? label, CancellationToken cancel)
         {
+            Lazy<RetrainedReference>? entry;
+            bool first;
             lock (retrained)
             {
-                if (retrained.TryGetValue(k, out var known)) return known with { Forwarded = false };
-                string? path = RunEvaluation.RetrainedPath(Options.Retrained, Options.Weights is not null, Data.Train.ClassNames[k], cancel);
-                (string?, SampleOutputs?, SampleOutputs?, PhaseRecord, bool) found = (null, null, null, new PhaseRecord("find the retrained reference", 0), false);
-                if (path is not null)
+                first = !retrained.TryGetValue(k, out entry);
+                if (first)
                 {
-                    var (train, test, phase) = RunEvaluation.ForwardFile(model, path, Data, "retrained", cancel, label, RunEvaluation.Cache(Options.NoCache), KeepsFeatures);
-                    found = (path, train, test, phase, true);
+                    entry = new Lazy<RetrainedReference>(() =>
+                    {
+                        string? path = RunEvaluation.RetrainedPath(Options.Retrained, Options.Weights is not null, Data.Train.ClassNames[k], cancel);
+                        if (path is null) return new RetrainedReference(null, null, null, null, Forwarded: false);
+                        var (train, test, phase) = RunEvaluation.ForwardFile(model, path, Data, "retrained", cancel, label, RunEvaluation.Cache(Options.NoCache), KeepsFeatures);
+                        return new RetrainedReference(path, train, test, phase, Forwarded: true);
+                    }, LazyThreadSafetyMode.ExecutionAndPublication);
+                    retrained[k] = entry;
                 }
-                retrained[k] = found;
-                return found;
+                if (--retrainedUsesLeft[k] <= 0) retrained.Remove(k);   // the class's last job: not kept after it
             }
+            return first ? entry!.Value : entry!.Value with { Forwarded = false };
         }
     }
+
+    /// <summary>A class's retrained model (null path: none) and its outputs; <paramref name="Forwarded"/>: this job read or forwarded them.</summary>
+    sealed record RetrainedReference(string? Path, SampleOutputs? Train, SampleOutputs? Test, PhaseRecord? Phase, bool Forwarded);
 
     /// <summary>
     /// Unlearns one class from the base model, evaluates the base, unlearned and retrained models on both splits (one forward
@@ -364,7 +377,7 @@ internal static class UnlearnCommand
         string? retrainedPath = retrainedOutputs.Path;
         phases.Close(retrainedPath is null ? "find the retrained reference"
             : retrainedOutputs.Forwarded ? "find, read and forward the retrained model" : "retrained model's outputs (forwarded by an earlier seed)",
-            retrainedOutputs.Forwarded ? retrainedOutputs.Phase.Images : null);
+            retrainedOutputs.Forwarded ? retrainedOutputs.Phase!.Images : null);
         var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, evaluationSettings, cancel, label, phases);
         var baseReport = RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, evaluationSettings);
         baseReport.Evaluation.Verdict = null; // judged against the retrained model in the run's report, after unlearning
