@@ -36,6 +36,7 @@ public sealed class SeedsCliTests(TinyCifarFiles files, ITestOutputHelper output
     static Dictionary<string, byte[]> Tensors(string path) =>
         IlgpuUnlearn.Weights.WeightsFile.Load(path).Tensors.ToDictionary(t => t.Key, t => t.Value.Bytes.ToArray());
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void EachSeedIsNamedApartAndTheSeedsAreMerged()
     {
@@ -66,6 +67,7 @@ public sealed class SeedsCliTests(TinyCifarFiles files, ITestOutputHelper output
         Assert.Contains(run.Result.StderrLines, l => l.StartsWith("seeds report: ", StringComparison.Ordinal) && l.EndsWith($"{Stem}.seeds.json", StringComparison.Ordinal));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void OneSeedGivesTheSameModelBitForBit()
     {
@@ -102,6 +104,7 @@ public sealed class SeedsCliTests(TinyCifarFiles files, ITestOutputHelper output
     /// report merges the seeds' run reports as unlearn did; a run that differs in a setting (a copy with another lr and seed)
     /// is warned about and kept apart.
     /// </summary>
+    [Trait("Category", "Slow")]
     [Fact]
     public void ReportMergesTheSeedsAndWarnsAboutOtherSettings()
     {
