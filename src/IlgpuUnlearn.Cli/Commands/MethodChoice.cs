@@ -24,6 +24,9 @@ internal sealed record MethodChoice(MethodSettings Settings)
 
     public MethodChoice WithBatchSize(int batch) => new(Settings with { BatchSize = batch });
 
+    /// <summary>These settings with another seed (one run of unlearn --seeds).</summary>
+    public MethodChoice WithSeed(int seed) => new(Settings with { Seed = seed });
+
     /// <summary>The settings in words, without the method's name.</summary>
     public override string ToString() =>
         Settings.Method.Describe(Settings) + (Settings.MaxSteps is { } s ? $", at most {s} step(s)" : "") +

@@ -1,5 +1,6 @@
 using CommandLine;
 using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Evaluation.Seeds;
 using IlgpuUnlearn.IO;
 
 namespace IlgpuUnlearn.Cli.Commands;
@@ -19,6 +20,12 @@ public sealed class ReportOptions
     [Option("svg", HelpText = "Draw the methods' mean metrics as a grouped bar chart here (SVG).")]
     public string? Svg { get; set; }
 
+    [Option("seeds-csv", HelpText = "Write the runs merged over seeds here (CSV): one row per figure, model, method and class, with the mean, the 95% Student t interval over seeds and the mean bootstrap interval.")]
+    public string? SeedsCsv { get; set; }
+
+    [Option("seeds-json", HelpText = "Write the runs merged over seeds here (JSON, as unlearn --seeds writes <model>.seeds.json).")]
+    public string? SeedsJson { get; set; }
+
     [Option("force", HelpText = PlanChecks.ForceHelp)]
     public bool Force { get; set; }
 }
@@ -34,7 +41,7 @@ internal static class ReportCommand
         foreach (var f in files) if (!File.Exists(f)) throw new UserError($"{f}: no such run report");
         if (o.Svg is not null && !o.Svg.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
             throw new UserError($"--svg {o.Svg}: the chart is an SVG picture; give a name ending in .svg");
-        foreach (var (option, file) in new[] { ("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg) })
+        foreach (var (option, file) in new[] { ("--markdown", o.Markdown), ("--csv", o.Csv), ("--svg", o.Svg), ("--seeds-csv", o.SeedsCsv), ("--seeds-json", o.SeedsJson) })
         {
             if (file is null) continue;
             PlanChecks.OutputFile(file, option);
@@ -43,17 +50,21 @@ internal static class ReportCommand
         var runs = files.SelectMany(f => RunReportJson.ReadAll(f).Select(r => (Run: r, Source: f))).ToList();
         if (!runs.Any(r => r.Run.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
         var comparison = new RunComparison(runs);
-        var mixed = comparison.MixedGroups();
+        // Runs of one method and class that differ only in their seed, merged (mean and 95% t interval over seeds).
+        var (overSeeds, seedWarnings) = SeedGroups.Find(runs);
+        var mixed = comparison.MixedGroups().Concat(seedWarnings).ToList();
         foreach (var line in mixed) Console.Error.WriteLine("WARNING: " + line);
         string markdown = "## The model card's table\n\n" + comparison.CardTable() + "\n## Methods x metrics (mean over runs)\n\n" + comparison.MethodTableMarkdown() +
+            string.Concat(overSeeds.Select(r => "\n## Over seeds: " + r + "\n\n" + SeedsReportText.Format(r))) +
             string.Concat(mixed.Select(line => "\nWARNING: " + line + "\n"));
         Console.WriteLine(markdown);
         Console.Error.WriteLine($"{runs.Count} run{(runs.Count == 1 ? "" : "s")} from {files.Count} file{(files.Count == 1 ? "" : "s")}");
-        foreach (var (what, file, text) in new[] { ("markdown", o.Markdown, (Func<string>)(() => markdown)), ("csv", o.Csv, comparison.Csv), ("svg", o.Svg, comparison.Svg) })
+        foreach (var (what, file, text) in new[] { ("markdown", o.Markdown, (Func<string>)(() => markdown)), ("csv", o.Csv, comparison.Csv), ("svg", o.Svg, comparison.Svg),
+                     ("seeds-csv", o.SeedsCsv, () => SeedsReportText.Csv(overSeeds)), ("seeds-json", o.SeedsJson, () => SeedsReportJson.Serialize(overSeeds) + "\n") })
         {
             if (file is null) continue;
             AtomicFile.WriteAllText(file, text());
-            Console.Error.WriteLine($"{what,-9}{Path.GetFullPath(file)}");
+            Console.Error.WriteLine($"{what,-9}{(what.Length >= 9 ? " " : "")}{Path.GetFullPath(file)}");
         }
         return 0;
     }

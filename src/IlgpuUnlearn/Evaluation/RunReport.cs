@@ -66,6 +66,14 @@ public sealed class RunReport
     public string MiaSplit { get; init; } = "";
 
     /// <summary>
+    /// The method's settings as the run manifest records them (method, lr, epochs, seed ...), where the run recorded them
+    /// (unlearn); empty for eval and for reports written before. <c>report</c> merges over seeds only runs whose settings
+    /// differ in nothing but the seed (Seeds/SeedGroups).
+    /// </summary>
+    [JsonPropertyName("settings")]
+    public SortedDictionary<string, string> Settings { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
     /// Puts the parts together and computes the gaps, the collapse guard and, with a forget class, each model's verdict
     /// against the retrained model. <paramref name="below"/>: the probes, relearn times and CKA of the run's models, keyed by
     /// their <see cref="ModelEvaluation.Role"/>; they are attached to each model's evaluation.
