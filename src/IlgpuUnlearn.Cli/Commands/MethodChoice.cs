@@ -24,6 +24,9 @@ internal sealed record MethodChoice(MethodSettings Settings)
 
     public MethodChoice WithBatchSize(int batch) => new(Settings with { BatchSize = batch });
 
+    /// <summary>These settings with another seed (one run of unlearn --seeds).</summary>
+    public MethodChoice WithSeed(int seed) => new(Settings with { Seed = seed });
+
     /// <summary>The settings in words, without the method's name.</summary>
     public override string ToString() =>
         Settings.Method.Describe(Settings) + (Settings.MaxSteps is { } s ? $", at most {s} step(s)" : "") +
@@ -47,7 +50,8 @@ internal sealed record MethodChoice(MethodSettings Settings)
             var d = m.Defaults;
             yield return $"  {m.OptionName}: {m.Summary}.";
             yield return $"      defaults: {m.Describe(d)}.";
-            foreach (var p in m.Parameters) yield return $"      {p.Option}: {p.Help} (default {p.Format(p.Default)}).";
+            // A switch's default in words ("off"), not the manifest's "False".
+            foreach (var p in m.Parameters) yield return $"      {p.Option}: {p.Help} (default {(p.Flag ? (p.Default != 0 ? "on" : "off") : p.Format(p.Default))}).";
             yield return $"      source: {m.Source}.";
         }
     }

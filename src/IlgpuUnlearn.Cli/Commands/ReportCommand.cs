@@ -1,5 +1,6 @@
 using CommandLine;
 using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Evaluation.Seeds;
 using IlgpuUnlearn.IO;
 using IlgpuUnlearn.Training;
 
@@ -26,6 +27,12 @@ public sealed class ReportOptions
     [Option("latex", HelpText = "Write the method x metric table as a LaTeX table here (booktabs; needs \\usepackage{booktabs}).")]
     public string? Latex { get; set; }
 
+    [Option("seeds-csv", HelpText = "Write the runs merged over seeds here (CSV): one row per figure, model, method and class, with the mean, the 95% Student t interval over seeds and the mean bootstrap interval.")]
+    public string? SeedsCsv { get; set; }
+
+    [Option("seeds-json", HelpText = "Write the runs merged over seeds here (JSON, as unlearn --seeds writes <model>.seeds.json).")]
+    public string? SeedsJson { get; set; }
+
     [Option("force", HelpText = PlanChecks.ForceHelp)]
     public bool Force { get; set; }
 }
@@ -46,35 +53,41 @@ internal static class ReportCommand
         if (o.Svg is not null && !o.Svg.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
             throw new UserError($"--svg {o.Svg}: the chart is an SVG picture; give a name ending in .svg");
         foreach (var (option, file, extensions) in new[] { ("--markdown", o.Markdown, Array.Empty<string>()), ("--csv", o.Csv, []), ("--svg", o.Svg, []),
-                     ("--html", o.Html, [".html", ".htm"]), ("--latex", o.Latex, [".tex"]) })
+                     ("--html", o.Html, [".html", ".htm"]), ("--latex", o.Latex, [".tex"]), ("--seeds-csv", o.SeedsCsv, []), ("--seeds-json", o.SeedsJson, []) })
         {
             if (file is null) continue;
             PlanChecks.OutputFile(file, option, extensions);
             PlanChecks.NotReplacing(file, option, o.Force);
         }
-        var outputs = new[] { o.Markdown, o.Csv, o.Svg, o.Html, o.Latex }.Where(f => f is not null).Select(f => Path.GetFullPath(f!)).ToList();
+        var outputs = new[] { o.Markdown, o.Csv, o.Svg, o.Html, o.Latex, o.SeedsCsv, o.SeedsJson }.Where(f => f is not null).Select(f => Path.GetFullPath(f!)).ToList();
         foreach (var clash in outputs.GroupBy(f => f).Where(g => g.Count() > 1)) throw new UserError($"{clash.Key}: named as two outputs");
         foreach (var f in given) if (outputs.Contains(Path.GetFullPath(f))) throw new UserError($"{f}: is an input and an output");
         var runs = files.SelectMany(f => RunReportJson.ReadAll(f).Select(r => (Run: r, Source: f))).ToList();
         if (!runs.Any(r => r.Run.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
         var curves = logs.Select(ReadLog).ToList();
         var comparison = new RunComparison(runs);
-        var mixed = comparison.MixedGroups();
+        // Runs of one method and class that differ only in their seed, merged (mean and 95% t interval over seeds).
+        var (overSeeds, seedWarnings) = SeedGroups.Find(runs);
+        var mixed = comparison.MixedGroups().Concat(seedWarnings).ToList();
         foreach (var line in mixed) Console.Error.WriteLine("WARNING: " + line);
-        string markdown = "## The model card's table\n\n" + comparison.CardTable() + "\n## Methods x metrics (mean over runs)\n\n" + comparison.MethodTableMarkdown() +
+        // The method table every output shows, with the interval over seeds where a method's runs are one set of seeds.
+        var table = MethodTableSeeds.With(comparison.Table(), overSeeds);
+        string markdown = "## The model card's table\n\n" + comparison.CardTable() + "\n## Methods x metrics (mean over runs)\n\n" + comparison.MethodTableMarkdown(table) +
+            string.Concat(overSeeds.Select(r => "\n## Over seeds: " + r + "\n\n" + SeedsReportText.Format(r))) +
             string.Concat(mixed.Select(line => "\nWARNING: " + line + "\n"));
         Console.WriteLine(markdown);
         Console.Error.WriteLine($"{runs.Count} run{(runs.Count == 1 ? "" : "s")} from {files.Count} file{(files.Count == 1 ? "" : "s")}");
         foreach (var (what, file, text) in new[]
                  {
                      ("markdown", o.Markdown, (Func<string>)(() => markdown)), ("csv", o.Csv, comparison.Csv), ("svg", o.Svg, comparison.Svg),
-                     ("latex", o.Latex, () => MethodTableLatex.Render(comparison.Table(), comparison.Title() + ": mean over runs per method.")),
-                     ("html", o.Html, () => ReportHtml.Render(comparison, curves, mixed)),
+                     ("latex", o.Latex, () => MethodTableLatex.Render(table, comparison.Title() + ": mean over runs per method.")),
+                     ("html", o.Html, () => ReportHtml.Render(comparison, table, curves, mixed)),
+                     ("seeds-csv", o.SeedsCsv, () => SeedsReportText.Csv(overSeeds)), ("seeds-json", o.SeedsJson, () => SeedsReportJson.Serialize(overSeeds) + "\n"),
                  })
         {
             if (file is null) continue;
             AtomicFile.WriteAllText(file, text());
-            Console.Error.WriteLine($"{what,-9}{Path.GetFullPath(file)}");
+            Console.Error.WriteLine($"{what,-9}{(what.Length >= 9 ? " " : "")}{Path.GetFullPath(file)}");
         }
         return 0;
     }

@@ -86,6 +86,14 @@ public sealed class ModelEvaluation
     [JsonPropertyName("model")]
     public string Model { get; init; } = "";
 
+    /// <summary>
+    /// SHA-256 of the model file (64 hex digits) where the file existed when the figures were computed (the base and
+    /// retrained models, eval's models); null otherwise, and in reports written before it was recorded. `report` counts a
+    /// base or retrained model once per forget class by this, not by its name.
+    /// </summary>
+    [JsonPropertyName("sha256"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Sha256 { get; set; }
+
     /// <summary>unlearned, base or retrained (or evaluated, for eval's model).</summary>
     [JsonPropertyName("role")]
     public string Role { get; init; } = "";

@@ -30,15 +30,16 @@ public static class ReportHtml
     ];
 
     /// <summary>
-    /// The page. <paramref name="trainingCurves"/>: (caption, SVG picture) per training log; <paramref name="warnings"/>: lines
-    /// shown at the top (e.g. <see cref="RunComparison.MixedGroups"/>).
+    /// The page. <paramref name="table"/>: the method table to show (<see cref="RunComparison.Table"/>, with intervals where
+    /// the caller has them, e.g. over seeds); <paramref name="trainingCurves"/>: (caption, SVG picture) per training log;
+    /// <paramref name="warnings"/>: lines shown at the top (e.g. <see cref="RunComparison.MixedGroups"/>).
     /// </summary>
-    public static string Render(RunComparison comparison, IReadOnlyList<(string Caption, string Svg)> trainingCurves, IReadOnlyList<string> warnings)
+    public static string Render(RunComparison comparison, MethodTable table, IReadOnlyList<(string Caption, string Svg)> trainingCurves, IReadOnlyList<string> warnings)
     {
         ArgumentNullException.ThrowIfNull(comparison);
+        ArgumentNullException.ThrowIfNull(table);
         ArgumentNullException.ThrowIfNull(trainingCurves);
         ArgumentNullException.ThrowIfNull(warnings);
-        var table = comparison.Table();
         var classes = ClassModels(comparison.Runs, table);
         var page = new StringBuilder();
         string title = comparison.Title();

@@ -44,7 +44,8 @@ public sealed class RunComparison
     /// <summary>
     /// Each model evaluation the method table averages, under its method's name ("base" and "retrained" for those models).
     /// The base and retrained models of one forget class, evaluated again by every run of that class, count once: the same
-    /// model file name on the same number of training and test images is taken to be the same model.
+    /// model file (by the SHA-256 the report records; by its name in reports without one) on the same number of training
+    /// and test images is taken to be the same model. Two files of one name with different weights count twice.
     /// </summary>
     private List<(string Method, ModelEvaluation Evaluation, double AvgGap, string MiaSplit)> Evaluations()
     {
@@ -52,7 +53,8 @@ public sealed class RunComparison
         var seen = new HashSet<(string Method, string Model, int? ForgetClass, int Train, int Test)>();
         void Add(string method, ModelEvaluation evaluation, double avgGap, string split, int? onceForClass)
         {
-            if (onceForClass is not null && !seen.Add((method, evaluation.Model, onceForClass, evaluation.Train.Images, evaluation.Test.Images))) return;
+            string identity = evaluation.Sha256 is { Length: > 0 } sha ? "sha256:" + sha : "name:" + evaluation.Model;
+            if (onceForClass is not null && !seen.Add((method, identity, onceForClass, evaluation.Train.Images, evaluation.Test.Images))) return;
             list.Add((method, evaluation, avgGap, split));
         }
         foreach (var r in _runs)
@@ -158,14 +160,18 @@ public sealed class RunComparison
         return ModelCardTable.Table(rows.Select(r => (r.Card!, (string?)Label(r))));
     }
 
-    /// <summary>The method table as markdown: every figure some method has, "value [low, high]" where a row has an interval.</summary>
-    public string MethodTableMarkdown()
+    /// <summary>
+    /// The method table (<paramref name="table"/>, by default <see cref="Table"/>) as markdown: every figure some method has,
+    /// "value [low, high]" where a row has an interval.
+    /// </summary>
+    public string MethodTableMarkdown(MethodTable? table = null)
     {
-        var table = Table();
+        table ??= Table();
         var text = new StringBuilder("| method | runs | " + string.Join(" | ", table.Figures) + " |\n");
         text.Append("|---|---|" + string.Concat(table.Figures.Select(_ => "---|")) + "\n");
         foreach (var row in table.Rows)
             text.Append($"| {row.Method} | {row.Runs} | " + string.Join(" | ", table.Figures.Select(f => MethodTable.Text(row[f], f))) + " |\n");
+        if (table.IntervalName is not null) text.Append($"\nIn brackets: the {table.IntervalName}, where a method's runs are one set of seeds.\n");
         if (table.Figures.Intersect(MethodTable.BelowLogitsFigures).Any())
             text.Append($"\n{MethodTable.CkaBase}, {MethodTable.CkaRetrained}: linear CKA at {MethodTable.CkaStage} on the {MethodTable.CkaSplit} images; " +
                         $"{MethodTable.RelearnSteps} \">=\": some run did not relearn within its step limit, counted at the limit\n");

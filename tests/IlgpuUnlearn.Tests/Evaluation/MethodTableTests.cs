@@ -111,6 +111,48 @@ public sealed class MethodTableTests
         Assert.Equal(pair.TrainForget[8]!.Value, double.Parse(ftLine[^2], System.Globalization.CultureInfo.InvariantCulture));
     }
 
+    /// <summary>
+    /// Three seeds of FT (UA 10, 20, 30) and one GA run: FT's row carries the seeds' 95% t interval, 20 -+ t(0.975, 2) 10 /
+    /// sqrt(3) (t = 4.302652729911275, scipy.stats.t.ppf), which markdown, LaTeX and HTML show; GA's row, one run, none.
+    /// </summary>
+    [Fact]
+    public void SeedIntervalsReachEveryRendererWhereAMethodIsOneSetOfSeeds()
+    {
+        RunReport Seed(int seed, double ua)
+        {
+            var r = RunReportJson.ReadAll(Repository.File("tests/IlgpuUnlearn.Tests/Fixtures/report/ft.report.json"))[0];
+            r.Evaluation.Metrics[ModelEvaluation.UA] = MetricValue.Point(ua);
+            return new RunReport
+            {
+                Method = r.Method, ModelName = $"ft_s{seed}.pth", ForgetClass = r.ForgetClass, ClassNames = r.ClassNames, Evaluation = r.Evaluation,
+                Base = r.Base, Retrained = r.Retrained, BootstrapReplicates = r.BootstrapReplicates, Seed = seed, MiaSplit = r.MiaSplit, Settings = r.Settings,
+            };
+        }
+        var runs = new[] { Seed(0, 10), Seed(1, 20), Seed(2, 30), FixtureRuns().Single(r => r.Method == "GA") };
+        var (overSeeds, _) = IlgpuUnlearn.Evaluation.Seeds.SeedGroups.Find(runs.Select(r => (r, "file")));
+        var comparison = new RunComparison(runs);
+        var table = IlgpuUnlearn.Evaluation.Seeds.MethodTableSeeds.With(comparison.Table(), overSeeds);
+        var ft = table.Rows.Single(r => r.Method == "FT")[ModelEvaluation.UA];
+        double half = 4.302652729911275 * 10 / Math.Sqrt(3);
+        // 1e-9: the quantile above has 16 digits and the rest is a few double operations.
+        Assert.Equal((20.0, 20 - half, 20 + half), (ft.Value, ft.Low, ft.High), new ToleranceComparer(1e-9));
+        Assert.False(table.Rows.Single(r => r.Method == "GA")[ModelEvaluation.UA].HasInterval);
+        Assert.Equal(IlgpuUnlearn.Evaluation.Seeds.MethodTableSeeds.IntervalName, table.IntervalName);
+
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"| FT | 3 | 20.00 [{20 - half:F2}, {20 + half:F2}] |"), comparison.MethodTableMarkdown(table), StringComparison.Ordinal);
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{{\\scriptsize [{20 - half:F2}, {20 + half:F2}]}}"), MethodTableLatex.Render(table, "t"), StringComparison.Ordinal);
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"<span class=\"ci\">[{20 - half:F2}, {20 + half:F2}]</span>"),
+            ReportHtml.Render(comparison, table, [], []), StringComparison.Ordinal);
+    }
+
+    sealed class ToleranceComparer(double tolerance) : IEqualityComparer<(double, double, double)>
+    {
+        public bool Equals((double, double, double) a, (double, double, double) b) =>
+            Math.Abs(a.Item1 - b.Item1) <= tolerance && Math.Abs(a.Item2 - b.Item2) <= tolerance && Math.Abs(a.Item3 - b.Item3) <= tolerance;
+
+        public int GetHashCode((double, double, double) x) => 0;
+    }
+
     /// <summary>A relearn run that never reached its target counts at its step limit and the mean says it is a lower bound.</summary>
     [Fact]
     public void AnUnreachedRelearnIsALowerBound()

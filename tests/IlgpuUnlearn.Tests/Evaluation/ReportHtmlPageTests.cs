@@ -32,7 +32,8 @@ public sealed class ReportHtmlPageTests
             Method = "GA <b>&", ModelName = "a\"b'.pth", ForgetClass = runs[0].ForgetClass, ClassNames = runs[0].ClassNames,
             Evaluation = runs[1].Evaluation, Base = runs[1].Base, BootstrapReplicates = 0, MiaSplit = "salun",
         };
-        string html = ReportHtml.Render(new RunComparison([WithoutRetrained(runs[0]), odd]), [], []);
+        var comparison = new RunComparison([WithoutRetrained(runs[0]), odd]);
+        string html = ReportHtml.Render(comparison, comparison.Table(), [], []);
 
         var ids = Regex.Matches(html, "<section id=\"([^\"]+)\">").Select(m => m.Groups[1].Value).ToArray();
         Assert.Equal(SectionIds, ids);

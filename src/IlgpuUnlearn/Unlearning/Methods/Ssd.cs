@@ -21,6 +21,9 @@ public sealed class Ssd : UnlearningMethod
 
     public override bool TakesOptimizerStep => false;
 
+    /// <summary>Its importances sum over every forget and training image in file order: nothing is drawn from the seed.</summary>
+    protected override bool ReadsSeededBatches => false;
+
     public override IReadOnlyList<MethodParameter> Parameters { get; } = SynapticParameters();
 
     public override string Describe(MethodSettings s) => SynapticDescription(s, "squared gradients of the mean cross-entropy");
