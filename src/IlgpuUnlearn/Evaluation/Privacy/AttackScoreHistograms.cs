@@ -22,8 +22,9 @@ public sealed record ScoreHistogram(
 /// <list type="bullet">
 /// <item><see cref="Probability"/>: softmax(z)[label], the SVC attack's feature, 20 bins of 0.05 on [0, 1].</item>
 /// <item><see cref="Loss"/>: -log softmax(z)[label] (nats), the loss attack's feature, 13 bins with edges
-/// <see cref="LossEdges"/> (roughly halving in log scale: a confident image's loss is near 0.001, a class pushed past
-/// retraining reaches 10-30; everything at or above 64 counts in the last bin).</item>
+/// <see cref="LossEdges"/> (half-decade steps from 0.001 to 1, then doubling to 64: a confident image's loss is near 0.001,
+/// a class pushed past retraining reaches 10-30, the AdvNegGrad card's forget loss 26-33; everything at or above 64 counts
+/// in the last bin).</item>
 /// </list>
 /// Size: (20 + 13) x 3 counts per model.
 /// </summary>
