@@ -6,7 +6,7 @@ namespace IlgpuUnlearn.Evaluation;
 /// The method x metric table as a LaTeX table for papers, booktabs style (\toprule, \midrule, \bottomrule; no vertical
 /// rules): one row per method, the base and retrained models first and last as in the other tables, each cell the mean
 /// with, as SalUn's tables do, the distance to the retrained model in parentheses (signed here: value - retrained), and the
-/// interval beneath where the table has one. Needs \usepackage{booktabs}. Text from the reports (method names, the title)
+/// interval after it in small type where the table has one. Needs \usepackage{booktabs}. Text from the reports (method names, the title)
 /// is escaped (<see cref="Escape"/>).
 /// </summary>
 public static class MethodTableLatex
@@ -19,7 +19,7 @@ public static class MethodTableLatex
         text.Append("% Made by ilgpu-unlearn report. Needs \\usepackage{booktabs}; a wide table fits the page inside \\resizebox{\\textwidth}{!}{...} (graphicx).\n");
         text.Append("\\begin{table}[t]\n\\centering\n");
         text.Append("\\caption{").Append(Escape(caption)).Append(table.Retrained is null ? "" : " In parentheses: the distance to the retrained model (value $-$ retrained).")
-            .Append(table.IntervalName is null ? "" : " Below: the " + Escape(table.IntervalName) + ".").Append("}\n");
+            .Append(table.IntervalName is null ? "" : " In brackets: the " + Escape(table.IntervalName) + ".").Append("}\n");
         text.Append("\\begin{tabular}{l r ").Append(string.Join(" ", table.Figures.Select(_ => "r"))).Append("}\n\\toprule\n");
         text.Append("Method & Runs & ").Append(string.Join(" & ", table.Figures.Select(Escape))).Append(" \\\\\n\\midrule\n");
         foreach (var row in table.Rows)
