@@ -33,8 +33,9 @@ internal sealed record MethodChoice(MethodSettings Settings)
         (Settings.Recipe is { } r ? $", recipe {r}" : "");
 
     /// <summary>Runs the method on <paramref name="model"/> (loaded with the base model). Returns the steps and the images forwarded and backpropagated.</summary>
-    public (int Steps, long Images) Run(ResNet18 model, ImageDataset train, int k, Action<StepProgress> progress, CancellationToken cancel) =>
-        MethodRun.Run(model, train, k, Settings, progress, cancel);
+    public (int Steps, long Images) Run(ResNet18 model, ImageDataset train, int k, Action<StepProgress> progress, CancellationToken cancel,
+        Action<string>? note = null) =>
+        MethodRun.Run(model, train, k, Settings, progress, cancel, note);
 
     /// <summary>The settings as the run manifest records them.</summary>
     public IEnumerable<(string Key, string Value)> ManifestEntries() => Settings.ManifestEntries();

@@ -387,7 +387,8 @@ internal static class UnlearnCommand
         Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {method.Name}: {method}");
         ModelState.Load(model, run.BaseState);
         phases.Close("print the base model's report");
-        var (stepsTaken, images) = method.Run(model, run.Data.Train, k, p => ProgressLine.Show(p, label), cancel);
+        var (stepsTaken, images) = method.Run(model, run.Data.Train, k, p => ProgressLine.Show(p, label), cancel,
+            line => { ProgressLine.Finish(); Console.Error.WriteLine($"{prefix}{line}"); });
         ProgressLine.Finish();
         phases.Close("unlearning", images);
 
