@@ -45,10 +45,10 @@ internal static unsafe class CpuGemm
     public const int MR = 8;
     /// <summary>Columns of a micro-tile (three Vector512 of packed B).</summary>
     public const int NR = 48;
-    /// <summary>The most rows of K one pass of the micro-kernel takes: a kc x NR panel of B (48 KiB) stays in L1/L2.</summary>
-    public const int MaxKc = 256;
-    /// <summary>Micro-panels of columns one worker takes at a time.</summary>
-    private const int PanelsPerChunk = 4;
+    /// <summary>The most rows of K one pass of the micro-kernel takes (<see cref="CpuKernelPlan.GemmKBlock"/>).</summary>
+    public static readonly int MaxKc = CpuKernelPlan.Current.GemmKBlock;
+    /// <summary>Micro-panels of columns one worker takes at a time (<see cref="CpuKernelPlan.GemmPanelsPerChunk"/>).</summary>
+    private static readonly int PanelsPerChunk = CpuKernelPlan.Current.GemmPanelsPerChunk;
 
     public static int PaddedRows(int m) => (m + MR - 1) / MR * MR;
 

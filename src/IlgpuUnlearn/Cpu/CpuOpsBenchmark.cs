@@ -29,6 +29,8 @@ public static unsafe class CpuOpsBenchmark
     public static void Run(TextWriter output, int batch = 64, int repeats = 5, string? only = null)
     {
         output.WriteLine($"CpuOps benchmark: {Environment.ProcessorCount} threads, batch {batch}, best of {repeats}");
+        output.WriteLine($"cpu caches: {CpuCacheDescription.ThisMachine}");
+        output.WriteLine($"kernel plan: {CpuKernelPlan.Current}");
         if (only is null or "gemm") RunGemm(output, repeats);
         double convs = 0, others = 0;
         if (only is null or "conv") convs = RunConvs(output, batch, repeats);
@@ -98,7 +100,7 @@ public static unsafe class CpuOpsBenchmark
     /// <summary>The micro-kernel on L1-resident panels (one thread), then whole GEMMs of convolution-like sizes.</summary>
     public static void RunGemm(TextWriter output, int repeats)
     {
-        const int kc = CpuGemm.MaxKc;
+        int kc = CpuGemm.MaxKc;
         var a = GC.AllocateArray<float>(kc * CpuGemm.MR, pinned: true);
         var b = GC.AllocateArray<float>(kc * CpuGemm.NR, pinned: true);
         var c = GC.AllocateArray<float>(CpuGemm.MR * CpuGemm.NR, pinned: true);
