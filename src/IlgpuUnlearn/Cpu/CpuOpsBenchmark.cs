@@ -141,6 +141,7 @@ public static unsafe class CpuOpsBenchmark
         using var ops = new CpuOps();
         output.WriteLine($"{"shape",-28} {"fwd ms",8} {"GF/s",6} {"bwd-in ms",10} {"GF/s",6} {"bwd-w ms",9} {"GF/s",6}");
         double total = 0, totalCpu = 0, totalFlops = 0;
+        var cpuRates = new List<string>();
         var rng = new Random(0);
         foreach (var (name, cin, h, cout, k, stride, pad, uses) in ResNet18Convs)
         {
@@ -160,11 +161,14 @@ public static unsafe class CpuOpsBenchmark
             total += uses * (tf + ti + tw);
             totalCpu += uses * (cf + ci + cw);
             totalFlops += uses * 3 * flops;
+            cpuRates.Add($"{name,-28} {flops / cf / 1e9,6:F1} {flops / ci / 1e9,6:F1} {flops / cw / 1e9,6:F1}");
             output.WriteLine($"{name,-28} {tf * 1e3,8:F2} {flops / tf / 1e9,6:F1} {ti * 1e3,10:F2} {flops / ti / 1e9,6:F1} {tw * 1e3,9:F2} {flops / tw / 1e9,6:F1}");
         }
         output.WriteLine($"all convolutions of one training step (forward + both backward, each shape times its uses): {total * 1e3:F1} ms");
         // Against the load of a shared machine: the process's CPU time (the least of the timed runs), which the other work
         // does not lengthen (it counts the workers' spinning at the end of a parallel loop, so it flatters nothing).
+        output.WriteLine($"{"GFLOP/s per CPU-second",-28} {"fwd",6} {"bwd-in",6} {"bwd-w",6}");
+        foreach (var line in cpuRates) output.WriteLine(line);
         double corePeak = CpuModel.MeasureFmaPeakGflops(1, 0.2);
         double perCpuSecond = totalFlops / totalCpu / 1e9;
         output.WriteLine($"the same in CPU time: {totalCpu * 1e3:F1} ms, {perCpuSecond:F1} GFLOP/s per CPU-second = {perCpuSecond / corePeak:P0} " +
