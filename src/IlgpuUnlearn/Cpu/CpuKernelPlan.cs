@@ -15,7 +15,7 @@ public enum Im2colStrategy
 /// <item>register blocking of the GEMM micro-kernel: <see cref="MicroTileRows"/> x <see cref="MicroTileColumns"/>;</item>
 /// <item>the GEMM's K block (<see cref="GemmKBlock"/>): every micro-panel of B (kc x NR) runs against the whole packed A
 /// block (M x kc), so that block is sized to stay in the level-2 cache;</item>
-/// <item>the GEMM's N block (<see cref="GemmPanelsPerChunk"/>): the micro-panels of columns one worker takes at a time;</item>
+/// <item>the GEMM's N block (<see cref="GemmPanelsPerChunk"/>): the most micro-panels of columns one worker takes at a time;</item>
 /// <item>the im2col strategy (<see cref="Im2col"/>);</item>
 /// <item>the weight gradient's grouping: images per group so that a tile's six col rows of <see cref="WeightGradientGroupPixels"/>
 /// floats stay in L1, and the dy rows and col rows kept in L2 beside each other
@@ -43,7 +43,9 @@ public sealed record CpuKernelPlan(
     /// L2, at least 64: 256 for an L2 of 1 MiB or more, 128 for 512 KiB. Not bounded by L1: on a Zen 4 core (32 KiB L1d) the
     /// micro-kernel ran at the same 117-118 GFLOP/s for every kc from 64 to 256, its 48 KiB B panel at 256 streaming from L2,
     /// so the longest block wins (fewer passes over C);</item>
-    /// <item>N block: 4 micro-panels (192 columns) per work item, for balance between the cores, whatever the caches;</item>
+    /// <item>N block: at most 4 micro-panels (192 columns) per work item, whatever the caches (the packed A block is reused
+    /// panel by panel, so the item's width does not change what stays in cache); fewer where a GEMM has too few panels for
+    /// 8 items per core (<see cref="CpuGemm.PanelsPerChunkFor"/>), for balance between the cores;</item>
     /// <item>im2col by masked loads where AVX-512 is (a masked load costs a plain load on Intel and AMD), row runs elsewhere;</item>
     /// <item>weight-gradient group: the six col rows of a tile in at most 3/4 of L1d, a multiple of 256 pixels, at least 256:
     /// 1024 pixels for 32 KiB, 1536 for 48 KiB (on Zen 4 the 4 x 6 micro-kernel ran at 103 GFLOP/s one thread at 256 pixels,

@@ -43,6 +43,16 @@ public sealed class CpuKernelPlanTests : IDisposable
     }
 
     [Fact]
+    public void GemmsWithFewPanelsTakeNarrowerWorkItems()
+    {
+        int nBlock = CpuKernelPlan.Current.GemmPanelsPerChunk;
+        Assert.Equal(1, CpuGemm.PanelsPerChunkFor(1));
+        Assert.Equal(1, CpuGemm.PanelsPerChunkFor(CpuParallel.Workers * 8 * 2 - 1));
+        Assert.Equal(Math.Min(2, nBlock), CpuGemm.PanelsPerChunkFor(CpuParallel.Workers * 8 * 2));
+        Assert.Equal(nBlock, CpuGemm.PanelsPerChunkFor(1_000_000));
+    }
+
+    [Fact]
     public void ReadsLinuxCacheFoldersAndVendor()
     {
         string caches = Path.Combine(_directory, "cache");
