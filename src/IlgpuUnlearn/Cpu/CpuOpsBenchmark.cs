@@ -131,6 +131,9 @@ public static unsafe class CpuOpsBenchmark
             Array.Fill(bm, 0.01f);
             float* pa = Address(am), pb = Address(bm), pc = Address(cm);
             double seconds = Best(repeats, () => CpuGemm.Multiply(m, n, k, pa, pb, pc, scratch));
+            GC.KeepAlive(am); // the lambda holds only their addresses: without these the pinned arrays may be collected while in use
+            GC.KeepAlive(bm);
+            GC.KeepAlive(cm);
             output.WriteLine($"gemm M {m,5} N {n,5} K {k,5}: {seconds * 1e3,8:F2} ms {2.0 * m * n * k / seconds / 1e9,7:F1} GFLOP/s");
         }
     }
