@@ -3,7 +3,8 @@
 # Trains a base model and the model retrained without the forget class with `train` (the base recipe, on a subset for
 # time: the first LIMIT/10 images of each class of each split, EPOCHS epochs), runs `unlearn --method M` for every
 # method from the base with each method's defaults (on the first UNLEARN_LIMIT/10 images of each class, a subset of
-# those trained on), and prints the method x metric table (`report`). Steps whose outputs exist are skipped, so a
+# those trained on), and prints the method x metric table (`report`; also table.md, table.csv, table.tex and the HTML page
+# report.html). Steps whose outputs exist are skipped, so a
 # stopped run continues.
 #   scripts/fashion-mnist-methods.sh [OUT=fashion-mnist-methods] [FORGET=3] [LIMIT=10000] [EPOCHS=8] [WIDTH=16] [UNLEARN_LIMIT=LIMIT]
 set -euo pipefail
@@ -23,4 +24,7 @@ for m in advneggrad ft ga rl salun scrub; do
   [ -f "$out/$m.pth" ] || timed "unlearn $m" "$app" unlearn "${common[@]}" --limit "$unlearn_limit" --method "$m" --weights "$out/base.pth" \
     --retrained "$out/retrained.pth" --forget-class "$forget" --out "$out/$m.pth"
 done
-"$app" report "$out"/*.report.json --markdown "$out/table.md" --csv "$out/table.csv"
+# The tables and the page are made again from the reports each time (--force: they are derived, cheap, and a rerun that
+# added a method must replace them).
+"$app" report "$out"/*.report.json "$out"/*.log.jsonl --markdown "$out/table.md" --csv "$out/table.csv" --latex "$out/table.tex" \
+  --html "$out/report.html" --force
