@@ -8,7 +8,7 @@ namespace IlgpuUnlearn.Cli;
 /// The command-line parser's errors in a user's words, for one line: a missing argument by its name ("convert needs IN
 /// and OUT"), a misspelt option with the nearest real one ("unknown option --foget-class; did you mean --forget-class?"),
 /// a misspelt verb with the nearest real one, a value of the wrong kind by what was typed ("--limit abc: expected a whole
-/// number"), an option given without its value, and the parser's own sentence for the rest.
+/// number"), an option given without its value or more than once, and the parser's own sentence for the rest.
 /// </summary>
 internal static class ParserErrors
 {
@@ -44,6 +44,9 @@ internal static class ParserErrors
                 case BadFormatConversionError f when f.NameInfo.LongName.Length > 0:
                     string typed = TypedValue(args, f.NameInfo.LongName) is { } t ? " " + t : "";
                     parts.Add($"--{f.NameInfo.LongName}{typed}: expected {Kind(verbType?.GetProperties().FirstOrDefault(p => p.GetCustomAttribute<OptionAttribute>()?.LongName == f.NameInfo.LongName)?.PropertyType)}");
+                    break;
+                case RepeatedOptionError r when r.NameInfo.LongName.Length > 0:
+                    parts.Add($"--{r.NameInfo.LongName} is given more than once");
                     break;
                 case MissingValueOptionError v when v.NameInfo.LongName.Length > 0:
                     parts.Add($"--{v.NameInfo.LongName} is given without its value");
@@ -130,13 +133,18 @@ internal static class ParserErrors
         _ => string.Join(", ", names.Take(names.Count - 1)) + " and " + names[^1],
     };
 
-    /// <summary>The option a typo most likely meant: within two edits (or a prefix of at least 3 letters), nearest first.</summary>
+    /// <summary>
+    /// The name a typo most likely meant (an option, a verb, a method), nearest first: a name the typed text is a prefix of
+    /// (3 letters or more), or one within a few edits, close relative to the typed length: one edit for up to 5 characters,
+    /// two from 6 ("scrb" is scrub, "unlern" unlearn, but "foo" is not ft). Null when nothing is that close.
+    /// </summary>
     internal static string? Nearest(string typed, IEnumerable<string> options)
     {
         typed = typed.TrimStart('-');
+        int allowed = typed.Length >= 6 ? 2 : 1;
         return options.Where(o => o.Length > 0)
             .Select(o => (Option: o, Distance: typed.Length >= 3 && o.StartsWith(typed, StringComparison.Ordinal) ? 0 : Edits(typed, o)))
-            .Where(c => c.Distance <= 2)
+            .Where(c => c.Distance <= allowed)
             .OrderBy(c => c.Distance).ThenBy(c => c.Option, StringComparer.Ordinal)
             .Select(c => c.Option).FirstOrDefault();
     }

@@ -71,7 +71,10 @@ public static class Program
             if (parsed.TypeInfo.Current == typeof(UnlearnOptions)) h.AddPostOptionsLines(MethodChoice.HelpLines());
             return h;
         }, e => e, verbsIndex: true);
-        (asked ? Console.Out : Console.Error).WriteLine(help);
+        // The parser labels a positional argument "RUN.json (pos. 0)"; the position says nothing the usage line does not, so
+        // it is blanked (with as many spaces, keeping the help column aligned).
+        string text = System.Text.RegularExpressions.Regex.Replace(help.ToString(), @" \(pos\. \d+\)", m => new string(' ', m.Length));
+        (asked ? Console.Out : Console.Error).WriteLine(text);
         return asked ? 0 : 2;
     }
 

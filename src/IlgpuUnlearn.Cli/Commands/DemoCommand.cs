@@ -75,8 +75,6 @@ internal static class DemoCommand
         // The network the demo trains: 1x28x28 grey Fashion-MNIST (or --data's images, the same format), 3x32x32 synthetic shapes.
         var planned = kind == DatasetKind.Synthetic ? new ResNet18Config(o.Width, SyntheticDataset.Size, classNames.Count)
             : new ResNet18Config(o.Width, FashionMnist.ImageSize, classNames.Count, InputChannels: 1) { Normalization = InputNormalization.DefaultFor(1) };
-        DeviceChoice.CheckMemory(devices, planned, o.BatchSize, training: true, "--batch-size");
-        PlanChecks.OutputFolder(o.Out, "--out");
         string basePath = Path.Combine(o.Out, $"{name}_resnet18_base.pth");
         string outPath = Path.Combine(o.Out, ModelCardTable.ModelName(k, name));
         // Named as unlearn names its outputs: the model, and beside it <model>.card.json, .report.json, .confusion.svg/.png.
@@ -87,6 +85,9 @@ internal static class DemoCommand
             if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
             PlanChecks.NotReplacing(file, "in --out", o.Force);
         }
+        // The memory estimate (a "memory:" line) only once the outputs are known to be free, so a refusal comes alone.
+        DeviceChoice.CheckMemory(devices, planned, o.BatchSize, training: true, "--batch-size");
+        PlanChecks.OutputFolder(o.Out, "--out");
         var outputs = new ClassOutputs(k, outPath, cardPath, pictures);
 
         var clock = Stopwatch.StartNew();
@@ -154,6 +155,7 @@ internal static class DemoCommand
         baseEvaluation.Sha256 = Manifest.FileDigest.Sha256(basePath);
         var evaluation = ModelEvaluation.Compute(modelName, "unlearned", unlearnedOutputs.Train, unlearnedOutputs.Test, k, null, settings, cancel);
         var runReport = RunReport.Create("AdvNegGrad", modelName, k, train.ClassNames, after, evaluation, baseEvaluation, null, settings);
+        runReport.Settings = DemoSettings(o, kind, card);
         ReportOutputs.WriteClass(outputs, after, written);
         RunReportJson.Write(runReportPath, [runReport]);
         written.Add(runReportPath);
@@ -171,6 +173,22 @@ internal static class DemoCommand
         Console.Error.WriteLine($"models: {Path.GetFullPath(basePath)}, {Path.GetFullPath(outPath)}");
         Console.Error.WriteLine($"done in {clock.Elapsed.TotalSeconds:F0} s");
         return 0;
+    }
+
+    /// <summary>
+    /// The run report's settings, keyed as unlearn's are (the method's as its manifest records them, then the run's): the
+    /// demo computes no figures below the logits and has no retrained model, and says how its base was trained.
+    /// </summary>
+    static SortedDictionary<string, string> DemoSettings(DemoOptions o, DatasetKind kind, MethodSettings card)
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["dataset"] = kind == DatasetKind.Synthetic ? "synthetic" : "fashion-mnist", ["bootstrap"] = o.Bootstrap.ToString(c),
+            ["below_logits"] = "none", ["retrained"] = "none", ["demo_width"] = o.Width.ToString(c), ["demo_train_epochs"] = o.TrainEpochs.ToString(c),
+        };
+        foreach (var (key, value) in card.ManifestEntries()) settings[key] = value;
+        return settings;
     }
 
     /// <summary>

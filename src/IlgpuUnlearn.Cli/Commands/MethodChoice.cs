@@ -45,6 +45,8 @@ internal sealed record MethodChoice(MethodSettings Settings)
     {
         yield return "Recipes (--recipe NAME, or a recipe file or a run's manifest):";
         foreach (var r in Recipe.BuiltIn) yield return $"  {r.Name}{(r.Method is null ? "" : $" (--method {r.Method})")}: {r.Source}.";
+        yield return "Defaults of the shared options, by method (each method's line below gives them all):";
+        foreach (var line in SharedDefaultLines()) yield return "  " + line;
         yield return "Methods (--method; every default follows the method, each option overrides one):";
         foreach (var m in MethodRegistry.All)
         {
@@ -54,6 +56,37 @@ internal sealed record MethodChoice(MethodSettings Settings)
             // A switch's default in words ("off"), not the manifest's "False".
             foreach (var p in m.Parameters) yield return $"      {p.Option}: {p.Help} (default {(p.Flag ? (p.Default != 0 ? "on" : "off") : p.Format(p.Default))}).";
             yield return $"      source: {m.Source}.";
+        }
+    }
+
+    /// <summary>
+    /// The options every method shares, with the value each method takes by default (from its
+    /// <see cref="UnlearningMethod.Defaults"/>), methods with the same value grouped: "--momentum: 0.9 (advneggrad, ...), 0 (neggrad+)".
+    /// The step options leave out the methods that take no optimiser step (ssd, lfssd). --help and README print these lines, so
+    /// the option texts themselves say only "the method's".
+    /// </summary>
+    public static IEnumerable<string> SharedDefaultLines()
+    {
+        var c = CultureInfo.InvariantCulture;
+        (string Option, Func<MethodSettings, string> Value)[] shared =
+        [
+            ("--epochs", s => s.Epochs.ToString(c)),
+            ("--batch-size", s => s.BatchSize.ToString(c)),
+            ("--lr", s => s.LearningRate.ToString("R", c)),
+            ("--lr-schedule", s => s.EffectiveSchedule.ToString()),
+            ("--momentum", s => s.Momentum.ToString("R", c)),
+            ("--weight-decay", s => s.WeightDecay.ToString("R", c)),
+            ("--nesterov", s => s.Nesterov ? "on" : "off"),
+            ("--clip", s => s.Clip == 0 ? "0 (none)" : s.Clip.ToString("R", c)),
+            ("--augment", s => s.Augment ? "crop-flip" : "none"),
+            ("--seed", s => s.Seed.ToString(c)),
+        ];
+        foreach (var (option, value) in shared)
+        {
+            bool step = UnlearningMethod.StepOptions.Contains(option);
+            var groups = MethodRegistry.All.Where(m => !step || m.TakesOptimizerStep)
+                .GroupBy(m => value(m.Defaults)).Select(g => $"{g.Key} ({string.Join(", ", g.Select(m => m.OptionName))})");
+            yield return $"{option}: {string.Join(", ", groups)}";
         }
     }
 

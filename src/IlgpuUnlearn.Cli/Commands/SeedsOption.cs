@@ -26,7 +26,9 @@ internal static class SeedsOption
         if (!value.Contains(','))
         {
             if (!int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int count))
-                throw new UserError($"--seeds {value}: not a whole number; {Give}");
+                throw new UserError(TooLarge(value)
+                    ? $"--seeds {value}: too large; a count goes up to {int.MaxValue}"
+                    : $"--seeds {value}: not a whole number; {Give}");
             if (count < 1) throw new UserError($"--seeds {value}: a count of seeds must be at least 1 (3 runs seeds 0, 1, 2)");
             return Enumerable.Range(0, count).ToArray();
         }
@@ -38,7 +40,9 @@ internal static class SeedsOption
         {
             if (part.Length == 0) throw new UserError($"--seeds {value}: an empty seed between commas; {Give}");
             if (!int.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int seed))
-                throw new UserError($"--seeds {value}: '{part}' is not a whole number; {Give}");
+                throw new UserError(TooLarge(part)
+                    ? $"--seeds {value}: seed {part} is too large; seeds go up to {int.MaxValue}"
+                    : $"--seeds {value}: '{part}' is not a whole number; {Give}");
             if (seed < 0) throw new UserError($"--seeds {value}: seed {seed} is negative; seeds are whole numbers from 0");
             if (seeds.Contains(seed)) throw new UserError($"--seeds {value}: seed {seed} is given twice");
             seeds.Add(seed);
@@ -46,6 +50,10 @@ internal static class SeedsOption
         if (seeds.Count == 0) throw new UserError($"--seeds {value}: no seed; {Give}");
         return [.. seeds];
     }
+
+    /// <summary>Whether <paramref name="text"/> is a whole number (digits, optional leading sign) beyond an int's range.</summary>
+    static bool TooLarge(string text) =>
+        System.Numerics.BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) && n > int.MaxValue;
 
     /// <summary>Refuses seeds for a method whose run with these settings draws nothing from the seed (every seed would give the same model).</summary>
     public static void CheckMethodDraws(MethodChoice method)

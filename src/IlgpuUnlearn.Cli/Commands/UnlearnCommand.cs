@@ -52,36 +52,36 @@ public sealed class UnlearnOptions
     [Option("card-update", HelpText = "advneggrad only: use the card's update line instead: g = g_retain - alpha g_forget.")]
     public bool CardUpdate { get; set; }
 
-    [Option("clip", HelpText = "Global gradient-norm clipping threshold (0: no clipping). Default: the method's (listed after the options).")]
+    [Option("clip", HelpText = "Global gradient-norm clipping threshold (0: no clipping). Default: the method's (by method after the options).")]
     public float? Clip { get; set; }
 
-    [Option("lr", HelpText = "Learning rate. Default: the method's (listed after the options).")]
+    [Option("lr", HelpText = "Learning rate. Default: the method's (by method after the options).")]
     public float? LearningRate { get; set; }
 
     [Option("lr-schedule", HelpText = "Stepped per epoch: cosine[:T_MAX[:ETA_MIN]], multistep:M1,M2,...:GAMMA or constant. " +
-        "Default: the method's (advneggrad cosine:200, the card's; ft cosine:EPOCHS:0.01; the others multistep:80,120:0.2; listed after the options).")]
+        "Default: the method's (by method after the options).")]
     public string? LearningRateSchedule { get; set; }
 
-    [Option("momentum", HelpText = "SGD momentum. Default: 0.9 (every method).")]
+    [Option("momentum", HelpText = "SGD momentum. Default: the method's (by method after the options).")]
     public float? Momentum { get; set; }
 
-    [Option("weight-decay", HelpText = "Weight decay, on every parameter. Default: 5e-4 (every method).")]
+    [Option("weight-decay", HelpText = "Weight decay, on every parameter. Default: the method's (by method after the options).")]
     public float? WeightDecay { get; set; }
 
-    [Option("nesterov", HelpText = "Nesterov momentum. Default: the method's (listed after the options).")]
+    [Option("nesterov", HelpText = "Nesterov momentum. Default: the method's (by method after the options).")]
     public bool Nesterov { get; set; }
 
     [Option("no-nesterov", HelpText = "Plain momentum instead of Nesterov.")]
     public bool NoNesterov { get; set; }
 
-    [Option("epochs", HelpText = "Epochs. Default: the method's (listed after the options).")]
+    [Option("epochs", HelpText = "Epochs. Default: the method's (by method after the options).")]
     public int? Epochs { get; set; }
 
     [Option("batch-size", HelpText = "Images per step (advneggrad: retain images, and as many forget images). Lower it if the device runs out of memory. " +
-        "Default: the method's (listed after the options).")]
+        "Default: the method's (by method after the options).")]
     public int? BatchSize { get; set; }
 
-    [Option("seed", HelpText = "Seed of the shuffles, the augmentation and the random labels. Default: the method's (advneggrad 0, the Comparator's methods 2048, its UNLEARN_SEED; listed after the options).")]
+    [Option("seed", HelpText = "Seed of the shuffles, the augmentation and the random labels. Default: the method's (by method after the options; the Comparator's methods 2048, its UNLEARN_SEED).")]
     public int? Seed { get; set; }
 
     [Option("seeds", HelpText = SeedsOption.Help)]
@@ -91,7 +91,7 @@ public sealed class UnlearnOptions
     public bool NoShuffle { get; set; }
 
     [Option("augment", HelpText = "crop-flip (random 32 crop of the 4-padded image, random horizontal flip: the base model's training) or none. " +
-        "Default: the method's (advneggrad crop-flip, the others none; listed after the options).")]
+        "Default: the method's (by method after the options).")]
     public string? Augment { get; set; }
 
     [Option("saliency-threshold", HelpText = "salun only: the fraction of the weights updated, those with the largest mean |gradient| of the forget loss. Default: 0.75.")]

@@ -26,7 +26,7 @@ public static class BelowLogitsText
                 string forget = probe is null ? "-" : ModelCardTable.Accuracy(probe.ForgetAccuracy) + (probe.Converged ? "" : " (fit not converged)");
                 string retain = probe is null ? "-" : ModelCardTable.Accuracy(probe.RetainAccuracy);
                 string steps = relearn is null ? "-" : relearn.Steps is int s
-                    ? Inv($"{s} (to {relearn.TargetAccuracy:F1}%, {relearn.Images} images)")
+                    ? Inv($"{s} (to {relearn.TargetAccuracy:F1}%, {relearn.Images} image{(relearn.Images == 1 ? "" : "s")})")
                     : Inv($"> {relearn.MaxSteps} (never {relearn.TargetAccuracy:F1}%)");
                 text.Append($"| {model} | {role} | {forget} | {retain} | {steps} |\n");
             }

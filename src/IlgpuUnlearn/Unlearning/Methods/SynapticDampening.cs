@@ -58,12 +58,13 @@ public static class SynapticDampening
     }
 
     /// <summary>
-    /// The run in one line: how many parameters were dampened. When none were, says why that is expected where the forget set
-    /// is a large share of the training set: the full importance is a mean over every batch, the forget set's own batches
-    /// among them, so impD is at least about (forget batches / all batches) impF whatever the retain gradients are (exactly so
-    /// where the forget set's batches line up with the full set's), and a parameter can be selected only where alpha is below
-    /// about all batches / forget batches: about 10 for one class of ten balanced classes, where the source's default alpha 10
-    /// selects almost nothing.
+    /// The run in one line: how many parameters were dampened. When none were, says why that is to be expected where the
+    /// forget set is a large share of the training set: the full importance is a mean over every batch, the forget set's own
+    /// images among them, so imp_D is roughly at least (forget batches / all batches) imp_f (roughly: the batches holding the
+    /// forget set in the full sequence need not line up with the forget set's own batches), and an alpha near or above about
+    /// all batches / forget batches (about 10 for one class of ten balanced classes) selects few parameters or none. Measured
+    /// with the source's alpha 10 on Fashion-MNIST subsets: none of 703,578 (2,000 training images), 13 and 636 on the
+    /// demo's images (--limit 1000, and all 3,000).
     /// </summary>
     public static string Describe(Outcome outcome, float alpha, int forgetImages, int trainImages)
     {
@@ -73,8 +74,8 @@ public static class SynapticDampening
         double bound = (double)outcome.FullBatches / outcome.ForgetBatches;
         return string.Create(CultureInfo.InvariantCulture,
             $"WARNING: {line}: the model is unchanged. The forget set's {forgetImages:N0} of {trainImages:N0} training images are " +
-            $"{outcome.ForgetBatches} of the {outcome.FullBatches} batches of the full importance, so a parameter can be selected only " +
-            $"where alpha is below about {bound:0.##} (here {alpha:R}); try a smaller --ssd-alpha");
+            $"{outcome.ForgetBatches} of the {outcome.FullBatches} batches of the full importance, so an alpha near or above about {bound:0.##} " +
+            $"selects few parameters or none (here {alpha:R}); try a smaller --ssd-alpha");
     }
 
     /// <summary>
