@@ -45,8 +45,8 @@ internal sealed record MethodChoice(MethodSettings Settings)
     {
         yield return "Recipes (--recipe NAME, or a recipe file or a run's manifest):";
         foreach (var r in Recipe.BuiltIn) yield return $"  {r.Name}{(r.Method is null ? "" : $" (--method {r.Method})")}: {r.Source}.";
-        yield return "Defaults of the shared options, by method (each method's line below gives them all):";
-        foreach (var line in SharedDefaultLines()) yield return "  " + line;
+        yield return "Shared options' defaults by method (ssd, lfssd take no step: only --batch-size, --augment, --seed apply):";
+        foreach (var line in SharedDefaultLines()) foreach (var part in Wrapped("  " + line, 106, "      ")) yield return part;
         yield return "Methods (--method; every default follows the method, each option overrides one):";
         foreach (var m in MethodRegistry.All)
         {
@@ -77,17 +77,32 @@ internal sealed record MethodChoice(MethodSettings Settings)
             ("--momentum", s => s.Momentum.ToString("R", c)),
             ("--weight-decay", s => s.WeightDecay.ToString("R", c)),
             ("--nesterov", s => s.Nesterov ? "on" : "off"),
-            ("--clip", s => s.Clip == 0 ? "0 (none)" : s.Clip.ToString("R", c)),
+            ("--clip", s => s.Clip.ToString("R", c)),
             ("--augment", s => s.Augment ? "crop-flip" : "none"),
             ("--seed", s => s.Seed.ToString(c)),
         ];
         foreach (var (option, value) in shared)
         {
             bool step = UnlearningMethod.StepOptions.Contains(option);
-            var groups = MethodRegistry.All.Where(m => !step || m.TakesOptimizerStep)
-                .GroupBy(m => value(m.Defaults)).Select(g => $"{g.Key} ({string.Join(", ", g.Select(m => m.OptionName))})");
-            yield return $"{option}: {string.Join(", ", groups)}";
+            var groups = MethodRegistry.All.Where(m => !step || m.TakesOptimizerStep).GroupBy(m => value(m.Defaults)).ToList();
+            // A value most methods share (at least 4, more than any other value) is written last, as "the others".
+            var most = groups.MaxBy(g => g.Count())!;
+            bool others = groups.Count > 1 && most.Count() >= 4 && groups.All(g => g == most || g.Count() < most.Count());
+            var written = groups.Where(g => !others || g != most).Select(g => $"{g.Key} ({string.Join(", ", g.Select(m => m.OptionName))})");
+            if (others) written = written.Append($"{most.Key} (the others)");
+            yield return $"{option}: {string.Join(", ", written)}";
         }
+    }
+
+    /// <summary><paramref name="line"/> cut at spaces into lines of at most <paramref name="width"/> characters, each after the first indented.</summary>
+    static IEnumerable<string> Wrapped(string line, int width, string indent)
+    {
+        while (line.Length > width && line.LastIndexOf(' ', width) is var cut and > 0 && !string.IsNullOrWhiteSpace(line[..cut]))
+        {
+            yield return line[..cut];
+            line = indent + line[(cut + 1)..];
+        }
+        yield return line;
     }
 
     /// <summary>The method options of <see cref="UnlearnOptions"/>: (option, property) for every registered method's own setting.</summary>

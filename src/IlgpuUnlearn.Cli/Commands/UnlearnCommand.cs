@@ -59,7 +59,7 @@ public sealed class UnlearnOptions
     public float? LearningRate { get; set; }
 
     [Option("lr-schedule", HelpText = "Stepped per epoch: cosine[:T_MAX[:ETA_MIN]], multistep:M1,M2,...:GAMMA or constant. " +
-        "Default: the method's (by method after the options).")]
+        "Default: the method's (by method after the options; ft's T_MAX is its --epochs).")]
     public string? LearningRateSchedule { get; set; }
 
     [Option("momentum", HelpText = "SGD momentum. Default: the method's (by method after the options).")]

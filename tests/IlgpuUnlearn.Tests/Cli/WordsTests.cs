@@ -27,6 +27,8 @@ public sealed class WordsTests(TinyCifarFiles files, ITestOutputHelper output)
     [InlineData("unknown verb unlern; did you mean unlearn?", "unlern", "--forget-class", "3")]
     [InlineData("--limit abc: expected a whole number", "unlearn", "--forget-class", "3", "--limit", "abc")]
     [InlineData("--limit 1.5: expected a whole number", "eval", "m.pth", "--limit=1.5")]
+    [InlineData("--data is given more than once", "unlearn", "--forget-class", "3", "--data", "a", "--data", "b")]
+    [InlineData("unknown option --xyz", "unlearn", "--forget-class", "3", "--xyz", "1")]
     public void ParserErrorsAreOneLineNamingWhatIsWrong(string expected, params string[] args)
     {
         string folder = files.NewFolder("words");
