@@ -117,6 +117,13 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         foreach (var evaluation in new[] { report.Evaluation, report.Base! })
             foreach (var metric in new[] { "UA", "RA", "TUA", "TRA", "SalUn_UA", "SalUn_RA", "SalUn_TA", "MIA_efficacy", "loss_MIA" })
                 Assert.True(double.IsFinite(evaluation.Metrics[metric].Value), $"{evaluation.Role} {metric}");
+        // The settings, keyed as unlearn's: the card's method settings with the demo's batch and no augmentation, no figures below the logits.
+        Assert.Equal("AdvNegGrad", report.Settings["method"]);
+        Assert.Equal("none", report.Settings["augment"]);
+        Assert.Equal("none", report.Settings["below_logits"]);
+        Assert.Equal("fashion-mnist", report.Settings["dataset"]);
+        Assert.Equal("0.15", report.Settings["alpha"]);
+        Assert.Equal("cosine:200", report.Settings["lr_schedule"]);
         Assert.Contains("| MIA_efficacy | SalUn |", demo.Result.Stdout, StringComparison.Ordinal);
         Assert.Contains("| loss_MIA |", demo.Result.Stdout, StringComparison.Ordinal);
     }
