@@ -4,8 +4,9 @@
 # time: the first LIMIT/10 images of each class of each split, EPOCHS epochs), runs `unlearn --method M` for every
 # method of the registry (the names `unlearn --help` lists under "Methods") from the base with each method's defaults
 # (on the first UNLEARN_LIMIT/10 images of each class, a subset of those trained on), and prints the method x metric
-# table (`report`). Steps whose outputs exist are skipped, so a stopped run continues. OUT/times.txt gets the CPU, the
-# date, the load average and each command's wall time; OUT/M.log each command's console output.
+# table (`report`; also table.md, table.csv, table.tex and the HTML page report.html). Steps whose outputs exist are
+# skipped, so a stopped run continues. OUT/times.txt gets the CPU, the date, the load average and each command's wall
+# time; OUT/M.log each command's console output.
 #   scripts/fashion-mnist-methods.sh [OUT=fashion-mnist-methods] [FORGET=3] [LIMIT=10000] [EPOCHS=8] [WIDTH=16] [UNLEARN_LIMIT=LIMIT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,8 @@ for m in $methods; do
   [ -f "$out/$m.pth" ] || timed "unlearn $m" "$out/$m.log" "$app" unlearn "${common[@]}" --limit "$unlearn_limit" --method "$m" --weights "$out/base.pth" \
     --retrained "$out/retrained.pth" --forget-class "$forget" --out "$out/$m.pth" || failed+=("$m")
 done
-"$app" report "$out"/*.report.json --markdown "$out/table.md" --csv "$out/table.csv"
+# The tables and the page are made again from the reports each time (--force: they are derived, cheap, and a rerun that
+# added a method must replace them).
+"$app" report "$out"/*.report.json "$out"/*.log.jsonl --markdown "$out/table.md" --csv "$out/table.csv" --latex "$out/table.tex" \
+  --html "$out/report.html" --force
 [ ${#failed[@]} = 0 ] || { echo "fashion-mnist-methods.sh: failed: ${failed[*]} (see $out/<method>.log)" >&2; exit 1; }

@@ -63,7 +63,7 @@ public static class Program
         }
         var help = HelpText.AutoBuild(parsed, h =>
         {
-            h.Heading = $"ilgpu-unlearn: machine unlearning ({string.Join(", ", MethodRegistry.All.Select(m => m.Name))}) for a CIFAR-10 ResNet18, on CUDA (ILGPU) or the CPU";
+            h.Heading = $"ilgpu-unlearn: machine unlearning ({string.Join(", ", MethodRegistry.All.Select(m => m.Name))}) for a ResNet18 on CIFAR-10 or Fashion-MNIST, on CUDA (ILGPU) or the CPU";
             h.Copyright = "";
             h.AddDashesToOption = true;
             h.AdditionalNewLineAfterOption = false;

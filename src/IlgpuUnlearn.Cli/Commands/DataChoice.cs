@@ -13,7 +13,8 @@ internal static class DataChoice
         "($XDG_CACHE_HOME or ~/.cache, subfolder ilgpu-unlearn)";
     public const string DatasetHelp = "cifar10, fashion-mnist (1x28x28 grey, padded to 3x32x32 for a model whose conv1 reads 3 channels) or synthetic";
     public const string MeanHelp = "The model's input normalisation: a preset (cifar10, fashion-mnist, mnist, imagenet, half, none) or the per-channel means " +
-        "of pixels scaled to [0, 1], comma-separated (one value: every channel). Default: fashion-mnist for grey Fashion-MNIST models, else cifar10";
+        "of pixels scaled to [0, 1], comma-separated: one per input channel of the model (1 for a grey model, 3 for colour), or one for every channel. " +
+        "Default: fashion-mnist for grey Fashion-MNIST models, else cifar10";
     public const string StdHelp = "The per-channel standard deviations that go with --mean (or a preset name)";
     public const string WeightsHelp = "The model to start from (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +
         "Default: the base model jaeunglee/resnet18-cifar10-unlearning (resnet18_cifar10_full.pth), downloaded once into the cache";
@@ -52,16 +53,35 @@ internal static class DataChoice
     }
 
     /// <summary>
-    /// What <see cref="FitModel"/> checks that the dataset's kind alone decides, run right after the weights are read and
-    /// before the data is: the number of classes, and a grey model given colour data.
+    /// What <see cref="FitModel"/> checks that the dataset's kind and the options alone decide, run right after the weights
+    /// are read (the first moment the model's input channels are known) and before the data is: the number of classes, a
+    /// grey model given colour data, and --mean/--std with as many values as the model has input channels (or one).
     /// </summary>
-    public static void CheckWeightsFitDataset(ResNet18Weights weights, string path, DatasetKind kind, int classCount)
+    public static void CheckWeightsFitDataset(ResNet18Weights weights, string path, DatasetKind kind, int classCount, string? mean, string? std)
     {
         if (weights.NumClasses != classCount)
             throw new UserError($"--weights {path}: the model has {weights.NumClasses} classes, the data {classCount}");
         if (weights.InputChannels == 1 && kind != DatasetKind.FashionMnist)
             throw new UserError($"--weights {path}: the model reads 1-channel images (conv1.weight is {weights.Width}x1x3x3), " +
                 $"--dataset {(kind == DatasetKind.Cifar10 ? "cifar10" : "synthetic")} holds 3-channel ones");
+        CheckNormalizationChannels(weights, path, mean, std);
+    }
+
+    /// <summary>
+    /// --mean/--std give one value (every channel) or one per input channel of the model: "--mean cifar10: 3 values per
+    /// statistic, but --weights grey.pth reads 1-channel images (conv1.weight is 16x1x3x3); give 1 value ...".
+    /// </summary>
+    static void CheckNormalizationChannels(ResNet18Weights weights, string path, string? mean, string? std)
+    {
+        var normalization = InputNormalization.Parse(mean, std, InputNormalization.DefaultFor(weights.InputChannels));
+        int channels = weights.InputChannels;
+        if (normalization.Channels == 1 || normalization.Channels == channels) return;
+        string given = string.Join(" ", new[] { ("--mean", mean), ("--std", std) }
+            .Where(o => !string.IsNullOrWhiteSpace(o.Item2)).Select(o => $"{o.Item1} {o.Item2!.Trim()}"));
+        string presets = string.Join(", ", InputNormalization.Presets.Where(p => p.Channels == 1 || p.Channels == channels).Select(p => p.Name));
+        throw new UserError($"{given}: {normalization.Channels} values per statistic, but --weights {path} reads {channels}-channel images " +
+            $"(conv1.weight is {weights.Width}x{channels}x3x3); give {(channels == 1 ? "1 value" : $"{channels} values (or 1 for every channel)")} " +
+            $"to --mean and --std, or a preset that fits ({presets})");
     }
 
     /// <summary>The plan's data (CIFAR-10 downloaded when no --data), cut to --limit; says which file or folder was read.</summary>

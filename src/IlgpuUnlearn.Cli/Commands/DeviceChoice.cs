@@ -50,7 +50,13 @@ internal static class DeviceChoice
     public static IOps Open(DeviceSpec device, bool isDefault)
     {
         var ops = Devices.Open(device);
-        Console.Error.WriteLine($"device: {device}: {ops.Name}{(isDefault ? " (default; choose with --device)" : "")}");
+        Console.Error.WriteLine($"device: {Describe(device, ops)}{(isDefault ? " (default; choose with --device)" : "")}");
         return ops;
     }
+
+    /// <summary>
+    /// The device as the "device:" line and the run manifest name it: the device resolved ("cuda:0" for --device cuda, the
+    /// first GPU) and what ILGPU or the CPU path reports ("cuda:0: cuda: &lt;the GPU's name&gt;", "cpu: cpu (2 threads, AVX-512)").
+    /// </summary>
+    public static string Describe(DeviceSpec device, IOps ops) => $"{device}: {ops.Name}";
 }

@@ -11,17 +11,17 @@ namespace IlgpuUnlearn.Cli.Commands;
 internal static class DeviceWorkers
 {
     /// <param name="open">Builds what a device keeps between jobs (its model), from its ops.</param>
-    /// <param name="work">Runs one job; the label names the device when there are several ("cuda:1"; "cpu #2" for a device
-    /// named twice), else null.</param>
+    /// <param name="work">Runs one job on the device it is given; the label names the device when there are several
+    /// ("cuda:1"; "cpu #2" for a device named twice), else null.</param>
     public static void Run<TJob, TState>(IReadOnlyList<DeviceSpec> devices, bool isDefault, IReadOnlyList<TJob> jobs,
-        Func<IOps, TState> open, Action<TState, TJob, string?, CancellationToken> work, CancellationToken cancel) where TState : IDisposable
+        Func<IOps, TState> open, Action<TState, TJob, DeviceSpec, string?, CancellationToken> work, CancellationToken cancel) where TState : IDisposable
     {
         if (jobs.Count == 0) return;
         if (devices.Count == 1 || jobs.Count == 1)
         {
             using var ops = DeviceChoice.Open(devices[0], isDefault);
             using var state = open(ops);
-            foreach (var job in jobs) work(state, job, null, cancel);
+            foreach (var job in jobs) work(state, job, devices[0], null, cancel);
             return;
         }
 
@@ -38,7 +38,7 @@ internal static class DeviceWorkers
                 for (int i = Interlocked.Increment(ref next); i < jobs.Count; i = Interlocked.Increment(ref next))
                 {
                     stop.Token.ThrowIfCancellationRequested();
-                    work(state, jobs[i], devices.Count(other => other == device) > 1 ? $"{device} #{d + 1}" : device.ToString(), stop.Token);
+                    work(state, jobs[i], device, devices.Count(other => other == device) > 1 ? $"{device} #{d + 1}" : device.ToString(), stop.Token);
                 }
             }
             catch (Exception e)

@@ -7,8 +7,8 @@ using IlgpuUnlearn.Model;
 namespace IlgpuUnlearn.Cli.Commands;
 
 [Verb("eval", HelpText = "Evaluate a model on the training and test sets: the model card's forget/retain accuracy and loss, per-class accuracy, " +
-    "confusion matrix, and with --forget-class the unlearning metrics (Comparator UA/RA/TUA/TRA/FQS, SalUn UA/RA/TA and MIA-efficacy, " +
-    "the NeurIPS 2023 kit's loss attack) with 95% bootstrap intervals, against the base and retrained models when given. " + RunEvaluation.MetricsHelp)]
+    "confusion matrix, and with --forget-class the unlearning metrics with 95% bootstrap intervals, against the base and retrained models when given. " +
+    RunEvaluation.MetricsHelp)]
 public sealed class EvalOptions
 {
     [Option("weights", HelpText = DataChoice.EvalWeightsHelp)]
@@ -97,7 +97,7 @@ internal static class EvalCommand
         {
             // The weights first: a wrong file fails in a second, not after the data (or its download).
             var (weights, path) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
-            DataChoice.CheckWeightsFitDataset(weights, path, plan.Dataset, plan.ClassNames.Count);
+            DataChoice.CheckWeightsFitDataset(weights, path, plan.Dataset, plan.ClassNames.Count, plan.Mean, plan.Std);
             var data = DataChoice.LoadData(plan, cancel.Token);
             (data, var config) = DataChoice.FitModel(data, weights, path, plan.Mean, plan.Std);
             string? retrainedPath = k is int kk ? RunEvaluation.RetrainedPath(o.Retrained, o.Weights is not null, data.Test.ClassNames[kk], cancel.Token) : null;
@@ -114,11 +114,11 @@ internal static class EvalCommand
             var baseOutputs = o.Base is null ? default : RunEvaluation.ForwardFile(model, o.Base, data, "base", cancel.Token, null, cache, features);
             var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, data, "retrained", cancel.Token, null, cache, features);
 
-            var evaluation = RunEvaluation.Metrics(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
+            var evaluation = RunEvaluation.Metrics(name, "evaluated", train, test, k, retrainedOutputs.Train, settings, cancel.Token, null, null, path);
             var baseEvaluation = o.Base is null ? null
-                : RunEvaluation.Metrics(Path.GetFileName(o.Base), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
+                : RunEvaluation.Metrics(Path.GetFileName(o.Base), "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null, o.Base);
             var retrained = retrainedPath is null ? null
-                : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null);
+                : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, settings, cancel.Token, null, null, retrainedPath);
             var card = k is int f ? test.CardReport(f, data.Test.ClassNames) : null;
             var below = k is int kb ? RunEvaluation.ComputeBelowLogits(ops, config, data, kb, belowSettings,
                 [("evaluated", weights, train, test), ("base", o.Base is null ? null : ModelFiles.Read(o.Base), baseOutputs.Train, baseOutputs.Test),

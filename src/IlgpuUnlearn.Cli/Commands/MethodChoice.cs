@@ -24,14 +24,18 @@ internal sealed record MethodChoice(MethodSettings Settings)
 
     public MethodChoice WithBatchSize(int batch) => new(Settings with { BatchSize = batch });
 
+    /// <summary>These settings with another seed (one run of unlearn --seeds).</summary>
+    public MethodChoice WithSeed(int seed) => new(Settings with { Seed = seed });
+
     /// <summary>The settings in words, without the method's name.</summary>
     public override string ToString() =>
         Settings.Method.Describe(Settings) + (Settings.MaxSteps is { } s ? $", at most {s} step(s)" : "") +
         (Settings.Recipe is { } r ? $", recipe {r}" : "");
 
     /// <summary>Runs the method on <paramref name="model"/> (loaded with the base model). Returns the steps and the images forwarded and backpropagated.</summary>
-    public (int Steps, long Images) Run(ResNet18 model, ImageDataset train, int k, Action<StepProgress> progress, CancellationToken cancel) =>
-        MethodRun.Run(model, train, k, Settings, progress, cancel);
+    public (int Steps, long Images) Run(ResNet18 model, ImageDataset train, int k, Action<StepProgress> progress, CancellationToken cancel,
+        Action<string>? note = null) =>
+        MethodRun.Run(model, train, k, Settings, progress, cancel, note);
 
     /// <summary>The settings as the run manifest records them.</summary>
     public IEnumerable<(string Key, string Value)> ManifestEntries() => Settings.ManifestEntries();
@@ -47,7 +51,8 @@ internal sealed record MethodChoice(MethodSettings Settings)
             var d = m.Defaults;
             yield return $"  {m.OptionName}: {m.Summary}.";
             yield return $"      defaults: {m.Describe(d)}.";
-            foreach (var p in m.Parameters) yield return $"      {p.Option}: {p.Help} (default {p.Format(p.Default)}).";
+            // A switch's default in words ("off"), not the manifest's "False".
+            foreach (var p in m.Parameters) yield return $"      {p.Option}: {p.Help} (default {(p.Flag ? (p.Default != 0 ? "on" : "off") : p.Format(p.Default))}).";
             yield return $"      source: {m.Source}.";
         }
     }

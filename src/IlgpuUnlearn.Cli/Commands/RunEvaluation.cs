@@ -179,12 +179,15 @@ internal static class RunEvaluation
     /// <summary>
     /// <see cref="ModelEvaluation.Compute"/> with its progress on stderr; with a <paramref name="timeline"/>, closes the
     /// phase as the metrics' parts ("metrics base: SVC attack", ...) and "metrics base: accuracies" for the rest.
+    /// With <paramref name="file"/> (the model's file, when it exists), the evaluation records its SHA-256.
     /// </summary>
     public static ModelEvaluation Metrics(string model, string role, SampleOutputs train, SampleOutputs test, int? forgetClass,
-        SampleOutputs? retrainedTrain, EvaluationSettings settings, CancellationToken cancel, string? label, PhaseTimeline? timeline)
+        SampleOutputs? retrainedTrain, EvaluationSettings settings, CancellationToken cancel, string? label, PhaseTimeline? timeline, string? file = null)
     {
+        string? sha256 = file is null ? null : Manifest.FileDigest.Sha256(file);
         var evaluation = ModelEvaluation.Compute(model, role, train, test, forgetClass, retrainedTrain, settings, cancel,
             ProgressLine.Metrics(role + " model", label));
+        evaluation.Sha256 = sha256;
         ProgressLine.Finish();
         timeline?.CloseAsParts(evaluation.Timings.Select(t => ($"metrics {role}: {t.Part}", t.Seconds)), $"metrics {role}: accuracies");
         return evaluation;

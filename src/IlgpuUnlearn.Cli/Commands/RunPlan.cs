@@ -9,7 +9,8 @@ namespace IlgpuUnlearn.Cli.Commands;
 /// <param name="Model">The unlearned model; null when the verb writes none (eval).</param>
 /// <param name="Report">This class's report as JSON; null when none was asked for.</param>
 /// <param name="Pictures">Confusion-matrix pictures (.svg or .png).</param>
-internal sealed record ClassOutputs(int ForgetClass, string? Model, string? Report, IReadOnlyList<string> Pictures)
+/// <param name="Seed">unlearn --seeds: the seed of this run (its outputs named _s&lt;seed&gt;); null for a run without --seeds.</param>
+internal sealed record ClassOutputs(int ForgetClass, string? Model, string? Report, IReadOnlyList<string> Pictures, int? Seed = null)
 {
     public bool Done => Model is not null && File.Exists(Model) && (Report is null || File.Exists(Report));
 }
@@ -32,7 +33,7 @@ internal sealed class RunPlan
 
     public required IReadOnlyList<string> ClassNames { get; init; }
 
-    /// <summary>Every class of the run, in order, with its outputs.</summary>
+    /// <summary>Every class of the run, in order, with its outputs (with --seeds, each class once per seed, seeds in order).</summary>
     public required IReadOnlyList<ClassOutputs> Classes { get; init; }
 
     /// <summary>One or more devices; with several, classes run in parallel, one per device.</summary>
@@ -50,6 +51,9 @@ internal sealed class RunPlan
     /// <summary>--mean/--std as given (checked), or null: the model's default normalisation (DataChoice.FitModel).</summary>
     public string? Mean { get; init; }
     public string? Std { get; init; }
+
+    /// <summary>unlearn --seeds: per forget class, where the report merged over its seeds goes; null without --seeds.</summary>
+    public IReadOnlyDictionary<int, string>? SeedsReports { get; init; }
 
     /// <summary>--resume: classes already <see cref="ClassOutputs.Done"/> are read back, not run again.</summary>
     public bool Resume { get; init; }

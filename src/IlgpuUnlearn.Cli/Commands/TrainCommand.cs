@@ -7,7 +7,7 @@ using IlgpuUnlearn.Training;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
-[Verb("train", HelpText = "Train a CIFAR ResNet18 from scratch with the base model's recipe (the Comparator's: SGD lr 0.1, momentum 0.9, " +
+[Verb("train", HelpText = "Train a ResNet18 (CIFAR-10, Fashion-MNIST or synthetic: --dataset) from scratch with the base model's recipe (the Comparator's: SGD lr 0.1, momentum 0.9, " +
     "weight decay 5e-4, Nesterov, cosine T_max = epochs, batch 128, crop-flip, 200 epochs), on every class or without one " +
     "(--exclude-class: the retrained model). Checkpoints every epoch; --resume continues bit for bit.")]
 public sealed class TrainOptions

@@ -3,6 +3,7 @@ using System.Globalization;
 using CommandLine;
 using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Evaluation;
+using IlgpuUnlearn.Evaluation.Seeds;
 using IlgpuUnlearn.Manifest;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Training;
@@ -11,7 +12,7 @@ using IlgpuUnlearn.Unlearning.Methods;
 
 namespace IlgpuUnlearn.Cli.Commands;
 
-[Verb("unlearn", HelpText = "Make a CIFAR-10 ResNet18 forget one class (or each class in turn) with AdvNegGrad (the card) or one of the Comparator's methods (--method), then report as the model card does.")]
+[Verb("unlearn", HelpText = "Make a ResNet18 (CIFAR-10 or Fashion-MNIST) forget one class (or each class in turn) with AdvNegGrad (the model card's method, the default) or another method (--method), then report as the model card does.")]
 public sealed class UnlearnOptions
 {
     [Option("method", HelpText = "The unlearning method: advneggrad (the model card; the default), ft, ga, rl, salun, scrub (the Machine Unlearning " +
@@ -83,6 +84,9 @@ public sealed class UnlearnOptions
     [Option("seed", HelpText = "Seed of the shuffles, the augmentation and the random labels. Default: the method's (advneggrad 0, the Comparator's methods 2048, its UNLEARN_SEED; listed after the options).")]
     public int? Seed { get; set; }
 
+    [Option("seeds", HelpText = SeedsOption.Help)]
+    public string? Seeds { get; set; }
+
     [Option("no-shuffle", HelpText = "Keep file order (every set), for runs compared bit for bit.")]
     public bool NoShuffle { get; set; }
 
@@ -136,7 +140,7 @@ public sealed class UnlearnOptions
     [Option("device", HelpText = DeviceChoice.SeveralHelp)]
     public string? Device { get; set; }
 
-    [Option("json", HelpText = "Write the report(s) as JSON here.")]
+    [Option("json", HelpText = "Write the model card's report (test set: forget and retain accuracy and loss, per-class accuracy, confusion matrix; an array with all) as JSON here. The whole run report is --report-json's.")]
     public string? Json { get; set; }
 
     [Option("confusion", HelpText = "Draw the confusion matrix here (.svg or .png; with all, one per class). Default: next to the model, as .svg.")]
@@ -194,13 +198,16 @@ internal static class UnlearnCommand
         try
         {
             var reports = new UnlearningReport?[plan.Classes.Count];
+            var runReports = new RunReport?[plan.Classes.Count];
             for (int i = 0; i < plan.Classes.Count; i++)
             {
                 var done = plan.Classes[i];
                 if (!plan.Resume || !done.Done) continue;
-                CheckResumable(done, o, method);
-                Console.Error.WriteLine($"class {done.ForgetClass} ({plan.ClassNames[done.ForgetClass]}): {done.Model} is written (--resume), skipped");
-                if (done.Report is not null) reports[i] = ReportOutputs.ReadBack(done.Report, done.Model);
+                CheckResumable(done, o, JobMethod(method, done));
+                Console.Error.WriteLine($"class {done.ForgetClass} ({plan.ClassNames[done.ForgetClass]}){SeedWords(done)}: {done.Model} is written (--resume), skipped");
+                if (plan.SeedsReports is not null) runReports[i] = ReadRunReportBack(RunReportPath(o, done.Model!, done.ForgetClass, plan.Classes.Select(c => c.ForgetClass).Distinct().Count() > 1, done.Seed), done.Model!);
+                // The card's report from its file, else (one class without --json) from the run report read back for the seeds.
+                reports[i] = done.Report is not null ? ReportOutputs.ReadBack(done.Report, done.Model) : runReports[i]?.Card;
             }
             var toRun = plan.Classes.Select((outputs, index) => (Index: index, Outputs: outputs)).Where(c => plan.ToRun.Contains(c.Outputs)).ToList();
             if (toRun.Count > 0)
@@ -208,7 +215,7 @@ internal static class UnlearnCommand
                 timeline.Close("start-up and checks");
                 // The weights first: a wrong file fails in a second, not after the data (or its download).
                 var (weights, weightsPath) = DataChoice.LoadWeights(plan.WeightsPath, cancel.Token);
-                DataChoice.CheckWeightsFitDataset(weights, weightsPath, plan.Dataset, plan.ClassNames.Count);
+                DataChoice.CheckWeightsFitDataset(weights, weightsPath, plan.Dataset, plan.ClassNames.Count, plan.Mean, plan.Std);
                 var data = DataChoice.LoadData(plan, cancel.Token, out string? dataPath);
                 (data, var config) = DataChoice.FitModel(data, weights, weightsPath, plan.Mean, plan.Std);
                 var baseState = weights.Tensors.ToDictionary(t => t.CanonicalName, t => (float[])t.Values.Clone());
@@ -220,9 +227,10 @@ internal static class UnlearnCommand
                 // A set smaller than --batch-size (a --limit trial) is one batch.
                 timeline.Close("load data and weights");
                 var run = new ClassRun(data, baseState, weights, method.WithBatchSize(batch), written, o, evaluationSettings,
-                    weightsPath, dataPath, timeline, plan.Classes.Count > 1);
+                    weightsPath, dataPath, timeline, plan.Classes.Select(c => c.ForgetClass).Distinct().Count() > 1,
+                    toRun.GroupBy(j => j.Outputs.ForgetClass).ToDictionary(g => g.Key, g => g.Count()));
                 DeviceWorkers.Run(plan.Devices, plan.DefaultDevice, toRun, ops => new ResNet18(ops, config, maxBatch),
-                    (model, job, label, token) => reports[job.Index] = UnlearnClass(model, job.Outputs, run, label, token),
+                    (model, job, device, label, token) => (reports[job.Index], runReports[job.Index]) = UnlearnClass(model, job.Outputs, run, device, label, token),
                     cancel.Token);
             }
 
@@ -231,7 +239,10 @@ internal static class UnlearnCommand
                 Console.WriteLine();
                 Console.WriteLine(ModelCardTable.Table(plan.Classes.Select((c, i) => (reports[i]!, (string?)Path.GetFileName(c.Model)))));
             }
-            if (plan.Json is not null && plan.Classes.Count > 1) ReportOutputs.WriteJson(plan.Json, reports.Select(r => r!).ToList(), written);
+            bool severalClasses = plan.Classes.Select(c => c.ForgetClass).Distinct().Count() > 1;
+            if (plan.Json is not null && severalClasses) ReportOutputs.WriteJson(plan.Json, reports.Select(r => r!).ToList(), written);
+            // Last, so that the seeds' merged table ends the output.
+            if (plan.SeedsReports is not null) WriteSeedsReports(plan, runReports, written);
             return 0;
         }
         catch (OperationCanceledException e) when (e is not RunInterruptedException)
@@ -245,12 +256,53 @@ internal static class UnlearnCommand
         }
     }
 
+    /// <summary>The method of one job: the run's, with the job's seed where --seeds gave one.</summary>
+    static MethodChoice JobMethod(MethodChoice method, ClassOutputs job) => job.Seed is int seed ? method.WithSeed(seed) : method;
+
+    /// <summary>" seed 2" for a job of --seeds, else "".</summary>
+    static string SeedWords(ClassOutputs job) => job.Seed is int seed ? $" seed {seed}" : "";
+
+    /// <summary>A seed's run report written by an earlier run (--resume), for the merge over seeds.</summary>
+    static RunReport ReadRunReportBack(string path, string model)
+    {
+        try
+        {
+            return RunReportJson.ReadAll(path)[0];
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new UserError($"{path}: cannot read this run report back to merge the seeds (--resume): {UserFacing.Message(e)}; delete it and {model} to run that seed again");
+        }
+    }
+
+    /// <summary>
+    /// Per forget class, its seeds' run reports merged (<see cref="SeedsReport.Merge"/>): written to the class's .seeds.json and
+    /// printed as a table.
+    /// </summary>
+    static void WriteSeedsReports(RunPlan plan, RunReport?[] runReports, WrittenFiles written)
+    {
+        foreach (var (k, path) in plan.SeedsReports!.OrderBy(p => p.Key))
+        {
+            var runs = plan.Classes.Select((c, i) => (c, i)).Where(x => x.c.ForgetClass == k).Select(x => runReports[x.i]!).ToList();
+            var merged = SeedsReport.Merge(runs);
+            SeedsReportJson.Write(path, [merged]);
+            written.Add(path);
+            Console.WriteLine();
+            Console.WriteLine(SeedsReportText.Format(merged));
+            Console.Error.WriteLine($"seeds report: {Path.GetFullPath(path)}");
+        }
+    }
+
     /// <summary>What every class of a run shares: the data, the base model's values (never changed), the file template, the settings.</summary>
+    /// <param name="JobsPerClass">How many jobs (seeds) of each class this run has to do: the retrained outputs of a class are
+    /// kept until its last job has taken them.</param>
     sealed record ClassRun(DatasetSplit Data, IReadOnlyDictionary<string, float[]> BaseState, Weights.ResNet18.ResNet18Weights Template,
         MethodChoice Method, WrittenFiles Written, UnlearnOptions Options, EvaluationSettings Evaluation,
-        string WeightsPath, string? DataPath, PhaseTimeline Loaded, bool Several)
+        string WeightsPath, string? DataPath, PhaseTimeline Loaded, bool Several, IReadOnlyDictionary<int, int> JobsPerClass)
     {
         (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase)? baseOutputs;
+        readonly Dictionary<int, Lazy<RetrainedReference>> retrained = [];
+        readonly Dictionary<int, int> retrainedUsesLeft = new(JobsPerClass);
 
         /// <summary>Whether the evaluation outputs keep the pooled features: only for --below-logits' linear probe.</summary>
         public bool KeepsFeatures => RunEvaluation.KeepsFeatures(RunEvaluation.ParseBelowLogits(Options.BelowLogits), 0);
@@ -267,17 +319,50 @@ internal static class UnlearnCommand
                 return baseOutputs.Value;
             }
         }
+
+        /// <summary>
+        /// The retrained reference of class <paramref name="k"/> and its outputs on both splits, found and forwarded (or read from
+        /// the outputs cache) by the first job (seed) of the class and kept for its other seeds, then let go. Classes on other
+        /// devices are not held up: each class waits only for its own reference.
+        /// </summary>
+        public RetrainedReference RetrainedOutputs(ResNet18 model, int k, string? label, CancellationToken cancel)
+        {
+            Lazy<RetrainedReference>? entry;
+            bool first;
+            lock (retrained)
+            {
+                first = !retrained.TryGetValue(k, out entry);
+                if (first)
+                {
+                    entry = new Lazy<RetrainedReference>(() =>
+                    {
+                        string? path = RunEvaluation.RetrainedPath(Options.Retrained, Options.Weights is not null, Data.Train.ClassNames[k], cancel);
+                        if (path is null) return new RetrainedReference(null, null, null, null, Forwarded: false);
+                        var (train, test, phase) = RunEvaluation.ForwardFile(model, path, Data, "retrained", cancel, label, RunEvaluation.Cache(Options.NoCache), KeepsFeatures);
+                        return new RetrainedReference(path, train, test, phase, Forwarded: true);
+                    }, LazyThreadSafetyMode.ExecutionAndPublication);
+                    retrained[k] = entry;
+                }
+                if (--retrainedUsesLeft[k] <= 0) retrained.Remove(k);   // the class's last job: not kept after it
+            }
+            return first ? entry!.Value : entry!.Value with { Forwarded = false };
+        }
     }
+
+    /// <summary>A class's retrained model (null path: none) and its outputs; <paramref name="Forwarded"/>: this job read or forwarded them.</summary>
+    sealed record RetrainedReference(string? Path, SampleOutputs? Train, SampleOutputs? Test, PhaseRecord? Phase, bool Forwarded);
 
     /// <summary>
     /// Unlearns one class from the base model, evaluates the base, unlearned and retrained models on both splits (one forward
     /// pass each), writes the class's pictures and reports, then its model, then its manifest; returns the card's report.
     /// </summary>
-    static UnlearningReport UnlearnClass(ResNet18 model, ClassOutputs outputs, ClassRun run, string? device, CancellationToken cancel)
+    static (UnlearningReport Card, RunReport Run) UnlearnClass(ResNet18 model, ClassOutputs outputs, ClassRun run, DeviceSpec spec, string? device, CancellationToken cancel)
     {
         int k = outputs.ForgetClass;
         var names = run.Data.Train.ClassNames;
-        string? label = device is null ? null : $"{device} class {k}";
+        var method = JobMethod(run.Method, outputs);
+        var evaluationSettings = outputs.Seed is int seed ? run.Evaluation with { Seed = seed } : run.Evaluation;
+        string? label = device is null ? null : $"{device} class {k}{SeedWords(outputs)}";
         string prefix = label is null ? "" : $"[{label}] ";
         string modelPath = outputs.Model!, modelName = Path.GetFileName(modelPath), baseName = Path.GetFileName(run.WeightsPath);
         // Every second from the process start to this class's manifest is in one of its phases.
@@ -287,20 +372,23 @@ internal static class UnlearnCommand
         // The references: the base model (once per run) and the model retrained without class k (when there is one).
         var baseOutputs = run.BaseOutputs(model, label, cancel, out bool forwarded);
         phases.Close(forwarded ? "forward base model" : "base model's outputs (forwarded by an earlier class)", forwarded ? baseOutputs.Phase.Images : null);
-        string? retrainedPath = RunEvaluation.RetrainedPath(run.Options.Retrained, run.Options.Weights is not null, names[k], cancel);
-        phases.Close("find the retrained reference");
-        var retrainedOutputs = retrainedPath is null ? default : RunEvaluation.ForwardFile(model, retrainedPath, run.Data, "retrained", cancel, label, RunEvaluation.Cache(run.Options.NoCache), run.KeepsFeatures);
-        if (retrainedPath is not null) phases.Close("read and forward the retrained model", retrainedOutputs.Phase.Images);
-        var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
-        var baseReport = RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, run.Evaluation);
+        // The retrained reference: found and forwarded once per class (the first of its seeds), kept for the other seeds.
+        var retrainedOutputs = run.RetrainedOutputs(model, k, label, cancel);
+        string? retrainedPath = retrainedOutputs.Path;
+        phases.Close(retrainedPath is null ? "find the retrained reference"
+            : retrainedOutputs.Forwarded ? "find, read and forward the retrained model" : "retrained model's outputs (forwarded by an earlier seed)",
+            retrainedOutputs.Forwarded ? retrainedOutputs.Phase!.Images : null);
+        var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, evaluationSettings, cancel, label, phases, run.WeightsPath);
+        var baseReport = RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, evaluationSettings);
         baseReport.Evaluation.Verdict = null; // judged against the retrained model in the run's report, after unlearning
         RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName, baseReport);
 
         // The method and its settings: "forgetting class 3 (cat) with SCRUB: 5 epoch(s) ...".
-        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {run.Method.Name}: {run.Method}");
+        Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {method.Name}: {method}");
         ModelState.Load(model, run.BaseState);
         phases.Close("print the base model's report");
-        var (stepsTaken, images) = run.Method.Run(model, run.Data.Train, k, p => ProgressLine.Show(p, label), cancel);
+        var (stepsTaken, images) = method.Run(model, run.Data.Train, k, p => ProgressLine.Show(p, label), cancel,
+            line => { ProgressLine.Finish(); Console.Error.WriteLine($"{prefix}{line}"); });
         ProgressLine.Finish();
         phases.Close("unlearning", images);
 
@@ -310,40 +398,48 @@ internal static class UnlearnCommand
         phases.Close("round to the file's dtypes and forward the unlearned model", unlearned.Phase.Images);
         var report = unlearned.Test.CardReport(k, names);
         ModelFiles.EnsureFinite(asWritten, report);
-        var evaluation = RunEvaluation.Metrics(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
+        var evaluation = RunEvaluation.Metrics(modelName, "unlearned", unlearned.Train, unlearned.Test, k, retrainedOutputs.Train, evaluationSettings, cancel, label, phases);
         var retrained = retrainedPath is null ? null
-            : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train, retrainedOutputs.Test, k, retrainedOutputs.Train, run.Evaluation, cancel, label, phases);
+            : RunEvaluation.Metrics(Path.GetFileName(retrainedPath), "retrained", retrainedOutputs.Train!, retrainedOutputs.Test!, k, retrainedOutputs.Train, evaluationSettings, cancel, label, phases, retrainedPath);
         var below = RunEvaluation.ComputeBelowLogits(model.Ops, model.Config, run.Data, k, RunEvaluation.ParseBelowLogits(run.Options.BelowLogits),
             [("unlearned", asWritten, unlearned.Train, unlearned.Test), ("base", run.Template, baseOutputs.Train, baseOutputs.Test),
              ("retrained", retrainedPath is null ? null : ModelFiles.Read(retrainedPath), retrainedOutputs.Train, retrainedOutputs.Test)],
             baseEvaluation.Test.ForgetAccuracy, cancel, label, phases);
-        var runReport = RunReport.Create(run.Method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, run.Evaluation,
+        var runReport = RunReport.Create(method.Name, modelName, k, names, report, evaluation, baseEvaluation, retrained, evaluationSettings,
             run.Options.CollapseThreshold, below);
+        runReport.Settings = RunSettings(run.Options, method);
 
         // Pictures and reports first, then the model, then the manifest that hashes them all.
         ReportOutputs.WriteClass(outputs, report, run.Written);
-        string reportPath = RunReportPath(run.Options, modelPath, k, run.Several);
+        string reportPath = RunReportPath(run.Options, modelPath, k, run.Several, outputs.Seed);
         RunReportJson.Write(reportPath, [runReport]);
         run.Written.Add(reportPath);
         phases.Close("write the report and pictures");
         asWritten.Save(modelPath);
         run.Written.Add(modelPath);
         phases.Close("save model");
-        string manifestPath = WriteManifest(run, model.Ops.Name, k, stepsTaken, retrainedPath, modelPath, reportPath, outputs.Pictures, phases);
+        string manifestPath = WriteManifest(run, method, DeviceChoice.Describe(spec, model.Ops), k, stepsTaken, retrainedPath, modelPath, reportPath, outputs.Pictures, phases);
         run.Written.Add(manifestPath);
 
         ReportOutputs.Print(report, modelName, $"model: {Path.GetFullPath(modelPath)}", $"run report: {Path.GetFullPath(reportPath)}",
             $"manifest: {Path.GetFullPath(manifestPath)}");
         RunEvaluation.Print(runReport);
-        return report;
+        return (report, runReport);
     }
 
-    /// <summary>The run report's path: --report-json (with _k before the extension when a run has several classes), else the model's name with .report.json for its extension.</summary>
-    static string RunReportPath(UnlearnOptions o, string modelPath, int k, bool several) =>
-        o.ReportJson is null ? Path.ChangeExtension(modelPath, ".report.json") : several ? ReportOutputs.WithSuffix(o.ReportJson, $"_{k}") : o.ReportJson;
+    /// <summary>
+    /// The run report's path: --report-json (with _k before the extension when a run has several classes, then _s&lt;seed&gt;
+    /// with --seeds), else the model's name (which holds both) with .report.json for its extension.
+    /// </summary>
+    static string RunReportPath(UnlearnOptions o, string modelPath, int k, bool several, int? seed)
+    {
+        if (o.ReportJson is null) return Path.ChangeExtension(modelPath, ".report.json");
+        string path = several ? ReportOutputs.WithSuffix(o.ReportJson, $"_{k}") : o.ReportJson;
+        return seed is int s ? SeedsOption.Named(path, s) : path;
+    }
 
     /// <summary>The run manifest beside the model: hashes of inputs and outputs, every setting, device, version, phases.</summary>
-    static string WriteManifest(ClassRun run, string device, int k, int steps, string? retrainedPath, string modelPath, string reportPath,
+    static string WriteManifest(ClassRun run, MethodChoice method, string device, int k, int steps, string? retrainedPath, string modelPath, string reportPath,
         IReadOnlyList<string> pictures, PhaseTimeline phases)
     {
         var o = run.Options;
@@ -364,7 +460,7 @@ internal static class UnlearnCommand
             Device = device,
             Machine = Inv($"{Environment.MachineName}, {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}"),
             CreatedUtc = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            Settings = RunSettings(o, run.Method),
+            Settings = RunSettings(o, method),
         };
         manifest.Settings["forget_class"] = Inv($"{k}");
         manifest.Settings["steps_taken"] = Inv($"{steps}");
@@ -429,12 +525,15 @@ internal static class UnlearnCommand
     {
         var method = MethodChoice.FromOptions(o);
         PlanChecks.AtLeast(o.EvalBatchSize, 1, "--eval-batch-size");
+        var seeds = SeedsOption.Parse(o.Seeds);
+        if (seeds is not null && o.Seed is not null) throw new UserError("--seed and --seeds: give one (--seeds 0,1,2 runs each seed; --seed N one run)");
+        if (seeds is not null) SeedsOption.CheckMethodDraws(method);
 
         var kind = PlanChecks.Dataset(o.Dataset);
         var names = DatasetLoader.ClassNames(kind);
         var classes = PlanChecks.ForgetClasses(o.ForgetClass, names);
         bool several = classes.Length > 1;
-        var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: several);
+        var (devices, isDefault) = PlanChecks.Devices(o.Device, allowSeveral: several || seeds is { Length: > 1 });
         DataChoice.CheckData(kind, o.Data);
         PlanChecks.InputPath(o.Weights, "--weights");
         DataChoice.RequireWeights(kind, o.Weights);
@@ -447,7 +546,12 @@ internal static class UnlearnCommand
         // Every output is named after its model: <dataset>_resnet18_<Method>_<k>.pth and beside it <same>.card.json,
         // .report.json, .manifest.json, .confusion.svg (README, "Output files"); the dataset as --dataset names it.
         string dataset = o.Dataset.ToLowerInvariant();
+        // With --seeds each class runs once per seed, every output of a seed named with _s<seed> (before the extension of the
+        // model and of a file named by an option), and the class's merged report beside the unseeded model name as .seeds.json.
         var outputs = new List<ClassOutputs>();
+        var seedsReports = seeds is null ? null : new Dictionary<int, string>();
+        int?[] runSeeds = seeds is null ? [null] : [.. seeds.Select(s => (int?)s)];
+        static string Seeded(string path, int? seed) => seed is int s ? SeedsOption.Named(path, s) : path;
         if (several)
         {
             if (o.Out is not null && Path.HasExtension(o.Out))
@@ -456,16 +560,27 @@ internal static class UnlearnCommand
             if (o.Confusion is not null) PlanChecks.OutputFile(o.Confusion, "--confusion", PlanChecks.PictureExtensions);
             foreach (int k in classes)
             {
-                string model = Path.Combine(folder, ModelCardTable.ModelName(k, dataset, method: method.Name));
-                string picture = o.Confusion is null ? Path.ChangeExtension(model, ".confusion.svg") : ReportOutputs.WithSuffix(o.Confusion, $"_{k}");
-                outputs.Add(new ClassOutputs(k, model, Path.ChangeExtension(model, ".card.json"), [picture]));
+                string unseeded = Path.Combine(folder, ModelCardTable.ModelName(k, dataset, method: method.Name));
+                seedsReports?.Add(k, Path.ChangeExtension(unseeded, ".seeds.json"));
+                foreach (int? seed in runSeeds)
+                {
+                    string model = Seeded(unseeded, seed);
+                    string picture = o.Confusion is null ? Path.ChangeExtension(model, ".confusion.svg") : Seeded(ReportOutputs.WithSuffix(o.Confusion, $"_{k}"), seed);
+                    outputs.Add(new ClassOutputs(k, model, Path.ChangeExtension(model, ".card.json"), [picture], seed));
+                }
             }
         }
         else
         {
-            string model = PlanChecks.OutputFile(o.Out ?? ModelCardTable.ModelName(classes[0], dataset, method: method.Name), "--out", PlanChecks.ModelExtensions);
-            string picture = PlanChecks.OutputFile(o.Confusion ?? Path.ChangeExtension(model, ".confusion.svg"), "--confusion", PlanChecks.PictureExtensions);
-            outputs.Add(new ClassOutputs(classes[0], model, o.Json, [picture]));
+            string unseeded = PlanChecks.OutputFile(o.Out ?? ModelCardTable.ModelName(classes[0], dataset, method: method.Name), "--out", PlanChecks.ModelExtensions);
+            string unseededPicture = PlanChecks.OutputFile(o.Confusion ?? Path.ChangeExtension(unseeded, ".confusion.svg"), "--confusion", PlanChecks.PictureExtensions);
+            seedsReports?.Add(classes[0], Path.ChangeExtension(unseeded, ".seeds.json"));
+            foreach (int? seed in runSeeds)
+            {
+                string model = Seeded(unseeded, seed);
+                string picture = o.Confusion is null ? Path.ChangeExtension(model, ".confusion.svg") : Seeded(unseededPicture, seed);
+                outputs.Add(new ClassOutputs(classes[0], model, o.Json is null ? null : Seeded(o.Json, seed), [picture], seed));
+            }
         }
         if (o.Json is not null) PlanChecks.OutputFile(o.Json, "--json");
         // Nothing is replaced unasked; with --resume a finished class is kept and an unfinished one's leftovers are replaced.
@@ -476,17 +591,19 @@ internal static class UnlearnCommand
                 PlanChecks.NotReplacing(c.Model!, several ? "a model in --out" : "--out", o.Force);
                 if (c.Report is not null) PlanChecks.NotReplacing(c.Report, several ? "a report in --out" : "--json", o.Force);
                 foreach (var picture in c.Pictures) PlanChecks.NotReplacing(picture, "--confusion", o.Force);
-                PlanChecks.NotReplacing(RunReportPath(o, c.Model!, c.ForgetClass, several), "--report-json", o.Force);
+                PlanChecks.NotReplacing(RunReportPath(o, c.Model!, c.ForgetClass, several, c.Seed), "--report-json", o.Force);
                 PlanChecks.NotReplacing(RunManifestJson.PathFor(c.Model!), "the manifest beside --out", o.Force);
             }
             if (several && o.Json is not null) PlanChecks.NotReplacing(o.Json, "--json", o.Force);
         }
+        // The merged report is rewritten from every seed's report, so --resume replaces it too.
+        foreach (var path in seedsReports?.Values.ToList() ?? []) PlanChecks.NotReplacing(path, "the seeds report beside --out", o.Force || o.Resume);
 
         var plan = new RunPlan
         {
             Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names, Classes = outputs,
             Devices = devices, DefaultDevice = isDefault, Json = o.Json, Resume = o.Resume,
-            Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std,
+            Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std, SeedsReports = seedsReports,
         };
         return (plan, method, evaluation);
     }

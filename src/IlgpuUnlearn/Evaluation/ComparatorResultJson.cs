@@ -14,8 +14,12 @@ namespace IlgpuUnlearn.Evaluation;
 /// ({"gt_i": share of class-i images predicted as each class}), conf_dist and t_conf_dist ({"gt_i": mean softmax
 /// probability of each class over class-i images}). A figure that cannot be filled (FQS without a retrained model, RTE
 /// when unknown, a figure that is not available: see <see cref="MetricValue.Unavailable"/>) is "N/A", as the Comparator
-/// writes it; a per-class entry of a class with no image in that split is null, never 0. Its UMAP points, CKA and attack
-/// histograms are not produced.
+/// writes it; a per-class entry of a class with no image in that split is null, never 0. cka and cka_retrain (the judged
+/// model against the base and the retrained model, where the run computed them; null otherwise, as the Comparator writes
+/// cka_retrain without a retrained model) in its layout: {"layers": [conv1 ... fc], "train": {"forget_class": M,
+/// "other_classes": M}, "test": {...}}, M a stage x stage matrix rounded to 3 decimals as its format_cka_results rounds;
+/// its viewer reads only the diagonal (getCkaData: layer[idx]), and the diagonal is what is computed here
+/// (<see cref="Probes.LayerCka"/>), so the other entries are null. Its UMAP points and attack histograms are not produced.
 /// </summary>
 public static class ComparatorResultJson
 {
@@ -50,6 +54,8 @@ public static class ComparatorResultJson
             WriteDistribution(w, "t_label_dist", tLabelDist);
             WriteDistribution(w, "conf_dist", confDist);
             WriteDistribution(w, "t_conf_dist", tConfDist);
+            WriteCka(w, "cka", CkaPair(report.Evaluation, "base"));
+            WriteCka(w, "cka_retrain", CkaPair(report.Evaluation, "retrained"));
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
@@ -81,6 +87,42 @@ public static class ComparatorResultJson
                 confidence[y][j] = count[y] == 0 ? double.NaN : confidence[y][j] / count[y];
             }
         return (labels, confidence);
+    }
+
+    /// <summary>The CKA pair of <paramref name="model"/> and the model of role <paramref name="reference"/>, null where not computed.</summary>
+    private static Probes.LayerCka? CkaPair(ModelEvaluation model, string reference) =>
+        model.Cka?.FirstOrDefault(c => (c.Model == model.Role && c.Reference == reference) || (c.Model == reference && c.Reference == model.Role));
+
+    /// <summary>The Comparator's CKA object (see the class comment), or null.</summary>
+    private static void WriteCka(Utf8JsonWriter w, string name, Probes.LayerCka? pair)
+    {
+        if (pair is null) { w.WriteNull(name); return; }
+        w.WriteStartObject(name);
+        w.WriteStartArray("layers");
+        foreach (var layer in pair.Layers) w.WriteStringValue(layer);
+        w.WriteEndArray();
+        foreach (var split in new[] { "train", "test" })
+        {
+            w.WriteStartObject(split);
+            foreach (var (key, part) in new[] { ("forget_class", "forget"), ("other_classes", "other") })
+            {
+                var diagonal = pair.Of($"{split}-{part}");
+                w.WriteStartArray(key);
+                for (int row = 0; row < pair.Layers.Count; row++)
+                {
+                    w.WriteStartArray();
+                    for (int column = 0; column < pair.Layers.Count; column++)
+                    {
+                        if (row == column && row < diagonal.Length && diagonal[row] is double v && double.IsFinite(v)) w.WriteNumberValue(Round3(v));
+                        else w.WriteNullValue();
+                    }
+                    w.WriteEndArray();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
     }
 
     private static double Round3(double v) => Math.Round(v, 3, MidpointRounding.ToEven);

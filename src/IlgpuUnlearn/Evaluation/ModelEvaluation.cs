@@ -86,6 +86,14 @@ public sealed class ModelEvaluation
     [JsonPropertyName("model")]
     public string Model { get; init; } = "";
 
+    /// <summary>
+    /// SHA-256 of the model file (64 hex digits) where the file existed when the figures were computed (the base and
+    /// retrained models, eval's models); null otherwise, and in reports written before it was recorded. `report` counts a
+    /// base or retrained model once per forget class by this, not by its name.
+    /// </summary>
+    [JsonPropertyName("sha256"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Sha256 { get; set; }
+
     /// <summary>unlearned, base or retrained (or evaluated, for eval's model).</summary>
     [JsonPropertyName("role")]
     public string Role { get; init; } = "";
@@ -99,6 +107,10 @@ public sealed class ModelEvaluation
     /// <summary>The named figures with their intervals (empty without a forget class).</summary>
     [JsonPropertyName("metrics")]
     public Dictionary<string, MetricValue> Metrics { get; init; } = [];
+
+    /// <summary>The attacks' score distributions (fixed-bin counts of members, non-members and forget images), with a forget class.</summary>
+    [JsonPropertyName("attack_scores"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public AttackScoreHistograms? AttackScores { get; set; }
 
     /// <summary>The linear probe of the model's penultimate features (Probes/LinearProbe), where computed.</summary>
     [JsonPropertyName("linear_probe"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -147,6 +159,7 @@ public sealed class ModelEvaluation
             var figures = new Figures(train, test, k, retrainedTrain, settings, cancel, progress, evaluation.Timings);
             foreach (var (name, value) in figures.Compute())
                 evaluation.Metrics[name] = value;
+            evaluation.AttackScores = AttackScoreHistograms.Compute(train, test, k, settings.MiaSplit);
         }
         return evaluation;
     }
@@ -176,11 +189,10 @@ public sealed class ModelEvaluation
             _targetPosition = new int[train.Count];
             for (int p = 0; p < _trainByClass[k].Length; p++) _targetPosition[_trainByClass[k][p]] = p;
 
-            var retain = train.IndicesOfClass(k, equal: false);
-            var nonMembers = (settings.MiaSplit == MiaSplit.SalUn ? test.IndicesOfClass(k, equal: false) : Enumerable.Range(0, test.Count).ToArray())
-                .Select(i => test.TrueClassProbability[i]).ToArray();
-            var members = retain.Take(Math.Min(retain.Length, nonMembers.Length)).Select(i => train.TrueClassProbability[i]).ToArray();
-            var targets = _trainByClass[k].Select(i => train.TrueClassProbability[i]).ToArray();
+            var sets = AttackScoreHistograms.AttackSets(train, test, k, settings.MiaSplit);
+            var nonMembers = sets.NonMembers.Select(i => test.TrueClassProbability[i]).ToArray();
+            var members = sets.Members.Select(i => train.TrueClassProbability[i]).ToArray();
+            var targets = sets.Forget.Select(i => train.TrueClassProbability[i]).ToArray();
             if (members.Length > 0 && targets.Length >= MinimumForgetImages && nonMembers.Length > 0)
             {
                 _clock.Restart();

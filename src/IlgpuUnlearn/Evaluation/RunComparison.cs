@@ -32,6 +32,9 @@ public sealed class RunComparison
         if (_runs.Count == 0) throw new ArgumentException("no run with a forget class to compare");
     }
 
+    /// <summary>The runs with a forget class, in method and class order.</summary>
+    public IReadOnlyList<RunReport> Runs => _runs;
+
     /// <summary>Runs with the report file each came from (shown in the card table where two rows' model names are the same).</summary>
     public RunComparison(IEnumerable<(RunReport Run, string Source)> runs) : this(runs.Select(r => r.Run).ToList())
     {
@@ -41,7 +44,8 @@ public sealed class RunComparison
     /// <summary>
     /// Each model evaluation the method table averages, under its method's name ("base" and "retrained" for those models).
     /// The base and retrained models of one forget class, evaluated again by every run of that class, count once: the same
-    /// model file name on the same number of training and test images is taken to be the same model.
+    /// model file (by the SHA-256 the report records; by its name in reports without one) on the same number of training
+    /// and test images is taken to be the same model. Two files of one name with different weights count twice.
     /// </summary>
     private List<(string Method, ModelEvaluation Evaluation, double AvgGap, string MiaSplit)> Evaluations()
     {
@@ -49,7 +53,8 @@ public sealed class RunComparison
         var seen = new HashSet<(string Method, string Model, int? ForgetClass, int Train, int Test)>();
         void Add(string method, ModelEvaluation evaluation, double avgGap, string split, int? onceForClass)
         {
-            if (onceForClass is not null && !seen.Add((method, evaluation.Model, onceForClass, evaluation.Train.Images, evaluation.Test.Images))) return;
+            string identity = evaluation.Sha256 is { Length: > 0 } sha ? "sha256:" + sha : "name:" + evaluation.Model;
+            if (onceForClass is not null && !seen.Add((method, identity, onceForClass, evaluation.Train.Images, evaluation.Test.Images))) return;
             list.Add((method, evaluation, avgGap, split));
         }
         foreach (var r in _runs)
@@ -61,11 +66,55 @@ public sealed class RunComparison
         return list;
     }
 
-    /// <summary>One row per method: its name, the number of runs, the mean of each metric (NaN where no run has it), the mean Avg. Gap.</summary>
+    /// <summary>
+    /// One row per method of <see cref="Table"/> (for the bar chart): its name, the number of runs, the mean of each metric
+    /// (NaN where no run has it), the mean Avg. Gap.
+    /// </summary>
     public IReadOnlyList<(string Method, int Runs, Dictionary<string, double> Means, double AvgGap)> MethodRows() =>
-        Evaluations().GroupBy(e => e.Method).Select(g => (g.Key, g.Count(),
-            ModelEvaluation.MetricOrder.ToDictionary(name => name, name => Mean(g.Where(e => e.Evaluation.Metrics.ContainsKey(name)).Select(e => e.Evaluation.Metrics[name].Value))),
-            Mean(g.Select(e => e.AvgGap)))).ToList();
+        Table().Rows.Select(r => (r.Method, r.Runs, ModelEvaluation.MetricOrder.ToDictionary(name => name, name => r[name].Value), r[AvgGapName].Value)).ToList();
+
+    /// <summary>
+    /// The method x metric table every renderer draws: per method the mean of each figure over its runs
+    /// (<see cref="MethodTable.FigureOrder"/>: the named metrics, the Avg. Gap, the probe, relearn steps and CKA), NaN where
+    /// no run has it. Relearn steps of a run that never reached its target count as its step limit, and the mean is then a
+    /// lower bound (<see cref="MethodFigure.AtLeast"/>). Rows: the base model, the methods in name order, the retrained model.
+    /// </summary>
+    public MethodTable Table() =>
+        new(Evaluations().GroupBy(e => e.Method).OrderBy(g => g.Key switch { "base" => 0, "retrained" => 2, _ => 1 }).Select(g => new MethodRow(g.Key, g.Count(),
+            MethodTable.FigureOrder.ToDictionary(name => name, name =>
+            {
+                var values = g.Select(e => FigureOf(e.Evaluation, e.AvgGap, name)).ToList();
+                return new MethodFigure(Mean(values.Select(v => v.Value)), AtLeast: values.Any(v => v.AtLeast));
+            }))).ToList());
+
+    /// <summary>One model's value of <paramref name="figure"/> (NaN where it has none).</summary>
+    public static MethodFigure FigureOf(ModelEvaluation evaluation, double avgGap, string figure)
+    {
+        ArgumentNullException.ThrowIfNull(evaluation);
+        switch (figure)
+        {
+            case AvgGapName: return new(avgGap);
+            case MethodTable.ProbeForget: return new(evaluation.LinearProbe?.ForgetAccuracy ?? double.NaN);
+            case MethodTable.ProbeRetain: return new(evaluation.LinearProbe?.RetainAccuracy ?? double.NaN);
+            case MethodTable.RelearnSteps:
+                return evaluation.Relearn is not { } relearn ? new(double.NaN)
+                    : relearn.Steps is int steps ? new(steps) : new(relearn.MaxSteps, AtLeast: true);
+            case MethodTable.CkaBase: return new(Cka(evaluation, "base"));
+            case MethodTable.CkaRetrained: return new(Cka(evaluation, "retrained"));
+            default: return new(evaluation.Metrics.TryGetValue(figure, out var m) ? m.Value : double.NaN);
+        }
+    }
+
+    /// <summary>CKA of <paramref name="evaluation"/>'s model to the model of role <paramref name="reference"/> at the table's stage and split; NaN where not computed.</summary>
+    static double Cka(ModelEvaluation evaluation, string reference)
+    {
+        if (evaluation.Role == reference) return double.NaN;
+        var pair = evaluation.Cka?.FirstOrDefault(c => (c.Model == evaluation.Role && c.Reference == reference) || (c.Model == reference && c.Reference == evaluation.Role));
+        if (pair is null) return double.NaN;
+        int stage = pair.Layers.ToList().IndexOf(MethodTable.CkaStage);
+        var values = pair.Of(MethodTable.CkaSplit);
+        return stage >= 0 && stage < values.Length && values[stage] is double v ? v : double.NaN;
+    }
 
     /// <summary>
     /// One line per method (the base and retrained models included) whose runs, averaged together in the method table,
@@ -111,32 +160,45 @@ public sealed class RunComparison
         return ModelCardTable.Table(rows.Select(r => (r.Card!, (string?)Label(r))));
     }
 
-    public string MethodTableMarkdown()
+    /// <summary>
+    /// The method table (<paramref name="table"/>, by default <see cref="Table"/>) as markdown: every figure some method has,
+    /// "value [low, high]" where a row has an interval.
+    /// </summary>
+    public string MethodTableMarkdown(MethodTable? table = null)
     {
-        var rows = MethodRows();
-        var metrics = UsedMetrics(rows);
-        var text = new StringBuilder("| method | runs | " + string.Join(" | ", metrics) + " | Avg. Gap |\n");
-        text.Append("|---|---|" + string.Concat(metrics.Select(_ => "---|")) + "---|\n");
-        foreach (var (method, runs, means, gap) in rows)
-            text.Append($"| {method} | {runs} | " + string.Join(" | ", metrics.Select(m => Format(means[m], m))) + $" | {Format(gap, "")} |\n");
+        table ??= Table();
+        var text = new StringBuilder("| method | runs | " + string.Join(" | ", table.Figures) + " |\n");
+        text.Append("|---|---|" + string.Concat(table.Figures.Select(_ => "---|")) + "\n");
+        foreach (var row in table.Rows)
+            text.Append($"| {row.Method} | {row.Runs} | " + string.Join(" | ", table.Figures.Select(f => MethodTable.Text(row[f], f))) + " |\n");
+        if (table.IntervalName is not null) text.Append($"\nIn brackets: the {table.IntervalName}, where a method's runs are one set of seeds.\n");
+        if (table.Figures.Intersect(MethodTable.BelowLogitsFigures).Any())
+            text.Append($"\n{MethodTable.CkaBase}, {MethodTable.CkaRetrained}: linear CKA at {MethodTable.CkaStage} on the {MethodTable.CkaSplit} images; " +
+                        $"{MethodTable.RelearnSteps} \">=\": some run did not relearn within its step limit, counted at the limit\n");
         return text.ToString();
     }
 
     /// <summary>CSV (RFC 4180): one row per run (method, forget class, model, every metric, Avg. Gap), then one mean row per method.</summary>
     public string Csv()
     {
-        var text = new StringBuilder("method,forget_class,model," + string.Join(",", ModelEvaluation.MetricOrder) + ",avg_gap\n");
+        var text = new StringBuilder("method,forget_class,model," + string.Join(",", ModelEvaluation.MetricOrder) + ",avg_gap," +
+                                     string.Join(",", MethodTable.BelowLogitsFigures) + "\n");
         foreach (var r in _runs)
         {
             text.Append(Field(r.Method)).Append(',').Append(r.ForgetClass!.Value.ToString(CultureInfo.InvariantCulture)).Append(',').Append(Field(r.ModelName));
             foreach (var m in ModelEvaluation.MetricOrder) text.Append(',').Append(r.Evaluation.Metrics.TryGetValue(m, out var v) ? Raw(v.Value) : "");
-            text.Append(',').Append(Raw(r.AvgGap)).Append('\n');
+            text.Append(',').Append(Raw(r.AvgGap));
+            // A relearn run that never reached its target is written empty, as its steps are not known.
+            foreach (var f in MethodTable.BelowLogitsFigures) text.Append(',').Append(FigureOf(r.Evaluation, r.AvgGap, f) is { AtLeast: false } x ? Raw(x.Value) : "");
+            text.Append('\n');
         }
-        foreach (var (method, _, means, gap) in MethodRows())
+        foreach (var row in Table().Rows)
         {
-            text.Append(Field(method)).Append(",mean,");
-            foreach (var m in ModelEvaluation.MetricOrder) text.Append(',').Append(Raw(means[m]));
-            text.Append(',').Append(Raw(gap)).Append('\n');
+            text.Append(Field(row.Method)).Append(",mean,");
+            foreach (var m in ModelEvaluation.MetricOrder) text.Append(',').Append(Raw(row[m].Value));
+            text.Append(',').Append(Raw(row[AvgGapName].Value));
+            foreach (var f in MethodTable.BelowLogitsFigures) text.Append(',').Append(row[f].AtLeast ? "" : Raw(row[f].Value));
+            text.Append('\n');
         }
         return text.ToString();
     }
@@ -219,16 +281,11 @@ public sealed class RunComparison
         return $"Unlearning on {data}, {forget}";
     }
 
-    private static string[] UsedMetrics(IReadOnlyList<(string, int, Dictionary<string, double> Means, double)> rows) =>
-        ModelEvaluation.MetricOrder.Where(m => rows.Any(r => !double.IsNaN(r.Means[m]))).ToArray();
-
     private static double Mean(IEnumerable<double> values)
     {
         var list = values.Where(v => !double.IsNaN(v)).ToList();
         return list.Count == 0 ? double.NaN : list.Average();
     }
-
-    private static string Format(double v, string metric) => double.IsNaN(v) ? "-" : RunReportText.Number(v, metric);
 
     private static string Raw(double v) => double.IsNaN(v) ? "" : v.ToString("R", CultureInfo.InvariantCulture);
 

@@ -66,6 +66,14 @@ public sealed class RunReport
     public string MiaSplit { get; init; } = "";
 
     /// <summary>
+    /// The method's settings as the run manifest records them (method, lr, epochs, seed ...), where the run recorded them
+    /// (unlearn); empty for eval and for reports written before. <c>report</c> merges over seeds only runs whose settings
+    /// differ in nothing but the seed (Seeds/SeedGroups).
+    /// </summary>
+    [JsonPropertyName("settings")]
+    public SortedDictionary<string, string> Settings { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
     /// Puts the parts together and computes the gaps, the collapse guard and, with a forget class, each model's verdict
     /// against the retrained model. <paramref name="below"/>: the probes, relearn times and CKA of the run's models, keyed by
     /// their <see cref="ModelEvaluation.Role"/>; they are attached to each model's evaluation.
@@ -141,7 +149,7 @@ public sealed record CollapsedClass(
 /// <summary>The names of <see cref="MiaSplit"/> on the command line and in the JSON.</summary>
 public static class MiaSplitNames
 {
-    public const string Help = "Non-members of the SVC attack (MIA_efficacy): salun (default: the retain-class test images, as SalUn's class-wise runs remove the forget class from the test set) or whole-test (every test image).";
+    public const string Help = "Non-members of the SVC attack (MIA_efficacy): salun (the retain-class test images, as SalUn's class-wise runs remove the forget class from the test set) or whole-test (every test image).";
 
     public static string Name(MiaSplit split) => split == Evaluation.MiaSplit.SalUn ? "salun" : "whole-test";
 

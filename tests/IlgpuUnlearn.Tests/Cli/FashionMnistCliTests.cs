@@ -1,4 +1,6 @@
 using System.Text.RegularExpressions;
+using IlgpuUnlearn.Cli.Commands;
+using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Weights;
 using Xunit.Abstractions;
 
@@ -67,6 +69,42 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         Assert.Equal(new[] { 2, 1, 3, 3 }, conv1.Shape);
     }
 
+    /// <summary>
+    /// Retain classes that collapsed are named under the before-and-after table, whose retain column (a mean) hides them;
+    /// on the synthetic shapes, with the reason. None collapsed: nothing is said.
+    /// </summary>
+    [Fact]
+    public void TheCollapseNoteNamesEachCollapsedRetainClass()
+    {
+        CollapsedClass[] collapsed = [new(2, "diagonal", 100, 44, 56), new(7, "ring", 98, 0, 98)];
+        var synthetic = DemoCommand.CollapseNote(collapsed, 10, 9, IlgpuUnlearn.Data.DatasetKind.Synthetic);
+        Assert.Equal(2, synthetic.Count);
+        Assert.Equal("WARNING: unlearning collapsed 2 of the 9 retain classes (test accuracy more than 10 points below the base model's): " +
+            "diagonal 44.0% (base 100.0%), ring 0.0% (base 98.0%); the retain accuracy in the table is the mean over all 9.", synthetic[0]);
+        Assert.Contains("BatchNorm", synthetic[1], StringComparison.Ordinal);
+        var grey = DemoCommand.CollapseNote(collapsed, 10, 9, IlgpuUnlearn.Data.DatasetKind.FashionMnist);
+        Assert.Equal([synthetic[0]], grey);
+        Assert.Empty(DemoCommand.CollapseNote([], 10, 9, IlgpuUnlearn.Data.DatasetKind.Synthetic));
+    }
+
+    /// <summary>Each demo prints the note its own run report calls for, right under the before-and-after table.</summary>
+    [Theory]
+    [InlineData("fashion-mnist")]
+    [InlineData("synthetic")]
+    public void TheDemoSaysUnderItsTableWhichRetainClassesCollapsed(string dataset)
+    {
+        var demo = dataset == "synthetic" ? ColourDemo() : GreyDemo();
+        string report = Path.Combine(demo.Folder, "out", $"{dataset}_resnet18_AdvNegGrad_3.report.json");
+        var run = Assert.Single(IlgpuUnlearn.Evaluation.RunReportJson.ReadAll(report));
+        var kind = dataset == "synthetic" ? IlgpuUnlearn.Data.DatasetKind.Synthetic : IlgpuUnlearn.Data.DatasetKind.FashionMnist;
+        var note = DemoCommand.CollapseNote(run.CollapsedClasses, run.CollapseThreshold, 9, kind);
+        var stdout = demo.Result.Stdout.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        int tableEnd = stdout.FindIndex(l => l.StartsWith($"| {dataset}_resnet18_AdvNegGrad_3.pth |", StringComparison.Ordinal));
+        Assert.True(tableEnd > 0, demo.Result.Stdout);
+        Assert.Equal(note, stdout.Skip(tableEnd + 1).SkipWhile(l => l.Length == 0).Take(note.Count));
+        Assert.Equal(note.Count > 0, demo.Result.Stdout.Contains("WARNING: unlearning collapsed", StringComparison.Ordinal));
+    }
+
     /// <summary>The demo's run report carries what README says every report has: the unlearning metrics and both attacks, for the base and the unlearned model.</summary>
     [Fact]
     public void TheDemosRunReportHasTheAttackFigures()
@@ -75,6 +113,7 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         string path = Path.Combine(demo.Folder, "out", "fashion-mnist_resnet18_AdvNegGrad_3.report.json");
         var report = Assert.Single(IlgpuUnlearn.Evaluation.RunReportJson.ReadAll(path));
         Assert.Equal(3, report.ForgetClass);
+        Assert.Equal(IlgpuUnlearn.Manifest.FileDigest.Sha256(demo.BaseModel), report.Base!.Sha256);
         foreach (var evaluation in new[] { report.Evaluation, report.Base! })
             foreach (var metric in new[] { "UA", "RA", "TUA", "TRA", "SalUn_UA", "SalUn_RA", "SalUn_TA", "MIA_efficacy", "loss_MIA" })
                 Assert.True(double.IsFinite(evaluation.Metrics[metric].Value), $"{evaluation.Role} {metric}");
@@ -119,7 +158,8 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
 
     public static TheoryData<string> Refusals => new()
     {
-        "no weights for fashion-mnist", "grey model on colour data", "three-channel normalisation for a grey model", "mean without std",
+        "no weights for fashion-mnist", "grey model on colour data", "three-channel normalisation for a grey model",
+        "three custom values for a grey model", "mean without std",
         "std of zero", "unknown preset", "unknown figure below the logits",
     };
 
@@ -144,7 +184,14 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
                 break;
             case "three-channel normalisation for a grey model":
                 args = EvalArgs("--mean", "cifar10");
-                mentions = ["cifar10 has 3 values", "1-channel images"];
+                mentions = ["--mean cifar10: 3 values per statistic", $"--weights {greyModel} reads 1-channel images", "conv1.weight is 2x1x3x3",
+                    "give 1 value to --mean and --std", "fashion-mnist, mnist, half, none"];
+                break;
+            case "three custom values for a grey model":
+                // unlearn as well as eval; numbers as well as a preset.
+                args = ["unlearn", "--weights", greyModel, "--dataset", "fashion-mnist", "--data", Shipped, "--forget-class", "3", "--device", "cpu",
+                    "--json", json, "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25"];
+                mentions = ["--mean 0.5,0.5,0.5 --std 0.25,0.25,0.25: 3 values per statistic", "reads 1-channel images", "give 1 value"];
                 break;
             case "mean without std":
                 args = EvalArgs("--mean", "0.5");
@@ -175,6 +222,8 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         Assert.DoesNotContain(result.StderrLines, l => Regex.IsMatch(l, @"^\s+at \S") || l.Contains("Exception", StringComparison.Ordinal));
         Assert.False(File.Exists(json));
         Assert.False(Directory.Exists(Path.Combine(folder, "cache")), "nothing was downloaded");
+        // Before any work: the data was never read (its "data:" line comes first when it is).
+        Assert.DoesNotContain(result.StderrLines, l => l.StartsWith("data:", StringComparison.Ordinal));
 
         string[] EvalArgs(params string[] more) =>
             ["eval", "--weights", greyModel, "--dataset", "fashion-mnist", "--data", Shipped, "--forget-class", "3", "--device", "cpu", "--json", json, .. more];
@@ -194,8 +243,10 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
             "--bootstrap", "0");
         Assert.True(result.ExitCode == 0, result.ToString());
         var report = IlgpuUnlearn.Evaluation.RunReportJson.ReadAll(json)[0];
+        string sha256 = IlgpuUnlearn.Manifest.FileDigest.Sha256(demo.BaseModel);
         foreach (var m in new[] { report.Evaluation, report.Base!, report.Retrained! })
         {
+            Assert.Equal(sha256, m.Sha256);   // each model file's content, which `report` counts base and retrained models by
             Assert.NotNull(m.LinearProbe);
             Assert.NotNull(m.Relearn);
             Assert.Equal(2, m.Cka!.Length);

@@ -69,6 +69,36 @@ public sealed class ReportMergeTests
     }
 
     [Fact]
+    public void BasesOfOneNameAndImageCountsCountApartWhenTheirFilesDiffer()
+    {
+        // Two runs, each from its own base.pth (say, trained with two seeds in two folders), evaluated on the same images:
+        // the reports record each base file's SHA-256, and two hashes are two base models, whatever the files are called.
+        using var folder = new TempFolder();
+        string a = Path.Combine(folder.Path, "a.report.json"), b = Path.Combine(folder.Path, "b.report.json"), c = Path.Combine(folder.Path, "c.report.json");
+        RunReportJson.Write(a, [WithBaseHash(RunWithBase("model-a.pth", "base.pth", 60, 30), new string('1', 64))]);
+        RunReportJson.Write(b, [WithBaseHash(RunWithBase("model-b.pth", "base.pth", 60, 30), new string('2', 64))]);
+        RunReportJson.Write(c, [WithBaseHash(RunWithBase("model-c.pth", "base.pth", 60, 30), new string('1', 64))]);
+        Assert.Equal(new string('1', 64), RunReportJson.ReadAll(a)[0].Base!.Sha256);   // the hash survives the file
+
+        var two = CliProcess.Run(folder.Path, "report", "a.report.json", "b.report.json");
+        Assert.True(two.ExitCode == 0, two.ToString());
+        Assert.Contains("| base | 2 |", two.Stdout);
+        Assert.Contains("| GA | 2 |", two.Stdout);
+
+        // The same file (the same hash) under the same name, evaluated again by a second run: one base.
+        var one = CliProcess.Run(folder.Path, "report", "a.report.json", "c.report.json");
+        Assert.True(one.ExitCode == 0, one.ToString());
+        Assert.Contains("| base | 1 |", one.Stdout);
+        Assert.Contains("| GA | 2 |", one.Stdout);
+
+        static RunReport WithBaseHash(RunReport run, string sha256)
+        {
+            run.Base!.Sha256 = sha256;
+            return run;
+        }
+    }
+
+    [Fact]
     public void APthIsRefusedAsNotJsonWithoutTheParsersWords()
     {
         using var folder = new TempFolder();

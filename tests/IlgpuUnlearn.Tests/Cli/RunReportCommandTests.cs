@@ -53,6 +53,11 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         // Both splits: the tiny set's training images are all counted.
         Assert.Equal(files.TrainLabels.Length, report.Evaluation.Train.Images);
         Assert.Equal(files.TestLabels.Length, report.Evaluation.Test.Images);
+        // The base and retrained files' SHA-256 (what `report` counts them by); the unlearned model's file came after.
+        string weightsSha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(files.Weights)));
+        Assert.Equal(weightsSha256, report.Base!.Sha256);
+        Assert.Equal(weightsSha256, report.Retrained!.Sha256);
+        Assert.Null(report.Evaluation.Sha256);
     }
 
     [Trait("Category", "Slow")]
@@ -68,6 +73,9 @@ public sealed class RunReportCommandTests(TinyCifarFiles files)
         Assert.Single(manifest.Inputs, r => r.Role == "retrained");
         Assert.Equal(["model", "report", "confusion"], manifest.Outputs.Select(r => r.Role));
         Assert.Equal("3", manifest.Settings["forget_class"]);
+        // The device as the run's "device:" line names it: the device resolved, then what the device reports.
+        Assert.StartsWith("cpu: cpu (", manifest.Device, StringComparison.Ordinal);
+        Assert.Contains($"device: {manifest.Device}", first.Result.StderrLines);
         Assert.Equal("none", manifest.Settings["augment"]);
         Assert.Contains('+', manifest.Version);                               // version+commit
         var unlearning = manifest.Phases.Single(p => p.Name == "unlearning");

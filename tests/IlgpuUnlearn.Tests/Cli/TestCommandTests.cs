@@ -34,7 +34,7 @@ public sealed class TestCommandTests
     public void TheScriptInstallsWhatTheTestsNeedAndRunsThem()
     {
         string script = File.ReadAllText(Repository.File("scripts/test-setup.sh"));
-        foreach (string need in new[] { "python3-torch", "dataset-fashion-mnist", "librsvg2-bin", "gcc libc6-dev", "debian-archive-keyring", "bash scripts/fetch-ptxas.sh" })
+        foreach (string need in new[] { "python3-torch", "dataset-fashion-mnist", "librsvg2-bin", "chromium", "texlive-latex-base texlive-latex-recommended", "gcc libc6-dev", "debian-archive-keyring", "bash scripts/fetch-ptxas.sh" })
             Assert.Contains(need, script, StringComparison.Ordinal);
         Assert.DoesNotContain("dotnet test", script.Split('\n').Where(l => !l.TrimStart().StartsWith('#')), StringComparer.Ordinal);
 

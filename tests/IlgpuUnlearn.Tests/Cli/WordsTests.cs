@@ -64,6 +64,16 @@ public sealed class WordsTests(TinyCifarFiles files, ITestOutputHelper output)
         Assert.DoesNotContain("The model to start from", result.Stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>unlearn --help gives a switch's default in words ("off"), not as the manifest records it ("False").</summary>
+    [Fact]
+    public void MethodListGivesSwitchDefaultsInWords()
+    {
+        var lines = MethodChoice.HelpLines().ToList();
+        Assert.Contains(lines, l => l.Contains("--card-update:", StringComparison.Ordinal) && l.EndsWith("(default off).", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("--freeze-masked:", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains("(default False)", StringComparison.Ordinal) || l.Contains("(default True)", StringComparison.Ordinal));
+    }
+
     /// <summary>A batch cut to the set's size that still does not fit is named as typed (50,000 full-width images need far more than any CPU here).</summary>
     [Fact]
     public void AnOverLargeBatchIsNamedAsTyped()

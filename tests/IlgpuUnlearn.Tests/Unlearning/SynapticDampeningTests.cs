@@ -173,13 +173,32 @@ public sealed class SynapticDampeningTests(ITestOutputHelper output)
         using var ops = new CpuOps();
         using var model = new ResNet18(ops, config, 4);
         ModelState.Load(model, initial);
-        var (steps, images) = MethodRun.Run(model, train, 3, new Ssd().Defaults with { BatchSize = 4 });
+        var notes = new List<string>();
+        var (steps, images) = MethodRun.Run(model, train, 3, new Ssd().Defaults with { BatchSize = 4 }, note: notes.Add);
         var after = ModelState.Read(model);
         Assert.Equal((0, 3L + 10), (steps, images));
         var dampened = f.Bytes("ssd.selected64");
         int changed = layout.Tensors.Where(t => t.Role == TensorRole.Parameter).Sum(t => after[t.Name].Zip(initial[t.Name], (a, b) => a != b ? 1 : 0).Sum());
         Assert.InRange(changed, 1, dampened.Sum(b => b));
+        // The run says how many it dampened (a selected parameter always changes unless it is 0: its factor is below
+        // lambda / alpha = 0.1), over 1 forget batch and 3 full batches of 4.
+        string note = Assert.Single(notes);
+        Assert.Equal(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"dampened {changed:N0} of {layout.ParameterCount:N0} parameters (importances over 1 forget and 3 full batches)"), note);
         foreach (var spec in layout.Tensors.Where(t => t.Role == TensorRole.RunningStat))
             Assert.Equal(initial[spec.Name], after[spec.Name]);
+    }
+
+    /// <summary>A run that dampens nothing says so, and why: the forget set's share of the full importance's batches bounds the
+    /// ratio imp_f / imp_D (Fashion-MNIST's 200 forget of 2,000 images in batches of 64: 4 of 32 batches, so alpha below about 8).</summary>
+    [Fact]
+    public void ARunThatDampensNothingSaysWhy()
+    {
+        string none = SynapticDampening.Describe(new SynapticDampening.Outcome(0, 703_578, 4, 32), 10f, 200, 2000);
+        Assert.StartsWith("WARNING: dampened 0 of 703,578 parameters (importances over 4 forget and 32 full batches): the model is unchanged.", none);
+        Assert.Contains("200 of 2,000 training images are 4 of the 32 batches", none);
+        Assert.Contains("alpha is below about 8 (here 10); try a smaller --ssd-alpha", none);
+        Assert.Equal("dampened 12 of 703,578 parameters (importances over 4 forget and 32 full batches)",
+            SynapticDampening.Describe(new SynapticDampening.Outcome(12, 703_578, 4, 32), 10f, 200, 2000));
     }
 }

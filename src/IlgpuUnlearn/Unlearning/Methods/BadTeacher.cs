@@ -24,6 +24,8 @@ public sealed class BadTeacher : UnlearningMethod
     public override string Summary => "distillation from the original model on retain images and from a random network on forget images";
     public override string Source => "Chundawat et al. (AAAI 2023), github.com/vikram2000b/bad-teaching-unlearning unlearn.py (loss); settings of DELETE's benchmark, github.com/shaaaaron/DELETE method/bad_teacher.py, main.py (30% of the retain set), config/cifar10_resnet18.yaml";
 
+    protected override IEnumerable<string> OwnDraws => ["the incompetent teacher's initialisation", "the retain subset"];
+
     public override MethodSettings Defaults => new()
     {
         Method = this, Epochs = 20, LearningRate = 1e-4, BatchSize = 128, Momentum = 0.9f, WeightDecay = 0, Nesterov = false, Clip = 0,

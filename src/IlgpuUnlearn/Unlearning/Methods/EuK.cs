@@ -20,6 +20,8 @@ public sealed class EuK : UnlearningMethod
     public override string OptionName => "euk";
     public override string Summary => "re-initialise the last k stages' conv and fc layers, then train them on the retain set, the rest frozen";
     public override string Source => "Goel et al. (arXiv 2201.06640), github.com/shash42/Evaluating-Inexact-Unlearning src/methods.py; optimiser, schedule, epochs and batch as cfk";
+
+    protected override IEnumerable<string> OwnDraws => ["re-initialisation of the trained stages"];
     public override bool NeedsForget => false;
     public override MethodSettings Defaults => CfK.CardSettings(this);
     public override IReadOnlyList<MethodParameter> Parameters { get; } = [CfK.TrainLast];

@@ -14,6 +14,8 @@ public sealed class Lfssd : UnlearningMethod
 
     public override bool TakesOptimizerStep => false;
 
+    protected override bool ReadsSeededBatches => false;
+
     public override IReadOnlyList<MethodParameter> Parameters { get; } = Ssd.SynapticParameters();
 
     public override string Describe(MethodSettings s) => Ssd.SynapticDescription(s, "absolute gradients of the mean squared logit norm, no labels");

@@ -33,15 +33,17 @@ public sealed class MethodLoop : IDisposable
     const long RelabelStream = 31, PairedStreamSeed = 101;
 
     readonly Action<StepProgress>? progress;
+    readonly Action<string>? note;
     readonly byte[] pixels, pairedPixels;
     readonly int[] labels, pairedLabels;
     readonly List<ResNet18> teachers = [];
 
     /// <param name="model">Holds the original model (what <see cref="Original"/> copies before the first step).</param>
+    /// <param name="note">Receives what a method tells the user about its run in one line each (<see cref="Note"/>).</param>
     public MethodLoop(ResNet18 model, ImageDataset train, int forgetClass, MethodSettings settings,
-        Action<StepProgress>? progress = null, CancellationToken cancel = default)
+        Action<StepProgress>? progress = null, CancellationToken cancel = default, Action<string>? note = null)
     {
-        (Model, Train, ForgetClass, Settings, this.progress, Cancel) = (model, train, forgetClass, settings, progress, cancel);
+        (Model, Train, ForgetClass, Settings, this.progress, Cancel, this.note) = (model, train, forgetClass, settings, progress, cancel, note);
         Retain = EpochBatches.TrainingIndices(train, forgetClass < 0 ? null : forgetClass);
         Forget = forgetClass < 0 ? [] : train.IndicesOfClass(forgetClass);
         Step = new TrainingStep(model.Ops, model);
@@ -67,6 +69,9 @@ public sealed class MethodLoop : IDisposable
     /// <summary>Counts <paramref name="images"/> forwarded and backpropagated outside <see cref="Epochs"/> (a method that measures
     /// gradients and takes no step, as SSD).</summary>
     public void CountMeasured(long images) => Images += images;
+
+    /// <summary>Tells the user one line about the run that its figures would not show (SSD: how many parameters it dampened).</summary>
+    public void Note(string line) => note?.Invoke(line);
 
     /// <summary>What the error says after the losses when a loss is not finite.</summary>
     public string Stopping { get; init; } = "stopping without writing a model (try a lower --lr)";

@@ -7,9 +7,10 @@ namespace IlgpuUnlearn.Unlearning.Methods;
 public static class MethodRun
 {
     /// <summary>Returns the steps taken and the images they forwarded and backpropagated. ArgumentException for settings or data the
-    /// method cannot run with; <see cref="NonFiniteLossException"/> when a loss or the gradient norm is not finite.</summary>
+    /// method cannot run with; <see cref="NonFiniteLossException"/> when a loss or the gradient norm is not finite.
+    /// <paramref name="note"/> receives the method's one-line remarks on its run (<see cref="MethodLoop.Note"/>).</summary>
     public static (int Steps, long Images) Run(ResNet18 model, ImageDataset train, int forgetClass, MethodSettings settings,
-        Action<StepProgress>? progress = null, CancellationToken cancel = default)
+        Action<StepProgress>? progress = null, CancellationToken cancel = default, Action<string>? note = null)
     {
         settings.Validate();
         var method = settings.Method;
@@ -20,7 +21,7 @@ public static class MethodRun
             throw new ArgumentException($"{method.Name} needs a retain set; {train.Name} has only class {forgetClass}");
         if (method.NeedsForget && train.IndicesOfClass(forgetClass).Length == 0)
             throw new ArgumentException($"{method.Name} needs a forget set; {train.Name} has no image of class {forgetClass}");
-        using var loop = new MethodLoop(model, train, forgetClass, settings, progress, cancel);
+        using var loop = new MethodLoop(model, train, forgetClass, settings, progress, cancel, note);
         method.Run(loop);
         return (loop.Taken, loop.Images);
     }

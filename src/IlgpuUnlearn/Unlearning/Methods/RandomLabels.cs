@@ -11,6 +11,8 @@ public sealed class RandomLabels : UnlearningMethod
     public override string Name => "RL";
     public override string Summary => "random labels for the forget set";
     public override string Source => Comparator.Source("RL");
+
+    protected override IEnumerable<string> OwnDraws => ["random forget labels"];
     public override MethodSettings Defaults => Comparator.Settings(this, epochs: 3, lr: 1e-3, batch: 64, clip: 0);
 
     public override void Run(MethodLoop loop) =>

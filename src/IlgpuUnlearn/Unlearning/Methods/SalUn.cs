@@ -24,6 +24,8 @@ public sealed class SalUn : UnlearningMethod
     public override string Name => "SalUn";
     public override string Summary => "RL on the most salient 75% of the weights";
     public override string Source => Comparator.Source("SalUn");
+
+    protected override IEnumerable<string> OwnDraws => ["random forget labels"];
     public override MethodSettings Defaults => Comparator.Settings(this, epochs: 5, lr: 1e-3, batch: 128, clip: 100);
 
     public override IReadOnlyList<MethodParameter> Parameters { get; } =

@@ -21,6 +21,9 @@ public sealed class Ssd : UnlearningMethod
 
     public override bool TakesOptimizerStep => false;
 
+    /// <summary>Its importances sum over every forget and training image in file order: nothing is drawn from the seed.</summary>
+    protected override bool ReadsSeededBatches => false;
+
     public override IReadOnlyList<MethodParameter> Parameters { get; } = SynapticParameters();
 
     public override string Describe(MethodSettings s) => SynapticDescription(s, "squared gradients of the mean cross-entropy");
@@ -47,8 +50,9 @@ public sealed class Ssd : UnlearningMethod
     internal static void SynapticRun(MethodLoop loop, bool labelFree)
     {
         var s = loop.Settings;
-        SynapticDampening.Run(loop.Step, loop.Train, loop.ForgetClass, (float)s["--ssd-alpha"], (float)s["--ssd-lambda"],
+        var outcome = SynapticDampening.Run(loop.Step, loop.Train, loop.ForgetClass, (float)s["--ssd-alpha"], (float)s["--ssd-lambda"],
             s.BatchSize, labelFree, loop.Cancel);
+        loop.Note(SynapticDampening.Describe(outcome, (float)s["--ssd-alpha"], loop.Forget.Length, loop.Train.Count));
         // Forget set, then retain and forget set: images forwarded and backpropagated, no steps.
         loop.CountMeasured(loop.Forget.Length + (long)loop.Train.Count);
     }

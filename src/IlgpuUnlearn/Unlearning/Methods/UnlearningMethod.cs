@@ -41,6 +41,27 @@ public abstract class UnlearningMethod
     public static readonly IReadOnlyList<string> StepOptions =
         ["--epochs", "--lr", "--lr-schedule", "--momentum", "--weight-decay", "--nesterov", "--no-nesterov", "--clip", "--max-steps"];
 
+    /// <summary>
+    /// What a run with settings <paramref name="s"/> draws from <see cref="MethodSettings.Seed"/>, in words ("data order",
+    /// "crop-flip augmentation", "random forget labels" ...); empty when nothing, so that every seed gives the same model
+    /// (SSD and LFSSD always; a method in file order without augmentation unless it draws something of its own).
+    /// </summary>
+    public IReadOnlyList<string> SeededDraws(MethodSettings s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        var draws = new List<string>();
+        if (ReadsSeededBatches && s.Shuffle) draws.Add("data order");
+        if (ReadsSeededBatches && s.Augment) draws.Add("crop-flip augmentation");
+        draws.AddRange(OwnDraws);
+        return draws;
+    }
+
+    /// <summary>Whether the method reads its images through the seeded batches (<see cref="MethodLoop"/>, <see cref="GradientMeasure"/>): false for SSD and LFSSD, which sum over every image in file order.</summary>
+    protected virtual bool ReadsSeededBatches => true;
+
+    /// <summary>What the method itself draws from the seed whatever the data order (random labels, an initialisation ...).</summary>
+    protected virtual IEnumerable<string> OwnDraws => [];
+
     /// <summary>Whether the method reads the retain set / the forget set (a run without one is refused).</summary>
     public virtual bool NeedsRetain => true;
     public virtual bool NeedsForget => true;

@@ -1,9 +1,7 @@
 using IlgpuUnlearn.Cpu;
-using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Evaluation.Probes;
 using IlgpuUnlearn.Model;
-using IlgpuUnlearn.Tests.Support;
 using IlgpuUnlearn.Weights.ResNet18;
 using Xunit.Abstractions;
 
@@ -15,20 +13,11 @@ public sealed class BelowLogitsTests(ITestOutputHelper output)
     [Fact]
     public void ProbesEveryModelAndComparesEveryPairFromWeights()
     {
-        var f = FixtureFile.Open("cka_w4_s16.safetensors");
-        string[] names = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
-        ImageDataset Images(string split) => new("fixture " + split, f.Bytes(split + ".pixels"),
-            f.Longs(split + ".labels").Select(v => (byte)v).ToArray(), 3, 16, 16, names);
-        var data = new DatasetSplit(Images("train"), Images("test"));
-        var config = new ResNet18Config(Width: 4, ImageSize: 16);
+        var data = ProbeFixture.Data();
+        var config = ProbeFixture.Config;
         using var ops = new CpuOps();
         using var holder = new ResNet18(ops, config, maxBatch: 5);
-        var models = new List<(string, IlgpuUnlearn.Weights.ResNet18.ResNet18Weights)>();
-        foreach (var role in new[] { "unlearned", "base", "retrained" })
-        {
-            ModelState.Load(holder, PyTorchFixtureCheck.FixtureState(f, role + ".", holder.Layout));
-            models.Add((role, ModelFiles.Canonical(holder)));
-        }
+        var models = new[] { "unlearned", "base", "retrained" }.Select(role => (role, ProbeFixture.Weights(holder, role))).ToList();
         var result = BelowLogits.Compute(ops, config, models, data, forgetClass: 3, baseForgetAccuracy: 40,
             new BelowLogitsSettings { ForwardBatch = 7, Relearn = new RelearnSettings { ImageFraction = 0.1, MaxSteps = 2 } });
 
@@ -56,16 +45,11 @@ public sealed class BelowLogitsTests(ITestOutputHelper output)
     [Fact]
     public void ProbeFitsOnTheEvaluationOutputsFeaturesAndForwardsNothing()
     {
-        var f = FixtureFile.Open("cka_w4_s16.safetensors");
-        string[] names = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
-        ImageDataset Images(string split) => new("fixture " + split, f.Bytes(split + ".pixels"),
-            f.Longs(split + ".labels").Select(v => (byte)v).ToArray(), 3, 16, 16, names);
-        var data = new DatasetSplit(Images("train"), Images("test"));
-        var config = new ResNet18Config(Width: 4, ImageSize: 16);
+        var data = ProbeFixture.Data();
+        var config = ProbeFixture.Config;
         using var ops = new CpuOps();
         using var evaluated = new ResNet18(ops, config, maxBatch: 5);
-        ModelState.Load(evaluated, PyTorchFixtureCheck.FixtureState(f, "retrained.", evaluated.Layout));
-        var models = new List<(string, ResNet18Weights)> { ("retrained", ModelFiles.Canonical(evaluated)) };
+        var models = new List<(string, ResNet18Weights)> { ("retrained", ProbeFixture.Weights(evaluated, "retrained")) };
         var outputs = new Dictionary<string, (SampleOutputs, SampleOutputs)>
         {
             ["retrained"] = (IlgpuUnlearn.Unlearning.Predictor.Outputs(evaluated, data.Train, features: true),

@@ -4,7 +4,6 @@ using IlgpuUnlearn.Evaluation.Probes;
 using IlgpuUnlearn.Model;
 using IlgpuUnlearn.Tensors;
 using IlgpuUnlearn.Tests.Kernels;
-using IlgpuUnlearn.Tests.Support;
 using IlgpuUnlearn.Unlearning;
 
 namespace IlgpuUnlearn.Tests.Evaluation.Probes;
@@ -28,27 +27,15 @@ public abstract class EvaluationFeaturesTests : IDisposable
     IOps Ops => ops ??= CreateOps();
     public void Dispose() { if (OwnsOps) ops?.Dispose(); GC.SuppressFinalize(this); }
 
-    static readonly ResNet18Config Config = new(Width: 4, ImageSize: 16);
-
-    (DatasetSplit Data, PyTorchFixture File) Load()
-    {
-        var f = FixtureFile.Open("cka_w4_s16.safetensors");
-        string[] names = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
-        ImageDataset Split(string split, int count) => new("fixture " + split, f.Bytes(split + ".pixels")[..(count * 3 * 16 * 16)],
-            f.Longs(split + ".labels").Take(count).Select(v => (byte)v).ToArray(), 3, 16, 16, names);
-        return (new DatasetSplit(Split("train", Images.Train), Split("test", Images.Test)), f);
-    }
+    DatasetSplit Load() => ProbeFixture.Data(Images.Train, Images.Test);
 
     [Fact]
     public void TheEvaluationPassKeepsTheProbesFeaturesBitForBit()
     {
-        var (data, f) = Load();
+        var data = Load();
         // Batches of 5 for the evaluation pass, 7 for the probe's own forward: rows fall in different batches and positions.
-        using var evaluated = new ResNet18(Ops, Config, maxBatch: 5);
-        using var own = new ResNet18(Ops, Config, maxBatch: 7);
-        var state = PyTorchFixtureCheck.FixtureState(f, "unlearned.", evaluated.Layout);
-        ModelState.Load(evaluated, state);
-        ModelState.Load(own, state);
+        using var evaluated = ProbeFixture.Model(Ops, "unlearned", maxBatch: 5);
+        using var own = ProbeFixture.Model(Ops, "unlearned", maxBatch: 7);
 
         foreach (var split in new[] { data.Train, data.Test })
         {
@@ -68,12 +55,9 @@ public abstract class EvaluationFeaturesTests : IDisposable
     /// <summary>The probe's figures from the kept features against its own forward; the fit is on the CPU either way.</summary>
     protected void ProbeFromTheEvaluationPassIsTheProbeOfItsOwnForward()
     {
-        var (data, f) = Load();
-        using var evaluated = new ResNet18(Ops, Config, maxBatch: 5);
-        using var own = new ResNet18(Ops, Config, maxBatch: 7);
-        var state = PyTorchFixtureCheck.FixtureState(f, "base.", evaluated.Layout);
-        ModelState.Load(evaluated, state);
-        ModelState.Load(own, state);
+        var data = Load();
+        using var evaluated = ProbeFixture.Model(Ops, "base", maxBatch: 5);
+        using var own = ProbeFixture.Model(Ops, "base", maxBatch: 7);
         var fromOutputs = LinearProbe.Of(Predictor.Outputs(evaluated, data.Train, features: true), Predictor.Outputs(evaluated, data.Test, features: true), forgetClass: 3);
         var measured = LinearProbe.Measure(own, data, forgetClass: 3);
         Assert.Equal(measured.ForgetAccuracy, fromOutputs.ForgetAccuracy);
@@ -86,9 +70,8 @@ public abstract class EvaluationFeaturesTests : IDisposable
 
     protected void ProbeRefusesOutputsWithoutFeatures()
     {
-        var (data, f) = Load();
-        using var model = new ResNet18(Ops, Config, maxBatch: 5);
-        ModelState.Load(model, PyTorchFixtureCheck.FixtureState(f, "base.", model.Layout));
+        var data = Load();
+        using var model = ProbeFixture.Model(Ops, "base");
         var test = Predictor.Outputs(model, data.Test);
         var e = Assert.Throws<ArgumentException>(() => LinearProbe.Of(test, test, 3));
         Assert.Contains("no penultimate features", e.Message);

@@ -1,10 +1,5 @@
 using IlgpuUnlearn.Cpu;
-using IlgpuUnlearn.Data;
-using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Evaluation.Probes;
-using IlgpuUnlearn.Model;
-using IlgpuUnlearn.Tests.Support;
-using IlgpuUnlearn.Weights.ResNet18;
 using Xunit.Abstractions;
 
 namespace IlgpuUnlearn.Tests.Evaluation.Probes;
@@ -17,39 +12,23 @@ namespace IlgpuUnlearn.Tests.Evaluation.Probes;
 /// </summary>
 public sealed class LayerCkaTests(ITestOutputHelper output)
 {
-    static readonly PyTorchFixture Fixture = FixtureFile.Open("cka_w4_s16.safetensors");
-    static readonly string[] ClassNames = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
-
-    static ImageDataset Images(string split)
-    {
-        var labels = Fixture.Longs(split + ".labels").Select(v => (byte)v).ToArray();
-        return new ImageDataset("fixture " + split, Fixture.Bytes(split + ".pixels"), labels, 3, 16, 16, ClassNames);
-    }
-
-    static ResNet18 Model(CpuOps ops, string role)
-    {
-        var model = new ResNet18(ops, new ResNet18Config(Width: 4, ImageSize: 16), maxBatch: 5);
-        ModelState.Load(model, PyTorchFixtureCheck.FixtureState(Fixture, role + ".", model.Layout));
-        return model;
-    }
-
     [Fact]
     public void StageCkaOnTheComparatorsSplitsMatchesTheReference()
     {
         using var ops = new CpuOps();
-        using var unlearned = Model(ops, "unlearned");
-        using var baseModel = Model(ops, "base");
-        using var retrained = Model(ops, "retrained");
-        var meta = Fixture.Longs("cka.batch");
+        using var unlearned = ProbeFixture.Model(ops, "unlearned");
+        using var baseModel = ProbeFixture.Model(ops, "base");
+        using var retrained = ProbeFixture.Model(ops, "retrained");
+        var meta = ProbeFixture.File.Longs("cka.batch");
         int batch = (int)meta[0], forget = (int)meta[1];
-        var results = ComparatorCka.Compute([("unlearned", unlearned), ("base", baseModel), ("retrained", retrained)], Images("train"), Images("test"), forget, batch);
+        var results = ComparatorCka.Compute([("unlearned", unlearned), ("base", baseModel), ("retrained", retrained)], ProbeFixture.Images("train"), ProbeFixture.Images("test"), forget, batch);
         Assert.Equal(["unlearned/base", "unlearned/retrained", "base/retrained"], results.Select(r => r.Model + "/" + r.Reference));
 
         string[] splits = ["train-forget", "train-other", "test-forget", "test-other"];
         double worst = 0;
         foreach (var result in results)
         {
-            var expected = Fixture.Doubles("cka." + (result.Model == "unlearned" ? result.Reference : "base_retrained"));
+            var expected = ProbeFixture.File.Doubles("cka." + (result.Model == "unlearned" ? result.Reference : "base_retrained"));
             for (int s = 0; s < splits.Length; s++)
             {
                 var values = result.Of(splits[s]);
@@ -66,8 +45,8 @@ public sealed class LayerCkaTests(ITestOutputHelper output)
         Assert.True(worst < 1e-4, $"CKA off the reference by {worst:E2}");
 
         // The Comparator's split sizes: len // 10 of each training group, len // 2 of each test group.
-        var train = Images("train");
-        var test = Images("test");
+        var train = ProbeFixture.Images("train");
+        var test = ProbeFixture.Images("test");
         int[] sizes = [train.IndicesOfClass(forget).Length / 10, train.IndicesNotOfClass(forget).Length / 10,
             test.IndicesOfClass(forget).Length / 2, test.IndicesNotOfClass(forget).Length / 2];
         Assert.Equal(sizes, results[0].Images);
@@ -77,9 +56,9 @@ public sealed class LayerCkaTests(ITestOutputHelper output)
     public void PenultimateFeaturesAreThePooledOutput()
     {
         using var ops = new CpuOps();
-        using var model = Model(ops, "unlearned");
-        var features = ModelFeatures.Penultimate(model, Images("test"));
-        var expected = Fixture.Floats("pooled.unlearned");
+        using var model = ProbeFixture.Model(ops, "unlearned");
+        var features = ModelFeatures.Penultimate(model, ProbeFixture.Images("test"));
+        var expected = ProbeFixture.File.Floats("pooled.unlearned");
         Assert.Equal(expected.Length, features.Length);
         double scale = expected.Max(Math.Abs), worst = 0;
         for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(features[i] - expected[i]) / scale);
@@ -92,8 +71,8 @@ public sealed class LayerCkaTests(ITestOutputHelper output)
     public void ReadingStagesLeavesTheForwardUnchanged()
     {
         using var ops = new CpuOps();
-        using var model = Model(ops, "base");
-        var test = Images("test");
+        using var model = ProbeFixture.Model(ops, "base");
+        var test = ProbeFixture.Images("test");
         var plain = IlgpuUnlearn.Unlearning.Predictor.Logits(model, test);
         var stages = ModelFeatures.Stages(model, test, Enumerable.Range(0, test.Count).ToArray());
         Assert.Equal(plain, stages[^1]); // the fc stage is the logits, bit for bit

@@ -1,10 +1,7 @@
 using IlgpuUnlearn.Cpu;
-using IlgpuUnlearn.Data;
 using IlgpuUnlearn.Evaluation;
 using IlgpuUnlearn.Evaluation.Probes;
 using IlgpuUnlearn.Model;
-using IlgpuUnlearn.Tests.Support;
-using IlgpuUnlearn.Weights.ResNet18;
 using Xunit.Abstractions;
 
 namespace IlgpuUnlearn.Tests.Evaluation.Probes;
@@ -15,16 +12,11 @@ public sealed class RelearnTimeTests
     [Fact]
     public void CountsStepsToTheTargetDeterministically()
     {
-        var f = FixtureFile.Open("cka_w4_s16.safetensors");
-        string[] names = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
-        ImageDataset Images(string split) => new("fixture " + split, f.Bytes(split + ".pixels"),
-            f.Longs(split + ".labels").Select(v => (byte)v).ToArray(), 3, 16, 16, names);
-        var data = new DatasetSplit(Images("train"), Images("test"));
-        var config = new ResNet18Config(Width: 4, ImageSize: 16);
+        var data = ProbeFixture.Data();
+        var config = ProbeFixture.Config;
         using var ops = new CpuOps();
         using var holder = new ResNet18(ops, config, maxBatch: 5);
-        ModelState.Load(holder, PyTorchFixtureCheck.FixtureState(f, "unlearned.", holder.Layout));
-        var weights = ModelFiles.Canonical(holder);
+        var weights = ProbeFixture.Weights(holder, "unlearned");
         // A high learning rate so that the tiny network moves within a few steps.
         var settings = new RelearnSettings { ImageFraction = 0.1, LearningRate = 0.05f, MaxSteps = 6, Seed = 4 };
         const int forget = 3;
