@@ -16,11 +16,14 @@ app=src/IlgpuUnlearn.Cli/bin/Release/net10.0/ilgpu-unlearn
 extra=()
 case "$mode" in step) verb=bench; warmup=2 ;; train) verb=bench; warmup=2; extra=(--augment) ;; eval) verb=bench-eval; warmup=1 ;;
   *) echo "MODE must be step, train or eval" >&2; exit 2 ;; esac
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) logical CPUs; mode $mode"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//') (family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ') model $(grep -m1 '^model[[:space:]]*:' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')), $(nproc) logical CPUs; mode $mode; $(date -u +%FT%TZ); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$rounds"); do
   "$app" "$verb" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" "${extra[@]}" --json "$out/ours-$r.json" >/dev/null
   "$python" bench/torch_peer.py "$mode" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" --threads "$(nproc)" --json "$out/torch-$r.json" >/dev/null
-  echo "round $r: ours $(grep -o '"images_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2) images/s, torch $(grep -o '"images_per_second": [0-9.]*' "$out/torch-$r.json" | cut -d' ' -f2) images/s"
+  o=$(grep -o '"images_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2); t=$(grep -o '"images_per_second": [0-9.]*' "$out/torch-$r.json" | cut -d' ' -f2)
+  g=$(grep -o '"gflops_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2); p=$(grep -o '"fma_peak_gflops_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2)
+  echo "round $r: ours $o images/s, torch $t images/s, ratio $("$python" -c "print(f'{$o / $t:.2f}')")${g:+; ours $g GFLOP/s of an FMA peak of $p}" \
+    "(load average $(cut -d' ' -f1-3 /proc/loadavg))"
 done
 "$python" - "$out" <<'PY'
 import glob, json, os, sys

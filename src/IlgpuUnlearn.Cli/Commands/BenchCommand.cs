@@ -78,7 +78,12 @@ internal static class BenchCommand
         // The limit the figure is measured against: the machine's own FMA throughput (CPU path only).
         double? peak = ops is CpuOps ? CpuModel.MeasureFmaPeakGflops() : null;
         Console.WriteLine($"device            {ops.Name}");
-        if (ops is CpuOps) Console.WriteLine($"cpu               {CpuModel.Name}");
+        if (ops is CpuOps)
+        {
+            Console.WriteLine($"cpu               {CpuModel.Name}");
+            Console.WriteLine($"cpu caches        {CpuCacheDescription.ThisMachine}");
+            Console.WriteLine($"kernel plan       {CpuKernelPlan.Current}");
+        }
         Console.WriteLine($"batch size        {o.BatchSize}, {o.Steps} timed steps{(o.Augment ? ", crop-flip augmentation" : "")}");
         Console.WriteLine($"images/s          {imagesPerSecond:F1}");
         Console.WriteLine($"seconds/step      {seconds / o.Steps:F3}");
@@ -96,6 +101,8 @@ internal static class BenchCommand
                 ["peak_device_bytes"] = ops.PeakAllocatedBytes, ["peak_rss_growth_bytes"] = rssGrowth,
                 ["gflops_per_second"] = flops / seconds / 1e9,
                 ["cpu_model"] = CpuModel.Name, ["fma_peak_gflops_per_second"] = peak ?? 0,
+                ["cpu_caches"] = ops is CpuOps ? CpuCacheDescription.ThisMachine.ToString() : "",
+                ["kernel_plan"] = ops is CpuOps ? CpuKernelPlan.Current.ToString() : "",
             });
             AtomicFile.WriteAllText(o.Json, json + "\n");
         }

@@ -11,7 +11,7 @@ namespace IlgpuUnlearn.Cli.Commands;
 [Verb("bench-kernels", HelpText = "Time every kernel version (convolutions per ResNet18 layer shape, batch norm, ReLU, add, the optimiser) on an ILGPU device: ms and TFLOP/s or GB/s.")]
 public sealed class BenchKernelsOptions
 {
-    [Option("device", Default = "cuda", HelpText = "cuda or ilgpu-cpu (the CPU accelerator: only to prove the command with --batch-size 1 --shapes small).")]
+    [Option("device", Default = "cuda", HelpText = "cuda, ilgpu-cpu (the CPU accelerator: only to prove the command with --batch-size 1 --shapes small), or cpu (the CPU path's GEMM, convolutions and other ops; compare with bench/cpu/torch_convs.py).")]
     public string Device { get; set; } = "cuda";
 
     [Option("batch-size", Default = 256, HelpText = "Images per batch.")]
@@ -48,7 +48,15 @@ internal static class BenchKernelsCommand
     {
         if (o.BatchSize < 1 || o.Repeat < 1) throw new UserError("--batch-size and --repeat must be at least 1");
         var kind = Devices.Parse(o.Device);
-        if (kind == DeviceKind.Cpu) throw new UserError("bench-kernels times ILGPU kernels: --device cuda or ilgpu-cpu");
+        if (kind == DeviceKind.Cpu)
+        {
+            // The CPU path has one version of each op: its GEMM, every ResNet18 convolution and the memory-bound ops, in
+            // the format bench/cpu/torch_convs.py prints for PyTorch (bench/cpu/compare.py gives the ratios).
+            if (o.Json is not null) throw new UserError("--json: not written for --device cpu (the table is the output; see bench/cpu/compare.py)");
+            Console.WriteLine($"cpu: {Cpu.CpuModel.Name}");
+            Cpu.CpuOpsBenchmark.Run(Console.Out, o.BatchSize, o.Repeat);
+            return 0;
+        }
         var shapes = o.Shapes.ToLowerInvariant() switch
         {
             "resnet18" => SelfTestShapes.ResNet18(o.BatchSize),

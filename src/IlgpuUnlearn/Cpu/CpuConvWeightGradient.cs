@@ -14,19 +14,19 @@ namespace IlgpuUnlearn.Cpu;
 /// </summary>
 internal sealed unsafe class CpuConvWeightGradient
 {
-    private const int TileRowsDy = 4, TileRowsCol = 6;
+    private const int TileRowsDy = 4, TileRowsCol = CpuKernelPlan.WeightGradientColRows;
     /// <summary>
-    /// The summed length a group aims at: short enough that the six col rows of a tile (24 KiB) stay in L1 while the rows of
-    /// dy stream past them, long enough that the horizontal sums are a small cost.
+    /// The summed length a group aims at: short enough that the six col rows of a tile stay in L1 while the rows of dy stream
+    /// past them, long enough that the horizontal sums are a small cost (<see cref="CpuKernelPlan.WeightGradientGroupPixels"/>).
     /// </summary>
-    private const int TargetGroupPixels = 1024;
-    /// <summary>Rows of dy_g kept hot in L2 while the col tiles run against them: 512 KiB.</summary>
-    private const int DyBlockBytes = 512 * 1024;
+    private static readonly int TargetGroupPixels = CpuKernelPlan.Current.WeightGradientGroupPixels;
+    /// <summary>Rows of dy_g kept hot in L2 while the col tiles run against them (<see cref="CpuKernelPlan.WeightGradientDyBlockBytes"/>).</summary>
+    private static readonly int DyBlockBytes = CpuKernelPlan.Current.WeightGradientDyBlockBytes;
     /// <summary>
-    /// The col_g rows a worker builds at once (whole tiles) and runs against every block of dy_g's rows: 256 KiB, beside
-    /// the dy block in L2, so that im2col runs once per tile however many blocks dy_g takes.
+    /// The col_g rows a worker builds at once (whole tiles) and runs against every block of dy_g's rows, beside the dy block in
+    /// L2, so that im2col runs once per tile however many blocks dy_g takes (<see cref="CpuKernelPlan.WeightGradientColumnBlockBytes"/>).
     /// </summary>
-    private const int ColumnBlockBytes = 256 * 1024;
+    private static readonly int ColumnBlockBytes = CpuKernelPlan.Current.WeightGradientColumnBlockBytes;
 
     private readonly CpuScratch _dyGathered = new();
     private readonly SamePaddingMasks _masks = new();

@@ -45,10 +45,18 @@ internal static unsafe class CpuGemm
     public const int MR = 8;
     /// <summary>Columns of a micro-tile (three Vector512 of packed B).</summary>
     public const int NR = 48;
-    /// <summary>The most rows of K one pass of the micro-kernel takes: a kc x NR panel of B (48 KiB) stays in L1/L2.</summary>
-    public const int MaxKc = 256;
-    /// <summary>Micro-panels of columns one worker takes at a time.</summary>
-    private const int PanelsPerChunk = 4;
+    /// <summary>The most rows of K one pass of the micro-kernel takes (<see cref="CpuKernelPlan.GemmKBlock"/>).</summary>
+    public static readonly int MaxKc = CpuKernelPlan.Current.GemmKBlock;
+    /// <summary>The most micro-panels of columns one worker takes at a time (<see cref="CpuKernelPlan.GemmPanelsPerChunk"/>).</summary>
+    private static readonly int PanelsPerChunk = CpuKernelPlan.Current.GemmPanelsPerChunk;
+    /// <summary>Work items per worker a GEMM aims at, so that a core slowed by other work leaves little for the others to wait on.</summary>
+    private const int ChunksPerWorker = 8;
+
+    /// <summary>
+    /// Micro-panels per work item for a GEMM of <paramref name="panels"/> column panels: the plan's N block, fewer when that
+    /// would give a worker fewer than <see cref="ChunksPerWorker"/> items (layer4 at batch 64 has 22 panels: 22 items, not 6).
+    /// </summary>
+    public static int PanelsPerChunkFor(long panels) => (int)Math.Clamp(panels / (CpuParallel.Workers * ChunksPerWorker), 1, PanelsPerChunk);
 
     public static int PaddedRows(int m) => (m + MR - 1) / MR * MR;
 
@@ -84,11 +92,12 @@ internal static unsafe class CpuGemm
         where TSource : struct, IGemmPanelSource
     {
         long panels = (ncols + NR - 1) / NR;
-        long chunks = (panels + PanelsPerChunk - 1) / PanelsPerChunk;
+        int perChunk = PanelsPerChunkFor(panels);
+        long chunks = (panels + perChunk - 1) / perChunk;
         CpuParallel.For((int)chunks, chunk =>
         {
-            long j0 = chunk * PanelsPerChunk * (long)NR;
-            MultiplyColumns(m, k, packedA, source, c, j0, Math.Min(PanelsPerChunk * (long)NR, ncols - j0));
+            long j0 = chunk * perChunk * (long)NR;
+            MultiplyColumns(m, k, packedA, source, c, j0, Math.Min(perChunk * (long)NR, ncols - j0));
         });
     }
 

@@ -5,7 +5,8 @@ namespace IlgpuUnlearn.Cpu;
 
 /// <summary>
 /// Speed of the CPU path: the GEMM micro-kernel alone, the packed GEMM, and every ResNet18 (CIFAR, width 64, 32x32)
-/// convolution forward, backward-input and backward-weight, printed as milliseconds and GFLOP/s, best of several runs.
+/// convolution forward, backward-input and backward-weight, printed as milliseconds and GFLOP/s, best of several runs, and
+/// the convolutions' share of the FMA peak by process CPU time.
 /// bench/cpu/torch_convs.py prints the same table for PyTorch.
 /// </summary>
 public static unsafe class CpuOpsBenchmark
@@ -29,6 +30,8 @@ public static unsafe class CpuOpsBenchmark
     public static void Run(TextWriter output, int batch = 64, int repeats = 5, string? only = null)
     {
         output.WriteLine($"CpuOps benchmark: {Environment.ProcessorCount} threads, batch {batch}, best of {repeats}");
+        output.WriteLine($"cpu caches: {CpuCacheDescription.ThisMachine}");
+        output.WriteLine($"kernel plan: {CpuKernelPlan.Current}");
         if (only is null or "gemm") RunGemm(output, repeats);
         double convs = 0, others = 0;
         if (only is null or "conv") convs = RunConvs(output, batch, repeats);
@@ -98,7 +101,7 @@ public static unsafe class CpuOpsBenchmark
     /// <summary>The micro-kernel on L1-resident panels (one thread), then whole GEMMs of convolution-like sizes.</summary>
     public static void RunGemm(TextWriter output, int repeats)
     {
-        const int kc = CpuGemm.MaxKc;
+        int kc = CpuGemm.MaxKc;
         var a = GC.AllocateArray<float>(kc * CpuGemm.MR, pinned: true);
         var b = GC.AllocateArray<float>(kc * CpuGemm.NR, pinned: true);
         var c = GC.AllocateArray<float>(CpuGemm.MR * CpuGemm.NR, pinned: true);
@@ -128,6 +131,9 @@ public static unsafe class CpuOpsBenchmark
             Array.Fill(bm, 0.01f);
             float* pa = Address(am), pb = Address(bm), pc = Address(cm);
             double seconds = Best(repeats, () => CpuGemm.Multiply(m, n, k, pa, pb, pc, scratch));
+            GC.KeepAlive(am); // the lambda holds only their addresses: without these the pinned arrays may be collected while in use
+            GC.KeepAlive(bm);
+            GC.KeepAlive(cm);
             output.WriteLine($"gemm M {m,5} N {n,5} K {k,5}: {seconds * 1e3,8:F2} ms {2.0 * m * n * k / seconds / 1e9,7:F1} GFLOP/s");
         }
     }
@@ -137,7 +143,8 @@ public static unsafe class CpuOpsBenchmark
     {
         using var ops = new CpuOps();
         output.WriteLine($"{"shape",-28} {"fwd ms",8} {"GF/s",6} {"bwd-in ms",10} {"GF/s",6} {"bwd-w ms",9} {"GF/s",6}");
-        double total = 0;
+        double total = 0, totalCpu = 0, totalFlops = 0;
+        var cpuRates = new List<string>();
         var rng = new Random(0);
         foreach (var (name, cin, h, cout, k, stride, pad, uses) in ResNet18Convs)
         {
@@ -151,29 +158,62 @@ public static unsafe class CpuOpsBenchmark
                 for (int i = 0; i < span.Length; i++) span[i] = (float)(rng.NextDouble() - 0.5);
             }
             double flops = 2.0 * s.Macs;
-            double tf = Best(repeats, () => ops.Conv2dForward(s, x.All, w.All, y.All));
-            double ti = Best(repeats, () => ops.Conv2dBackwardInput(s, y.All, w.All, x.All));
-            double tw = Best(repeats, () => ops.Conv2dBackwardWeight(s, x.All, y.All, w.All));
+            double tf = Best(repeats, () => ops.Conv2dForward(s, x.All, w.All, y.All), out double cf);
+            double ti = Best(repeats, () => ops.Conv2dBackwardInput(s, y.All, w.All, x.All), out double ci);
+            double tw = Best(repeats, () => ops.Conv2dBackwardWeight(s, x.All, y.All, w.All), out double cw);
             total += uses * (tf + ti + tw);
+            totalCpu += uses * (cf + ci + cw);
+            totalFlops += uses * 3 * flops;
+            cpuRates.Add($"{name,-28} {flops / cf / 1e9,6:F1} {flops / ci / 1e9,6:F1} {flops / cw / 1e9,6:F1}");
             output.WriteLine($"{name,-28} {tf * 1e3,8:F2} {flops / tf / 1e9,6:F1} {ti * 1e3,10:F2} {flops / ti / 1e9,6:F1} {tw * 1e3,9:F2} {flops / tw / 1e9,6:F1}");
         }
         output.WriteLine($"all convolutions of one training step (forward + both backward, each shape times its uses): {total * 1e3:F1} ms");
+        // Against the load of a shared machine: the process's CPU time (the least of the timed runs), which the other work
+        // does not lengthen (it counts the workers' spinning at the end of a parallel loop, so it flatters nothing).
+        output.WriteLine($"{"GFLOP/s per CPU-second",-28} {"fwd",6} {"bwd-in",6} {"bwd-w",6}");
+        foreach (var line in cpuRates) output.WriteLine(line);
+        double corePeak = CpuModel.MeasureFmaPeakGflops(1, 0.2);
+        double perCpuSecond = totalFlops / totalCpu / 1e9;
+        output.WriteLine($"the same in CPU time: {totalCpu * 1e3:F1} ms, {perCpuSecond:F1} GFLOP/s per CPU-second = {perCpuSecond / corePeak:P0} " +
+                         $"of one core's measured FMA peak ({corePeak:F1} GFLOP/s)");
         return total;
     }
 
     /// <summary>The address of an array allocated on the pinned object heap.</summary>
     private static float* Address(float[] pinned) => (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref pinned[0]);
 
-    private static double Best(int repeats, Action action)
+    private static double Best(int repeats, Action action) => Best(repeats, action, out _);
+
+    /// <summary>The least wall-clock seconds of <paramref name="repeats"/> runs after three warm-ups; the least process CPU seconds in <paramref name="cpuSeconds"/>.</summary>
+    private static double Best(int repeats, Action action, out double cpuSeconds)
     {
         for (int warmUp = 0; warmUp < 3; warmUp++) action();
         double best = double.MaxValue;
+        cpuSeconds = double.MaxValue;
         for (int r = 0; r < repeats; r++)
         {
+            double cpu = ProcessCpuSeconds();
             var sw = Stopwatch.StartNew();
             action();
             best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            cpuSeconds = Math.Min(cpuSeconds, ProcessCpuSeconds() - cpu);
         }
         return best;
     }
+
+    /// <summary>
+    /// CPU seconds this process has used: clock_gettime(CLOCK_PROCESS_CPUTIME_ID) on Linux (nanoseconds; Process.TotalProcessorTime
+    /// counts 10 ms ticks there, too coarse for one convolution), Process.TotalProcessorTime elsewhere.
+    /// </summary>
+    private static double ProcessCpuSeconds()
+    {
+        if (OperatingSystem.IsLinux() && ClockGetTime(2 /* CLOCK_PROCESS_CPUTIME_ID */, out var t) == 0) return t.Seconds + t.Nanoseconds * 1e-9;
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime.TotalSeconds;
+    }
+
+    private struct TimeSpec { public long Seconds; public long Nanoseconds; }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
 }

@@ -21,7 +21,8 @@ internal sealed unsafe class SamePaddingMasks
     public Vector512<float>* For(int h, int w, int k, int stride, int pad)
     {
         int outH = (h + 2 * pad - k) / stride + 1, outW = (w + 2 * pad - k) / stride + 1;
-        if (stride != 1 || outH != h || outW != w || h * w % 16 != 0 || !Avx512F.IsSupported) return null;
+        if (stride != 1 || outH != h || outW != w || h * w % 16 != 0 || !Avx512F.IsSupported
+            || CpuKernelPlan.Current.Im2col != Im2colStrategy.MaskedLoads) return null;
         int vectors = h * w / 16;
         var table = (Vector512<float>*)_table.Get((long)k * k * vectors * 16);
         for (int kh = 0; kh < k; kh++)

@@ -108,6 +108,16 @@ public sealed class ModelEvaluation
     [JsonPropertyName("metrics")]
     public Dictionary<string, MetricValue> Metrics { get; init; } = [];
 
+    /// <summary>
+    /// How well this model's SVC attack (MIA_efficacy) separates its own members from its non-members: the balanced accuracy
+    /// (%, 50 = chance) of the fitted attack on the images it was fitted on (<see cref="SvcMiaEfficacy.FittingBalancedAccuracy"/>).
+    /// The verdict judges MIA_efficacy only where this and the retrained model's are informative
+    /// (<see cref="VerdictThresholds.InformativeAttackBalancedAccuracy"/>). Null without the attack, and in reports written
+    /// before it was recorded.
+    /// </summary>
+    [JsonPropertyName("mia_attack_balanced_accuracy"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? MiaAttackBalancedAccuracy { get; set; }
+
     /// <summary>The attacks' score distributions (fixed-bin counts of members, non-members and forget images), with a forget class.</summary>
     [JsonPropertyName("attack_scores"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public AttackScoreHistograms? AttackScores { get; set; }
@@ -159,6 +169,7 @@ public sealed class ModelEvaluation
             var figures = new Figures(train, test, k, retrainedTrain, settings, cancel, progress, evaluation.Timings);
             foreach (var (name, value) in figures.Compute())
                 evaluation.Metrics[name] = value;
+            evaluation.MiaAttackBalancedAccuracy = 100 * figures.SvcFittingBalancedAccuracy;
             evaluation.AttackScores = AttackScoreHistograms.Compute(train, test, k, settings.MiaSplit);
         }
         return evaluation;
@@ -201,6 +212,9 @@ public sealed class ModelEvaluation
                 _timings.Add((SvcPart, _clock.Elapsed.TotalSeconds));
             }
         }
+
+        /// <summary>The SVC attack's balanced accuracy (0..1) on its fitting data; null where the attack was not fitted.</summary>
+        public double? SvcFittingBalancedAccuracy => _svc?.FittingBalancedAccuracy;
 
         const string SvcPart = "SVC attack", BootstrapPart = "bootstrap", LossPart = "loss attack", PrivacyPart = "privacy score";
 

@@ -166,7 +166,7 @@ public static class ReportHtml
         if (items.Length > 0) page.Append("<ul class=\"verdicts\">\n").Append(items).Append("</ul>\n");
         var thresholds = runs.Select(r => r.Evaluation.Verdict).FirstOrDefault(v => v is not null);
         if (thresholds is null) page.Append("<p class=\"absent\">No verdict in these reports (they were made without a forget class or before verdicts were written).</p>\n");
-        else page.Append(Inv($"<p class=\"note\">Far: a percentage more than {thresholds.AccuracyThreshold:G} points from the retrained model's, the forget-class test loss more than {thresholds.LossThreshold:G}x the retrained model's (see README).</p>\n"));
+        else page.Append(Inv($"<p class=\"note\">Far: a percentage more than {thresholds.AccuracyThreshold:G} points from the retrained model's, the forget-class test loss more than {thresholds.LossThreshold:G}x the retrained model's; MIA_efficacy judged only where the model's and the retrained model's SVC attacks separate their fitting data with a balanced accuracy above {(thresholds.MiaAttackThreshold > 0 ? thresholds.MiaAttackThreshold : new VerdictThresholds().InformativeAttackBalancedAccuracy):G}% (see README).</p>\n"));
     }
 
     static void PerClass(StringBuilder page, List<(int ForgetClass, List<ClassModel> Models)> classes, string[] names)

@@ -71,6 +71,13 @@ public static class RunReportText
                 foreach (var m in models)
                     if (m.Metrics.TryGetValue(name, out var v) && v.NotAvailable is string why)
                         text.Append($"n/a: {name} of the {m.Role} model: {why}\n");
+            if (models.Any(m => m.MiaAttackBalancedAccuracy is not null))
+            {
+                double threshold = models.Select(m => m.Verdict?.MiaAttackThreshold).FirstOrDefault(v => v > 0) ?? new VerdictThresholds().InformativeAttackBalancedAccuracy;
+                text.Append("MIA_efficacy's SVC attack, balanced accuracy on its own members and non-members (%, 50 = chance): ");
+                text.Append(string.Join(", ", models.Select(m => m.MiaAttackBalancedAccuracy is double a ? Inv($"{m.Role} {a:F1}") : $"{m.Role} -")));
+                text.Append(Inv($" (MIA_efficacy is judged only where the model's and the retrained model's exceed {threshold:G})\n"));
+            }
             if (report.Retrained is not null)
                 text.Append(Inv($"Avg. Gap (SalUn: mean |model - retrained| over UA, RA, TA, MIA-efficacy): {(double.IsNaN(report.AvgGap) ? "n/a (a figure is not available)" : report.AvgGap.ToString("F2", CultureInfo.InvariantCulture))}\n"));
             else if (!report.Evaluation.Metrics.ContainsKey(ModelEvaluation.Fqs))

@@ -25,6 +25,23 @@ public sealed record VerdictThresholds
     /// (retraining) lies near the latter; twice the retrained model's loss is pushed well past it.
     /// </summary>
     public double LossRatio { get; init; } = 2;
+
+    /// <summary>
+    /// The balanced accuracy (%) on its own fitting data that the SVC attack (MIA_efficacy) must exceed, for the model and for
+    /// the retrained model, before MIA_efficacy is judged. Below it the attack cannot tell the model's training images from
+    /// unseen ones, its decision regions are arbitrary, and so is the share of forget images it calls unseen (a model that
+    /// barely overfits gets anything from 0 to 100%). 55: (1) above sampling noise at the sizes used: the balanced accuracy
+    /// of an attack that guesses, over n members and n non-members, has a standard deviation of sqrt(0.125 / n), a 95%
+    /// half-width of 0.7 points at SalUn's 9,000 + 9,000 (full CIFAR-10 / Fashion-MNIST) and 1.6 at 1,800 + 1,800
+    /// (--limit 2000), though 5.2 at 180 + 180, where 5 points no longer cover it; (2) above the SVC's own optimism, since
+    /// it is scored on the points it was fitted on: on samples drawn from one distribution for both sides, scikit-learn's
+    /// SVC(C=3, gamma="auto") scored at most 50.6% at 9,000 + 9,000, 51.6% at 1,800 + 1,800 and 54.8% at 200 + 200
+    /// (bench/svc_attack_null.py); (3) 55% is a membership advantage TPR - FPR of 0.10 (Yeom et al., "Privacy risk in
+    /// machine learning: analyzing the connection to overfitting", CSF 2018: advantage = 2 x balanced accuracy - 1), where the
+    /// unlearning benchmarks read an attack accuracy near 50% as no membership signal (the NeurIPS 2023 starting kit's loss
+    /// attack, whose ideal is 50%). No published threshold exists for this; 55 is ours.
+    /// </summary>
+    public double InformativeAttackBalancedAccuracy { get; init; } = 55;
 }
 
 /// <summary>One figure of a model beside the retrained model's: the distance and its direction.</summary>
@@ -46,7 +63,9 @@ public sealed record JudgedFigure(
 /// <list type="bullet">
 /// <item>Under-forgotten: the forget class's accuracy (UA, TUA), or the linear probe's forget accuracy, more than
 /// <see cref="VerdictThresholds.AccuracyPoints"/> above the retrained model's; or MIA-efficacy that many points below it
-/// (more forget images look like training members).</item>
+/// (more forget images look like training members). MIA-efficacy is judged (in either direction) only where both this
+/// model's and the retrained model's attacks separate their own members from non-members
+/// (<see cref="VerdictThresholds.InformativeAttackBalancedAccuracy"/>); otherwise it is in <see cref="NotJudged"/>.</item>
 /// <item>Over-forgotten: the forget-class test loss more than <see cref="VerdictThresholds.LossRatio"/> times the retrained
 /// model's; or MIA-efficacy far above it.</item>
 /// <item>Retain damage: a retain figure (RA, TRA, SalUn_RA, SalUn_TA, the probe's retain accuracy) more than
@@ -66,6 +85,8 @@ public sealed record Verdict
     [JsonPropertyName("not_judged")] public string[] NotJudged { get; init; } = [];
     [JsonPropertyName("accuracy_threshold_points")] public double AccuracyThreshold { get; init; }
     [JsonPropertyName("loss_threshold_ratio")] public double LossThreshold { get; init; }
+    /// <summary>The SVC attack's balanced accuracy (%) on its fitting data above which MIA_efficacy is judged (<see cref="VerdictThresholds.InformativeAttackBalancedAccuracy"/>).</summary>
+    [JsonPropertyName("mia_attack_threshold_percent")] public double MiaAttackThreshold { get; init; }
 
     /// <summary>Judges <paramref name="model"/> (with its probe, where computed) against the retrained model's figures.</summary>
     public static Verdict Judge(ModelEvaluation model, ModelEvaluation? retrained, LinearProbe? probe, LinearProbe? retrainedProbe,
@@ -100,7 +121,11 @@ public sealed record Verdict
                 if (model.Metrics.TryGetValue(name, out var m) && retrained.Metrics.TryGetValue(name, out var r))
                     Points(name, m.Value, r.Value, "", damage);
             if (model.Metrics.TryGetValue(ModelEvaluation.MiaEfficacy, out var mia) && retrained.Metrics.TryGetValue(ModelEvaluation.MiaEfficacy, out var rmia))
-                Points(ModelEvaluation.MiaEfficacy, mia.Value, rmia.Value, over, under);
+            {
+                if (UninformativeAttack(model.MiaAttackBalancedAccuracy, retrained.MiaAttackBalancedAccuracy, t) is string why)
+                    notJudged.Add(ModelEvaluation.MiaEfficacy + ": " + why);
+                else Points(ModelEvaluation.MiaEfficacy, mia.Value, rmia.Value, over, under);
+            }
             double loss = model.Test.ForgetLoss, reference = retrained.Test.ForgetLoss;
             Add("forget_test_loss", loss, reference, loss > t.LossRatio * reference, over, "");
             if (probe is not null && retrainedProbe is not null)
@@ -125,8 +150,21 @@ public sealed record Verdict
             Line = Summarise(figures, collapsed, retrained is not null, t),
             UnderForgotten = underForgotten, OverForgotten = overForgotten, RetainDamage = retainDamage,
             Figures = [.. figures], NotJudged = [.. notJudged],
-            AccuracyThreshold = t.AccuracyPoints, LossThreshold = t.LossRatio,
+            AccuracyThreshold = t.AccuracyPoints, LossThreshold = t.LossRatio, MiaAttackThreshold = t.InformativeAttackBalancedAccuracy,
         };
+    }
+
+    /// <summary>
+    /// Why MIA_efficacy cannot be judged (one line naming both attacks' balanced accuracies), or null when both attacks separate
+    /// their fitting data better than <see cref="VerdictThresholds.InformativeAttackBalancedAccuracy"/>. Accuracies in %; null
+    /// where not recorded (a report written before they were), which cannot show the attack informative.
+    /// </summary>
+    static string? UninformativeAttack(double? model, double? retrained, VerdictThresholds t)
+    {
+        static string Show(double? v) => v is double x && !double.IsNaN(x) ? Inv($"{x:F1}%") : "not recorded";
+        bool Informative(double? v) => v is double x && x > t.InformativeAttackBalancedAccuracy;
+        if (Informative(model) && Informative(retrained)) return null;
+        return Inv($"the SVC attack does not separate members from non-members on its fitting data (balanced accuracy: this model {Show(model)}, retrained {Show(retrained)}; judged only above {t.InformativeAttackBalancedAccuracy:G}% for both), so its efficacy is arbitrary");
     }
 
     /// <summary>The one line: each reading with its most telling figure, or "close to retraining".</summary>

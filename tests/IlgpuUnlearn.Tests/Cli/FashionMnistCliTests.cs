@@ -258,6 +258,9 @@ public sealed class FashionMnistCliTests(TinyCifarFiles files, ITestOutputHelper
         // The same model everywhere: the probes agree, the relearn target (half the base's accuracy) is met at once.
         Assert.Equal(report.Base!.LinearProbe!.ForgetAccuracy, report.Evaluation.LinearProbe!.ForgetAccuracy);
         Assert.Equal(0, report.Evaluation.Relearn!.Steps);
+        // Each model's SVC attack is recorded with its balanced accuracy on its fitting data, the same for the same outputs.
+        Assert.InRange(report.Evaluation.MiaAttackBalancedAccuracy!.Value, 0, 100);
+        Assert.Equal(report.Evaluation.MiaAttackBalancedAccuracy, report.Retrained!.MiaAttackBalancedAccuracy);
         Assert.StartsWith("close to retraining", report.Evaluation.Verdict!.Line, StringComparison.Ordinal);
         Assert.Null(report.Retrained!.Verdict);
         Assert.Contains("| evaluated / base | test-other |", result.Stdout, StringComparison.Ordinal);

@@ -6,7 +6,7 @@ namespace IlgpuUnlearn.Tests.Cpu;
 
 /// <summary>
 /// The blocked GEMM and the GEMM-based convolutions on sizes that are not multiples of the tiles (8 x 48 micro-tiles,
-/// K passes of at most 256, 4 x 6 dot tiles, groups of images) and on full-ish layer sizes, against fp64 loops.
+/// K passes of at most the plan's K block, 4 x 6 dot tiles, groups of images) and on full-ish layer sizes, against fp64 loops.
 /// </summary>
 public sealed unsafe class CpuFastPathTests(ITestOutputHelper output)
 {

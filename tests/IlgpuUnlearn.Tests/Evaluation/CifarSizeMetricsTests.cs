@@ -42,7 +42,8 @@ public sealed class CifarSizeMetricsTests(Xunit.Abstractions.ITestOutputHelper o
         // of 1,000 (TUA 50%), class c has 10 c wrong.
         var train = Outputs(TrainPerClass, c => c == K ? 1000 : 100 * c, constant: false);
         var test = Outputs(TestPerClass, c => c == K ? 500 : 10 * c, constant: false);
-        var m = ModelEvaluation.Compute("confident", "unlearned", train, test, K, train, Settings).Metrics;
+        var evaluation = ModelEvaluation.Compute("confident", "unlearned", train, test, K, train, Settings);
+        var m = evaluation.Metrics;
         double meanRetainClass = Enumerable.Range(0, Classes).Where(c => c != K).Average(); // 42 / 9
         // Accuracies: exact counts, so 1e-9 allows only rounding.
         Assert.Equal(80.0, m[ModelEvaluation.UA].Value, 1e-9);
@@ -62,6 +63,12 @@ public sealed class CifarSizeMetricsTests(Xunit.Abstractions.ITestOutputHelper o
         Assert.Equal(0.0, sklearn.GetProperty("predict_at_p0").GetDouble());
         Assert.Equal((float)sklearn.GetProperty("p0").GetDouble(), (float)train.TrueClassProbability[0 * TrainPerClass + 0 + 5000 * 1]);
         Assert.Equal(20.0, m[ModelEvaluation.MiaEfficacy].Value, 1e-9);
+        // The attack on its own fitting data: members 8,900 of 9,000 right (at 1.0f), non-members 420 of 9,000 (at p0), so
+        // (8900 / 9000 + 420 / 9000) / 2 = 51.78%, scikit-learn's balanced_accuracy_score there (cifar_size_confident_svc_fit_balanced_accuracy).
+        double sklearnFit = JsonDocument.Parse(File.ReadAllText(Path.Combine(FixtureFile.Folder, "mia_expected.json"))).RootElement
+            .GetProperty("cifar_size_confident_svc_fit_balanced_accuracy").GetDouble();
+        Assert.Equal(100 * (8900.0 / 9000 + 420.0 / 9000) / 2, evaluation.MiaAttackBalancedAccuracy!.Value, 1e-9);
+        Assert.Equal(100 * sklearnFit, evaluation.MiaAttackBalancedAccuracy.Value, 1e-9);
         // Loss attack: two loss values; the members (forget images) are 20% high-loss, the non-members (a random half of the
         // test set) about 9.2%, so the fitted rule calls high loss a member and low loss a non-member, right on
         // 0.2 x 0.5 + 0.908 x 0.5 = 55.4% of the held-out images. Tolerance 2.5 points: the subsample's share of high-loss
@@ -85,7 +92,8 @@ public sealed class CifarSizeMetricsTests(Xunit.Abstractions.ITestOutputHelper o
         // Every logit 0: every image is predicted class 0 (the first of equal logits), every probability 0.1, every loss ln 10.
         var train = Outputs(TrainPerClass, _ => 0, constant: true);
         var test = Outputs(TestPerClass, _ => 0, constant: true);
-        var m = ModelEvaluation.Compute("constant", "unlearned", train, test, K, train, Settings).Metrics;
+        var evaluation = ModelEvaluation.Compute("constant", "unlearned", train, test, K, train, Settings);
+        var m = evaluation.Metrics;
         double oneOfNine = 100.0 / 9;
         Assert.Equal(0.0, m[ModelEvaluation.UA].Value, 1e-9);
         Assert.Equal(oneOfNine, m[ModelEvaluation.RA].Value, 1e-9);
@@ -95,6 +103,8 @@ public sealed class CifarSizeMetricsTests(Xunit.Abstractions.ITestOutputHelper o
         // Every feature equal: scikit-learn's decision value is exactly 0, which its predict calls a member (members and
         // non-members are 10,000 each): efficacy 0, never 100 (MembershipInferenceTests checks the same against scikit-learn).
         Assert.Equal(0.0, m[ModelEvaluation.MiaEfficacy].Value, 1e-9);
+        // ... from an attack that calls everything a member: exactly chance on its fitting data, so the verdict leaves it out.
+        Assert.Equal(50.0, evaluation.MiaAttackBalancedAccuracy);
         // Equal losses: the regression cannot separate the balanced classes and calls every image a non-member: 50%.
         Assert.Equal(50.0, m[ModelEvaluation.LossMia].Value, 1e-9);
         Assert.Equal(1.0, m[ModelEvaluation.Fqs].Value, 12);

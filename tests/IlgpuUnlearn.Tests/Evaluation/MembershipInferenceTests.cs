@@ -26,6 +26,22 @@ public sealed class MembershipInferenceTests(Xunit.Abstractions.ITestOutputHelpe
 
     static double Double(string name) => Expected.GetProperty(name).GetDouble();
 
+    /// <summary>
+    /// The attack's balanced accuracy on its fitting data against scikit-learn's balanced_accuracy_score(y, clf.predict(X)).
+    /// Exact (to 1e-12, the rounding of two shares' mean) except for fitting points whose scikit-learn decision value lies within
+    /// the solvers' 5e-3 of 0 (mia_expected.json, *_fit_ambiguous: [members, non-members]), each of which may flip and move its
+    /// side's share by one count.
+    /// </summary>
+    internal static void AssertFittingBalancedAccuracy(double actual, JsonElement expected, string name, int members, int nonMembers,
+        Xunit.Abstractions.ITestOutputHelper output)
+    {
+        double reference = expected.GetProperty(name + "_fit_balanced_accuracy").GetDouble();
+        var ambiguous = expected.GetProperty(name + "_fit_ambiguous").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        double allowed = ambiguous[0] / (2.0 * members) + ambiguous[1] / (2.0 * nonMembers) + 1e-12;
+        output.WriteLine($"{name}: fitting balanced accuracy {actual:R} vs scikit-learn {reference:R} (difference {Math.Abs(actual - reference):E2}; allowed {allowed:E2} for {ambiguous[0]} + {ambiguous[1]} points near the boundary)");
+        Assert.InRange(actual, reference - allowed, reference + allowed);
+    }
+
     [Fact]
     public void SvcEfficacyMatchesScikitLearn()
     {
@@ -48,6 +64,7 @@ public sealed class MembershipInferenceTests(Xunit.Abstractions.ITestOutputHelpe
         Assert.InRange(mia.Efficacy, efficacy - (double)ambiguous / forget.Count - 1e-12, efficacy + (double)ambiguous / forget.Count + 1e-12);
         // Support vectors: LIBSVM's count, give or take vectors sitting at the bound's edge.
         Assert.InRange(mia.Classifier.SupportVectorCount, Expected.GetProperty("svc_support_vectors").GetInt32() - 3, Expected.GetProperty("svc_support_vectors").GetInt32() + 3);
+        AssertFittingBalancedAccuracy(mia.FittingBalancedAccuracy, Expected, "svc", members.Count, nonMembers.Count, output);
     }
 
     /// <summary>
@@ -81,6 +98,14 @@ public sealed class MembershipInferenceTests(Xunit.Abstractions.ITestOutputHelpe
         // Tied copies share their weight interchangeably at the optimum, so the count depends on the path through ties:
         // within 2% of scikit-learn's (a wrong bound or a lost weight moves it by hundreds here).
         Assert.InRange(mia.Classifier.SupportVectorCount, expectedSv * 0.98, expectedSv * 1.02);
+        // The fitting features are ours, not torch's: the points whose float32 value differs from torch's by an ulp across
+        // 1.0f (|atOne - torchAtOne|, 7 here) sit on a different side of that tie, and each can move one side's share by one
+        // count; scikit-learn has no fitting point within 5e-3 of its boundary here (confident_svc_fit_ambiguous [0, 0]).
+        int ulpMoved = Math.Abs(atOne - torchAtOne);
+        double reference = Double("confident_svc_fit_balanced_accuracy");
+        output.WriteLine($"confident: fitting balanced accuracy {mia.FittingBalancedAccuracy:R} vs scikit-learn {reference:R} (difference {Math.Abs(mia.FittingBalancedAccuracy - reference):E2}; {ulpMoved} features moved across 1.0f)");
+        Assert.InRange(mia.FittingBalancedAccuracy, reference - ulpMoved / (2.0 * Math.Min(members.Count, nonMembers.Count)) - 1e-12,
+            reference + ulpMoved / (2.0 * Math.Min(members.Count, nonMembers.Count)) + 1e-12);
     }
 
     /// <summary>
@@ -98,6 +123,8 @@ public sealed class MembershipInferenceTests(Xunit.Abstractions.ITestOutputHelpe
         // 0.75 is exact in float32, so every kernel value is exactly 1 and the decision value is exact.
         Assert.Equal(expected.GetProperty("decision").GetDouble(), mia.Classifier.Decision([0.75]), 12);
         Assert.Equal(expected.GetProperty("predict").GetDouble() == 0 ? 1.0 : 0.0, mia.Efficacy);
+        // Every point on one side of a constant decision: one share 1, the other 0, so exactly chance.
+        Assert.Equal(expected.GetProperty("fit_balanced_accuracy").GetDouble(), mia.FittingBalancedAccuracy);
     }
 
     [Fact]

@@ -45,6 +45,16 @@ public sealed class ReportHtmlPageTests
         Assert.Contains("no retrained model in these reports, so no distances", html, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void TheVerdictNoteStatesWhenMiaEfficacyIsJudged()
+    {
+        // Reports written before the attack's balanced accuracy was recorded (these fixtures) get the default threshold.
+        var runs = new[] { "ft", "ga" }.Select(m => RunReportJson.ReadAll(Repository.File($"tests/IlgpuUnlearn.Tests/Fixtures/report/{m}.report.json"))[0]).ToList();
+        var comparison = new RunComparison(runs);
+        string html = ReportHtml.Render(comparison, comparison.Table(), [], []);
+        Assert.Contains("MIA_efficacy judged only where the model's and the retrained model's SVC attacks separate their fitting data with a balanced accuracy above 55%", html, StringComparison.Ordinal);
+    }
+
     static RunReport WithoutRetrained(RunReport r) => new()
     {
         Method = r.Method, ModelName = r.ModelName, ForgetClass = r.ForgetClass, ClassNames = r.ClassNames, Card = null,

@@ -6,9 +6,11 @@ namespace IlgpuUnlearn.Tests.Evaluation;
 /// <summary>The verdict against retraining: both directions, its thresholds' edges, and what it says without a retrained model.</summary>
 public sealed class VerdictTests
 {
-    static ModelEvaluation Model(double ua, double tua, double tra, double mia, double forgetLoss) => new()
+    /// <summary>A model's figures; <paramref name="attack"/>: its SVC attack's balanced accuracy (%) on its fitting data, by
+    /// default one that separates members from non-members (so MIA_efficacy is judged).</summary>
+    static ModelEvaluation Model(double ua, double tua, double tra, double mia, double forgetLoss, double? attack = 70) => new()
     {
-        Model = "m.pth", Role = "unlearned",
+        Model = "m.pth", Role = "unlearned", MiaAttackBalancedAccuracy = attack,
         Test = new SplitMetrics { ForgetLoss = forgetLoss },
         Metrics = new()
         {
@@ -63,6 +65,53 @@ public sealed class VerdictTests
         Assert.True(streisand.OverForgotten);
     }
 
+    /// <summary>
+    /// Today's Fashion-MNIST run (a width-16 ResNet18 that barely overfits): the retrained model's attack called every forget
+    /// image a member (MIA_efficacy 0) because it could not separate anything (balanced accuracy 50%); the base model's 24%
+    /// was then read as over-forgotten. Now the figure is not judged, with both accuracies named, and the rest stays.
+    /// </summary>
+    [Fact]
+    public void AnAttackAtChanceOnTheRetrainedModelLeavesMiaEfficacyNotJudged()
+    {
+        var retrained = Model(ua: 0, tua: 0, tra: 89.6, mia: 0, forgetLoss: 12.05, attack: 50);
+        var verdict = Verdict.Judge(Model(90.5, 85.5, 89.1, 24, 0.40, attack: 56.2), retrained, null, null, []);
+        Assert.False(verdict.OverForgotten);
+        Assert.True(verdict.UnderForgotten); // UA and TUA are judged as before
+        Assert.Equal("under-forgotten: UA 90.5% is 90.5 points above the retrained model's 0.0%, TUA 85.5% is 85.5 points above the retrained model's 0.0%", verdict.Line);
+        Assert.DoesNotContain(verdict.Figures, f => f.Figure == ModelEvaluation.MiaEfficacy);
+        Assert.Contains("MIA_efficacy: the SVC attack does not separate members from non-members on its fitting data (balanced accuracy: this model 56.2%, retrained 50.0%; judged only above 55% for both), so its efficacy is arbitrary",
+            verdict.NotJudged);
+        Assert.Equal(55, verdict.MiaAttackThreshold);
+    }
+
+    [Theory]
+    [InlineData(50.0, 70.0, "this model 50.0%, retrained 70.0%")]   // the model's own attack at chance
+    [InlineData(70.0, 55.0, "this model 70.0%, retrained 55.0%")]   // the threshold itself is not above it
+    [InlineData(70.0, null, "this model 70.0%, retrained not recorded")] // a report written before it was recorded
+    public void MiaEfficacyNeedsBothAttacksAboveTheThreshold(double model, double? retrained, string named)
+    {
+        var verdict = Verdict.Judge(Model(0, 0, 94, 40, 5, model), Model(0, 0, 94, 100, 5, retrained), null, null, []);
+        Assert.DoesNotContain(verdict.Figures, f => f.Figure == ModelEvaluation.MiaEfficacy);
+        Assert.False(verdict.UnderForgotten); // MIA_efficacy 60 points below would otherwise say under-forgotten
+        Assert.Contains(verdict.NotJudged, s => s.StartsWith("MIA_efficacy: ") && s.Contains(named));
+        Assert.StartsWith("close to retraining", verdict.Line);
+    }
+
+    [Fact]
+    public void InformativeAttacksAreJudgedAsBefore()
+    {
+        // Just above the threshold on both sides: the same distance reads under-forgotten, and a threshold can be set.
+        var verdict = Verdict.Judge(Model(0, 0, 94, 40, 5, 55.1), Model(0, 0, 94, 100, 5, 55.1), null, null, []);
+        var mia = verdict.Figures.Single(f => f.Figure == ModelEvaluation.MiaEfficacy);
+        Assert.True(mia.Far);
+        Assert.Equal("under-forgotten", mia.Reading);
+        Assert.DoesNotContain(verdict.NotJudged, s => s.StartsWith("MIA_efficacy"));
+        var stricter = Verdict.Judge(Model(0, 0, 94, 40, 5, 55.1), Model(0, 0, 94, 100, 5, 55.1), null, null, [],
+            new VerdictThresholds { InformativeAttackBalancedAccuracy = 60 });
+        Assert.DoesNotContain(stricter.Figures, f => f.Figure == ModelEvaluation.MiaEfficacy);
+        Assert.Contains(stricter.NotJudged, s => s.Contains("judged only above 60% for both"));
+    }
+
     [Fact]
     public void RetainDropAndCollapseAreRetainDamage()
     {
@@ -92,7 +141,7 @@ public sealed class VerdictTests
     {
         static ModelEvaluation As(ModelEvaluation m, string role, string file) => new()
         {
-            Model = file, Role = role, Metrics = m.Metrics,
+            Model = file, Role = role, Metrics = m.Metrics, MiaAttackBalancedAccuracy = m.MiaAttackBalancedAccuracy,
             Train = new SplitMetrics { PerClassAccuracy = new double[10], PerClassCount = new int[10] },
             Test = new SplitMetrics { ForgetLoss = m.Test.ForgetLoss, PerClassAccuracy = Enumerable.Repeat(90.0, 10).ToArray(), PerClassCount = new int[10] },
         };
@@ -122,6 +171,8 @@ public sealed class VerdictTests
         Assert.Equal(0.97, back.Evaluation.Cka[0].TestOther[9]);
         Assert.Equal(report.Evaluation.Verdict.Line, back.Evaluation.Verdict!.Line);
         Assert.Equal(report.Evaluation.Verdict.Figures, back.Evaluation.Verdict.Figures);
+        Assert.Equal(70, back.Evaluation.MiaAttackBalancedAccuracy);
+        Assert.Equal(55, back.Evaluation.Verdict.MiaAttackThreshold);
 
         string text = RunReportText.Format(report);
         Assert.Contains("| u.pth | unlearned | 82.00 | 90.00 | 2 (to 45.0%, 50 images) |", text);
@@ -129,6 +180,7 @@ public sealed class VerdictTests
         Assert.Contains("verdict, unlearned model (against the retrained model; far: 5 points, forget loss 2x): under-forgotten: probe_forget_accuracy 82.0%", text);
         Assert.Contains("verdict, base model", text);
         Assert.DoesNotContain("verdict, retrained model", text);
+        Assert.Contains("MIA_efficacy's SVC attack, balanced accuracy on its own members and non-members (%, 50 = chance): base 70.0, unlearned 70.0, retrained 70.0 (MIA_efficacy is judged only where the model's and the retrained model's exceed 55)", text);
 
         // Without a retrained model the line does not claim to be judged against one (it said both at once).
         var alone = RunReport.Create("ft", "u.pth", 3, Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray(), null,

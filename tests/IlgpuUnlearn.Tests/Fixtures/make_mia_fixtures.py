@@ -12,7 +12,8 @@ right on training images, less so on test images) go to mia_outputs.safetensors:
 mia_expected.json holds what scikit-learn / numpy compute from them:
   SalUn / Unlearn-Sparse SVC_MIA ("confidence" = softmax(z)[y], float32 from torch's softmax as their collect_prob holds
   it): SVC(C=3, gamma="auto", kernel="rbf") fitted on members (1)
-  and non-members (0); efficacy = share of forget images predicted 0; plus the decision function on the forget images.
+  and non-members (0); efficacy = share of forget images predicted 0; plus the decision function on the forget images, and
+  the attack's balanced accuracy on the data it was fitted on (balanced_accuracy_score(y, clf.predict(X)), *_fit_balanced_accuracy).
   NeurIPS 2023 starting kit simple_mia: LogisticRegression() on per-sample cross-entropy, members = forget (1), non-members =
   the first NS test images (0), cross_val_score(accuracy) over the folds above; plus coef/intercept fitted on all of them.
   Comparator privacy score: entropy of softmax(z/2) (scipy.stats.entropy) and log p_max - log(1 - p_max), 51 thresholds,
@@ -29,6 +30,7 @@ import scipy.stats
 import sklearn
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
 from sklearn.svm import SVC
 
@@ -194,6 +196,42 @@ write_safetensors(os.path.join(HERE, "mia_outputs.safetensors"), {
     "loss.folds_train": np.stack([tr for tr, _ in folds]).astype(np.int64),
     "loss.folds_test": np.stack([te for _, te in folds]).astype(np.int64),
 })
+
+
+def fit_balanced_accuracy(clf, x, y):
+    """How well the fitted attack separates its own members and non-members: balanced accuracy on its fitting data."""
+    return float(balanced_accuracy_score(y, clf.predict(x)))
+
+
+y_conf = np.concatenate([np.ones(CM), np.zeros(CN)])
+y_big = np.concatenate([np.ones(9000), np.zeros(9000)])
+fit_accuracies = {
+    "svc_fit_balanced_accuracy": fit_balanced_accuracy(svc, x_svc, y_svc),
+    "svc_salun_split_fit_balanced_accuracy": fit_balanced_accuracy(svc_salun, x_salun, np.concatenate([np.ones(n_salun), np.zeros(n_salun)])),
+    "svc_whole_test_split_fit_balanced_accuracy": fit_balanced_accuracy(svc_whole, x_whole, np.concatenate([np.ones(N), np.zeros(N)])),
+    "confident_svc_fit_balanced_accuracy": fit_balanced_accuracy(svc_conf, x_conf, y_conf),
+    "cifar_size_confident_svc_fit_balanced_accuracy": fit_balanced_accuracy(svc_big, x_big, y_big),
+}
+# Fitting points whose scikit-learn decision value lies within 5e-3 of 0 (the tests' tolerance on decision values: both
+# solvers stop at a KKT gap of 1e-3), as [members, non-members]: only these may be predicted differently by our solver.
+
+
+def ambiguous(clf, x, y):
+    near = np.abs(clf.decision_function(x)) < 5e-3
+    return [int((near & (y == 1)).sum()), int((near & (y == 0)).sum())]
+
+
+fit_ambiguous = {
+    "svc_fit_ambiguous": ambiguous(svc, x_svc, y_svc),
+    "svc_salun_split_fit_ambiguous": ambiguous(svc_salun, x_salun, np.concatenate([np.ones(n_salun), np.zeros(n_salun)])),
+    "svc_whole_test_split_fit_ambiguous": ambiguous(svc_whole, x_whole, np.concatenate([np.ones(N), np.zeros(N)])),
+    "confident_svc_fit_ambiguous": ambiguous(svc_conf, x_conf, y_conf),
+}
+for (m, n) in [(100, 100), (100, 90)]:
+    # Every point at 0.75: every image is called a member, so balanced accuracy 0.5 exactly.
+    svc_c = SVC(C=3, gamma="auto", kernel="rbf").fit(np.full((m + n, 1), 0.75), np.concatenate([np.ones(m), np.zeros(n)]))
+    constant[f"{m}_{n}"]["fit_balanced_accuracy"] = fit_balanced_accuracy(svc_c, np.full((m + n, 1), 0.75), np.concatenate([np.ones(m), np.zeros(n)]))
+
 expected = {
     "sklearn": sklearn.__version__,
     "svc_efficacy": svc_efficacy,
@@ -220,8 +258,10 @@ expected = {
     "fqs": fqs,
     "fqs_comparator": fqs_comparator,
     "fqs_attacks_comparator": attacks_rounded,
+    **fit_accuracies,
+    **fit_ambiguous,
 }
 with open(os.path.join(HERE, "mia_expected.json"), "w") as f:
     json.dump(expected, f, indent=1)
     f.write("\n")
-print(f"SVC efficacy {svc_efficacy:.4f} ({svc.support_.size} SVs), loss attack {scores.mean():.4f}, FQS {fqs:.4f}, attacks {attacks}")
+print(f"SVC efficacy {svc_efficacy:.4f} ({svc.support_.size} SVs; fit balanced accuracies {fit_accuracies}, ambiguous fitting points {fit_ambiguous}), loss attack {scores.mean():.4f}, FQS {fqs:.4f}, attacks {attacks}")

@@ -119,6 +119,37 @@ public sealed class RbfSupportVectorClassifier
     public bool Predict(ReadOnlySpan<double> x) => Decision(x) >= 0;
 
     /// <summary>
+    /// Balanced accuracy (0..1) of <see cref="Predict"/> on labelled points, typically the ones the classifier was fitted on:
+    /// the mean of the share of positive points predicted positive and the share of negative points predicted negative
+    /// (scikit-learn's balanced_accuracy_score). <paramref name="features"/>: n rows of the fitted width; <paramref name="positive"/>:
+    /// n labels; <paramref name="weights"/>: null (each point 1) or n positive counts, a point of weight w counting as w copies.
+    /// Cost: n x <see cref="DistinctSupportVectorCount"/> kernel values, rows in parallel, each row's kernel vectorised as in
+    /// <see cref="Decision"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Labels or weights not one per row, a weight &lt;= 0, or a class without points.</exception>
+    public double BalancedAccuracy(double[][] features, bool[] positive, double[]? weights = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(positive);
+        int n = features.Length;
+        if (positive.Length != n || (weights is not null && weights.Length != n))
+            throw new ArgumentException($"{n} feature rows, {positive.Length} labels and {weights?.Length ?? n} weights");
+        if (weights is not null && weights.Any(w => !(w > 0) || double.IsInfinity(w)))
+            throw new ArgumentException("each weight must be positive and finite");
+        var predicted = new bool[n];
+        Parallel.For(0, n, new ParallelOptions { CancellationToken = cancel }, i => predicted[i] = Predict(features[i]));
+        double positives = 0, negatives = 0, truePositives = 0, trueNegatives = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double w = weights?[i] ?? 1;
+            if (positive[i]) { positives += w; if (predicted[i]) truePositives += w; }
+            else { negatives += w; if (!predicted[i]) trueNegatives += w; }
+        }
+        if (positives == 0 || negatives == 0) throw new ArgumentException("balanced accuracy needs points of both classes");
+        return (truePositives / positives + trueNegatives / negatives) / 2;
+    }
+
+    /// <summary>
     /// The SMO state. Arrays are indexed by position; shrinking moves inactive variables to the end (positions &gt;= active),
     /// swapping every array, and <c>_index</c> maps a position back to the input row.
     /// </summary>

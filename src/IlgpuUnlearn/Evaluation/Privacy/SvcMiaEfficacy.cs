@@ -13,13 +13,23 @@ namespace IlgpuUnlearn.Evaluation.Privacy;
 /// </summary>
 public sealed class SvcMiaEfficacy
 {
-    private SvcMiaEfficacy(RbfSupportVectorClassifier classifier, bool[] targetNonMember)
+    private SvcMiaEfficacy(RbfSupportVectorClassifier classifier, bool[] targetNonMember, double fittingBalancedAccuracy)
     {
         Classifier = classifier;
         TargetCalledNonMember = targetNonMember;
+        FittingBalancedAccuracy = fittingBalancedAccuracy;
     }
 
     public RbfSupportVectorClassifier Classifier { get; }
+
+    /// <summary>
+    /// How well the attack separates the data it was fitted on (0..1): the balanced accuracy of its predictions on its own
+    /// members and non-members (<see cref="RbfSupportVectorClassifier.BalancedAccuracy"/>; scikit-learn's
+    /// balanced_accuracy_score(y, clf.predict(X)) on SalUn's fitting set). About 0.5 means the model's true-class
+    /// probability does not tell its training images from unseen ones, and the efficacy is then not evidence of anything
+    /// (see <see cref="VerdictThresholds.InformativeAttackBalancedAccuracy"/>).
+    /// </summary>
+    public double FittingBalancedAccuracy { get; }
 
     /// <summary>Per target image: whether the attack calls it a non-member.</summary>
     public bool[] TargetCalledNonMember { get; }
@@ -62,7 +72,9 @@ public sealed class SvcMiaEfficacy
         Parallel.For(0, distinct.Length, new ParallelOptions { CancellationToken = cancel }, i => calledNonMember[i] = !svc.Predict([distinct[i]]));
         var lookup = new Dictionary<double, bool>(distinct.Length);
         for (int i = 0; i < distinct.Length; i++) lookup[distinct[i]] = calledNonMember[i];
-        return new SvcMiaEfficacy(svc, t.Select(v => lookup[v]).ToArray());
+        // Merged points carry their counts, so this is the balanced accuracy over every member and non-member image.
+        double fitting = svc.BalancedAccuracy(x, y, weights, cancel);
+        return new SvcMiaEfficacy(svc, t.Select(v => lookup[v]).ToArray(), fitting);
     }
 
     private static double ShareOf(bool[] values, int[]? indices)

@@ -1,0 +1,71 @@
+namespace IlgpuUnlearn.Cpu;
+
+/// <summary>How a panel of the forward convolution's im2col operand is read from the image.</summary>
+public enum Im2colStrategy
+{
+    /// <summary>Each 16-pixel piece of a "same" stride-1 convolution as one AVX-512 masked load (the padding's lanes masked off).</summary>
+    MaskedLoads,
+    /// <summary>Runs along output rows copied one by one (any convolution; the only way without AVX-512's mask registers).</summary>
+    RowRuns,
+}
+
+/// <summary>
+/// The CPU path's blocking, chosen from what the CPU reports (<see cref="CpuCacheDescription"/>) by <see cref="For"/>:
+/// <list type="bullet">
+/// <item>register blocking of the GEMM micro-kernel: <see cref="MicroTileRows"/> x <see cref="MicroTileColumns"/>;</item>
+/// <item>the GEMM's K block (<see cref="GemmKBlock"/>): every micro-panel of B (kc x NR) runs against the whole packed A
+/// block (M x kc), so that block is sized to stay in the level-2 cache;</item>
+/// <item>the GEMM's N block (<see cref="GemmPanelsPerChunk"/>): the most micro-panels of columns one worker takes at a time;</item>
+/// <item>the im2col strategy (<see cref="Im2col"/>);</item>
+/// <item>the weight gradient's grouping: images per group so that a tile's six col rows of <see cref="WeightGradientGroupPixels"/>
+/// floats stay in L1, and the dy rows and col rows kept in L2 beside each other
+/// (<see cref="WeightGradientDyBlockBytes"/>, <see cref="WeightGradientColumnBlockBytes"/>).</item>
+/// </list>
+/// </summary>
+public sealed record CpuKernelPlan(
+    int MicroTileRows, int MicroTileColumns, int GemmKBlock, int GemmPanelsPerChunk, Im2colStrategy Im2col,
+    int WeightGradientGroupPixels, int WeightGradientDyBlockBytes, int WeightGradientColumnBlockBytes)
+{
+    /// <summary>Rows of the weight gradient's tile of col rows (its micro-kernel is 4 dy rows x 6 col rows).</summary>
+    public const int WeightGradientColRows = 6;
+
+    /// <summary>The plan of this machine, chosen once at start-up.</summary>
+    public static CpuKernelPlan Current { get; } = For(CpuCacheDescription.ThisMachine);
+
+    /// <summary>The most rows of A a convolution's GEMM has in ResNet18 (Cout or Cin of layer4): its A block is this x kc.</summary>
+    public const int LargestGemmRows = 512;
+
+    /// <summary>
+    /// The plan for a CPU with these caches. Rules (each a fraction of a cache, the rest left for the other operands' streams):
+    /// <list type="bullet">
+    /// <item>micro-tile 8 x 48 (24 of the 32 vector registers as accumulators; the one micro-kernel written);</item>
+    /// <item>K block: the largest multiple of 32 up to 256 whose A block (512 rows x kc floats, packed) fills at most half of
+    /// L2, at least 64: 256 for an L2 of 1 MiB or more, 128 for 512 KiB. Not bounded by L1: on a Zen 4 core (32 KiB L1d) the
+    /// micro-kernel ran at the same 117-118 GFLOP/s for every kc from 64 to 256, its 48 KiB B panel at 256 streaming from L2,
+    /// so the longest block wins (fewer passes over C);</item>
+    /// <item>N block: at most 4 micro-panels (192 columns) per work item, whatever the caches (the packed A block is reused
+    /// panel by panel, so the item's width does not change what stays in cache); fewer where a GEMM has too few panels for
+    /// 8 items per core (<see cref="CpuGemm.PanelsPerChunkFor"/>), for balance between the cores;</item>
+    /// <item>im2col by masked loads where AVX-512 is (a masked load costs a plain load on Intel and AMD), row runs elsewhere;</item>
+    /// <item>weight-gradient group: the six col rows of a tile in at most 3/4 of L1d, a multiple of 256 pixels, at least 256:
+    /// 1024 pixels for 32 KiB, 1536 for 48 KiB (on Zen 4 the 4 x 6 micro-kernel ran at 103 GFLOP/s one thread at 256 pixels,
+    /// 113 at 1024, 114 at 1536); dy rows kept in half of L2, col rows in a quarter.</item>
+    /// </list>
+    /// </summary>
+    public static CpuKernelPlan For(CpuCacheDescription cpu)
+    {
+        int kBlock = (int)Math.Clamp(cpu.L2Bytes / 2 / (LargestGemmRows * sizeof(float)) / 32 * 32, 64, 256);
+        long usableL1 = cpu.L1DataBytes * 3 / 4;
+        int groupPixels = (int)Math.Max(256, usableL1 / (WeightGradientColRows * sizeof(float)) / 256 * 256);
+        int dyBlock = (int)Math.Clamp(cpu.L2Bytes / 2, 128 * 1024, 64L * 1024 * 1024);
+        int columnBlock = (int)Math.Clamp(cpu.L2Bytes / 4, 64 * 1024, 32L * 1024 * 1024);
+        return new CpuKernelPlan(CpuGemm.MR, CpuGemm.NR, kBlock, 4, cpu.Avx512 ? Im2colStrategy.MaskedLoads : Im2colStrategy.RowRuns,
+            groupPixels, dyBlock, columnBlock);
+    }
+
+    /// <summary>One line for `bench`: "GEMM micro-tile 8x48, K block 128, N block 4 x 48 columns; im2col ...".</summary>
+    public override string ToString()
+        => $"GEMM micro-tile {MicroTileRows}x{MicroTileColumns}, K block {GemmKBlock}, N block {GemmPanelsPerChunk} x {MicroTileColumns} columns; " +
+           $"im2col {(Im2col == Im2colStrategy.MaskedLoads ? "masked loads" : "row runs")}; weight gradient groups of {WeightGradientGroupPixels} pixels, " +
+           $"dy block {WeightGradientDyBlockBytes / 1024} KiB, col block {WeightGradientColumnBlockBytes / 1024} KiB";
+}
