@@ -87,6 +87,7 @@ internal static class DemoCommand
             if (Directory.Exists(file)) throw new UserError($"--out {o.Out}: {file} is a folder; the demo writes a file there");
             PlanChecks.NotReplacing(file, "in --out", o.Force);
         }
+        PlanChecks.CreateFolders();
         var outputs = new ClassOutputs(k, outPath, cardPath, pictures);
 
         var clock = Stopwatch.StartNew();

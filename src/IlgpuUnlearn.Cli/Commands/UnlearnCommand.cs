@@ -598,12 +598,14 @@ internal static class UnlearnCommand
         }
         // The merged report is rewritten from every seed's report, so --resume replaces it too.
         foreach (var path in seedsReports?.Values.ToList() ?? []) PlanChecks.NotReplacing(path, "the seeds report beside --out", o.Force || o.Resume);
+        var limit = DataChoice.CheckLimit(o.Limit, names.Count);
+        PlanChecks.CreateFolders();
 
         var plan = new RunPlan
         {
             Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names, Classes = outputs,
             Devices = devices, DefaultDevice = isDefault, Json = o.Json, Resume = o.Resume,
-            Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std, SeedsReports = seedsReports,
+            Limit = limit, Mean = o.Mean, Std = o.Std, SeedsReports = seedsReports,
         };
         return (plan, method, evaluation);
     }

@@ -52,7 +52,7 @@ public static class ReportHtml
             page.Append($"<p>{runs.Count} run{Plural(runs.Count)} of {Esc(string.Join(", ", runs.Select(r => r.Method).Distinct()))}; ");
             page.Append(string.Join("; ", runs.Select(r => (r.Evaluation.Train.Images, r.Evaluation.Test.Images)).Distinct()
                 .Select(c => Inv($"{c.Item1:N0} training + {c.Item2:N0} test images"))));
-            page.Append(Inv($"; bootstrap {runs[0].BootstrapReplicates} resamples, seed {runs[0].Seed}, SVC attack split {Esc(runs[0].MiaSplit)}.</p>\n"));
+            page.Append("; ").Append(Esc(RunSettings(runs))).Append(".</p>\n");
             page.Append("<p class=\"note\">Every figure's target is the retrained model's value (a model that never saw the forget class), not 0 or 100: "
                 + "the tables give each figure's distance to it.</p>\n");
             foreach (var line in warnings) page.Append($"<p class=\"warning\">WARNING: {Esc(line)}</p>\n");
@@ -78,6 +78,27 @@ public static class ReportHtml
         });
         page.Append("<footer>Made by ilgpu-unlearn report; every picture is inline SVG, the page loads nothing else.</footer>\n</body>\n</html>\n");
         return page.ToString();
+    }
+
+    /// <summary>
+    /// The evaluation settings of the runs in words: "bootstrap 1000 resamples, SVC attack split test, seeds 0,1,2" when every
+    /// run shares the bootstrap and attack split; otherwise per method ("settings differ by method: GA: bootstrap 1000 resamples,
+    /// SVC attack split test, seeds 0,1,2; RL: bootstrap 200 ...; "), so that no run's settings are shown as every run's.
+    /// </summary>
+    public static string RunSettings(IReadOnlyList<RunReport> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        static string Of(IEnumerable<RunReport> rs)
+        {
+            var list = rs.ToList();
+            var settings = list.Select(r => (r.BootstrapReplicates, r.MiaSplit)).Distinct().Select(x => Inv($"bootstrap {x.BootstrapReplicates} resamples, SVC attack split {x.MiaSplit}"));
+            var seeds = list.Select(r => r.Seed).Distinct().Order().ToList();
+            return string.Join(" / ", settings) + (seeds.Count == 1 ? Inv($", seed {seeds[0]}") : ", seeds " + string.Join(",", seeds));
+        }
+        bool shared = runs.Select(r => (r.BootstrapReplicates, r.MiaSplit)).Distinct().Count() == 1;
+        var methods = runs.GroupBy(r => r.Method).ToList();
+        if (shared && (methods.Count == 1 || runs.Select(r => r.Seed).Distinct().Count() == 1)) return Of(runs);
+        return (shared ? "" : "settings differ by method: ") + string.Join("; ", methods.Select(g => g.Key + ": " + Of(g)));
     }
 
     /// <summary>A forget class's models: the base, each run's judged model, the retrained model (each once, by file name), with a label and colour.</summary>
@@ -127,6 +148,7 @@ public static class ReportHtml
                 page.Append(isFar ? "<td class=\"far\">" : "<td>");
                 page.Append($"<span class=\"v\">{Esc((v.AtLeast ? "≥ " : "") + MethodTable.Number(v.Value, f))}</span>");
                 if (v.HasInterval) page.Append($"<span class=\"ci\">[{MethodTable.Number(v.Low, f)}, {MethodTable.Number(v.High, f)}]</span>");
+                if (v.IsZeroWidth) page.Append($"<span class=\"ci zero\" title=\"every seed gave the same value: nothing varied, the figure is not certain\">{MethodFigure.ZeroWidthMark}</span>");
                 if (!double.IsNaN(d)) page.Append($"<span class=\"d\">{(d >= 0 ? "+" : "−")}{MethodTable.Number(Math.Abs(d), f)}</span>");
                 page.Append("</td>");
             }
@@ -338,6 +360,7 @@ public static class ReportHtml
         td.far .d { color: #c0392b; font-weight: bold; }
         .scroll { overflow-x: auto; }
         .note { color: #555; font-size: 12px; } .absent { color: #777; font-style: italic; } .warning { color: #b35900; font-weight: bold; }
+        .ci.zero { color: #b00020; font-weight: bold; }
         .grid { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
         figure { margin: 0; border: 1px solid #e5e5e5; padding: 6px; background: white; max-width: 420px; }
         figure.wide { max-width: 100%; } figure.half { max-width: calc(50% - 20px); }
