@@ -186,7 +186,7 @@ public static class ReportHtml
         // Per forget class: its base model's verdict once (by file name), then each run's.
         var judged = runs.GroupBy(r => r.ForgetClass).OrderBy(g => g.Key).SelectMany(g =>
             g.Where(r => r.Base is not null).DistinctBy(r => r.Base!.Model).Select(r => (r, r.Base!, $"base ({r.Base!.Model})"))
-             .Concat(g.Select(r => (r, r.Evaluation, $"{r.Method} ({r.ModelName})"))));
+             .Concat(g.Select(r => (r, r.Evaluation, g.Count(o => o.Method == r.Method) > 1 ? Inv($"{r.Method} seed {r.Seed} ({r.ModelName})") : $"{r.Method} ({r.ModelName})"))));
         foreach (var (r, m, label) in judged)
         {
             if (m.Verdict is not { } v) continue;
