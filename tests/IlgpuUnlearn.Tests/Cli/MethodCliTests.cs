@@ -13,6 +13,27 @@ namespace IlgpuUnlearn.Tests.Cli;
 [Collection(CliCollection.Name)]
 public sealed class MethodCliTests(TinyCifarFiles files, ITestOutputHelper output)
 {
+    /// <summary>
+    /// scripts/fashion-mnist-methods.sh takes its methods from <c>unlearn --help</c>: the lines "  NAME: ..." after the
+    /// "Methods (--method" heading up to the next unindented line. They must be the registry's option names, in its order.
+    /// </summary>
+    [Fact]
+    public void HelpListsEveryRegisteredMethodAsTheMethodsScriptReadsIt()
+    {
+        var help = CliProcess.Run(files.DataFolder, "unlearn", "--help");
+        Assert.True(help.ExitCode == 0, help.ToString());
+        var names = new List<string>();
+        bool on = false;
+        foreach (var line in help.Stdout.Split('\n').Select(l => l.TrimEnd('\r')))
+        {
+            if (line.StartsWith("Methods (--method", StringComparison.Ordinal)) { on = true; continue; }
+            if (on && line.Length > 0 && line[0] != ' ') on = false;
+            var match = on ? System.Text.RegularExpressions.Regex.Match(line, "^  ([a-z0-9+]+):") : null;
+            if (match is { Success: true }) names.Add(match.Groups[1].Value);
+        }
+        Assert.Equal(IlgpuUnlearn.Unlearning.Methods.MethodRegistry.All.Select(m => m.OptionName), names);
+    }
+
     [Trait("Category", "Slow")]
     [Theory]
     [InlineData("ft", "FT", "lr 0.01", "schedule cosine:1:0.01")]

@@ -13,12 +13,19 @@ namespace IlgpuUnlearn.Evaluation.Probes;
 /// stop at factr x eps = 2.2e-9, so the fit lands at least as close to the optimum as scikit-learn's), or after
 /// <see cref="MaxIterations"/> iterations (then <see cref="Converged"/> is false; on nearly separable features the last
 /// digits of the weights still move, the predictions hardly).
+/// <see cref="MaxIterations"/> is scikit-learn's default max_iter, 100. A probe of a whole data set rarely converges at
+/// C = 1, here or there: on the 60,000 training features of a width-16 Fashion-MNIST base model (d = 128, K = 10) neither
+/// fit met its tolerance in 1,000 iterations, and 100 iterations gave the same probe accuracies within 0.3 points
+/// (forget 87.80% vs 87.70%, retain 85.12% vs 85.41%; scikit-learn's own 100 iterations: 87.60%, 85.09%) in a twentieth of
+/// the time (5.1 s vs 105 s on 2 shared cores), far inside the verdict's 5 points. On 2,000 training rows (the README's
+/// Fashion-MNIST methods table) fits converge in 500-670 iterations, and stopping at 100 moved the probe accuracies of the
+/// RL, SCRUB and SSD models by at most 0.22 points.
 /// Work per iteration: two passes over the data of n x d x K multiply-adds each, over all cores in fixed chunks (the result
 /// does not depend on the core count).
 /// </summary>
 public sealed class MultinomialLogisticRegression
 {
-    public const int MaxIterations = 1000;
+    public const int MaxIterations = 100;
     public const double GradientTolerance = 1e-6;
     public const double RelativeDecrease = 1e-11;
     const int Memory = 10;
