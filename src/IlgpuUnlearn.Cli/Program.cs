@@ -120,5 +120,9 @@ public static class Program
             Console.Error.WriteLine($"ilgpu-unlearn: internal error: {e.GetType().Name}: {e.Message} (set ILGPU_UNLEARN_DEBUG=1 for the stack trace)");
             return 70;
         }
+        finally
+        {
+            PlanChecks.ForgetFolders();
+        }
     }
 }

@@ -88,6 +88,7 @@ internal static class DemoCommand
         // The memory estimate (a "memory:" line) only once the outputs are known to be free, so a refusal comes alone.
         DeviceChoice.CheckMemory(devices, planned, o.BatchSize, training: true, "--batch-size");
         PlanChecks.OutputFolder(o.Out, "--out");
+        PlanChecks.CreateFolders();
         var outputs = new ClassOutputs(k, outPath, cardPath, pictures);
 
         var clock = Stopwatch.StartNew();

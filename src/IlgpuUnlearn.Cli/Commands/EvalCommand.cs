@@ -193,11 +193,13 @@ internal static class EvalCommand
             PlanChecks.OutputFile(file, option);
             PlanChecks.NotReplacing(file, option, o.Force);
         }
+        var limit = DataChoice.CheckLimit(o.Limit, names.Count);
+        PlanChecks.CreateFolders();
         var plan = new RunPlan
         {
             Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names,
             Classes = classes.Select(k => new ClassOutputs(k, Model: null, o.Json, pictures)).ToList(), Devices = devices, DefaultDevice = isDefault,
-            Json = o.Json, Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std,
+            Json = o.Json, Limit = limit, Mean = o.Mean, Std = o.Std,
         };
         return (plan, settings);
     }

@@ -65,10 +65,11 @@ internal static class ReportCommand
         var runs = files.SelectMany(f => RunReportJson.ReadAll(f).Select(r => (Run: r, Source: f))).ToList();
         if (!runs.Any(r => r.Run.ForgetClass is not null)) throw new UserError("none of the reports has a forget class: nothing to compare");
         var curves = logs.Select(ReadLog).ToList();
+        PlanChecks.CreateFolders();
         var comparison = new RunComparison(runs);
         // Runs of one method and class that differ only in their seed, merged (mean and 95% t interval over seeds).
         var (overSeeds, seedWarnings) = SeedGroups.Find(runs);
-        var mixed = comparison.MixedGroups().Concat(seedWarnings).ToList();
+        var mixed = comparison.MixedGroups().Concat(seedWarnings).Concat(overSeeds.Where(r => r.SeedsIdentical).Select(r => r.IdenticalWarning)).ToList();
         foreach (var line in mixed) Console.Error.WriteLine("WARNING: " + line);
         // The method table every output shows, with the interval over seeds where a method's runs are one set of seeds.
         var table = MethodTableSeeds.With(comparison.Table(), overSeeds);

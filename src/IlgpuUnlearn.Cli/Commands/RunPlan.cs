@@ -138,7 +138,7 @@ internal static class PlanChecks
 
     /// <summary>
     /// A file the run will write: not a folder, with one of <paramref name="extensions"/> (any when empty), its folder
-    /// created and writable. Returns the path as given.
+    /// writable or creatable (created by <see cref="CreateFolders"/> after the checks). Returns the path as given.
     /// </summary>
     public static string OutputFile(string path, string option, params string[] extensions)
     {
@@ -163,20 +163,62 @@ internal static class PlanChecks
 
     public const string ForceHelp = "Replace output files that exist (without it, an existing output stops the run before it starts).";
 
-    /// <summary>A folder the run will write into: created when missing, then proven writable by creating and deleting a file.</summary>
+    /// <summary>
+    /// A folder the run will write into, checked but not yet created: no file in the way, and the nearest folder that exists
+    /// (the folder itself, or the one it would be created in) writable, proven by creating and deleting a file. A missing
+    /// folder is created by <see cref="CreateFolders"/> once every check of the verb has passed, so that a refused run leaves
+    /// no empty folder behind.
+    /// </summary>
     public static string OutputFolder(string folder, string option, string? named = null)
     {
         named ??= folder;
-        for (string? up = Path.GetFullPath(folder); up is not null && !Directory.Exists(up); up = Path.GetDirectoryName(up))
-            if (File.Exists(up)) throw new UserError($"{option} {named}: {up} is a file, not a folder");
-        try
+        string? existing = Path.GetFullPath(folder);
+        for (; existing is not null && !Directory.Exists(existing); existing = Path.GetDirectoryName(existing))
+            if (File.Exists(existing)) throw new UserError($"{option} {named}: {existing} is a file, not a folder");
+        if (existing is null) throw new UserError($"{option} {named}: cannot create the folder {folder} (no part of its path exists)");
+        string full = Path.GetFullPath(folder);
+        Writable(existing, option, named, creating: existing == full ? null : folder);
+        lock (Missing)
+            if (!Directory.Exists(full) && !Missing.Any(m => m.Folder == full)) Missing.Add((full, option, named));
+        return folder;
+    }
+
+    /// <summary>The folders <see cref="OutputFolder"/> found missing, to create once the verb's checks are done.</summary>
+    static readonly List<(string Folder, string Option, string Named)> Missing = [];
+
+    /// <summary>
+    /// Creates the missing output folders the checks found, saying so in one line each on stderr
+    /// ("--out runs/a.pth: created the folder /abs/runs"). Verbs call it after their last check, before any work.
+    /// </summary>
+    public static void CreateFolders()
+    {
+        lock (Missing)
         {
-            Directory.CreateDirectory(folder);
+            foreach (var (folder, option, named) in Missing)
+            {
+                if (Directory.Exists(folder)) continue;
+                try
+                {
+                    Directory.CreateDirectory(folder);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new UserError($"{option} {named}: cannot create the folder {folder} ({Reason(e)})");
+                }
+                Console.Error.WriteLine($"{option} {named}: created the folder {folder}");
+            }
+            Missing.Clear();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UserError($"{option} {named}: cannot create the folder {folder} ({Reason(e)})");
-        }
+    }
+
+    /// <summary>Forgets the folders of a verb that stopped before <see cref="CreateFolders"/> (the CLI runs verbs one after another in one process in tests).</summary>
+    public static void ForgetFolders()
+    {
+        lock (Missing) Missing.Clear();
+    }
+
+    static void Writable(string folder, string option, string named, string? creating)
+    {
         string probe = Path.Combine(folder, $".ilgpu-unlearn-write-check-{Guid.NewGuid():N}");
         try
         {
@@ -184,9 +226,10 @@ internal static class PlanChecks
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new UserError($"{option} {named}: cannot write into {folder} ({Reason(e).Replace(probe, folder, StringComparison.Ordinal)})");
+            string reason = Reason(e).Replace(probe, folder, StringComparison.Ordinal);
+            throw new UserError(creating is null ? $"{option} {named}: cannot write into {folder} ({reason})"
+                : $"{option} {named}: cannot create the folder {creating} (cannot write into {folder}: {reason})");
         }
-        return folder;
     }
 
     static string Reason(Exception e) => UserFacing.IoReason(e);

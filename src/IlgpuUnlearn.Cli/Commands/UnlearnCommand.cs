@@ -303,6 +303,21 @@ internal static class UnlearnCommand
         (SampleOutputs Train, SampleOutputs Test, PhaseRecord Phase)? baseOutputs;
         readonly Dictionary<int, Lazy<RetrainedReference>> retrained = [];
         readonly Dictionary<int, int> retrainedUsesLeft = new(JobsPerClass);
+        readonly Dictionary<int, string> basePrinted = [];
+
+        /// <summary>
+        /// Null for the first job of class <paramref name="k"/> to ask (it prints the base model's block); for the class's later
+        /// jobs (--seeds) the words naming the job that printed it (" seed 0"), so that each seed does not reprint the same block.
+        /// </summary>
+        public string? BasePrintedBy(int k, string job)
+        {
+            lock (basePrinted)
+            {
+                if (basePrinted.TryGetValue(k, out var first)) return first;
+                basePrinted[k] = job;
+                return null;
+            }
+        }
 
         /// <summary>Whether the evaluation outputs keep the pooled features: only for --below-logits' linear probe.</summary>
         public bool KeepsFeatures => RunEvaluation.KeepsFeatures(RunEvaluation.ParseBelowLogits(Options.BelowLogits), 0);
@@ -381,7 +396,11 @@ internal static class UnlearnCommand
         var baseEvaluation = RunEvaluation.Metrics(baseName, "base", baseOutputs.Train, baseOutputs.Test, k, retrainedOutputs.Train, evaluationSettings, cancel, label, phases, run.WeightsPath);
         var baseReport = RunReport.Create("base", baseName, k, names, null, baseEvaluation, null, null, evaluationSettings);
         baseReport.Evaluation.Verdict = null; // judged against the retrained model in the run's report, after unlearning
-        RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName, baseReport);
+        // The base model is the same for every seed of a class: its block once (the first seed), later seeds one line.
+        if (run.BasePrintedBy(k, SeedWords(outputs)) is { } printedBy)
+            Console.WriteLine($"\nbase model, before unlearning: as printed above for class {k} ({names[k]}){printedBy} (the same model and images for every seed)");
+        else
+            RunEvaluation.PrintBase(baseOutputs.Test.CardReport(k, names), baseName, baseReport);
 
         // The method and its settings: "forgetting class 3 (cat) with SCRUB: 5 epoch(s) ...".
         Console.Error.WriteLine($"{prefix}forgetting class {k} ({names[k]}) with {method.Name}: {method}");
@@ -598,12 +617,14 @@ internal static class UnlearnCommand
         }
         // The merged report is rewritten from every seed's report, so --resume replaces it too.
         foreach (var path in seedsReports?.Values.ToList() ?? []) PlanChecks.NotReplacing(path, "the seeds report beside --out", o.Force || o.Resume);
+        var limit = DataChoice.CheckLimit(o.Limit, names.Count);
+        PlanChecks.CreateFolders();
 
         var plan = new RunPlan
         {
             Dataset = kind, DataPath = o.Data, WeightsPath = o.Weights, ClassNames = names, Classes = outputs,
             Devices = devices, DefaultDevice = isDefault, Json = o.Json, Resume = o.Resume,
-            Limit = DataChoice.CheckLimit(o.Limit, names.Count), Mean = o.Mean, Std = o.Std, SeedsReports = seedsReports,
+            Limit = limit, Mean = o.Mean, Std = o.Std, SeedsReports = seedsReports,
         };
         return (plan, method, evaluation);
     }

@@ -11,6 +11,12 @@ namespace IlgpuUnlearn.Evaluation;
 public readonly record struct MethodFigure(double Value, double Low = double.NaN, double High = double.NaN, bool AtLeast = false)
 {
     public bool HasInterval => !double.IsNaN(Low) && !double.IsNaN(High);
+
+    /// <summary>An interval of zero width (every seed gave the same value): renderers mark it, as it says nothing varied, not that the figure is certain.</summary>
+    public bool IsZeroWidth => HasInterval && Low == High;
+
+    /// <summary>The mark renderers put after a zero-width interval.</summary>
+    public const string ZeroWidthMark = "(zero width)";
 }
 
 /// <summary>A method's row: its name ("base" and "retrained" for those models), how many runs it averages, its figures by name.</summary>
@@ -90,9 +96,10 @@ public sealed class MethodTable
         return value.ToString(format, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>"12.34", "&gt;= 50.0" for a lower bound, "12.34 [11.02, 13.80]" with an interval.</summary>
+    /// <summary>"12.34", "&gt;= 50.0" for a lower bound, "12.34 [11.02, 13.80]" with an interval, "41.00 [41.00, 41.00] (zero width)".</summary>
     public static string Text(MethodFigure f, string figure) =>
-        (f.AtLeast ? ">= " : "") + Number(f.Value, figure) + (f.HasInterval ? $" [{Number(f.Low, figure)}, {Number(f.High, figure)}]" : "");
+        (f.AtLeast ? ">= " : "") + Number(f.Value, figure) + (f.HasInterval ? $" [{Number(f.Low, figure)}, {Number(f.High, figure)}]" : "")
+        + (f.IsZeroWidth ? " " + MethodFigure.ZeroWidthMark : "");
 
     /// <summary>What a figure is, one short phrase (the metrics' from <see cref="RunReportText.Meaning"/>).</summary>
     public static string Meaning(string figure) => figure switch

@@ -29,7 +29,7 @@ public static class ReportCharts
         int bar = series.Count > 6 ? 8 : series.Count > 4 ? 10 : 14;
         int group = Math.Max(series.Count * bar + 8, (int)(categories.Max(c => c.Length) * CharWidth * 0.75) + 6);
         int plotWidth = categories.Count * group, plotHeight = 170;
-        var (svg, width, height) = Open(title, plotWidth, plotHeight, series.Count);
+        var (svg, width, height) = Open(title, plotWidth, plotHeight, series.Select(x => x.Name).ToList());
         Axis(svg, plotWidth, plotHeight, 0, yMax, yLabel);
         for (int c = 0; c < categories.Count; c++)
         {
@@ -61,7 +61,7 @@ public static class ReportCharts
         double yMax = Math.Max(0.05, shares.SelectMany(v => v).Where(v => !double.IsNaN(v)).DefaultIfEmpty(0).Max());
         yMax = Math.Ceiling(yMax * 10) / 10;
         var chartSeries = series.Select(s => new ChartSeries($"{s.Name} ({s.Counts.Sum():N0})", s.Colour, [], s.Dashed)).ToList();
-        var (svg, width, height) = Open(title, plotWidth, plotHeight, series.Count);
+        var (svg, width, height) = Open(title, plotWidth, plotHeight, chartSeries.Select(x => x.Name).ToList());
         Axis(svg, plotWidth, plotHeight, 0, yMax, "share");
         for (int s = 0; s < series.Count; s++)
         {
@@ -94,7 +94,7 @@ public static class ReportCharts
         ArgumentNullException.ThrowIfNull(series);
         int step = Math.Max(categories.Count > 20 ? 8 : 30, (int)(categories.Max(c => c.Length) * CharWidth) + 4), plotWidth = Math.Max(200, (categories.Count - 1) * step + 20), plotHeight = 150;
         double X(int i) => Left + 10 + (categories.Count == 1 ? 0 : i * (plotWidth - 20.0) / (categories.Count - 1));
-        var (svg, width, height) = Open(title, plotWidth, plotHeight, series.Count);
+        var (svg, width, height) = Open(title, plotWidth, plotHeight, series.Select(x => x.Name).ToList());
         Axis(svg, plotWidth, plotHeight, yMin, yMax, yLabel);
         foreach (var s in series)
         {
@@ -121,10 +121,11 @@ public static class ReportCharts
         return Close(svg);
     }
 
-    static (StringBuilder Svg, int Width, int Height) Open(string title, int plotWidth, int plotHeight, int legendRows)
+    /// <summary>The picture, wide enough for the plot, the title and the longest legend name (a legend row is never cut off).</summary>
+    static (StringBuilder Svg, int Width, int Height) Open(string title, int plotWidth, int plotHeight, IReadOnlyList<string> legend)
     {
-        int width = (int)Math.Max(Left + plotWidth + Right, title.Length * 7.2 + 16);
-        int height = Top + plotHeight + Bottom + 10 + LegendRow * legendRows;
+        int width = (int)Math.Max(Math.Max(Left + plotWidth + Right, title.Length * 7.2 + 16), Left + 24 + legend.Select(n => n.Length).DefaultIfEmpty(0).Max() * CharWidth + 8);
+        int height = Top + plotHeight + Bottom + 10 + LegendRow * legend.Count;
         var svg = new StringBuilder(Inv($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"10\">"));
         svg.Append(Inv($"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>"));
         svg.Append(Inv($"<text x=\"8\" y=\"16\" font-size=\"12\" font-weight=\"bold\">{Esc(title)}</text>"));

@@ -52,7 +52,7 @@ public static class ReportHtml
             page.Append($"<p>{runs.Count} run{Plural(runs.Count)} of {Esc(string.Join(", ", runs.Select(r => r.Method).Distinct()))}; ");
             page.Append(string.Join("; ", runs.Select(r => (r.Evaluation.Train.Images, r.Evaluation.Test.Images)).Distinct()
                 .Select(c => Inv($"{c.Item1:N0} training + {c.Item2:N0} test images"))));
-            page.Append(Inv($"; bootstrap {runs[0].BootstrapReplicates} resamples, seed {runs[0].Seed}, SVC attack split {Esc(runs[0].MiaSplit)}.</p>\n"));
+            page.Append("; ").Append(Esc(RunSettings(runs))).Append(".</p>\n");
             page.Append("<p class=\"note\">Every figure's target is the retrained model's value (a model that never saw the forget class), not 0 or 100: "
                 + "the tables give each figure's distance to it.</p>\n");
             foreach (var line in warnings) page.Append($"<p class=\"warning\">WARNING: {Esc(line)}</p>\n");
@@ -80,6 +80,27 @@ public static class ReportHtml
         return page.ToString();
     }
 
+    /// <summary>
+    /// The evaluation settings of the runs in words: "bootstrap 1000 resamples, SVC attack split test, seeds 0,1,2" when every
+    /// run shares the bootstrap and attack split; otherwise per method ("settings differ by method: GA: bootstrap 1000 resamples,
+    /// SVC attack split test, seeds 0,1,2; RL: bootstrap 200 ...; "), so that no run's settings are shown as every run's.
+    /// </summary>
+    public static string RunSettings(IReadOnlyList<RunReport> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        static string Of(IEnumerable<RunReport> rs)
+        {
+            var list = rs.ToList();
+            var settings = list.Select(r => (r.BootstrapReplicates, r.MiaSplit)).Distinct().Select(x => Inv($"bootstrap {x.BootstrapReplicates} resamples, SVC attack split {x.MiaSplit}"));
+            var seeds = list.Select(r => r.Seed).Distinct().Order().ToList();
+            return string.Join(" / ", settings) + (seeds.Count == 1 ? Inv($", seed {seeds[0]}") : ", seeds " + string.Join(",", seeds));
+        }
+        bool shared = runs.Select(r => (r.BootstrapReplicates, r.MiaSplit)).Distinct().Count() == 1;
+        var methods = runs.GroupBy(r => r.Method).ToList();
+        if (shared && (methods.Count == 1 || runs.Select(r => r.Seed).Distinct().Count() == 1)) return Of(runs);
+        return (shared ? "" : "settings differ by method: ") + string.Join("; ", methods.Select(g => g.Key + ": " + Of(g)));
+    }
+
     /// <summary>A forget class's models: the base, each run's judged model, the retrained model (each once, by file name), with a label and colour.</summary>
     sealed record ClassModel(string Label, string Colour, ModelEvaluation Evaluation);
 
@@ -94,14 +115,28 @@ public static class ReportHtml
                 models.Add(new ClassModel(RoleLabel(group, b, "base", r => r.Base), BaseColour, b.Base!));
             foreach (var r in group)
             {
-                bool twice = group.Count(o => o.Method == r.Method) > 1;
-                models.Add(new ClassModel(twice ? $"{r.Method} ({r.ModelName})" : r.Method, MethodColours[Math.Max(0, methods.IndexOf(r.Method)) % MethodColours.Length], r.Evaluation));
+                // Several runs of one method (its seeds, say): one hue per method, each run its own shade of it (lighter
+                // towards the last), labelled by its seed where the seeds differ, else by its file.
+                var same = group.Where(o => o.Method == r.Method).ToList();
+                string colour = MethodColours[Math.Max(0, methods.IndexOf(r.Method)) % MethodColours.Length];
+                if (same.Count == 1) { models.Add(new ClassModel(r.Method, colour, r.Evaluation)); continue; }
+                int index = same.IndexOf(r);
+                bool bySeed = same.Select(o => o.Seed).Distinct().Count() == same.Count;
+                models.Add(new ClassModel(bySeed ? Inv($"{r.Method} seed {r.Seed}") : $"{r.Method} ({r.ModelName})", Shade(colour, 0.6 * index / (same.Count - 1)), r.Evaluation));
             }
             foreach (var t in group.Where(r => r.Retrained is not null).DistinctBy(r => r.Retrained!.Model))
                 models.Add(new ClassModel(RoleLabel(group, t, "retrained", r => r.Retrained), RetrainedColour, t.Retrained!));
             list.Add((group.Key, models));
         }
         return list;
+    }
+
+    /// <summary>"#rrggbb" mixed with white by <paramref name="towardsWhite"/> (0: the colour, 1: white).</summary>
+    static string Shade(string colour, double towardsWhite)
+    {
+        int Part(int at) => Convert.ToInt32(colour.Substring(at, 2), 16);
+        int Mix(int c) => (int)Math.Round(c + (255 - c) * towardsWhite);
+        return Inv($"#{Mix(Part(1)):x2}{Mix(Part(3)):x2}{Mix(Part(5)):x2}");
     }
 
     /// <summary>"base", or "base (file.pth)" where one class has several base (or retrained) models.</summary>
@@ -127,6 +162,7 @@ public static class ReportHtml
                 page.Append(isFar ? "<td class=\"far\">" : "<td>");
                 page.Append($"<span class=\"v\">{Esc((v.AtLeast ? "≥ " : "") + MethodTable.Number(v.Value, f))}</span>");
                 if (v.HasInterval) page.Append($"<span class=\"ci\">[{MethodTable.Number(v.Low, f)}, {MethodTable.Number(v.High, f)}]</span>");
+                if (v.IsZeroWidth) page.Append($"<span class=\"ci zero\" title=\"every seed gave the same value: nothing varied, the figure is not certain\">{MethodFigure.ZeroWidthMark}</span>");
                 if (!double.IsNaN(d)) page.Append($"<span class=\"d\">{(d >= 0 ? "+" : "−")}{MethodTable.Number(Math.Abs(d), f)}</span>");
                 page.Append("</td>");
             }
@@ -141,7 +177,7 @@ public static class ReportHtml
         if (table.Figures.Intersect(MethodTable.BelowLogitsFigures).Any())
             page.Append(Inv($" {MethodTable.CkaBase} / {MethodTable.CkaRetrained}: linear CKA at {MethodTable.CkaStage} on the {MethodTable.CkaSplit} images; ≥: some run did not relearn within its step limit."));
         page.Append(" Hover a header for its meaning.</p>\n");
-        Figure(page, "The methods' means (%, FQS x100)", comparison.Svg(), wide: true);
+        Figure(page, comparison.ShownMetrics().Contains(ModelEvaluation.Fqs) ? "The methods' means (%, FQS x100)" : "The methods' means (%)", comparison.Svg(), wide: true);
     }
 
     static void Verdicts(StringBuilder page, IReadOnlyList<RunReport> runs)
@@ -150,7 +186,7 @@ public static class ReportHtml
         // Per forget class: its base model's verdict once (by file name), then each run's.
         var judged = runs.GroupBy(r => r.ForgetClass).OrderBy(g => g.Key).SelectMany(g =>
             g.Where(r => r.Base is not null).DistinctBy(r => r.Base!.Model).Select(r => (r, r.Base!, $"base ({r.Base!.Model})"))
-             .Concat(g.Select(r => (r, r.Evaluation, $"{r.Method} ({r.ModelName})"))));
+             .Concat(g.Select(r => (r, r.Evaluation, g.Count(o => o.Method == r.Method) > 1 ? Inv($"{r.Method} seed {r.Seed} ({r.ModelName})") : $"{r.Method} ({r.ModelName})"))));
         foreach (var (r, m, label) in judged)
         {
             if (m.Verdict is not { } v) continue;
@@ -158,9 +194,13 @@ public static class ReportHtml
             if (v.UnderForgotten) tags.Add("<span class=\"tag under\">under-forgotten</span>");
             if (v.OverForgotten) tags.Add("<span class=\"tag over\">over-forgotten</span>");
             if (v.RetainDamage) tags.Add("<span class=\"tag damage\">retain damage</span>");
-            if (tags.Count == 0) tags.Add(r.Retrained is null ? "<span class=\"tag none\">not judged</span>" : "<span class=\"tag ok\">close to retraining</span>");
+            bool notJudged = tags.Count == 0 && r.Retrained is null;
+            // "not judged" said once: the verdict's line says it where there is no retrained model, so the tag names the cause
+            // and the note lists what was left out without repeating the words.
+            if (tags.Count == 0) tags.Add(notJudged ? "<span class=\"tag none\">no retrained model</span>" : "<span class=\"tag ok\">close to retraining</span>");
             items.Append(Inv($"<li><b>{Esc(label)}</b>, forget class {r.ForgetClass} ({Esc(r.ClassNames[r.ForgetClass!.Value])}): {string.Join(" ", tags)}<br>{Esc(v.Line)}"));
-            if (v.NotJudged.Length > 0) items.Append($"<br><span class=\"note\">not judged: {Esc(string.Join("; ", v.NotJudged))}</span>");
+            if (v.NotJudged.Length > 0)
+                items.Append($"<br><span class=\"note\">{(v.Line.Contains("not judged", StringComparison.Ordinal) ? "left out" : "not judged")}: {Esc(string.Join("; ", v.NotJudged))}</span>");
             items.Append("</li>\n");
         }
         if (items.Length > 0) page.Append("<ul class=\"verdicts\">\n").Append(items).Append("</ul>\n");
@@ -203,13 +243,15 @@ public static class ReportHtml
             return;
         }
         page.Append("<p class=\"note\">Members: retain-class training images; non-members: test images (as the SVC attack chooses them); forget: forget-class training images. "
-            + "Each set as a share of its own images per bin. A forgotten class's images should look like the non-members, as they do for the retrained model (its forget images dashed).</p>\n<div class=\"grid\">\n");
+            + "Each set as a share of its own images per bin. A forgotten class's images should look like the non-members, as they do for the retrained model (its forget images dashed).</p>\n<div class=\"units\">\n");
         foreach (var (k, models) in classes)
         {
             var retrained = models.FirstOrDefault(m => m.Label.StartsWith("retrained", StringComparison.Ordinal))?.Evaluation.AttackScores;
             foreach (var m in models)
             {
                 if (m.Evaluation.AttackScores is not { } scores) continue;
+                // A model's two charts are one unit of the grid: side by side, never split across rows.
+                page.Append("<div class=\"unit\">\n");
                 foreach (var (histogram, reference, feature, attack) in new[]
                 {
                     (scores.Probability, retrained?.Probability, "true-class probability", "SVC attack's feature"),
@@ -226,6 +268,7 @@ public static class ReportHtml
                     Figure(page, $"{m.Label}, forget class {k}: {attack}",
                         ReportCharts.Histogram($"{m.Label}: {feature}", histogram.Edges, series, feature));
                 }
+                page.Append("</div>\n");
             }
         }
         page.Append("</div>\n");
@@ -276,28 +319,41 @@ public static class ReportHtml
         }
         page.Append("<p class=\"note\">Linear CKA of each stage's output (1: the same representation up to rotation and scale), on the Comparator's splits. "
             + "A model that forgot the class as retraining does is as far from the base model on the forget images as the retrained model is (dotted grey).</p>\n<div class=\"grid\">\n");
-        foreach (var r in withCka)
+        // The seeds of one method, class and setting are one chart pair: each curve the mean over the seeds (stage by stage).
+        foreach (var group in withCka.GroupBy(Seeds.SeedGroups.KeyOf))
         {
+            var runsOfGroup = group.ToList();
+            var r = runsOfGroup[0];
             string role = r.Evaluation.Role;
             Probes.LayerCka? Pair(string a, string b, IEnumerable<Probes.LayerCka>? pairs) =>
                 pairs?.FirstOrDefault(c => (c.Model == a && c.Reference == b) || (c.Model == b && c.Reference == a));
-            var toBase = Pair(role, "base", r.Evaluation.Cka);
-            var toRetrained = Pair(role, "retrained", r.Evaluation.Cka);
-            var reference = Pair("retrained", "base", (r.Base?.Cka ?? []).Concat(r.Retrained?.Cka ?? []));
-            var layers = (toBase ?? toRetrained ?? r.Evaluation.Cka![0]).Layers.ToList();
+            var toBase = runsOfGroup.Select(x => Pair(role, "base", x.Evaluation.Cka)).ToList();
+            var toRetrained = runsOfGroup.Select(x => Pair(role, "retrained", x.Evaluation.Cka)).ToList();
+            var reference = runsOfGroup.Select(x => Pair("retrained", "base", (x.Base?.Cka ?? []).Concat(x.Retrained?.Cka ?? []))).ToList();
+            var layers = (toBase[0] ?? toRetrained[0] ?? r.Evaluation.Cka![0]).Layers.ToList();
+            var seeds = runsOfGroup.Select(x => x.Seed).Distinct().Order().ToList();
+            string who = runsOfGroup.Count == 1 ? $"{r.Method} ({r.ModelName})" : $"{r.Method}, mean over {runsOfGroup.Count} seeds ({string.Join(",", seeds)})";
             foreach (var split in new[] { "train", "test" })
             {
                 var series = new List<ChartSeries>();
-                void Add(Probes.LayerCka? pair, string name, string part, string colour, bool dashed)
+                void Add(List<Probes.LayerCka?> pairs, string name, string part, string colour, bool dashed)
                 {
-                    if (pair is not null) series.Add(new ChartSeries(name, colour, pair.Of($"{split}-{part}").Select(v => v ?? double.NaN).ToArray(), dashed));
+                    var rows = pairs.Where(p => p is not null).Select(p => p!.Of($"{split}-{part}")).ToList();
+                    if (rows.Count == 0) return;
+                    // Stage by stage, the mean of the seeds that have a value there (NaN where none has).
+                    var mean = Enumerable.Range(0, rows.Max(x => x.Length)).Select(i =>
+                    {
+                        var present = rows.Where(x => i < x.Length && x[i] is not null).Select(x => x[i]!.Value).ToList();
+                        return present.Count == 0 ? double.NaN : present.Average();
+                    }).ToArray();
+                    series.Add(new ChartSeries(name, colour, mean, dashed));
                 }
                 Add(toBase, "to base, forget images", "forget", "#4e79a7", false);
                 Add(toBase, "to base, other classes", "other", "#4e79a7", true);
                 Add(toRetrained, "to retrained, forget images", "forget", RetrainedColour, false);
                 Add(toRetrained, "to retrained, other classes", "other", RetrainedColour, true);
                 Add(reference, "retrained to base, forget images", "forget", "#777777", true);
-                Figure(page, $"{r.Method} ({r.ModelName}), {split} split",
+                Figure(page, $"{who}, {split} split",
                     ReportCharts.Lines($"{r.Method}: CKA per stage, {split} split", layers, series, 0, 1, "linear CKA"));
             }
         }
@@ -338,6 +394,9 @@ public static class ReportHtml
         td.far .d { color: #c0392b; font-weight: bold; }
         .scroll { overflow-x: auto; }
         .note { color: #555; font-size: 12px; } .absent { color: #777; font-style: italic; } .warning { color: #b35900; font-weight: bold; }
+        .ci.zero { color: #b00020; font-weight: bold; }
+        .units { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 12px; }
+        .unit { display: flex; gap: 8px; border: 1px solid #e5e5e5; padding: 6px; } .unit figure { flex: 1 1 0; min-width: 0; max-width: none; border: none; padding: 0; }
         .grid { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
         figure { margin: 0; border: 1px solid #e5e5e5; padding: 6px; background: white; max-width: 420px; }
         figure.wide { max-width: 100%; } figure.half { max-width: calc(50% - 20px); }

@@ -219,7 +219,11 @@ public sealed class RunComparison
         // Each group is wide enough for its bars and for its label, with room between labels.
         int groupWidth = (int)Math.Ceiling(Math.Max(rows.Count * barWidth + 18, metrics.Select(m => Label(m).Length * charWidth + 12).DefaultIfEmpty(0).Max()));
         string title = Title();
-        string subtitle = "mean over runs per method; % (FQS x100; Avg. Gap: mean |model - retrained|, points)";
+        // The subtitle explains only the scales of the groups drawn (FQS and Avg. Gap are absent without a retrained model).
+        var scales = new List<string>();
+        if (metrics.Contains(ModelEvaluation.Fqs)) scales.Add("FQS x100");
+        if (metrics.Contains(AvgGapName)) scales.Add("Avg. Gap: mean |model - retrained|, points");
+        string subtitle = "mean over runs per method; %" + (scales.Count == 0 ? "" : " (" + string.Join("; ", scales) + ")");
         int width = (int)Math.Ceiling(Math.Max(left + metrics.Length * groupWidth + right, 2 * 10 + Math.Max(title.Length * 8.5, subtitle.Length * charWidth)));
         int height = top + plotHeight + 60 + 18 * rows.Count;
         var svg = new StringBuilder();

@@ -24,7 +24,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "download failed", "demo out under a file", "demo unknown device", "out folder that cannot be made",
         "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub", "lr with ssd",
-        "method sccrub",
+        "method sccrub", "confusion jpg with out in a new folder",
     };
 
     /// <summary>The cases that must be refused before any data or weights are read.</summary>
@@ -36,7 +36,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         "outputs before the download", "eval confusion jpg", "eval json under a file", "eval all", "several devices for one class",
         "demo out under a file", "demo unknown device", "out folder that cannot be made",
         "method banana", "kd temperature with ft", "scrub alpha -1", "saliency threshold 2", "alpha with scrub", "lr with ssd",
-        "method sccrub",
+        "method sccrub", "confusion jpg with out in a new folder",
     ];
 
     [Trait("Category", "Slow")]
@@ -153,7 +153,13 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
             case "out folder that cannot be made":
                 // No folder can be made in /proc, not even by root; the reason in a few words, not .NET's sentence.
                 options["--out"] = "/proc/x/y.pth";
-                mentions = ["--out /proc/x/y.pth: cannot create the folder /proc/x (no such file or folder on the way there)"];
+                mentions = ["--out /proc/x/y.pth: cannot create the folder /proc/x (cannot write into /proc"];
+                break;
+            case "confusion jpg with out in a new folder":
+                // Refused after --out's check: the checks come before any folder is made, so no empty new/ is left behind.
+                options["--out"] = Path.Combine(folder, "new", "a.pth");
+                options["--confusion"] = Path.Combine(folder, "x.jpg");
+                mentions = [$"--confusion {options["--confusion"]}", ".svg or .png"];
                 break;
             case "confusion jpg" or "eval confusion jpg":
                 options["--confusion"] = Path.Combine(folder, "x.jpg");
@@ -273,6 +279,7 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
             options.TryAdd("--out", Path.Combine(folder, "demo"));
         }
         var before = Listing(folder);
+        var foldersBefore = Folders(folder);
         var args = new List<string> { verb };
         if (verb == "unlearn") args.Add("--no-shuffle");
         foreach (var (option, value) in options) args.AddRange([option, value]);
@@ -299,7 +306,14 @@ public sealed class BadInputTests(TinyCifarFiles files, ITestOutputHelper output
         // Nothing written: no model, report, picture or temporary file. (The outputs cache under cache/, which CliProcess
         // points XDG_CACHE_HOME at, may keep the base model's outputs: the forward pass before the failure was sound.)
         Assert.Equal(before, Listing(folder).Where(f => !f.StartsWith("cache/ilgpu-unlearn/outputs/", StringComparison.Ordinal)).ToArray());
+        // No folder made either (an output's missing folder is created only once every check has passed).
+        Assert.Equal(foldersBefore, Folders(folder));
     }
+
+    /// <summary>The folders under <paramref name="root"/> (relative, sorted), the cache CliProcess points XDG_CACHE_HOME at left out.</summary>
+    static string[] Folders(string root) =>
+        [.. Directory.GetDirectories(root, "*", SearchOption.AllDirectories).Select(d => Path.GetRelativePath(root, d).Replace('\\', '/'))
+            .Where(d => d != "cache" && !d.StartsWith("cache/", StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
 
     string CopyOfData(string folder)
     {

@@ -47,6 +47,10 @@ public sealed class SeedsCliTests(TinyCifarFiles files, ITestOutputHelper output
         // The base model is forwarded once for both seeds; each seed's model once.
         Assert.Single(run.Result.StderrLines, l => l == "evaluating base model on both splits");
         Assert.Equal(2, run.Result.StderrLines.Count(l => l == "evaluating unlearned model on both splits"));
+        // The base model's block (card table, splits, metrics) printed once; the second seed refers to it in one line.
+        var stdout = run.Result.Stdout.Split('\n');
+        Assert.Single(stdout, l => l == "base model, before unlearning:");
+        Assert.Single(stdout, l => l == "base model, before unlearning: as printed above for class 3 (cat) seed 0 (the same model and images for every seed)");
 
         // RL draws its forget labels (and the data order) from the seed: the two models differ.
         var s0 = Tensors(Path.Combine(run.Folder, $"{Stem}_s0.pth"));
@@ -111,10 +115,12 @@ public sealed class SeedsCliTests(TinyCifarFiles files, ITestOutputHelper output
         var run = Run();
         string folder = files.NewFolder("seeds-report");
         string[] reports = [.. new[] { 0, 1 }.Select(s => Path.Combine(run.Folder, $"{Stem}_s{s}.report.json"))];
-        string seedsCsv = Path.Combine(folder, "seeds.csv"), seedsJson = Path.Combine(folder, "seeds.json");
+        // --seeds-json into a folder that does not exist yet: made (after the checks), said on one line.
+        string seedsCsv = Path.Combine(folder, "seeds.csv"), seedsJson = Path.Combine(folder, "new", "seeds.json");
         var result = CliProcess.Run(folder, ["report", .. reports, "--seeds-csv", seedsCsv, "--seeds-json", seedsJson]);
         output.WriteLine(result.ToString());
         Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains($"--seeds-json {seedsJson}: created the folder {Path.Combine(folder, "new")}", result.StderrLines);
         Assert.Contains("## Over seeds: RL class 3 over seeds 0,1", result.Stdout, StringComparison.Ordinal);
         var fromReport = Assert.Single(SeedsReportJson.Read(seedsJson));
         var fromUnlearn = Assert.Single(SeedsReportJson.Read(Path.Combine(run.Folder, $"{Stem}.seeds.json")));
@@ -134,6 +140,20 @@ public sealed class SeedsCliTests(TinyCifarFiles files, ITestOutputHelper output
         Assert.Contains(result.StderrLines, l => l.StartsWith("WARNING: seeds: the RL on class 3 runs differ in more than their seed (", StringComparison.Ordinal) && l.Contains("/ 0.5", StringComparison.Ordinal));
         Assert.Contains("## Over seeds: RL class 3 over seeds 0,1\n", result.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("over seeds 0,1,2", result.Stdout, StringComparison.Ordinal);
+
+        // Seed 0's run again as seed 5 (what a seed that draws nothing gives): identical metrics, warned about and flagged.
+        string same = Path.Combine(folder, "same.report.json");
+        text = File.ReadAllText(reports[0]);
+        text = Regex.Replace(text, "\"seed\": 0,", "\"seed\": 5,");
+        text = Regex.Replace(text, "\"seed\": \"0\"", "\"seed\": \"5\"");
+        File.WriteAllText(same, text);
+        string sameJson = Path.Combine(folder, "same.seeds.json");
+        result = CliProcess.Run(folder, ["report", reports[0], same, "--seeds-json", sameJson]);
+        output.WriteLine(result.ToString());
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains(result.StderrLines, l => l.StartsWith("WARNING: RL class 3: the 2 seeds (0,5) gave identical metrics", StringComparison.Ordinal));
+        Assert.Contains("(zero width: seeds identical)", result.Stdout, StringComparison.Ordinal);
+        Assert.True(Assert.Single(SeedsReportJson.Read(sameJson)).SeedsIdentical);
     }
 
     public static TheoryData<string[], string> BadSeeds => new()

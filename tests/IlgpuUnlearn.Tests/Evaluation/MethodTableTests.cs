@@ -43,19 +43,27 @@ public sealed class MethodTableTests
 
     /// <summary>
     /// The table as LaTeX reads it: pdflatex (Debian's texlive-latex-base, booktabs from texlive-latex-recommended, which
-    /// scripts/test-setup.sh installs) typesets a document holding it, a method named with every special character, and stops
-    /// on the first error (-halt-on-error): a character left unescaped (an &amp; too many, a stray $ or #, an unmatched brace)
-    /// fails the run. A fifth of a second.
+    /// scripts/test-setup.sh installs) typesets a default article holding it, a method named with every special character, and
+    /// stops on the first error (-halt-on-error): a character left unescaped (an &amp; too many, a stray $ or #, an unmatched
+    /// brace) fails the run. The table has every figure with an interval (the widest table report writes, about 3.4 text
+    /// widths unscaled): the log must have no "Overfull \hbox" (the table fits the page). Negative numbers carry $-$, a
+    /// zero-width interval its dagger. A fifth of a second.
     /// </summary>
     [Fact]
     public void LatexTableTypesetsWithPdflatex()
     {
-        var figures = new Dictionary<string, MethodFigure> { [ModelEvaluation.UA] = new(12.345), [MethodTable.RelearnSteps] = new(50, AtLeast: true), [ModelEvaluation.SalUnTA] = new(80, 70, 90) };
-        var retrained = new Dictionary<string, MethodFigure> { [ModelEvaluation.UA] = new(0), [MethodTable.RelearnSteps] = new(9), [ModelEvaluation.SalUnTA] = new(85) };
+        var figures = MethodTable.FigureOrder.ToDictionary(f => f, f => new MethodFigure(-12.25, -20.5, -4.25));
+        figures[MethodTable.RelearnSteps] = new(50, AtLeast: true);
+        figures[ModelEvaluation.SalUnTA] = new(80, 80, 80);
+        var retrained = MethodTable.FigureOrder.ToDictionary(f => f, f => new MethodFigure(85));
         var table = new MethodTable([new MethodRow("GA & FT_v2 100% #1 {x} ~^\\ <a>|b $", 2, figures), new MethodRow("retrained", 1, retrained)], "95% t interval over seeds");
+        string latex = MethodTableLatex.Render(table, "Caption_with 50% & #specials {}");
+        Assert.Contains(" & $-$12.25 ($-$97.25) {\\scriptsize [$-$20.50, $-$4.25]}", latex, StringComparison.Ordinal);
+        Assert.Contains("80.00 ($-$5.00) {\\scriptsize [80.00, 80.00]}$^\\dagger$", latex, StringComparison.Ordinal);
+        Assert.Contains("$^\\dagger$ Zero-width interval", latex, StringComparison.Ordinal);
         using var temp = new IlgpuUnlearn.Tests.Data.TempFolder();
-        File.WriteAllText(temp.File("t.tex"), "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" +
-            MethodTableLatex.Render(table, "Caption_with 50% & #specials {}") + "\\end{document}\n");
+        File.WriteAllText(temp.File("t.tex"), "\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n" +
+            latex + "\\end{document}\n");
         var start = new System.Diagnostics.ProcessStartInfo("pdflatex", ["-interaction=nonstopmode", "-halt-on-error", "t.tex"])
         {
             // pdflatex writes its messages and its errors to stdout (and the .log); stderr is left to the console.
@@ -77,6 +85,8 @@ public sealed class MethodTableTests
             Assert.True(process.ExitCode == 0, $"pdflatex failed (exit {process.ExitCode}):\n{log}");
             Assert.DoesNotContain(log.Split('\n'), l => l.StartsWith('!'));
         }
+        // The .log holds every warning (stdout may wrap lines): an Overfull \hbox means the table ran past the text width.
+        Assert.DoesNotContain("Overfull \\hbox", File.ReadAllText(temp.File("t.log")), StringComparison.Ordinal);
         Assert.True(new FileInfo(temp.File("t.pdf")).Length > 0);
     }
 
@@ -140,7 +150,7 @@ public sealed class MethodTableTests
         Assert.Equal(IlgpuUnlearn.Evaluation.Seeds.MethodTableSeeds.IntervalName, table.IntervalName);
 
         Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"| FT | 3 | 20.00 [{20 - half:F2}, {20 + half:F2}] |"), comparison.MethodTableMarkdown(table), StringComparison.Ordinal);
-        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{{\\scriptsize [{20 - half:F2}, {20 + half:F2}]}}"), MethodTableLatex.Render(table, "t"), StringComparison.Ordinal);
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{{\\scriptsize [$-${half - 20:F2}, {20 + half:F2}]}}"), MethodTableLatex.Render(table, "t"), StringComparison.Ordinal);
         Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"<span class=\"ci\">[{20 - half:F2}, {20 + half:F2}]</span>"),
             ReportHtml.Render(comparison, table, [], []), StringComparison.Ordinal);
     }

@@ -43,6 +43,9 @@ public sealed record SeedInterval
 
     [JsonIgnore] public bool HasInterval => !double.IsNaN(Low) && !double.IsNaN(High);
 
+    /// <summary>Two or more values, all equal: the interval has zero width because nothing varied, not because the figure is certain.</summary>
+    [JsonIgnore] public bool IsConstant => HasInterval && Values.Where(v => !double.IsNaN(v)).Distinct().Count() == 1;
+
     /// <summary>The half-width t s / sqrt(n); NaN without an interval.</summary>
     [JsonIgnore] public double HalfWidth => HasInterval ? (High - Low) / 2 : double.NaN;
 

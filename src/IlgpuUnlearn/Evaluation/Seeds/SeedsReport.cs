@@ -62,6 +62,20 @@ public sealed class SeedsReport
 
     [JsonPropertyName("verdicts")] public SeedVerdicts Verdicts { get; init; } = new(0, 0, 0, 0, []);
 
+    /// <summary>
+    /// True when at least 2 seeds were merged and every metric of the unlearned model (UA, RA, TA, MIA ...) is identical
+    /// across them: the seed drew nothing that changed the result, and every t interval has zero width (it does not mean
+    /// the figure is certain). See <see cref="IdenticalWarning"/>.
+    /// </summary>
+    [JsonPropertyName("seeds_identical")] public bool SeedsIdentical { get; init; }
+
+    /// <summary>The warning printed (terminal, markdown, HTML) when <see cref="SeedsIdentical"/>.</summary>
+    [JsonIgnore]
+    public string IdenticalWarning => FormattableString.Invariant(
+        $"{Method} class {ForgetClass}: the {Seeds.Length} seeds ({string.Join(",", Seeds)}) gave identical metrics (sd 0, zero-width intervals): ") +
+        "the seed drew nothing that changed the result (e.g. the forget set fits one batch, so each epoch is one step in file order); " +
+        "the intervals say nothing about the spread over seeds. Use more data per epoch, a smaller batch or --augment to make the seeds matter.";
+
     /// <summary>The figure <paramref name="name"/> of <paramref name="role"/>'s model, or null.</summary>
     public SeedFigure? Figure(string name, string role = "unlearned") => Figures.FirstOrDefault(f => f.Name == name && f.Role == role);
 
@@ -105,13 +119,16 @@ public sealed class SeedsReport
             return new SeedFigure(f.Name, f.Kind, f.Role, SeedInterval.Of(value), MeanOrNaN(low), MeanOrNaN(high));
         }).ToArray();
 
+        var metrics = figures.Where(f => f.Role == "unlearned" && f.Kind == "metric" && f.Seeds.Count >= 2).ToList();
+        bool identical = ordered.Count >= 2 && metrics.Count > 0 && metrics.All(f => f.Seeds.IsConstant);
+
         var verdicts = ordered.Select(r => r.Evaluation.Verdict).ToList();
         var judged = verdicts.Where(v => v is not null).Select(v => v!).ToList();
         return new SeedsReport
         {
             Method = first.Method, ForgetClass = k, ClassNames = first.ClassNames, Seeds = [.. ordered.Select(r => r.Seed)],
             Models = [.. ordered.Select(r => r.ModelName)], BootstrapReplicates = first.BootstrapReplicates, MiaSplit = first.MiaSplit,
-            Settings = SeedGroups.SharedSettings(first), Figures = figures,
+            Settings = SeedGroups.SharedSettings(first), Figures = figures, SeedsIdentical = identical,
             Verdicts = new SeedVerdicts(judged.Count, judged.Count(v => v.UnderForgotten), judged.Count(v => v.OverForgotten),
                 judged.Count(v => v.RetainDamage), [.. ordered.Select(r => r.Evaluation.Verdict?.Line ?? "")]),
         };

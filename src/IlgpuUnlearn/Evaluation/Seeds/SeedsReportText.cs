@@ -18,6 +18,7 @@ public static class SeedsReportText
     {
         ArgumentNullException.ThrowIfNull(report);
         var text = new StringBuilder();
+        if (report.SeedsIdentical) text.Append("WARNING: ").Append(report.IdenticalWarning).Append("\n\n");
         string seeds = string.Join(", ", report.Seeds.Select(s => s.ToString(CultureInfo.InvariantCulture)));
         string name = report.ForgetClass < report.ClassNames.Length ? $" ({report.ClassNames[report.ForgetClass]})" : "";
         text.Append(Inv($"{report.Method} on forget class {report.ForgetClass}{name} over {report.Seeds.Length} seeds ({seeds}): mean [95% Student t interval over seeds], "))
@@ -54,9 +55,15 @@ public static class SeedsReportText
         return text.ToString();
     }
 
-    /// <summary>"12.34 [10.02, 14.66]"; the mean alone with one seed; "n/a" when no seed has the figure.</summary>
+    /// <summary>
+    /// "12.34 [10.02, 14.66]"; the mean alone with one seed; "n/a" when no seed has the figure; an interval of seeds that all
+    /// gave the same value is marked "[41.00, 41.00] (zero width: seeds identical)" so that it does not read as certainty.
+    /// </summary>
     public static string MeanAndInterval(SeedInterval s, string figure) =>
-        s.Count == 0 ? "n/a" : s.HasInterval ? $"{Number(s.Mean, figure)} [{Number(s.Low, figure)}, {Number(s.High, figure)}]" : Number(s.Mean, figure);
+        s.Count == 0 ? "n/a" : s.HasInterval ? $"{Number(s.Mean, figure)} [{Number(s.Low, figure)}, {Number(s.High, figure)}]{(s.IsConstant ? " " + ZeroWidth : "")}" : Number(s.Mean, figure);
+
+    /// <summary>The mark after an interval of zero width (every seed gave the same value).</summary>
+    public const string ZeroWidth = "(zero width: seeds identical)";
 
     /// <summary>CSV (RFC 4180): one row per figure of every model of every report, the seeds' values joined by spaces.</summary>
     public static string Csv(IReadOnlyList<SeedsReport> reports)

@@ -11,9 +11,9 @@ public sealed class SeedsReportTests
 
     /// <summary>A run of <paramref name="method"/> on class 3 with seed <paramref name="seed"/>: UA with a bootstrap interval, a probe, a relearn time, a retrained model.</summary>
     static RunReport Run(int seed, double ua, double uaLow, double uaHigh, double probeForget, int? relearnSteps, string method = "RL", string lr = "0.01",
-        int testImages = 40) => new()
+        int testImages = 40, int bootstrap = 100) => new()
     {
-        Method = method, ModelName = $"m_s{seed}.pth", ForgetClass = 3, ClassNames = Names, Seed = seed, MiaSplit = "salun", BootstrapReplicates = 100,
+        Method = method, ModelName = $"m_s{seed}.pth", ForgetClass = 3, ClassNames = Names, Seed = seed, MiaSplit = "salun", BootstrapReplicates = bootstrap,
         Settings = new(StringComparer.Ordinal) { ["method"] = method, ["lr"] = lr, ["seed"] = $"{seed}" },
         Evaluation = new ModelEvaluation
         {
@@ -61,6 +61,55 @@ public sealed class SeedsReportTests
         Assert.Equal(3, merged.Verdicts.Judged);
         Assert.Equal("under-forgotten: UA", merged.Verdicts.Lines[0]);
         Assert.DoesNotContain("seed", merged.Settings.Keys);
+    }
+
+    /// <summary>
+    /// Seeds that drew nothing (the forget set one batch in file order): every metric identical, sd 0. The merge flags it, the
+    /// text warns first and marks each zero-width interval, the JSON carries the flag; seeds that differ in one metric are not flagged.
+    /// </summary>
+    [Fact]
+    public void SeedsWithIdenticalMetricsAreFlaggedAndTheirIntervalsMarked()
+    {
+        // The losses and probe may still differ (as float sums in another order do): the metrics alone decide.
+        var same = SeedsReport.Merge([Run(0, 41, 30, 50, 70, 4), Run(1, 41, 30, 50, 71, 4), Run(2, 41, 30, 50, 72, 4)]);
+        Assert.True(same.SeedsIdentical);
+        Assert.True(same.Figure(ModelEvaluation.UA)!.Seeds.IsConstant);
+        string text = SeedsReportText.Format(same);
+        Assert.StartsWith("WARNING: RL class 3: the 3 seeds (0,1,2) gave identical metrics", text, StringComparison.Ordinal);
+        Assert.Contains("the seed drew nothing that changed the result", text, StringComparison.Ordinal);
+        Assert.Contains("| UA | 41.00 [41.00, 41.00] " + SeedsReportText.ZeroWidth + " |", text, StringComparison.Ordinal);
+        Assert.Contains("\"seeds_identical\": true", SeedsReportJson.Serialize([same]), StringComparison.Ordinal);
+
+        var differ = SeedsReport.Merge([Run(0, 41, 30, 50, 70, 4), Run(1, 42, 30, 50, 70, 4)]);
+        Assert.False(differ.SeedsIdentical);
+        Assert.DoesNotContain("WARNING", SeedsReportText.Format(differ), StringComparison.Ordinal);
+        // UA differs: its interval is unmarked (the probe, the same in both, is still marked: each figure is judged alone).
+        var uaRow = SeedsReportText.Format(differ).Split('\n').Single(l => l.StartsWith("| UA |", StringComparison.Ordinal));
+        Assert.DoesNotContain(SeedsReportText.ZeroWidth, uaRow, StringComparison.Ordinal);
+        Assert.Contains(SeedsReportText.ZeroWidth, SeedsReportText.Format(differ).Split('\n').Single(l => l.StartsWith("| probe forget |", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("\"seeds_identical\": false", SeedsReportJson.Serialize([differ]), StringComparison.Ordinal);
+        // One seed has nothing to compare: not flagged.
+        Assert.False(SeedsReport.Merge([Run(0, 41, 30, 50, 70, 4)]).SeedsIdentical);
+
+        // The method table over these seeds marks the zero-width interval in markdown and HTML.
+        var table = MethodTableSeeds.With(new MethodTable([new MethodRow("RL", 3, new Dictionary<string, MethodFigure> { [ModelEvaluation.UA] = new(41) })]), [same]);
+        Assert.True(table.Rows[0][ModelEvaluation.UA].IsZeroWidth);
+        Assert.Equal("41.00 [41.00, 41.00] (zero width)", MethodTable.Text(table.Rows[0][ModelEvaluation.UA], ModelEvaluation.UA));
+    }
+
+    /// <summary>The HTML page's header gives the bootstrap and seeds per method where the methods' runs differ in them, not the first run's.</summary>
+    [Fact]
+    public void TheHeaderSaysWhenSettingsDifferByMethod()
+    {
+        var ga = new[] { 0, 1, 2 }.Select(s => Run(s, 10, 5, 15, 70, 4, method: "GA")).ToList();
+        var rl = new[] { 0, 4, 7 }.Select(s => Run(s, 10, 5, 15, 70, 4, bootstrap: 200)).ToList();
+        Assert.Equal("settings differ by method: GA: bootstrap 100 resamples, SVC attack split salun, seeds 0,1,2; RL: bootstrap 200 resamples, SVC attack split salun, seeds 0,4,7",
+            ReportHtml.RunSettings([.. ga, .. rl]));
+        // Shared bootstrap, other seeds per method: seeds per method, no "differ".
+        Assert.Equal("GA: bootstrap 100 resamples, SVC attack split salun, seeds 0,1,2; RL: bootstrap 100 resamples, SVC attack split salun, seeds 0,4,7",
+            ReportHtml.RunSettings([.. ga, .. new[] { 0, 4, 7 }.Select(s => Run(s, 10, 5, 15, 70, 4))]));
+        Assert.Equal("bootstrap 100 resamples, SVC attack split salun, seeds 0,1,2", ReportHtml.RunSettings(ga));
+        Assert.Equal("bootstrap 100 resamples, SVC attack split salun, seed 1", ReportHtml.RunSettings([ga[1]]));
     }
 
     [Fact]
