@@ -21,7 +21,8 @@ for r in $(seq 1 "$rounds"); do
   "$app" "$verb" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" "${extra[@]}" --json "$out/ours-$r.json" >/dev/null
   "$python" bench/torch_peer.py "$mode" --device "$device" --batch-size "$batch" --steps "$steps" --warmup "$warmup" --threads "$(nproc)" --json "$out/torch-$r.json" >/dev/null
   o=$(grep -o '"images_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2); t=$(grep -o '"images_per_second": [0-9.]*' "$out/torch-$r.json" | cut -d' ' -f2)
-  g=$(grep -o '"gflops_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2); p=$(grep -o '"fma_peak_gflops_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2)
+  # bench-eval's JSON carries no GFLOP/s or peak: grep finds nothing there, which must not end the script (set -e).
+  g=$(grep -o '"gflops_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2 || true); p=$(grep -o '"fma_peak_gflops_per_second":[0-9.]*' "$out/ours-$r.json" | cut -d: -f2 || true)
   echo "round $r: ours $o images/s, torch $t images/s, ratio $("$python" -c "print(f'{$o / $t:.2f}')")${g:+; ours $g GFLOP/s of an FMA peak of $p}" \
     "(load average $(cut -d' ' -f1-3 /proc/loadavg))"
 done
