@@ -17,6 +17,9 @@ internal static class SeedsOption
 
     /// <summary>The seeds of <paramref name="text"/>, in the order given; null when the option was not given.</summary>
     /// <exception cref="UserError">Not a list or a count, a seed below 0 or given twice, a count below 1 (one line naming the value).</exception>
+    /// <summary>The most seeds a count may ask for (each seed is a whole unlearning run with its own files).</summary>
+    public const int MaxCount = 10_000;
+
     public static int[]? Parse(string? text)
     {
         if (text is null) return null;
@@ -30,6 +33,9 @@ internal static class SeedsOption
                     ? $"--seeds {value}: too large; a count goes up to {int.MaxValue}"
                     : $"--seeds {value}: not a whole number; {Give}");
             if (count < 1) throw new UserError($"--seeds {value}: a count of seeds must be at least 1 (3 runs seeds 0, 1, 2)");
+            // Every seed is a whole run with its own outputs: a count this large is a typo, and planning it would allocate
+            // the seeds and their output names before any check could answer.
+            if (count > MaxCount) throw new UserError(string.Create(CultureInfo.InvariantCulture, $"--seeds {value}: at most {MaxCount:N0} seeds (each is a whole run); give fewer"));
             return Enumerable.Range(0, count).ToArray();
         }
         var parts = value.Split(',', StringSplitOptions.TrimEntries);

@@ -166,6 +166,7 @@ public sealed class SeedsCliTests(TinyCifarFiles files, ITestOutputHelper output
         { ["--seeds", "x"], "--seeds x: not a whole number; give a list of seeds (0,1,2) or a count (3: seeds 0, 1, 2)" },
         { ["--seeds", "99999999999"], "--seeds 99999999999: too large; a count goes up to 2147483647" },
         { ["--seeds", "1,99999999999"], "--seeds 1,99999999999: seed 99999999999 is too large; seeds go up to 2147483647" },
+        { ["--seeds", "2000000000"], "--seeds 2000000000: at most 10,000 seeds (each is a whole run); give fewer" },
         { ["--seeds", "3", "--seed", "4"], "--seed and --seeds: give one (--seeds 0,1,2 runs each seed; --seed N one run)" },
         { ["--seeds", "3", "--no-shuffle", "--method", "ga"],
             "--seeds: GA draws nothing from the seed (it runs in file order (--no-shuffle) without augmentation and draws nothing else), so every seed would give the same model; run it once, without --seeds" },
