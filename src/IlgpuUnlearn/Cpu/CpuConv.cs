@@ -11,7 +11,9 @@ namespace IlgpuUnlearn.Cpu;
 /// <item>backward-input, stride 1: the forward convolution of dy with the flipped, transposed weights and padding K - 1 - pad;
 /// other strides: dcol (Cin KK, P) = w^T (Cin KK, Cout) x dy_n (Cout, P), then col2im;</item>
 /// <item>backward-weight: dw (Cout, Cin KK) = sum over groups of images of dy_g (Cout, P_g) x col_g (Cin KK, P_g)^T, with both
-/// operands contiguous along the summed pixels, by a dot-product micro-kernel (<see cref="CpuConvWeightGradient"/>).</item>
+/// operands contiguous along the summed pixels, by a dot-product micro-kernel (<see cref="CpuConvWeightGradient"/>); for 3x3
+/// stride-1 pad-1 convolutions with enough channels, by Winograd F(2x2, 3x3) with the same micro-kernel on the 16 transformed
+/// positions (<see cref="CpuWinogradWeightGradient"/>).</item>
 /// </list>
 /// Not for concurrent calls: the scratch buffers belong to the instance (and per-thread ones to the threads).
 /// </summary>
@@ -20,6 +22,7 @@ internal sealed unsafe class CpuConv : IDisposable
     private readonly CpuScratch _packedWeights = new();
     private readonly CpuScratch _flippedWeights = new();
     private readonly CpuConvWeightGradient _weightGradient = new();
+    private readonly CpuWinogradWeightGradient _winogradWeightGradient = new();
     private readonly SamePaddingMasks _masks = new();
 
     /// <summary>y (N, Cout, OH, OW) = conv2d(x (N, Cin, H, W), w (Cout, Cin, K, K)).</summary>
@@ -125,9 +128,17 @@ internal sealed unsafe class CpuConv : IDisposable
     internal static int EndInside(int offset, int stride, int w, int outW)
         => w - offset <= 0 ? 0 : Math.Min(outW, (w - offset + stride - 1) / stride);
 
-    /// <summary>dw (Cout, Cin, K, K) = sum over n, oh, ow of dy[n,co,oh,ow] x[n,ci,oh s - p + kh, ow s - p + kw].</summary>
+    /// <summary>
+    /// dw (Cout, Cin, K, K) = sum over n, oh, ow of dy[n,co,oh,ow] x[n,ci,oh s - p + kh, ow s - p + kw]: by Winograd F(2x2, 3x3)
+    /// (<see cref="CpuWinogradWeightGradient"/>) where the plan says it wins (<see cref="CpuKernelPlan.UsesWinogradWeightGradient"/>),
+    /// else directly (<see cref="CpuConvWeightGradient"/>).
+    /// </summary>
     public void BackwardWeight(ConvShape s, Slice<float> xs, Slice<float> dys, Slice<float> dws)
-        => _weightGradient.Run(s, CpuOps.Pointer(xs), CpuOps.Pointer(dys), CpuOps.Pointer(dws));
+    {
+        float* x = CpuOps.Pointer(xs), dy = CpuOps.Pointer(dys), dw = CpuOps.Pointer(dws);
+        if (CpuKernelPlan.Current.UsesWinogradWeightGradient(s)) _winogradWeightGradient.Run(s, x, dy, dw);
+        else _weightGradient.Run(s, x, dy, dw);
+    }
 
     public void Dispose() { }
 }

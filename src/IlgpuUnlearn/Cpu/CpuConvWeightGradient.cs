@@ -14,7 +14,7 @@ namespace IlgpuUnlearn.Cpu;
 /// </summary>
 internal sealed unsafe class CpuConvWeightGradient
 {
-    private const int TileRowsDy = 4, TileRowsCol = CpuKernelPlan.WeightGradientColRows;
+    internal const int TileRowsDy = 4, TileRowsCol = CpuKernelPlan.WeightGradientColRows;
     /// <summary>
     /// The summed length a group aims at: short enough that the six col rows of a tile stay in L1 while the rows of dy stream
     /// past them, long enough that the horizontal sums are a small cost (<see cref="CpuKernelPlan.WeightGradientGroupPixels"/>).
@@ -99,31 +99,45 @@ internal sealed unsafe class CpuConvWeightGradient
                         {
                             int r0 = tile * TileRowsCol, rCount = Math.Min(TileRowsCol, rows - r0);
                             float* colTile = colBlock + (long)(tile - block0) * TileRowsCol * stride;
-                            for (int co = co0; co < co1; co += TileRowsDy)
-                            {
-                                int coCount = Math.Min(TileRowsDy, co1 - co);
-                                float* aTile = a + co * aRowStride;
-                                if (rCount == TileRowsCol && coCount == TileRowsDy)
-                                    Kernel4x6(aTile, aRowStride, aSegmentStride, colTile, stride, segments, segmentLength, dw + (long)co * rows + r0, rows);
-                                else if (coCount == TileRowsDy)
-                                {
-                                    // the last, partial tile of col rows: the kernel into a small tile
-                                    new Span<float>(tileSums, TileRowsDy * TileRowsCol).Clear();
-                                    Kernel4x6(aTile, aRowStride, aSegmentStride, colTile, stride, segments, segmentLength, tileSums, TileRowsCol);
-                                    for (int i = 0; i < TileRowsDy; i++)
-                                        for (int j = 0; j < rCount; j++) dw[(long)(co + i) * rows + r0 + j] += tileSums[i * TileRowsCol + j];
-                                }
-                                else
-                                    for (int i = 0; i < coCount; i++)
-                                        for (int j = 0; j < rCount; j++)
-                                            dw[(long)(co + i) * rows + r0 + j] +=
-                                                Dot(aTile + i * aRowStride, aSegmentStride, colTile + (long)j * stride, segments, segmentLength);
-                            }
+                            AccumulateTile(a + co0 * aRowStride, aRowStride, aSegmentStride, co1 - co0, colTile, stride, rCount,
+                                segments, segmentLength, dw + (long)co0 * rows + r0, rows, tileSums);
                         }
                     }
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// out (aRows, bRows) += a (aRows, L) b (bRows, L)^T for one tile of at most six rows of b (bRows &lt;= 6), by
+    /// <see cref="Kernel4x6"/> on whole 4 x 6 tiles, into <paramref name="tileSums"/> (24 floats) for a partial tile of b,
+    /// by single dot products for the last rows of a. The summed index L runs over <paramref name="segments"/> pieces of
+    /// <paramref name="segmentLength"/> (a multiple of 16; see <see cref="Kernel4x6"/>). All six rows of b's tile must be
+    /// readable (rows past <paramref name="bRows"/> are read and their sums dropped).
+    /// </summary>
+    internal static void AccumulateTile(float* a, long aRowStride, long aSegmentStride, int aRows, float* b, long bStride, int bRows,
+        int segments, int segmentLength, float* output, long outStride, float* tileSums)
+    {
+        for (int i0 = 0; i0 < aRows; i0 += TileRowsDy)
+        {
+            int iCount = Math.Min(TileRowsDy, aRows - i0);
+            float* aTile = a + i0 * aRowStride;
+            float* outTile = output + i0 * outStride;
+            if (bRows == TileRowsCol && iCount == TileRowsDy)
+                Kernel4x6(aTile, aRowStride, aSegmentStride, b, bStride, segments, segmentLength, outTile, outStride);
+            else if (iCount == TileRowsDy)
+            {
+                // the last, partial tile of b's rows: the kernel into a small tile
+                new Span<float>(tileSums, TileRowsDy * TileRowsCol).Clear();
+                Kernel4x6(aTile, aRowStride, aSegmentStride, b, bStride, segments, segmentLength, tileSums, TileRowsCol);
+                for (int i = 0; i < TileRowsDy; i++)
+                    for (int j = 0; j < bRows; j++) outTile[i * outStride + j] += tileSums[i * TileRowsCol + j];
+            }
+            else
+                for (int i = 0; i < iCount; i++)
+                    for (int j = 0; j < bRows; j++)
+                        outTile[i * outStride + j] += Dot(aTile + i * aRowStride, aSegmentStride, b + (long)j * bStride, segments, segmentLength);
+        }
     }
 
     /// <summary>

@@ -19,15 +19,24 @@ public enum Im2colStrategy
 /// <item>the im2col strategy (<see cref="Im2col"/>);</item>
 /// <item>the weight gradient's grouping: images per group so that a tile's six col rows of <see cref="WeightGradientGroupPixels"/>
 /// floats stay in L1, and the dy rows and col rows kept in L2 beside each other
-/// (<see cref="WeightGradientDyBlockBytes"/>, <see cref="WeightGradientColumnBlockBytes"/>).</item>
+/// (<see cref="WeightGradientDyBlockBytes"/>, <see cref="WeightGradientColumnBlockBytes"/>);</item>
+/// <item>which weight gradients run by Winograd F(2x2, 3x3) (<see cref="UsesWinogradWeightGradient"/>): 3x3 stride-1 pad-1
+/// convolutions with at least <see cref="WinogradWeightGradientMinChannels"/> input and output channels.</item>
 /// </list>
 /// </summary>
 public sealed record CpuKernelPlan(
     int MicroTileRows, int MicroTileColumns, int GemmKBlock, int GemmPanelsPerChunk, Im2colStrategy Im2col,
-    int WeightGradientGroupPixels, int WeightGradientDyBlockBytes, int WeightGradientColumnBlockBytes)
+    int WeightGradientGroupPixels, int WeightGradientDyBlockBytes, int WeightGradientColumnBlockBytes,
+    int WinogradWeightGradientMinChannels)
 {
     /// <summary>Rows of the weight gradient's tile of col rows (its micro-kernel is 4 dy rows x 6 col rows).</summary>
     public const int WeightGradientColRows = 6;
+
+    /// <summary>
+    /// The fewest input and output channels at which the Winograd weight gradient beats the direct one (measured on Zen 4, to
+    /// be filled in by measurement).
+    /// </summary>
+    public const int WinogradMinChannels = 16;
 
     /// <summary>The plan of this machine, chosen once at start-up.</summary>
     public static CpuKernelPlan Current { get; } = For(CpuCacheDescription.ThisMachine);
@@ -60,12 +69,21 @@ public sealed record CpuKernelPlan(
         int dyBlock = (int)Math.Clamp(cpu.L2Bytes / 2, 128 * 1024, 64L * 1024 * 1024);
         int columnBlock = (int)Math.Clamp(cpu.L2Bytes / 4, 64 * 1024, 32L * 1024 * 1024);
         return new CpuKernelPlan(CpuGemm.MR, CpuGemm.NR, kBlock, 4, cpu.Avx512 ? Im2colStrategy.MaskedLoads : Im2colStrategy.RowRuns,
-            groupPixels, dyBlock, columnBlock);
+            groupPixels, dyBlock, columnBlock, WinogradMinChannels);
     }
+
+    /// <summary>
+    /// Whether the weight gradient of <paramref name="s"/> runs by Winograd F(2x2, 3x3) (<see cref="CpuWinogradWeightGradient"/>)
+    /// rather than directly (<see cref="CpuConvWeightGradient"/>): a 3x3 stride-1 pad-1 convolution with Cin and Cout both at
+    /// least <see cref="WinogradWeightGradientMinChannels"/>.
+    /// </summary>
+    public bool UsesWinogradWeightGradient(Tensors.ConvShape s)
+        => CpuWinogradWeightGradient.Applies(s) && s.Cin >= WinogradWeightGradientMinChannels && s.Cout >= WinogradWeightGradientMinChannels;
 
     /// <summary>One line for `bench`: "GEMM micro-tile 8x48, K block 128, N block 4 x 48 columns; im2col ...".</summary>
     public override string ToString()
         => $"GEMM micro-tile {MicroTileRows}x{MicroTileColumns}, K block {GemmKBlock}, N block {GemmPanelsPerChunk} x {MicroTileColumns} columns; " +
            $"im2col {(Im2col == Im2colStrategy.MaskedLoads ? "masked loads" : "row runs")}; weight gradient groups of {WeightGradientGroupPixels} pixels, " +
-           $"dy block {WeightGradientDyBlockBytes / 1024} KiB, col block {WeightGradientColumnBlockBytes / 1024} KiB";
+           $"dy block {WeightGradientDyBlockBytes / 1024} KiB, col block {WeightGradientColumnBlockBytes / 1024} KiB; " +
+           $"Winograd F(2x2,3x3) weight gradient for 3x3 stride-1 convs of at least {WinogradWeightGradientMinChannels} channels in and out";
 }

@@ -1,0 +1,320 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using IlgpuUnlearn.Tensors;
+
+namespace IlgpuUnlearn.Cpu;
+
+/// <summary>
+/// The weight gradient of a 3x3, stride-1, pad-1 convolution by Winograd's F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for
+/// Convolutional Neural Networks", 2016): 16 multiplications per 2x2 output tile and (co, ci) where the direct sum takes 36.
+/// <para>
+/// The forward convolution of one 2x2 output tile is Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, with g (3, 3) = w[co, ci], d (4, 4) the input
+/// tile x[n, ci, 2 th - 1 .. 2 th + 2, 2 tw - 1 .. 2 tw + 2] (zero outside the image) and
+/// <code>
+///      Bᵀ = [ 1  0 -1  0 ]      G = [  1    0    0  ]      Aᵀ = [ 1  1  1  0 ]
+///           [ 0  1  1  0 ]          [ 1/2  1/2  1/2 ]           [ 0  1 -1 -1 ]
+///           [ 0 -1  1  0 ]          [ 1/2 -1/2  1/2 ]
+///           [ 0  1  0 -1 ]          [  0    0    1  ]
+/// </code>
+/// Y is linear in g, so the gradient of a loss L with respect to g, given dY = ∂L/∂Y (2, 2) = dy[n, co, 2 th .. 2 th + 1,
+/// 2 tw .. 2 tw + 1] (zero past the image's edge, where a tile overhangs an odd size), summed over every tile t of every image:
+/// <code>
+///   dg (3, 3) = Gᵀ dU G,   dU (4, 4) = Σ_t (A dY_t Aᵀ) ⊙ (Bᵀ d_t B)
+/// </code>
+/// For each of the 16 positions ξ of the 4x4 tile this is one GEMM over the tiles,
+/// <code>
+///   dU[ξ] (Cout, Cin) = M[ξ] (Cout, T) · V[ξ] (Cin, T)ᵀ,   M[ξ][co, t] = (A dY_t Aᵀ)[ξ],  V[ξ][ci, t] = (Bᵀ d_t B)[ξ]
+/// </code>
+/// with both operands contiguous along the summed tiles: the form of the direct weight gradient's dot-product micro-kernel
+/// (<see cref="CpuConvWeightGradient.AccumulateTile"/>), which runs it.
+/// </para>
+/// <para>
+/// Work: the tiles are taken a block of whole images at a time (about <see cref="CpuKernelPlan.WeightGradientGroupPixels"/>
+/// tiles, so that a micro-kernel's six rows of V stay in L1): the block's V (16, Cin, L) and M (16, Cout, L) are built in one
+/// parallel pass (one channel per work item), then the 16 GEMMs accumulate into dU (16, Cout, Cin), one position ξ per work
+/// item, so that every number of dU has one owner and is summed in the same order run after run (bit-for-bit reproducible).
+/// Last, dw[co, ci] = Gᵀ dU[·, co, ci] G, in parallel over co.
+/// </para>
+/// Not for concurrent calls: the scratch buffers belong to the instance.
+/// </summary>
+internal sealed unsafe class CpuWinogradWeightGradient
+{
+    /// <summary>Positions of a 4x4 transformed tile: ξ = 4 i + j.</summary>
+    private const int Positions = 16;
+    private const int Lanes = 16;
+    private const int TileRowsCol = CpuConvWeightGradient.TileRowsCol;
+
+    /// <summary>Tiles per block the summed length aims at (as the direct path's group, <see cref="CpuKernelPlan.WeightGradientGroupPixels"/>).</summary>
+    private static readonly int TargetBlockTiles = CpuKernelPlan.Current.WeightGradientGroupPixels;
+    /// <summary>Rows of M[ξ] kept hot in L2 while the tiles of V[ξ] run against them (<see cref="CpuKernelPlan.WeightGradientDyBlockBytes"/>).</summary>
+    private static readonly int MBlockBytes = CpuKernelPlan.Current.WeightGradientDyBlockBytes;
+
+    private readonly CpuScratch _inputTiles = new(), _gradientTiles = new(), _tileGradient = new();
+
+    /// <summary>Whether this path computes the convolution's weight gradient: 3x3 kernels, stride 1, padding 1.</summary>
+    public static bool Applies(ConvShape s) => s.K == 3 && s.Stride == 1 && s.Pad == 1;
+
+    /// <summary>
+    /// dw (Cout, Cin, 3, 3) = Σ over n, oh, ow of dy[n, co, oh, ow] x[n, ci, oh - 1 + kh, ow - 1 + kw], from x (N, Cin, H, W)
+    /// and dy (N, Cout, H, W). <paramref name="s"/> must satisfy <see cref="Applies"/>.
+    /// </summary>
+    public void Run(ConvShape s, float* x, float* dy, float* dw)
+    {
+        if (!Applies(s)) throw new ArgumentException($"Winograd F(2x2, 3x3) needs a 3x3 stride-1 pad-1 convolution, not {s}", nameof(s));
+        int tilesH = (s.H + 1) / 2, tilesW = (s.W + 1) / 2, tilesPerImage = tilesH * tilesW;
+        int imagesPerBlock = Math.Clamp(TargetBlockTiles / tilesPerImage, 1, s.N);
+        int stride = (imagesPerBlock * tilesPerImage + Lanes - 1) / Lanes * Lanes; // floats per row of V[ξ] and M[ξ]
+        int cinStride = (s.Cin + Lanes - 1) / Lanes * Lanes;                       // floats per row of dU[ξ]
+        // V[ξ][ci, t] at v + (ξ Cin + ci) stride + t; six rows more, read (and their sums dropped) by the last partial tile of rows
+        float* v = _inputTiles.Get(((long)Positions * s.Cin + TileRowsCol) * stride);
+        float* m = _gradientTiles.Get((long)Positions * s.Cout * stride);          // M[ξ][co, t] at m + (ξ Cout + co) stride + t
+        float* du = _tileGradient.Get((long)Positions * s.Cout * cinStride);       // dU[ξ][co, ci] at du + (ξ Cout + co) cinStride + ci
+        new Span<float>(v + (long)Positions * s.Cin * stride, TileRowsCol * stride).Clear();
+        ClearParallel(du, (long)Positions * s.Cout * cinStride);
+        int mBlock = Math.Max(CpuConvWeightGradient.TileRowsDy,
+            MBlockBytes / (stride * sizeof(float)) / CpuConvWeightGradient.TileRowsDy * CpuConvWeightGradient.TileRowsDy);
+
+        for (int first = 0; first < s.N; first += imagesPerBlock)
+        {
+            int count = Math.Min(imagesPerBlock, s.N - first), length = count * tilesPerImage;
+            int segmentLength = (length + Lanes - 1) / Lanes * Lanes;
+            // V and M of this block's tiles, one channel (all the block's images) per work item; the rows' ends zeroed to
+            // segmentLength so that the kernel's whole vectors add nothing
+            CpuParallel.For(s.Cin + s.Cout, channel =>
+            {
+                float* rows = Scratch(tilesH, tilesW);
+                if (channel < s.Cin)
+                {
+                    int ci = channel;
+                    for (int n = 0; n < count; n++)
+                        InputTiles(x + ((long)(first + n) * s.Cin + ci) * s.H * s.W, s.H, s.W, tilesH, tilesW,
+                            v + (long)ci * stride + n * tilesPerImage, (long)s.Cin * stride, rows);
+                    for (int xi = 0; xi < Positions; xi++)
+                        new Span<float>(v + ((long)xi * s.Cin + ci) * stride + length, segmentLength - length).Clear();
+                }
+                else
+                {
+                    int co = channel - s.Cin;
+                    for (int n = 0; n < count; n++)
+                        OutputGradientTiles(dy + ((long)(first + n) * s.Cout + co) * s.H * s.W, s.H, s.W, tilesH, tilesW,
+                            m + (long)co * stride + n * tilesPerImage, (long)s.Cout * stride, rows);
+                    for (int xi = 0; xi < Positions; xi++)
+                        new Span<float>(m + ((long)xi * s.Cout + co) * stride + length, segmentLength - length).Clear();
+                }
+            });
+            // dU[ξ] (Cout, Cin) += M[ξ] (Cout, L) V[ξ] (Cin, L)ᵀ, one ξ per work item: rows of M a block at a time (in L2),
+            // against each tile of six rows of V (in L1)
+            CpuParallel.For(Positions, xi =>
+            {
+                float* tileSums = stackalloc float[CpuConvWeightGradient.TileRowsDy * TileRowsCol];
+                float* mXi = m + (long)xi * s.Cout * stride, vXi = v + (long)xi * s.Cin * stride;
+                float* duXi = du + (long)xi * s.Cout * cinStride;
+                for (int co0 = 0; co0 < s.Cout; co0 += mBlock)
+                {
+                    int coCount = Math.Min(mBlock, s.Cout - co0);
+                    for (int ci0 = 0; ci0 < s.Cin; ci0 += TileRowsCol)
+                        CpuConvWeightGradient.AccumulateTile(mXi + (long)co0 * stride, stride, 0, coCount,
+                            vXi + (long)ci0 * stride, stride, Math.Min(TileRowsCol, s.Cin - ci0), 1, segmentLength,
+                            duXi + (long)co0 * cinStride + ci0, cinStride, tileSums);
+                }
+            });
+        }
+
+        CpuParallel.For(s.Cout, co => FilterGradient(du + (long)co * cinStride, (long)s.Cout * cinStride, s.Cin, dw + (long)co * s.Cin * 9));
+    }
+
+    private static void ClearParallel(float* p, long length)
+        => CpuParallel.ForRanges(length, 1 << 16, (start, count) => new Span<float>(p + start, checked((int)count)).Clear());
+
+    /// <summary>
+    /// A worker's rows of one plane's row-transformed tiles: 4 arrays of (2 tilesH + 2) rows of whole vectors of tiles, and
+    /// two more rows (the plane's row split into even and odd columns).
+    /// </summary>
+    private static float* Scratch(int tilesH, int tilesW)
+    {
+        int rowLength = RowLength(tilesW);
+        return CpuScratch.ThreadColumns.Get((4L * (2 * tilesH + 2) + 2) * rowLength);
+    }
+
+    /// <summary>Floats of one row of tiles in <see cref="Scratch"/>: whole vectors and one more, for the neighbour at tw + 1.</summary>
+    private static int RowLength(int tilesW) => (tilesW + Lanes - 1) / Lanes * Lanes + Lanes;
+
+    /// <summary>
+    /// V = Bᵀ d B of every tile of one plane x (H, W), d (4, 4) = x[2 th - 1 + i, 2 tw - 1 + j] (zero outside the image):
+    /// V[ξ = 4 i + j] of tile (th, tw) at <paramref name="output"/> + ξ <paramref name="positionStride"/> + th tilesW + tw.
+    /// In two passes: along each row, h = d_row B (4 numbers per tile and row, for tw across a vector), then down the
+    /// columns, V = Bᵀ h. With u[c] the row's value at column c, d_row = u[2 tw - 1 .. 2 tw + 2] and
+    /// <code>
+    ///   h = d_row B = [ u[2tw-1] - u[2tw+1],  u[2tw] + u[2tw+1],  u[2tw+1] - u[2tw],  u[2tw] - u[2tw+2] ]
+    /// </code>
+    /// which, with the row split into even E[k] = u[2k] and odd O[k] = u[2k-1] columns, is [O[tw] - O[tw+1], E[tw] + O[tw+1],
+    /// O[tw+1] - E[tw], E[tw] - E[tw+1]]: whole vectors over tw.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputTiles(float* x, int h, int w, int tilesH, int tilesW, float* output, long positionStride, float* scratch)
+    {
+        int rowLength = RowLength(tilesW), paddedRows = 2 * tilesH + 2; // rows r = -1 .. 2 tilesH of the image, zero outside it
+        float* even = scratch + 4L * paddedRows * rowLength, odd = even + rowLength;
+        float* h0 = scratch, h1 = h0 + (long)paddedRows * rowLength, h2 = h1 + (long)paddedRows * rowLength, h3 = h2 + (long)paddedRows * rowLength;
+        for (int row = 0; row < paddedRows; row++)
+        {
+            int r = row - 1;
+            long at = (long)row * rowLength;
+            if ((uint)r >= (uint)h)
+            {
+                new Span<float>(h0 + at, rowLength).Clear();
+                new Span<float>(h1 + at, rowLength).Clear();
+                new Span<float>(h2 + at, rowLength).Clear();
+                new Span<float>(h3 + at, rowLength).Clear();
+                continue;
+            }
+            new Span<float>(even, rowLength).Clear();
+            new Span<float>(odd, rowLength).Clear();
+            float* u = x + (long)r * w;
+            for (int c = 0; c < w; c++)
+            {
+                if ((c & 1) == 0) even[c >> 1] = u[c];
+                else odd[(c + 1) >> 1] = u[c];
+            }
+            for (int k = 0; k < rowLength - Lanes; k += Lanes) // loads up to k + 16 < rowLength
+            {
+                var e = Vector512.Load(even + k);
+                var eNext = Vector512.Load(even + k + 1);
+                var o = Vector512.Load(odd + k);
+                var oNext = Vector512.Load(odd + k + 1);
+                (o - oNext).Store(h0 + at + k);
+                (e + oNext).Store(h1 + at + k);
+                (oNext - e).Store(h2 + at + k);
+                (e - eNext).Store(h3 + at + k);
+            }
+        }
+        // V = Bᵀ h down the columns: rows 2 th - 1 .. 2 th + 2 of the image are rows 2 th .. 2 th + 3 of h
+        float** hj = stackalloc float*[4] { h0, h1, h2, h3 };
+        for (int th = 0; th < tilesH; th++)
+            for (int j = 0; j < 4; j++)
+            {
+                float* r0 = hj[j] + (long)(2 * th) * rowLength;
+                float* r1 = r0 + rowLength, r2 = r1 + rowLength, r3 = r2 + rowLength;
+                float* o = output + th * tilesW;
+                for (int tw = 0; tw < tilesW; tw += Lanes)
+                {
+                    var d0 = Vector512.Load(r0 + tw);
+                    var d1 = Vector512.Load(r1 + tw);
+                    var d2 = Vector512.Load(r2 + tw);
+                    var d3 = Vector512.Load(r3 + tw);
+                    int valid = Math.Min(Lanes, tilesW - tw);
+                    Store(d0 - d2, o + (0 * 4 + j) * positionStride + tw, valid);
+                    Store(d1 + d2, o + (1 * 4 + j) * positionStride + tw, valid);
+                    Store(d2 - d1, o + (2 * 4 + j) * positionStride + tw, valid);
+                    Store(d1 - d3, o + (3 * 4 + j) * positionStride + tw, valid);
+                }
+            }
+    }
+
+    /// <summary>
+    /// M = A dY Aᵀ (4, 4) of every tile of one plane dy (H, W), dY (2, 2) = dy[2 th + a, 2 tw + b] (zero past the edge):
+    /// M[ξ = 4 i + j] of tile (th, tw) at <paramref name="output"/> + ξ <paramref name="positionStride"/> + th tilesW + tw.
+    /// Along each row, q = dY_row Aᵀ with dY_row = [E[tw], O[tw]] (the row's even and odd columns):
+    /// q = [E, E + O, E - O, -O]; then down the columns, M = A q over the tile's rows q_0, q_1: [q_0, q_0 + q_1, q_0 - q_1, -q_1].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OutputGradientTiles(float* dy, int h, int w, int tilesH, int tilesW, float* output, long positionStride, float* scratch)
+    {
+        int rowLength = RowLength(tilesW), paddedRows = 2 * tilesH; // rows 0 .. 2 tilesH - 1, zero past the image
+        float* even = scratch + 4L * paddedRows * rowLength, odd = even + rowLength;
+        float* q0 = scratch, q1 = q0 + (long)paddedRows * rowLength, q2 = q1 + (long)paddedRows * rowLength, q3 = q2 + (long)paddedRows * rowLength;
+        for (int r = 0; r < paddedRows; r++)
+        {
+            long at = (long)r * rowLength;
+            new Span<float>(even, rowLength).Clear();
+            new Span<float>(odd, rowLength).Clear();
+            if (r < h)
+            {
+                float* u = dy + (long)r * w;
+                for (int c = 0; c < w; c++)
+                {
+                    if ((c & 1) == 0) even[c >> 1] = u[c];
+                    else odd[c >> 1] = u[c];
+                }
+            }
+            for (int k = 0; k < rowLength - Lanes; k += Lanes)
+            {
+                var e = Vector512.Load(even + k);
+                var o = Vector512.Load(odd + k);
+                e.Store(q0 + at + k);
+                (e + o).Store(q1 + at + k);
+                (e - o).Store(q2 + at + k);
+                (-o).Store(q3 + at + k);
+            }
+        }
+        float** qj = stackalloc float*[4] { q0, q1, q2, q3 };
+        for (int th = 0; th < tilesH; th++)
+            for (int j = 0; j < 4; j++)
+            {
+                float* r0 = qj[j] + (long)(2 * th) * rowLength, r1 = r0 + rowLength;
+                float* o = output + th * tilesW;
+                for (int tw = 0; tw < tilesW; tw += Lanes)
+                {
+                    var z0 = Vector512.Load(r0 + tw);
+                    var z1 = Vector512.Load(r1 + tw);
+                    int valid = Math.Min(Lanes, tilesW - tw);
+                    Store(z0, o + (0 * 4 + j) * positionStride + tw, valid);
+                    Store(z0 + z1, o + (1 * 4 + j) * positionStride + tw, valid);
+                    Store(z0 - z1, o + (2 * 4 + j) * positionStride + tw, valid);
+                    Store(-z1, o + (3 * 4 + j) * positionStride + tw, valid);
+                }
+            }
+    }
+
+    /// <summary>
+    /// dw[co, ci] (3, 3) = Gᵀ dU[·, co, ci] G for every ci of one co, 16 ci at a time: first P = Gᵀ dU (3, 4) down the
+    /// columns, P = [dU_0 + (dU_1 + dU_2)/2, (dU_1 - dU_2)/2, (dU_1 + dU_2)/2 + dU_3] (dU_i its rows), then dg = P G along
+    /// the rows, the same combination of P's columns. dU[ξ][co, ci] at <paramref name="du"/> + ξ <paramref name="positionStride"/>
+    /// + ci, each row whole vectors (zero past cin); dw[co, ci, kh, kw] at <paramref name="dw"/> + 9 ci + 3 kh + kw.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FilterGradient(float* du, long positionStride, int cin, float* dw)
+    {
+        var half = Vector512.Create(0.5f);
+        var p = stackalloc Vector512<float>[12]; // P (3, 4)
+        var g = stackalloc float[9 * Lanes];     // dg (3, 3) of 16 ci, position-major
+        for (int ci0 = 0; ci0 < cin; ci0 += Lanes)
+        {
+            for (int j = 0; j < 4; j++)
+            {
+                var u0 = Vector512.Load(du + (0 * 4 + j) * positionStride + ci0);
+                var u1 = Vector512.Load(du + (1 * 4 + j) * positionStride + ci0);
+                var u2 = Vector512.Load(du + (2 * 4 + j) * positionStride + ci0);
+                var u3 = Vector512.Load(du + (3 * 4 + j) * positionStride + ci0);
+                var sum = (u1 + u2) * half;
+                p[0 * 4 + j] = u0 + sum;
+                p[1 * 4 + j] = (u1 - u2) * half;
+                p[2 * 4 + j] = sum + u3;
+            }
+            for (int k = 0; k < 3; k++)
+            {
+                var sum = (p[k * 4 + 1] + p[k * 4 + 2]) * half;
+                (p[k * 4 + 0] + sum).Store(g + (k * 3 + 0) * Lanes);
+                ((p[k * 4 + 1] - p[k * 4 + 2]) * half).Store(g + (k * 3 + 1) * Lanes);
+                (sum + p[k * 4 + 3]).Store(g + (k * 3 + 2) * Lanes);
+            }
+            int valid = Math.Min(Lanes, cin - ci0);
+            for (int l = 0; l < valid; l++)
+                for (int t = 0; t < 9; t++) dw[(ci0 + l) * 9 + t] = g[t * Lanes + l];
+        }
+    }
+
+    /// <summary>The first <paramref name="valid"/> lanes of <paramref name="value"/> to <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector512<float> value, float* destination, int valid)
+    {
+        if (valid == Lanes) value.Store(destination);
+        else if (Avx512F.IsSupported)
+            Avx512F.MaskStore(destination, Vector512.LessThan(LaneIndex, Vector512.Create((float)valid)), value);
+        else
+            for (int l = 0; l < valid; l++) destination[l] = value.GetElement(l);
+    }
+
+    private static Vector512<float> LaneIndex => Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
