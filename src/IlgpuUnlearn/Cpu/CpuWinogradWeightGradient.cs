@@ -50,7 +50,15 @@ internal sealed unsafe class CpuWinogradWeightGradient
     /// <summary>Rows of M[ξ] kept hot in L2 while the tiles of V[ξ] run against them (<see cref="CpuKernelPlan.WeightGradientDyBlockBytes"/>).</summary>
     private static readonly int MBlockBytes = CpuKernelPlan.Current.WeightGradientDyBlockBytes;
 
-    private readonly CpuScratch _inputTiles = new(), _gradientTiles = new(), _tileGradient = new();
+    /// <summary>
+    /// The widest rows of tiles gathered rather than transformed along the rows. Measured on Zen 4, one thread, in ns per tile
+    /// (input transform / output-gradient transform): 32x32 images (16 tiles across) 5.2 / 5.4 along rows against 12.5 / 5.9
+    /// gathered; 16x16 (8 across) 12.6 / 11.2 against about the same gathered; 8x8 26.6 / 22.5 against 12.5 / 5.9 (rows of
+    /// few tiles leave most of a vector's lanes empty).
+    /// </summary>
+    private const int GatherMostTilesW = 8;
+
+    private readonly CpuScratch _inputTiles = new(), _gradientTiles = new(), _tileGradient = new(), _offsets = new();
 
     /// <summary>Whether this path computes the convolution's weight gradient: 3x3 kernels, stride 1, padding 1.</summary>
     public static bool Applies(ConvShape s) => s.K == 3 && s.Stride == 1 && s.Pad == 1;
@@ -75,33 +83,43 @@ internal sealed unsafe class CpuWinogradWeightGradient
         int mBlock = Math.Max(CpuConvWeightGradient.TileRowsDy,
             MBlockBytes / (stride * sizeof(float)) / CpuConvWeightGradient.TileRowsDy * CpuConvWeightGradient.TileRowsDy);
 
+        // Images whose rows hold more than GatherMostTilesW tiles are transformed a row of tiles at a time (whole vectors
+        // along the rows); narrower ones 16 tiles at a time wherever they lie, gathered by tables of offsets (TileOffsets):
+        // 16 input positions and 4 output-gradient ones per tile
+        bool byRows = tilesW > GatherMostTilesW;
+        int* inputOffsets = byRows ? null : (int*)_offsets.Get(20L * stride), gradientOffsets = inputOffsets + 16L * stride;
+        int tableImages = 0;
         for (int first = 0; first < s.N; first += imagesPerBlock)
         {
             int count = Math.Min(imagesPerBlock, s.N - first), length = count * tilesPerImage;
             int segmentLength = (length + Lanes - 1) / Lanes * Lanes;
+            if (!byRows && count != tableImages)
+            {
+                TileOffsets(s, count, stride, inputOffsets, gradientOffsets);
+                tableImages = count;
+            }
             // V and M of this block's tiles, one channel (all the block's images) per work item; the rows' ends zeroed to
             // segmentLength so that the kernel's whole vectors add nothing
             CpuParallel.For(s.Cin + s.Cout, channel =>
             {
-                float* rows = Scratch(tilesH, tilesW);
-                if (channel < s.Cin)
+                bool input = channel < s.Cin;
+                int c = input ? channel : channel - s.Cin, channels = input ? s.Cin : s.Cout;
+                float* plane = (input ? x : dy) + ((long)first * channels + c) * s.H * s.W;
+                float* output = (input ? v : m) + (long)c * stride;
+                long positionStride = (long)channels * stride;
+                if (byRows)
                 {
-                    int ci = channel;
-                    for (int n = 0; n < count; n++)
-                        InputTiles(x + ((long)(first + n) * s.Cin + ci) * s.H * s.W, s.H, s.W, tilesH, tilesW,
-                            v + (long)ci * stride + n * tilesPerImage, (long)s.Cin * stride, rows);
+                    float* rows = Scratch(tilesH, tilesW);
+                    for (int n = 0; n < count; n++, plane += (long)channels * s.H * s.W)
+                    {
+                        if (input) InputTilesByRows(plane, s.H, s.W, tilesH, tilesW, output + n * tilesPerImage, positionStride, rows);
+                        else OutputGradientTilesByRows(plane, s.H, s.W, tilesH, tilesW, output + n * tilesPerImage, positionStride, rows);
+                    }
                     for (int xi = 0; xi < Positions; xi++)
-                        new Span<float>(v + ((long)xi * s.Cin + ci) * stride + length, segmentLength - length).Clear();
+                        new Span<float>(output + xi * positionStride + length, segmentLength - length).Clear();
                 }
-                else
-                {
-                    int co = channel - s.Cin;
-                    for (int n = 0; n < count; n++)
-                        OutputGradientTiles(dy + ((long)(first + n) * s.Cout + co) * s.H * s.W, s.H, s.W, tilesH, tilesW,
-                            m + (long)co * stride + n * tilesPerImage, (long)s.Cout * stride, rows);
-                    for (int xi = 0; xi < Positions; xi++)
-                        new Span<float>(m + ((long)xi * s.Cout + co) * stride + length, segmentLength - length).Clear();
-                }
+                else if (input) InputTilesGathered(plane, inputOffsets, stride, segmentLength, output, positionStride);
+                else OutputGradientTilesGathered(plane, gradientOffsets, stride, segmentLength, output, positionStride);
             });
             // dU[ξ] (Cout, Cin) += M[ξ] (Cout, L) V[ξ] (Cin, L)ᵀ, one ξ per work item: rows of M a block at a time (in L2),
             // against each tile of six rows of V (in L1)
@@ -152,7 +170,7 @@ internal sealed unsafe class CpuWinogradWeightGradient
     /// O[tw+1] - E[tw], E[tw] - E[tw+1]]: whole vectors over tw.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InputTiles(float* x, int h, int w, int tilesH, int tilesW, float* output, long positionStride, float* scratch)
+    private static void InputTilesByRows(float* x, int h, int w, int tilesH, int tilesW, float* output, long positionStride, float* scratch)
     {
         int rowLength = RowLength(tilesW), paddedRows = 2 * tilesH + 2; // rows r = -1 .. 2 tilesH of the image, zero outside it
         float* even = scratch + 4L * paddedRows * rowLength, odd = even + rowLength;
@@ -169,14 +187,11 @@ internal sealed unsafe class CpuWinogradWeightGradient
                 new Span<float>(h3 + at, rowLength).Clear();
                 continue;
             }
-            new Span<float>(even, rowLength).Clear();
-            new Span<float>(odd, rowLength).Clear();
-            float* u = x + (long)r * w;
-            for (int c = 0; c < w; c++)
-            {
-                if ((c & 1) == 0) even[c >> 1] = u[c];
-                else odd[(c + 1) >> 1] = u[c];
-            }
+            // E[k] = u[2k] at even[k], O[k] = u[2k - 1] at odd[k] (the odd columns one place on, O[0] the padding), for k up
+            // to rowLength - 16, the last one read as a neighbour (zero: 2 (rowLength - 16) >= 2 tilesW >= w)
+            SplitEvenOdd(x + (long)r * w, w, even, odd + 1, rowLength - Lanes);
+            odd[0] = 0f;
+            even[rowLength - Lanes] = 0f;
             for (int k = 0; k < rowLength - Lanes; k += Lanes) // loads up to k + 16 < rowLength
             {
                 var e = Vector512.Load(even + k);
@@ -219,7 +234,7 @@ internal sealed unsafe class CpuWinogradWeightGradient
     /// q = [E, E + O, E - O, -O]; then down the columns, M = A q over the tile's rows q_0, q_1: [q_0, q_0 + q_1, q_0 - q_1, -q_1].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OutputGradientTiles(float* dy, int h, int w, int tilesH, int tilesW, float* output, long positionStride, float* scratch)
+    private static void OutputGradientTilesByRows(float* dy, int h, int w, int tilesH, int tilesW, float* output, long positionStride, float* scratch)
     {
         int rowLength = RowLength(tilesW), paddedRows = 2 * tilesH; // rows 0 .. 2 tilesH - 1, zero past the image
         float* even = scratch + 4L * paddedRows * rowLength, odd = even + rowLength;
@@ -227,16 +242,12 @@ internal sealed unsafe class CpuWinogradWeightGradient
         for (int r = 0; r < paddedRows; r++)
         {
             long at = (long)r * rowLength;
-            new Span<float>(even, rowLength).Clear();
-            new Span<float>(odd, rowLength).Clear();
-            if (r < h)
+            // E[k] = dy[r, 2k], O[k] = dy[r, 2k + 1], zero past the image
+            if (r < h) SplitEvenOdd(dy + (long)r * w, w, even, odd, rowLength - Lanes);
+            else
             {
-                float* u = dy + (long)r * w;
-                for (int c = 0; c < w; c++)
-                {
-                    if ((c & 1) == 0) even[c >> 1] = u[c];
-                    else odd[c >> 1] = u[c];
-                }
+                new Span<float>(even, rowLength).Clear();
+                new Span<float>(odd, rowLength).Clear();
             }
             for (int k = 0; k < rowLength - Lanes; k += Lanes)
             {
@@ -265,6 +276,155 @@ internal sealed unsafe class CpuWinogradWeightGradient
                     Store(-z1, o + (3 * 4 + j) * positionStride + tw, valid);
                 }
             }
+    }
+
+    /// <summary>
+    /// even[k] = u[2k], odd[k] = u[2k + 1] for k in [0, <paramref name="length"/>) (a multiple of 16 at least ceil(w / 2)),
+    /// zero past the row's <paramref name="w"/> values: by AVX-512, 32 values at a time as two masked loads and two
+    /// two-vector permutes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SplitEvenOdd(float* u, int w, float* even, float* odd, int length)
+    {
+        if (Avx512F.IsSupported)
+        {
+            var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            var evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var odds = evens + Vector512<int>.One;
+            var end = Vector512.Create(w);
+            for (int k = 0; k < length; k += Lanes)
+            {
+                int c = 2 * k;
+                var low = Avx512F.MaskLoad(u + c, Vector512.LessThan(lanes + Vector512.Create(c), end).AsSingle(), Vector512<float>.Zero);
+                var high = Avx512F.MaskLoad(u + c + Lanes, Vector512.LessThan(lanes + Vector512.Create(c + Lanes), end).AsSingle(), Vector512<float>.Zero);
+                Avx512F.PermuteVar16x32x2(low, evens, high).Store(even + k);
+                Avx512F.PermuteVar16x32x2(low, odds, high).Store(odd + k);
+            }
+            return;
+        }
+        for (int k = 0; k < length; k++)
+        {
+            even[k] = 2 * k < w ? u[2 * k] : 0f;
+            odd[k] = 2 * k + 1 < w ? u[2 * k + 1] : 0f;
+        }
+    }
+
+    /// <summary>
+    /// The tables of where each tile's values lie, for a block of <paramref name="count"/> images, tile t = n T + th tilesW + tw
+    /// (T tiles per image) of the summed index: the input tile's d[i, j] = x[n, ci, 2 th - 1 + i, 2 tw - 1 + j] at
+    /// <c>inputOffsets[(4 i + j) stride + t]</c> and the output gradient's dY[a, b] = dy[n, co, 2 th + a, 2 tw + b] at
+    /// <c>gradientOffsets[(2 a + b) stride + t]</c>, as offsets from the channel's plane in the block's first image; -1 where the
+    /// value lies outside the image (the padding, or past the edge of an odd size) and for t past the block's tiles.
+    /// </summary>
+    private static void TileOffsets(ConvShape s, int count, int stride, int* inputOffsets, int* gradientOffsets)
+    {
+        int tilesH = (s.H + 1) / 2, tilesW = (s.W + 1) / 2, tilesPerImage = tilesH * tilesW, plane = s.H * s.W;
+        for (int t = 0; t < stride; t++)
+        {
+            int n = t / tilesPerImage, th = t % tilesPerImage / tilesW, tw = t % tilesW;
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++)
+                {
+                    int r = 2 * th - 1 + i, c = 2 * tw - 1 + j;
+                    bool inside = n < count && (uint)r < (uint)s.H && (uint)c < (uint)s.W;
+                    inputOffsets[(4 * i + j) * stride + t] = inside ? n * s.Cin * plane + r * s.W + c : -1;
+                }
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++)
+                {
+                    int r = 2 * th + a, c = 2 * tw + b;
+                    bool inside = n < count && r < s.H && c < s.W;
+                    gradientOffsets[(2 * a + b) * stride + t] = inside ? n * s.Cout * plane + r * s.W + c : -1;
+                }
+        }
+    }
+
+    /// <summary>
+    /// V = Bᵀ d B of tiles 0 .. <paramref name="length"/> (a multiple of 16) of one input channel, d (4, 4) gathered from
+    /// <paramref name="x"/> (the channel's plane in the block's first image) by <paramref name="offsets"/> (see
+    /// <see cref="TileOffsets"/>), 16 tiles across a vector (whatever images and rows they lie in): V[ξ = 4 i + j] of tile t at <paramref name="output"/> +
+    /// ξ <paramref name="positionStride"/> + t. First along the rows, h = d B:
+    /// <code>
+    ///   h[i] = [ d[i,0] - d[i,2],  d[i,1] + d[i,2],  d[i,2] - d[i,1],  d[i,1] - d[i,3] ]
+    /// </code>
+    /// then down the columns, V = Bᵀ h: V[0] = h[0] - h[2], V[1] = h[1] + h[2], V[2] = h[2] - h[1], V[3] = h[1] - h[3].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputTilesGathered(float* x, int* offsets, int stride, int length, float* output, long positionStride)
+    {
+        var h = stackalloc Vector512<float>[16]; // h (4, 4) of 16 tiles
+        for (int t = 0; t < length; t += Lanes)
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                var d0 = Gather(x, offsets + (4 * i + 0) * stride + t);
+                var d1 = Gather(x, offsets + (4 * i + 1) * stride + t);
+                var d2 = Gather(x, offsets + (4 * i + 2) * stride + t);
+                var d3 = Gather(x, offsets + (4 * i + 3) * stride + t);
+                h[4 * i + 0] = d0 - d2;
+                h[4 * i + 1] = d1 + d2;
+                h[4 * i + 2] = d2 - d1;
+                h[4 * i + 3] = d1 - d3;
+            }
+            for (int j = 0; j < 4; j++)
+            {
+                (h[0 * 4 + j] - h[2 * 4 + j]).Store(output + (0 * 4 + j) * positionStride + t);
+                (h[1 * 4 + j] + h[2 * 4 + j]).Store(output + (1 * 4 + j) * positionStride + t);
+                (h[2 * 4 + j] - h[1 * 4 + j]).Store(output + (2 * 4 + j) * positionStride + t);
+                (h[1 * 4 + j] - h[3 * 4 + j]).Store(output + (3 * 4 + j) * positionStride + t);
+            }
+        }
+    }
+
+    /// <summary>
+    /// M = A dY Aᵀ (4, 4) of tiles 0 .. <paramref name="length"/> of one output-gradient channel, dY (2, 2) gathered from
+    /// <paramref name="dy"/> by <paramref name="offsets"/> (see <see cref="TileOffsets"/>): M[ξ = 4 i + j] of tile t at
+    /// <paramref name="output"/> + ξ <paramref name="positionStride"/> + t. Along the rows, q[a] = dY[a] Aᵀ =
+    /// [dY[a,0], dY[a,0] + dY[a,1], dY[a,0] - dY[a,1], -dY[a,1]]; down the columns, M = A q = [q[0], q[0] + q[1], q[0] - q[1], -q[1]].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OutputGradientTilesGathered(float* dy, int* offsets, int stride, int length, float* output, long positionStride)
+    {
+        var q = stackalloc Vector512<float>[8]; // q (2, 4) of 16 tiles
+        for (int t = 0; t < length; t += Lanes)
+        {
+            for (int a = 0; a < 2; a++)
+            {
+                var z0 = Gather(dy, offsets + (2 * a + 0) * stride + t);
+                var z1 = Gather(dy, offsets + (2 * a + 1) * stride + t);
+                q[4 * a + 0] = z0;
+                q[4 * a + 1] = z0 + z1;
+                q[4 * a + 2] = z0 - z1;
+                q[4 * a + 3] = -z1;
+            }
+            for (int j = 0; j < 4; j++)
+            {
+                q[j].Store(output + (0 * 4 + j) * positionStride + t);
+                (q[j] + q[4 + j]).Store(output + (1 * 4 + j) * positionStride + t);
+                (q[j] - q[4 + j]).Store(output + (2 * 4 + j) * positionStride + t);
+                (-q[4 + j]).Store(output + (3 * 4 + j) * positionStride + t);
+            }
+        }
+    }
+
+    /// <summary>plane[offsets[l]] for the 16 lanes l, 0 where the offset is -1 (by two masked AVX2 gathers where there are).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Gather(float* plane, int* offsets)
+    {
+        if (Avx2.IsSupported)
+        {
+            var low = Vector256.Load(offsets);
+            var high = Vector256.Load(offsets + 8);
+            var lowInside = Vector256.GreaterThanOrEqual(low, Vector256<int>.Zero).AsSingle();
+            var highInside = Vector256.GreaterThanOrEqual(high, Vector256<int>.Zero).AsSingle();
+            return Vector512.Create(
+                Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, low, lowInside, 4),
+                Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, high, highInside, 4));
+        }
+        var lanes = Vector512<float>.Zero;
+        for (int l = 0; l < Lanes; l++)
+            if (offsets[l] >= 0) lanes = lanes.WithElement(l, plane[offsets[l]]);
+        return lanes;
     }
 
     /// <summary>

@@ -7,7 +7,8 @@ namespace IlgpuUnlearn.Tests.Cpu;
 /// <summary>
 /// The Winograd F(2x2, 3x3) weight gradient (<see cref="CpuWinogradWeightGradient"/>) against the fp64 definition
 /// (<see cref="CpuConvTests.ReferenceBackwardWeight"/>) and the direct path (<see cref="CpuConvWeightGradient"/>), on shapes with
-/// partial tiles (odd H and W), rows of more than one vector of tiles, channel counts off the micro-kernel's 4 x 6 tile, one
+/// partial tiles (odd H and W), both ways of reading tiles (gathered for narrow images, along rows of tiles for wide ones,
+/// with rows of more than one vector of tiles), channel counts off the micro-kernel's 4 x 6 tile, one
 /// image, and more images than one block holds; run twice for bit-identical results; and the plan's choice of it.
 /// </summary>
 public sealed unsafe class CpuWinogradWeightGradientTests(ITestOutputHelper output)
@@ -21,6 +22,8 @@ public sealed unsafe class CpuWinogradWeightGradientTests(ITestOutputHelper outp
         { 2, 3, 1, 3, 2 },    // one row: every tile hangs over the bottom; fewer channels than one micro-tile
         { 2, 4, 6, 35, 5 },   // 18 tiles across: a row of tiles longer than one vector
         { 3, 17, 8, 8, 19 },  // the tails of both channel counts at once
+        { 2, 5, 19, 17, 7 },  // 9 tiles across, odd H and W: transformed along rows of tiles rather than gathered
+        { 1, 3, 32, 32, 4 },  // CIFAR's 32x32, rows of 16 tiles (whole vectors)
     };
 
     /// <summary>
