@@ -63,6 +63,22 @@ public sealed unsafe class CpuWinogradWeightGradientTests(ITestOutputHelper outp
     }
 
     [Fact]
+    public void TheCpuOpsTakeItFrom64ChannelsAndMatchTheReference()
+    {
+        // the shipped path: CpuOps.Conv2dBackwardWeight on a shape the plan gives to Winograd (odd size, tails of 4 and 6 in
+        // neither count: 64 = 10 x 6 + 4 input channels), against the fp64 definition
+        var s = new ConvShape(3, 64, 5, 7, CpuKernelPlan.WinogradMinChannels + 2, 3, 1, 1);
+        Assert.True(CpuKernelPlan.Current.UsesWinogradWeightGradient(s));
+        using var t = new CpuTestSupport(output);
+        var rng = new Random(8);
+        float[] x = CpuTestSupport.Random(rng, s.InputLength), dy = CpuTestSupport.Random(rng, s.OutputLength);
+        var dw = t.Zeros(s.WeightLength);
+        t.Ops.Fill(dw, float.NaN);
+        t.Ops.Conv2dBackwardWeight(s, t.Buffer(x), t.Buffer(dy), dw);
+        t.AssertClose($"CpuOps dw {s} vs fp64", CpuTestSupport.Read(dw), CpuConvTests.ReferenceBackwardWeight(s, x, dy), Tolerance(Tiles(s)), Rtol);
+    }
+
+    [Fact]
     public void TwoRunsAreBitIdentical()
     {
         // enough channels and images that both parallel passes have many work items and several blocks
