@@ -32,9 +32,10 @@ namespace IlgpuUnlearn.Cpu;
 /// <para>
 /// Work: the tiles are taken a block of whole images at a time (about <see cref="CpuKernelPlan.WeightGradientGroupPixels"/>
 /// tiles, so that a micro-kernel's six rows of V stay in L1): the block's V (16, Cin, L) and M (16, Cout, L) are built in one
-/// parallel pass (one channel per work item), then the 16 GEMMs accumulate into dU (16, Cout, Cin), one position ξ per work
-/// item, so that every number of dU has one owner and is summed in the same order run after run (bit-for-bit reproducible).
-/// Last, dw[co, ci] = Gᵀ dU[·, co, ci] G, in parallel over co.
+/// parallel pass (one channel per work item), then each work item takes a few rows co of M and runs the 16 GEMMs for them
+/// into its own dU (16, rows, Cin) and adds dw[co, ci] += Gᵀ dU[·, co, ci] G for the block. Each row of dw has one owner
+/// and is summed in the same order run after run (bit-for-bit reproducible), and dU is never held for all of Cout (16 MiB
+/// at 512 x 512 channels).
 /// </para>
 /// Not for concurrent calls: the scratch buffers belong to the instance.
 /// </summary>
@@ -67,7 +68,7 @@ internal sealed unsafe class CpuWinogradWeightGradient
     /// </summary>
     private const int GatherMostTilesW = 8;
 
-    private readonly CpuScratch _inputTiles = new(), _gradientTiles = new(), _tileGradient = new(), _offsets = new();
+    private readonly CpuScratch _inputTiles = new(), _gradientTiles = new(), _offsets = new();
 
     /// <summary>Whether this path computes the convolution's weight gradient: 3x3 kernels, stride 1, padding 1.</summary>
     public static bool Applies(ConvShape s) => s.K == 3 && s.Stride == 1 && s.Pad == 1;
@@ -88,11 +89,13 @@ internal sealed unsafe class CpuWinogradWeightGradient
         // V[ξ][ci, t] at v + (ξ Cin + ci) stride + t; six rows more, read (and their sums dropped) by the last partial tile of rows
         float* v = _inputTiles.Get(((long)Positions * s.Cin + TileRowsCol) * stride);
         float* m = _gradientTiles.Get((long)Positions * s.Cout * stride);          // M[ξ][co, t] at m + (ξ Cout + co) stride + t
-        float* du = _tileGradient.Get((long)Positions * s.Cout * cinStride);       // dU[ξ][co, ci] at du + (ξ Cout + co) cinStride + ci
         new Span<float>(v + (long)Positions * s.Cin * stride, TileRowsCol * stride).Clear();
-        ClearParallel(du, (long)Positions * s.Cout * cinStride);
-        int mBlock = Math.Max(CpuConvWeightGradient.TileRowsDy,
-            MBlockBytes / (stride * sizeof(float)) / CpuConvWeightGradient.TileRowsDy * CpuConvWeightGradient.TileRowsDy);
+        ClearParallel(dw, (long)s.Cout * s.Cin * 9);
+        // rows of M per work item: at most what MBlockBytes holds, and few enough for 8 items per worker
+        int chunkRows = Math.Max(CpuConvWeightGradient.TileRowsDy, Math.Min(
+            MBlockBytes / (stride * sizeof(float)), (s.Cout + CpuParallel.Workers * 8 - 1) / (CpuParallel.Workers * 8))
+            / CpuConvWeightGradient.TileRowsDy * CpuConvWeightGradient.TileRowsDy);
+        int chunks = (s.Cout + chunkRows - 1) / chunkRows;
 
         // Images whose rows hold more than GatherMostTilesW tiles are transformed a row of tiles at a time (whole vectors
         // along the rows); narrower ones 16 tiles at a time wherever they lie, gathered by tables of offsets (TileOffsets):
@@ -132,25 +135,27 @@ internal sealed unsafe class CpuWinogradWeightGradient
                 else if (input) InputTilesGathered(plane, inputOffsets, stride, segmentLength, output, positionStride);
                 else OutputGradientTilesGathered(plane, gradientOffsets, stride, segmentLength, output, positionStride);
             });
-            // dU[ξ] (Cout, Cin) += M[ξ] (Cout, L) V[ξ] (Cin, L)ᵀ, one ξ per work item: rows of M a block at a time (in L2),
-            // against each tile of six rows of V (in L1)
-            CpuParallel.For(Positions, xi =>
+            // per block of rows co0 .. co0 + chunkRows of M (one work item, so that each row of dw has one owner): for each ξ,
+            // dU[ξ] (rows, Cin) = M[ξ] (rows, L) V[ξ] (Cin, L)ᵀ, the rows of M in L2 against each tile of six rows of V in L1;
+            // then dw[co] += Gᵀ dU[·, co, ci] G for the block's tiles
+            CpuParallel.For(chunks, chunk =>
             {
                 float* tileSums = stackalloc float[CpuConvWeightGradient.TileRowsDy * TileRowsCol];
-                float* mXi = m + (long)xi * s.Cout * stride, vXi = v + (long)xi * s.Cin * stride;
-                float* duXi = du + (long)xi * s.Cout * cinStride;
-                for (int co0 = 0; co0 < s.Cout; co0 += mBlock)
+                int co0 = chunk * chunkRows, rows = Math.Min(chunkRows, s.Cout - co0);
+                // dU[ξ][co - co0, ci] at du + (ξ chunkRows + co - co0) cinStride + ci, zero past Cin
+                float* du = CpuScratch.ThreadColumns.Get((long)Positions * chunkRows * cinStride);
+                new Span<float>(du, Positions * chunkRows * cinStride).Clear();
+                for (int xi = 0; xi < Positions; xi++)
                 {
-                    int coCount = Math.Min(mBlock, s.Cout - co0);
+                    float* mRows = m + ((long)xi * s.Cout + co0) * stride, vXi = v + (long)xi * s.Cin * stride;
                     for (int ci0 = 0; ci0 < s.Cin; ci0 += TileRowsCol)
-                        CpuConvWeightGradient.AccumulateTile(mXi + (long)co0 * stride, stride, 0, coCount,
-                            vXi + (long)ci0 * stride, stride, Math.Min(TileRowsCol, s.Cin - ci0), 1, segmentLength,
-                            duXi + (long)co0 * cinStride + ci0, cinStride, tileSums);
+                        CpuConvWeightGradient.AccumulateTile(mRows, stride, 0, rows, vXi + (long)ci0 * stride, stride,
+                            Math.Min(TileRowsCol, s.Cin - ci0), 1, segmentLength, du + (long)xi * chunkRows * cinStride + ci0, cinStride, tileSums);
                 }
+                for (int co = 0; co < rows; co++)
+                    AddFilterGradient(du + (long)co * cinStride, (long)chunkRows * cinStride, s.Cin, dw + (long)(co0 + co) * s.Cin * 9);
             });
         }
-
-        CpuParallel.For(s.Cout, co => FilterGradient(du + (long)co * cinStride, (long)s.Cout * cinStride, s.Cin, dw + (long)co * s.Cin * 9));
     }
 
     private static void ClearParallel(float* p, long length)
@@ -439,13 +444,13 @@ internal sealed unsafe class CpuWinogradWeightGradient
     }
 
     /// <summary>
-    /// dw[co, ci] (3, 3) = Gᵀ dU[·, co, ci] G for every ci of one co, 16 ci at a time: first P = Gᵀ dU (3, 4) down the
+    /// dw[co, ci] (3, 3) += Gᵀ dU[·, co, ci] G for every ci of one co, 16 ci at a time: first P = Gᵀ dU (3, 4) down the
     /// columns, P = [dU_0 + (dU_1 + dU_2)/2, (dU_1 - dU_2)/2, (dU_1 + dU_2)/2 + dU_3] (dU_i its rows), then dg = P G along
     /// the rows, the same combination of P's columns. dU[ξ][co, ci] at <paramref name="du"/> + ξ <paramref name="positionStride"/>
     /// + ci, each row whole vectors (zero past cin); dw[co, ci, kh, kw] at <paramref name="dw"/> + 9 ci + 3 kh + kw.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FilterGradient(float* du, long positionStride, int cin, float* dw)
+    private static void AddFilterGradient(float* du, long positionStride, int cin, float* dw)
     {
         var half = Vector512.Create(0.5f);
         var p = stackalloc Vector512<float>[12]; // P (3, 4)
@@ -472,7 +477,7 @@ internal sealed unsafe class CpuWinogradWeightGradient
             }
             int valid = Math.Min(Lanes, cin - ci0);
             for (int l = 0; l < valid; l++)
-                for (int t = 0; t < 9; t++) dw[(ci0 + l) * 9 + t] = g[t * Lanes + l];
+                for (int t = 0; t < 9; t++) dw[(ci0 + l) * 9 + t] += g[t * Lanes + l];
         }
     }
 
