@@ -32,10 +32,10 @@ namespace IlgpuUnlearn.Cpu;
 /// <para>
 /// Work: the tiles are taken a block of whole images at a time (about <see cref="CpuKernelPlan.WeightGradientGroupPixels"/>
 /// tiles, so that a micro-kernel's six rows of V stay in L1): the block's V (16, Cin, L) and M (16, Cout, L) are built in one
-/// parallel pass (one channel per work item), then each work item takes a few rows co of M and runs the 16 GEMMs for them
-/// into its own dU (16, rows, Cin) and adds dw[co, ci] += Gᵀ dU[·, co, ci] G for the block. Each row of dw has one owner
-/// and is summed in the same order run after run (bit-for-bit reproducible), and dU is never held for all of Cout (16 MiB
-/// at 512 x 512 channels).
+/// parallel pass (one channel per work item), then each work item takes a rectangle of dw (32 co x 36 ci), runs the 16
+/// GEMMs for it into its own dU (16, 32, 36) and adds dw[co, ci] += Gᵀ dU[·, co, ci] G for the block. Each number of dw
+/// has one owner and is summed in the same order run after run (bit-for-bit reproducible), and dU is never held whole
+/// (16 MiB at 512 x 512 channels).
 /// </para>
 /// Not for concurrent calls: the scratch buffers belong to the instance.
 /// </summary>
@@ -57,8 +57,12 @@ internal sealed unsafe class CpuWinogradWeightGradient
     private const long BlockBytes = 16L << 20;
     private const int MinBlockTiles = 128;
 
-    /// <summary>Rows of M[ξ] kept hot in L2 while the tiles of V[ξ] run against them (<see cref="CpuKernelPlan.WeightGradientDyBlockBytes"/>).</summary>
-    private static readonly int MBlockBytes = CpuKernelPlan.Current.WeightGradientDyBlockBytes;
+    /// <summary>
+    /// The rectangle of dw (Cout rows x Cin columns) one work item owns: each tile of six rows of V (in L1) runs against the 32
+    /// rows of M (8 micro-kernel calls; 128 KiB at 1024 tiles, in L2), and each item reads its V and M once per block.
+    /// Four items at 64 x 64 channels, 240 at 512 x 512; the item's dU (16 x 32 x 48 floats) lives on its stack.
+    /// </summary>
+    private const int ItemRows = 8 * CpuConvWeightGradient.TileRowsDy, ItemColumns = 6 * TileRowsCol, DuStride = 48;
 
     /// <summary>
     /// The widest rows of tiles gathered rather than transformed along the rows. Measured on Zen 4, one thread, in ns per tile
@@ -91,11 +95,7 @@ internal sealed unsafe class CpuWinogradWeightGradient
         float* m = _gradientTiles.Get((long)Positions * s.Cout * stride);          // M[ξ][co, t] at m + (ξ Cout + co) stride + t
         new Span<float>(v + (long)Positions * s.Cin * stride, TileRowsCol * stride).Clear();
         ClearParallel(dw, (long)s.Cout * s.Cin * 9);
-        // rows of M per work item: at most what MBlockBytes holds, and few enough for 8 items per worker
-        int chunkRows = Math.Max(CpuConvWeightGradient.TileRowsDy, Math.Min(
-            MBlockBytes / (stride * sizeof(float)), (s.Cout + CpuParallel.Workers * 8 - 1) / (CpuParallel.Workers * 8))
-            / CpuConvWeightGradient.TileRowsDy * CpuConvWeightGradient.TileRowsDy);
-        int chunks = (s.Cout + chunkRows - 1) / chunkRows;
+        int rowChunks = (s.Cout + ItemRows - 1) / ItemRows, columnChunks = (s.Cin + ItemColumns - 1) / ItemColumns;
 
         // Images whose rows hold more than GatherMostTilesW tiles are transformed a row of tiles at a time (whole vectors
         // along the rows); narrower ones 16 tiles at a time wherever they lie, gathered by tables of offsets (TileOffsets):
@@ -135,25 +135,26 @@ internal sealed unsafe class CpuWinogradWeightGradient
                 else if (input) InputTilesGathered(plane, inputOffsets, stride, segmentLength, output, positionStride);
                 else OutputGradientTilesGathered(plane, gradientOffsets, stride, segmentLength, output, positionStride);
             });
-            // per block of rows co0 .. co0 + chunkRows of M (one work item, so that each row of dw has one owner): for each ξ,
-            // dU[ξ] (rows, Cin) = M[ξ] (rows, L) V[ξ] (Cin, L)ᵀ, the rows of M in L2 against each tile of six rows of V in L1;
-            // then dw[co] += Gᵀ dU[·, co, ci] G for the block's tiles
-            CpuParallel.For(chunks, chunk =>
+            // per rectangle of dw (rows co0 .. co0 + ItemRows, columns ci0 .. ci0 + ItemColumns; one work item, so that each
+            // number of dw has one owner): for each ξ, dU[ξ] (rows, columns) = M[ξ] (rows, L) V[ξ] (columns, L)ᵀ, the rows of M
+            // in L2 against each tile of six rows of V in L1; then dw[co, ci] += Gᵀ dU[·, co, ci] G for the block's tiles
+            CpuParallel.For(rowChunks * columnChunks, item =>
             {
                 float* tileSums = stackalloc float[CpuConvWeightGradient.TileRowsDy * TileRowsCol];
-                int co0 = chunk * chunkRows, rows = Math.Min(chunkRows, s.Cout - co0);
-                // dU[ξ][co - co0, ci] at du + (ξ chunkRows + co - co0) cinStride + ci, zero past Cin
-                float* du = CpuScratch.ThreadColumns.Get((long)Positions * chunkRows * cinStride);
-                new Span<float>(du, Positions * chunkRows * cinStride).Clear();
+                int co0 = item / columnChunks * ItemRows, rows = Math.Min(ItemRows, s.Cout - co0);
+                int ci0 = item % columnChunks * ItemColumns, columns = Math.Min(ItemColumns, s.Cin - ci0);
+                // dU[ξ][co - co0, ci - ci0] at du + (ξ ItemRows + co - co0) DuStride + ci - ci0, zero past the columns
+                float* du = stackalloc float[Positions * ItemRows * DuStride];
+                new Span<float>(du, Positions * ItemRows * DuStride).Clear();
                 for (int xi = 0; xi < Positions; xi++)
                 {
-                    float* mRows = m + ((long)xi * s.Cout + co0) * stride, vXi = v + (long)xi * s.Cin * stride;
-                    for (int ci0 = 0; ci0 < s.Cin; ci0 += TileRowsCol)
-                        CpuConvWeightGradient.AccumulateTile(mRows, stride, 0, rows, vXi + (long)ci0 * stride, stride,
-                            Math.Min(TileRowsCol, s.Cin - ci0), 1, segmentLength, du + (long)xi * chunkRows * cinStride + ci0, cinStride, tileSums);
+                    float* mRows = m + ((long)xi * s.Cout + co0) * stride, vRows = v + ((long)xi * s.Cin + ci0) * stride;
+                    for (int j = 0; j < columns; j += TileRowsCol)
+                        CpuConvWeightGradient.AccumulateTile(mRows, stride, 0, rows, vRows + (long)j * stride, stride,
+                            Math.Min(TileRowsCol, columns - j), 1, segmentLength, du + xi * ItemRows * DuStride + j, DuStride, tileSums);
                 }
                 for (int co = 0; co < rows; co++)
-                    AddFilterGradient(du + (long)co * cinStride, (long)chunkRows * cinStride, s.Cin, dw + (long)(co0 + co) * s.Cin * 9);
+                    AddFilterGradient(du + co * DuStride, ItemRows * DuStride, columns, dw + ((long)(co0 + co) * s.Cin + ci0) * 9);
             });
         }
     }
