@@ -50,11 +50,12 @@ internal sealed unsafe class CpuWinogradWeightGradient
     private static readonly int TargetBlockTiles = CpuKernelPlan.Current.WeightGradientGroupPixels;
     /// <summary>
     /// The most bytes of V and M one block takes (blocks of fewer tiles for wide layers), so that the scratch this path keeps
-    /// stays small beside the activations: 16 MiB is 1024 tiles up to 128 + 128 channels, 512 at 256 + 256, 256 at 512 + 512;
-    /// at least <see cref="MinBlockTiles"/> tiles. Measured on Zen 4 (one thread, batch 64): capping at 8 MiB instead made
-    /// 256 -> 256 at 8x8 9% slower and 512 -> 512 at 4x4 16% slower (shorter sums for the micro-kernel), at 4 MiB 16% and 28%.
+    /// stays small beside the activations (the step's peak memory is held under 0.8x PyTorch's): 8 MiB is 1024 tiles at
+    /// 64 + 64 channels, 256 at 256 + 256, 128 at 512 + 512; at least <see cref="MinBlockTiles"/> tiles. Measured on Zen 4
+    /// (one thread, batch 64), against 32 MiB: 256 -> 256 at 8x8 9% slower and 512 -> 512 at 4x4 16% slower (shorter sums
+    /// for the micro-kernel), about 2 ms of a step's 1.2 s; 16 MiB added 8 MiB to the step's peak.
     /// </summary>
-    private const long BlockBytes = 16L << 20;
+    private const long BlockBytes = 8L << 20;
     private const int MinBlockTiles = 128;
 
     /// <summary>
