@@ -71,6 +71,7 @@ internal sealed unsafe class CpuWinogradConv
         int tilesH = (h + 1) / 2, tilesW = (w + 1) / 2;
         long tiles = (long)n * tilesH * tilesW;
         int block = CpuKernelPlan.Current.WinogradTilesPerBlock(ci, co, tiles, CpuParallel.Workers);
+        if (Environment.GetEnvironmentVariable("WINO_TB") is string tb) block = int.Parse(tb); // TEMPORARY experiment
         int blocks = checked((int)((tiles + block - 1) / block));
         var shape = new TileShape(n, ci, co, h, w, tilesH, tilesW, block);
         CpuParallel.For(blocks, b =>
@@ -90,22 +91,40 @@ internal sealed unsafe class CpuWinogradConv
         public long VLength => (long)Xi * Ci * Ld;
         public long MLength => (long)Xi * Co * Ld + Lanes;
         public long ScratchLength => VLength + MLength + 4L * RowLength + W;
+        /// <summary>
+        /// Tile rows shorter than a vector and dividing it (tW 1, 2, 4, 8: images of 8x8, 7x7, 4x4 ...): 16 / tW whole tile
+        /// rows share a vector (blocks are whole 48-tile panels, multiples of 16, so they start at a tile row).
+        /// </summary>
+        public bool ShortRows => TilesW < Lanes && Lanes % TilesW == 0 && Block % Lanes == 0;
     }
 
-    /// <summary>U[ξ][o, i] = (G g[o, i] Gᵀ)[ξ] at packedU + ξ uStride + PackedIndex(o, i); rows o in [co, mPad) zero.</summary>
+    /// <summary>
+    /// U[ξ][o, i] = (G g[o, i] Gᵀ)[ξ] in <see cref="CpuGemm.PackA"/>'s layout at packedU + ξ uStride: per K block of kc input
+    /// channels, per panel of 8 output channels, kc rows of 8 (the 8 output channels of one input channel, one vector).
+    /// Rows o in [co, mPad) are zero. Work items are (K block, panel) pairs, each writing 16 runs of 8 kc floats.
+    /// </summary>
     private static void TransformFilters(int ci, int co, Filters f, float* packedU)
     {
-        int mPad = CpuGemm.PaddedRows(co), kcMax = CpuGemm.KBlock(ci);
+        int mPad = CpuGemm.PaddedRows(co), kcMax = CpuGemm.KBlock(ci), panels = mPad / CpuGemm.MR;
+        int kBlocks = (ci + kcMax - 1) / kcMax;
         long uStride = (long)mPad * ci;
-        CpuParallel.For(mPad, o =>
+        CpuParallel.For(panels * kBlocks, item =>
         {
-            float* u = stackalloc float[Xi];
-            for (int i = 0; i < ci; i++)
+            int panel = item % panels, k0 = item / panels * kcMax, kc = Math.Min(kcMax, ci - k0);
+            int o0 = panel * CpuGemm.MR, rows = Math.Min(CpuGemm.MR, co - o0);
+            float* dst = packedU + (long)k0 * mPad + (long)o0 * kc;
+            // a partial last panel: its filters copied beside zero filters for the rows past Cout
+            float* edge = stackalloc float[9 * CpuGemm.MR];
+            for (int i = k0; i < k0 + kc; i++, dst += CpuGemm.MR)
             {
-                if (o < co) WinogradF2x3.FilterTransform(f.W + o * f.OutputStride + i * f.InputStride, f.Flipped, u);
-                else new Span<float>(u, Xi).Clear();
-                long at = CpuGemm.PackedIndex(mPad, ci, kcMax, o, i);
-                for (int xi = 0; xi < Xi; xi++) packedU[xi * uStride + at] = u[xi];
+                float* g = f.W + o0 * f.OutputStride + i * f.InputStride;
+                if (rows == CpuGemm.MR) WinogradF2x3.FilterTransform(g, f.OutputStride, f.Flipped, dst, uStride);
+                else
+                {
+                    for (int l = 0; l < CpuGemm.MR; l++)
+                        for (int k = 0; k < 9; k++) edge[l * 9 + k] = l < rows ? g[l * f.OutputStride + k] : 0f;
+                    WinogradF2x3.FilterTransform(edge, 9, f.Flipped, dst, uStride);
+                }
             }
         });
     }
@@ -133,6 +152,11 @@ internal sealed unsafe class CpuWinogradConv
     /// </summary>
     private static void TransformInput(TileShape s, float* input, float* v, float* rows, float* zero, long t0, int count)
     {
+        if (s.ShortRows)
+        {
+            TransformInputShortRows(s, input, v, rows, zero, t0, count);
+            return;
+        }
         long tilesPerImage = (long)s.TilesH * s.TilesW, plane = (long)s.H * s.W, xiStride = (long)s.Ci * s.Ld;
         float* r0 = rows, r1 = rows + s.RowLength, r2 = rows + 2 * s.RowLength, r3 = rows + 3 * s.RowLength;
         for (long t = t0; t < t0 + count;)
@@ -168,6 +192,94 @@ internal sealed unsafe class CpuWinogradConv
         }
     }
 
+    /// <summary>
+    /// <see cref="TransformInput"/> for short tile rows: per 16 tiles (16 / tW tile rows g, of any images), the row half of tile
+    /// row g written at column offset g 2 tW of the padded rows, then one masked column half for all 16 (each row's first tile
+    /// reads no column -1, its last no column 2 tW: <see cref="WinogradF2x3.InputColumns(float*, int, Vector512{float}, Vector512{float}, out Vector512{float}, out Vector512{float}, out Vector512{float}, out Vector512{float})"/>).
+    /// </summary>
+    private static void TransformInputShortRows(TileShape s, float* input, float* v, float* rows, float* zero, long t0, int count)
+    {
+        long tilesPerImage = (long)s.TilesH * s.TilesW, plane = (long)s.H * s.W, xiStride = (long)s.Ci * s.Ld;
+        int tw = s.TilesW;
+        float* r0 = rows, r1 = rows + s.RowLength, r2 = rows + 2 * s.RowLength, r3 = rows + 3 * s.RowLength;
+        var lane = Vector512<int>.Indices & Vector512.Create(tw - 1); // tw is a power of 2
+        var keepLeft = ~Vector512.Equals(lane, Vector512<int>.Zero).AsSingle();
+        var keepRight = ~Vector512.Equals(lane, Vector512.Create(tw - 1)).AsSingle();
+        long* imageStart = stackalloc long[Lanes];
+        int* firstRow = stackalloc int[Lanes];
+        for (long t = t0; t < t0 + count; t += Lanes)
+        {
+            int groups = (int)Math.Min(Lanes, t0 + count - t) / tw;
+            for (int g = 0; g < groups; g++)
+            {
+                long tile = t + g * tw, image = tile / tilesPerImage;
+                imageStart[g] = image * s.Ci * plane;
+                firstRow[g] = 2 * (int)((tile - image * tilesPerImage) / tw) - 1;
+            }
+            float* vColumn = v + (t - t0);
+            for (int i = 0; i < s.Ci; i++)
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    float* x = input + imageStart[g] + i * plane;
+                    int ih = firstRow[g], at = g * 2 * tw;
+                    WinogradF2x3.InputRows(Row(x, ih, s, zero), Row(x, ih + 1, s, zero), Row(x, ih + 2, s, zero), Row(x, ih + 3, s, zero),
+                        s.W, r0 + at, r1 + at, r2 + at, r3 + at);
+                }
+                float* dst = vColumn + i * (long)s.Ld;
+                WinogradF2x3.InputColumns(r0, 0, keepLeft, keepRight, out var v00, out var v01, out var v02, out var v03);
+                Vector512.Store(v00, dst); Vector512.Store(v01, dst + xiStride); Vector512.Store(v02, dst + 2 * xiStride); Vector512.Store(v03, dst + 3 * xiStride);
+                dst += 4 * xiStride;
+                WinogradF2x3.InputColumns(r1, 0, keepLeft, keepRight, out var v10, out var v11, out var v12, out var v13);
+                Vector512.Store(v10, dst); Vector512.Store(v11, dst + xiStride); Vector512.Store(v12, dst + 2 * xiStride); Vector512.Store(v13, dst + 3 * xiStride);
+                dst += 4 * xiStride;
+                WinogradF2x3.InputColumns(r2, 0, keepLeft, keepRight, out var v20, out var v21, out var v22, out var v23);
+                Vector512.Store(v20, dst); Vector512.Store(v21, dst + xiStride); Vector512.Store(v22, dst + 2 * xiStride); Vector512.Store(v23, dst + 3 * xiStride);
+                dst += 4 * xiStride;
+                WinogradF2x3.InputColumns(r3, 0, keepLeft, keepRight, out var v30, out var v31, out var v32, out var v33);
+                Vector512.Store(v30, dst); Vector512.Store(v31, dst + xiStride); Vector512.Store(v32, dst + 2 * xiStride); Vector512.Store(v33, dst + 3 * xiStride);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="TransformOutput"/> for short tile rows: per 16 tiles and output channel one output transform, then each of the
+    /// 16 / tW tile rows' two output rows written (a second row below an odd-height image goes to a discard row).
+    /// </summary>
+    private static void TransformOutputShortRows(TileShape s, float* m, float* output, long t0, int count)
+    {
+        long tilesPerImage = (long)s.TilesH * s.TilesW, plane = (long)s.H * s.W, xiStride = (long)s.Co * s.Ld;
+        int tw = s.TilesW;
+        float** top = stackalloc float*[Lanes];
+        float** bottom = stackalloc float*[Lanes];
+        long* topStart = stackalloc long[Lanes];
+        long* bottomStart = stackalloc long[Lanes];
+        float* discard = stackalloc float[2 * Lanes];
+        for (long t = t0; t < t0 + count; t += Lanes)
+        {
+            int groups = (int)Math.Min(Lanes, t0 + count - t) / tw;
+            for (int g = 0; g < groups; g++)
+            {
+                long tile = t + g * tw, image = tile / tilesPerImage;
+                int oh = 2 * (int)((tile - image * tilesPerImage) / tw);
+                topStart[g] = image * s.Co * plane + (long)oh * s.W;
+                bottomStart[g] = oh + 1 < s.H ? topStart[g] + s.W : -1;
+            }
+            float* mColumn = m + (t - t0);
+            for (int o = 0; o < s.Co; o++)
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    top[g] = output + topStart[g] + o * plane;
+                    bottom[g] = bottomStart[g] < 0 ? discard : output + bottomStart[g] + o * plane;
+                }
+                WinogradF2x3.OutputTile(mColumn + o * (long)s.Ld, xiStride, out var y00, out var y01, out var y10, out var y11);
+                WinogradF2x3.StoreOutputRows(y00, y01, top, groups, tw, s.W);
+                WinogradF2x3.StoreOutputRows(y10, y11, bottom, groups, tw, s.W);
+            }
+        }
+    }
+
     /// <summary>Input row ih of a channel plane, or the zero row above and below the image.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float* Row(float* x, int ih, TileShape s, float* zero) => (uint)ih < (uint)s.H ? x + (long)ih * s.W : zero;
@@ -175,6 +287,11 @@ internal sealed unsafe class CpuWinogradConv
     /// <summary>y[n, o, 2 tr + a, 2 tc + b] = (Aᵀ M[·, o, t - t0] A)[a, b] for the pixels inside the image, 16 tiles of a run at a time.</summary>
     private static void TransformOutput(TileShape s, float* m, float* output, long t0, int count)
     {
+        if (s.ShortRows)
+        {
+            TransformOutputShortRows(s, m, output, t0, count);
+            return;
+        }
         long tilesPerImage = (long)s.TilesH * s.TilesW, plane = (long)s.H * s.W, xiStride = (long)s.Co * s.Ld;
         for (long t = t0; t < t0 + count;)
         {

@@ -25,40 +25,41 @@ internal static unsafe class WinogradF2x3
     public const int Lanes = 16;
 
     /// <summary>
-    /// U (16 floats, ξ = 4 i + j) = G g Gᵀ of one 3x3 filter g, g[kh, kw] at g + kh * 3 + kw, or, when <paramref name="flipped"/>,
-    /// at g + (2 - kh) * 3 + (2 - kw) (the backward-input convolution's rotated filter).
+    /// U = G g Gᵀ of 8 filters at once (lane l = filter l): g[kh, kw] of filter l at g + l * filterStride + kh * 3 + kw, or,
+    /// when <paramref name="flipped"/>, at g + l * filterStride + (2 - kh) * 3 + (2 - kw) (the backward-input convolution's
+    /// rotated filter). U[ξ] (8 lanes, ξ = 4 i + j) is stored at u + ξ * uStride. First t = G g (4x3: rows g0,
+    /// (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2), then U = t Gᵀ (the same combination of each row's three columns).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void FilterTransform(float* g, bool flipped, float* u)
+    public static void FilterTransform(float* g, long filterStride, bool flipped, float* u, long uStride)
     {
-        float g00, g01, g02, g10, g11, g12, g20, g21, g22;
-        if (!flipped)
-        {
-            g00 = g[0]; g01 = g[1]; g02 = g[2]; g10 = g[3]; g11 = g[4]; g12 = g[5]; g20 = g[6]; g21 = g[7]; g22 = g[8];
-        }
-        else
-        {
-            g00 = g[8]; g01 = g[7]; g02 = g[6]; g10 = g[5]; g11 = g[4]; g12 = g[3]; g20 = g[2]; g21 = g[1]; g22 = g[0];
-        }
-        // t = G g (4x3): rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2
-        float t00 = g00, t01 = g01, t02 = g02;
-        float t10 = 0.5f * (g00 + g10 + g20), t11 = 0.5f * (g01 + g11 + g21), t12 = 0.5f * (g02 + g12 + g22);
-        float t20 = 0.5f * (g00 - g10 + g20), t21 = 0.5f * (g01 - g11 + g21), t22 = 0.5f * (g02 - g12 + g22);
-        float t30 = g20, t31 = g21, t32 = g22;
-        // U = t Gᵀ (4x4): columns t0, (t0 + t1 + t2) / 2, (t0 - t1 + t2) / 2, t2 of each row
-        FilterRow(t00, t01, t02, u);
-        FilterRow(t10, t11, t12, u + 4);
-        FilterRow(t20, t21, t22, u + 8);
-        FilterRow(t30, t31, t32, u + 12);
+        var half = Vector256.Create(0.5f);
+        Vector256<float> g00 = Tap(g, filterStride, flipped, 0), g01 = Tap(g, filterStride, flipped, 1), g02 = Tap(g, filterStride, flipped, 2);
+        Vector256<float> g10 = Tap(g, filterStride, flipped, 3), g11 = Tap(g, filterStride, flipped, 4), g12 = Tap(g, filterStride, flipped, 5);
+        Vector256<float> g20 = Tap(g, filterStride, flipped, 6), g21 = Tap(g, filterStride, flipped, 7), g22 = Tap(g, filterStride, flipped, 8);
+        // t = G g (4x3), then U row i = (t_i0, (t_i0 + t_i1 + t_i2) / 2, (t_i0 - t_i1 + t_i2) / 2, t_i2)
+        FilterRow(g00, g01, g02, u, uStride, half);
+        FilterRow(half * (g00 + g10 + g20), half * (g01 + g11 + g21), half * (g02 + g12 + g22), u + 4 * uStride, uStride, half);
+        FilterRow(half * (g00 - g10 + g20), half * (g01 - g11 + g21), half * (g02 - g12 + g22), u + 8 * uStride, uStride, half);
+        FilterRow(g20, g21, g22, u + 12 * uStride, uStride, half);
+    }
+
+    /// <summary>Tap k = 3 kh + kw of 8 filters filterStride apart (tap 8 - k when flipped).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Tap(float* g, long filterStride, bool flipped, int k)
+    {
+        float* p = g + (flipped ? 8 - k : k);
+        return Vector256.Create(p[0], p[filterStride], p[2 * filterStride], p[3 * filterStride],
+            p[4 * filterStride], p[5 * filterStride], p[6 * filterStride], p[7 * filterStride]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FilterRow(float a, float b, float c, float* u)
+    private static void FilterRow(Vector256<float> a, Vector256<float> b, Vector256<float> c, float* u, long uStride, Vector256<float> half)
     {
-        u[0] = a;
-        u[1] = 0.5f * (a + b + c);
-        u[2] = 0.5f * (a - b + c);
-        u[3] = c;
+        Vector256.Store(a, u);
+        Vector256.Store(half * (a + b + c), u + uStride);
+        Vector256.Store(half * (a - b + c), u + 2 * uStride);
+        Vector256.Store(c, u + 3 * uStride);
     }
 
     /// <summary>
@@ -83,6 +84,30 @@ internal static unsafe class WinogradF2x3
             Vector512.Store(d - b, r2 + c);
             Vector512.Store(b - e, r3 + c);
         }
+        if (c + 8 <= w)
+        {
+            var a = Vector256.Load(x0 + c);
+            var b = Vector256.Load(x1 + c);
+            var d = Vector256.Load(x2 + c);
+            var e = Vector256.Load(x3 + c);
+            Vector256.Store(a - d, r0 + c);
+            Vector256.Store(b + d, r1 + c);
+            Vector256.Store(d - b, r2 + c);
+            Vector256.Store(b - e, r3 + c);
+            c += 8;
+        }
+        if (c + 4 <= w)
+        {
+            var a = Vector128.Load(x0 + c);
+            var b = Vector128.Load(x1 + c);
+            var d = Vector128.Load(x2 + c);
+            var e = Vector128.Load(x3 + c);
+            Vector128.Store(a - d, r0 + c);
+            Vector128.Store(b + d, r1 + c);
+            Vector128.Store(d - b, r2 + c);
+            Vector128.Store(b - e, r3 + c);
+            c += 4;
+        }
         for (; c < w; c++)
         {
             float a = x0[c], b = x1[c], d = x2[c], e = x3[c];
@@ -101,10 +126,23 @@ internal static unsafe class WinogradF2x3
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void InputColumns(float* r, int tc0, out Vector512<float> v0, out Vector512<float> v1, out Vector512<float> v2,
         out Vector512<float> v3)
+        => InputColumns(r, tc0, Vector512<float>.AllBitsSet, Vector512<float>.AllBitsSet, out v0, out v1, out v2, out v3);
+
+    /// <summary>
+    /// <see cref="InputColumns(float*, int, out Vector512{float}, out Vector512{float}, out Vector512{float}, out Vector512{float})"/>
+    /// for several short tile rows side by side (tile row g's column c at r + g 2 tW + 1 + c, so that its column -1 and column 2 tW
+    /// share their places with its neighbours' columns 2 tW - 1 and 0): column a kept only in the lanes of <paramref name="keepLeft"/>
+    /// (zero in each row's first tile), column d only in those of <paramref name="keepRight"/> (zero in each row's last tile).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void InputColumns(float* r, int tc0, Vector512<float> keepLeft, Vector512<float> keepRight,
+        out Vector512<float> v0, out Vector512<float> v1, out Vector512<float> v2, out Vector512<float> v3)
     {
         float* p = r + 2 * tc0; // column 2 tc0 - 1
         Deinterleave(Vector512.Load(p), Vector512.Load(p + Lanes), out var a, out var b);
         Deinterleave(Vector512.Load(p + 2), Vector512.Load(p + 2 + Lanes), out var c, out var d);
+        a &= keepLeft;
+        d &= keepRight;
         v0 = a - c;
         v1 = b + c;
         v2 = c - b;
@@ -162,6 +200,33 @@ internal static unsafe class WinogradF2x3
             StorePartial(hi, y + Lanes, count - Lanes);
         }
         else StorePartial(lo, y, count);
+    }
+
+    /// <summary>
+    /// Writes output rows of several short tile rows side by side (lanes g tW .. (g + 1) tW - 1 are tile row g): after
+    /// interleaving, tile row g's 2 tW columns are floats g 2 tW .. (g + 1) 2 tW of the 32; its first <paramref name="width"/>
+    /// go to rows[g] (the image's width: an odd last column is dropped). <paramref name="tilesW"/> divides 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreOutputRows(Vector512<float> left, Vector512<float> right, float** rows, int groups, int tilesW, int width)
+    {
+        Interleave(left, right, out var lo, out var hi);
+        int perVector = Lanes / (2 * tilesW);
+        for (int g = 0; g < groups; g++)
+        {
+            var v = g < perVector ? lo : hi;
+            int first = (g < perVector ? g : g - perVector) * 2 * tilesW;
+            float* dst = rows[g];
+            if (Avx512F.IsSupported)
+            {
+                // lanes first .. first + width - 1 land on dst[0 .. width); the masked-off lanes touch no memory
+                var lane = Vector512<int>.Indices;
+                var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(first)) & Vector512.LessThan(lane, Vector512.Create(first + width))).AsSingle();
+                Avx512F.MaskStore(dst - first, mask, v);
+            }
+            else
+                for (int l = 0; l < width; l++) dst[l] = v.GetElement(first + l);
+        }
     }
 
     /// <summary>dst[0 .. count) = v[0 .. count), count &lt; 16.</summary>

@@ -15,6 +15,9 @@ public sealed unsafe class CpuWinogradConvTests(ITestOutputHelper output)
         // N, Cin, H, W, Cout (K 3, stride 1, padding 1)
         { 1, 3, 7, 7, 5 },      // one image, odd sizes: the last tile's second row and column fall outside
         { 5, 13, 5, 9, 11 },    // 15 tiles per image: the 48-tile blocks end inside an image's tile row; channel tails
+        { 3, 7, 9, 7, 10 },     // 4 tile rows in a vector, 20 tiles per image: the second block starts inside an image
+        { 3, 5, 3, 15, 6 },     // tile rows of 8 (two in a vector), odd height and width
+        { 4, 6, 5, 2, 7 },      // tile rows of 1 tile (16 in a vector)
         { 2, 9, 6, 37, 20 },    // 19 tiles per tile row: a run of one whole vector and a partial one
         { 1, 300, 4, 4, 9 },    // Cin over the GEMM's K block (two blocks of 150 in packed U)
         { 3, 20, 8, 8, 57 },    // Cout over a micro-tile's 8 rows with a tail of 1
