@@ -54,7 +54,7 @@ public sealed record CpuKernelPlan(
     /// <item>weight-gradient group: the six col rows of a tile in at most 3/4 of L1d, a multiple of 256 pixels, at least 256:
     /// 1024 pixels for 32 KiB, 1536 for 48 KiB (on Zen 4 the 4 x 6 micro-kernel ran at 103 GFLOP/s one thread at 256 pixels,
     /// 113 at 1024, 114 at 1536); dy rows kept in half of L2, col rows in a quarter.</item>
-    /// <item>Winograd F(2x2, 3x3) for 3x3 stride-1 padding-1 convolutions with at least WINOGRAD_MIN channels in and out, on
+    /// <item>Winograd F(2x2, 3x3) for 3x3 stride-1 padding-1 convolutions with at least <see cref="WinogradMinChannels"/> channels in and out, on
     /// AVX-512 only (its transforms are written with the two-source permute; without it they would be emulated); a block of
     /// tiles' V and M (16 (Cin + Cout) floats per tile) in at most one L2.</item>
     /// </list>

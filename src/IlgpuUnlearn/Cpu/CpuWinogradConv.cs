@@ -71,7 +71,6 @@ internal sealed unsafe class CpuWinogradConv
         int tilesH = (h + 1) / 2, tilesW = (w + 1) / 2;
         long tiles = (long)n * tilesH * tilesW;
         int block = CpuKernelPlan.Current.WinogradTilesPerBlock(ci, co, tiles, CpuParallel.Workers);
-        if (Environment.GetEnvironmentVariable("WINO_TB") is string tb) block = int.Parse(tb); // TEMPORARY experiment
         int blocks = checked((int)((tiles + block - 1) / block));
         var shape = new TileShape(n, ci, co, h, w, tilesH, tilesW, block);
         CpuParallel.For(blocks, b =>
