@@ -71,8 +71,13 @@ public sealed record CpuKernelPlan(
             (int)Math.Clamp(cpu.L2Bytes, 256 * 1024, 64L * 1024 * 1024));
     }
 
-    /// <summary>The fewest input and output channels for which Winograd beat the direct GEMM convolution (measured on Zen 4).</summary>
-    public const int WinogradMinChannelsMeasured = 64;
+    /// <summary>
+    /// The fewest input and output channels for which Winograd beat the direct GEMM convolution. Measured on Zen 4 at batch 64
+    /// (process CPU time, best of 6, shared machine): 16 channels 32x32 lost (16.1 ms against 5.5: GEMMs of K 16 are mostly
+    /// overhead), 32 channels won (32x32 12.3 against 17.3 ms, 16x16 3.7 against 4.5), 48 channels 16x16 won (6.3 against
+    /// 9.0), and 64 to 512 channels won 1.5-2x (bench-kernels).
+    /// </summary>
+    public const int WinogradMinChannelsMeasured = 32;
 
     /// <summary>Whether the convolution (and, with the channels swapped, its backward-input) runs by Winograd F(2x2, 3x3).</summary>
     public bool UsesWinograd(int k, int stride, int pad, int cin, int cout)

@@ -21,7 +21,8 @@ public sealed unsafe class CpuWinogradConvTests(ITestOutputHelper output)
         { 2, 9, 6, 37, 20 },    // 19 tiles per tile row: a run of one whole vector and a partial one
         { 1, 300, 4, 4, 9 },    // Cin over the GEMM's K block (two blocks of 150 in packed U)
         { 3, 20, 8, 8, 57 },    // Cout over a micro-tile's 8 rows with a tail of 1
-        { 2, 64, 7, 7, 64 },    // Fashion-MNIST's layer3 spatial size at the plan's smallest Winograd width
+        { 2, 64, 7, 7, 64 },    // Fashion-MNIST's layer3 spatial size
+        { 2, 32, 7, 7, 33 },    // the plan's smallest Winograd width
     };
 
     // The direct convolution's fp32 error is about 6e-8 sqrt(Cin 9) for values in [-1, 1] (a sum of Cin 9 rounded products).
@@ -65,11 +66,34 @@ public sealed unsafe class CpuWinogradConvTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void CpuOpsRunsThePlansWinogradShapesWithinItsTolerance()
+    {
+        // through CpuOps: Winograd where this machine's plan says so (AVX-512), the direct convolution otherwise
+        var s = new ConvShape(2, 32, 7, 7, 33, 3, 1, 1);
+        output.WriteLine($"this machine's plan uses Winograd here: {CpuKernelPlan.Current.UsesWinograd(3, 1, 1, 32, 33)}");
+        using var t = new CpuTestSupport(output);
+        var rng = new Random(13);
+        float[] x = CpuTestSupport.Random(rng, s.InputLength), wt = CpuTestSupport.Random(rng, s.WeightLength);
+        float[] dy = CpuTestSupport.Random(rng, s.OutputLength);
+        var y = t.Zeros(s.OutputLength);
+        var dx = t.Zeros(s.InputLength);
+        t.Ops.Fill(y, float.NaN);
+        t.Ops.Fill(dx, float.NaN);
+        t.Ops.Conv2dForward(s, t.Buffer(x), t.Buffer(wt), y);
+        t.Ops.Conv2dBackwardInput(s, t.Buffer(dy), t.Buffer(wt), dx);
+        t.AssertClose($"CpuOps forward {s}", CpuTestSupport.Read(y), CpuConvTests.ReferenceForward(s, x, wt), Atol * Math.Sqrt(s.Cin * 9), Rtol);
+        t.AssertClose($"CpuOps backward input {s}", CpuTestSupport.Read(dx), CpuConvTests.ReferenceBackwardInput(s, dy, wt),
+            Atol * Math.Sqrt(s.Cout * 9), Rtol);
+    }
+
+    [Fact]
     public void PlanSendsResNetShapesToWinogradAndTheStemToDirect()
     {
         var plan = CpuKernelPlan.For(new CpuCacheDescription("AuthenticAMD", true, 32 * 1024, 1024 * 1024));
         Assert.True(plan.UsesWinograd(3, 1, 1, 64, 64));
         Assert.True(plan.UsesWinograd(3, 1, 1, 512, 512));
+        Assert.True(plan.UsesWinograd(3, 1, 1, 32, 32));
+        Assert.False(plan.UsesWinograd(3, 1, 1, 16, 16));  // measured slower than direct
         Assert.False(plan.UsesWinograd(3, 1, 1, 3, 64));   // the stem
         Assert.False(plan.UsesWinograd(3, 2, 1, 64, 128)); // stride 2
         Assert.False(plan.UsesWinograd(1, 1, 0, 64, 64));  // 1x1
