@@ -17,7 +17,8 @@ namespace IlgpuUnlearn.Cpu;
 /// Summed over input channels, the ⊙ becomes 16 independent GEMMs (one per ξ), which <see cref="CpuWinogradConv"/> runs.
 /// Tile (tr, tc) of an image covers output rows 2 tr, 2 tr + 1 and columns 2 tc, 2 tc + 1, and reads input rows 2 tr - 1 ..
 /// 2 tr + 2, columns 2 tc - 1 .. 2 tc + 2 (padding 1; zero outside the image).
-/// The input and output transforms work on 16 tiles of one tile row at a time, one Vector512 lane per tile.
+/// The input and output transforms work on 16 tiles at a time, one Vector512 lane per tile: 16 of one tile row, or whole short
+/// tile rows side by side (tW = 1, 2, 4 or 8 tiles); the filter transform on 8 filters at a time, one Vector256 lane each.
 /// </summary>
 internal static unsafe class WinogradF2x3
 {
