@@ -73,7 +73,7 @@ internal sealed unsafe class CpuWinogradWeightGradient
     /// </summary>
     private const int GatherMostTilesW = 8;
 
-    private readonly CpuScratch _inputTiles = new(), _gradientTiles = new(), _offsets = new();
+    private readonly CpuScratch _tiles = new(), _offsets = new();
 
     /// <summary>Whether this path computes the convolution's weight gradient: 3x3 kernels, stride 1, padding 1.</summary>
     public static bool Applies(ConvShape s) => s.K == 3 && s.Stride == 1 && s.Pad == 1;
@@ -92,8 +92,11 @@ internal sealed unsafe class CpuWinogradWeightGradient
         int stride = (imagesPerBlock * tilesPerImage + Lanes - 1) / Lanes * Lanes; // floats per row of V[ξ] and M[ξ]
         int cinStride = (s.Cin + Lanes - 1) / Lanes * Lanes;                       // floats per row of dU[ξ]
         // V[ξ][ci, t] at v + (ξ Cin + ci) stride + t; six rows more, read (and their sums dropped) by the last partial tile of rows
-        float* v = _inputTiles.Get(((long)Positions * s.Cin + TileRowsCol) * stride);
-        float* m = _gradientTiles.Get((long)Positions * s.Cout * stride);          // M[ξ][co, t] at m + (ξ Cout + co) stride + t
+        // M[ξ][co, t] at m + (ξ Cout + co) stride + t, after V. One buffer of at least BlockBytes and six rows of the longest
+        // block, so that every layer of a network fits the first one allocated (no regrowth, no garbage of the old one)
+        long tileFloats = ((long)Positions * (s.Cin + s.Cout) + TileRowsCol) * stride;
+        float* v = _tiles.Get(Math.Max(tileFloats, BlockBytes / sizeof(float) + TileRowsCol * (TargetBlockTiles + Lanes)));
+        float* m = v + ((long)Positions * s.Cin + TileRowsCol) * stride;
         new Span<float>(v + (long)Positions * s.Cin * stride, TileRowsCol * stride).Clear();
         ClearParallel(dw, (long)s.Cout * s.Cin * 9);
         int rowChunks = (s.Cout + ItemRows - 1) / ItemRows, columnChunks = (s.Cin + ItemColumns - 1) / ItemColumns;
