@@ -5,81 +5,87 @@ using IlgpuUnlearn.Tensors;
 namespace IlgpuUnlearn.Cpu;
 
 /// <summary>
-/// BatchNorm2d over x (N, C, HW): a channel is N rows of HW contiguous values. Work items are blocks of neighbouring
-/// channels (<see cref="BlockChannels"/>), walked image by image, so that each image's rows of the block are one contiguous
-/// run (the 4x4 and 8x8 stages' rows are only 64 and 256 bytes) and the block's passes after the first read it from L2.
-/// Per-row sums are taken in fp32 vectors, the sums over rows in fp64 in image order: the result does not depend on the
-/// blocking or the number of cores. The ReLU and the residual add that follow a BatchNorm in the network are applied in its
-/// output pass, and the ReLU's backward mask is recomputed from x in its backward (<see cref="IOps.BatchNormReluBackward"/>).
+/// BatchNorm2d over x (N, C, HW): a channel is N rows of HW contiguous values, row r = n C + c. Every pass walks the rows in
+/// memory order, in contiguous ranges split over the cores (a channel-by-channel walk jumps C HW values between rows, which
+/// costs about twice the time of a stream at the 32x32 stage); the reductions first write one partial per row into a table,
+/// then add the table up per channel in image order: fp32 vector sums within a row, fp64 over rows, so that the result does
+/// not depend on the split or the number of cores. The ReLU and the residual add that follow a BatchNorm in the network are
+/// applied in its output pass, and the ReLU's backward mask is recomputed from x in its backward
+/// (<see cref="IOps.BatchNormReluBackward"/>).
 /// </summary>
 internal static unsafe class CpuBatchNorm
 {
-    /// <summary>Bytes of one array (x, y, dy or dx) that one work item covers at most, unless a channel alone is larger.</summary>
-    private const long BlockBytes = 256 * 1024;
+    /// <summary>Values below which a range is not split further (128 KiB of floats).</summary>
+    private const long MinChunk = 1 << 15;
+
+    /// <summary>Per-thread scratch: the per-row partials (two fp64 per row), and the per-channel coefficients.</summary>
+    [ThreadStatic] private static CpuScratch? t_rows, t_channels;
+
+    /// <summary>Two fp64 per row of <paramref name="s"/>: at [r] and [N C + r] (the forward keeps its C means in the second half).</summary>
+    private static double* RowTable(BatchNormShape s) => (double*)(t_rows ??= new CpuScratch()).Get(4L * s.N * s.C);
+
+    /// <summary><paramref name="arrays"/> arrays of C floats, one after the other.</summary>
+    private static float* ChannelArrays(BatchNormShape s, int arrays) => (t_channels ??= new CpuScratch()).Get((long)arrays * s.C);
 
     /// <summary>
-    /// Channels per work item: as many as fit <see cref="BlockBytes"/> (at least one), and few enough that there are at least four
-    /// work items per core to balance (at least one channel each).
+    /// Runs body(first row, rows) over contiguous ranges of the N C rows: up to four per core for balance, none under
+    /// <see cref="MinChunk"/> values.
     /// </summary>
-    internal static int BlockChannels(BatchNormShape s)
+    private static void ForRowRanges(BatchNormShape s, Action<long, long> body)
     {
-        long channelBytes = Math.Max(1, (long)s.N * s.HW * sizeof(float));
-        long byCache = Math.Max(1, BlockBytes / channelBytes);
-        long byBalance = Math.Max(1, s.C / (4L * CpuParallel.Workers));
-        return (int)Math.Min(Math.Min(byCache, byBalance), s.C);
-    }
-
-    /// <summary>Runs body(first channel, channels) over the blocks of <see cref="BlockChannels"/>, on all cores.</summary>
-    private static void ForChannelBlocks(BatchNormShape s, Action<int, int> body)
-    {
-        int block = BlockChannels(s);
-        CpuParallel.For((s.C + block - 1) / block, i =>
+        long rows = (long)s.N * s.C;
+        int chunks = (int)Math.Clamp(rows * s.HW / MinChunk, 1, Math.Min(rows, 4L * CpuParallel.Workers));
+        if (chunks == 1)
         {
-            int first = i * block;
-            body(first, Math.Min(block, s.C - first));
+            body(0, rows);
+            return;
+        }
+        CpuParallel.For(chunks, k =>
+        {
+            long first = rows * k / chunks, end = rows * (k + 1) / chunks;
+            if (end > first) body(first, end - first);
         });
     }
-
-    /// <summary>The first value of channel c's row of image n.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long Row(BatchNormShape s, int n, int c) => ((long)n * s.C + c) * s.HW;
 
     /// <summary>
     /// mean = E[x], var = E[(x - mean)^2], y = gamma (x - mean) / sqrt(var + eps) + beta per channel; saves mean and
     /// 1/sqrt(var + eps); running = (1 - momentum) running + momentum stat with the unbiased variance var M / (M - 1).
-    /// Then y = max(y + residual, 0) when <paramref name="relu"/> (residual: none when null), else y as it is (residual must be null).
+    /// Then y = max(y + residual, 0) when <paramref name="relu"/> (residual: none when null). y may be x.
+    /// Two reads of x for the statistics (the row sums, then the rows' squared deviations from the channel's mean): the same
+    /// operations in the same order as a channel-by-channel loop, so the statistics keep their bits. (One read, with the rows'
+    /// deviations from their own means combined per channel, is as accurate but rounds differently, and the fidelity tests of
+    /// the methods whose running statistics are ill-conditioned, SCRUB's, sit at their tolerance with either rounding.)
     /// </summary>
     public static void TrainForward(BatchNormShape s, float* x, float* gamma, float* beta, float* runningMean, float* runningVar,
         float momentum, float eps, float* y, float* saveMean, float* saveInvStd, float* residual = null, bool relu = false)
     {
-        ForChannelBlocks(s, (first, count) => TrainForwardBlock(s, first, count, x, gamma, beta, runningMean, runningVar, momentum, eps,
-            y, saveMean, saveInvStd, residual, relu));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TrainForwardBlock(BatchNormShape s, int first, int count, float* x, float* gamma, float* beta, float* runningMean,
-        float* runningVar, float momentum, float eps, float* y, float* saveMean, float* saveInvStd, float* residual, bool relu)
-    {
-        long m = (long)s.N * s.HW;
-        Span<double> sums = stackalloc double[count];
-        Span<double> squares = stackalloc double[count];
-        sums.Clear();
-        squares.Clear();
-        for (int n = 0; n < s.N; n++)
+        long rows = (long)s.N * s.C, m = (long)s.N * s.HW;
+        double* table = RowTable(s);
+        ForRowRanges(s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
-            float* row = x + Row(s, n, first);
-            for (int j = 0; j < count; j++) sums[j] += RowSum(row + (long)j * s.HW, s.HW);
+            for (long r = first; r < first + count; r++) table[r] = RowSum(x + r * s.HW, s.HW);
+        });
+        double* means = table + rows;
+        for (int c = 0; c < s.C; c++)
+        {
+            double sum = 0;
+            for (long r = c; r < rows; r += s.C) sum += table[r];
+            means[c] = sum / m;
         }
-        for (int j = 0; j < count; j++) sums[j] /= m; // the means
-        for (int n = 0; n < s.N; n++)
+        ForRowRanges(s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
-            float* row = x + Row(s, n, first);
-            for (int j = 0; j < count; j++) squares[j] += RowSumOfSquaredDeviations(row + (long)j * s.HW, s.HW, (float)sums[j]);
-        }
-        for (int j = 0; j < count; j++)
+            int c = (int)(first % s.C);
+            for (long r = first; r < first + count; r++)
+            {
+                table[r] = RowSumOfSquaredDeviations(x + r * s.HW, s.HW, (float)means[c]);
+                if (++c == s.C) c = 0;
+            }
+        });
+        for (int c = 0; c < s.C; c++)
         {
-            int c = first + j;
-            double mean = sums[j], variance = squares[j] / m;
+            double squares = 0;
+            for (long r = c; r < rows; r += s.C) squares += table[r];
+            double mean = means[c], variance = squares / m;
             double invStd = 1.0 / Math.Sqrt(variance + eps);
             saveMean[c] = (float)mean;
             saveInvStd[c] = (float)invStd;
@@ -88,7 +94,7 @@ internal static unsafe class CpuBatchNorm
             runningVar[c] = (float)((1 - momentum) * runningVar[c] + momentum * unbiased);
         }
         // From the saved (fp32) statistics, so that Apply recomputes y exactly.
-        NormalizeBlock(s, first, count, x, gamma, beta, saveMean, saveInvStd, residual, relu, y);
+        Apply(s, x, gamma, beta, saveMean, saveInvStd, y, residual, relu);
     }
 
     /// <summary>
@@ -98,7 +104,9 @@ internal static unsafe class CpuBatchNorm
     public static void Apply(BatchNormShape s, float* x, float* gamma, float* beta, float* saveMean, float* saveInvStd, float* y,
         float* residual = null, bool relu = false)
     {
-        ForChannelBlocks(s, (first, count) => NormalizeBlock(s, first, count, x, gamma, beta, saveMean, saveInvStd, residual, relu, y));
+        float* scale = ChannelArrays(s, 2), shift = scale + s.C;
+        for (int c = 0; c < s.C; c++) (scale[c], shift[c]) = ScaleShift(gamma[c], beta[c], saveMean[c], saveInvStd[c]);
+        ScaleShiftRows(s, x, scale, shift, residual, relu, y);
     }
 
     /// <summary>scale = gamma invStd, shift = beta - mean scale, rounded to fp32 from fp64: the one definition the forward, its
@@ -107,52 +115,34 @@ internal static unsafe class CpuBatchNorm
     private static (float Scale, float Shift) ScaleShift(float gamma, float beta, float mean, float invStd)
         => ((float)((double)gamma * invStd), (float)(beta - (double)mean * gamma * invStd));
 
-    /// <summary>Channels [first, first + count) of y = scale x + shift (then + residual and ReLU when <paramref name="relu"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void NormalizeBlock(BatchNormShape s, int first, int count, float* x, float* gamma, float* beta, float* mean,
-        float* invStd, float* residual, bool relu, float* y)
+    /// <summary>y = scale[c] x + shift[c] per row (then + residual and ReLU when <paramref name="relu"/>).</summary>
+    private static void ScaleShiftRows(BatchNormShape s, float* x, float* scale, float* shift, float* residual, bool relu, float* y)
     {
-        Span<float> scale = stackalloc float[count];
-        Span<float> shift = stackalloc float[count];
-        for (int j = 0; j < count; j++)
+        ForRowRanges(s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
-            int c = first + j;
-            (scale[j], shift[j]) = ScaleShift(gamma[c], beta[c], mean[c], invStd[c]);
-        }
-        for (int n = 0; n < s.N; n++)
-        {
-            long start = Row(s, n, first);
-            for (int j = 0; j < count; j++)
+            int c = (int)(first % s.C);
+            for (long r = first; r < first + count; r++)
             {
-                long row = start + (long)j * s.HW;
-                if (relu) RowScaleShiftAddRelu(x + row, residual == null ? null : residual + row, y + row, s.HW, scale[j], shift[j]);
-                else RowScaleShift(x + row, y + row, s.HW, scale[j], shift[j]);
+                long at = r * s.HW;
+                if (relu) RowScaleShiftAddRelu(x + at, residual == null ? null : residual + at, y + at, s.HW, scale[c], shift[c]);
+                else RowScaleShift(x + at, y + at, s.HW, scale[c], shift[c]);
+                if (++c == s.C) c = 0;
             }
-        }
+        });
     }
 
     /// <summary>y = gamma (x - runningMean) / sqrt(runningVar + eps) + beta.</summary>
     public static void EvalForward(BatchNormShape s, float* x, float* gamma, float* beta, float* runningMean, float* runningVar,
         float eps, float* y)
     {
-        ForChannelBlocks(s, (first, count) =>
+        float* scale = ChannelArrays(s, 2), shift = scale + s.C;
+        for (int c = 0; c < s.C; c++)
         {
-            Span<float> scale = stackalloc float[count];
-            Span<float> shift = stackalloc float[count];
-            for (int j = 0; j < count; j++)
-            {
-                int c = first + j;
-                double invStd = 1.0 / Math.Sqrt(runningVar[c] + (double)eps);
-                scale[j] = (float)(gamma[c] * invStd);
-                shift[j] = (float)(beta[c] - runningMean[c] * gamma[c] * invStd);
-            }
-            for (int n = 0; n < s.N; n++)
-                for (int j = 0; j < count; j++)
-                {
-                    long row = Row(s, n, first + j);
-                    RowScaleShift(x + row, y + row, s.HW, scale[j], shift[j]);
-                }
-        });
+            double invStd = 1.0 / Math.Sqrt(runningVar[c] + (double)eps);
+            scale[c] = (float)(gamma[c] * invStd);
+            shift[c] = (float)(beta[c] - runningMean[c] * gamma[c] * invStd);
+        }
+        ScaleShiftRows(s, x, scale, shift, null, false, y);
     }
 
     /// <summary>
@@ -165,65 +155,53 @@ internal static unsafe class CpuBatchNorm
         float* dx, float* dgamma, float* dbeta, float* beta = null, bool relu = false)
     {
         if (relu && beta == null) throw new ArgumentNullException(nameof(beta), "the ReLU mask needs beta");
-        ForChannelBlocks(s, (first, count) => BackwardBlock(s, first, count, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, beta, relu));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardBlock(BatchNormShape s, int first, int count, float* x, float* dy, float* gamma, float* saveMean,
-        float* saveInvStd, float* dx, float* dgamma, float* dbeta, float* beta, bool relu)
-    {
-        long m = (long)s.N * s.HW;
-        Span<double> sumDy = stackalloc double[count];
-        Span<double> sumDyCentered = stackalloc double[count];
-        Span<float> maskScale = stackalloc float[count];
-        Span<float> maskShift = stackalloc float[count];
-        sumDy.Clear();
-        sumDyCentered.Clear();
-        for (int j = 0; j < count; j++)
+        long rows = (long)s.N * s.C;
+        double* table = RowTable(s);
+        float* channels = ChannelArrays(s, 5);
+        float* maskScale = channels, maskShift = channels + s.C, a = channels + 2 * s.C, b = channels + 3 * s.C, cc = channels + 4 * s.C;
+        if (relu)
+            for (int c = 0; c < s.C; c++) (maskScale[c], maskShift[c]) = ScaleShift(gamma[c], beta[c], saveMean[c], saveInvStd[c]);
+        ForRowRanges(s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
-            int c = first + j;
-            (maskScale[j], maskShift[j]) = relu ? ScaleShift(gamma[c], beta[c], saveMean[c], saveInvStd[c]) : (0f, 0f);
-        }
-        for (int n = 0; n < s.N; n++)
-        {
-            long start = Row(s, n, first);
-            for (int j = 0; j < count; j++)
+            int c = (int)(first % s.C);
+            for (long r = first; r < first + count; r++)
             {
-                long row = start + (long)j * s.HW;
-                float mean = saveMean[first + j];
-                var (rowDy, rowDyCentered) = relu
-                    ? RowSumAndDotMasked(dy + row, x + row, s.HW, mean, maskScale[j], maskShift[j])
-                    : RowSumAndDot(dy + row, x + row, s.HW, mean);
-                sumDy[j] += rowDy;
-                sumDyCentered[j] += rowDyCentered;
+                long at = r * s.HW;
+                (table[r], table[rows + r]) = relu
+                    ? RowSumAndDotMasked(dy + at, x + at, s.HW, saveMean[c], maskScale[c], maskShift[c])
+                    : RowSumAndDot(dy + at, x + at, s.HW, saveMean[c]);
+                if (++c == s.C) c = 0;
             }
-        }
-        Span<float> a = stackalloc float[count];
-        Span<float> b = stackalloc float[count];
-        Span<float> cc = stackalloc float[count];
-        for (int j = 0; j < count; j++)
+        });
+        long m = rows / s.C * s.HW;
+        for (int c = 0; c < s.C; c++)
         {
-            int c = first + j;
+            double dBeta = 0, sumDyCentered = 0;
+            for (long r = c; r < rows; r += s.C)
+            {
+                dBeta += table[r];
+                sumDyCentered += table[rows + r];
+            }
             double invStd = saveInvStd[c];
-            double dBeta = sumDy[j], dGamma = sumDyCentered[j] * invStd;
+            double dGamma = sumDyCentered * invStd;
             dbeta[c] = (float)dBeta;
             dgamma[c] = (float)dGamma;
             double g = gamma[c];
-            a[j] = (float)(g * invStd);
-            b[j] = (float)(-g * invStd * invStd * dGamma / m);
-            cc[j] = (float)(-g * invStd * dBeta / m);
+            a[c] = (float)(g * invStd);
+            b[c] = (float)(-g * invStd * invStd * dGamma / m);
+            cc[c] = (float)(-g * invStd * dBeta / m);
         }
-        for (int n = 0; n < s.N; n++)
+        ForRowRanges(s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
-            long start = Row(s, n, first);
-            for (int j = 0; j < count; j++)
+            int c = (int)(first % s.C);
+            for (long r = first; r < first + count; r++)
             {
-                long row = start + (long)j * s.HW;
-                float mean = saveMean[first + j];
-                if (relu) RowAxpbypcMasked(dy + row, x + row, dx + row, s.HW, a[j], b[j], mean, cc[j], maskScale[j], maskShift[j]);
-                else RowAxpbypc(dy + row, x + row, dx + row, s.HW, a[j], b[j], mean, cc[j]);
+                long at = r * s.HW;
+                if (relu) RowAxpbypcMasked(dy + at, x + at, dx + at, s.HW, a[c], b[c], saveMean[c], cc[c], maskScale[c], maskShift[c]);
+                else RowAxpbypc(dy + at, x + at, dx + at, s.HW, a[c], b[c], saveMean[c], cc[c]);
+                if (++c == s.C) c = 0;
             }
-        }
+        });
     }
 
     /// <summary>saveMean = runningMean, saveInvStd = 1 / sqrt(runningVar + eps) (in fp64, rounded once), per channel.</summary>
@@ -243,40 +221,34 @@ internal static unsafe class CpuBatchNorm
     public static void EvalBackward(BatchNormShape s, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
         float* dx, float* dgamma, float* dbeta)
     {
-        ForChannelBlocks(s, (first, count) => EvalBackwardBlock(s, first, count, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void EvalBackwardBlock(BatchNormShape s, int first, int count, float* x, float* dy, float* gamma, float* saveMean,
-        float* saveInvStd, float* dx, float* dgamma, float* dbeta)
-    {
-        Span<double> sumDy = stackalloc double[count];
-        Span<double> sumDyCentered = stackalloc double[count];
-        sumDy.Clear();
-        sumDyCentered.Clear();
-        for (int n = 0; n < s.N; n++)
-            for (int j = 0; j < count; j++)
-            {
-                long row = Row(s, n, first + j);
-                var (rowDy, rowDyCentered) = RowSumAndDot(dy + row, x + row, s.HW, saveMean[first + j]);
-                sumDy[j] += rowDy;
-                sumDyCentered[j] += rowDyCentered;
-            }
-        Span<float> a = stackalloc float[count];
-        for (int j = 0; j < count; j++)
+        long rows = (long)s.N * s.C;
+        double* table = RowTable(s);
+        ForRowRanges(s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
-            int c = first + j;
-            double invStd = saveInvStd[c];
-            dbeta[c] = (float)sumDy[j];
-            dgamma[c] = (float)(sumDyCentered[j] * invStd);
-            a[j] = (float)(gamma[c] * invStd);
-        }
-        for (int n = 0; n < s.N; n++)
-            for (int j = 0; j < count; j++)
+            int c = (int)(first % s.C);
+            for (long r = first; r < first + count; r++)
             {
-                long row = Row(s, n, first + j);
-                RowScaleShift(dy + row, dx + row, s.HW, a[j], 0f);
+                long at = r * s.HW;
+                (table[r], table[rows + r]) = RowSumAndDot(dy + at, x + at, s.HW, saveMean[c]);
+                if (++c == s.C) c = 0;
             }
+        });
+        float* a = ChannelArrays(s, 2), zero = a + s.C;
+        for (int c = 0; c < s.C; c++)
+        {
+            double sumDy = 0, sumDyCentered = 0;
+            for (long r = c; r < rows; r += s.C)
+            {
+                sumDy += table[r];
+                sumDyCentered += table[rows + r];
+            }
+            double invStd = saveInvStd[c];
+            dbeta[c] = (float)sumDy;
+            dgamma[c] = (float)(sumDyCentered * invStd);
+            a[c] = (float)(gamma[c] * invStd);
+            zero[c] = 0f;
+        }
+        ScaleShiftRows(s, dy, a, zero, null, false, dx);
     }
 
     // ---- row kernels: one row of HW contiguous values ----------------------------------------------
