@@ -7,8 +7,11 @@ namespace IlgpuUnlearn.Cpu;
 /// 2-D convolution without bias, NCHW, as GEMMs (<see cref="CpuGemm"/>), with KK = K * K, P = OH * OW:
 /// <list type="bullet">
 /// <item>forward: y_n (Cout, P) = w (Cout, Cin KK) x col_n (Cin KK, P), all images side by side as the GEMM's columns;
-/// col is never stored: the GEMM packs its B panels straight from x (<see cref="Im2colPanelSource"/>);</item>
-/// <item>backward-input, stride 1: the forward convolution of dy with the flipped, transposed weights and padding K - 1 - pad;
+/// col is never stored: the GEMM packs its B panels straight from x (<see cref="Im2colPanelSource"/>); 3x3 stride-1
+/// padding-1 convolutions with enough channels by Winograd F(2x2, 3x3) instead (<see cref="CpuWinogradConv"/>,
+/// <see cref="CpuKernelPlan.UsesWinograd"/>);</item>
+/// <item>backward-input, stride 1: the forward convolution of dy with the flipped, transposed weights and padding K - 1 - pad
+/// (by Winograd where the forward would be);
 /// other strides: dcol (Cin KK, P) = w^T (Cin KK, Cout) x dy_n (Cout, P), then col2im;</item>
 /// <item>backward-weight: dw (Cout, Cin KK) = sum over groups of images of dy_g (Cout, P_g) x col_g (Cin KK, P_g)^T, with both
 /// operands contiguous along the summed pixels, by a dot-product micro-kernel (<see cref="CpuConvWeightGradient"/>).</item>
@@ -21,11 +24,17 @@ internal sealed unsafe class CpuConv : IDisposable
     private readonly CpuScratch _flippedWeights = new();
     private readonly CpuConvWeightGradient _weightGradient = new();
     private readonly SamePaddingMasks _masks = new();
+    private readonly CpuWinogradConv _winograd = new();
 
     /// <summary>y (N, Cout, OH, OW) = conv2d(x (N, Cin, H, W), w (Cout, Cin, K, K)).</summary>
     public void Forward(ConvShape s, Slice<float> xs, Slice<float> ws, Slice<float> ys)
     {
         float* x = CpuOps.Pointer(xs), w = CpuOps.Pointer(ws), y = CpuOps.Pointer(ys);
+        if (CpuKernelPlan.Current.UsesWinograd(s.K, s.Stride, s.Pad, s.Cin, s.Cout))
+        {
+            _winograd.Forward(s, x, w, y);
+            return;
+        }
         int kdim = s.Cin * s.K * s.K, p = s.OutH * s.OutW;
         float* packedW = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cout) * kdim);
         CpuGemm.PackA(w, kdim, 1, s.Cout, kdim, packedW);
@@ -49,6 +58,11 @@ internal sealed unsafe class CpuConv : IDisposable
     /// </summary>
     private void BackwardInputAsConvolution(ConvShape s, float* dy, float* w, float* dx)
     {
+        if (CpuKernelPlan.Current.UsesWinograd(s.K, 1, s.K - 1 - s.Pad, s.Cout, s.Cin))
+        {
+            _winograd.BackwardInput(s, dy, w, dx);
+            return;
+        }
         int kk = s.K * s.K, kdim = s.Cout * kk, hw = s.H * s.W;
         float* flipped = _flippedWeights.Get((long)s.Cin * kdim); // (Cin, Cout, K, K)
         CpuParallel.For(s.Cin, ci =>

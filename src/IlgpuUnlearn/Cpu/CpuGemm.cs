@@ -87,6 +87,17 @@ internal static unsafe class CpuGemm
         });
     }
 
+    /// <summary>
+    /// Where <see cref="PackA"/> puts A[row, col] of an (M, K) matrix: the index in the packed array, with mPad = PaddedRows(M)
+    /// and kcMax = KBlock(K) passed in so that a loop over many elements computes them once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long PackedIndex(int mPad, int k, int kcMax, int row, int col)
+    {
+        int k0 = col / kcMax * kcMax, kc = Math.Min(kcMax, k - k0);
+        return (long)k0 * mPad + (long)(row / MR) * MR * kc + (col - k0) * MR + row % MR;
+    }
+
     /// <summary>C = A B over all columns, spread over the cores in chunks of micro-panels.</summary>
     public static void Multiply<TSource>(int m, long ncols, int k, float* packedA, TSource source, GemmOutput c)
         where TSource : struct, IGemmPanelSource
@@ -230,7 +241,7 @@ internal static unsafe class CpuGemm
     }
 
     /// <summary>B as a dense row-major matrix with <c>RowStride</c> floats between rows.</summary>
-    private readonly struct RowMajorPanelSource(float* b, long rowStride) : IGemmPanelSource
+    internal readonly struct RowMajorPanelSource(float* b, long rowStride) : IGemmPanelSource
     {
         public void Pack(long j0, int cols, int k0, int kc, float* dst)
         {

@@ -19,12 +19,16 @@ public enum Im2colStrategy
 /// <item>the im2col strategy (<see cref="Im2col"/>);</item>
 /// <item>the weight gradient's grouping: images per group so that a tile's six col rows of <see cref="WeightGradientGroupPixels"/>
 /// floats stay in L1, and the dy rows and col rows kept in L2 beside each other
-/// (<see cref="WeightGradientDyBlockBytes"/>, <see cref="WeightGradientColumnBlockBytes"/>).</item>
+/// (<see cref="WeightGradientDyBlockBytes"/>, <see cref="WeightGradientColumnBlockBytes"/>);</item>
+/// <item>which convolutions run by Winograd's F(2x2, 3x3) (<see cref="UsesWinograd"/>: 3x3, stride 1, padding 1, at least
+/// <see cref="WinogradMinChannels"/> channels in and out) and how many tiles a worker takes at a time
+/// (<see cref="WinogradTilesPerBlock"/>, its transformed tiles sized by <see cref="WinogradBlockBytes"/>).</item>
 /// </list>
 /// </summary>
 public sealed record CpuKernelPlan(
     int MicroTileRows, int MicroTileColumns, int GemmKBlock, int GemmPanelsPerChunk, Im2colStrategy Im2col,
-    int WeightGradientGroupPixels, int WeightGradientDyBlockBytes, int WeightGradientColumnBlockBytes)
+    int WeightGradientGroupPixels, int WeightGradientDyBlockBytes, int WeightGradientColumnBlockBytes,
+    int WinogradMinChannels, int WinogradBlockBytes)
 {
     /// <summary>Rows of the weight gradient's tile of col rows (its micro-kernel is 4 dy rows x 6 col rows).</summary>
     public const int WeightGradientColRows = 6;
@@ -50,6 +54,9 @@ public sealed record CpuKernelPlan(
     /// <item>weight-gradient group: the six col rows of a tile in at most 3/4 of L1d, a multiple of 256 pixels, at least 256:
     /// 1024 pixels for 32 KiB, 1536 for 48 KiB (on Zen 4 the 4 x 6 micro-kernel ran at 103 GFLOP/s one thread at 256 pixels,
     /// 113 at 1024, 114 at 1536); dy rows kept in half of L2, col rows in a quarter.</item>
+    /// <item>Winograd F(2x2, 3x3) for 3x3 stride-1 padding-1 convolutions with at least <see cref="WinogradMinChannels"/> channels in and out, on
+    /// AVX-512 only (its transforms are written with the two-source permute; without it they would be emulated); a block of
+    /// tiles' V and M (16 (Cin + Cout) floats per tile) in at most one L2.</item>
     /// </list>
     /// </summary>
     public static CpuKernelPlan For(CpuCacheDescription cpu)
@@ -60,12 +67,41 @@ public sealed record CpuKernelPlan(
         int dyBlock = (int)Math.Clamp(cpu.L2Bytes / 2, 128 * 1024, 64L * 1024 * 1024);
         int columnBlock = (int)Math.Clamp(cpu.L2Bytes / 4, 64 * 1024, 32L * 1024 * 1024);
         return new CpuKernelPlan(CpuGemm.MR, CpuGemm.NR, kBlock, 4, cpu.Avx512 ? Im2colStrategy.MaskedLoads : Im2colStrategy.RowRuns,
-            groupPixels, dyBlock, columnBlock);
+            groupPixels, dyBlock, columnBlock, cpu.Avx512 ? WinogradMinChannelsMeasured : int.MaxValue,
+            (int)Math.Clamp(cpu.L2Bytes, 256 * 1024, 64L * 1024 * 1024));
+    }
+
+    /// <summary>
+    /// The fewest input and output channels for which Winograd beat the direct GEMM convolution. Measured on Zen 4 at batch 64
+    /// (process CPU time, best of 6, shared machine): 16 channels 32x32 lost (16.1 ms against 5.5: GEMMs of K 16 are mostly
+    /// overhead), 32 channels won (32x32 12.3 against 17.3 ms, 16x16 3.7 against 4.5), 48 channels 16x16 won (6.3 against
+    /// 9.0), and 64 to 512 channels won 1.5-2x (bench-kernels).
+    /// </summary>
+    public const int WinogradMinChannelsMeasured = 32;
+
+    /// <summary>Whether the convolution (and, with the channels swapped, its backward-input) runs by Winograd F(2x2, 3x3).</summary>
+    public bool UsesWinograd(int k, int stride, int pad, int cin, int cout)
+        => k == 3 && stride == 1 && pad == 1 && cin >= WinogradMinChannels && cout >= WinogradMinChannels;
+
+    /// <summary>
+    /// Tiles per work item of a Winograd convolution: as many whole GEMM panels (48 columns) as keep V and M
+    /// (16 (cin + cout) floats per tile) within <see cref="WinogradBlockBytes"/>, at most 480, at least one panel, and no more
+    /// than gives every worker 4 items.
+    /// </summary>
+    public int WinogradTilesPerBlock(int cin, int cout, long tiles, int workers)
+    {
+        const int panel = CpuGemm.NR;
+        long byCache = WinogradBlockBytes / (16L * (cin + cout) * sizeof(float)) / panel * panel;
+        long byBalance = (tiles + 4L * workers - 1) / (4L * workers);
+        byBalance = (byBalance + panel - 1) / panel * panel;
+        return (int)Math.Max(panel, Math.Min(Math.Min(byCache, 10 * panel), byBalance));
     }
 
     /// <summary>One line for `bench`: "GEMM micro-tile 8x48, K block 128, N block 4 x 48 columns; im2col ...".</summary>
     public override string ToString()
         => $"GEMM micro-tile {MicroTileRows}x{MicroTileColumns}, K block {GemmKBlock}, N block {GemmPanelsPerChunk} x {MicroTileColumns} columns; " +
            $"im2col {(Im2col == Im2colStrategy.MaskedLoads ? "masked loads" : "row runs")}; weight gradient groups of {WeightGradientGroupPixels} pixels, " +
-           $"dy block {WeightGradientDyBlockBytes / 1024} KiB, col block {WeightGradientColumnBlockBytes / 1024} KiB";
+           $"dy block {WeightGradientDyBlockBytes / 1024} KiB, col block {WeightGradientColumnBlockBytes / 1024} KiB; " +
+           (WinogradMinChannels == int.MaxValue ? "no Winograd"
+               : $"Winograd F(2x2,3x3) for 3x3 stride 1 with >= {WinogradMinChannels} channels, blocks of {WinogradBlockBytes / 1024} KiB");
 }

@@ -17,9 +17,10 @@ public sealed class CpuKernelPlanTests : IDisposable
     {
         // AMD EPYC family 25 model 17 (Zen 4): 32 KiB L1d, 1 MiB L2 per core, AVX-512
         var plan = CpuKernelPlan.For(new CpuCacheDescription("AuthenticAMD", true, 32 * 1024, 1024 * 1024));
-        Assert.Equal(new CpuKernelPlan(8, 48, 256, 4, Im2colStrategy.MaskedLoads, 1024, 512 * 1024, 256 * 1024), plan);
+        Assert.Equal(new CpuKernelPlan(8, 48, 256, 4, Im2colStrategy.MaskedLoads, 1024, 512 * 1024, 256 * 1024, 32, 1024 * 1024), plan);
         Assert.Equal("GEMM micro-tile 8x48, K block 256, N block 4 x 48 columns; im2col masked loads; weight gradient groups of " +
-                     "1024 pixels, dy block 512 KiB, col block 256 KiB", plan.ToString());
+                     "1024 pixels, dy block 512 KiB, col block 256 KiB; Winograd F(2x2,3x3) for 3x3 stride 1 with >= 32 channels, " +
+                     "blocks of 1024 KiB", plan.ToString());
     }
 
     [Fact]
@@ -27,7 +28,7 @@ public sealed class CpuKernelPlanTests : IDisposable
     {
         // Intel Xeon family 6 model 207 (Emerald Rapids): 48 KiB L1d, 2 MiB L2 per core, AVX-512
         var plan = CpuKernelPlan.For(new CpuCacheDescription("GenuineIntel", true, 48 * 1024, 2048 * 1024));
-        Assert.Equal(new CpuKernelPlan(8, 48, 256, 4, Im2colStrategy.MaskedLoads, 1536, 1024 * 1024, 512 * 1024), plan);
+        Assert.Equal(new CpuKernelPlan(8, 48, 256, 4, Im2colStrategy.MaskedLoads, 1536, 1024 * 1024, 512 * 1024, 32, 2048 * 1024), plan);
     }
 
     [Fact]
@@ -35,7 +36,7 @@ public sealed class CpuKernelPlanTests : IDisposable
     {
         // a Zen 3-like core (32 KiB L1d, 512 KiB L2) without AVX-512: A block of 512 x 128 floats is 256 KiB, half of L2
         var plan = CpuKernelPlan.For(new CpuCacheDescription("AuthenticAMD", false, 32 * 1024, 512 * 1024));
-        Assert.Equal(new CpuKernelPlan(8, 48, 128, 4, Im2colStrategy.RowRuns, 1024, 256 * 1024, 128 * 1024), plan);
+        Assert.Equal(new CpuKernelPlan(8, 48, 128, 4, Im2colStrategy.RowRuns, 1024, 256 * 1024, 128 * 1024, int.MaxValue, 512 * 1024), plan);
         // a tiny L1 still gets groups of at least 256 pixels, a tiny L2 a K block of at least 64
         var tiny = CpuKernelPlan.For(new CpuCacheDescription("unknown", false, 4 * 1024, 64 * 1024));
         Assert.Equal(256, tiny.WeightGradientGroupPixels);
