@@ -101,7 +101,8 @@ internal sealed unsafe class CpuConv : IDisposable
             // the output's column j is dcol[:, j - first P]
             CpuGemm.MultiplyColumns(rows, s.Cout, packedWt, dySource, GemmOutput.RowMajor(dcol - (long)first * p, columns),
                 (long)first * p, columns);
-            Col2im(s, dcol, columns, first, count, dx);
+            if (StrideTwoCol2im.Handles(s)) StrideTwoCol2im.Run(s, dcol, columns, first, count, dx);
+            else Col2im(s, dcol, columns, first, count, dx);
         });
     }
 

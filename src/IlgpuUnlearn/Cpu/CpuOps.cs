@@ -170,6 +170,47 @@ public sealed unsafe class CpuOps : IOps
             Pointer(dx), Pointer(dgamma), Pointer(dbeta));
     }
 
+    public void BatchNormTrainForwardRelu(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> runningMean, Slice<float> runningVar, float momentum, float eps,
+        Slice<float> y, Slice<float> saveMean, Slice<float> saveInvStd, Slice<float>? residual)
+    {
+        RequireLength(x.Length, s.Length, nameof(x));
+        RequireLength(y.Length, s.Length, nameof(y));
+        if (residual is { } r) RequireLength(r.Length, s.Length, nameof(residual));
+        foreach (var (slice, name) in new[] { (gamma, nameof(gamma)), (beta, nameof(beta)), (runningMean, nameof(runningMean)),
+                     (runningVar, nameof(runningVar)), (saveMean, nameof(saveMean)), (saveInvStd, nameof(saveInvStd)) })
+            RequireLength(slice.Length, s.C, name);
+        CpuBatchNorm.TrainForward(s, Pointer(x), Pointer(gamma), Pointer(beta), Pointer(runningMean), Pointer(runningVar),
+            momentum, eps, Pointer(y), Pointer(saveMean), Pointer(saveInvStd), residual is { } res ? Pointer(res) : null, relu: true);
+    }
+
+    public void BatchNormApplyRelu(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> y, Slice<float>? residual)
+    {
+        RequireLength(x.Length, s.Length, nameof(x));
+        RequireLength(y.Length, s.Length, nameof(y));
+        if (residual is { } r) RequireLength(r.Length, s.Length, nameof(residual));
+        foreach (var (slice, name) in new[] { (gamma, nameof(gamma)), (beta, nameof(beta)), (saveMean, nameof(saveMean)), (saveInvStd, nameof(saveInvStd)) })
+            RequireLength(slice.Length, s.C, name);
+        CpuBatchNorm.Apply(s, Pointer(x), Pointer(gamma), Pointer(beta), Pointer(saveMean), Pointer(saveInvStd), Pointer(y),
+            residual is { } res ? Pointer(res) : null, relu: true);
+    }
+
+    /// <summary>The ReLU mask is recomputed from x (the forward's own test, the same bits as y &gt; 0): y is not read, dy not written.</summary>
+    public void BatchNormReluBackward(BatchNormShape s, Slice<float> x, Slice<float> y, Slice<float> dy, Slice<float> gamma, Slice<float> beta,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
+    {
+        RequireLength(x.Length, s.Length, nameof(x));
+        RequireLength(y.Length, s.Length, nameof(y));
+        RequireLength(dy.Length, s.Length, nameof(dy));
+        RequireLength(dx.Length, s.Length, nameof(dx));
+        foreach (var (slice, name) in new[] { (gamma, nameof(gamma)), (beta, nameof(beta)), (saveMean, nameof(saveMean)),
+                     (saveInvStd, nameof(saveInvStd)), (dgamma, nameof(dgamma)), (dbeta, nameof(dbeta)) })
+            RequireLength(slice.Length, s.C, name);
+        CpuBatchNorm.Backward(s, Pointer(x), Pointer(dy), Pointer(gamma), Pointer(saveMean), Pointer(saveInvStd),
+            Pointer(dx), Pointer(dgamma), Pointer(dbeta), Pointer(beta), relu: true);
+    }
+
     // ---- elementwise ----------------------------------------------------------------------------
 
     public void ReluForward(Slice<float> x, Slice<float> y)

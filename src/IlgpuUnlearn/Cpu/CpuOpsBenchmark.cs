@@ -46,38 +46,61 @@ public static unsafe class CpuOpsBenchmark
     }
 
     /// <summary>
-    /// The memory-bound ops of one ResNet18 training step at batch <paramref name="batch"/>: every BatchNorm forward and
-    /// backward, every ReLU forward and backward, the residual adds, the head, and the optimiser over all parameters.
-    /// Returns the seconds they take together.
+    /// The memory-bound ops of one ResNet18 training step at batch <paramref name="batch"/>, in the mix the model calls them
+    /// (ResNet18.cs): per block bn1 + ReLU (fused forward, fused backward), bn2 + shortcut + ReLU (fused forward, plain
+    /// backward), the recomputation of relu(bn1), the block output's ReLU backward and the shortcut's gradient add, and the
+    /// downsample BatchNorm where the stage starts with one; the stem's bn + ReLU and its recomputation; the optimiser over all
+    /// parameters. Returns the seconds they take together.
     /// </summary>
     public static double RunOtherOps(TextWriter output, int batch, int repeats)
     {
         using var ops = new CpuOps();
-        // (C, HW, BatchNorms, ReLUs, Adds) per stage: stem, layer1 .. layer4 (downsample BatchNorms included).
-        var stages = new (int C, int HW, int Bns, int Relus, int Adds)[]
-            { (64, 1024, 1, 1, 0), (64, 1024, 4, 4, 2), (128, 256, 5, 4, 2), (256, 64, 5, 4, 2), (512, 16, 5, 4, 2) };
+        IOps iops = ops;
+        // (C, HW, blocks, downsample) per stage: stem (no block), layer1 .. layer4.
+        var stages = new (int C, int HW, int Blocks, bool Downsample)[]
+            { (64, 1024, 0, false), (64, 1024, 2, false), (128, 256, 2, true), (256, 64, 2, true), (512, 16, 2, true) };
         double total = 0;
-        foreach (var (c, hw, bns, relus, adds) in stages)
+        foreach (var (c, hw, blocks, downsample) in stages)
         {
             var s = new BatchNormShape(batch, c, hw);
             using var x = ops.Allocate<float>(s.Length);
             using var y = ops.Allocate<float>(s.Length);
+            using var dy = ops.Allocate<float>(s.Length);
             using var dx = ops.Allocate<float>(s.Length);
             using var parameters = ops.Allocate<float>(6L * c);
-            ops.Fill(x.All, 0.5f);
+            var rng = new Random(0);
+            foreach (var buffer in new[] { x, dy })
+            {
+                var span = CpuOps.Span(buffer.All);
+                for (int i = 0; i < span.Length; i++) span[i] = (float)(rng.NextDouble() - 0.5);
+            }
             ops.Fill(parameters.All, 1f);
             Slice<float> P(int i) => parameters.At((long)i * c, c);
+            double bnRelu = Best(repeats, () =>
+            {
+                iops.BatchNormTrainForwardRelu(s, x.All, P(0), P(1), P(2), P(3), 0.1f, 1e-5f, y.All, P(4), P(5), null);
+                iops.BatchNormReluBackward(s, x.All, y.All, dy.All, P(0), P(1), P(4), P(5), dx.All, P(2), P(3));
+            });
+            double bnAddRelu = Best(repeats, () =>
+            {
+                iops.BatchNormTrainForwardRelu(s, x.All, P(0), P(1), P(2), P(3), 0.1f, 1e-5f, y.All, P(4), P(5), dy.All);
+                ops.BatchNormBackward(s, x.All, dy.All, P(0), P(4), P(5), dx.All, P(2), P(3));
+            });
+            double recompute = Best(repeats, () => iops.BatchNormApplyRelu(s, x.All, P(0), P(1), P(4), P(5), y.All, null));
             double bn = Best(repeats, () =>
             {
                 ops.BatchNormTrainForward(s, x.All, P(0), P(1), P(2), P(3), 0.1f, 1e-5f, y.All, P(4), P(5));
-                ops.BatchNormBackward(s, x.All, y.All, P(0), P(4), P(5), dx.All, P(2), P(3));
+                ops.BatchNormBackward(s, x.All, dy.All, P(0), P(4), P(5), dx.All, P(2), P(3));
             });
-            double relu = Best(repeats, () => { ops.ReluForward(y.All, y.All); ops.ReluBackward(y.All, dx.All, dx.All); });
-            double add = Best(repeats, () => ops.Add(x.All, y.All, y.All));
-            double stage = bns * bn + relus * relu + adds * 2 * add;
+            double relu = Best(repeats, () => ops.ReluBackward(y.All, dy.All, dx.All));
+            double add = Best(repeats, () => ops.Add(dx.All, dy.All, dx.All));
+            double stage = blocks == 0
+                ? bnRelu + recompute
+                : blocks * (bnRelu + bnAddRelu + recompute + relu + add) + (downsample ? bn : 0);
             total += stage;
-            output.WriteLine($"{c,4} channels x {hw,4} pixels: BatchNorm fwd+bwd {bn * 1e3:F2} ms, ReLU fwd+bwd {relu * 1e3:F2} ms, " +
-                             $"add {add * 1e3:F2} ms; stage total {stage * 1e3:F1} ms");
+            output.WriteLine($"{c,4} channels x {hw,4} pixels: BatchNorm+ReLU fwd+bwd {bnRelu * 1e3:F2} ms, BatchNorm+add+ReLU fwd, " +
+                             $"BatchNorm bwd {bnAddRelu * 1e3:F2} ms, recompute {recompute * 1e3:F2} ms, BatchNorm fwd+bwd {bn * 1e3:F2} ms, " +
+                             $"ReLU bwd {relu * 1e3:F2} ms, add {add * 1e3:F2} ms; stage total {stage * 1e3:F1} ms");
         }
         const long parameterCount = 11_173_962;
         using (var p = ops.Allocate<float>(parameterCount))

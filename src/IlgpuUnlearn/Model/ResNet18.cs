@@ -12,7 +12,7 @@ namespace IlgpuUnlearn.Model;
 /// What a training-mode <see cref="Forward(int, BatchNormMode, CancellationToken)"/> keeps for <see cref="Backward"/> (one tensor per BatchNorm + ReLU pair):
 /// the stem conv's output; per block the two conv outputs (the BatchNorm inputs) and the block output (the ReLU mask of
 /// the sum, and the next block's input); the BatchNorm batch statistics. The backward pass recomputes the rest from
-/// them with the saved statistics, exactly as the forward computed it (<see cref="IOps.BatchNormApply"/>): the inner
+/// them with the saved statistics, exactly as the forward computed it (<see cref="IOps.BatchNormApplyRelu"/>): the inner
 /// ReLU output of each block, the stem output relu(bn1(conv1(x))), and the 1x1 downsample conv's output (a conv of the
 /// saved block input, under 0.5% of the step's FLOPs).
 /// Gradients reuse the regions the backward has consumed: a block's dx goes into its own two conv-output regions, and
@@ -164,8 +164,7 @@ public sealed class ResNet18 : IDisposable
         var a1 = net.Blocks[1].Output.At(0, net.StemLength(n));
         ops.Conv2dForward(net.StemConv.Shape(n, s, s), x, P(net.StemConv.Weight), net.StemConvOut(n));
         stages?.Invoke(0, net.StemConvOut(n));
-        BatchNormForward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), a1, mode);
-        ops.ReluForward(a1, a1);
+        BatchNormReluForward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), a1, mode, residual: null);
 
         var a = a1;
         for (int b = 0; b < net.Blocks.Length; b++)
@@ -227,8 +226,7 @@ public sealed class ResNet18 : IDisposable
         var a1 = free.At(0, stemLength);
         var dA1 = d.At(0, stemLength);
         var dC1 = net.Blocks[1].ConvOuts.At(0, stemLength);
-        ops.ReluBackward(a1, dA1, dA1);
-        BatchNormBackward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), dA1, dC1, gradients);
+        BatchNormReluBackward(net.StemBn, new BatchNormShape(n, w, s * s), net.StemConvOut(n), a1, dA1, dC1, gradients);
         ops.Conv2dBackwardWeight(net.StemConv.Shape(n, s, s), Input.At(0, (long)n * Config.InputChannels * s * s), dC1, G(gradients, net.StemConv.Weight));
     }
 
@@ -265,11 +263,50 @@ public sealed class ResNet18 : IDisposable
         }
     }
 
+    /// <summary>
+    /// y = relu(bn(x) + residual) (no residual when null) in <paramref name="mode"/>: one fused op in training and
+    /// evaluation-with-gradients mode (<see cref="IOps.BatchNormTrainForwardRelu"/>, <see cref="IOps.BatchNormApplyRelu"/>).
+    /// </summary>
+    void BatchNormReluForward(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> y, BatchNormMode mode, Slice<float>? residual)
+    {
+        switch (mode)
+        {
+            case BatchNormMode.Training:
+                ops.BatchNormTrainForwardRelu(shape, x, P(bn.Gamma), P(bn.Beta), RunningStatView(bn.RunningMean), RunningStatView(bn.RunningVar),
+                    BatchNormLayer.Momentum, BatchNormLayer.Eps, y, bn.SaveMean, bn.SaveInvStd, residual);
+                break;
+            case BatchNormMode.Evaluation:
+                BatchNormForward(bn, shape, x, y, mode);
+                if (residual is { } r) ops.Add(y, r, y);
+                ops.ReluForward(y, y);
+                break;
+            default:
+                ops.BatchNormEvalStatistics(bn.Channels, RunningStatView(bn.RunningMean), RunningStatView(bn.RunningVar), BatchNormLayer.Eps,
+                    bn.SaveMean, bn.SaveInvStd);
+                ops.BatchNormApplyRelu(shape, x, P(bn.Gamma), P(bn.Beta), bn.SaveMean, bn.SaveInvStd, y, residual);
+                break;
+        }
+    }
+
     /// <summary>y = relu(bn(x)) as the last training (or evaluation-with-gradients) forward computed it, from its saved statistics.</summary>
     void RecomputeBatchNormRelu(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> y)
+        => ops.BatchNormApplyRelu(shape, x, P(bn.Gamma), P(bn.Beta), bn.SaveMean, bn.SaveInvStd, y, residual: null);
+
+    /// <summary>
+    /// The backward of y = relu(bn(x)) (y as <see cref="RecomputeBatchNormRelu"/> recomputed it, dy the gradient at y, which may be
+    /// overwritten): one fused op after a training forward (<see cref="IOps.BatchNormReluBackward"/>).
+    /// </summary>
+    void BatchNormReluBackward(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> y, Slice<float> dy, Slice<float> dx,
+        Slice<float> gradients)
     {
-        ops.BatchNormApply(shape, x, P(bn.Gamma), P(bn.Beta), bn.SaveMean, bn.SaveInvStd, y);
-        ops.ReluForward(y, y);
+        if (lastForward == BatchNormMode.EvaluationWithGradients)
+        {
+            ops.ReluBackward(y, dy, dy);
+            BatchNormBackward(bn, shape, x, dy, dx, gradients);
+        }
+        else
+            ops.BatchNormReluBackward(shape, x, y, dy, P(bn.Gamma), P(bn.Beta), bn.SaveMean, bn.SaveInvStd, dx, G(gradients, bn.Gamma),
+                G(gradients, bn.Beta));
     }
 
     void BatchNormBackward(BatchNormLayer bn, BatchNormShape shape, Slice<float> x, Slice<float> dy, Slice<float> dx, Slice<float> gradients)
@@ -406,22 +443,17 @@ public sealed class ResNet18 : IDisposable
             var r1 = y;
 
             ops.Conv2dForward(conv1.Shape(n, inSize, inSize), x, m.P(conv1.Weight), c1);
-            m.BatchNormForward(bn1, bnShape, c1, r1, mode);
-            ops.ReluForward(r1, r1);
+            m.BatchNormReluForward(bn1, bnShape, c1, r1, mode, residual: null);
             ops.Conv2dForward(conv2.Shape(n, outSize, outSize), r1, m.P(conv2.Weight), c2);
-            m.BatchNormForward(bn2, bnShape, c2, y, mode);
+            var shortcut = x;
             if (downsampleConv is not null)
             {
-                var shortcut = nextOutput!.Value.At(0, length);
+                shortcut = nextOutput!.Value.At(0, length);
                 ops.Conv2dForward(downsampleConv.Shape(n, inSize, inSize), x, m.P(downsampleConv.Weight), shortcut);
                 m.BatchNormForward(downsampleBn!, bnShape, shortcut, shortcut, mode);
-                ops.Add(y, shortcut, y);
             }
-            else
-            {
-                ops.Add(y, x, y);
-            }
-            ops.ReluForward(y, y);
+            // r1 (in y's region) has been read by conv2: y = relu(bn2(c2) + shortcut) overwrites it.
+            m.BatchNormReluForward(bn2, bnShape, c2, y, mode, shortcut);
             return y;
         }
 
@@ -457,9 +489,8 @@ public sealed class ResNet18 : IDisposable
             ops.Conv2dBackwardWeight(conv2.Shape(n, outSize, outSize), r1, dC2, G(gradients, conv2.Weight));
             var dR1 = t;
             ops.Conv2dBackwardInput(conv2.Shape(n, outSize, outSize), dC2, m.P(conv2.Weight), dR1);
-            ops.ReluBackward(r1, dR1, dR1);
             var dC1 = y;
-            m.BatchNormBackward(bn1, bnShape, c1, dR1, dC1, gradients);
+            m.BatchNormReluBackward(bn1, bnShape, c1, r1, dR1, dC1, gradients);
             Slice<float>? stemOut = null;
             var x = xFull?.At(0, inLength) ?? (stemOut = m.RecomputeStemOutput(n, free)).Value;
             ops.Conv2dBackwardWeight(conv1.Shape(n, inSize, inSize), x, dC1, G(gradients, conv1.Weight));

@@ -96,6 +96,45 @@ public interface IOps : IDisposable
     void BatchNormEvalBackward(BatchNormShape s, Slice<float> x, Slice<float> dy, Slice<float> gamma,
         Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta);
 
+    // ---- BatchNorm fused with what follows it (the network's bn -> (+ shortcut) -> ReLU) -------
+    // Each is exactly the composition its default body spells out, so a device that does not fuse them gets the same results;
+    // the CPU ops do each in one pass over x per channel (no separate ReLU or add passes over the activation).
+
+    /// <summary>
+    /// <see cref="BatchNormTrainForward"/>, then y = max(y + residual, 0) (residual (N, C, HW), none when null; y may be x, not
+    /// residual).
+    /// </summary>
+    void BatchNormTrainForwardRelu(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> runningMean, Slice<float> runningVar, float momentum, float eps,
+        Slice<float> y, Slice<float> saveMean, Slice<float> saveInvStd, Slice<float>? residual)
+    {
+        BatchNormTrainForward(s, x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
+        if (residual is { } r) Add(y, r, y);
+        ReluForward(y, y);
+    }
+
+    /// <summary><see cref="BatchNormApply"/>, then y = max(y + residual, 0) (none when null; y may be x, not residual).</summary>
+    void BatchNormApplyRelu(BatchNormShape s, Slice<float> x, Slice<float> gamma, Slice<float> beta,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> y, Slice<float>? residual)
+    {
+        BatchNormApply(s, x, gamma, beta, saveMean, saveInvStd, y);
+        if (residual is { } r) Add(y, r, y);
+        ReluForward(y, y);
+    }
+
+    /// <summary>
+    /// Backward of y = max(bn(x), 0) with the statistics of a training-mode forward: dy is the gradient at the ReLU's output y
+    /// (which <see cref="BatchNormApplyRelu"/> recomputed; the ReLU passes dy where y &gt; 0), then
+    /// <see cref="BatchNormBackward"/>. dy may be overwritten with the masked gradient; dx is not dy. A device may take the mask from
+    /// y or recompute it from x, gamma, beta and the saved statistics (the same bits).
+    /// </summary>
+    void BatchNormReluBackward(BatchNormShape s, Slice<float> x, Slice<float> y, Slice<float> dy, Slice<float> gamma, Slice<float> beta,
+        Slice<float> saveMean, Slice<float> saveInvStd, Slice<float> dx, Slice<float> dgamma, Slice<float> dbeta)
+    {
+        ReluBackward(y, dy, dy);
+        BatchNormBackward(s, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
     // ---- elementwise --------------------------------------------------------------------------
 
     /// <summary>y = max(x, 0). y may be x.</summary>

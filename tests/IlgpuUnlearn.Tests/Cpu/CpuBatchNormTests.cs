@@ -179,4 +179,88 @@ public sealed class CpuBatchNormTests(ITestOutputHelper output)
         t.CheckGradient("bn dgamma", gamma, Objective, CpuTestSupport.Read(dgamma), 1e-2f, c, 2e-3, 2e-3, rng);
         t.CheckGradient("bn dbeta", beta, Objective, CpuTestSupport.Read(dbeta), 1e-2f, c, 2e-3, 2e-3, rng);
     }
+
+    /// <summary>
+    /// The fused ops (BatchNorm, + residual, ReLU in one pass; the ReLU's backward mask recomputed from x) give exactly the
+    /// bits of the composition their IOps default bodies spell out, run here op by op on the same CPU ops. Shapes: a row
+    /// shorter than a vector, tails of 1 and 1..15 values, and one large enough to be split over the cores.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 5, 33)]
+    [InlineData(2, 17, 16)]
+    [InlineData(4, 2, 1)]
+    [InlineData(8, 24, 400)]
+    public void FusedOpsEqualTheCompositionBitForBit(int n, int c, int hw)
+    {
+        var s = new BatchNormShape(n, c, hw);
+        using var t = new CpuTestSupport(output);
+        var rng = new Random(11);
+        var x = t.Buffer(CpuTestSupport.Random(rng, s.Length, 2f));
+        var residual = t.Buffer(CpuTestSupport.Random(rng, s.Length));
+        var gamma = t.Buffer(CpuTestSupport.Random(rng, c).Select(v => v + 1f).ToArray());
+        var beta = t.Buffer(CpuTestSupport.Random(rng, c));
+        var dyValues = CpuTestSupport.Random(rng, s.Length);
+        IOps ops = t.Ops;
+        foreach (bool withResidual in new[] { false, true })
+        {
+            Slice<float>? r = withResidual ? residual : null;
+            // Training forward: fused, then the same forward unfused from the same running statistics.
+            var (rm1, rv1, rm2, rv2) = (t.Zeros(c), t.Zeros(c), t.Zeros(c), t.Zeros(c));
+            var (mean1, inv1, mean2, inv2) = (t.Zeros(c), t.Zeros(c), t.Zeros(c), t.Zeros(c));
+            var fused = t.Zeros(s.Length);
+            ops.BatchNormTrainForwardRelu(s, x, gamma, beta, rm1, rv1, Momentum, Eps, fused, mean1, inv1, r);
+            var composed = t.Zeros(s.Length);
+            ops.BatchNormTrainForward(s, x, gamma, beta, rm2, rv2, Momentum, Eps, composed, mean2, inv2);
+            if (r is { } res) ops.Add(composed, res, composed);
+            ops.ReluForward(composed, composed);
+            Assert.Equal(CpuTestSupport.Read(composed), CpuTestSupport.Read(fused));
+            Assert.Equal(CpuTestSupport.Read(rm2).Concat(CpuTestSupport.Read(rv2)), CpuTestSupport.Read(rm1).Concat(CpuTestSupport.Read(rv1)));
+            Assert.True(CpuTestSupport.Read(fused).Any(v => v == 0f) && CpuTestSupport.Read(fused).Any(v => v > 0f), "the ReLU cuts some values, not all");
+
+            // The recomputation, in place as the model does it.
+            var recomputed = t.Buffer(CpuTestSupport.Read(x));
+            ops.BatchNormApplyRelu(s, recomputed, gamma, beta, mean1, inv1, recomputed, r);
+            Assert.Equal(CpuTestSupport.Read(fused), CpuTestSupport.Read(recomputed));
+        }
+
+        // Backward through relu(bn(x)): the fused op against ReluBackward then BatchNormBackward.
+        var stats = (rm: t.Zeros(c), rv: t.Zeros(c), mean: t.Zeros(c), inv: t.Zeros(c));
+        var y = t.Zeros(s.Length);
+        ops.BatchNormTrainForwardRelu(s, x, gamma, beta, stats.rm, stats.rv, Momentum, Eps, y, stats.mean, stats.inv, null);
+        var (dx1, dg1, db1, dx2, dg2, db2) = (t.Zeros(s.Length), t.Zeros(c), t.Zeros(c), t.Zeros(s.Length), t.Zeros(c), t.Zeros(c));
+        ops.BatchNormReluBackward(s, x, y, t.Buffer(dyValues), gamma, beta, stats.mean, stats.inv, dx1, dg1, db1);
+        var masked = t.Buffer(dyValues);
+        ops.ReluBackward(y, masked, masked);
+        ops.BatchNormBackward(s, x, masked, gamma, stats.mean, stats.inv, dx2, dg2, db2);
+        Assert.Equal(CpuTestSupport.Read(dx2), CpuTestSupport.Read(dx1));
+        Assert.Equal(CpuTestSupport.Read(dg2), CpuTestSupport.Read(dg1));
+        Assert.Equal(CpuTestSupport.Read(db2), CpuTestSupport.Read(db1));
+    }
+
+    /// <summary>
+    /// The variance (squared deviations from the channel's mean, fp32 within a row, fp64 over rows) against the fp64 two-pass
+    /// reference where the mean is large against the spread (offset 300, spread 0.5, so E[x^2] - E[x]^2 in fp32 would lose
+    /// every digit), with rows whose means differ (a per-image offset). Tolerance 1e-6 relative on the variance: the deviations
+    /// are exact differences of nearby fp32 values, their squares summed in fp32 over ~HW / 16 terms per lane (~1e-7
+    /// relative), the result rounded once to fp32 (6e-8). The mean: its fp32 rounding at 300 is up to 1.5e-5 (5e-8 relative).
+    /// </summary>
+    [Fact]
+    public void VarianceKeepsItsDigitsUnderALargeMean()
+    {
+        var s = new BatchNormShape(6, 3, 50);
+        using var t = new CpuTestSupport(output);
+        var rng = new Random(3);
+        var x = CpuTestSupport.Random(rng, s.Length, 0.5f);
+        for (int i = 0; i < x.Length; i++) x[i] += 300f + i / (s.C * s.HW) * 0.25f;
+        var saveMean = t.Zeros(s.C);
+        var saveInvStd = t.Zeros(s.C);
+        var rv = t.Zeros(s.C);
+        var ones = t.Buffer(Enumerable.Repeat(1f, s.C).ToArray());
+        t.Ops.BatchNormTrainForward(s, t.Buffer(x), ones, t.Zeros(s.C), t.Zeros(s.C), rv, 1f, Eps, t.Zeros(s.Length), saveMean, saveInvStd);
+        var (mean, variance) = ReferenceStatistics(s, x);
+        long m = (long)s.N * s.HW;
+        t.AssertClose("bn mean, offset 300", CpuTestSupport.Read(saveMean), mean, 0, 1e-7);
+        // momentum 1: the running variance is the batch's unbiased variance, rounded once to fp32.
+        t.AssertClose("bn variance, offset 300", CpuTestSupport.Read(rv), variance.Select(v => v * m / (m - 1)).ToArray(), 0, 1e-6);
+    }
 }
