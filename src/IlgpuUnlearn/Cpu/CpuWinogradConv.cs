@@ -24,7 +24,7 @@ namespace IlgpuUnlearn.Cpu;
 /// </summary>
 internal sealed unsafe class CpuWinogradConv
 {
-    private const int Xi = 16; // the 4x4 products ξ
+    private const int Xi = WinogradF2x3.Positions; // the 4x4 products ξ
     private const int Lanes = WinogradF2x3.Lanes;
     private readonly CpuScratch _packedU = new();
 
@@ -172,20 +172,7 @@ internal sealed unsafe class CpuWinogradConv
                     s.W, r0, r1, r2, r3);
                 float* vRow = v + i * (long)s.Ld + local;
                 for (int c = 0; c < run; c += Lanes)
-                {
-                    float* dst = vRow + c;
-                    WinogradF2x3.InputColumns(r0, tc + c, out var v00, out var v01, out var v02, out var v03);
-                    Vector512.Store(v00, dst); Vector512.Store(v01, dst + xiStride); Vector512.Store(v02, dst + 2 * xiStride); Vector512.Store(v03, dst + 3 * xiStride);
-                    dst += 4 * xiStride;
-                    WinogradF2x3.InputColumns(r1, tc + c, out var v10, out var v11, out var v12, out var v13);
-                    Vector512.Store(v10, dst); Vector512.Store(v11, dst + xiStride); Vector512.Store(v12, dst + 2 * xiStride); Vector512.Store(v13, dst + 3 * xiStride);
-                    dst += 4 * xiStride;
-                    WinogradF2x3.InputColumns(r2, tc + c, out var v20, out var v21, out var v22, out var v23);
-                    Vector512.Store(v20, dst); Vector512.Store(v21, dst + xiStride); Vector512.Store(v22, dst + 2 * xiStride); Vector512.Store(v23, dst + 3 * xiStride);
-                    dst += 4 * xiStride;
-                    WinogradF2x3.InputColumns(r3, tc + c, out var v30, out var v31, out var v32, out var v33);
-                    Vector512.Store(v30, dst); Vector512.Store(v31, dst + xiStride); Vector512.Store(v32, dst + 2 * xiStride); Vector512.Store(v33, dst + 3 * xiStride);
-                }
+                    StoreInputColumns(r0, r1, r2, r3, tc + c, Vector512<float>.AllBitsSet, Vector512<float>.AllBitsSet, vRow + c, xiStride);
             }
             t += run;
         }
@@ -194,7 +181,7 @@ internal sealed unsafe class CpuWinogradConv
     /// <summary>
     /// <see cref="TransformInput"/> for short tile rows: per 16 tiles (16 / tW tile rows g, of any images), the row half of tile
     /// row g written at column offset g 2 tW of the padded rows, then one masked column half for all 16 (each row's first tile
-    /// reads no column -1, its last no column 2 tW: <see cref="WinogradF2x3.InputColumns(float*, int, Vector512{float}, Vector512{float}, out Vector512{float}, out Vector512{float}, out Vector512{float}, out Vector512{float})"/>).
+    /// reads no column -1, its last no column 2 tW: <see cref="WinogradF2x3.InputColumns"/>).
     /// </summary>
     private static void TransformInputShortRows(TileShape s, float* input, float* v, float* rows, float* zero, long t0, int count)
     {
@@ -225,20 +212,30 @@ internal sealed unsafe class CpuWinogradConv
                     WinogradF2x3.InputRows(Row(x, ih, s, zero), Row(x, ih + 1, s, zero), Row(x, ih + 2, s, zero), Row(x, ih + 3, s, zero),
                         s.W, r0 + at, r1 + at, r2 + at, r3 + at);
                 }
-                float* dst = vColumn + i * (long)s.Ld;
-                WinogradF2x3.InputColumns(r0, 0, keepLeft, keepRight, out var v00, out var v01, out var v02, out var v03);
-                Vector512.Store(v00, dst); Vector512.Store(v01, dst + xiStride); Vector512.Store(v02, dst + 2 * xiStride); Vector512.Store(v03, dst + 3 * xiStride);
-                dst += 4 * xiStride;
-                WinogradF2x3.InputColumns(r1, 0, keepLeft, keepRight, out var v10, out var v11, out var v12, out var v13);
-                Vector512.Store(v10, dst); Vector512.Store(v11, dst + xiStride); Vector512.Store(v12, dst + 2 * xiStride); Vector512.Store(v13, dst + 3 * xiStride);
-                dst += 4 * xiStride;
-                WinogradF2x3.InputColumns(r2, 0, keepLeft, keepRight, out var v20, out var v21, out var v22, out var v23);
-                Vector512.Store(v20, dst); Vector512.Store(v21, dst + xiStride); Vector512.Store(v22, dst + 2 * xiStride); Vector512.Store(v23, dst + 3 * xiStride);
-                dst += 4 * xiStride;
-                WinogradF2x3.InputColumns(r3, 0, keepLeft, keepRight, out var v30, out var v31, out var v32, out var v33);
-                Vector512.Store(v30, dst); Vector512.Store(v31, dst + xiStride); Vector512.Store(v32, dst + 2 * xiStride); Vector512.Store(v33, dst + 3 * xiStride);
+                StoreInputColumns(r0, r1, r2, r3, 0, keepLeft, keepRight, vColumn + i * (long)s.Ld, xiStride);
             }
         }
+    }
+
+    /// <summary>
+    /// The column half of the input transform for 16 tiles from the four row halves r0 .. r3 (<see cref="WinogradF2x3.InputColumns"/>,
+    /// masked by keepLeft and keepRight): V[4 i + j] to dst + (4 i + j) xiStride.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreInputColumns(float* r0, float* r1, float* r2, float* r3, int tc0, Vector512<float> keepLeft,
+        Vector512<float> keepRight, float* dst, long xiStride)
+    {
+        WinogradF2x3.InputColumns(r0, tc0, keepLeft, keepRight, out var v00, out var v01, out var v02, out var v03);
+        Vector512.Store(v00, dst); Vector512.Store(v01, dst + xiStride); Vector512.Store(v02, dst + 2 * xiStride); Vector512.Store(v03, dst + 3 * xiStride);
+        dst += 4 * xiStride;
+        WinogradF2x3.InputColumns(r1, tc0, keepLeft, keepRight, out var v10, out var v11, out var v12, out var v13);
+        Vector512.Store(v10, dst); Vector512.Store(v11, dst + xiStride); Vector512.Store(v12, dst + 2 * xiStride); Vector512.Store(v13, dst + 3 * xiStride);
+        dst += 4 * xiStride;
+        WinogradF2x3.InputColumns(r2, tc0, keepLeft, keepRight, out var v20, out var v21, out var v22, out var v23);
+        Vector512.Store(v20, dst); Vector512.Store(v21, dst + xiStride); Vector512.Store(v22, dst + 2 * xiStride); Vector512.Store(v23, dst + 3 * xiStride);
+        dst += 4 * xiStride;
+        WinogradF2x3.InputColumns(r3, tc0, keepLeft, keepRight, out var v30, out var v31, out var v32, out var v33);
+        Vector512.Store(v30, dst); Vector512.Store(v31, dst + xiStride); Vector512.Store(v32, dst + 2 * xiStride); Vector512.Store(v33, dst + 3 * xiStride);
     }
 
     /// <summary>

@@ -27,7 +27,8 @@ namespace IlgpuUnlearn.Cpu;
 ///   dU[ξ] (Cout, Cin) = M[ξ] (Cout, T) · V[ξ] (Cin, T)ᵀ,   M[ξ][co, t] = (A dY_t Aᵀ)[ξ],  V[ξ][ci, t] = (Bᵀ d_t B)[ξ]
 /// </code>
 /// with both operands contiguous along the summed tiles: the form of the direct weight gradient's dot-product micro-kernel
-/// (<see cref="CpuConvWeightGradient.AccumulateTile"/>), which runs it.
+/// (<see cref="CpuConvWeightGradient.AccumulateTile"/>), which runs it. The transforms' coefficients are
+/// <see cref="WinogradF2x3"/>'s (its one-sided steps A, Bᵀ and Gᵀ); this class lays out the tiles and sums.
 /// </para>
 /// <para>
 /// Work: the tiles are taken a block of whole images at a time (about <see cref="CpuKernelPlan.WeightGradientGroupPixels"/>
@@ -41,9 +42,7 @@ namespace IlgpuUnlearn.Cpu;
 /// </summary>
 internal sealed unsafe class CpuWinogradWeightGradient
 {
-    /// <summary>Positions of a 4x4 transformed tile: ξ = 4 i + j.</summary>
-    private const int Positions = 16;
-    private const int Lanes = 16;
+    private const int Positions = WinogradF2x3.Positions, Lanes = WinogradF2x3.Lanes;
     private const int TileRowsCol = CpuConvWeightGradient.TileRowsCol;
 
     /// <summary>Tiles per block the summed length aims at (as the direct path's group, <see cref="CpuKernelPlan.WeightGradientGroupPixels"/>).</summary>
@@ -215,14 +214,13 @@ internal sealed unsafe class CpuWinogradWeightGradient
             even[rowLength - Lanes] = 0f;
             for (int k = 0; k < rowLength - Lanes; k += Lanes) // loads up to k + 16 < rowLength
             {
-                var e = Vector512.Load(even + k);
-                var eNext = Vector512.Load(even + k + 1);
-                var o = Vector512.Load(odd + k);
-                var oNext = Vector512.Load(odd + k + 1);
-                (o - oNext).Store(h0 + at + k);
-                (e + oNext).Store(h1 + at + k);
-                (oNext - e).Store(h2 + at + k);
-                (e - eNext).Store(h3 + at + k);
+                // d_row = (O[tw], E[tw], O[tw + 1], E[tw + 1])
+                WinogradF2x3.InputStep(Vector512.Load(odd + k), Vector512.Load(even + k), Vector512.Load(odd + k + 1),
+                    Vector512.Load(even + k + 1), out var a, out var b, out var c, out var d);
+                a.Store(h0 + at + k);
+                b.Store(h1 + at + k);
+                c.Store(h2 + at + k);
+                d.Store(h3 + at + k);
             }
         }
         // V = Bᵀ h down the columns: rows 2 th - 1 .. 2 th + 2 of the image are rows 2 th .. 2 th + 3 of h
@@ -235,15 +233,13 @@ internal sealed unsafe class CpuWinogradWeightGradient
                 float* o = output + th * tilesW;
                 for (int tw = 0; tw < tilesW; tw += Lanes)
                 {
-                    var d0 = Vector512.Load(r0 + tw);
-                    var d1 = Vector512.Load(r1 + tw);
-                    var d2 = Vector512.Load(r2 + tw);
-                    var d3 = Vector512.Load(r3 + tw);
+                    WinogradF2x3.InputStep(Vector512.Load(r0 + tw), Vector512.Load(r1 + tw), Vector512.Load(r2 + tw), Vector512.Load(r3 + tw),
+                        out var v0, out var v1, out var v2, out var v3);
                     int valid = Math.Min(Lanes, tilesW - tw);
-                    Store(d0 - d2, o + (0 * 4 + j) * positionStride + tw, valid);
-                    Store(d1 + d2, o + (1 * 4 + j) * positionStride + tw, valid);
-                    Store(d2 - d1, o + (2 * 4 + j) * positionStride + tw, valid);
-                    Store(d1 - d3, o + (3 * 4 + j) * positionStride + tw, valid);
+                    WinogradF2x3.StoreFirst(v0, o + (0 * 4 + j) * positionStride + tw, valid);
+                    WinogradF2x3.StoreFirst(v1, o + (1 * 4 + j) * positionStride + tw, valid);
+                    WinogradF2x3.StoreFirst(v2, o + (2 * 4 + j) * positionStride + tw, valid);
+                    WinogradF2x3.StoreFirst(v3, o + (3 * 4 + j) * positionStride + tw, valid);
                 }
             }
     }
@@ -272,12 +268,11 @@ internal sealed unsafe class CpuWinogradWeightGradient
             }
             for (int k = 0; k < rowLength - Lanes; k += Lanes)
             {
-                var e = Vector512.Load(even + k);
-                var o = Vector512.Load(odd + k);
-                e.Store(q0 + at + k);
-                (e + o).Store(q1 + at + k);
-                (e - o).Store(q2 + at + k);
-                (-o).Store(q3 + at + k);
+                WinogradF2x3.OutputGradientStep(Vector512.Load(even + k), Vector512.Load(odd + k), out var a, out var b, out var c, out var d);
+                a.Store(q0 + at + k);
+                b.Store(q1 + at + k);
+                c.Store(q2 + at + k);
+                d.Store(q3 + at + k);
             }
         }
         float** qj = stackalloc float*[4] { q0, q1, q2, q3 };
@@ -288,38 +283,36 @@ internal sealed unsafe class CpuWinogradWeightGradient
                 float* o = output + th * tilesW;
                 for (int tw = 0; tw < tilesW; tw += Lanes)
                 {
-                    var z0 = Vector512.Load(r0 + tw);
-                    var z1 = Vector512.Load(r1 + tw);
+                    WinogradF2x3.OutputGradientStep(Vector512.Load(r0 + tw), Vector512.Load(r1 + tw), out var m0, out var m1, out var m2, out var m3);
                     int valid = Math.Min(Lanes, tilesW - tw);
-                    Store(z0, o + (0 * 4 + j) * positionStride + tw, valid);
-                    Store(z0 + z1, o + (1 * 4 + j) * positionStride + tw, valid);
-                    Store(z0 - z1, o + (2 * 4 + j) * positionStride + tw, valid);
-                    Store(-z1, o + (3 * 4 + j) * positionStride + tw, valid);
+                    WinogradF2x3.StoreFirst(m0, o + (0 * 4 + j) * positionStride + tw, valid);
+                    WinogradF2x3.StoreFirst(m1, o + (1 * 4 + j) * positionStride + tw, valid);
+                    WinogradF2x3.StoreFirst(m2, o + (2 * 4 + j) * positionStride + tw, valid);
+                    WinogradF2x3.StoreFirst(m3, o + (3 * 4 + j) * positionStride + tw, valid);
                 }
             }
     }
 
     /// <summary>
     /// even[k] = u[2k], odd[k] = u[2k + 1] for k in [0, <paramref name="length"/>) (a multiple of 16 at least ceil(w / 2)),
-    /// zero past the row's <paramref name="w"/> values: by AVX-512, 32 values at a time as two masked loads and two
-    /// two-vector permutes.
+    /// zero past the row's <paramref name="w"/> values: by AVX-512, 32 values at a time as two masked loads and
+    /// <see cref="WinogradF2x3.Deinterleave"/>'s two two-vector permutes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void SplitEvenOdd(float* u, int w, float* even, float* odd, int length)
     {
         if (Avx512F.IsSupported)
         {
-            var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            var evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            var odds = evens + Vector512<int>.One;
+            var lanes = Vector512<int>.Indices;
             var end = Vector512.Create(w);
             for (int k = 0; k < length; k += Lanes)
             {
                 int c = 2 * k;
                 var low = Avx512F.MaskLoad(u + c, Vector512.LessThan(lanes + Vector512.Create(c), end).AsSingle(), Vector512<float>.Zero);
                 var high = Avx512F.MaskLoad(u + c + Lanes, Vector512.LessThan(lanes + Vector512.Create(c + Lanes), end).AsSingle(), Vector512<float>.Zero);
-                Avx512F.PermuteVar16x32x2(low, evens, high).Store(even + k);
-                Avx512F.PermuteVar16x32x2(low, odds, high).Store(odd + k);
+                WinogradF2x3.Deinterleave(low, high, out var e, out var o);
+                e.Store(even + k);
+                o.Store(odd + k);
             }
             return;
         }
@@ -378,21 +371,17 @@ internal sealed unsafe class CpuWinogradWeightGradient
         {
             for (int i = 0; i < 4; i++)
             {
-                var d0 = Gather(x, offsets + (4 * i + 0) * stride + t);
-                var d1 = Gather(x, offsets + (4 * i + 1) * stride + t);
-                var d2 = Gather(x, offsets + (4 * i + 2) * stride + t);
-                var d3 = Gather(x, offsets + (4 * i + 3) * stride + t);
-                h[4 * i + 0] = d0 - d2;
-                h[4 * i + 1] = d1 + d2;
-                h[4 * i + 2] = d2 - d1;
-                h[4 * i + 3] = d1 - d3;
+                WinogradF2x3.InputStep(Gather(x, offsets + (4 * i + 0) * stride + t), Gather(x, offsets + (4 * i + 1) * stride + t),
+                    Gather(x, offsets + (4 * i + 2) * stride + t), Gather(x, offsets + (4 * i + 3) * stride + t),
+                    out h[4 * i + 0], out h[4 * i + 1], out h[4 * i + 2], out h[4 * i + 3]);
             }
             for (int j = 0; j < 4; j++)
             {
-                (h[0 * 4 + j] - h[2 * 4 + j]).Store(output + (0 * 4 + j) * positionStride + t);
-                (h[1 * 4 + j] + h[2 * 4 + j]).Store(output + (1 * 4 + j) * positionStride + t);
-                (h[2 * 4 + j] - h[1 * 4 + j]).Store(output + (2 * 4 + j) * positionStride + t);
-                (h[1 * 4 + j] - h[3 * 4 + j]).Store(output + (3 * 4 + j) * positionStride + t);
+                WinogradF2x3.InputStep(h[0 * 4 + j], h[1 * 4 + j], h[2 * 4 + j], h[3 * 4 + j], out var v0, out var v1, out var v2, out var v3);
+                v0.Store(output + (0 * 4 + j) * positionStride + t);
+                v1.Store(output + (1 * 4 + j) * positionStride + t);
+                v2.Store(output + (2 * 4 + j) * positionStride + t);
+                v3.Store(output + (3 * 4 + j) * positionStride + t);
             }
         }
     }
@@ -411,19 +400,16 @@ internal sealed unsafe class CpuWinogradWeightGradient
         {
             for (int a = 0; a < 2; a++)
             {
-                var z0 = Gather(dy, offsets + (2 * a + 0) * stride + t);
-                var z1 = Gather(dy, offsets + (2 * a + 1) * stride + t);
-                q[4 * a + 0] = z0;
-                q[4 * a + 1] = z0 + z1;
-                q[4 * a + 2] = z0 - z1;
-                q[4 * a + 3] = -z1;
+                WinogradF2x3.OutputGradientStep(Gather(dy, offsets + (2 * a + 0) * stride + t), Gather(dy, offsets + (2 * a + 1) * stride + t),
+                    out q[4 * a + 0], out q[4 * a + 1], out q[4 * a + 2], out q[4 * a + 3]);
             }
             for (int j = 0; j < 4; j++)
             {
-                q[j].Store(output + (0 * 4 + j) * positionStride + t);
-                (q[j] + q[4 + j]).Store(output + (1 * 4 + j) * positionStride + t);
-                (q[j] - q[4 + j]).Store(output + (2 * 4 + j) * positionStride + t);
-                (-q[4 + j]).Store(output + (3 * 4 + j) * positionStride + t);
+                WinogradF2x3.OutputGradientStep(q[j], q[4 + j], out var m0, out var m1, out var m2, out var m3);
+                m0.Store(output + (0 * 4 + j) * positionStride + t);
+                m1.Store(output + (1 * 4 + j) * positionStride + t);
+                m2.Store(output + (2 * 4 + j) * positionStride + t);
+                m3.Store(output + (3 * 4 + j) * positionStride + t);
             }
         }
     }
@@ -449,53 +435,20 @@ internal sealed unsafe class CpuWinogradWeightGradient
     }
 
     /// <summary>
-    /// dw[co, ci] (3, 3) += Gᵀ dU[·, co, ci] G for every ci of one co, 16 ci at a time: first P = Gᵀ dU (3, 4) down the
-    /// columns, P = [dU_0 + (dU_1 + dU_2)/2, (dU_1 - dU_2)/2, (dU_1 + dU_2)/2 + dU_3] (dU_i its rows), then dg = P G along
-    /// the rows, the same combination of P's columns. dU[ξ][co, ci] at <paramref name="du"/> + ξ <paramref name="positionStride"/>
-    /// + ci, each row whole vectors (zero past cin); dw[co, ci, kh, kw] at <paramref name="dw"/> + 9 ci + 3 kh + kw.
+    /// dw[co, ci] (3, 3) += Gᵀ dU[·, co, ci] G for every ci of one co, 16 ci at a time (<see cref="WinogradF2x3.FilterGradientTile"/>).
+    /// dU[ξ][co, ci] at <paramref name="du"/> + ξ <paramref name="positionStride"/> + ci, each row whole vectors (zero past cin);
+    /// dw[co, ci, kh, kw] at <paramref name="dw"/> + 9 ci + 3 kh + kw.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddFilterGradient(float* du, long positionStride, int cin, float* dw)
     {
-        var half = Vector512.Create(0.5f);
-        var p = stackalloc Vector512<float>[12]; // P (3, 4)
-        var g = stackalloc float[9 * Lanes];     // dg (3, 3) of 16 ci, position-major
+        var g = stackalloc float[9 * Lanes]; // dg (3, 3) of 16 ci, position-major
         for (int ci0 = 0; ci0 < cin; ci0 += Lanes)
         {
-            for (int j = 0; j < 4; j++)
-            {
-                var u0 = Vector512.Load(du + (0 * 4 + j) * positionStride + ci0);
-                var u1 = Vector512.Load(du + (1 * 4 + j) * positionStride + ci0);
-                var u2 = Vector512.Load(du + (2 * 4 + j) * positionStride + ci0);
-                var u3 = Vector512.Load(du + (3 * 4 + j) * positionStride + ci0);
-                var sum = (u1 + u2) * half;
-                p[0 * 4 + j] = u0 + sum;
-                p[1 * 4 + j] = (u1 - u2) * half;
-                p[2 * 4 + j] = sum + u3;
-            }
-            for (int k = 0; k < 3; k++)
-            {
-                var sum = (p[k * 4 + 1] + p[k * 4 + 2]) * half;
-                (p[k * 4 + 0] + sum).Store(g + (k * 3 + 0) * Lanes);
-                ((p[k * 4 + 1] - p[k * 4 + 2]) * half).Store(g + (k * 3 + 1) * Lanes);
-                (sum + p[k * 4 + 3]).Store(g + (k * 3 + 2) * Lanes);
-            }
+            WinogradF2x3.FilterGradientTile(du + ci0, positionStride, g);
             int valid = Math.Min(Lanes, cin - ci0);
             for (int l = 0; l < valid; l++)
                 for (int t = 0; t < 9; t++) dw[(ci0 + l) * 9 + t] += g[t * Lanes + l];
         }
     }
-
-    /// <summary>The first <paramref name="valid"/> lanes of <paramref name="value"/> to <paramref name="destination"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector512<float> value, float* destination, int valid)
-    {
-        if (valid == Lanes) value.Store(destination);
-        else if (Avx512F.IsSupported)
-            Avx512F.MaskStore(destination, Vector512.LessThan(LaneIndex, Vector512.Create((float)valid)), value);
-        else
-            for (int l = 0; l < valid; l++) destination[l] = value.GetElement(l);
-    }
-
-    private static Vector512<float> LaneIndex => Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
