@@ -340,27 +340,22 @@ internal static unsafe class WinogradF2x3
             for (int l = 0; l < count; l++) dst[l] = v.GetElement(l);
     }
 
-    // constants of the JIT (not static readonly fields, which a method compiled before this class's initializer runs, as
-    // AggressiveOptimization ones are, reads from memory)
-    private static Vector512<int> EvenIndices => Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    private static Vector512<int> OddIndices => Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    private static Vector512<int> LowInterleave => Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    private static Vector512<int> HighInterleave => Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-
     /// <summary>even[l] = (p ++ q)[2 l], odd[l] = (p ++ q)[2 l + 1]: the 32 floats of p then q, split by parity.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Deinterleave(Vector512<float> p, Vector512<float> q, out Vector512<float> even, out Vector512<float> odd)
     {
-        even = Permute2(p, q, EvenIndices);
-        odd = Permute2(p, q, OddIndices);
+        // index vectors written out: constants of the JIT wherever this is inlined (a static readonly field is a load from
+        // memory in a method compiled before this class's initializer ran, as AggressiveOptimization ones are)
+        even = Permute2(p, q, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+        odd = Permute2(p, q, Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
     }
 
     /// <summary>lo ++ hi = left[0], right[0], left[1], right[1], ..., left[15], right[15].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Interleave(Vector512<float> left, Vector512<float> right, out Vector512<float> lo, out Vector512<float> hi)
     {
-        lo = Permute2(left, right, LowInterleave);
-        hi = Permute2(left, right, HighInterleave);
+        lo = Permute2(left, right, Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+        hi = Permute2(left, right, Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
     }
 
     /// <summary>r[l] = (p ++ q)[indices[l]] for indices in [0, 32): AVX-512's two-source permute where there is one.</summary>
