@@ -79,6 +79,7 @@ internal sealed unsafe class CpuWinogradConv
             int count = (int)Math.Min(block, tiles - t0);
             RunBlock(shape, input, packedU, uStride, output, t0, count);
         });
+        GC.KeepAlive(this); // packedU points into _packedU's pinned array, which only this instance holds (see CpuWinogradWeightGradient.Run)
     }
 
     /// <summary>The convolution's sizes and a worker's scratch layout: row strides of V and M (Tb + 16, room for a vector's overrun).</summary>

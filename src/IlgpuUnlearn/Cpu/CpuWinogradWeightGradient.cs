@@ -160,6 +160,10 @@ internal sealed unsafe class CpuWinogradWeightGradient
                     AddFilterGradient(du + co * DuStride, ItemRows * DuStride, columns, dw + ((long)(co0 + co) * s.Cin + ci0) * 9);
             });
         }
+        // v, m and the offsets are raw pointers into _tiles' and _offsets' pinned arrays, which only this instance holds: without
+        // this, optimised code (full opts, tier 1) lets the GC free them mid-call once `this` is no longer read, and the
+        // transforms write into freed pinned-heap memory (heap corruption, crashes with DOTNET_TieredCompilation=0)
+        GC.KeepAlive(this);
     }
 
     private static void ClearParallel(float* p, long length)

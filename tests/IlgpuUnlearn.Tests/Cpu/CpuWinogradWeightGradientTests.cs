@@ -93,6 +93,41 @@ public sealed unsafe class CpuWinogradWeightGradientTests(ITestOutputHelper outp
     }
 
     [Fact]
+    public void AnInstanceNothingElseHoldsKeepsItsScratchUntilRunReturns()
+    {
+        // Run writes V and M through raw pointers into pinned arrays only the instance holds; a temporary instance (as
+        // Winograd() makes) must not let the GC free them mid-call. Regression: with full opts (DOTNET_TieredCompilation=0,
+        // or tier 1 once Run is hot) they were freed and reused while the transforms wrote into them (crashes, wrong dw).
+        // A second thread collects and allocates pinned arrays throughout, so freed memory is reused at once; the gathered
+        // path's shape (5 tiles across). Bounded work: 200 calls of 45 tiles.
+        var s = new ConvShape(3, 13, 5, 9, 6, 3, 1, 1);
+        var rng = new Random(9);
+        float[] x = CpuTestSupport.Random(rng, s.InputLength), dy = CpuTestSupport.Random(rng, s.OutputLength);
+        var kept = new CpuWinogradWeightGradient();
+        int[] expected = Bits(Run(kept, s, x, dy));
+        GC.KeepAlive(kept);
+        using var stop = new CancellationTokenSource();
+        var collector = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                GC.Collect();
+                GC.AllocateUninitializedArray<float>(1 << 20, pinned: true).AsSpan().Fill(float.NaN);
+            }
+        }) { IsBackground = true };
+        collector.Start();
+        try
+        {
+            for (int i = 0; i < 200; i++) Assert.Equal(expected, Bits(Winograd(s, x, dy)));
+        }
+        finally
+        {
+            stop.Cancel();
+            collector.Join();
+        }
+    }
+
+    [Fact]
     public void RefusesOtherConvolutions()
     {
         var winograd = new CpuWinogradWeightGradient();
