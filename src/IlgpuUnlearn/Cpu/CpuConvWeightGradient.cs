@@ -106,6 +106,7 @@ internal sealed unsafe class CpuConvWeightGradient
                 }
             }
         });
+        GC.KeepAlive(this); // dyg and the masks point into pinned arrays only this instance holds (see CpuWinogradWeightGradient.Run)
     }
 
     /// <summary>
