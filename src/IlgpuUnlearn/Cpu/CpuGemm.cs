@@ -238,6 +238,7 @@ internal static unsafe class CpuGemm
         float* packedA = packedAScratch.Get((long)PaddedRows(m) * k);
         PackA(a, k, 1, m, k, packedA);
         Multiply(m, n, k, packedA, new RowMajorPanelSource(b, n), GemmOutput.RowMajor(c, n));
+        GC.KeepAlive(packedAScratch); // only its array's address is used above: the caller's scratch may be otherwise dead
     }
 
     /// <summary>B as a dense row-major matrix with <c>RowStride</c> floats between rows.</summary>

@@ -2,7 +2,9 @@ namespace IlgpuUnlearn.Cpu;
 
 /// <summary>
 /// A grow-only scratch array on the pinned object heap, so that a kernel can keep its address. Reused call after call:
-/// the steady state allocates nothing.
+/// the steady state allocates nothing. The array lives only as long as this object: a method that keeps an address from
+/// <see cref="Get"/> must keep the object alive until it is done with the address (a field of a live owner, or
+/// <see cref="GC.KeepAlive"/> at the end), since optimised code may drop the last reference to it mid-call.
 /// </summary>
 internal sealed unsafe class CpuScratch
 {
