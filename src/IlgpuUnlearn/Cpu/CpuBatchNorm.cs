@@ -68,9 +68,7 @@ internal static unsafe class CpuBatchNorm
         double* means = table + rows;
         for (int c = 0; c < s.C; c++)
         {
-            double sum = 0;
-            for (long r = c; r < rows; r += s.C) sum += table[r];
-            means[c] = sum / m;
+            means[c] = ChannelTotal(table, rows, c, s.C) / m;
         }
         ForRowRanges(s, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count) =>
         {
@@ -83,9 +81,7 @@ internal static unsafe class CpuBatchNorm
         });
         for (int c = 0; c < s.C; c++)
         {
-            double squares = 0;
-            for (long r = c; r < rows; r += s.C) squares += table[r];
-            double mean = means[c], variance = squares / m;
+            double mean = means[c], variance = ChannelTotal(table, rows, c, s.C) / m;
             double invStd = 1.0 / Math.Sqrt(variance + eps);
             saveMean[c] = (float)mean;
             saveInvStd[c] = (float)invStd;
@@ -176,12 +172,7 @@ internal static unsafe class CpuBatchNorm
         long m = rows / s.C * s.HW;
         for (int c = 0; c < s.C; c++)
         {
-            double dBeta = 0, sumDyCentered = 0;
-            for (long r = c; r < rows; r += s.C)
-            {
-                dBeta += table[r];
-                sumDyCentered += table[rows + r];
-            }
+            double dBeta = ChannelTotal(table, rows, c, s.C), sumDyCentered = ChannelTotal(table + rows, rows, c, s.C);
             double invStd = saveInvStd[c];
             double dGamma = sumDyCentered * invStd;
             dbeta[c] = (float)dBeta;
@@ -202,6 +193,17 @@ internal static unsafe class CpuBatchNorm
                 if (++c == s.C) c = 0;
             }
         });
+    }
+
+    /// <summary>
+    /// The sum over images of one channel's per-row values: rowValues[c] + rowValues[C + c] + ... over the (N C) rows of a
+    /// table, in image order, so the total does not depend on how the rows were split between the cores.
+    /// </summary>
+    private static double ChannelTotal(double* rowValues, long rows, int c, int channels)
+    {
+        double sum = 0;
+        for (long r = c; r < rows; r += channels) sum += rowValues[r];
+        return sum;
     }
 
     /// <summary>saveMean = runningMean, saveInvStd = 1 / sqrt(runningVar + eps) (in fp64, rounded once), per channel.</summary>
@@ -236,12 +238,7 @@ internal static unsafe class CpuBatchNorm
         float* a = ChannelArrays(s, 2), zero = a + s.C;
         for (int c = 0; c < s.C; c++)
         {
-            double sumDy = 0, sumDyCentered = 0;
-            for (long r = c; r < rows; r += s.C)
-            {
-                sumDy += table[r];
-                sumDyCentered += table[rows + r];
-            }
+            double sumDy = ChannelTotal(table, rows, c, s.C), sumDyCentered = ChannelTotal(table + rows, rows, c, s.C);
             double invStd = saveInvStd[c];
             dbeta[c] = (float)sumDy;
             dgamma[c] = (float)(sumDyCentered * invStd);
