@@ -46,7 +46,7 @@ internal static class BenchCommand
         var labels = new int[o.BatchSize];
         random.NextBytes(pixels);
         for (int i = 0; i < labels.Length; i++) labels[i] = random.Next(10);
-        ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
+        RandomInit.Load(model, seed: 1);
         // Plain SGD as the peer runs it: Nesterov momentum and weight decay, no clipping.
         var settings = new SgdUpdate(0.1f, 0.9f, 5e-4f, Nesterov: true, Clip: 0);
 

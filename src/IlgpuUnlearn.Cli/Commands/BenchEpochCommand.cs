@@ -46,7 +46,7 @@ internal static class BenchEpochCommand
         var data = RandomData(o.Retain, o.Forget);
         using var ops = DeviceChoice.Open(o.Device);
         using var model = new ResNet18(ops, ResNet18Config.Cifar10, batch);
-        ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
+        RandomInit.Load(model, seed: 1);
         // Same walk as the peer: file order, no augmentation.
         var card = new AdvNegGrad().Defaults with { BatchSize = model.MaxBatch, Shuffle = false, Augment = false, MaxSteps = o.Steps };
 
@@ -54,7 +54,7 @@ internal static class BenchEpochCommand
         if (o.Warmup > 0)
         {
             MethodRun.Run(model, data, 0, card with { MaxSteps = o.Warmup });
-            ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
+            RandomInit.Load(model, seed: 1);
         }
         ops.Synchronize();
 

@@ -70,7 +70,7 @@ internal static class BenchEvalCommand
         using (var ops = DeviceChoice.Open(o.Device))
         {
             using var model = new ResNet18(ops, ResNet18Config.Cifar10, o.BatchSize);
-            ModelState.Load(model, RandomInit.State(model.Layout, seed: 1));
+            RandomInit.Load(model, seed: 1);
             var random = new Random(1);
             ImageDataset Batches(int batches)
             {

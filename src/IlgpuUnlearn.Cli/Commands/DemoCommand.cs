@@ -122,7 +122,7 @@ internal static class DemoCommand
 
         using var ops = DeviceChoice.Open(device, isDefault);
         using var model = new ResNet18(ops, config, o.BatchSize);
-        ModelState.Load(model, RandomInit.State(model.Layout, o.Seed));
+        RandomInit.Load(model, o.Seed);
 
         // 1. A base model: ordinary training with SGD + Nesterov momentum, no clipping.
         Console.Error.WriteLine($"training a width-{o.Width} ResNet18 for {o.TrainEpochs} epochs ({model.Layout.ParameterCount:N0} parameters)");

@@ -149,7 +149,7 @@ internal static class TrainCommand
         DeviceChoice.CheckMemory(devices, config, o.BatchSize, training: true, "--batch-size");
         using var ops = DeviceChoice.Open(devices[0], isDefault);
         using var model = new ResNet18(ops, config, o.BatchSize);
-        if (resumeFrom is null) ModelState.Load(model, RandomInit.State(model.Layout, o.Seed));
+        if (resumeFrom is null) RandomInit.Load(model, o.Seed);
         Console.Error.WriteLine($"training a width-{o.Width} ResNet18 ({model.Layout.ParameterCount:N0} parameters) on {train.Name}: {recipe}");
         string title = $"ResNet18 (width {o.Width}) on {train.Name}" + (exclude is { } x ? $" without class {x} ({train.ClassNames[x]})" : "");
 
