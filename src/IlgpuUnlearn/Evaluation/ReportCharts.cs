@@ -12,7 +12,8 @@ public sealed record ChartSeries(string Name, string Colour, double[] Values, bo
 /// The small SVG charts of the HTML report, each a standalone &lt;svg&gt; element with a viewBox (so CSS can scale it) and a
 /// &lt;title&gt; per bar or point (the value on hover): grouped bars over categories (per-class accuracy, the methods'
 /// means), histograms of counts as shares, lines over categories (CKA, relearning, training curves), and charts side by
-/// side. The one writer of the tool's charts: the HTML report's, report --svg's and train's curves. Sizes are in pixels
+/// side. The tool's one writer of bar and line charts (the HTML report's, report --svg's, train's curves; the confusion
+/// matrix has its own, ConfusionMatrixSvg). Sizes are in pixels
 /// (user units of the viewBox). Text is escaped; numbers are written with the invariant culture.
 /// </summary>
 public static class ReportCharts
