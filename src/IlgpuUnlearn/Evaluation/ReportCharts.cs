@@ -13,8 +13,8 @@ public sealed record ChartSeries(string Name, string Colour, double[] Values, bo
 /// &lt;title&gt; per bar or point (the value on hover): grouped bars over categories (per-class accuracy, the methods'
 /// means), histograms of counts as shares, lines over categories (CKA, relearning, training curves), and charts side by
 /// side. The tool's one writer of bar and line charts (the HTML report's, report --svg's, train's curves; the confusion
-/// matrix has its own, ConfusionMatrixSvg). Sizes are in pixels
-/// (user units of the viewBox). Text is escaped; numbers are written with the invariant culture.
+/// matrix has its own, <see cref="ConfusionMatrixSvg"/>). Sizes are in pixels (user units of the viewBox). Text is
+/// escaped; numbers are written with the invariant culture.
 /// </summary>
 public static class ReportCharts
 {
