@@ -66,7 +66,9 @@ public sealed class TinyDatasetTests(TinyCifarFiles files, ITestOutputHelper out
         Assert.Equal(3, steps);
         var expected = files.Fixture.Floats("steps.losses");
         var actual = results.SelectMany(r => new[] { r.ForgetLoss ?? float.NaN, r.RetainLoss, r.GradientNorm }).ToArray();
-        // Losses ~3 and gradient norms ~15 from fp32 forward/backward passes: 1e-4 relative, as the model tests allow the loss.
-        FixtureAssert.Close(output, "per step: forget loss, retain loss, gradient norm", expected, actual, 1e-4, 1e-6);
+        // Losses ~3 and gradient norms ~15 from fp32 forward/backward passes: 1e-4 relative, as the model tests allow the loss,
+        // or twice PyTorch's own fp32 spread where the steps make it wider (the third step's gradient norm: up to 9e-4).
+        FixtureAssert.WithinSpread(output, "per step: forget loss, retain loss, gradient norm", expected, actual,
+            files.Fixture.Floats("spread.steps.losses"), 1e-4, 1e-6);
     }
 }

@@ -80,36 +80,45 @@ public sealed class UnlearnCommandTests(TinyCifarFiles files, ITestOutputHelper 
                 Assert.Equal((long)initial[0] + 6, (long)actual[0]);
                 continue;
             }
+            // Each bound: the one stated, or twice PyTorch's own fp32 spread of that number where it is wider
+            // (FixtureAssert.Tolerance; make_unlearn_fixtures.py records the spread: three steps of 4 images carry a ReLU that
+            // falls the other way into every later number)
             double norm = Math.Sqrt(actual.Sum(v => (double)v * v)), expectedNorm = f.Floats("norm." + spec.Name)[0];
-            Assert.True(Math.Abs(norm - expectedNorm) <= 1e-5 * expectedNorm, $"L2 norm of {spec}: {norm} vs PyTorch {expectedNorm}");
+            double normTolerance = FixtureAssert.Tolerance(expectedNorm, f.Floats("spread.norm." + spec.Name)[0], 1e-5, 0);
+            Assert.True(Math.Abs(norm - expectedNorm) <= normTolerance, $"L2 norm of {spec}: {norm} vs PyTorch {expectedNorm} (tolerance {normTolerance:E2})");
             double change = Math.Sqrt(actual.Zip(initial, (a, i) => ((double)a - i) * ((double)a - i)).Sum());
             double expectedChange = f.Floats("delta_norm." + spec.Name)[0];
-            double normError = Math.Abs(change - expectedChange) / expectedChange;
-            Assert.True(normError <= 2e-3, $"L2 norm of the change of {spec}: {change} vs PyTorch {expectedChange}");
-            worstNorm = Math.Max(worstNorm, normError);
+            double changeTolerance = FixtureAssert.Tolerance(expectedChange, f.Floats("spread.delta_norm." + spec.Name)[0], 2e-3, 0);
+            Assert.True(Math.Abs(change - expectedChange) <= changeTolerance,
+                $"L2 norm of the change of {spec}: {change} vs PyTorch {expectedChange} (tolerance {changeTolerance:E2})");
+            worstNorm = Math.Max(worstNorm, Math.Abs(change - expectedChange) / changeTolerance);
 
             bool whole = f.Contains("after." + spec.Name);
             var expected = whole ? f.Floats("after." + spec.Name) : f.Floats("sample." + spec.Name);
             var picked = whole ? actual : Enumerable.Range(0, expected.Length).Select(i => actual[i * 997]).ToArray();
             var start = whole ? initial : Enumerable.Range(0, expected.Length).Select(i => initial[i * 997]).ToArray();
+            float spread = f.Floats("spread.param." + spec.Name)[0]; // the widest over the tensor's elements
             if (spec.Role == TensorRole.RunningStat)
             {
-                FixtureAssert.Close(null, spec.Name, expected, picked, 1e-4, 1e-5);
+                FixtureAssert.WithinSpread(null, spec.Name, expected, picked, Enumerable.Repeat(spread, expected.Length).ToArray(), 1e-4, 1e-5);
                 worstStat = Math.Max(worstStat, MaxAbsDiff(expected, picked));
                 continue;
             }
             double largestChange = expected.Zip(start, (e, i) => Math.Abs((double)e - i)).Max();
+            double tolerance = Math.Max(1e-6 + 2e-2 * largestChange, FixtureAssert.SpreadFactor * spread);
             for (int i = 0; i < expected.Length; i++)
             {
                 double diff = Math.Abs((double)picked[i] - expected[i]);
-                Assert.True(diff <= 1e-6 + 2e-2 * largestChange,
-                    $"{spec.Name}[{(whole ? i : i * 997)}]: PyTorch {expected[i]}, here {picked[i]} (from {start[i]}; largest change {largestChange:E2})");
+                Assert.True(diff <= tolerance,
+                    $"{spec.Name}[{(whole ? i : i * 997)}]: PyTorch {expected[i]}, here {picked[i]} (from {start[i]}; largest change {largestChange:E2}, " +
+                    $"PyTorch's fp32 spread {spread:E2})");
                 worstAbs = Math.Max(worstAbs, diff);
-                worstChange = Math.Max(worstChange, diff / largestChange);
+                worstChange = Math.Max(worstChange, diff / tolerance);
             }
         }
-        output.WriteLine($"parameters: worst |diff| {worstAbs:E2}, worst relative to the tensor's largest change {worstChange:E2} (tolerance 1e-6 + 2e-2 of it); " +
-                         $"worst relative error of a change's L2 norm {worstNorm:E2} (tolerance 2e-3); running statistics worst |diff| {worstStat:E2}");
+        output.WriteLine($"parameters: worst |diff| {worstAbs:E2}, worst {worstChange:E2} of the tolerance (1e-6 + 2e-2 of the tensor's largest change, " +
+                         $"or twice PyTorch's fp32 spread); worst change's L2 norm {worstNorm:E2} of its tolerance (2e-3 relative, or twice the spread); " +
+                         $"running statistics worst |diff| {worstStat:E2}");
     }
 
     [Fact]
@@ -141,7 +150,10 @@ public sealed class UnlearnCommandTests(TinyCifarFiles files, ITestOutputHelper 
         var run = Succeeded(Unlearn());
         var report = UnlearningReportJson.Read(run.Json);
         CheckReport(report, "eval_after");
-        Assert.Contains(ExpectedRow("unlearned.pth", "eval_after"), run.Result.Stdout.Split('\n').Select(l => l.TrimEnd('\r')));
+        // The row prints the report's numbers, which CheckReport held to PyTorch's (its losses within PyTorch's own fp32 spread,
+        // which can move the third decimal)
+        Assert.Contains(Row("unlearned.pth", report.ForgetAccuracy, report.ForgetLoss, report.RetainAccuracy, report.RetainLoss),
+            run.Result.Stdout.Split('\n').Select(l => l.TrimEnd('\r')));
         Assert.Contains($"model: {Path.GetFullPath(run.Model)}", run.Result.StderrLines);
     }
 
@@ -177,6 +189,7 @@ public sealed class UnlearnCommandTests(TinyCifarFiles files, ITestOutputHelper 
     {
         var run = Succeeded(Unlearn());
         var losses = files.Fixture.Floats("steps.losses"); // per step: forget loss, retain loss, gradient norm
+        var spread = files.Fixture.Floats("spread.steps.losses");
         var pattern = new Regex(@"epoch 1/1\s+step (\d)/3\s+forget loss\s+(\S+)\s+retain loss\s+(\S+)\s+grad norm\s+(\S+)");
         var shown = run.Result.StderrLines.Select(l => pattern.Match(l)).Where(m => m.Success).ToList();
         // Without a terminal the first and the last step are always shown (others at most every 5 s).
@@ -185,10 +198,14 @@ public sealed class UnlearnCommandTests(TinyCifarFiles files, ITestOutputHelper 
         foreach (var m in shown)
         {
             int s = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - 1;
-            // Printed with 4, 4 and 3 decimals: half a unit of the last digit plus the run's own error.
-            Assert.Equal(losses[3 * s], double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), 6e-5 + 1e-4);
-            Assert.Equal(losses[3 * s + 1], double.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture), 6e-5 + 1e-4);
-            Assert.Equal(losses[3 * s + 2], double.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture), 6e-4 + 1e-3);
+            // Printed with 4, 4 and 3 decimals: half a unit of the last digit plus the run's own error (or twice PyTorch's
+            // own fp32 spread of that number where wider: FixtureAssert.Tolerance)
+            for (int k = 0; k < 3; k++)
+            {
+                double printed = 6e-4 * (k == 2 ? 1 : 0.1), ownError = k == 2 ? 1e-3 : 1e-4;
+                Assert.Equal(losses[3 * s + k], double.Parse(m.Groups[2 + k].Value, CultureInfo.InvariantCulture),
+                    printed + FixtureAssert.Tolerance(losses[3 * s + k], spread[3 * s + k], 0, ownError));
+            }
         }
     }
 
@@ -218,20 +235,32 @@ public sealed class UnlearnCommandTests(TinyCifarFiles files, ITestOutputHelper 
         var perClass = f.Floats(prefix + ".per_class");
         for (int c = 0; c < 10; c++) Assert.Equal(perClass[c], report.PerClassAccuracy[c], 1e-5);
         double forgetLoss = f.Floats(prefix + ".forget")[1], retainLoss = f.Floats(prefix + ".retain")[1];
-        double forgetError = Math.Abs(report.ForgetLoss - forgetLoss) / forgetLoss, retainError = Math.Abs(report.RetainLoss - retainLoss) / retainLoss;
+        // 1e-4 relative (fp32 logits of one forward), or twice PyTorch's own fp32 spread of the number where the fixture records
+        // one (the unlearned model: three steps of 4 images make it chaotic at rounding level; FixtureAssert.Tolerance)
+        bool spread = f.Contains("spread." + prefix + ".forget");
+        double forgetTolerance = FixtureAssert.Tolerance(forgetLoss, spread ? f.Floats("spread." + prefix + ".forget")[1] : 0, 1e-4, 0);
+        double retainTolerance = FixtureAssert.Tolerance(retainLoss, spread ? f.Floats("spread." + prefix + ".retain")[1] : 0, 1e-4, 0);
+        double forgetError = Math.Abs(report.ForgetLoss - forgetLoss), retainError = Math.Abs(report.RetainLoss - retainLoss);
         output.WriteLine($"{prefix}: forget loss {report.ForgetLoss:F6} vs PyTorch {forgetLoss:F6}, retain loss {report.RetainLoss:F6} vs {retainLoss:F6}; " +
-                         $"relative errors {forgetError:E2}, {retainError:E2} (tolerance 1e-4)");
-        Assert.True(forgetError < 1e-4 && retainError < 1e-4, $"losses {report.ForgetLoss}, {report.RetainLoss} vs PyTorch {forgetLoss}, {retainLoss}");
+                         $"|errors| {forgetError:E2}, {retainError:E2} (tolerances {forgetTolerance:E2}, {retainTolerance:E2})");
+        Assert.True(forgetError <= forgetTolerance && retainError <= retainTolerance,
+            $"losses {report.ForgetLoss}, {report.RetainLoss} vs PyTorch {forgetLoss}, {retainLoss}");
     }
 
     /// <summary>The card's row with PyTorch's numbers: accuracies with two decimals (0 as 0.0), losses with three.</summary>
     string ExpectedRow(string modelName, string prefix)
     {
-        static string Acc(double a) => a == 0 ? "0.0" : a.ToString("F2", CultureInfo.InvariantCulture);
-        static string Loss(double l) => l.ToString("F3", CultureInfo.InvariantCulture);
         var forget = files.Fixture.Floats(prefix + ".forget");
         var retain = files.Fixture.Floats(prefix + ".retain");
-        return $"| {modelName} | Cat | {Acc(forget[0])} ({Loss(forget[1])}) | {Acc(retain[0])} ({Loss(retain[1])}) |";
+        return Row(modelName, forget[0], forget[1], retain[0], retain[1]);
+    }
+
+    /// <summary>The card's row: accuracies (%) with two decimals (0 as 0.0), losses with three.</summary>
+    static string Row(string modelName, double forgetAccuracy, double forgetLoss, double retainAccuracy, double retainLoss)
+    {
+        static string Acc(double a) => a == 0 ? "0.0" : a.ToString("F2", CultureInfo.InvariantCulture);
+        static string Loss(double l) => l.ToString("F3", CultureInfo.InvariantCulture);
+        return $"| {modelName} | Cat | {Acc(forgetAccuracy)} ({Loss(forgetLoss)}) | {Acc(retainAccuracy)} ({Loss(retainLoss)}) |";
     }
 
     static double MaxAbsDiff(float[] a, float[] b) => a.Zip(b, (x, y) => Math.Abs((double)x - y)).Max();

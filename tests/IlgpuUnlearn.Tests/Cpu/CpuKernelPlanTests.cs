@@ -17,10 +17,10 @@ public sealed class CpuKernelPlanTests : IDisposable
     {
         // AMD EPYC family 25 model 17 (Zen 4): 32 KiB L1d, 1 MiB L2 per core, AVX-512
         var plan = CpuKernelPlan.For(new CpuCacheDescription("AuthenticAMD", true, 32 * 1024, 1024 * 1024));
-        Assert.Equal(new CpuKernelPlan(8, 48, 256, 4, Im2colStrategy.MaskedLoads, 1024, 512 * 1024, 256 * 1024, 32, 1024 * 1024, CpuKernelPlan.WinogradWeightGradientOff), plan);
+        Assert.Equal(new CpuKernelPlan(8, 48, 256, 4, Im2colStrategy.MaskedLoads, 1024, 512 * 1024, 256 * 1024, 32, 1024 * 1024, CpuKernelPlan.WinogradWeightGradientMinChannelsMeasured), plan);
         Assert.Equal("GEMM micro-tile 8x48, K block 256, N block 4 x 48 columns; im2col masked loads; weight gradient groups of " +
                      "1024 pixels, dy block 512 KiB, col block 256 KiB; Winograd F(2x2,3x3) for 3x3 stride 1 with >= 32 channels, " +
-                     "blocks of 1024 KiB; no Winograd weight gradient", plan.ToString());
+                     "blocks of 1024 KiB; Winograd weight gradient for 3x3 stride 1 with >= 64 channels", plan.ToString());
     }
 
     [Fact]
@@ -28,7 +28,7 @@ public sealed class CpuKernelPlanTests : IDisposable
     {
         // Intel Xeon family 6 model 207 (Emerald Rapids): 48 KiB L1d, 2 MiB L2 per core, AVX-512
         var plan = CpuKernelPlan.For(new CpuCacheDescription("GenuineIntel", true, 48 * 1024, 2048 * 1024));
-        Assert.Equal(new CpuKernelPlan(8, 48, 256, 4, Im2colStrategy.MaskedLoads, 1536, 1024 * 1024, 512 * 1024, 32, 2048 * 1024, CpuKernelPlan.WinogradWeightGradientOff), plan);
+        Assert.Equal(new CpuKernelPlan(8, 48, 256, 4, Im2colStrategy.MaskedLoads, 1536, 1024 * 1024, 512 * 1024, 32, 2048 * 1024, CpuKernelPlan.WinogradWeightGradientMinChannelsMeasured), plan);
     }
 
     [Fact]

@@ -21,4 +21,39 @@ public static class FixtureAssert
         output?.WriteLine(c.ToString());
         Assert.True(c.Passed, c.ToString());
     }
+
+    /// <summary>
+    /// How many times the fixture's spread a value may lie from PyTorch's: the spread (spread.* in
+    /// unlearn_w64_tiny.safetensors) is the widest distance of five other PyTorch fp32 runs of the same steps from the
+    /// one the fixture holds, a sample of how far rounding alone moves the number, not a bound; another implementation
+    /// lands anywhere in that range, and twice the sample's widest leaves room for a sixth draw.
+    /// </summary>
+    public const double SpreadFactor = 2;
+
+    /// <summary>The tolerance of one value: atol + rtol |expected|, or <see cref="SpreadFactor"/> times its spread where that is wider.</summary>
+    public static double Tolerance(double expected, double spread, double rtol, double atol)
+        => Math.Max(atol + rtol * Math.Abs(expected), SpreadFactor * spread);
+
+    /// <summary>
+    /// |actual - expected| &lt;= <see cref="Tolerance"/> element by element (spread: the same length as expected), the
+    /// worst element printed: for numbers a multi-step fp32 run makes chaotic (a ReLU input within rounding of zero
+    /// falling the other way), whose PyTorch spread the fixture records.
+    /// </summary>
+    public static void WithinSpread(ITestOutputHelper? output, string name, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual,
+        ReadOnlySpan<float> spread, double rtol, double atol)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.Equal(expected.Length, spread.Length);
+        double worst = 0;
+        int at = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double ratio = Math.Abs((double)actual[i] - expected[i]) / Tolerance(expected[i], spread[i], rtol, atol);
+            if (!(ratio <= worst)) (worst, at) = (ratio, i); // NaN is worst
+        }
+        string line = $"{(worst <= 1 ? "ok" : "FAIL")} {name}  {worst:E2} of the tolerance at [{at}]: PyTorch {expected[at]:R}, here " +
+                      $"{actual[at]:R}, PyTorch's fp32 spread {spread[at]:E2} (tol max({atol:E0} + {rtol:E0} |expected|, {SpreadFactor} spread))";
+        output?.WriteLine(line);
+        Assert.True(worst <= 1, line);
+    }
 }
