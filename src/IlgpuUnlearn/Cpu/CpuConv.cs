@@ -26,7 +26,8 @@ internal sealed unsafe class CpuConv : IDisposable
     private readonly CpuScratch _flippedWeights = new();
     private readonly CpuConvWeightGradient _weightGradient = new();
     private readonly CpuWinogradWeightGradient _winogradWeightGradient = new();
-    private readonly SamePaddingMasks _masks = new();
+    private readonly MaskedTaps _taps = new();
+    private readonly CpuScratch _phases = new();
     private readonly CpuWinogradConv _winograd = new();
 
     /// <summary>y (N, Cout, OH, OW) = conv2d(x (N, Cin, H, W), w (Cout, Cin, K, K)).</summary>
@@ -41,8 +42,34 @@ internal sealed unsafe class CpuConv : IDisposable
         int kdim = s.Cin * s.K * s.K, p = s.OutH * s.OutW;
         float* packedW = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cout) * kdim);
         CpuGemm.PackA(w, kdim, 1, s.Cout, kdim, packedW);
-        var source = new Im2colPanelSource(x, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad, _masks.For(s.H, s.W, s.K, s.Stride, s.Pad));
+        var phaseTaps = _taps.ForStrideTwoPhases(s);
+        if (!phaseTaps.IsNone)
+        {
+            ForwardByPhases(s, x, packedW, phaseTaps, y);
+            return;
+        }
+        var source = new Im2colPanelSource(x, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad, _taps.ForSame(s.H, s.W, s.K, s.Stride, s.Pad));
         CpuGemm.Multiply(s.Cout, (long)s.N * p, kdim, packedW, source, new GemmOutput(y, p, p, (long)s.Cout * p));
+        GC.KeepAlive(this);
+    }
+
+    /// <summary>
+    /// A stride-2 convolution of an image twice the output's size (<see cref="StrideTwoPhases.Applies"/>): per group of images,
+    /// x split into its four phases, then the GEMM with its B panels read from them by masked loads (<paramref name="taps"/>).
+    /// </summary>
+    private void ForwardByPhases(ConvShape s, float* x, float* packedW, MaskedTapSource taps, float* y)
+    {
+        int kdim = s.Cin * s.K * s.K, p = s.OutH * s.OutW, group = StrideTwoPhases.ImagesPerGroup(s);
+        long imageIn = s.InputLength / s.N, imageOut = (long)s.Cout * p;
+        float* phases = _phases.Get(group * imageIn);
+        for (int first = 0; first < s.N; first += group)
+        {
+            int count = Math.Min(group, s.N - first);
+            StrideTwoPhases.Split(x + first * imageIn, count, s.Cin, s.H, s.W, phases);
+            var source = new Im2colPanelSource(phases, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad, taps);
+            CpuGemm.Multiply(s.Cout, (long)count * p, kdim, packedW, source, new GemmOutput(y + first * imageOut, p, p, imageOut));
+        }
+        GC.KeepAlive(this); // the phases, taps and packed weights are raw pointers into scratch only this instance holds
     }
 
     /// <summary>dx (N, Cin, H, W): dx[n,ci,ih,iw] = sum of dy[n,co,oh,ow] w[co,ci,kh,kw] over ih = oh s - p + kh, iw = ow s - p + kw.</summary>
@@ -52,7 +79,62 @@ internal sealed unsafe class CpuConv : IDisposable
         // The transposed convolution is a GEMM with M = Cin rows: worth it only when those fill several micro-tiles
         // (the stem's Cin = 3 would waste 5 of 8 rows and reuse each packed panel once).
         if (s.Stride == 1 && s.Pad <= s.K - 1 && s.Cin >= 4 * CpuGemm.MR) BackwardInputAsConvolution(s, dy, w, dx);
+        else if (s.K > 1 && StrideTwoPhases.Applies(s)) BackwardInputByPhases(s, dy, w, dx);
         else BackwardInputByCol2im(s, dy, w, dx);
+        GC.KeepAlive(this); // the paths hold raw pointers into scratch only this instance holds
+    }
+
+    /// <summary>
+    /// Stride 2 with H = 2 OH, W = 2 OW (<see cref="StrideTwoPhases.Applies"/>; K &gt; 1: one tap is the col2im path's GEMM):
+    /// dx by its four phases, each a stride-1 correlation of dy with the taps that reach it. Input row 2 i + a is reached by the
+    /// taps kh with a + pad - kh even, from output row i + (a + pad - kh) / 2 (for 3x3 pad 1: a = 0 by kh = 1 from row i; a = 1
+    /// by kh = 0 from row i + 1 and kh = 2 from row i), and likewise for columns. So phase (a, b), with T of the K K taps, is the
+    /// GEMM dx_ab (Cin, P) = w_ab (Cin, Cout T) x B (Cout T, P) with B[(co, t), (n, i, j)] = dy[n, co, i + eh_t, j + ew_t] (zero
+    /// outside dy), read by masked loads (<see cref="MaskedTaps"/>): the same FLOPs as dcol = w^T dy, without dcol (9x dx) or the
+    /// col2im that sums it; per group of images the four phases are then merged into dx (<see cref="StrideTwoPhases.Merge"/>).
+    /// </summary>
+    private void BackwardInputByPhases(ConvShape s, float* dy, float* w, float* dx)
+    {
+        int k = s.K, kk = k * k, p = s.OutH * s.OutW, group = StrideTwoPhases.ImagesPerGroup(s);
+        long imageIn = s.InputLength / s.N, imageOut = (long)s.Cout * p;
+        float* phases = _phases.Get(group * imageIn);
+        int* tapOf = stackalloc int[kk];
+        for (int first = 0; first < s.N; first += group)
+        {
+            int count = Math.Min(group, s.N - first);
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++)
+                {
+                    int phase = StrideTwoPhases.Phase(a, b), taps = 0;
+                    for (int kh = 0; kh < k; kh++)
+                        for (int kw = 0; kw < k; kw++)
+                            if (((a + s.Pad - kh) & 1) == 0 && ((b + s.Pad - kw) & 1) == 0) tapOf[taps++] = kh * k + kw;
+                    var output = new GemmOutput(phases + phase * p, 4L * p, p, (long)s.Cin * 4 * p);
+                    if (taps == 0)
+                    {
+                        for (int n = 0; n < count; n++)
+                            for (int ci = 0; ci < s.Cin; ci++) new Span<float>(output.ColumnAddress((long)n * p) + ci * output.RowStride, p).Clear();
+                        continue;
+                    }
+                    int kdim = s.Cout * taps;
+                    // w_ab[ci, (co, t)] = w[co, ci, tap t], packed as the GEMM's A (built for each group: a small cost beside its GEMM)
+                    float* wab = _flippedWeights.Get((long)s.Cin * kdim);
+                    for (int ci = 0; ci < s.Cin; ci++)
+                        for (int co = 0; co < s.Cout; co++)
+                            for (int t = 0; t < taps; t++) wab[(long)ci * kdim + co * taps + t] = w[((long)co * s.Cin + ci) * kk + tapOf[t]];
+                    float* packed = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cin) * kdim);
+                    CpuGemm.PackA(wab, kdim, 1, s.Cin, kdim, packed);
+                    int* tapList = tapOf;
+                    var table = _taps.Build(taps, s.OutH, s.OutW, p, t =>
+                    {
+                        int kh = tapList[t] / k, kw = tapList[t] % k, eh = (a + s.Pad - kh) / 2, ew = (b + s.Pad - kw) / 2;
+                        return (eh * s.OutW + ew, eh, ew);
+                    });
+                    var source = new Im2colPanelSource(dy + first * imageOut, s.Cout, s.OutH, s.OutW, 1, 1, 0, table);
+                    CpuGemm.Multiply(s.Cin, (long)count * p, kdim, packed, source, output);
+                }
+            StrideTwoPhases.Merge(phases, count, s.Cin, s.H, s.W, dx + first * imageIn);
+        }
     }
 
     /// <summary>
@@ -77,7 +159,7 @@ internal sealed unsafe class CpuConv : IDisposable
         float* packedW = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cin) * kdim);
         CpuGemm.PackA(flipped, kdim, 1, s.Cin, kdim, packedW);
         var source = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, s.K, 1, s.K - 1 - s.Pad,
-            _masks.For(s.OutH, s.OutW, s.K, 1, s.K - 1 - s.Pad));
+            _taps.ForSame(s.OutH, s.OutW, s.K, 1, s.K - 1 - s.Pad));
         CpuGemm.Multiply(s.Cin, (long)s.N * hw, kdim, packedW, source, new GemmOutput(dx, hw, hw, (long)s.Cin * hw));
     }
 
@@ -92,7 +174,7 @@ internal sealed unsafe class CpuConv : IDisposable
         CpuGemm.PackA(w, 1, rows, rows, s.Cout, packedWt); // A[m, co] = w[co, m]
         int imagesPerGroup = Math.Clamp(256 / p, 1, s.N);
         int groups = (s.N + imagesPerGroup - 1) / imagesPerGroup;
-        var dySource = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, 1, 1, 0, _masks.For(s.OutH, s.OutW, 1, 1, 0)); // dy as a (Cout, N P) matrix
+        var dySource = new Im2colPanelSource(dy, s.Cout, s.OutH, s.OutW, 1, 1, 0, _taps.ForSame(s.OutH, s.OutW, 1, 1, 0)); // dy as a (Cout, N P) matrix
         CpuParallel.For(groups, group =>
         {
             int first = group * imagesPerGroup, count = Math.Min(imagesPerGroup, s.N - first);

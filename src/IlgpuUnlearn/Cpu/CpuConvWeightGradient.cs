@@ -29,7 +29,8 @@ internal sealed unsafe class CpuConvWeightGradient
     private static readonly int ColumnBlockBytes = CpuKernelPlan.Current.WeightGradientColumnBlockBytes;
 
     private readonly CpuScratch _dyGathered = new();
-    private readonly SamePaddingMasks _masks = new();
+    private readonly MaskedTaps _taps = new();
+    private readonly CpuScratch _phases = new();
 
     public void Run(ConvShape s, float* x, float* dy, float* dw)
     {
@@ -41,7 +42,14 @@ internal sealed unsafe class CpuConvWeightGradient
         int imagesPerGroup = Math.Clamp((TargetGroupPixels + p - 1) / p, 1, s.N);
         int strideMax = (imagesPerGroup * p + 15) / 16 * 16;
         int groups = (s.N + imagesPerGroup - 1) / imagesPerGroup;
-        Vector512<float>* sameMasks = _masks.For(s.H, s.W, s.K, s.Stride, s.Pad);
+        // col rows by masked loads: from x in place (a "same" stride-1 convolution) or from x's phases (stride 2), split a
+        // range of whole groups at a time
+        var taps = _taps.ForStrideTwoPhases(s);
+        bool phased = !taps.IsNone;
+        if (!phased) taps = _taps.ForSame(s.H, s.W, s.K, s.Stride, s.Pad);
+        int imagesPerSplit = phased ? Math.Max(1, StrideTwoPhases.ImagesPerGroup(s) / imagesPerGroup) * imagesPerGroup : s.N;
+        long imageLength = s.InputLength / s.N;
+        float* phases = phased ? _phases.Get(Math.Min(imagesPerSplit, s.N) * imageLength) : null;
         int dyBlock = Math.Max(TileRowsDy, DyBlockBytes / (strideMax * 4) / TileRowsDy * TileRowsDy);
         int tilesPerBlock = Math.Max(1, ColumnBlockBytes / (TileRowsCol * strideMax * 4));
         int colTiles = (rows + TileRowsCol - 1) / TileRowsCol;
@@ -67,16 +75,33 @@ internal sealed unsafe class CpuConvWeightGradient
         }
 
         new Span<float>(dw, rows * s.Cout).Clear();
-        // dw += dy_g col_g^T over the groups, each worker owning a range of dw's columns (col tiles) throughout, so that the
-        // groups need no barrier between them; col tiles built a block at a time
+        for (int from = 0; from < s.N; from += imagesPerSplit)
+        {
+            int to = Math.Min(s.N, from + imagesPerSplit);
+            if (phased) StrideTwoPhases.Split(x + from * imageLength, to - from, s.Cin, s.H, s.W, phases);
+            float* source = phased ? phases - from * imageLength : x; // image n of the source at source + n imageLength
+            AccumulateGroups(s, source, dy, dyg, dw, taps, direct, imagesPerGroup, strideMax, dyBlock, tilesPerBlock, colTiles, chunks, from, to);
+        }
+        GC.KeepAlive(this); // dyg, the phases and the taps point into pinned arrays only this instance holds (see CpuWinogradWeightGradient.Run)
+    }
+
+    /// <summary>
+    /// dw += dy_g col_g^T over the groups of images [from, to) (a whole number of groups but for the batch's last), each worker
+    /// owning a range of dw's columns (col tiles) throughout, so that the groups need no barrier between them; col tiles built a
+    /// block at a time from <paramref name="x"/> (the images, or their phases, image n at x + n Cin H W).
+    /// </summary>
+    private static void AccumulateGroups(ConvShape s, float* x, float* dy, float* dyg, float* dw, MaskedTapSource taps, bool direct,
+        int imagesPerGroup, int strideMax, int dyBlock, int tilesPerBlock, int colTiles, int chunks, int from, int to)
+    {
+        int rows = s.Cin * s.K * s.K, p = s.OutH * s.OutW;
         CpuParallel.For(chunks, chunk =>
         {
             int tile0 = (int)((long)colTiles * chunk / chunks), tile1 = (int)((long)colTiles * (chunk + 1) / chunks);
             float* tileSums = stackalloc float[TileRowsDy * TileRowsCol];
             float* colBlock = CpuScratch.ThreadColumns.Get((long)tilesPerBlock * TileRowsCol * strideMax);
-            for (int first = 0, g = 0; first < s.N; first += imagesPerGroup, g++)
+            for (int first = from, g = from / imagesPerGroup; first < to; first += imagesPerGroup, g++)
             {
-                int count = Math.Min(imagesPerGroup, s.N - first);
+                int count = Math.Min(imagesPerGroup, to - first);
                 int stride = (count * p + 15) / 16 * 16;
                 // the A operand (dy rows): rows co, summed over `segments` pieces of `segmentLength`
                 float* a = direct ? dy + (long)first * s.Cout * p : dyg + (long)g * s.Cout * strideMax;
@@ -89,7 +114,7 @@ internal sealed unsafe class CpuConvWeightGradient
                     for (int r = block0 * TileRowsCol; r < block1 * TileRowsCol; r++)
                     {
                         float* dst = colBlock + (long)(r - block0 * TileRowsCol) * stride;
-                        if (r < rows) Im2colRow(s, x, first, count, r, dst, sameMasks);
+                        if (r < rows) Im2colRow(s, x, first, count, r, dst, taps);
                         else new Span<float>(dst, stride).Clear();
                     }
                     for (int co0 = 0; co0 < s.Cout; co0 += dyBlock)
@@ -106,7 +131,6 @@ internal sealed unsafe class CpuConvWeightGradient
                 }
             }
         });
-        GC.KeepAlive(this); // dyg and the masks point into pinned arrays only this instance holds (see CpuWinogradWeightGradient.Run)
     }
 
     /// <summary>
@@ -143,19 +167,20 @@ internal sealed unsafe class CpuConvWeightGradient
 
     /// <summary>
     /// col row (ci, kh, kw) for images first .. first + count: x[n, ci, oh s - p + kh, ow s - p + kw], zero padded to whole
-    /// vectors; by masked loads when <paramref name="sameMasks"/> (<see cref="SamePaddingMasks"/>) is given.
+    /// vectors; by masked loads when <paramref name="taps"/> is a table (<see cref="MaskedTaps"/>: x itself for a "same"
+    /// stride-1 convolution, x's phases for a stride-2 one).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Im2colRow(ConvShape s, float* x, int first, int count, int row, float* dst, Vector512<float>* sameMasks)
+    private static void Im2colRow(ConvShape s, float* x, int first, int count, int row, float* dst, MaskedTapSource taps)
     {
         int kk = s.K * s.K, ci = row / kk, kh = row % kk / s.K, kw = row % s.K;
         int p = s.OutH * s.OutW;
-        if (sameMasks != null)
+        if (!taps.IsNone)
         {
-            // pixels q .. q + 15 of image n from x[n, ci] + q + (kh - pad) W + (kw - pad), the padding's lanes masked off
-            long offset = (long)ci * p + (long)(kh - s.Pad) * s.W + (kw - s.Pad), imageLength = (long)s.Cin * p;
+            // pixels q .. q + 15 of image n from the source's channel ci at the tap's offset, the padding's lanes masked off
+            long offset = ci * taps.ChannelStride + taps.Offsets[row % kk], imageLength = s.Cin * taps.ChannelStride;
             float* image0 = x + first * imageLength + offset;
-            var masks = sameMasks + (kh * s.K + kw) * (p / 16);
+            var masks = taps.Masks + row % kk * taps.Vectors;
             for (int q = 0; q < p; q += 16)
             {
                 var inside = masks[q / 16];

@@ -1,0 +1,138 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using IlgpuUnlearn.Tensors;
+
+namespace IlgpuUnlearn.Cpu;
+
+/// <summary>
+/// The polyphase split of a stride-2 convolution's input: x (N, C, 2 OH, 2 OW) to phases (N, C, 4, OH, OW) with phase
+/// (a, b) = 2 a + b holding x[n, c, 2 i + a, 2 j + b] at (i, j). A stride-2 tap then reads one phase at a shift of at most one
+/// row and column, so im2col becomes the masked whole-vector loads of a stride-1 convolution (<see cref="MaskedTaps"/>)
+/// instead of a gather of every other value; the split costs one pass over x (even and odd columns parted by AVX-512's
+/// two-source permute). Callers split a group of images at a time (<see cref="ImagesPerGroup"/>) so that the phases stay
+/// small beside the batch.
+/// </summary>
+internal static unsafe class StrideTwoPhases
+{
+    /// <summary>
+    /// The most bytes of phases a call holds at once: a few MB, a small share of any batch's activations (layer2's input at
+    /// batch 2500 is 655 MB), and enough images that the GEMM over them has hundreds of column panels (16 images at layer2).
+    /// </summary>
+    public const long GroupBytes = 4L << 20;
+
+    /// <summary>
+    /// Whether convolution <paramref name="s"/> is read through phases: stride 2, the input exactly twice the output
+    /// (H = 2 OH, W = 2 OW: ResNet's 3x3 pad-1 and 1x1 pad-0 downsampling of even sizes), an output plane of whole vectors
+    /// (OH OW a multiple of 16), and masked loads on this machine (<see cref="MaskedTaps.Available"/>).
+    /// </summary>
+    public static bool Applies(ConvShape s) =>
+        s.Stride == 2 && s.H == 2 * s.OutH && s.W == 2 * s.OutW && s.OutH * s.OutW % 16 == 0 && MaskedTaps.Available;
+
+    /// <summary>The index of phase (row parity a, column parity b) within a channel's four.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Phase(int a, int b) => 2 * a + b;
+
+    /// <summary>Images per split: as many as fit <see cref="GroupBytes"/> of phases (an image's are as large as it), at least one.</summary>
+    public static int ImagesPerGroup(ConvShape s) => (int)Math.Clamp(GroupBytes / (s.InputLength / s.N * sizeof(float)), 1, s.N);
+
+    private static readonly Vector512<int> Evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    private static readonly Vector512<int> Odds = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+
+    /// <summary>
+    /// phases (count, C, 4, H / 2, W / 2) of images x (count, C, H, W), H and W even, on all cores. Requires AVX-512
+    /// (<see cref="Applies"/>).
+    /// </summary>
+    public static void Split(float* x, int count, int c, int h, int w, float* phases)
+    {
+        if (h % 2 != 0 || w % 2 != 0 || !Avx512F.IsSupported)
+            throw new ArgumentException($"phases need an even-sized image and AVX-512: {h}x{w}");
+        int planes = count * c, parts = Math.Min(planes, CpuParallel.Workers * 8);
+        CpuParallel.For(parts, part =>
+        {
+            for (long plane = (long)planes * part / parts; plane < (long)planes * (part + 1) / parts; plane++)
+                SplitPlane(x + plane * h * w, h, w, phases + plane * h * w);
+        });
+    }
+
+    /// <summary>One plane: row r's even columns to phase (r mod 2, 0), odd ones to (r mod 2, 1), row r / 2; 32 values at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SplitPlane(float* x, int h, int w, float* phases)
+    {
+        int oh = h / 2, ow = w / 2, p = oh * ow;
+        for (int r = 0; r < h; r++)
+        {
+            float* src = x + (long)r * w;
+            float* even = phases + Phase(r & 1, 0) * p + (r >> 1) * ow, odd = even + p;
+            int j = 0;
+            for (; j + 32 <= w; j += 32)
+            {
+                var lo = Vector512.Load(src + j);
+                var hi = Vector512.Load(src + j + 16);
+                Vector512.Store(Avx512F.PermuteVar16x32x2(lo, Evens, hi), even + j / 2);
+                Vector512.Store(Avx512F.PermuteVar16x32x2(lo, Odds, hi), odd + j / 2);
+            }
+            if (j < w)
+            {
+                int left = w - j; // even, below 32
+                var lo = Avx512F.MaskLoad(src + j, FirstLanes(left), Vector512<float>.Zero);
+                var hi = left > 16 ? Avx512F.MaskLoad(src + j + 16, FirstLanes(left - 16), Vector512<float>.Zero) : Vector512<float>.Zero;
+                var half = FirstLanes(left / 2);
+                Avx512F.MaskStore(even + j / 2, half, Avx512F.PermuteVar16x32x2(lo, Evens, hi));
+                Avx512F.MaskStore(odd + j / 2, half, Avx512F.PermuteVar16x32x2(lo, Odds, hi));
+            }
+        }
+    }
+
+    private static readonly Vector512<int> InterleaveLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    private static readonly Vector512<int> InterleaveHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    /// <summary>
+    /// The inverse of <see cref="Split"/>: images x (count, C, H, W) from phases (count, C, 4, H / 2, W / 2), every value
+    /// written, on all cores. Requires AVX-512 and H, W even.
+    /// </summary>
+    public static void Merge(float* phases, int count, int c, int h, int w, float* x)
+    {
+        if (h % 2 != 0 || w % 2 != 0 || !Avx512F.IsSupported)
+            throw new ArgumentException($"phases need an even-sized image and AVX-512: {h}x{w}");
+        int planes = count * c, parts = Math.Min(planes, CpuParallel.Workers * 8);
+        CpuParallel.For(parts, part =>
+        {
+            for (long plane = (long)planes * part / parts; plane < (long)planes * (part + 1) / parts; plane++)
+                MergePlane(phases + plane * h * w, h, w, x + plane * h * w);
+        });
+    }
+
+    /// <summary>One plane: row r from phases (r mod 2, 0) (even columns) and (r mod 2, 1) (odd columns), row r / 2; 32 values at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MergePlane(float* phases, int h, int w, float* x)
+    {
+        int oh = h / 2, ow = w / 2, p = oh * ow;
+        for (int r = 0; r < h; r++)
+        {
+            float* dst = x + (long)r * w;
+            float* even = phases + Phase(r & 1, 0) * p + (r >> 1) * ow, odd = even + p;
+            int j = 0;
+            for (; j + 32 <= w; j += 32)
+            {
+                var e = Vector512.Load(even + j / 2);
+                var o = Vector512.Load(odd + j / 2);
+                Vector512.Store(Avx512F.PermuteVar16x32x2(e, InterleaveLow, o), dst + j);
+                Vector512.Store(Avx512F.PermuteVar16x32x2(e, InterleaveHigh, o), dst + j + 16);
+            }
+            if (j < w)
+            {
+                int left = w - j; // even, below 32
+                var half = FirstLanes(left / 2);
+                var e = Avx512F.MaskLoad(even + j / 2, half, Vector512<float>.Zero);
+                var o = Avx512F.MaskLoad(odd + j / 2, half, Vector512<float>.Zero);
+                Avx512F.MaskStore(dst + j, FirstLanes(left), Avx512F.PermuteVar16x32x2(e, InterleaveLow, o));
+                if (left > 16) Avx512F.MaskStore(dst + j + 16, FirstLanes(left - 16), Avx512F.PermuteVar16x32x2(e, InterleaveHigh, o));
+            }
+        }
+    }
+
+    /// <summary>All ones in lanes 0 .. n - 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> FirstLanes(int n) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(n)).AsSingle();
+}
