@@ -10,7 +10,9 @@ namespace IlgpuUnlearn.Cpu;
 /// a long summed dimension L = G P (both operands are contiguous along it): dy_g (Cout, L) is read in place or gathered, and
 /// each worker builds a block of tiles of six rows of col_g (Cin KK, L) (im2col into its own buffer, never the whole col_g)
 /// and runs each tile, from L1, against dy_g's rows with a micro-kernel of 4 dy rows x 6 col rows that accumulates 24
-/// vector dot products in zmm registers, reducing each to a number once per group.
+/// vector dot products in zmm registers, reducing each to a number once per group. The col rows are masked whole-vector loads
+/// (<see cref="MaskedTaps"/>) from x itself for a "same" stride-1 convolution, from x's four phases for a 3x3 stride-2 one
+/// (<see cref="StrideTwoPhases"/>, split a range of groups at a time), and copied value by value otherwise.
 /// </summary>
 internal sealed unsafe class CpuConvWeightGradient
 {

@@ -56,7 +56,7 @@ internal sealed unsafe class MaskedTaps
     /// <summary>
     /// The table of an arbitrary list of shifted reads of (h, w) planes: tap t reads at <paramref name="tap"/>(t).Offset,
     /// its lane for pixel (r, c) valid where (r + ShiftH, c + ShiftW) lies in the plane. Used for the taps of
-    /// <see cref="ForSame"/> and <see cref="ForStrideTwoPhases"/> (kh, kw), and for the backward-input's phases (any list).
+    /// <see cref="ForSame"/> and <see cref="ForStrideTwoPhases"/> (tap t = (kh, kw) = (t / K, t mod K)).
     /// </summary>
     public MaskedTapSource Build(int taps, int h, int w, long channelStride, Func<int, (int Offset, int ShiftH, int ShiftW)> tap)
     {

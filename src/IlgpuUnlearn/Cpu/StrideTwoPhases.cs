@@ -22,12 +22,14 @@ internal static unsafe class StrideTwoPhases
     public const long GroupBytes = 4L << 20;
 
     /// <summary>
-    /// Whether convolution <paramref name="s"/> is read through phases: stride 2, the input exactly twice the output
-    /// (H = 2 OH, W = 2 OW: ResNet's 3x3 pad-1 and 1x1 pad-0 downsampling of even sizes), an output plane of whole vectors
-    /// (OH OW a multiple of 16), and masked loads on this machine (<see cref="MaskedTaps.Available"/>).
+    /// Whether convolution <paramref name="s"/> is read through phases: stride 2, a kernel larger than 1x1, the input exactly
+    /// twice the output (H = 2 OH, W = 2 OW: ResNet's 3x3 pad-1 downsampling of even sizes), an output plane of whole vectors
+    /// (OH OW a multiple of 16), and masked loads on this machine (<see cref="MaskedTaps.Available"/>). The 1x1 shortcuts read
+    /// a quarter of x, so the split's pass over all of it is a large share of their time: measured on Zen 4 (batch 64, CPU
+    /// time, alternated in one process), their forward 0.45-1.5x and weight gradient 0.6-1.1x the direct path, no consistent gain.
     /// </summary>
     public static bool Applies(ConvShape s) =>
-        s.Stride == 2 && s.H == 2 * s.OutH && s.W == 2 * s.OutW && s.OutH * s.OutW % 16 == 0 && MaskedTaps.Available;
+        s.Stride == 2 && s.K > 1 && s.H == 2 * s.OutH && s.W == 2 * s.OutW && s.OutH * s.OutW % 16 == 0 && MaskedTaps.Available;
 
     /// <summary>The index of phase (row parity a, column parity b) within a channel's four.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -80,54 +82,6 @@ internal static unsafe class StrideTwoPhases
                 var half = FirstLanes(left / 2);
                 Avx512F.MaskStore(even + j / 2, half, Avx512F.PermuteVar16x32x2(lo, Evens, hi));
                 Avx512F.MaskStore(odd + j / 2, half, Avx512F.PermuteVar16x32x2(lo, Odds, hi));
-            }
-        }
-    }
-
-    private static readonly Vector512<int> InterleaveLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    private static readonly Vector512<int> InterleaveHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-
-    /// <summary>
-    /// The inverse of <see cref="Split"/>: images x (count, C, H, W) from phases (count, C, 4, H / 2, W / 2), every value
-    /// written, on all cores. Requires AVX-512 and H, W even.
-    /// </summary>
-    public static void Merge(float* phases, int count, int c, int h, int w, float* x)
-    {
-        if (h % 2 != 0 || w % 2 != 0 || !Avx512F.IsSupported)
-            throw new ArgumentException($"phases need an even-sized image and AVX-512: {h}x{w}");
-        int planes = count * c, parts = Math.Min(planes, CpuParallel.Workers * 8);
-        CpuParallel.For(parts, part =>
-        {
-            for (long plane = (long)planes * part / parts; plane < (long)planes * (part + 1) / parts; plane++)
-                MergePlane(phases + plane * h * w, h, w, x + plane * h * w);
-        });
-    }
-
-    /// <summary>One plane: row r from phases (r mod 2, 0) (even columns) and (r mod 2, 1) (odd columns), row r / 2; 32 values at a time.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MergePlane(float* phases, int h, int w, float* x)
-    {
-        int oh = h / 2, ow = w / 2, p = oh * ow;
-        for (int r = 0; r < h; r++)
-        {
-            float* dst = x + (long)r * w;
-            float* even = phases + Phase(r & 1, 0) * p + (r >> 1) * ow, odd = even + p;
-            int j = 0;
-            for (; j + 32 <= w; j += 32)
-            {
-                var e = Vector512.Load(even + j / 2);
-                var o = Vector512.Load(odd + j / 2);
-                Vector512.Store(Avx512F.PermuteVar16x32x2(e, InterleaveLow, o), dst + j);
-                Vector512.Store(Avx512F.PermuteVar16x32x2(e, InterleaveHigh, o), dst + j + 16);
-            }
-            if (j < w)
-            {
-                int left = w - j; // even, below 32
-                var half = FirstLanes(left / 2);
-                var e = Avx512F.MaskLoad(even + j / 2, half, Vector512<float>.Zero);
-                var o = Avx512F.MaskLoad(odd + j / 2, half, Vector512<float>.Zero);
-                Avx512F.MaskStore(dst + j, FirstLanes(left), Avx512F.PermuteVar16x32x2(e, InterleaveLow, o));
-                if (left > 16) Avx512F.MaskStore(dst + j + 16, FirstLanes(left - 16), Avx512F.PermuteVar16x32x2(e, InterleaveHigh, o));
             }
         }
     }
