@@ -33,27 +33,45 @@ internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int 
     {
         int vectors = taps.Vectors, kk = taps.Taps;
         long p = 16L * vectors, channelStride = taps.ChannelStride, imageStride = cin * channelStride;
-        // Third t holds pixels q .. q + 15 of one image: they start at x + start_t for ci = 0 and offset 0, tap tp masks them
-        // with masks[tp vectors + q / 16]. A third past cols reads third 0 again and stores zeros.
+        // Third t holds pixels q .. q + 15 of one image: they start at s_t for channel 0 and offset 0, tap tp masks them with
+        // m_t[tp vectors] (mask q / 16 of the tap). A third past cols reads third 0 again and stores zeros.
         long j1 = cols > 16 ? j0 + 16 : j0, j2 = cols > 32 ? j0 + 32 : j0;
-        long start0 = j0 / p * imageStride + j0 % p, start1 = j1 / p * imageStride + j1 % p, start2 = j2 / p * imageStride + j2 % p;
-        int v0 = (int)(j0 % p / 16), v1 = (int)(j1 % p / 16), v2 = (int)(j2 % p / 16);
+        float* s0 = x + j0 / p * imageStride + j0 % p, s1 = x + j1 / p * imageStride + j1 % p, s2 = x + j2 / p * imageStride + j2 % p;
+        Vector512<float>* m0 = taps.Masks + j0 % p / 16, m1 = taps.Masks + j1 % p / 16, m2 = taps.Masks + j2 % p / 16;
+        int* offsets = taps.Offsets;
         var zero = Vector512<float>.Zero;
+        int tap = k0 % kk;
+        long channel = k0 / kk * channelStride;
+        if (cols == CpuGemm.NR)
+        {
+            for (float* d = dst, end = dst + kc * CpuGemm.NR; d < end; d += CpuGemm.NR)
+            {
+                long offset = channel + offsets[tap];
+                int mask = tap * vectors;
+                Vector512.Store(Avx512F.MaskLoad(s0 + offset, m0[mask], zero), d);
+                Vector512.Store(Avx512F.MaskLoad(s1 + offset, m1[mask], zero), d + 16);
+                Vector512.Store(Avx512F.MaskLoad(s2 + offset, m2[mask], zero), d + 32);
+                if (++tap == kk)
+                {
+                    tap = 0;
+                    channel += channelStride;
+                }
+            }
+            return;
+        }
         var keep1 = cols > 16 ? Vector512<float>.AllBitsSet : zero;
         var keep2 = cols > 32 ? Vector512<float>.AllBitsSet : zero;
-        int ci = k0 / kk, tap = k0 % kk;
-        for (int row = 0; row < kc; row++)
+        for (float* d = dst, end = dst + kc * CpuGemm.NR; d < end; d += CpuGemm.NR)
         {
-            long offset = ci * channelStride + taps.Offsets[tap];
-            var m = taps.Masks + tap * vectors;
-            float* d = dst + row * CpuGemm.NR;
-            Vector512.Store(Avx512F.MaskLoad(x + start0 + offset, m[v0], zero), d);
-            Vector512.Store(Avx512F.MaskLoad(x + start1 + offset, m[v1] & keep1, zero), d + 16);
-            Vector512.Store(Avx512F.MaskLoad(x + start2 + offset, m[v2] & keep2, zero), d + 32);
+            long offset = channel + offsets[tap];
+            int mask = tap * vectors;
+            Vector512.Store(Avx512F.MaskLoad(s0 + offset, m0[mask], zero), d);
+            Vector512.Store(Avx512F.MaskLoad(s1 + offset, m1[mask] & keep1, zero), d + 16);
+            Vector512.Store(Avx512F.MaskLoad(s2 + offset, m2[mask] & keep2, zero), d + 32);
             if (++tap == kk)
             {
                 tap = 0;
-                ci++;
+                channel += channelStride;
             }
         }
     }
