@@ -7,7 +7,7 @@ namespace IlgpuUnlearn.Cpu;
 /// 2-D convolution without bias, NCHW, as GEMMs (<see cref="CpuGemm"/>), with KK = K * K, P = OH * OW:
 /// <list type="bullet">
 /// <item>forward: y_n (Cout, P) = w (Cout, Cin KK) x col_n (Cin KK, P), all images side by side as the GEMM's columns;
-/// col is never stored: the GEMM packs its B panels straight from x (<see cref="Im2colPanelSource"/>), for 3x3 stride-2
+/// col is never stored: the GEMM packs its B panels straight from x (<see cref="Im2colPanelSource"/>), for stride-2
 /// downsampling from x's four phases split a group of images at a time (<see cref="StrideTwoPhases"/>); 3x3 stride-1
 /// padding-1 convolutions with enough channels by Winograd F(2x2, 3x3) instead (<see cref="CpuWinogradConv"/>,
 /// <see cref="CpuKernelPlan.UsesWinograd"/>);</item>
@@ -43,10 +43,9 @@ internal sealed unsafe class CpuConv : IDisposable
         int kdim = s.Cin * s.K * s.K, p = s.OutH * s.OutW;
         float* packedW = _packedWeights.Get((long)CpuGemm.PaddedRows(s.Cout) * kdim);
         CpuGemm.PackA(w, kdim, 1, s.Cout, kdim, packedW);
-        var phaseTaps = _taps.ForStrideTwoPhases(s);
-        if (!phaseTaps.IsNone)
+        if (StrideTwoPhases.ForForward(s))
         {
-            ForwardByPhases(s, x, packedW, phaseTaps, y);
+            ForwardByPhases(s, x, packedW, _taps.ForStrideTwoPhases(s), y);
             return;
         }
         var source = new Im2colPanelSource(x, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad, _taps.ForSame(s.H, s.W, s.K, s.Stride, s.Pad));
@@ -55,8 +54,8 @@ internal sealed unsafe class CpuConv : IDisposable
     }
 
     /// <summary>
-    /// A stride-2 convolution of an image twice the output's size (<see cref="StrideTwoPhases.Applies"/>): per group of images,
-    /// x split into its four phases, then the GEMM with its B panels read from them by masked loads (<paramref name="taps"/>).
+    /// A stride-2 convolution of an image twice the output's size (<see cref="StrideTwoPhases.ForForward"/>): per group of
+    /// images, x split into its four phases (the even one alone for 1x1), then the GEMM with its B panels read from them by masked loads (<paramref name="taps"/>).
     /// </summary>
     private void ForwardByPhases(ConvShape s, float* x, float* packedW, MaskedTapSource taps, float* y)
     {
@@ -66,7 +65,7 @@ internal sealed unsafe class CpuConv : IDisposable
         for (int first = 0; first < s.N; first += group)
         {
             int count = Math.Min(group, s.N - first);
-            StrideTwoPhases.Split(x + first * imageIn, count, s.Cin, s.H, s.W, phases);
+            StrideTwoPhases.Split(x + first * imageIn, count, s.Cin, s.H, s.W, phases, evenOnly: s.K == 1);
             var source = new Im2colPanelSource(phases, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad, taps);
             CpuGemm.Multiply(s.Cout, (long)count * p, kdim, packedW, source, new GemmOutput(y + first * imageOut, p, p, imageOut));
         }

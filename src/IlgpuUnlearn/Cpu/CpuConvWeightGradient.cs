@@ -12,7 +12,7 @@ namespace IlgpuUnlearn.Cpu;
 /// and runs each tile, from L1, against dy_g's rows with a micro-kernel of 4 dy rows x 6 col rows that accumulates 24
 /// vector dot products in zmm registers, reducing each to a number once per group. The col rows are masked whole-vector loads
 /// (<see cref="MaskedTaps"/>) from x itself for a "same" stride-1 convolution, from x's four phases for a 3x3 stride-2 one
-/// (<see cref="StrideTwoPhases"/>, split a range of groups at a time), and copied value by value otherwise.
+/// (<see cref="StrideTwoPhases.ForWeightGradient"/>, split a range of groups at a time), and copied value by value otherwise.
 /// </summary>
 internal sealed unsafe class CpuConvWeightGradient
 {
@@ -46,9 +46,8 @@ internal sealed unsafe class CpuConvWeightGradient
         int groups = (s.N + imagesPerGroup - 1) / imagesPerGroup;
         // col rows by masked loads: from x in place (a "same" stride-1 convolution) or from x's phases (stride 2), split a
         // range of whole groups at a time
-        var taps = _taps.ForStrideTwoPhases(s);
-        bool phased = !taps.IsNone;
-        if (!phased) taps = _taps.ForSame(s.H, s.W, s.K, s.Stride, s.Pad);
+        bool phased = StrideTwoPhases.ForWeightGradient(s);
+        var taps = phased ? _taps.ForStrideTwoPhases(s) : _taps.ForSame(s.H, s.W, s.K, s.Stride, s.Pad);
         int imagesPerSplit = phased ? Math.Max(1, StrideTwoPhases.ImagesPerGroup(s) / imagesPerGroup) * imagesPerGroup : s.N;
         long imageLength = s.InputLength / s.N;
         float* phases = phased ? _phases.Get(Math.Min(imagesPerSplit, s.N) * imageLength) : null;

@@ -39,12 +39,11 @@ internal sealed unsafe class MaskedTaps
 
     /// <summary>
     /// The taps of a stride-2 K x K kernel with padding <paramref name="pad"/> over the phases of an image of 2 outH x 2 outW
-    /// (<see cref="StrideTwoPhases"/>: channel stride 4 outH outW), or <see cref="MaskedTapSource.None"/> when
-    /// <see cref="StrideTwoPhases.Applies"/> does not hold.
+    /// (<see cref="StrideTwoPhases"/>: channel stride 4 outH outW). Requires <see cref="StrideTwoPhases.Applies"/>.
     /// </summary>
     public MaskedTapSource ForStrideTwoPhases(Tensors.ConvShape s)
     {
-        if (!StrideTwoPhases.Applies(s)) return MaskedTapSource.None;
+        if (!StrideTwoPhases.Applies(s)) throw new ArgumentException($"not a stride-2 convolution that phases serve: {s}");
         int oh = s.OutH, ow = s.OutW, p = oh * ow;
         return Build(s.K, oh, ow, 4 * p, (kh, kw) =>
         {

@@ -22,14 +22,34 @@ internal static unsafe class StrideTwoPhases
     public const long GroupBytes = 4L << 20;
 
     /// <summary>
-    /// Whether convolution <paramref name="s"/> is read through phases: stride 2, a kernel larger than 1x1, the input exactly
-    /// twice the output (H = 2 OH, W = 2 OW: ResNet's 3x3 pad-1 downsampling of even sizes), an output plane of whole vectors
-    /// (OH OW a multiple of 16), and masked loads on this machine (<see cref="MaskedTaps.Available"/>). The 1x1 shortcuts read
-    /// a quarter of x, so the split's pass over all of it is a large share of their time: measured on Zen 4 (batch 64, CPU
-    /// time, alternated in one process), their forward 0.45-1.5x and weight gradient 0.6-1.1x the direct path, no consistent gain.
+    /// Whether convolution <paramref name="s"/> can be read through phases: stride 2, the input exactly twice the output
+    /// (H = 2 OH, W = 2 OW: ResNet's 3x3 pad-1 and 1x1 pad-0 downsampling of even sizes), an output plane of whole vectors
+    /// (OH OW a multiple of 16), and masked loads on this machine (<see cref="MaskedTaps.Available"/>). Which directions
+    /// take them: <see cref="ForForward"/>, <see cref="ForWeightGradient"/>.
     /// </summary>
     public static bool Applies(ConvShape s) =>
-        s.Stride == 2 && s.K > 1 && s.H == 2 * s.OutH && s.W == 2 * s.OutW && s.OutH * s.OutW % 16 == 0 && MaskedTaps.Available;
+        s.Stride == 2 && s.H == 2 * s.OutH && s.W == 2 * s.OutW && s.OutH * s.OutW % 16 == 0 && MaskedTaps.Available;
+
+    /// <summary>
+    /// The fewest output pixels per image at which a 1x1 shortcut's forward reads x's even phase (split alone,
+    /// <see cref="Split"/>'s evenOnly) rather than gathering every other value. Measured on Zen 4 (batch 64, process CPU time
+    /// per call over runs of 0.2 s, the two alternated in one process, three runs): layer2 (P 256) 1.47-1.59x, layer3 (P 64)
+    /// 1.10-1.20x, layer4 (P 16) 0.86-0.90x.
+    /// </summary>
+    public const int OneByOneForwardMinPixels = 64;
+
+    /// <summary>
+    /// Whether the forward convolution reads phases: every shape that <see cref="Applies"/> with a kernel larger than 1x1 (3x3
+    /// pad 1: 1.06-1.25x on ResNet18's three), and 1x1 ones from <see cref="OneByOneForwardMinPixels"/> output pixels.
+    /// </summary>
+    public static bool ForForward(ConvShape s) => Applies(s) && (s.K > 1 || s.OutH * s.OutW >= OneByOneForwardMinPixels);
+
+    /// <summary>
+    /// Whether the weight gradient reads phases: shapes that <see cref="Applies"/> with a kernel larger than 1x1 (3x3 pad 1:
+    /// 1.08-1.28x). A 1x1 shortcut's col rows are a quarter of x, gathered once per group and then used against every dy
+    /// row, so the split's pass costs as much as it saves: measured 0.80-1.16x, 0.9x typical.
+    /// </summary>
+    public static bool ForWeightGradient(ConvShape s) => Applies(s) && s.K > 1;
 
     /// <summary>The index of phase (row parity a, column parity b) within a channel's four.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -42,10 +62,11 @@ internal static unsafe class StrideTwoPhases
     private static readonly Vector512<int> Odds = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 
     /// <summary>
-    /// phases (count, C, 4, H / 2, W / 2) of images x (count, C, H, W), H and W even, on all cores. Requires AVX-512
-    /// (<see cref="Applies"/>).
+    /// phases (count, C, 4, H / 2, W / 2) of images x (count, C, H, W), H and W even, on all cores; with
+    /// <paramref name="evenOnly"/> phase (0, 0) alone (all that a 1x1 pad-0 convolution reads), the others left as they were.
+    /// Requires AVX-512 (<see cref="Applies"/>).
     /// </summary>
-    public static void Split(float* x, int count, int c, int h, int w, float* phases)
+    public static void Split(float* x, int count, int c, int h, int w, float* phases, bool evenOnly = false)
     {
         if (h % 2 != 0 || w % 2 != 0 || !Avx512F.IsSupported)
             throw new ArgumentException($"phases need an even-sized image and AVX-512: {h}x{w}");
@@ -53,16 +74,16 @@ internal static unsafe class StrideTwoPhases
         CpuParallel.For(parts, part =>
         {
             for (long plane = (long)planes * part / parts; plane < (long)planes * (part + 1) / parts; plane++)
-                SplitPlane(x + plane * h * w, h, w, phases + plane * h * w);
+                SplitPlane(x + plane * h * w, h, w, phases + plane * h * w, evenOnly);
         });
     }
 
     /// <summary>One plane: row r's even columns to phase (r mod 2, 0), odd ones to (r mod 2, 1), row r / 2; 32 values at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SplitPlane(float* x, int h, int w, float* phases)
+    private static void SplitPlane(float* x, int h, int w, float* phases, bool evenOnly)
     {
         int oh = h / 2, ow = w / 2, p = oh * ow;
-        for (int r = 0; r < h; r++)
+        for (int r = 0; r < h; r += evenOnly ? 2 : 1)
         {
             float* src = x + (long)r * w;
             float* even = phases + Phase(r & 1, 0) * p + (r >> 1) * ow, odd = even + p;
@@ -72,7 +93,7 @@ internal static unsafe class StrideTwoPhases
                 var lo = Vector512.Load(src + j);
                 var hi = Vector512.Load(src + j + 16);
                 Vector512.Store(Avx512F.PermuteVar16x32x2(lo, Evens, hi), even + j / 2);
-                Vector512.Store(Avx512F.PermuteVar16x32x2(lo, Odds, hi), odd + j / 2);
+                if (!evenOnly) Vector512.Store(Avx512F.PermuteVar16x32x2(lo, Odds, hi), odd + j / 2);
             }
             if (j < w)
             {
@@ -81,7 +102,7 @@ internal static unsafe class StrideTwoPhases
                 var hi = left > 16 ? Avx512F.MaskLoad(src + j + 16, FirstLanes(left - 16), Vector512<float>.Zero) : Vector512<float>.Zero;
                 var half = FirstLanes(left / 2);
                 Avx512F.MaskStore(even + j / 2, half, Avx512F.PermuteVar16x32x2(lo, Evens, hi));
-                Avx512F.MaskStore(odd + j / 2, half, Avx512F.PermuteVar16x32x2(lo, Odds, hi));
+                if (!evenOnly) Avx512F.MaskStore(odd + j / 2, half, Avx512F.PermuteVar16x32x2(lo, Odds, hi));
             }
         }
     }
