@@ -10,14 +10,14 @@ namespace IlgpuUnlearn.Cpu;
 /// (a, b) = 2 a + b holding x[n, c, 2 i + a, 2 j + b] at (i, j). A stride-2 tap then reads one phase at a shift of at most one
 /// row and column, so im2col becomes the masked whole-vector loads of a stride-1 convolution (<see cref="MaskedTaps"/>)
 /// instead of a gather of every other value; the split costs one pass over x (even and odd columns parted by AVX-512's
-/// two-source permute). Callers split a group of images at a time (<see cref="ImagesPerGroup"/>) so that the phases stay
-/// small beside the batch.
+/// two-source permute). Callers split a few images at a time (a worker's own in the forward, <see cref="ImagesPerGroup"/> in
+/// the weight gradient) so that the phases stay small beside the batch.
 /// </summary>
 internal static unsafe class StrideTwoPhases
 {
     /// <summary>
-    /// The most bytes of phases a call holds at once: a few MB, a small share of any batch's activations (layer2's input at
-    /// batch 2500 is 655 MB), and enough images that the GEMM over them has hundreds of column panels (16 images at layer2).
+    /// The most bytes of phases the weight gradient holds at once: a few MB, a small share of any batch's activations (layer2's
+    /// input at batch 2500 is 655 MB), and whole groups of its images (16 images at layer2).
     /// </summary>
     public const long GroupBytes = 4L << 20;
 
@@ -76,6 +76,15 @@ internal static unsafe class StrideTwoPhases
             for (long plane = (long)planes * part / parts; plane < (long)planes * (part + 1) / parts; plane++)
                 SplitPlane(x + plane * h * w, h, w, phases + plane * h * w, evenOnly);
         });
+    }
+
+    /// <summary>As <see cref="Split"/>, on this thread.</summary>
+    public static void SplitHere(float* x, int count, int c, int h, int w, float* phases, bool evenOnly = false)
+    {
+        if (h % 2 != 0 || w % 2 != 0 || !Avx512F.IsSupported)
+            throw new ArgumentException($"phases need an even-sized image and AVX-512: {h}x{w}");
+        for (long plane = 0; plane < (long)count * c; plane++)
+            SplitPlane(x + plane * h * w, h, w, phases + plane * h * w, evenOnly);
     }
 
     /// <summary>One plane: row r's even columns to phase (r mod 2, 0), odd ones to (r mod 2, 1), row r / 2; 32 values at a time.</summary>
