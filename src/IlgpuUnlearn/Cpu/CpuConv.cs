@@ -70,7 +70,7 @@ internal sealed unsafe class CpuConv : IDisposable
         {
             int first = item * perItem, count = Math.Min(perItem, s.N - first);
             float* phases = CpuScratch.ThreadColumns.Get(count * imageIn);
-            StrideTwoPhases.SplitHere(x + first * imageIn, count, s.Cin, s.H, s.W, phases, evenOnly: s.K == 1);
+            StrideTwoPhases.Split(x + first * imageIn, count, s.Cin, s.H, s.W, phases, evenOnly: s.K == 1);
             var source = new Im2colPanelSource(phases, s.Cin, s.H, s.W, s.K, s.Stride, s.Pad, taps);
             CpuGemm.MultiplyColumns(s.Cout, kdim, packedW, source, new GemmOutput(y + first * imageOut, p, p, imageOut), 0, (long)count * p);
         });

@@ -12,7 +12,8 @@ namespace IlgpuUnlearn.Cpu;
 /// and runs each tile, from L1, against dy_g's rows with a micro-kernel of 4 dy rows x 6 col rows that accumulates 24
 /// vector dot products in zmm registers, reducing each to a number once per group. The col rows are masked whole-vector loads
 /// (<see cref="MaskedTaps"/>) from x itself for a "same" stride-1 convolution, from x's four phases for a 3x3 stride-2 one
-/// (<see cref="StrideTwoPhases.ForWeightGradient"/>, split a range of groups at a time), and copied value by value otherwise.
+/// (<see cref="StrideTwoPhases.ForWeightGradient"/>, split by each worker for the channels of the col rows it is about to
+/// build), and copied value by value otherwise.
 /// </summary>
 internal sealed unsafe class CpuConvWeightGradient
 {
@@ -32,7 +33,6 @@ internal sealed unsafe class CpuConvWeightGradient
 
     private readonly CpuScratch _dyGathered = new();
     private readonly MaskedTaps _taps = new();
-    private readonly CpuScratch _phases = new();
 
     public void Run(ConvShape s, float* x, float* dy, float* dw)
     {
@@ -44,13 +44,10 @@ internal sealed unsafe class CpuConvWeightGradient
         int imagesPerGroup = Math.Clamp((TargetGroupPixels + p - 1) / p, 1, s.N);
         int strideMax = (imagesPerGroup * p + 15) / 16 * 16;
         int groups = (s.N + imagesPerGroup - 1) / imagesPerGroup;
-        // col rows by masked loads: from x in place (a "same" stride-1 convolution) or from x's phases (stride 2), split a
-        // range of whole groups at a time
+        // col rows by masked loads: from x in place (a "same" stride-1 convolution) or from x's phases (stride 2), split by
+        // each worker for the channels and images of the col rows it builds
         bool phased = StrideTwoPhases.ForWeightGradient(s);
         var taps = phased ? _taps.ForStrideTwoPhases(s) : _taps.ForSame(s.H, s.W, s.K, s.Stride, s.Pad);
-        int imagesPerSplit = phased ? Math.Max(1, StrideTwoPhases.ImagesPerGroup(s) / imagesPerGroup) * imagesPerGroup : s.N;
-        long imageLength = s.InputLength / s.N;
-        float* phases = phased ? _phases.Get(Math.Min(imagesPerSplit, s.N) * imageLength) : null;
         int dyBlock = Math.Max(TileRowsDy, DyBlockBytes / (strideMax * 4) / TileRowsDy * TileRowsDy);
         int tilesPerBlock = Math.Max(1, ColumnBlockBytes / (TileRowsCol * strideMax * 4));
         int colTiles = (rows + TileRowsCol - 1) / TileRowsCol;
@@ -76,33 +73,17 @@ internal sealed unsafe class CpuConvWeightGradient
         }
 
         new Span<float>(dw, rows * s.Cout).Clear();
-        for (int from = 0; from < s.N; from += imagesPerSplit)
-        {
-            int to = Math.Min(s.N, from + imagesPerSplit);
-            if (phased) StrideTwoPhases.Split(x + from * imageLength, to - from, s.Cin, s.H, s.W, phases);
-            float* source = phased ? phases - from * imageLength : x; // image n of the source at source + n imageLength
-            AccumulateGroups(s, source, dy, dyg, dw, taps, direct, imagesPerGroup, strideMax, dyBlock, tilesPerBlock, colTiles, chunks, from, to);
-        }
-        GC.KeepAlive(this); // dyg, the phases and the taps point into pinned arrays only this instance holds (see CpuWinogradWeightGradient.Run)
-    }
-
-    /// <summary>
-    /// dw += dy_g col_g^T over the groups of images [from, to) (a whole number of groups but for the batch's last), each worker
-    /// owning a range of dw's columns (col tiles) throughout, so that the groups need no barrier between them; col tiles built a
-    /// block at a time from <paramref name="x"/> (the images, or their phases, image n at x + n Cin H W).
-    /// </summary>
-    private static void AccumulateGroups(ConvShape s, float* x, float* dy, float* dyg, float* dw, MaskedTapSource taps, bool direct,
-        int imagesPerGroup, int strideMax, int dyBlock, int tilesPerBlock, int colTiles, int chunks, int from, int to)
-    {
-        int rows = s.Cin * s.K * s.K, p = s.OutH * s.OutW;
+        // dw += dy_g col_g^T over the groups, each worker owning a range of dw's columns (col tiles) throughout, so that the
+        // groups need no barrier between them; col tiles built a block at a time
+        long plane = (long)s.H * s.W, imageLength = s.InputLength / s.N;
         CpuParallel.For(chunks, chunk =>
         {
             int tile0 = (int)((long)colTiles * chunk / chunks), tile1 = (int)((long)colTiles * (chunk + 1) / chunks);
             float* tileSums = stackalloc float[TileRowsDy * TileRowsCol];
             float* colBlock = CpuScratch.ThreadColumns.Get((long)tilesPerBlock * TileRowsCol * strideMax);
-            for (int first = from, g = from / imagesPerGroup; first < to; first += imagesPerGroup, g++)
+            for (int first = 0, g = 0; first < s.N; first += imagesPerGroup, g++)
             {
-                int count = Math.Min(imagesPerGroup, to - first);
+                int count = Math.Min(imagesPerGroup, s.N - first);
                 int stride = (count * p + 15) / 16 * 16;
                 // the A operand (dy rows): rows co, summed over `segments` pieces of `segmentLength`
                 float* a = direct ? dy + (long)first * s.Cout * p : dyg + (long)g * s.Cout * strideMax;
@@ -111,11 +92,26 @@ internal sealed unsafe class CpuConvWeightGradient
                 for (int block0 = tile0; block0 < tile1; block0 += tilesPerBlock)
                 {
                     int block1 = Math.Min(tile1, block0 + tilesPerBlock);
-                    // col_g rows of tiles block0 .. block1, zero past the last row, so that a partial tile runs the same kernel
-                    for (int r = block0 * TileRowsCol; r < block1 * TileRowsCol; r++)
+                    // col_g rows of tiles block0 .. block1, zero past the last row, so that a partial tile runs the same kernel; read
+                    // from x, or from the phases of the rows' channels c0 .. c1 of the group's images, split into this worker's
+                    // buffer (count, c1 - c0, 4, OH, OW) just before
+                    int rowFirst = block0 * TileRowsCol, rowEnd = Math.Min(rows, block1 * TileRowsCol);
+                    float* source = x + first * imageLength;
+                    long sourceImageLength = imageLength;
+                    int c0 = 0;
+                    if (phased)
                     {
-                        float* dst = colBlock + (long)(r - block0 * TileRowsCol) * stride;
-                        if (r < rows) Im2colRow(s, x, first, count, r, dst, taps);
+                        c0 = rowFirst / kk;
+                        int c1 = (rowEnd + kk - 1) / kk;
+                        source = CpuScratch.ThreadPhases.Get(count * (c1 - c0) * plane);
+                        sourceImageLength = (c1 - c0) * plane;
+                        for (int n = 0; n < count; n++)
+                            StrideTwoPhases.Split(x + (first + n) * imageLength + c0 * plane, 1, c1 - c0, s.H, s.W, source + n * sourceImageLength);
+                    }
+                    for (int r = rowFirst; r < block1 * TileRowsCol; r++)
+                    {
+                        float* dst = colBlock + (long)(r - rowFirst) * stride;
+                        if (r < rows) Im2colRow(s, source, sourceImageLength, c0, count, r, dst, taps);
                         else new Span<float>(dst, stride).Clear();
                     }
                     for (int co0 = 0; co0 < s.Cout; co0 += dyBlock)
@@ -132,6 +128,7 @@ internal sealed unsafe class CpuConvWeightGradient
                 }
             }
         });
+        GC.KeepAlive(this); // dyg and the taps point into pinned arrays only this instance holds (see CpuWinogradWeightGradient.Run)
     }
 
     /// <summary>
@@ -167,20 +164,20 @@ internal sealed unsafe class CpuConvWeightGradient
     }
 
     /// <summary>
-    /// col row (ci, kh, kw) for images first .. first + count: x[n, ci, oh s - p + kh, ow s - p + kw], zero padded to whole
-    /// vectors; by masked loads when <paramref name="taps"/> is a table (<see cref="MaskedTaps"/>: x itself for a "same"
-    /// stride-1 convolution, x's phases for a stride-2 one).
+    /// col row (ci, kh, kw) for count images: x[n, ci, oh s - p + kh, ow s - p + kw], zero padded to whole vectors. The images
+    /// lie at <paramref name="x"/> + n <paramref name="imageLength"/>, from channel <paramref name="firstChannel"/> on. By
+    /// masked loads when <paramref name="taps"/> is a table (<see cref="MaskedTaps"/>: the images themselves for a "same"
+    /// stride-1 convolution, their phases for a stride-2 one).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Im2colRow(ConvShape s, float* x, int first, int count, int row, float* dst, MaskedTapSource taps)
+    private static void Im2colRow(ConvShape s, float* x, long imageLength, int firstChannel, int count, int row, float* dst, MaskedTapSource taps)
     {
         int kk = s.K * s.K, ci = row / kk, kh = row % kk / s.K, kw = row % s.K;
         int p = s.OutH * s.OutW;
         if (!taps.IsNone)
         {
             // pixels q .. q + 15 of image n from the source's channel ci at the tap's offset, the padding's lanes masked off
-            long offset = ci * taps.ChannelStride + taps.Offsets[row % kk], imageLength = s.Cin * taps.ChannelStride;
-            float* image0 = x + first * imageLength + offset;
+            float* image0 = x + (ci - firstChannel) * taps.ChannelStride + taps.Offsets[row % kk];
             var masks = taps.Masks + row % kk * taps.Vectors;
             for (int q = 0; q < p; q += 16)
             {
@@ -193,7 +190,7 @@ internal sealed unsafe class CpuConvWeightGradient
         int ow0 = CpuConv.FirstInside(kw - s.Pad, s.Stride), ow1 = CpuConv.EndInside(kw - s.Pad, s.Stride, s.W, s.OutW);
         for (int n = 0; n < count; n++)
         {
-            float* plane = x + ((long)(first + n) * s.Cin + ci) * s.H * s.W;
+            float* plane = x + n * imageLength + (long)(ci - firstChannel) * s.H * s.W;
             for (int oh = 0; oh < s.OutH; oh++)
             {
                 float* d = dst + n * p + oh * s.OutW;

@@ -10,17 +10,12 @@ namespace IlgpuUnlearn.Cpu;
 /// (a, b) = 2 a + b holding x[n, c, 2 i + a, 2 j + b] at (i, j). A stride-2 tap then reads one phase at a shift of at most one
 /// row and column, so im2col becomes the masked whole-vector loads of a stride-1 convolution (<see cref="MaskedTaps"/>)
 /// instead of a gather of every other value; the split costs one pass over x (even and odd columns parted by AVX-512's
-/// two-source permute). Callers split a few images at a time (a worker's own in the forward, <see cref="ImagesPerGroup"/> in
-/// the weight gradient) so that the phases stay small beside the batch.
+/// two-source permute). Each worker splits just what it is about to read (a few images in the forward, a few channels of a
+/// group of images in the weight gradient) into its own buffer, so that the phases are read back from its cache and stay
+/// small beside the batch.
 /// </summary>
 internal static unsafe class StrideTwoPhases
 {
-    /// <summary>
-    /// The most bytes of phases the weight gradient holds at once: a few MB, a small share of any batch's activations (layer2's
-    /// input at batch 2500 is 655 MB), and whole groups of its images (16 images at layer2).
-    /// </summary>
-    public const long GroupBytes = 4L << 20;
-
     /// <summary>
     /// Whether convolution <paramref name="s"/> can be read through phases: stride 2, the input exactly twice the output
     /// (H = 2 OH, W = 2 OW: ResNet's 3x3 pad-1 and 1x1 pad-0 downsampling of even sizes), an output plane of whole vectors
@@ -55,31 +50,15 @@ internal static unsafe class StrideTwoPhases
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Phase(int a, int b) => 2 * a + b;
 
-    /// <summary>Images per split: as many as fit <see cref="GroupBytes"/> of phases (an image's are as large as it), at least one.</summary>
-    public static int ImagesPerGroup(ConvShape s) => (int)Math.Clamp(GroupBytes / (s.InputLength / s.N * sizeof(float)), 1, s.N);
-
     private static readonly Vector512<int> Evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     private static readonly Vector512<int> Odds = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 
     /// <summary>
-    /// phases (count, C, 4, H / 2, W / 2) of images x (count, C, H, W), H and W even, on all cores; with
-    /// <paramref name="evenOnly"/> phase (0, 0) alone (all that a 1x1 pad-0 convolution reads), the others left as they were.
-    /// Requires AVX-512 (<see cref="Applies"/>).
+    /// phases (count, C, 4, H / 2, W / 2) of images x (count, C, H, W), H and W even, on this thread (callers split the few
+    /// images or channels a worker is about to read); with <paramref name="evenOnly"/> phase (0, 0) alone (all that a 1x1
+    /// pad-0 convolution reads), the others left as they were. Requires AVX-512 (<see cref="Applies"/>).
     /// </summary>
     public static void Split(float* x, int count, int c, int h, int w, float* phases, bool evenOnly = false)
-    {
-        if (h % 2 != 0 || w % 2 != 0 || !Avx512F.IsSupported)
-            throw new ArgumentException($"phases need an even-sized image and AVX-512: {h}x{w}");
-        int planes = count * c, parts = Math.Min(planes, CpuParallel.Workers * 8);
-        CpuParallel.For(parts, part =>
-        {
-            for (long plane = (long)planes * part / parts; plane < (long)planes * (part + 1) / parts; plane++)
-                SplitPlane(x + plane * h * w, h, w, phases + plane * h * w, evenOnly);
-        });
-    }
-
-    /// <summary>As <see cref="Split"/>, on this thread.</summary>
-    public static void SplitHere(float* x, int count, int c, int h, int w, float* phases, bool evenOnly = false)
     {
         if (h % 2 != 0 || w % 2 != 0 || !Avx512F.IsSupported)
             throw new ArgumentException($"phases need an even-sized image and AVX-512: {h}x{w}");
