@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 
 namespace IlgpuUnlearn.Evaluation;
@@ -204,58 +203,25 @@ public sealed class RunComparison
     }
 
     /// <summary>
-    /// A grouped bar chart: one group per metric of <see cref="PictureMetrics"/> that some method has, one bar per method
-    /// (its mean over runs, on a 0-100 axis; FQS times 100), under a title naming the data and the forget class(es).
+    /// A grouped bar chart (<see cref="ReportCharts.GroupedBars"/>): one group per metric of <see cref="PictureMetrics"/>
+    /// that some method has, one bar per method (its mean over runs, on a 0-100 axis: percentages, FQS times 100, the Avg.
+    /// Gap in points; each bar's title gives it to two decimals), under a title naming the data and the forget class(es)
+    /// and a subtitle giving the scales of the groups drawn; the legend names each method and its number of runs.
     /// </summary>
     public string Svg()
     {
         var rows = MethodRows();
-        double Value(int r, string metric) => PictureValue(rows[r], metric);
         var metrics = ShownMetrics();
         string[] colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
-        const int left = 50, top = 48, plotHeight = 260, barWidth = 14, right = 20;
-        const double charWidth = 7;   // an upper bound of a sans-serif character's advance at font size 11, in pixels
-        string Label(string m) => m == ModelEvaluation.Fqs ? "FQS x100" : m;
-        // Each group is wide enough for its bars and for its label, with room between labels.
-        int groupWidth = (int)Math.Ceiling(Math.Max(rows.Count * barWidth + 18, metrics.Select(m => Label(m).Length * charWidth + 12).DefaultIfEmpty(0).Max()));
-        string title = Title();
         // The subtitle explains only the scales of the groups drawn (FQS and Avg. Gap are absent without a retrained model).
         var scales = new List<string>();
         if (metrics.Contains(ModelEvaluation.Fqs)) scales.Add("FQS x100");
         if (metrics.Contains(AvgGapName)) scales.Add("Avg. Gap: mean |model - retrained|, points");
         string subtitle = "mean over runs per method; %" + (scales.Count == 0 ? "" : " (" + string.Join("; ", scales) + ")");
-        int width = (int)Math.Ceiling(Math.Max(left + metrics.Length * groupWidth + right, 2 * 10 + Math.Max(title.Length * 8.5, subtitle.Length * charWidth)));
-        int height = top + plotHeight + 60 + 18 * rows.Count;
-        var svg = new StringBuilder();
-        svg.Append(Inv($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"11\">\n"));
-        svg.Append(Inv($"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n"));
-        svg.Append(Inv($"<text x=\"10\" y=\"18\" font-size=\"13\" font-weight=\"bold\">{WebUtility.HtmlEncode(title)}</text>\n"));
-        svg.Append(Inv($"<text x=\"10\" y=\"34\">{WebUtility.HtmlEncode(subtitle)}</text>\n"));
-        for (int tick = 0; tick <= 100; tick += 25)
-        {
-            double y = top + plotHeight - tick / 100.0 * plotHeight;
-            svg.Append(Inv($"<line x1=\"{left}\" y1=\"{y:F1}\" x2=\"{width - right}\" y2=\"{y:F1}\" stroke=\"#ddd\"/><text x=\"{left - 6}\" y=\"{y + 4:F1}\" text-anchor=\"end\">{tick}</text>\n"));
-        }
-        for (int g = 0; g < metrics.Length; g++)
-        {
-            double x0 = left + g * groupWidth + (groupWidth - rows.Count * barWidth) / 2.0;
-            for (int r = 0; r < rows.Count; r++)
-            {
-                double v = Value(r, metrics[g]);
-                if (double.IsNaN(v)) continue;
-                double h = Math.Clamp(v, 0, 100) / 100 * plotHeight;
-                string shown = metrics[g] == ModelEvaluation.Fqs ? (v / 100).ToString("F3", CultureInfo.InvariantCulture) : v.ToString("F2", CultureInfo.InvariantCulture);
-                svg.Append(Inv($"<rect x=\"{x0 + r * barWidth:F1}\" y=\"{top + plotHeight - h:F1}\" width=\"{barWidth - 2}\" height=\"{h:F1}\" fill=\"{colours[r % colours.Length]}\"><title>{WebUtility.HtmlEncode(rows[r].Method)} {metrics[g]}: {shown}</title></rect>\n"));
-            }
-            svg.Append(Inv($"<text x=\"{left + g * groupWidth + groupWidth / 2.0:F1}\" y=\"{top + plotHeight + 16}\" text-anchor=\"middle\">{WebUtility.HtmlEncode(Label(metrics[g]))}</text>\n"));
-        }
-        for (int r = 0; r < rows.Count; r++)
-        {
-            int y = top + plotHeight + 36 + 18 * r;
-            svg.Append(Inv($"<rect x=\"{left}\" y=\"{y - 10}\" width=\"12\" height=\"12\" fill=\"{colours[r % colours.Length]}\"/><text x=\"{left + 18}\" y=\"{y}\">{WebUtility.HtmlEncode(rows[r].Method)} ({rows[r].Runs} run{(rows[r].Runs == 1 ? "" : "s")})</text>\n"));
-        }
-        svg.Append("</svg>\n");
-        return svg.ToString();
+        var series = rows.Select((row, r) => new ChartSeries($"{row.Method} ({row.Runs} run{(row.Runs == 1 ? "" : "s")})", colours[r % colours.Length],
+            metrics.Select(m => PictureValue(row, m)).ToArray())).ToList();
+        return ReportCharts.GroupedBars(Title(), metrics.Select(m => m == ModelEvaluation.Fqs ? "FQS x100" : m).ToList(), series, 100, "mean over runs",
+            valueFormat: "F2", subtitle: subtitle) + "\n";
     }
 
     /// <summary>A method's bar for <paramref name="metric"/>: its mean (FQS times 100; the Avg. Gap from the row), NaN where it has none.</summary>
@@ -294,6 +260,4 @@ public sealed class RunComparison
     private static string Raw(double v) => double.IsNaN(v) ? "" : v.ToString("R", CultureInfo.InvariantCulture);
 
     private static string Field(string s) => s.IndexOfAny([',', '"', '\n', '\r']) < 0 ? s : "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
-    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

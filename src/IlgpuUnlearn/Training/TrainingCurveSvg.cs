@@ -1,74 +1,53 @@
 using System.Globalization;
-using System.Xml.Linq;
+using IlgpuUnlearn.Evaluation;
 
 namespace IlgpuUnlearn.Training;
 
 /// <summary>
-/// The curves of a training log as an SVG picture: on the left the training and test loss (mean NLL) per epoch, on the
-/// right the test accuracy (%) per epoch (and, for a run without a class, the accuracy on that class and on the rest).
+/// The curves of a training log as an SVG picture (<see cref="ReportCharts.Lines"/>, two charts side by side): on the left
+/// the training and test loss (mean NLL) per epoch, on the right the test accuracy (%) per epoch (and, for a run without a
+/// class, the accuracy on that class and on the rest). Epochs a log has no value for are gaps.
 /// </summary>
 public static class TrainingCurveSvg
 {
-    /// <summary>Panel size; the left margin of each panel (its y labels); the gap right of the last panel (half its last x label and more).</summary>
-    const int PanelWidth = 420, PanelHeight = 280, Margin = 56, Top = 50, RightMargin = 30, PanelGap = 20;
-    static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
+    /// <summary>Each chart's plot width in pixels, whatever the number of epochs.</summary>
+    const int PlotWidth = 340;
 
+    /// <summary>
+    /// The picture of <paramref name="history"/> (epochs numbered from 1, in any order; the x axis runs from 1 to the last
+    /// epoch) under <paramref name="title"/>.
+    /// </summary>
     public static string Render(IReadOnlyList<EpochRecord> history, string title)
     {
-        double rightPanel = 2 * Margin + PanelWidth + PanelGap;
-        int width = (int)rightPanel + PanelWidth + RightMargin, height = Top + PanelHeight + 70;
-        var root = new XElement(Svg + "svg", new XAttribute("width", width), new XAttribute("height", height),
-            new XAttribute("viewBox", $"0 0 {width} {height}"), new XAttribute("font-family", "DejaVu Sans, Helvetica, Arial, sans-serif"));
-        root.Add(new XElement(Svg + "rect", new XAttribute("width", width), new XAttribute("height", height), new XAttribute("fill", "white")));
-        root.Add(Text(width / 2.0, 24, title, 16, "middle", "bold"));
-        int epochs = Math.Max(1, history.Count == 0 ? 1 : history[^1].Epoch);
-
-        var losses = new List<(string, string, IReadOnlyList<(int, double)>)>
+        ArgumentNullException.ThrowIfNull(history);
+        int epochs = Math.Max(1, history.Select(h => h.Epoch).DefaultIfEmpty(1).Max());
+        var categories = Enumerable.Range(1, epochs).Select(e => e.ToString(CultureInfo.InvariantCulture)).ToList();
+        var ticks = EpochTicks(epochs).Select(e => e - 1).ToList();
+        // One value per epoch, NaN where the log has none.
+        double[] PerEpoch(Func<EpochRecord, double?> value)
         {
-            ("train loss", "#1f77b4", history.Select(h => (h.Epoch, h.TrainLoss)).ToList()),
-            ("test loss", "#d62728", history.Where(h => h.TestLoss.HasValue).Select(h => (h.Epoch, h.TestLoss!.Value)).ToList()),
-        };
-        double maxLoss = losses.SelectMany(l => l.Item3).Select(p => p.Item2).Where(double.IsFinite).DefaultIfEmpty(1).Max();
-        Panel(root, Margin, "loss (mean NLL)", epochs, 0, maxLoss <= 0 ? 1 : maxLoss * 1.05, losses);
-
-        var accuracies = new List<(string, string, IReadOnlyList<(int, double)>)>
-        {
-            ("test accuracy", "#2ca02c", history.Where(h => h.TestAccuracy.HasValue).Select(h => (h.Epoch, h.TestAccuracy!.Value)).ToList()),
-            ("excluded class", "#d62728", history.Where(h => h.ExcludedClassTestAccuracy.HasValue).Select(h => (h.Epoch, h.ExcludedClassTestAccuracy!.Value)).ToList()),
-            ("other classes", "#1f77b4", history.Where(h => h.OtherClassesTestAccuracy.HasValue).Select(h => (h.Epoch, h.OtherClassesTestAccuracy!.Value)).ToList()),
-        };
-        Panel(root, rightPanel, "test accuracy (%)", epochs, 0, 100, accuracies.Where(a => a.Item3.Count > 0).ToList());
-        return new XDocument(root).ToString();
-    }
-
-    static void Panel(XElement root, double left, string label, int epochs, double yMin, double yMax,
-        IReadOnlyList<(string Name, string Colour, IReadOnlyList<(int Epoch, double Value)> Points)> series)
-    {
-        double X(double epoch) => left + PanelWidth * (epochs == 1 ? 0.5 : (epoch - 1) / (epochs - 1));
-        double Y(double v) => Top + PanelHeight * (1 - (Math.Clamp(v, yMin, yMax) - yMin) / (yMax - yMin));
-        root.Add(new XElement(Svg + "rect", new XAttribute("x", F(left)), new XAttribute("y", Top), new XAttribute("width", PanelWidth),
-            new XAttribute("height", PanelHeight), new XAttribute("fill", "none"), new XAttribute("stroke", "#888888")));
-        for (int t = 0; t <= 4; t++)
-        {
-            double v = yMin + (yMax - yMin) * t / 4;
-            root.Add(Text(left - 6, Y(v) + 4, v.ToString(yMax >= 10 ? "F0" : "F2", CultureInfo.InvariantCulture), 11, "end"));
+            var values = Enumerable.Repeat(double.NaN, epochs).ToArray();
+            foreach (var h in history) if (h.Epoch >= 1 && value(h) is double v) values[h.Epoch - 1] = v;
+            return values;
         }
-        foreach (int e in EpochTicks(epochs))
-            root.Add(Text(X(e), Top + PanelHeight + 16, e.ToString(CultureInfo.InvariantCulture), 11, "middle"));
-        root.Add(Text(left + PanelWidth / 2.0, Top + PanelHeight + 34, "epoch", 12, "middle"));
-        root.Add(Text(left + PanelWidth / 2.0, Top - 8, label, 13, "middle"));
-        for (int i = 0; i < series.Count; i++)
+
+        var losses = new List<ChartSeries>
         {
-            var (name, colour, points) = series[i];
-            if (points.Count == 0) continue;
-            root.Add(new XElement(Svg + "polyline", new XAttribute("fill", "none"), new XAttribute("stroke", colour), new XAttribute("stroke-width", 2),
-                new XAttribute("points", string.Join(" ", points.Select(p => $"{F(X(p.Epoch))},{F(Y(p.Value))}")))));
-            double ly = Top + PanelHeight + 52;
-            double lx = left + i * 140;
-            root.Add(new XElement(Svg + "line", new XAttribute("x1", F(lx)), new XAttribute("y1", F(ly - 4)), new XAttribute("x2", F(lx + 20)),
-                new XAttribute("y2", F(ly - 4)), new XAttribute("stroke", colour), new XAttribute("stroke-width", 2)));
-            root.Add(Text(lx + 26, ly, name, 11, "start"));
-        }
+            new("train loss", "#1f77b4", PerEpoch(h => h.TrainLoss)),
+            new("test loss", "#d62728", PerEpoch(h => h.TestLoss)),
+        };
+        double maxLoss = losses.SelectMany(l => l.Values).Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        string loss = ReportCharts.Lines("loss (mean NLL)", categories, losses, 0, maxLoss <= 0 ? 1 : maxLoss * 1.05, "mean NLL", "epoch", "F4", ticks, PlotWidth);
+
+        var accuracies = new List<ChartSeries>
+        {
+            new("test accuracy", "#2ca02c", PerEpoch(h => h.TestAccuracy)),
+            new("excluded class", "#d62728", PerEpoch(h => h.ExcludedClassTestAccuracy)),
+            new("other classes", "#1f77b4", PerEpoch(h => h.OtherClassesTestAccuracy)),
+        };
+        string accuracy = ReportCharts.Lines("test accuracy (%)", categories, accuracies.Where(a => a.Values.Any(v => !double.IsNaN(v))).ToList(),
+            0, 100, "accuracy (%)", "epoch", "F2", ticks, PlotWidth);
+        return ReportCharts.SideBySide(title, [loss, accuracy]);
     }
 
     /// <summary>
@@ -89,10 +68,4 @@ public static class TrainingCurveSvg
         if (epochs - ticks[^1] >= step / 2.0) ticks.Add(epochs);
         return ticks;
     }
-
-    static XElement Text(double x, double y, string text, int size, string anchor, string weight = "normal") =>
-        new(Svg + "text", new XAttribute("x", F(x)), new XAttribute("y", F(y)), new XAttribute("font-size", size),
-            new XAttribute("text-anchor", anchor), new XAttribute("font-weight", weight), text);
-
-    static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
 }

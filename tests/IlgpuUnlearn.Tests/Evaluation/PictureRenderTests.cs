@@ -38,10 +38,10 @@ public sealed class PictureRenderTests
         var history = Enumerable.Range(1, epochs).Select(e => Epoch(e, excluded)).ToList();
         string svg = TrainingCurveSvg.Render(history, "ResNet18 (width 16) on fashion-mnist train without class 3 (Dress)");
         AssertNothingCut(svg, $"training curves, {epochs} epochs");
-        // The x labels of each panel: every epoch of a short run; evenly spaced multiples past ten.
+        // The x labels of each panel (the charts' category labels, font size 9): every epoch of a short run; evenly spaced multiples past ten.
         var document = XDocument.Parse(svg);
         var ticks = document.Descendants().Where(e => e.Name.LocalName == "text" && e.Attribute("text-anchor")?.Value == "middle"
-            && int.TryParse(e.Value, out _) && e.Attribute("font-size")?.Value == "11").Select(e => int.Parse(e.Value)).ToList();
+            && int.TryParse(e.Value, out _) && e.Attribute("font-size")?.Value == "9").Select(e => int.Parse(e.Value)).ToList();
         int[] expected = epochs switch { 4 => [1, 2, 3, 4], 1 => [1], _ => [1, 50, 100, 150, 200] };
         Assert.Equal([.. expected, .. expected], ticks);   // both panels
     }
