@@ -35,14 +35,18 @@ internal static unsafe class StrideTwoPhases
 
     /// <summary>
     /// Whether the forward convolution reads phases: every shape that <see cref="Applies"/> with a kernel larger than 1x1 (3x3
-    /// pad 1: 1.06-1.25x on ResNet18's three), and 1x1 ones from <see cref="OneByOneForwardMinPixels"/> output pixels.
+    /// pad 1 on ResNet18's three, against gathering: 1.29x, 1.19x, 1.08x at layer2, 3, 4, batch 64, Zen 4, process CPU time,
+    /// five rounds alternated with main; bench/results/amd-epyc-family25-model17-2core-stride-two-convs-batch64-2026-12-06.txt),
+    /// and 1x1 ones from <see cref="OneByOneForwardMinPixels"/> output pixels.
     /// </summary>
     public static bool ForForward(ConvShape s) => Applies(s) && (s.K > 1 || s.OutH * s.OutW >= OneByOneForwardMinPixels);
 
     /// <summary>
-    /// Whether the weight gradient reads phases: shapes that <see cref="Applies"/> with a kernel larger than 1x1 (3x3 pad 1:
-    /// 1.08-1.28x). A 1x1 shortcut's col rows are a quarter of x, gathered once per group and then used against every dy
-    /// row, so the split's pass costs as much as it saves: measured 0.80-1.16x, 0.9x typical.
+    /// Whether the weight gradient reads phases: shapes that <see cref="Applies"/> with a kernel larger than 1x1 (3x3 pad 1,
+    /// against gathering, same conditions as <see cref="ForForward"/>: layer2 1.12-1.28x, layer3 1.02-1.21x, layer4 0.96-1.13x
+    /// over four runs on the shared machine, whose noise floor is about 10%). A 1x1 shortcut's col rows are a quarter of x,
+    /// gathered once per group and then used against every dy row, so the split's pass costs as much as it saves: measured
+    /// 0.80-1.16x, 0.9x typical.
     /// </summary>
     public static bool ForWeightGradient(ConvShape s) => Applies(s) && s.K > 1;
 
