@@ -43,7 +43,7 @@ internal static unsafe class StrideTwoPhases
 
     /// <summary>
     /// Whether the weight gradient reads phases: shapes that <see cref="Applies"/> with a kernel larger than 1x1 (3x3 pad 1,
-    /// against gathering, same conditions as <see cref="ForForward"/>: layer2 1.12-1.28x, layer3 1.02-1.21x, layer4 0.96-1.13x
+    /// against gathering, same conditions as <see cref="ForForward"/>: layer2 1.12-1.28x, layer3 0.97-1.21x, layer4 0.96-1.13x
     /// over four runs on the shared machine, whose noise floor is about 10%). A 1x1 shortcut's col rows are a quarter of x,
     /// gathered once per group and then used against every dy row, so the split's pass costs as much as it saves: measured
     /// 0.80-1.16x, 0.9x typical.
