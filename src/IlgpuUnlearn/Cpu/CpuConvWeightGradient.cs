@@ -10,7 +10,10 @@ namespace IlgpuUnlearn.Cpu;
 /// a long summed dimension L = G P (both operands are contiguous along it): dy_g (Cout, L) is read in place or gathered, and
 /// each worker builds a block of tiles of six rows of col_g (Cin KK, L) (im2col into its own buffer, never the whole col_g)
 /// and runs each tile, from L1, against dy_g's rows with a micro-kernel of 4 dy rows x 6 col rows that accumulates 24
-/// vector dot products in zmm registers, reducing each to a number once per group.
+/// vector dot products in zmm registers, reducing each to a number once per group. The col rows are masked whole-vector loads
+/// (<see cref="MaskedTaps"/>) from x itself for a "same" stride-1 convolution, from x's four phases for a 3x3 stride-2 one
+/// (<see cref="StrideTwoPhases.ForWeightGradient"/>, split by each worker for the channels of the col rows it is about to
+/// build), and copied value by value otherwise.
 /// </summary>
 internal sealed unsafe class CpuConvWeightGradient
 {
@@ -29,7 +32,7 @@ internal sealed unsafe class CpuConvWeightGradient
     private static readonly int ColumnBlockBytes = CpuKernelPlan.Current.WeightGradientColumnBlockBytes;
 
     private readonly CpuScratch _dyGathered = new();
-    private readonly SamePaddingMasks _masks = new();
+    private readonly MaskedTaps _taps = new();
 
     public void Run(ConvShape s, float* x, float* dy, float* dw)
     {
@@ -41,7 +44,10 @@ internal sealed unsafe class CpuConvWeightGradient
         int imagesPerGroup = Math.Clamp((TargetGroupPixels + p - 1) / p, 1, s.N);
         int strideMax = (imagesPerGroup * p + 15) / 16 * 16;
         int groups = (s.N + imagesPerGroup - 1) / imagesPerGroup;
-        Vector512<float>* sameMasks = _masks.For(s.H, s.W, s.K, s.Stride, s.Pad);
+        // col rows by masked loads: from x in place (a "same" stride-1 convolution) or from x's phases (stride 2), split by
+        // each worker for the channels and images of the col rows it builds
+        bool phased = StrideTwoPhases.ForWeightGradient(s);
+        var taps = phased ? _taps.ForStrideTwoPhases(s) : _taps.ForSame(s.H, s.W, s.K, s.Stride, s.Pad);
         int dyBlock = Math.Max(TileRowsDy, DyBlockBytes / (strideMax * 4) / TileRowsDy * TileRowsDy);
         int tilesPerBlock = Math.Max(1, ColumnBlockBytes / (TileRowsCol * strideMax * 4));
         int colTiles = (rows + TileRowsCol - 1) / TileRowsCol;
@@ -69,6 +75,7 @@ internal sealed unsafe class CpuConvWeightGradient
         new Span<float>(dw, rows * s.Cout).Clear();
         // dw += dy_g col_g^T over the groups, each worker owning a range of dw's columns (col tiles) throughout, so that the
         // groups need no barrier between them; col tiles built a block at a time
+        long plane = (long)s.H * s.W, imageLength = s.InputLength / s.N;
         CpuParallel.For(chunks, chunk =>
         {
             int tile0 = (int)((long)colTiles * chunk / chunks), tile1 = (int)((long)colTiles * (chunk + 1) / chunks);
@@ -85,11 +92,26 @@ internal sealed unsafe class CpuConvWeightGradient
                 for (int block0 = tile0; block0 < tile1; block0 += tilesPerBlock)
                 {
                     int block1 = Math.Min(tile1, block0 + tilesPerBlock);
-                    // col_g rows of tiles block0 .. block1, zero past the last row, so that a partial tile runs the same kernel
-                    for (int r = block0 * TileRowsCol; r < block1 * TileRowsCol; r++)
+                    // col_g rows of tiles block0 .. block1, zero past the last row, so that a partial tile runs the same kernel; read
+                    // from x, or from the phases of the rows' channels c0 .. c1 of the group's images, split into this worker's
+                    // buffer (count, c1 - c0, 4, OH, OW) just before
+                    int rowFirst = block0 * TileRowsCol, rowEnd = Math.Min(rows, block1 * TileRowsCol);
+                    float* source = x + first * imageLength;
+                    long sourceImageLength = imageLength;
+                    int c0 = 0;
+                    if (phased)
                     {
-                        float* dst = colBlock + (long)(r - block0 * TileRowsCol) * stride;
-                        if (r < rows) Im2colRow(s, x, first, count, r, dst, sameMasks);
+                        c0 = rowFirst / kk;
+                        int c1 = (rowEnd + kk - 1) / kk;
+                        source = CpuScratch.ThreadPhases.Get(count * (c1 - c0) * plane);
+                        sourceImageLength = (c1 - c0) * plane;
+                        for (int n = 0; n < count; n++)
+                            StrideTwoPhases.Split(x + (first + n) * imageLength + c0 * plane, 1, c1 - c0, s.H, s.W, source + n * sourceImageLength);
+                    }
+                    for (int r = rowFirst; r < block1 * TileRowsCol; r++)
+                    {
+                        float* dst = colBlock + (long)(r - rowFirst) * stride;
+                        if (r < rows) Im2colRow(s, source, sourceImageLength, c0, count, r, dst, taps);
                         else new Span<float>(dst, stride).Clear();
                     }
                     for (int co0 = 0; co0 < s.Cout; co0 += dyBlock)
@@ -106,7 +128,7 @@ internal sealed unsafe class CpuConvWeightGradient
                 }
             }
         });
-        GC.KeepAlive(this); // dyg and the masks point into pinned arrays only this instance holds (see CpuWinogradWeightGradient.Run)
+        GC.KeepAlive(this); // dyg and the taps point into pinned arrays only this instance holds (see CpuWinogradWeightGradient.Run)
     }
 
     /// <summary>
@@ -142,20 +164,21 @@ internal sealed unsafe class CpuConvWeightGradient
     }
 
     /// <summary>
-    /// col row (ci, kh, kw) for images first .. first + count: x[n, ci, oh s - p + kh, ow s - p + kw], zero padded to whole
-    /// vectors; by masked loads when <paramref name="sameMasks"/> (<see cref="SamePaddingMasks"/>) is given.
+    /// col row (ci, kh, kw) for count images: x[n, ci, oh s - p + kh, ow s - p + kw], zero padded to whole vectors. The images
+    /// lie at <paramref name="x"/> + n <paramref name="imageLength"/>, from channel <paramref name="firstChannel"/> on. By
+    /// masked loads when <paramref name="taps"/> is a table (<see cref="MaskedTaps"/>: the images themselves for a "same"
+    /// stride-1 convolution, their phases for a stride-2 one).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Im2colRow(ConvShape s, float* x, int first, int count, int row, float* dst, Vector512<float>* sameMasks)
+    private static void Im2colRow(ConvShape s, float* x, long imageLength, int firstChannel, int count, int row, float* dst, MaskedTapSource taps)
     {
         int kk = s.K * s.K, ci = row / kk, kh = row % kk / s.K, kw = row % s.K;
         int p = s.OutH * s.OutW;
-        if (sameMasks != null)
+        if (!taps.IsNone)
         {
-            // pixels q .. q + 15 of image n from x[n, ci] + q + (kh - pad) W + (kw - pad), the padding's lanes masked off
-            long offset = (long)ci * p + (long)(kh - s.Pad) * s.W + (kw - s.Pad), imageLength = (long)s.Cin * p;
-            float* image0 = x + first * imageLength + offset;
-            var masks = sameMasks + (kh * s.K + kw) * (p / 16);
+            // pixels q .. q + 15 of image n from the source's channel ci at the tap's offset, the padding's lanes masked off
+            float* image0 = x + (ci - firstChannel) * taps.ChannelStride + taps.Offsets[row % kk];
+            var masks = taps.Masks + row % kk * taps.Vectors;
             for (int q = 0; q < p; q += 16)
             {
                 var inside = masks[q / 16];
@@ -167,7 +190,7 @@ internal sealed unsafe class CpuConvWeightGradient
         int ow0 = CpuConv.FirstInside(kw - s.Pad, s.Stride), ow1 = CpuConv.EndInside(kw - s.Pad, s.Stride, s.W, s.OutW);
         for (int n = 0; n < count; n++)
         {
-            float* plane = x + ((long)(first + n) * s.Cin + ci) * s.H * s.W;
+            float* plane = x + n * imageLength + (long)(ci - firstChannel) * s.H * s.W;
             for (int oh = 0; oh < s.OutH; oh++)
             {
                 float* d = dst + n * p + oh * s.OutW;

@@ -45,9 +45,11 @@ internal sealed unsafe class CpuScratch
 
     ~CpuScratch() => Release();
 
-    /// <summary>Per-thread scratch for the packed B panel of the GEMM and the column buffers of the convolutions.</summary>
-    [ThreadStatic] private static CpuScratch? t_panel, t_columns;
+    /// <summary>Per-thread scratch for the packed B panel of the GEMM, the column buffers of the convolutions, and the phases a
+    /// stride-2 weight gradient splits while it builds its column buffer.</summary>
+    [ThreadStatic] private static CpuScratch? t_panel, t_columns, t_phases;
 
     public static CpuScratch ThreadPanel => t_panel ??= new CpuScratch();
     public static CpuScratch ThreadColumns => t_columns ??= new CpuScratch();
+    public static CpuScratch ThreadPhases => t_phases ??= new CpuScratch();
 }

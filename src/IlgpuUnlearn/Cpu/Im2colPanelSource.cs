@@ -6,12 +6,13 @@ namespace IlgpuUnlearn.Cpu;
 
 /// <summary>
 /// The B operand of the forward convolution read straight from the image: B[(ci, kh, kw), j] = x[n, ci, oh s - p + kh, ow s - p + kw]
-/// for column j = (n, oh, ow), zero in the padding. A "same" stride-1 convolution on images of whole vectors, given its
-/// <paramref name="sameMasks"/> (<see cref="SamePaddingMasks"/>), reads each 16-column third of a panel row as one masked load;
-/// otherwise (null masks) a panel's NR columns are a few runs along output rows, copied run by run (for stride 1 each run is
-/// a contiguous piece of an input row).
+/// for column j = (n, oh, ow), zero in the padding. Given a table of masked taps (<see cref="MaskedTaps"/>: a "same" stride-1
+/// convolution read from the image, or a stride-2 one read from its phases, <paramref name="x"/> then being the phases), each
+/// 16-column third of a panel row is one masked load; otherwise (<see cref="MaskedTapSource.None"/>) a panel's NR columns are a
+/// few runs along output rows, copied run by run (for stride 1 each run is a contiguous piece of an input row). With a table, the
+/// rows are (channel, tap of the table) and the columns the table's planes of whole vectors: only x, cin and the table are read.
 /// </summary>
-internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int w, int k, int stride, int pad, Vector512<float>* sameMasks)
+internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int w, int k, int stride, int pad, MaskedTapSource taps)
     : IGemmPanelSource
 {
     private readonly int _outH = (h + 2 * pad - k) / stride + 1;
@@ -19,35 +20,58 @@ internal readonly unsafe struct Im2colPanelSource(float* x, int cin, int h, int 
 
     public void Pack(long j0, int cols, int k0, int kc, float* dst)
     {
-        if (cols == CpuGemm.NR && sameMasks != null) PackSame(j0, k0, kc, dst);
+        if (!taps.IsNone) PackMasked(j0, cols, k0, kc, dst);
         else PackRuns(j0, cols, k0, kc, dst);
     }
 
-    /// <summary>A whole panel of a "same" stride-1 convolution: per row three masked vector loads.</summary>
+    /// <summary>
+    /// A panel by masked loads: per row one load per 16-column third (cols is a multiple of 16, since the columns are whole
+    /// images of whole vectors), zeros in the thirds past cols.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PackSame(long j0, int k0, int kc, float* dst)
+    private void PackMasked(long j0, int cols, int k0, int kc, float* dst)
     {
-        long p = (long)h * w;
-        int vectors = (int)(p / 16);
-        // Third t holds pixels q .. q + 15 of one image (p is a multiple of 16): they start at x + start_t for ci = 0, tap
-        // (kh, kw) masks them with sameMasks[(kh K + kw) vectors + q / 16].
-        long j1 = j0 + 16, j2 = j0 + 32;
-        long start0 = j0 / p * cin * p + j0 % p, start1 = j1 / p * cin * p + j1 % p, start2 = j2 / p * cin * p + j2 % p;
-        int v0 = (int)(j0 % p / 16), v1 = (int)(j1 % p / 16), v2 = (int)(j2 % p / 16);
-        int kk = k * k;
-        int ci = k0 / kk, kh = k0 % kk / k, kw = k0 % k;
-        for (int row = 0; row < kc; row++)
+        int vectors = taps.Vectors, kk = taps.Taps;
+        long p = 16L * vectors, channelStride = taps.ChannelStride, imageStride = cin * channelStride;
+        // Third t holds pixels q .. q + 15 of one image: they start at s_t for channel 0 and offset 0, tap tp masks them with
+        // m_t[tp vectors] (mask q / 16 of the tap). A third past cols reads third 0 again and stores zeros.
+        long j1 = cols > 16 ? j0 + 16 : j0, j2 = cols > 32 ? j0 + 32 : j0;
+        float* s0 = x + j0 / p * imageStride + j0 % p, s1 = x + j1 / p * imageStride + j1 % p, s2 = x + j2 / p * imageStride + j2 % p;
+        Vector512<float>* m0 = taps.Masks + j0 % p / 16, m1 = taps.Masks + j1 % p / 16, m2 = taps.Masks + j2 % p / 16;
+        int* offsets = taps.Offsets;
+        var zero = Vector512<float>.Zero;
+        int tap = k0 % kk;
+        long channel = k0 / kk * channelStride;
+        if (cols == CpuGemm.NR)
         {
-            long offset = ci * p + (long)(kh - pad) * w + (kw - pad);
-            var m = sameMasks + (kh * k + kw) * vectors;
-            float* d = dst + row * CpuGemm.NR;
-            Vector512.Store(Avx512F.MaskLoad(x + start0 + offset, m[v0], Vector512<float>.Zero), d);
-            Vector512.Store(Avx512F.MaskLoad(x + start1 + offset, m[v1], Vector512<float>.Zero), d + 16);
-            Vector512.Store(Avx512F.MaskLoad(x + start2 + offset, m[v2], Vector512<float>.Zero), d + 32);
-            if (++kw == k)
+            for (float* d = dst, end = dst + kc * CpuGemm.NR; d < end; d += CpuGemm.NR)
             {
-                kw = 0;
-                if (++kh == k) { kh = 0; ci++; }
+                long offset = channel + offsets[tap];
+                int mask = tap * vectors;
+                Vector512.Store(Avx512F.MaskLoad(s0 + offset, m0[mask], zero), d);
+                Vector512.Store(Avx512F.MaskLoad(s1 + offset, m1[mask], zero), d + 16);
+                Vector512.Store(Avx512F.MaskLoad(s2 + offset, m2[mask], zero), d + 32);
+                if (++tap == kk)
+                {
+                    tap = 0;
+                    channel += channelStride;
+                }
+            }
+            return;
+        }
+        var keep1 = cols > 16 ? Vector512<float>.AllBitsSet : zero;
+        var keep2 = cols > 32 ? Vector512<float>.AllBitsSet : zero;
+        for (float* d = dst, end = dst + kc * CpuGemm.NR; d < end; d += CpuGemm.NR)
+        {
+            long offset = channel + offsets[tap];
+            int mask = tap * vectors;
+            Vector512.Store(Avx512F.MaskLoad(s0 + offset, m0[mask], zero), d);
+            Vector512.Store(Avx512F.MaskLoad(s1 + offset, m1[mask] & keep1, zero), d + 16);
+            Vector512.Store(Avx512F.MaskLoad(s2 + offset, m2[mask] & keep2, zero), d + 32);
+            if (++tap == kk)
+            {
+                tap = 0;
+                channel += channelStride;
             }
         }
     }

@@ -18,6 +18,20 @@ public sealed class CpuConvTests(ITestOutputHelper output)
         { 2, 4, 5, 5, 3, 3, 2, 0 },
         { 3, 20, 8, 8, 18, 3, 1, 1 },
         { 2, 18, 9, 7, 20, 3, 2, 1 },
+        // stride 2 halving even sizes with an output of whole vectors: 3x3 read through the input's phases under AVX-512
+        // (StrideTwoPhases), with channel tails (5 -> 12, 9 -> 10), non-square images, rows of 20 and 18 outputs (a split
+        // whose rows end in a partial vector), an input of 1 MB per image (4 images per split: two groups), and backward-input
+        // groups of 3 images with a shorter last one (P 64 and 1024, 5 images); 1x1 shortcuts of 32 output pixels (direct), 64
+        // and 160 (rows of 20: forward from the even phase)
+        { 3, 5, 8, 8, 12, 3, 2, 1 },
+        { 2, 9, 16, 8, 10, 3, 2, 1 },
+        { 5, 17, 16, 16, 9, 3, 2, 1 },
+        { 2, 3, 8, 40, 6, 3, 2, 1 },
+        { 1, 4, 16, 36, 5, 3, 2, 1 },
+        { 2, 7, 8, 16, 20, 1, 2, 0 },
+        { 3, 6, 16, 16, 11, 1, 2, 0 },
+        { 2, 5, 16, 40, 7, 1, 2, 0 },
+        { 5, 64, 64, 64, 8, 3, 2, 1 },
     };
 
     // ---- references, straight from the definition ------------------------------------------------
