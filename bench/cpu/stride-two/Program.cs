@@ -21,14 +21,8 @@ foreach (var (name, cin, h, cout, k, stride, pad, _) in CpuOpsBenchmark.ResNet18
 {
     if (stride != 2 || !name.StartsWith(only, StringComparison.Ordinal)) continue;
     var s = new ConvShape(batch, cin, h, h, cout, k, stride, pad);
-    using var x = ops.Allocate<float>(s.InputLength);
-    using var w = ops.Allocate<float>(s.WeightLength);
-    using var y = ops.Allocate<float>(s.OutputLength);
-    foreach (var buffer in new[] { x, w, y })
-    {
-        var span = CpuOps.Span(buffer.All);
-        for (int i = 0; i < span.Length; i++) span[i] = (float)(rng.NextDouble() - 0.5);
-    }
+    using var operands = CpuOpsBenchmark.RandomConvOperands(ops, s, rng);
+    var (x, w, y) = (operands.X, operands.W, operands.Y);
     double flops = 2.0 * s.Macs;
     double f = directions.Contains('f') ? Least(() => ops.Conv2dForward(s, x.All, w.All, y.All)) : 0;
     double bi = directions.Contains('i') ? Least(() => ops.Conv2dBackwardInput(s, y.All, w.All, x.All)) : 0;

@@ -29,6 +29,32 @@ public static unsafe class CpuOpsBenchmark
         ("layer4 ds 1x1 256->512 s2", 256, 8, 512, 1, 2, 0, 1),
     ];
 
+    /// <summary>The operands of one convolution (x, w, y), disposed together.</summary>
+    public sealed record ConvOperands(DeviceBuffer<float> X, DeviceBuffer<float> W, DeviceBuffer<float> Y) : IDisposable
+    {
+        public void Dispose()
+        {
+            X.Dispose();
+            W.Dispose();
+            Y.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The operands of convolution <paramref name="s"/> on <paramref name="ops"/>: x (N, Cin, H, W), w (Cout, Cin, K, K) and
+    /// y (N, Cout, OH, OW), each filled uniformly in [-0.5, 0.5) from <paramref name="rng"/>.
+    /// </summary>
+    public static ConvOperands RandomConvOperands(CpuOps ops, ConvShape s, Random rng)
+    {
+        var operands = new ConvOperands(ops.Allocate<float>(s.InputLength), ops.Allocate<float>(s.WeightLength), ops.Allocate<float>(s.OutputLength));
+        foreach (var buffer in new[] { operands.X, operands.W, operands.Y })
+        {
+            var span = CpuOps.Span(buffer.All);
+            for (int i = 0; i < span.Length; i++) span[i] = (float)(rng.NextDouble() - 0.5);
+        }
+        return operands;
+    }
+
     public static void Run(TextWriter output, int batch = 64, int repeats = 5, string? only = null)
     {
         output.WriteLine($"CpuOps benchmark: {Environment.ProcessorCount} threads, batch {batch}, best of {repeats}");
@@ -174,14 +200,8 @@ public static unsafe class CpuOpsBenchmark
         foreach (var (name, cin, h, cout, k, stride, pad, uses) in ResNet18Convs)
         {
             var s = new ConvShape(batch, cin, h, h, cout, k, stride, pad);
-            using var x = ops.Allocate<float>(s.InputLength);
-            using var w = ops.Allocate<float>(s.WeightLength);
-            using var y = ops.Allocate<float>(s.OutputLength);
-            foreach (var buffer in new[] { x, w, y })
-            {
-                var span = CpuOps.Span(buffer.All);
-                for (int i = 0; i < span.Length; i++) span[i] = (float)(rng.NextDouble() - 0.5);
-            }
+            using var operands = RandomConvOperands(ops, s, rng);
+            var (x, w, y) = (operands.X, operands.W, operands.Y);
             double flops = 2.0 * s.Macs;
             double tf = Best(repeats, () => ops.Conv2dForward(s, x.All, w.All, y.All), out double cf);
             double ti = Best(repeats, () => ops.Conv2dBackwardInput(s, y.All, w.All, x.All), out double ci);
