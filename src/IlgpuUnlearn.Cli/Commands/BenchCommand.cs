@@ -36,7 +36,9 @@ internal static class BenchCommand
 {
     public static int Run(BenchOptions o)
     {
-        if (o.BatchSize < 1 || o.Steps < 1 || o.Warmup < 0) throw new UserError("--batch-size and --steps must be at least 1, --warmup at least 0");
+        PlanChecks.AtLeast(o.BatchSize, 1, "--batch-size");
+        PlanChecks.AtLeast(o.Steps, 1, "--steps");
+        PlanChecks.AtLeast(o.Warmup, 0, "--warmup");
         long baseRss = ProcessMemory.PeakResidentBytes();
         using var ops = DeviceChoice.Open(o.Device);
         using var model = new ResNet18(ops, ResNet18Config.Cifar10, o.BatchSize);

@@ -52,7 +52,9 @@ internal static class BenchEvalCommand
 {
     public static int Run(BenchEvalOptions o)
     {
-        if (o.BatchSize < 1 || o.Steps < 1 || o.Warmup < 0) throw new UserError("--batch-size and --steps must be at least 1, --warmup at least 0");
+        PlanChecks.AtLeast(o.BatchSize, 1, "--batch-size");
+        PlanChecks.AtLeast(o.Steps, 1, "--steps");
+        PlanChecks.AtLeast(o.Warmup, 0, "--warmup");
         if ((o.MetricsOnly || o.SvcPeer is not null) && !o.Metrics) throw new UserError("--metrics-only and --svc-peer need --metrics");
         if (o.SvcPeer is not null && !File.Exists(o.SvcPeer)) throw new UserError($"--svc-peer {o.SvcPeer}: no such file");
         if (o.SvcRepeats < 1) throw new UserError("--svc-repeats must be at least 1");

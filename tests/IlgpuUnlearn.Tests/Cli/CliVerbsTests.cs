@@ -36,6 +36,18 @@ public sealed class CliVerbsTests(TinyCifarFiles files, ITestOutputHelper output
         Assert.DoesNotContain("bench-kernels", result.Stdout, StringComparison.Ordinal); // not the list of verbs
     }
 
+    [Theory]
+    [InlineData("bench", "--batch-size", "0", "--batch-size must be at least 1, got 0")]
+    [InlineData("bench", "--steps", "-1", "--steps must be at least 1, got -1")]
+    [InlineData("bench-eval", "--warmup", "-2", "--warmup must be at least 0, got -2")]
+    public void BenchVerbsNameTheOptionAndTheValueOutOfRange(string verb, string option, string value, string message)
+    {
+        var result = CliProcess.Run(files.NewFolder("bench-range"), verb, "--device", "cpu", option, value);
+        output.WriteLine(result.ToString());
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal($"ilgpu-unlearn: error: {message}", Assert.Single(result.StderrLines));
+    }
+
     [Fact]
     public void DownloadFetchesIntoTheCacheOnceAndRefusesUnknownNames()
     {
