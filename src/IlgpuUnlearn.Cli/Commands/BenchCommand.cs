@@ -15,13 +15,13 @@ public sealed class BenchOptions
     [Option("device", HelpText = DeviceChoice.Help)]
     public string? Device { get; set; }
 
-    [Option("batch-size", Default = 64, HelpText = "Images per step.")]
+    [Option("batch-size", Default = 64, HelpText = "Images per step; the default is the batch of the CPU comparison against PyTorch (bench/compare-step.sh).")]
     public int BatchSize { get; set; }
 
-    [Option("steps", Default = 5, HelpText = "Timed steps (after --warmup untimed ones).")]
+    [Option("steps", Default = 5, HelpText = "Timed steps (after --warmup untimed ones); the default is ours.")]
     public int Steps { get; set; }
 
-    [Option("warmup", Default = 2, HelpText = "Untimed steps first (JIT, kernel compilation, caches).")]
+    [Option("warmup", Default = 2, HelpText = "Untimed steps first (JIT, kernel compilation, caches); the default is ours.")]
     public int Warmup { get; set; }
 
     [Option("augment", HelpText = "Crop and flip every batch as `train` does (random 32 crop of the 4-padded image, random horizontal flip, " +

@@ -11,11 +11,12 @@ internal static class DataChoice
     public const string DataHelp = "CIFAR-10 as cifar-10-batches-bin/ (or a folder holding it), cifar-10-binary.tar.gz or cifar-10-python.tar.gz; " +
         "with --dataset fashion-mnist, the folder of its IDX files (or torchvision's root holding FashionMNIST/raw/). Default: CIFAR-10 binary, downloaded once into the cache " +
         "($XDG_CACHE_HOME or ~/.cache, subfolder ilgpu-unlearn)";
-    public const string DatasetHelp = "cifar10, fashion-mnist (1x28x28 grey, padded to 3x32x32 for a model whose conv1 reads 3 channels) or synthetic";
+    public const string DatasetHelp = "cifar10, fashion-mnist (1x28x28 grey, padded to 3x32x32 for a model whose conv1 reads 3 channels) or synthetic. " +
+        "The default is the model card's data set";
     public const string MeanHelp = "The model's input normalisation: a preset (cifar10, fashion-mnist, mnist, imagenet, half, none) or the per-channel means " +
         "of pixels scaled to [0, 1], comma-separated: one per input channel of the model (1 for a grey model, 3 for colour), or one for every channel. " +
         "Default: fashion-mnist for grey Fashion-MNIST models, else cifar10";
-    public const string StdHelp = "The per-channel standard deviations that go with --mean (or a preset name)";
+    public const string StdHelp = "The per-channel standard deviations that go with --mean (or a preset name). Default: those of the --mean preset";
     public const string WeightsHelp = "The model to start from (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +
         "Default: the base model jaeunglee/resnet18-cifar10-unlearning (resnet18_cifar10_full.pth), downloaded once into the cache";
     public const string EvalWeightsHelp = "The model to evaluate (.pth, .pt or .safetensors; torchvision or pytorch-cifar names). " +

@@ -24,7 +24,7 @@ public sealed class DemoOptions
     [Option("out", Default = "ilgpu-unlearn-demo", HelpText = "Folder for the base and unlearned models, the report and the confusion-matrix pictures.")]
     public string Out { get; set; } = "ilgpu-unlearn-demo";
 
-    [Option("width", Default = 16, HelpText = "Base width of the ResNet18 (64 is the card's network).")]
+    [Option("width", Default = 16, HelpText = "Base width of the ResNet18 (64 is the card's network). The default is ours: a network that trains in seconds on a CPU.")]
     public int Width { get; set; }
 
     [Option("train-per-class", HelpText = "Training images per class (default: all shipped Fashion-MNIST ones; 200 synthetic).")]
@@ -33,13 +33,13 @@ public sealed class DemoOptions
     [Option("test-per-class", HelpText = "Test images per class (default: all shipped Fashion-MNIST ones; 50 synthetic).")]
     public int? TestPerClass { get; set; }
 
-    [Option("train-epochs", Default = 4, HelpText = "Epochs of ordinary training that make the base model.")]
+    [Option("train-epochs", Default = 4, HelpText = "Epochs of ordinary training that make the base model. The default is ours (about 80% test accuracy at width 16).")]
     public int TrainEpochs { get; set; }
 
     [Option("batch-size", Default = 250, HelpText = "Retain images per unlearning step (the card's 2500 scaled to the smaller set).")]
     public int BatchSize { get; set; }
 
-    [Option("seed", Default = 1, HelpText = "Seed of the data, the initialisation and the shuffles.")]
+    [Option("seed", Default = 1, HelpText = "Seed of the data, the initialisation and the shuffles. The default is ours (README's rows are this seed's).")]
     public int Seed { get; set; }
 
     [Option("bootstrap", Default = 1000, HelpText = RunEvaluation.BootstrapHelp)]

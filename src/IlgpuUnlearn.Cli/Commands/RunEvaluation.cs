@@ -23,8 +23,9 @@ internal static class RunEvaluation
     public const string RetrainedHelp = "The model retrained without the forget class, the reference the gap, Avg. Gap and FQS are measured against: " +
         "a file, 'published' (resnet18_cifar10_no_<class>.pth from jaeunglee/resnet18-cifar10-unlearning, downloaded once into the cache), " +
         "'none', or 'auto' (published when --weights is not given, i.e. for the published base model; else none).";
-    public const string BootstrapHelp = "Bootstrap resamples for the 95% intervals (0: none); the loss attack and FQS use at most 200.";
-    public const string CollapseHelp = "Flag a retain class whose test accuracy falls more than this many points below the base model's.";
+    public const string BootstrapHelp = "Bootstrap resamples for the 95% intervals (0: none); the loss attack and FQS use at most 200. The default is ours (a common count for " +
+        "percentile intervals); the peers report no intervals.";
+    public const string CollapseHelp = "Flag a retain class whose test accuracy falls more than this many points below the base model's. The default is ours; no peer flags collapse.";
     public const string MetricsHelp = "Metrics: Comparator UA/RA/TUA/TRA/FQS (gnueaj/Machine-Unlearning-Comparator), SalUn UA/RA/TA and MIA-efficacy " +
         "(OPTML-Group/Unlearn-Saliency, SVC_MIA: RBF SVC C=3 gamma auto on the true-class probability), the loss attack of the NeurIPS 2023 " +
         "unlearning challenge's starting kit and SCRUB (logistic regression, 10 stratified splits).";
@@ -32,7 +33,7 @@ internal static class RunEvaluation
     public const string BelowLogitsHelp = "With a forget class, the figures below the logits, comma-separated: probe (a linear probe on the penultimate " +
         "features, fitted on the training split), relearn (SGD steps on 1% of the forget class until half the base model's forget test accuracy), " +
         "cka (linear CKA per stage between every two models on the Comparator's splits); 'none' for none. Each model's verdict against the " +
-        "retrained model is always given.";
+        "retrained model is always given. The default (all three) is ours.";
 
     /// <summary>--below-logits: the parts to compute, or null for none.</summary>
     public static BelowLogitsSettings? ParseBelowLogits(string value)

@@ -146,7 +146,7 @@ public sealed class UnlearnOptions
     [Option("confusion", HelpText = "Draw the confusion matrix here (.svg or .png; with all, one per class). Default: next to the model, as .svg.")]
     public string? Confusion { get; set; }
 
-    [Option("eval-batch-size", Default = 500, HelpText = "Images per batch when evaluating.")]
+    [Option("eval-batch-size", Default = 500, HelpText = "Images per batch when evaluating (eval mode: the results do not depend on it beyond rounding). The default is ours.")]
     public int EvalBatchSize { get; set; }
 
     [Option("limit", HelpText = DataChoice.LimitHelp)]
