@@ -47,9 +47,10 @@ public sealed record CpuKernelPlan(
 
     /// <summary>
     /// The Winograd weight-gradient threshold of a CPU without AVX-512 (<see cref="int.MaxValue"/>: never; its transforms
-    /// are written with AVX-512's two-source permute). Its fp32 error is PyTorch's: measured against fp64 on ResNet18's
-    /// shapes at batch 4 and 16 (post-ReLU inputs, relative rms of dw), 1.3-2.3e-7 where the direct path has 0.6-1.5e-7 and
-    /// PyTorch 1.13's own fp32 weight gradient 0.9-7.3e-7 (layer1 7.3e-7, layer4 1.1e-7; CpuWinogradWeightGradientTests).
+    /// are written with AVX-512's two-source permute). Its fp32 error is PyTorch's: measured against fp64 on ResNet18's 3x3
+    /// stride-1 shapes at batch 4 (post-ReLU inputs, relative rms of dw), 1.3-2.3e-7 where the direct path has 0.6-1.5e-7 and
+    /// PyTorch 1.13's own fp32 weight gradient 1.1-7.3e-7 (layer4 to layer1; CpuWinogradWeightGradientTests
+    /// .ErrorOnResNet18sShapesIsPyTorchs, bench/cpu/torch_weight_gradient_error.py).
     /// </summary>
     public const int WinogradWeightGradientOff = int.MaxValue;
 
