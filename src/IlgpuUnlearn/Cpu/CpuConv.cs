@@ -206,5 +206,14 @@ internal sealed unsafe class CpuConv : IDisposable
         else _weightGradient.Run(s, x, dy, dw);
     }
 
-    public void Dispose() { }
+    /// <summary>Frees every scratch block the convolutions hold (up to ~160 MB at the card's batch of 2500) now rather than at finalization.</summary>
+    public void Dispose()
+    {
+        _packedWeights.Dispose();
+        _flippedWeights.Dispose();
+        _weightGradient.Dispose();
+        _winogradWeightGradient.Dispose();
+        _taps.Dispose();
+        _winograd.Dispose();
+    }
 }

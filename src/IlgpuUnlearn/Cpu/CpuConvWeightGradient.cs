@@ -15,7 +15,7 @@ namespace IlgpuUnlearn.Cpu;
 /// (<see cref="StrideTwoPhases.ForWeightGradient"/>, split by each worker for the channels of the col rows it is about to
 /// build), and copied value by value otherwise.
 /// </summary>
-internal sealed unsafe class CpuConvWeightGradient
+internal sealed unsafe class CpuConvWeightGradient : IDisposable
 {
     internal const int TileRowsDy = 4, TileRowsCol = CpuKernelPlan.WeightGradientColRows;
     /// <summary>
@@ -33,6 +33,13 @@ internal sealed unsafe class CpuConvWeightGradient
 
     private readonly CpuScratch _dyGathered = new();
     private readonly MaskedTaps _taps = new();
+
+    /// <summary>Frees the scratch blocks now (see <see cref="CpuScratch.Dispose"/>).</summary>
+    public void Dispose()
+    {
+        _dyGathered.Dispose();
+        _taps.Dispose();
+    }
 
     public void Run(ConvShape s, float* x, float* dy, float* dw)
     {
@@ -128,7 +135,7 @@ internal sealed unsafe class CpuConvWeightGradient
                 }
             }
         });
-        GC.KeepAlive(this); // dyg and the taps point into pinned arrays only this instance holds (see CpuWinogradWeightGradient.Run)
+        GC.KeepAlive(this); // dyg and the taps point into native blocks only this instance holds (see CpuWinogradWeightGradient.Run)
     }
 
     /// <summary>

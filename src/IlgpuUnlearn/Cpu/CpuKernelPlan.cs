@@ -3,7 +3,10 @@ namespace IlgpuUnlearn.Cpu;
 /// <summary>How a panel of the forward convolution's im2col operand is read from the image.</summary>
 public enum Im2colStrategy
 {
-    /// <summary>Each 16-pixel piece of a "same" stride-1 convolution as one AVX-512 masked load (the padding's lanes masked off).</summary>
+    /// <summary>
+    /// Each 16-pixel piece as one AVX-512 masked load (the padding's lanes masked off): "same" stride-1 convolutions read in
+    /// place, and stride-2 ones that halve an even image read through its four phases (<see cref="StrideTwoPhases"/>).
+    /// </summary>
     MaskedLoads,
     /// <summary>Runs along output rows copied one by one (any convolution; the only way without AVX-512's mask registers).</summary>
     RowRuns,

@@ -12,7 +12,7 @@ namespace IlgpuUnlearn.Cpu;
 /// it is done with the address (a field of a live owner, or <see cref="GC.KeepAlive"/> at the end), since optimised code
 /// may drop the last reference to it mid-call.
 /// </summary>
-internal sealed unsafe class CpuScratch
+internal sealed unsafe class CpuScratch : IDisposable
 {
     private float* _data;
     private long _length;
@@ -42,6 +42,9 @@ internal sealed unsafe class CpuScratch
         _data = null;
         _length = 0;
     }
+
+    /// <summary>Frees the block now (a later <see cref="Get"/> allocates again); the finalizer frees what is left otherwise.</summary>
+    public void Dispose() => Release();
 
     ~CpuScratch() => Release();
 

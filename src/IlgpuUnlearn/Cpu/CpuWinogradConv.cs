@@ -22,11 +22,14 @@ namespace IlgpuUnlearn.Cpu;
 /// The backward-input convolution (stride 1, padding 1) is the same with Ci and Co swapped and the filters rotated.
 /// Not for concurrent calls: the packed U belongs to the instance.
 /// </summary>
-internal sealed unsafe class CpuWinogradConv
+internal sealed unsafe class CpuWinogradConv : IDisposable
 {
     private const int Xi = WinogradF2x3.Positions; // the 4x4 products ξ
     private const int Lanes = WinogradF2x3.Lanes;
     private readonly CpuScratch _packedU = new();
+
+    /// <summary>Frees the scratch blocks now (see <see cref="CpuScratch.Dispose"/>).</summary>
+    public void Dispose() => _packedU.Dispose();
 
     /// <summary>y (N, Cout, H, W) = conv2d(x (N, Cin, H, W), w (Cout, Cin, 3, 3)), stride 1, padding 1.</summary>
     public void Forward(ConvShape s, float* x, float* w, float* y)
@@ -79,7 +82,7 @@ internal sealed unsafe class CpuWinogradConv
             int count = (int)Math.Min(block, tiles - t0);
             RunBlock(shape, input, packedU, uStride, output, t0, count);
         });
-        GC.KeepAlive(this); // packedU points into _packedU's pinned array, which only this instance holds (see CpuWinogradWeightGradient.Run)
+        GC.KeepAlive(this); // packedU points into _packedU's native block, which only this instance holds (see CpuWinogradWeightGradient.Run)
     }
 
     /// <summary>The convolution's sizes and a worker's scratch layout: row strides of V and M (Tb + 16, room for a vector's overrun).</summary>

@@ -40,7 +40,7 @@ namespace IlgpuUnlearn.Cpu;
 /// </para>
 /// Not for concurrent calls: the scratch buffers belong to the instance.
 /// </summary>
-internal sealed unsafe class CpuWinogradWeightGradient
+internal sealed unsafe class CpuWinogradWeightGradient : IDisposable
 {
     private const int Positions = WinogradF2x3.Positions, Lanes = WinogradF2x3.Lanes;
     private const int TileRowsCol = CpuConvWeightGradient.TileRowsCol;
@@ -73,6 +73,13 @@ internal sealed unsafe class CpuWinogradWeightGradient
     private const int GatherMostTilesW = 8;
 
     private readonly CpuScratch _tiles = new(), _offsets = new();
+
+    /// <summary>Frees the scratch blocks now (see <see cref="CpuScratch.Dispose"/>).</summary>
+    public void Dispose()
+    {
+        _tiles.Dispose();
+        _offsets.Dispose();
+    }
 
     /// <summary>Whether this path computes the convolution's weight gradient: 3x3 kernels, stride 1, padding 1.</summary>
     public static bool Applies(ConvShape s) => s.K == 3 && s.Stride == 1 && s.Pad == 1;
@@ -160,9 +167,10 @@ internal sealed unsafe class CpuWinogradWeightGradient
                     AddFilterGradient(du + co * DuStride, ItemRows * DuStride, columns, dw + ((long)(co0 + co) * s.Cin + ci0) * 9);
             });
         }
-        // v, m and the offsets are raw pointers into _tiles' and _offsets' pinned arrays, which only this instance holds: without
-        // this, optimised code (full opts, tier 1) lets the GC free them mid-call once `this` is no longer read, and the
-        // transforms write into freed pinned-heap memory (heap corruption, crashes with DOTNET_TieredCompilation=0)
+        // v, m and the offsets are raw pointers into _tiles' and _offsets' native blocks, which only this instance holds: without
+        // this, optimised code (full opts, tier 1) lets the GC collect the instance mid-call once `this` is no longer read, and
+        // CpuScratch's finalizer frees the blocks while the transforms still write into them (seen, as pinned arrays then:
+        // heap corruption, crashes with DOTNET_TieredCompilation=0)
         GC.KeepAlive(this);
     }
 

@@ -11,17 +11,24 @@ namespace IlgpuUnlearn.Cpu;
 /// <c>Masks[t Vectors + q / 16]</c>. Two layouts have this form:
 /// <list type="bullet">
 /// <item>a "same" stride-1 convolution (output as large as the input): the source is the image itself, tap (kh, kw) at offset
-/// (kh - pad) W + (kw - pad) of its plane (<see cref="MaskedTapSource.ForSame"/>);</item>
+/// (kh - pad) W + (kw - pad) of its plane (<see cref="ForSame"/>);</item>
 /// <item>a stride-2 convolution of an image twice the output's size, read from its four phases
 /// (<see cref="StrideTwoPhases"/>): tap (kh, kw) reads phase (dh mod 2, dw mod 2) shifted by (floor(dh / 2), floor(dw / 2))
-/// with dh = kh - pad, dw = kw - pad (<see cref="MaskedTapSource.ForStrideTwoPhases"/>).</item>
+/// with dh = kh - pad, dw = kw - pad (<see cref="ForStrideTwoPhases"/>).</item>
 /// </list>
 /// The tables (offsets and masks, built once per call) belong to the instance.
 /// </summary>
-internal sealed unsafe class MaskedTaps
+internal sealed unsafe class MaskedTaps : IDisposable
 {
     private readonly CpuScratch _masks = new();
     private readonly CpuScratch _offsets = new();
+
+    /// <summary>Frees the scratch blocks now (see <see cref="CpuScratch.Dispose"/>).</summary>
+    public void Dispose()
+    {
+        _masks.Dispose();
+        _offsets.Dispose();
+    }
 
     /// <summary>Whether this machine reads im2col by masked loads (AVX-512 and the plan's <see cref="Im2colStrategy.MaskedLoads"/>).</summary>
     public static bool Available => Avx512F.IsSupported && CpuKernelPlan.Current.Im2col == Im2colStrategy.MaskedLoads;
@@ -53,11 +60,11 @@ internal sealed unsafe class MaskedTaps
     }
 
     /// <summary>
-    /// The table of an arbitrary list of shifted reads of (h, w) planes: tap t reads at <paramref name="tap"/>(t).Offset,
-    /// its lane for pixel (r, c) valid where (r + ShiftH, c + ShiftW) lies in the plane. Used for the taps of
+    /// The table of <paramref name="taps"/> shifted reads of (h, w) planes: tap t reads at <paramref name="tap"/>(t).Offset,
+    /// its lane for pixel (r, c) valid where (r + ShiftH, c + ShiftW) lies in the plane. For the taps of
     /// <see cref="ForSame"/> and <see cref="ForStrideTwoPhases"/> (tap t = (kh, kw) = (t / K, t mod K)).
     /// </summary>
-    public MaskedTapSource Build(int taps, int h, int w, long channelStride, Func<int, (int Offset, int ShiftH, int ShiftW)> tap)
+    private MaskedTapSource Build(int taps, int h, int w, long channelStride, Func<int, (int Offset, int ShiftH, int ShiftW)> tap)
     {
         int vectors = h * w / 16;
         var masks = (Vector512<float>*)_masks.Get((long)taps * vectors * 16);

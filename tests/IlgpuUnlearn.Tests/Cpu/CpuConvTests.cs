@@ -20,7 +20,7 @@ public sealed class CpuConvTests(ITestOutputHelper output)
         { 2, 18, 9, 7, 20, 3, 2, 1 },
         // stride 2 halving even sizes with an output of whole vectors: 3x3 read through the input's phases under AVX-512
         // (StrideTwoPhases), with channel tails (5 -> 12, 9 -> 10), non-square images, rows of 20 and 18 outputs (a split
-        // whose rows end in a partial vector), an input of 1 MB per image (4 images per split: two groups), and backward-input
+        // whose rows end in a partial vector), an input of 1 MB per image (the forward splits 3 images per work item: 3 + 2), and backward-input
         // groups of 3 images with a shorter last one (P 64 and 1024, 5 images); 1x1 shortcuts of 32 output pixels (direct), 64
         // and 160 (rows of 20: forward from the even phase)
         { 3, 5, 8, 8, 12, 3, 2, 1 },

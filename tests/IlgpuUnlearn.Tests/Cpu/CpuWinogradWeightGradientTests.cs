@@ -126,11 +126,12 @@ public sealed unsafe class CpuWinogradWeightGradientTests(ITestOutputHelper outp
     [Fact]
     public void AnInstanceNothingElseHoldsKeepsItsScratchUntilRunReturns()
     {
-        // Run writes V and M through raw pointers into pinned arrays only the instance holds; a temporary instance (as
-        // Winograd() makes) must not let the GC free them mid-call. Regression: with full opts (DOTNET_TieredCompilation=0,
-        // or tier 1 once Run is hot) they were freed and reused while the transforms wrote into them (crashes, wrong dw).
-        // A second thread collects and allocates pinned arrays throughout, so freed memory is reused at once; the gathered
-        // path's shape (5 tiles across). Bounded work: 200 calls of 45 tiles.
+        // Run writes V and M through raw pointers into native blocks only the instance holds (CpuScratch, freed by its
+        // finalizer); a temporary instance (as Winograd() makes) must not let the GC collect it mid-call. Regression: with full
+        // opts (DOTNET_TieredCompilation=0, or tier 1 once Run is hot) the blocks (pinned arrays then) were freed and reused
+        // while the transforms wrote into them (crashes, wrong dw). A second thread collects, runs the finalizers and allocates
+        // throughout, pinned arrays and native blocks of the Winograd scratch's size (8 MiB and more) filled with NaN, so freed
+        // memory is reused (or unmapped) at once; the gathered path's shape (5 tiles across). Bounded work: 200 calls of 45 tiles.
         var s = new ConvShape(3, 13, 5, 9, 6, 3, 1, 1);
         var rng = new Random(9);
         float[] x = CpuTestSupport.Random(rng, s.InputLength), dy = CpuTestSupport.Random(rng, s.OutputLength);
@@ -143,7 +144,12 @@ public sealed unsafe class CpuWinogradWeightGradientTests(ITestOutputHelper outp
             while (!stop.IsCancellationRequested)
             {
                 GC.Collect();
+                GC.WaitForPendingFinalizers();
                 GC.AllocateUninitializedArray<float>(1 << 20, pinned: true).AsSpan().Fill(float.NaN);
+                const int floats = 9 << 18; // 9 MiB: the size of the instance's tile block
+                float* block = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(floats * sizeof(float), 64);
+                new Span<float>(block, floats).Fill(float.NaN);
+                System.Runtime.InteropServices.NativeMemory.AlignedFree(block);
             }
         }) { IsBackground = true };
         collector.Start();

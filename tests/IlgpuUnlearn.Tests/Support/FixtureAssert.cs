@@ -49,7 +49,12 @@ public static class FixtureAssert
         for (int i = 0; i < expected.Length; i++)
         {
             double ratio = Math.Abs((double)actual[i] - expected[i]) / Tolerance(expected[i], spread[i], rtol, atol);
-            if (!(ratio <= worst)) (worst, at) = (ratio, i); // NaN is worst
+            if (double.IsNaN(ratio))
+            {
+                (worst, at) = (double.NaN, i); // NaN is worst, and stays so
+                break;
+            }
+            if (ratio > worst) (worst, at) = (ratio, i);
         }
         string line = $"{(worst <= 1 ? "ok" : "FAIL")} {name}  {worst:E2} of the tolerance at [{at}]: PyTorch {expected[at]:R}, here " +
                       $"{actual[at]:R}, PyTorch's fp32 spread {spread[at]:E2} (tol max({atol:E0} + {rtol:E0} |expected|, {SpreadFactor} spread))";
