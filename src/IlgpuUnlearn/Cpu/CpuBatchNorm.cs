@@ -296,6 +296,15 @@ internal static unsafe class CpuBatchNorm
         return (sum, dot);
     }
 
+    /// <summary>dy where the ReLU after the BatchNorm passed its input, scale x + shift &gt; 0; else 0 (16 lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ReluPassed(Vector512<float> dy, Vector512<float> x, Vector512<float> scale, Vector512<float> shift)
+        => Vector512.BitwiseAnd(dy, Vector512.GreaterThan(Vector512.FusedMultiplyAdd(x, scale, shift), Vector512<float>.Zero));
+
+    /// <summary>dy where the ReLU after the BatchNorm passed its input, scale x + shift &gt; 0; else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ReluPassed(float dy, float x, float scale, float shift) => MathF.FusedMultiplyAdd(x, scale, shift) > 0f ? dy : 0f;
+
     /// <summary><see cref="RowSumAndDot"/> of dy masked to where scale x + shift &gt; 0 (the ReLU after the BatchNorm passed it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (double, double) RowSumAndDotMasked(float* dy, float* x, int length, float mean, float scale, float shift)
@@ -309,15 +318,14 @@ internal static unsafe class CpuBatchNorm
         for (; i + 16 <= length; i += 16)
         {
             var xv = Vector512.Load(x + i);
-            var d = Vector512.BitwiseAnd(Vector512.Load(dy + i),
-                Vector512.GreaterThan(Vector512.FusedMultiplyAdd(xv, scaleV, shiftV), Vector512<float>.Zero));
+            var d = ReluPassed(Vector512.Load(dy + i), xv, scaleV, shiftV);
             sumV += d;
             dotV = Vector512.FusedMultiplyAdd(d, xv - meanV, dotV);
         }
         double sum = Vector512.Sum(sumV), dot = Vector512.Sum(dotV);
         for (; i < length; i++)
         {
-            float d = MathF.FusedMultiplyAdd(x[i], scale, shift) > 0f ? dy[i] : 0f;
+            float d = ReluPassed(dy[i], x[i], scale, shift);
             sum += d;
             dot += d * (double)(x[i] - mean);
         }
@@ -387,13 +395,12 @@ internal static unsafe class CpuBatchNorm
         for (; i + 16 <= length; i += 16)
         {
             var xv = Vector512.Load(x + i);
-            var d = Vector512.BitwiseAnd(Vector512.Load(dy + i),
-                Vector512.GreaterThan(Vector512.FusedMultiplyAdd(xv, scaleV, shiftV), Vector512<float>.Zero));
+            var d = ReluPassed(Vector512.Load(dy + i), xv, scaleV, shiftV);
             Vector512.Store(Vector512.FusedMultiplyAdd(d, aV, Vector512.FusedMultiplyAdd(xv - meanV, bV, cV)), dx + i);
         }
         for (; i < length; i++)
         {
-            float d = MathF.FusedMultiplyAdd(x[i], scale, shift) > 0f ? dy[i] : 0f;
+            float d = ReluPassed(dy[i], x[i], scale, shift);
             dx[i] = a * d + (b * (x[i] - mean) + c);
         }
     }
